@@ -1,0 +1,63 @@
+# prunekit: `make demo` and `make test` are the two commands a new user needs; each does its own
+# set-up (a project .venv with ONNX Runtime and the test tools, and release builds, made once).
+
+PYTHON ?= python3
+VENV := .venv
+VENV_PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.prunekit-requirements
+CARGO ?= cargo
+KERNEL := target/release/prunekit-kernel
+DEMO_MODEL := tests/fixtures/digits_cnn.onnx
+
+.PHONY: all setup release demo test test-rust test-python lint fixtures bench clean
+
+all: release
+
+## setup: the project .venv with onnxruntime==1.31.1 (prunekit loads its libonnxruntime) and the test tools.
+setup: $(VENV_STAMP)
+
+$(VENV_STAMP): tests/requirements.txt
+	@echo "==> setting up $(VENV) (onnxruntime, onnx, numpy, scikit-learn, pytest)"
+	@test -x $(VENV_PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	@cp tests/requirements.txt $(VENV_STAMP)
+
+## release: optimized builds of every binary (tests reuse this build).
+release:
+	@echo "==> building prunekit (release)"
+	$(CARGO) build --release --workspace --locked
+
+## demo: analyze the bundled digits CNN (trained on scikit-learn's digits, 97.6% held-out accuracy).
+demo: setup release
+	@echo "==> prunekit-kernel analyze $(DEMO_MODEL)"
+	@$(KERNEL) analyze $(DEMO_MODEL)
+
+## test: every test: formatting, lints, Rust unit and integration tests, end-to-end tests in Python.
+test: setup release lint test-rust test-python
+
+lint:
+	@echo "==> cargo fmt --check, cargo clippy"
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --release --workspace --all-targets --locked -- -D warnings
+
+test-rust:
+	@echo "==> cargo test"
+	$(CARGO) test --release --workspace --locked
+
+test-python:
+	@echo "==> pytest"
+	$(VENV_PY) -m pytest tests -q
+
+## fixtures: regenerate the committed fixture models (deterministic).
+fixtures: setup
+	$(VENV_PY) tests/fixtures/make_fixtures.py
+
+## bench: analysis side by side with SparseML 1.7 on a generated ResNet-50 (see docs/benchmarks.md).
+bench: setup release
+	bash bench/setup_sparseml.sh
+	$(VENV_PY) bench/make_resnet50.py
+	$(VENV_PY) bench/analysis.py --json bench/out/analysis.json
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV) .venv-sparseml bench/models bench/out

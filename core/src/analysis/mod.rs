@@ -1,0 +1,313 @@
+//! Per-layer analysis of a model: shapes, params, prunability, existing sparsity, MACs and FLOPs,
+//! and model totals, as `docs/analysis.md` defines them. Pure: it reads a loaded `Model` and does
+//! no I/O.
+
+pub mod cost;
+pub mod graph;
+mod inputs;
+pub mod ops;
+mod params;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+
+use crate::error::Result;
+use crate::model::attr::{self, AttrValue};
+use crate::model::onnx::{TypeProto, type_proto};
+use crate::model::{Model, tensor};
+use graph::GraphIndex;
+pub use inputs::{DimDecl, ResolvedInput};
+use ops::{OpContext, Shape, ValueFacts};
+
+/// How free dims are sized. Every free dim not named here is 1.
+#[derive(Debug, Clone, Default)]
+pub struct AnalysisOptions {
+    /// `--input NAME=D0,D1,..`: whole shapes of inputs.
+    pub input_shapes: Vec<(String, Vec<u64>)>,
+    /// `--dim SYMBOL=SIZE`: sizes of named free dims.
+    pub dims: Vec<(String, u64)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelAnalysis {
+    pub path: PathBuf,
+    pub opset: i64,
+    pub ir_version: i64,
+    pub producer: String,
+    pub inputs: Vec<ResolvedInput>,
+    pub outputs: Vec<OutputInfo>,
+    /// Free dims that took the default size, as (symbol, size).
+    pub defaults: Vec<(String, u64)>,
+    pub layers: Vec<Layer>,
+    pub totals: Totals,
+    /// Op types, with how many layers of each.
+    pub op_types: BTreeMap<String, usize>,
+    /// Op types whose FLOPs prunekit does not count.
+    pub unknown_flops_ops: Vec<String>,
+    /// Things the user should know that did not stop the analysis.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Totals {
+    pub params: u64,
+    pub prunable_params: u64,
+    pub zeroed_params: u64,
+    pub macs: u64,
+    pub flops: u64,
+}
+
+impl Totals {
+    /// The fraction of prunable weights that are already zero.
+    pub fn sparsity(&self) -> f64 {
+        if self.prunable_params == 0 {
+            0.0
+        } else {
+            self.zeroed_params as f64 / self.prunable_params as f64
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OutputInfo {
+    pub name: String,
+    pub data_type: i32,
+    pub shape: Option<Shape>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tensor {
+    pub name: String,
+    pub shape: Vec<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Layer {
+    /// The node's first output: unique, and what SparseML calls the node id.
+    pub name: String,
+    pub node_name: String,
+    pub op_type: String,
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
+    pub input_shapes: Vec<Option<Shape>>,
+    pub output_shapes: Vec<Option<Shape>>,
+    pub attributes: Vec<(String, AttrValue)>,
+    pub params: u64,
+    pub is_prunable: bool,
+    pub not_prunable_reason: Option<String>,
+    pub weight: Option<Tensor>,
+    pub bias: Option<Tensor>,
+    pub prunable_params: u64,
+    pub zeroed_params: u64,
+    pub macs: Option<u64>,
+    pub flops: Option<u64>,
+}
+
+pub fn analyze(model: &Model, options: &AnalysisOptions) -> Result<ModelAnalysis> {
+    let graph = model.graph();
+    let index = GraphIndex::new(graph);
+    let opset = model.opset();
+    let mut warnings = Vec::new();
+
+    let resolved = inputs::resolve(graph, &index, options)?;
+    let mut facts: HashMap<&str, ValueFacts> = HashMap::new();
+    for (name, tensor) in index.constants() {
+        let shape = tensor
+            .dims
+            .iter()
+            .map(|&d| u64::try_from(d).ok())
+            .collect::<Option<Shape>>();
+        let ints = tensor::to_i64(tensor, ops::MAX_FOLDED_INTS)
+            .filter(|_| !tensor::is_float(tensor.data_type()));
+        let fact = match (shape, ints) {
+            (Some(shape), Some(ints)) => ValueFacts::with_ints(tensor.data_type(), shape, ints),
+            (shape, _) => ValueFacts::new(tensor.data_type(), shape),
+        };
+        facts.insert(name, fact);
+    }
+    for input in &resolved.inputs {
+        facts.insert(
+            input.name.as_str(),
+            ValueFacts::new(input.data_type, input.shape.clone()),
+        );
+    }
+    // The model's own shape annotations: the fallback for ops without a rule.
+    let declared: HashMap<&str, ValueFacts> = graph
+        .value_info
+        .iter()
+        .chain(&graph.output)
+        .filter_map(|vi| Some((vi.name(), declared_facts(vi.r#type.as_ref()?)?)))
+        .collect();
+
+    let mut layers = Vec::with_capacity(graph.node.len());
+    let mut unknown_flops_ops = HashSet::new();
+    let mut totals = Totals::default();
+    let mut counted_weights = HashSet::new();
+    for i in index.topological_order() {
+        let node = &graph.node[i];
+        let ctx = OpContext {
+            node,
+            opset,
+            inputs: node
+                .input
+                .iter()
+                .map(|name| facts.get(name.as_str()))
+                .collect(),
+            index: &index,
+        };
+        let inferred = ops::infer(&ctx);
+        let outputs: Vec<ValueFacts> = node
+            .output
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let rule = inferred
+                    .as_ref()
+                    .and_then(|outs| outs.get(j))
+                    .cloned()
+                    .unwrap_or_default();
+                match (rule.shape.is_some(), declared.get(name.as_str())) {
+                    (false, Some(d)) => ValueFacts {
+                        data_type: if rule.data_type == 0 {
+                            d.data_type
+                        } else {
+                            rule.data_type
+                        },
+                        ..d.clone()
+                    },
+                    _ => rule,
+                }
+            })
+            .collect();
+        let cost = cost::of(&ctx, outputs.first().and_then(|o| o.shape.as_ref()));
+        if cost::kind(node.op_type()) == cost::CostKind::Unknown {
+            unknown_flops_ops.insert(node.op_type().to_string());
+        }
+        let weights = params::of(node, &index);
+        let layer = Layer {
+            name: node
+                .output
+                .first()
+                .cloned()
+                .unwrap_or_else(|| format!("node_{i}")),
+            node_name: node.name().to_string(),
+            op_type: node.op_type().to_string(),
+            inputs: node.input.clone(),
+            outputs: node.output.clone(),
+            input_shapes: ctx
+                .inputs
+                .iter()
+                .map(|f| f.and_then(|f| f.shape.clone()))
+                .collect(),
+            output_shapes: outputs.iter().map(|o| o.shape.clone()).collect(),
+            attributes: node
+                .attribute
+                .iter()
+                .map(|a| (a.name().to_string(), attr::value(a)))
+                .collect(),
+            params: weights.params,
+            is_prunable: weights.is_prunable,
+            not_prunable_reason: weights.not_prunable_reason.clone(),
+            weight: weights.weight.clone(),
+            bias: weights.bias.clone(),
+            prunable_params: weights.prunable_params,
+            zeroed_params: weights.zeroed_params,
+            macs: cost.macs,
+            flops: cost.flops,
+        };
+        if let Some(problem) = weights.problem {
+            warnings.push(problem);
+        }
+        if let Some(weight) = &layer.weight
+            && layer.is_prunable
+            && counted_weights.insert(weight.name.clone())
+        {
+            totals.prunable_params += layer.prunable_params;
+            totals.zeroed_params += layer.zeroed_params;
+        }
+        totals.macs = totals.macs.saturating_add(cost.macs.unwrap_or(0));
+        totals.flops = totals.flops.saturating_add(cost.flops.unwrap_or(0));
+        for (name, fact) in node.output.iter().zip(outputs) {
+            if !name.is_empty() {
+                facts.insert(name.as_str(), fact);
+            }
+        }
+        layers.push(layer);
+    }
+    totals.params = params::model_params(&index);
+
+    let outputs = graph
+        .output
+        .iter()
+        .map(|o| {
+            let fact = facts.get(o.name());
+            OutputInfo {
+                name: o.name().to_string(),
+                data_type: fact.map_or(0, |f| f.data_type),
+                shape: fact.and_then(|f| f.shape.clone()),
+            }
+        })
+        .collect();
+    let n_unknown_shapes = layers
+        .iter()
+        .filter(|l| l.output_shapes.iter().any(Option::is_none))
+        .count();
+    if n_unknown_shapes > 0 {
+        warnings.push(format!(
+            "{n_unknown_shapes} layer(s) have an output shape prunekit could not infer; their FLOPs are not counted."
+        ));
+    }
+    warnings.extend(resolved.warnings);
+    let mut op_types = BTreeMap::new();
+    for layer in &layers {
+        *op_types.entry(layer.op_type.clone()).or_insert(0) += 1;
+    }
+    let mut unknown_flops_ops: Vec<String> = unknown_flops_ops.into_iter().collect();
+    unknown_flops_ops.sort();
+    Ok(ModelAnalysis {
+        path: model.path.clone(),
+        opset,
+        ir_version: model.proto.ir_version(),
+        producer: [model.proto.producer_name(), model.proto.producer_version()]
+            .join(" ")
+            .trim()
+            .to_string(),
+        inputs: resolved.inputs,
+        outputs,
+        defaults: resolved.defaults,
+        layers,
+        totals,
+        op_types,
+        unknown_flops_ops,
+        warnings,
+    })
+}
+
+/// Facts from a `value_info` annotation, when it gives a fully known tensor shape.
+fn declared_facts(ty: &TypeProto) -> Option<ValueFacts> {
+    let Some(type_proto::Value::TensorType(t)) = &ty.value else {
+        return None;
+    };
+    let shape = t.shape.as_ref().and_then(|s| {
+        s.dim
+            .iter()
+            .map(|d| match d.value {
+                Some(crate::model::onnx::tensor_shape_proto::dimension::Value::DimValue(v)) => {
+                    u64::try_from(v).ok()
+                }
+                _ => None,
+            })
+            .collect::<Option<Shape>>()
+    });
+    Some(ValueFacts::new(t.elem_type(), shape))
+}
+
+impl ModelAnalysis {
+    pub fn n_prunable(&self) -> usize {
+        self.layers.iter().filter(|l| l.is_prunable).count()
+    }
+
+    pub fn layer(&self, name: &str) -> Option<&Layer> {
+        self.layers.iter().find(|l| l.name == name)
+    }
+}

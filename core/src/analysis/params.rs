@@ -1,0 +1,138 @@
+//! Parameters and prunability of a layer, per `docs/analysis.md`: params are root constants of a
+//! parameter dtype, a layer is prunable when Conv/Gemm/MatMul reads a float constant weight.
+
+use std::collections::HashSet;
+
+use super::Tensor;
+use super::graph::{GraphIndex, Origin, is_default_domain};
+use crate::model::onnx::NodeProto;
+use crate::model::tensor;
+
+pub(super) struct LayerWeights {
+    pub params: u64,
+    pub is_prunable: bool,
+    /// Why a Conv, Gemm or MatMul is not prunable (other ops never are, and need no reason).
+    pub not_prunable_reason: Option<String>,
+    pub weight: Option<Tensor>,
+    pub bias: Option<Tensor>,
+    pub prunable_params: u64,
+    pub zeroed_params: u64,
+    /// A damaged weight payload, reported as a warning.
+    pub problem: Option<String>,
+}
+
+pub(super) fn of(node: &NodeProto, index: &GraphIndex) -> LayerWeights {
+    let params = if index.is_view(node) {
+        0
+    } else {
+        let mut roots = HashSet::new();
+        node.input
+            .iter()
+            .filter(|i| !i.is_empty())
+            .filter_map(|i| index.root_constant(i))
+            .filter(|root| roots.insert(*root))
+            .filter_map(|root| index.constant(root))
+            .filter(|t| tensor::is_parameter_type(t.data_type()))
+            .map(|t| tensor::numel(&t.dims).unwrap_or(0))
+            .fold(0u64, u64::saturating_add)
+    };
+    let mut weights = LayerWeights {
+        params,
+        is_prunable: false,
+        not_prunable_reason: None,
+        weight: None,
+        bias: None,
+        prunable_params: 0,
+        zeroed_params: 0,
+        problem: None,
+    };
+    let op = node.op_type();
+    if !is_default_domain(node) || !matches!(op, "Conv" | "Gemm" | "MatMul") {
+        return weights;
+    }
+    let input = |i: usize| {
+        node.input
+            .get(i)
+            .filter(|s| !s.is_empty())
+            .map(String::as_str)
+    };
+    let float_root = |i: usize| match input(i).map(|name| index.origin(name)) {
+        Some(Origin::Constant(root))
+            if index
+                .constant(root)
+                .is_some_and(|t| tensor::is_float(t.data_type())) =>
+        {
+            Some(root)
+        }
+        _ => None,
+    };
+    let is_quantized = |i: usize| {
+        matches!(
+            input(i).map(|name| index.origin(name)),
+            Some(Origin::Quantized)
+        )
+    };
+    let (weight, bias) = match op {
+        "Conv" => match float_root(1) {
+            Some(w) => (Ok(w), float_root(2)),
+            None if is_quantized(1) => (
+                Err("its weight comes from DequantizeLinear (a quantized weight)".into()),
+                None,
+            ),
+            None => (
+                Err("its weight is computed at run time, not a constant".into()),
+                None,
+            ),
+        },
+        _ => match (float_root(0), float_root(1)) {
+            (Some(_), Some(_)) => (Err("both of its inputs are constants".into()), None),
+            (Some(w), None) | (None, Some(w)) => {
+                (Ok(w), if op == "Gemm" { float_root(2) } else { None })
+            }
+            (None, None) if is_quantized(0) || is_quantized(1) => (
+                Err("its weight comes from DequantizeLinear (a quantized weight)".into()),
+                None,
+            ),
+            (None, None) => (
+                Err("it multiplies two activations; there is no weight to prune".into()),
+                None,
+            ),
+        },
+    };
+    let to_tensor = |name: &str| Tensor {
+        name: name.to_string(),
+        shape: index
+            .constant(name)
+            .map(|t| t.dims.clone())
+            .unwrap_or_default(),
+    };
+    weights.bias = bias.map(to_tensor);
+    match weight {
+        Ok(name) => {
+            let t = index.constant(name).expect("a root constant exists");
+            weights.prunable_params = tensor::numel(&t.dims).unwrap_or(0);
+            match tensor::count_zeros(t) {
+                Some(zeros) => weights.zeroed_params = zeros,
+                None => {
+                    weights.problem = Some(format!(
+                        "weight '{name}' has a payload that does not match its shape {:?}; its zeros are not counted.",
+                        t.dims
+                    ))
+                }
+            }
+            weights.weight = Some(to_tensor(name));
+            weights.is_prunable = true;
+        }
+        Err(reason) => weights.not_prunable_reason = Some(reason),
+    }
+    weights
+}
+
+/// The model's params: every root constant of a parameter dtype, counted once.
+pub(super) fn model_params(index: &GraphIndex) -> u64 {
+    index
+        .constants()
+        .filter(|(_, t)| tensor::is_parameter_type(t.data_type()))
+        .map(|(_, t)| tensor::numel(&t.dims).unwrap_or(0))
+        .fold(0u64, u64::saturating_add)
+}

@@ -1,0 +1,18 @@
+//! prunekit-core: analysis, profiling and pruning of ONNX models.
+//!
+//! Modules read only the modules below them:
+//! `model` (ONNX in/out) → `analysis` → `runtime` (ONNX Runtime) → profiles, pruning, benchmarks →
+//! optimization → recipes, project files, charts.
+//!
+//! The core knows nothing of Jupyter, LSP, async runtimes or stdout: front ends call these
+//! synchronous functions and translate the typed `Error` into their own terms.
+
+pub mod analysis;
+mod atomic_file;
+pub mod error;
+pub mod model;
+pub mod runtime;
+
+pub use analysis::{AnalysisOptions, Layer, ModelAnalysis, analyze};
+pub use error::{Error, Result};
+pub use model::{Model, load, save};

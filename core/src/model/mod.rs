@@ -1,0 +1,38 @@
+//! ONNX models in and out: the protobuf types, loading (memory-mapped, external data resolved),
+//! saving, typed tensor payloads and typed attributes. Knows nothing of analysis.
+
+pub mod attr;
+mod load;
+pub mod onnx;
+mod save;
+pub mod tensor;
+
+use std::path::PathBuf;
+
+pub use load::{MIN_OPSET, default_opset, load};
+pub use save::save;
+
+/// A loaded model. Every tensor payload is inline (`raw_data` or a typed field): external data was
+/// resolved by `load`, as slices of the memory-mapped data files.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub path: PathBuf,
+    pub proto: onnx::ModelProto,
+    /// Bytes read from disk: the model file plus its external data files.
+    pub file_bytes: u64,
+}
+
+impl Model {
+    /// The main graph; `load` refuses models without one.
+    pub fn graph(&self) -> &onnx::GraphProto {
+        self.proto
+            .graph
+            .as_ref()
+            .expect("load() refuses models without a graph")
+    }
+
+    /// The version of the default ONNX domain; `load` refuses models without one below 11.
+    pub fn opset(&self) -> i64 {
+        default_opset(&self.proto).unwrap_or(0)
+    }
+}

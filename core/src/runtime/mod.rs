@@ -1,0 +1,11 @@
+//! ONNX Runtime: finding its shared library, and running models on generated or given inputs.
+//! The library is loaded at run time (`ort`'s `load-dynamic`), so prunekit builds without it and
+//! says in one sentence how to get it when it is missing.
+
+mod data;
+mod locate;
+mod session;
+
+pub use data::{InputArray, read_npz};
+pub use locate::{RUNTIME_MISSING_FIX, Runtime, runtime};
+pub use session::{ModelSession, SessionOptions, generated_inputs};

@@ -1,0 +1,168 @@
+//! A model running in ONNX Runtime on the CPU: built once, run many times on generated or given
+//! inputs, with every output read back as f32.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use ndarray::{ArrayD, IxDyn};
+use ort::session::{Session, SessionInputValue};
+use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
+
+use super::data::InputArray;
+use super::locate::runtime;
+use crate::error::{Error, Result};
+use crate::model::onnx::data_type as dt;
+
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    /// Threads for one operator; `None` lets ONNX Runtime use every core.
+    pub threads: Option<usize>,
+}
+
+pub struct ModelSession {
+    session: Session,
+}
+
+fn runtime_error(what: &str) -> impl Fn(ort::Error) -> Error + '_ {
+    move |err| Error::Runtime(format!("ONNX Runtime could not {what}: {err}."))
+}
+
+impl ModelSession {
+    pub fn from_file(path: &Path, options: &SessionOptions) -> Result<Self> {
+        let mut builder =
+            Session::builder(&runtime()?.env).map_err(runtime_error("create a session"))?;
+        if let Some(threads) = options.threads {
+            builder = builder
+                .with_intra_threads(threads)
+                .map_err(|e| runtime_error("set the thread count")(e.into()))?;
+        }
+        let session = builder.commit_from_file(path).map_err(|err| {
+            Error::Runtime(format!(
+                "ONNX Runtime could not load {}: {err}.",
+                path.display()
+            ))
+        })?;
+        Ok(ModelSession { session })
+    }
+
+    pub fn input_names(&self) -> Vec<String> {
+        self.session
+            .inputs()
+            .iter()
+            .map(|i| i.name().to_string())
+            .collect()
+    }
+
+    pub fn output_names(&self) -> Vec<String> {
+        self.session
+            .outputs()
+            .iter()
+            .map(|o| o.name().to_string())
+            .collect()
+    }
+
+    /// Runs the model; every output comes back as f32 (integer and bool outputs converted).
+    pub fn run(&mut self, inputs: &[(String, InputArray)]) -> Result<Vec<(String, ArrayD<f32>)>> {
+        let values: Vec<(Cow<str>, SessionInputValue)> = inputs
+            .iter()
+            .map(|(name, array)| Ok((Cow::from(name.as_str()), to_value(array)?.into())))
+            .collect::<Result<_>>()?;
+        let outputs = self
+            .session
+            .run(values)
+            .map_err(runtime_error("run the model"))?;
+        outputs
+            .iter()
+            .map(|(name, value)| Ok((name.to_string(), to_f32(name, &value)?)))
+            .collect()
+    }
+}
+
+fn to_value(array: &InputArray) -> Result<DynValue> {
+    let value = match array {
+        InputArray::F32(a) => Tensor::from_array(a.clone()).map(|t| t.into_dyn()),
+        InputArray::I64(a) => Tensor::from_array(a.clone()).map(|t| t.into_dyn()),
+        InputArray::Bool(a) => Tensor::from_array(a.clone()).map(|t| t.into_dyn()),
+    };
+    value.map_err(runtime_error("make an input tensor"))
+}
+
+fn to_f32(name: &str, value: &ort::value::DynValueRef<'_>) -> Result<ArrayD<f32>> {
+    let ty = match value.dtype() {
+        ValueType::Tensor { ty, .. } => *ty,
+        _ => {
+            return Err(Error::Runtime(format!(
+                "output '{name}' is not a tensor; prunekit reads tensor outputs only."
+            )));
+        }
+    };
+    let read = runtime_error("read an output");
+    Ok(match ty {
+        TensorElementType::Float32 => value.try_extract_array::<f32>().map_err(read)?.to_owned(),
+        TensorElementType::Float64 => value
+            .try_extract_array::<f64>()
+            .map_err(read)?
+            .mapv(|v| v as f32),
+        TensorElementType::Int64 => value
+            .try_extract_array::<i64>()
+            .map_err(read)?
+            .mapv(|v| v as f32),
+        TensorElementType::Int32 => value
+            .try_extract_array::<i32>()
+            .map_err(read)?
+            .mapv(|v| v as f32),
+        TensorElementType::Bool => value
+            .try_extract_array::<bool>()
+            .map_err(read)?
+            .mapv(|v| v as u8 as f32),
+        other => {
+            return Err(Error::Runtime(format!(
+                "output '{name}' has element type {other:?}, which prunekit does not read yet."
+            )));
+        }
+    })
+}
+
+/// Seeded inputs for the given names, ONNX element types and shapes: floats uniform in [0, 1)
+/// (image-like), int64 token ids in [0, 16) (valid for any embedding table), random bools.
+pub fn generated_inputs(
+    specs: &[(String, i32, Vec<usize>)],
+    seed: u64,
+) -> Result<Vec<(String, InputArray)>> {
+    let mut rng = SplitMix64(seed);
+    specs
+        .iter()
+        .map(|(name, data_type, shape)| {
+            let shape = IxDyn(shape);
+            let array = match *data_type {
+                dt::FLOAT | dt::DOUBLE | dt::FLOAT16 => InputArray::F32(ArrayD::from_shape_simple_fn(shape, || rng.unit())),
+                dt::INT64 | dt::INT32 => InputArray::I64(ArrayD::from_shape_simple_fn(shape, || (rng.next() % 16) as i64)),
+                dt::BOOL => InputArray::Bool(ArrayD::from_shape_simple_fn(shape, || rng.next() & 1 == 1)),
+                other => {
+                    return Err(Error::Usage(format!(
+                        "input '{name}' has element type {}, which prunekit cannot generate data for; give real data with --data FILE.npz.",
+                        crate::model::tensor::dtype_name(other)
+                    )));
+                }
+            };
+            Ok((name.clone(), array))
+        })
+        .collect()
+}
+
+/// A tiny, well-mixed generator: inputs only need to be repeatable, not cryptographic.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    }
+}

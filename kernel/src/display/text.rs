@@ -1,0 +1,184 @@
+//! Plain-text summaries, for `text/plain` outputs and the command line.
+
+use std::fmt::Write;
+
+use prunekit_core::ModelAnalysis;
+use prunekit_core::model::tensor::dtype_name;
+
+/// A number with an SI suffix and three significant digits: 3.74K, 25.6M, 4.12G.
+pub fn si(n: u64) -> String {
+    let x = n as f64;
+    for (limit, suffix) in [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")] {
+        if x >= limit {
+            let scaled = x / limit;
+            let decimals = if scaled >= 100.0 {
+                0
+            } else if scaled >= 10.0 {
+                1
+            } else {
+                2
+            };
+            return format!("{scaled:.decimals$}{suffix}");
+        }
+    }
+    n.to_string()
+}
+
+/// A count with thousands separators: 25,610,152.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn shape(s: &Option<Vec<u64>>) -> String {
+    match s {
+        Some(dims) => format!(
+            "[{}]",
+            dims.iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        None => "?".into(),
+    }
+}
+
+/// The summary printed after `load`: model facts, then one line per layer.
+pub fn analysis(a: &ModelAnalysis) -> String {
+    let mut out = String::new();
+    let file = a.path.file_name().map_or_else(
+        || a.path.display().to_string(),
+        |f| f.to_string_lossy().into_owned(),
+    );
+    let producer = if a.producer.is_empty() {
+        String::new()
+    } else {
+        format!(", from {}", a.producer)
+    };
+    let _ = writeln!(
+        out,
+        "{file}: opset {}, IR {}{producer}",
+        a.opset, a.ir_version
+    );
+    for input in &a.inputs {
+        let _ = writeln!(
+            out,
+            "  input   {} {} {}",
+            input.name,
+            dtype_name(input.data_type),
+            shape(&input.shape)
+        );
+    }
+    for output in &a.outputs {
+        let _ = writeln!(
+            out,
+            "  output  {} {} {}",
+            output.name,
+            dtype_name(output.data_type),
+            shape(&output.shape)
+        );
+    }
+    if !a.defaults.is_empty() {
+        let list: Vec<String> = a.defaults.iter().map(|(s, n)| format!("{s}={n}")).collect();
+        let _ = writeln!(
+            out,
+            "  free dims set by default: {} (change with --dim SYMBOL=SIZE or --input NAME=D0,D1,..)",
+            list.join(", ")
+        );
+    }
+    let t = &a.totals;
+    let _ = writeln!(
+        out,
+        "  params  {} ({} prunable in {} layers, {:.1}% already zero)",
+        grouped(t.params),
+        grouped(t.prunable_params),
+        a.n_prunable(),
+        100.0 * t.sparsity()
+    );
+    let _ = writeln!(
+        out,
+        "  compute {} MACs, {} FLOPs per run",
+        si(t.macs),
+        si(t.flops)
+    );
+    let ops: Vec<String> = a
+        .op_types
+        .iter()
+        .map(|(op, n)| format!("{op} {n}"))
+        .collect();
+    let _ = writeln!(out, "  layers  {}: {}", a.layers.len(), ops.join(", "));
+    for warning in &a.warnings {
+        let _ = writeln!(out, "  warning: {warning}");
+    }
+    let _ = writeln!(out);
+    let width = a
+        .layers
+        .iter()
+        .map(|l| l.name.len())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 48);
+    let _ = writeln!(
+        out,
+        "  {:<width$}  {:<20} {:<18} {:>8} {:>8} {:>8}  prunable",
+        "layer", "op", "output shape", "params", "MACs", "FLOPs"
+    );
+    for l in &a.layers {
+        let name = if l.name.len() > width {
+            format!("…{}", &l.name[l.name.len() - width + 1..])
+        } else {
+            l.name.clone()
+        };
+        let opt = |v: Option<u64>| v.map_or("?".to_string(), si);
+        let prunable = if l.is_prunable {
+            let zero = if l.prunable_params > 0 {
+                100.0 * l.zeroed_params as f64 / l.prunable_params as f64
+            } else {
+                0.0
+            };
+            if zero > 0.0 {
+                format!("yes ({zero:.0}% zero)")
+            } else {
+                "yes".into()
+            }
+        } else {
+            l.not_prunable_reason
+                .as_ref()
+                .map_or(String::new(), |r| format!("no: {r}"))
+        };
+        let _ = writeln!(
+            out,
+            "  {name:<width$}  {:<20} {:<18} {:>8} {:>8} {:>8}  {prunable}",
+            l.op_type,
+            shape(l.output_shapes.first().unwrap_or(&None)),
+            si(l.params),
+            opt(l.macs),
+            opt(l.flops),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{grouped, si};
+
+    #[test]
+    fn si_suffixes() {
+        assert_eq!(si(0), "0");
+        assert_eq!(si(999), "999");
+        assert_eq!(si(3_738), "3.74K");
+        assert_eq!(si(25_610_152), "25.6M");
+        assert_eq!(si(4_119_381_992), "4.12G");
+        assert_eq!(si(250_000_000), "250M");
+        assert_eq!(grouped(25_610_152), "25,610,152");
+        assert_eq!(grouped(999), "999");
+    }
+}

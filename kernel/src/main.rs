@@ -1,0 +1,83 @@
+//! `prunekit-kernel`: the Jupyter kernel (its protocol lands with the kernel issue) and, for
+//! scripts and the demo, `analyze`, which prints what a notebook's `load` cell shows.
+
+mod cell;
+mod display;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use cell::load::LoadArgs;
+use prunekit_core::{Error, Result};
+
+const USAGE: &str = "\
+usage: prunekit-kernel analyze MODEL.onnx [--input NAME=D0,D1,..] [--dim SYMBOL=SIZE] [--format text|json]
+       prunekit-kernel --help
+
+  analyze   load an ONNX model and print its per-layer analysis: shapes, params, prunable layers,
+            existing sparsity, MACs and FLOPs. Free dims are 1 unless set with --dim or --input.
+            --format json prints the documented JSON of the kernel's `load` command.
+
+The Jupyter kernel itself (`--connection-file F`, `install`) arrives with the kernel issue.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("prunekit: {err}");
+            ExitCode::from(if matches!(err, Error::Usage(_)) { 2 } else { 1 })
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<()> {
+    match args.first().map(String::as_str) {
+        None | Some("--help" | "-h" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some("analyze") => analyze(&args[1..]),
+        Some(other) => Err(Error::Usage(format!(
+            "unknown command '{other}'; run `prunekit-kernel --help` for the commands."
+        ))),
+    }
+}
+
+fn analyze(words: &[String]) -> Result<()> {
+    let mut rest = Vec::new();
+    let mut format = "text";
+    let mut filtered: Vec<String> = Vec::new();
+    let mut words_iter = words.iter();
+    while let Some(word) = words_iter.next() {
+        match word.as_str() {
+            "--format" => {
+                format = match words_iter.next().map(String::as_str) {
+                    Some("json") => "json",
+                    Some("text") => "text",
+                    _ => return Err(Error::Usage("--format takes `text` or `json`.".into())),
+                }
+            }
+            _ => filtered.push(word.clone()),
+        }
+    }
+    let args = LoadArgs::parse(&filtered, &mut rest)?;
+    if let Some(flag) = rest.first() {
+        return Err(Error::Usage(format!(
+            "unknown flag {flag}; analyze takes --input, --dim and --format."
+        )));
+    }
+    let model = prunekit_core::load(&args.path)?;
+    let analysis = prunekit_core::analyze(&model, &args.options)?;
+    let text = match format {
+        "json" => {
+            serde_json::to_string_pretty(&display::json::analysis(&analysis))
+                .expect("plain data serializes")
+                + "\n"
+        }
+        _ => display::text::analysis(&analysis),
+    };
+    // A closed pipe (`| head`) is not an error worth a message.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    Ok(())
+}
