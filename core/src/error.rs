@@ -64,7 +64,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Model { path, problem } => write!(f, "{}: {problem}", path.display()),
-            Error::Io { path, problem } => write!(f, "{} {problem}", path.display()),
+            Error::Io { path, problem } => write!(f, "{} {problem}.", path.display()),
             Error::Usage(msg) | Error::RuntimeMissing(msg) | Error::Runtime(msg) => {
                 f.write_str(msg)
             }

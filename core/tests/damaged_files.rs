@@ -15,12 +15,17 @@ fn check(bytes: &[u8], dir: &std::path::Path, what: &str) {
     std::fs::write(&path, bytes).unwrap();
     let started = Instant::now();
     let outcome = std::panic::catch_unwind(|| match prunekit_core::load(&path) {
-        Ok(model) => prunekit_core::analyze(&model, &AnalysisOptions::default()).map(|_| ()).map_err(|e| e.to_string()),
+        Ok(model) => prunekit_core::analyze(&model, &AnalysisOptions::default())
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
         Err(err) => Err(err.to_string()),
     });
     let elapsed = started.elapsed();
     match outcome {
-        Ok(Err(message)) => assert!(!message.contains('\n') && !message.is_empty(), "{what}: {message:?}"),
+        Ok(Err(message)) => assert!(
+            !message.contains('\n') && !message.is_empty(),
+            "{what}: {message:?}"
+        ),
         Ok(Ok(())) => {}
         Err(_) => panic!("{what}: prunekit panicked"),
     }

@@ -17,7 +17,12 @@ fn saving_a_loaded_model_writes_the_same_bytes() {
         }
         let original = std::fs::read(&path).unwrap();
         let model = prunekit_core::load(&path).unwrap();
-        assert_eq!(model.proto.encode_to_vec(), original, "{} does not round-trip", path.display());
+        assert_eq!(
+            model.proto.encode_to_vec(),
+            original,
+            "{} does not round-trip",
+            path.display()
+        );
 
         let dir = tempdir();
         let out = dir.join("copy.onnx");
@@ -33,7 +38,12 @@ fn external_data_is_read_from_its_file_and_saved_inline() {
     assert!(!graph.initializer.is_empty());
     for t in &graph.initializer {
         let n = tensor::numel(&t.dims).unwrap() as usize;
-        assert_eq!(t.raw_data.as_ref().map(|r| r.len()), Some(4 * n), "{}", t.name());
+        assert_eq!(
+            t.raw_data.as_ref().map(|r| r.len()),
+            Some(4 * n),
+            "{}",
+            t.name()
+        );
         assert!(t.external_data.is_empty());
     }
     let dir = tempdir();
@@ -55,7 +65,10 @@ fn load_error(path: &Path) -> String {
     let err = prunekit_core::load(path).expect_err("a bad file must be refused");
     let text = err.to_string();
     assert!(!text.contains('\n'), "one sentence, got {text:?}");
-    assert!(text.contains(&path.display().to_string()), "the message names the path: {text}");
+    assert!(
+        text.contains(&path.display().to_string()),
+        "the message names the path: {text}"
+    );
     text
 }
 
@@ -83,7 +96,9 @@ fn bad_files_get_one_sentence_naming_the_path() {
     std::fs::write(&garbage, [0xffu8, 0xff, 0xff, 0x00, 0x13, 0x37]).unwrap();
     assert!(load_error(&garbage).contains("not an ONNX model"));
 
-    let mut proto = prunekit_core::load(&common::fixtures_dir().join("digits_cnn.onnx")).unwrap().proto;
+    let mut proto = prunekit_core::load(&common::fixtures_dir().join("digits_cnn.onnx"))
+        .unwrap()
+        .proto;
     let no_graph = dir.join("no_graph.onnx");
     let mut p = proto.clone();
     p.graph = None;
@@ -104,7 +119,10 @@ fn bad_files_get_one_sentence_naming_the_path() {
     let lonely = dir.join("external_data.onnx");
     std::fs::copy(common::fixtures_dir().join("external_data.onnx"), &lonely).unwrap();
     let err = load_error(&lonely);
-    assert!(err.contains("external data file") && err.contains("does not exist"), "{err}");
+    assert!(
+        err.contains("external data file") && err.contains("does not exist"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -21,6 +21,14 @@ usage: prunekit-kernel analyze MODEL.onnx [--input NAME=D0,D1,..] [--dim SYMBOL=
 The Jupyter kernel itself (`--connection-file F`, `install`) arrives with the kernel issue.";
 
 fn main() -> ExitCode {
+    // A bug must still read as one sentence, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("prunekit: internal error{place}; please report it with the command you ran.");
+    }));
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,4 +8,4 @@ mod session;
 
 pub use data::{InputArray, read_npz};
 pub use locate::{RUNTIME_MISSING_FIX, Runtime, runtime};
-pub use session::{ModelSession, SessionOptions, generated_inputs};
+pub use session::{ModelSession, SessionOptions, SplitMix64, generated_inputs};

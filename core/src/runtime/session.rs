@@ -136,8 +136,8 @@ pub fn generated_inputs(
             let shape = IxDyn(shape);
             let array = match *data_type {
                 dt::FLOAT | dt::DOUBLE | dt::FLOAT16 => InputArray::F32(ArrayD::from_shape_simple_fn(shape, || rng.unit())),
-                dt::INT64 | dt::INT32 => InputArray::I64(ArrayD::from_shape_simple_fn(shape, || (rng.next() % 16) as i64)),
-                dt::BOOL => InputArray::Bool(ArrayD::from_shape_simple_fn(shape, || rng.next() & 1 == 1)),
+                dt::INT64 | dt::INT32 => InputArray::I64(ArrayD::from_shape_simple_fn(shape, || (rng.next_u64() % 16) as i64)),
+                dt::BOOL => InputArray::Bool(ArrayD::from_shape_simple_fn(shape, || rng.next_u64() & 1 == 1)),
                 other => {
                     return Err(Error::Usage(format!(
                         "input '{name}' has element type {}, which prunekit cannot generate data for; give real data with --data FILE.npz.",
@@ -151,10 +151,10 @@ pub fn generated_inputs(
 }
 
 /// A tiny, well-mixed generator: inputs only need to be repeatable, not cryptographic.
-struct SplitMix64(u64);
+pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -162,7 +162,13 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
 
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+
+    /// Uniform in [0, n).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
     }
 }

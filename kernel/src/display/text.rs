@@ -29,7 +29,7 @@ pub fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -153,8 +153,7 @@ pub fn analysis(a: &ModelAnalysis) -> String {
                 .as_ref()
                 .map_or(String::new(), |r| format!("no: {r}"))
         };
-        let _ = writeln!(
-            out,
+        let row = format!(
             "  {name:<width$}  {:<20} {:<18} {:>8} {:>8} {:>8}  {prunable}",
             l.op_type,
             shape(l.output_shapes.first().unwrap_or(&None)),
@@ -162,6 +161,7 @@ pub fn analysis(a: &ModelAnalysis) -> String {
             opt(l.macs),
             opt(l.flops),
         );
+        let _ = writeln!(out, "{}", row.trim_end());
     }
     out
 }

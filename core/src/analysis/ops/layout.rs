@@ -19,7 +19,7 @@ pub fn infer(op: &str, ctx: &OpContext) -> Option<Vec<ValueFacts>> {
         "Gather" => vec![gather(ctx)],
         "Expand" => one(ctx
             .ints(1)
-            .and_then(|s| to_shape(s))
+            .and_then(to_shape)
             .and_then(|s| broadcast([ctx.shape(0)?, &s]))),
         "Tile" => one(tile(ctx)),
         "Pad" => one(pad(ctx)),
