@@ -2,7 +2,8 @@
 //! values are views of a constant (a transposed or reshaped weight), and an order to visit nodes in.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 use crate::model::attr;
 use crate::model::onnx::{GraphProto, NodeProto, TensorProto, data_type as dt};
@@ -150,17 +151,20 @@ impl<'g> GraphIndex<'g> {
                 }
             }
         }
-        let mut ready: std::collections::VecDeque<usize> =
-            (0..nodes.len()).filter(|&i| n_waiting[i] == 0).collect();
+        // The lowest ready index goes first, so an already sorted graph keeps its file order.
+        let mut ready: BinaryHeap<Reverse<usize>> = (0..nodes.len())
+            .filter(|&i| n_waiting[i] == 0)
+            .map(Reverse)
+            .collect();
         let mut order = Vec::with_capacity(nodes.len());
         let mut done = vec![false; nodes.len()];
-        while let Some(i) = ready.pop_front() {
+        while let Some(Reverse(i)) = ready.pop() {
             order.push(i);
             done[i] = true;
             for &c in &consumers[i] {
                 n_waiting[c] -= 1;
                 if n_waiting[c] == 0 {
-                    ready.push_back(c);
+                    ready.push(Reverse(c));
                 }
             }
         }

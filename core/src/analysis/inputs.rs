@@ -100,7 +100,24 @@ pub(super) fn resolve(
                     declared.len()
                 )));
             }
-            (Some(given), _) => Some(given.clone()),
+            (Some(given), declared) => {
+                let fixed = declared
+                    .iter()
+                    .flatten()
+                    .enumerate()
+                    .find_map(|(i, d)| match d {
+                        DimDecl::Fixed(size) if *size != given[i] => Some((i, *size)),
+                        _ => None,
+                    });
+                if let Some((i, size)) = fixed {
+                    return Err(Error::Usage(format!(
+                        "--input {} sets dim {i} to {}, but the model fixes it at {size}; only free dims can be sized.",
+                        input.name(),
+                        given[i]
+                    )));
+                }
+                Some(given.clone())
+            }
             (None, Some(declared)) => Some(
                 declared
                     .iter()

@@ -72,33 +72,25 @@ pub(super) fn of(node: &NodeProto, index: &GraphIndex) -> LayerWeights {
             Some(Origin::Quantized)
         )
     };
-    let (weight, bias) = match op {
+    let weight = match op {
         "Conv" => match float_root(1) {
-            Some(w) => (Ok(w), float_root(2)),
-            None if is_quantized(1) => (
-                Err("its weight comes from DequantizeLinear (a quantized weight)".into()),
-                None,
-            ),
-            None => (
-                Err("its weight is computed at run time, not a constant".into()),
-                None,
-            ),
+            Some(w) => Ok(w),
+            None if is_quantized(1) => {
+                Err("its weight comes from DequantizeLinear (a quantized weight)")
+            }
+            None => Err("its weight is computed at run time, not a constant"),
         },
         _ => match (float_root(0), float_root(1)) {
-            (Some(_), Some(_)) => (Err("both of its inputs are constants".into()), None),
-            (Some(w), None) | (None, Some(w)) => {
-                (Ok(w), if op == "Gemm" { float_root(2) } else { None })
+            (Some(_), Some(_)) => Err("both of its inputs are constants"),
+            (Some(w), None) | (None, Some(w)) => Ok(w),
+            (None, None) if is_quantized(0) || is_quantized(1) => {
+                Err("its weight comes from DequantizeLinear (a quantized weight)")
             }
-            (None, None) if is_quantized(0) || is_quantized(1) => (
-                Err("its weight comes from DequantizeLinear (a quantized weight)".into()),
-                None,
-            ),
-            (None, None) => (
-                Err("it multiplies two activations; there is no weight to prune".into()),
-                None,
-            ),
+            (None, None) => Err("it multiplies two activations; there is no weight to prune"),
         },
     };
+    // The bias is reported whether or not the weight is prunable; MatMul has none.
+    let bias = if op == "MatMul" { None } else { float_root(2) };
     let to_tensor = |name: &str| Tensor {
         name: name.to_string(),
         shape: index
@@ -123,7 +115,7 @@ pub(super) fn of(node: &NodeProto, index: &GraphIndex) -> LayerWeights {
             weights.weight = Some(to_tensor(name));
             weights.is_prunable = true;
         }
-        Err(reason) => weights.not_prunable_reason = Some(reason),
+        Err(reason) => weights.not_prunable_reason = Some(reason.to_string()),
     }
     weights
 }

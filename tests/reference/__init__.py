@@ -1,0 +1,1 @@
+"""Independent Python reference for docs/analysis.md, and helpers to compare prunekit with it."""
