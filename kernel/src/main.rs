@@ -12,11 +12,13 @@ use prunekit_core::{Error, Result};
 
 const USAGE: &str = "\
 usage: prunekit-kernel analyze MODEL.onnx [--input NAME=D0,D1,..] [--dim SYMBOL=SIZE] [--format text|json]
+       prunekit-kernel info
        prunekit-kernel --help
 
   analyze   load an ONNX model and print its per-layer analysis: shapes, params, prunable layers,
             existing sparsity, MACs and FLOPs. Free dims are 1 unless set with --dim or --input.
             --format json prints the documented JSON of the kernel's `load` command.
+  info      say which ONNX Runtime prunekit found and loaded, and the machine's core count.
 
 The Jupyter kernel itself (`--connection-file F`, `install`) arrives with the kernel issue.";
 
@@ -46,10 +48,25 @@ fn run(args: &[String]) -> Result<()> {
             Ok(())
         }
         Some("analyze") => analyze(&args[1..]),
+        Some("info") if args.len() == 1 => info(),
         Some(other) => Err(Error::Usage(format!(
             "unknown command '{other}'; run `prunekit-kernel --help` for the commands."
         ))),
     }
+}
+
+fn info() -> Result<()> {
+    let runtime = prunekit_core::runtime::runtime()?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("prunekit {}", env!("CARGO_PKG_VERSION"));
+    let version = runtime
+        .version()
+        .map(|v| format!(" {v}"))
+        .unwrap_or_default();
+    println!("ONNX Runtime{version}: {}", runtime.library.display());
+    println!("  {}", runtime.build_info());
+    println!("CPU cores: {cores}");
+    Ok(())
 }
 
 fn analyze(words: &[String]) -> Result<()> {

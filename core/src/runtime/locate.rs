@@ -16,6 +16,21 @@ pub struct Runtime {
     pub library: PathBuf,
 }
 
+impl Runtime {
+    /// ONNX Runtime's own description of its build: version branch, commit, compile flags.
+    pub fn build_info(&self) -> &'static str {
+        ort::info()
+    }
+
+    /// The version in the library's file name (`libonnxruntime.so.1.31.1`), when it has one.
+    pub fn version(&self) -> Option<&str> {
+        let name = self.library.file_name()?.to_str()?;
+        name.split_once(".so.")
+            .map(|(_, version)| version)
+            .filter(|v| !v.is_empty())
+    }
+}
+
 /// Loading happens once per process (a dynamic library cannot be unloaded safely); a failure is
 /// not cached, so a later call can succeed after the user installs the runtime.
 static RUNTIME: Mutex<Option<&'static Runtime>> = Mutex::new(None);
