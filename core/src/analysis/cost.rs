@@ -78,22 +78,8 @@ const PER_OUTPUT: &[&str] = &[
     "LogSoftmax",
 ];
 
-const PER_INPUT: &[&str] = &[
-    "GlobalAveragePool",
-    "GlobalMaxPool",
-    "GlobalLpPool",
-    "ReduceMean",
-    "ReduceSum",
-    "ReduceMax",
-    "ReduceMin",
-    "ReduceProd",
-    "ReduceL1",
-    "ReduceL2",
-    "ReduceSumSquare",
-    "ReduceLogSumExp",
-    "ArgMax",
-    "ArgMin",
-];
+/// Global pools; reductions (`ops::REDUCE`, ArgMax, ArgMin) count per input element too.
+const GLOBAL_POOLS: &[&str] = &["GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool"];
 
 const FREE: &[&str] = &[
     "Reshape",
@@ -131,7 +117,10 @@ pub fn kind(op_type: &str) -> CostKind {
         "Conv" | "ConvTranspose" | "Gemm" | "MatMul" => CostKind::Macs,
         "MaxPool" | "AveragePool" | "LpPool" => CostKind::Pool,
         _ if PER_OUTPUT.contains(&op_type) => CostKind::PerOutput,
-        _ if PER_INPUT.contains(&op_type) => CostKind::PerInput,
+        "ArgMax" | "ArgMin" => CostKind::PerInput,
+        _ if GLOBAL_POOLS.contains(&op_type) || ops::REDUCE.contains(&op_type) => {
+            CostKind::PerInput
+        }
         _ if FREE.contains(&op_type) => CostKind::Free,
         _ => CostKind::Unknown,
     }

@@ -119,11 +119,10 @@ pub fn analyze(model: &Model, options: &AnalysisOptions) -> Result<ModelAnalysis
             .collect::<Option<Shape>>();
         let ints = tensor::to_i64(tensor, ops::MAX_FOLDED_INTS)
             .filter(|_| !tensor::is_float(tensor.data_type()));
-        let fact = match (shape, ints) {
-            (Some(shape), Some(ints)) => ValueFacts::with_ints(tensor.data_type(), shape, ints),
-            (shape, _) => ValueFacts::new(tensor.data_type(), shape),
-        };
-        facts.insert(name, fact);
+        facts.insert(
+            name,
+            ValueFacts::from_parts(tensor.data_type(), shape.map(|s| (s, ints))),
+        );
     }
     for input in &resolved.inputs {
         facts.insert(

@@ -169,6 +169,13 @@ pub fn analysis(a: &ModelAnalysis) -> AnalysisJson {
     AnalysisJson { model, layers }
 }
 
+/// A tensor-valued attribute, summarised: `{"tensor": {"dtype", "dims"}}`.
+#[derive(Serialize)]
+struct TensorAttrJson {
+    dtype: &'static str,
+    dims: Vec<i64>,
+}
+
 fn attr_json(value: &AttrValue) -> Value {
     match value {
         AttrValue::Int(i) => Value::from(*i),
@@ -178,7 +185,12 @@ fn attr_json(value: &AttrValue) -> Value {
         AttrValue::Floats(v) => Value::from(v.clone()),
         AttrValue::Strings(v) => Value::from(v.clone()),
         AttrValue::Tensor { data_type, dims } => {
-            serde_json::json!({"tensor": {"dtype": dtype_name(*data_type), "dims": dims}})
+            let tensor = TensorAttrJson {
+                dtype: dtype_name(*data_type),
+                dims: dims.clone(),
+            };
+            serde_json::to_value(BTreeMap::from([("tensor", tensor)]))
+                .expect("plain data serializes")
         }
         AttrValue::Other => Value::Null,
     }

@@ -50,6 +50,17 @@ fn shape(s: &Option<Vec<u64>>) -> String {
     }
 }
 
+/// The last `width` characters of a name, with an ellipsis when cut (the end of a layer name is the
+/// part that tells layers apart: `/layer4/layer4.2/conv3/Conv_output_0`).
+fn keep_tail(name: &str, width: usize) -> String {
+    let n_chars = name.chars().count();
+    if n_chars <= width {
+        return name.to_string();
+    }
+    let tail: String = name.chars().skip(n_chars + 1 - width).collect();
+    format!("…{tail}")
+}
+
 /// The summary printed after `load`: model facts, then one line per layer.
 pub fn analysis(a: &ModelAnalysis) -> String {
     let mut out = String::new();
@@ -121,7 +132,7 @@ pub fn analysis(a: &ModelAnalysis) -> String {
     let width = a
         .layers
         .iter()
-        .map(|l| l.name.len())
+        .map(|l| l.name.chars().count())
         .max()
         .unwrap_or(5)
         .clamp(5, 48);
@@ -131,11 +142,7 @@ pub fn analysis(a: &ModelAnalysis) -> String {
         "layer", "op", "output shape", "params", "MACs", "FLOPs"
     );
     for l in &a.layers {
-        let name = if l.name.len() > width {
-            format!("…{}", &l.name[l.name.len() - width + 1..])
-        } else {
-            l.name.clone()
-        };
+        let name = keep_tail(&l.name, width);
         let opt = |v: Option<u64>| v.map_or("?".to_string(), si);
         let prunable = if l.is_prunable {
             let zero = if l.prunable_params > 0 {
@@ -168,7 +175,14 @@ pub fn analysis(a: &ModelAnalysis) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{grouped, si};
+    use super::{grouped, keep_tail, si};
+
+    #[test]
+    fn long_names_keep_their_tail_on_character_boundaries() {
+        assert_eq!(keep_tail("short", 8), "short");
+        assert_eq!(keep_tail("/a/very/long/name", 8), "…ng/name");
+        assert_eq!(keep_tail("écoulement_ü_ß_名前", 6).chars().count(), 6);
+    }
 
     #[test]
     fn si_suffixes() {

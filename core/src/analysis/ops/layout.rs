@@ -284,11 +284,7 @@ fn slice(ctx: &OpContext) -> ValueFacts {
         };
         Some((out, ints))
     })();
-    match result {
-        Some((shape, Some(ints))) => ValueFacts::with_ints(data_type, shape, ints),
-        Some((shape, None)) => ValueFacts::new(data_type, Some(shape)),
-        None => ValueFacts::new(data_type, None),
-    }
+    ValueFacts::from_parts(data_type, result)
 }
 
 fn gather(ctx: &OpContext) -> ValueFacts {
@@ -311,11 +307,7 @@ fn gather(ctx: &OpContext) -> ValueFacts {
         };
         Some((out, ints))
     })();
-    match result {
-        Some((shape, Some(ints))) => ValueFacts::with_ints(data_type, shape, ints),
-        Some((shape, None)) => ValueFacts::new(data_type, Some(shape)),
-        None => ValueFacts::new(data_type, None),
-    }
+    ValueFacts::from_parts(data_type, result)
 }
 
 fn tile(ctx: &OpContext) -> Option<Shape> {

@@ -13,6 +13,7 @@ mod linear;
 mod reduce;
 
 pub use linear::{gemm_dims, matmul};
+pub use reduce::REDUCE;
 
 use super::graph::GraphIndex;
 use crate::model::onnx::NodeProto;
@@ -40,6 +41,15 @@ impl ValueFacts {
             data_type,
             shape,
             ints: None,
+        }
+    }
+
+    /// Facts from what a rule worked out: maybe a shape, and with it maybe the folded values.
+    pub fn from_parts(data_type: i32, parts: Option<(Shape, Option<Vec<i64>>)>) -> Self {
+        match parts {
+            Some((shape, Some(ints))) => ValueFacts::with_ints(data_type, shape, ints),
+            Some((shape, None)) => ValueFacts::new(data_type, Some(shape)),
+            None => ValueFacts::new(data_type, None),
         }
     }
 
