@@ -277,14 +277,14 @@ def build_quantized_matmul() -> onnx.ModelProto:
     return _model(nodes, [_vi("x", ["N", 8])], [_out("mm")], inits)
 
 
-def _custom_op_model(value_info: bool, declared_out=(None, 3)) -> onnx.ModelProto:
+def _custom_op_model(value_info: bool, declared_out=(None, 3), rows=2) -> onnx.ModelProto:
     """An op from a custom domain (no shape rule, no FLOP rule) feeding a MatMul; with
     `value_info`, the model states the custom op's output shape.  ONNX Runtime cannot run it."""
     w = _init("w", np.arange(12, dtype=np.float32).reshape(4, 3))
     nodes = [helper.make_node("Foo", ["x"], ["f"], name="/foo/Foo", domain="my.ops"),
              _node("MatMul", ["f", "w"], "y")]
-    vi = [helper.make_tensor_value_info("f", F, [2, 4])] if value_info else []
-    graph = helper.make_graph(nodes, "custom", [_vi("x", [2, 4])],
+    vi = [helper.make_tensor_value_info("f", F, [rows, 4])] if value_info else []
+    graph = helper.make_graph(nodes, "custom", [_vi("x", [rows, 4])],
                               [helper.make_tensor_value_info("y", F, list(declared_out))], [w],
                               value_info=vi)
     model = helper.make_model(graph, producer_name="prunekit-tests",
@@ -306,6 +306,8 @@ MODELS = {
     "custom_op_value_info": (lambda: _custom_op_model(value_info=True), {}),
     "custom_op_no_value_info": (lambda: _custom_op_model(value_info=False), {}),
     "custom_op_declared_output": (lambda: _custom_op_model(False, declared_out=(2, 3)), {}),
+    # Exporters write value_info with the inputs' symbols: sized by --dim, they are known.
+    "custom_op_symbolic_value_info": (lambda: _custom_op_model(True, rows="batch"), {"batch": 5}),
 }
 RUNNABLE = [name for name in MODELS if not name.startswith("custom_op")]
 
@@ -510,6 +512,12 @@ def test_value_info_is_used_where_an_op_has_no_rule(edge_dir):
     assert foo["flops"] is None and r["model"]["unknown_flops_ops"] == ["Foo"]
     y = layer(r, "y")
     assert y["output_shapes"] == [[2, 3]] and y["macs"] == 2 * 4 * 3 and y["prunable"]
+
+
+def test_symbolic_value_info_takes_the_sizes_of_the_inputs_symbols(edge_dir):
+    r = prunekit_report(edge_dir, "custom_op_symbolic_value_info")
+    assert layer(r, "f")["output_shapes"] == [[5, 4]]
+    assert layer(r, "y")["macs"] == 5 * 4 * 3
 
 
 def test_unknown_shape_is_null(edge_dir):

@@ -169,13 +169,17 @@ def _declared(vi: onnx.ValueInfoProto) -> list | None:
     return out
 
 
-def _concrete(vi: onnx.ValueInfoProto) -> list[int] | None:
-    """The shape of a value-info if every dimension is a known number, else None."""
+def _concrete(vi: onnx.ValueInfoProto, symbols=None) -> list[int] | None:
+    """The shape of a value-info if every dimension is a known number (or a symbol whose size the
+    inputs fixed, given in `symbols`), else None."""
     tt = vi.type
     if not tt.HasField("tensor_type") or not tt.tensor_type.HasField("shape"):
         return None
     dims = []
     for d in tt.tensor_type.shape.dim:
+        if d.HasField("dim_param") and d.dim_param in (symbols or {}):
+            dims.append(int(symbols[d.dim_param]))
+            continue
         if not d.HasField("dim_value"):
             return None
         dims.append(int(d.dim_value))
@@ -210,7 +214,7 @@ def resolve_inputs(model: onnx.ModelProto, input_shapes=None, dims=None):
     return concrete, defaults
 
 
-def infer_shapes(model: onnx.ModelProto, concrete_inputs: dict[str, list[int]]):
+def infer_shapes(model: onnx.ModelProto, concrete_inputs: dict[str, list[int]], symbols=None):
     """Every tensor's concrete shape (None where unknown) after onnx shape inference."""
     m = copy.deepcopy(model)
     for vi in m.graph.input:
@@ -230,17 +234,18 @@ def infer_shapes(model: onnx.ModelProto, concrete_inputs: dict[str, list[int]]):
     types: dict[str, int] = {}
     for vi in list(inferred.graph.value_info) + list(inferred.graph.output) + list(
             inferred.graph.input):
-        shapes[vi.name] = _concrete(vi)
+        shapes[vi.name] = _concrete(vi, symbols)
         if vi.type.HasField("tensor_type"):
             types[vi.name] = vi.type.tensor_type.elem_type
     for t in inferred.graph.initializer:
         shapes[t.name] = [int(d) for d in t.dims]
         types[t.name] = t.data_type
     # Where inference found nothing, the model's own value_info (or a graph output's declared
-    # shape) is used when it is fully concrete.
+    # shape) is used when it is fully known.
+    # Symbols sized by the inputs (`--dim`, or the default 1) count as known there.
     for vi in list(model.graph.value_info) + list(model.graph.output):
-        if shapes.get(vi.name) is None and _concrete(vi) is not None:
-            shapes[vi.name] = _concrete(vi)
+        if shapes.get(vi.name) is None and _concrete(vi, symbols) is not None:
+            shapes[vi.name] = _concrete(vi, symbols)
     return shapes, types
 
 
@@ -332,7 +337,7 @@ def analyze(path, input_shapes=None, dims=None) -> dict:
     graph = model.graph
 
     concrete_inputs, defaults = resolve_inputs(model, input_shapes, dims)
-    shapes, types = infer_shapes(model, concrete_inputs)
+    shapes, types = infer_shapes(model, concrete_inputs, {**defaults, **dict(dims or {})})
 
     # Root constants.
     roots: dict[str, Constant] = {}

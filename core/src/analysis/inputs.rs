@@ -2,7 +2,7 @@
 //! free dims, then 1 for every free dim left (each default reported, so nobody is surprised that a
 //! transformer was analyzed at sequence length 1).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::AnalysisOptions;
 use super::graph::GraphIndex;
@@ -35,6 +35,9 @@ pub struct ResolvedInput {
 pub(super) struct Resolved {
     pub inputs: Vec<ResolvedInput>,
     pub defaults: Vec<(String, u64)>,
+    /// The size every named free dim got (from `--dim` or the default), for `value_info` shapes
+    /// written with the same symbols.
+    pub symbols: HashMap<String, u64>,
     pub warnings: Vec<String>,
 }
 
@@ -173,9 +176,12 @@ pub(super) fn resolve(
             )));
         }
     }
+    let mut symbols: HashMap<String, u64> = defaults.iter().cloned().collect();
+    symbols.extend(options.dims.iter().cloned());
     Ok(Resolved {
         inputs,
         defaults,
+        symbols,
         warnings,
     })
 }

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use crate::error::Result;
 use crate::model::attr::{self, AttrValue};
+use crate::model::onnx::tensor_shape_proto::dimension::Value as DimValue;
 use crate::model::onnx::{TypeProto, type_proto};
 use crate::model::{Model, tensor};
 use graph::GraphIndex;
@@ -135,7 +136,12 @@ pub fn analyze(model: &Model, options: &AnalysisOptions) -> Result<ModelAnalysis
         .value_info
         .iter()
         .chain(&graph.output)
-        .filter_map(|vi| Some((vi.name(), declared_facts(vi.r#type.as_ref()?)?)))
+        .filter_map(|vi| {
+            Some((
+                vi.name(),
+                declared_facts(vi.r#type.as_ref()?, &resolved.symbols)?,
+            ))
+        })
         .collect();
 
     let mut layers = Vec::with_capacity(graph.node.len());
@@ -282,19 +288,19 @@ pub fn analyze(model: &Model, options: &AnalysisOptions) -> Result<ModelAnalysis
     })
 }
 
-/// Facts from a `value_info` annotation, when it gives a fully known tensor shape.
-fn declared_facts(ty: &TypeProto) -> Option<ValueFacts> {
+/// Facts from a `value_info` annotation, when it gives a fully known tensor shape; a symbol the
+/// inputs sized (`batch`, `sequence`) counts as known.
+fn declared_facts(ty: &TypeProto, symbols: &HashMap<String, u64>) -> Option<ValueFacts> {
     let Some(type_proto::Value::TensorType(t)) = &ty.value else {
         return None;
     };
     let shape = t.shape.as_ref().and_then(|s| {
         s.dim
             .iter()
-            .map(|d| match d.value {
-                Some(crate::model::onnx::tensor_shape_proto::dimension::Value::DimValue(v)) => {
-                    u64::try_from(v).ok()
-                }
-                _ => None,
+            .map(|d| match &d.value {
+                Some(DimValue::DimValue(v)) => u64::try_from(*v).ok(),
+                Some(DimValue::DimParam(symbol)) => symbols.get(symbol).copied(),
+                None => None,
             })
             .collect::<Option<Shape>>()
     });
