@@ -9,10 +9,14 @@
 
 pub mod analysis;
 mod atomic_file;
+pub mod chart;
 pub mod error;
 pub mod model;
+pub mod progress;
+pub mod project;
 pub mod runtime;
 
 pub use analysis::{AnalysisOptions, Layer, ModelAnalysis, analyze};
 pub use error::{Error, Result};
 pub use model::{Model, load, save};
+pub use progress::{Cancel, NoProgress, Progress};

@@ -1,8 +1,12 @@
-//! `prunekit-kernel`: the Jupyter kernel (its protocol lands with the kernel issue) and, for
-//! scripts and the demo, `analyze`, which prints what a notebook's `load` cell shows.
+//! `prunekit-kernel`: the Jupyter kernel (`--connection-file F`), its installer, and, for scripts,
+//! `analyze`, which prints what a notebook's `load` cell shows.
 
 mod cell;
 mod display;
+mod install;
+mod server;
+mod session;
+mod wire;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -11,16 +15,20 @@ use cell::load::LoadArgs;
 use prunekit_core::{Error, Result};
 
 const USAGE: &str = "\
-usage: prunekit-kernel analyze MODEL.onnx [--input NAME=D0,D1,..] [--dim SYMBOL=SIZE] [--format text|json]
+usage: prunekit-kernel --connection-file FILE
+       prunekit-kernel install --user | --sys-prefix | --prefix PATH
+       prunekit-kernel analyze MODEL.onnx [--input NAME=D0,D1,..] [--dim SYMBOL=SIZE] [--format text|json]
        prunekit-kernel info
        prunekit-kernel --help
+
+  --connection-file  run the Jupyter kernel (Jupyter starts it this way, from the kernelspec).
+  install   write the `prunekit` kernelspec so Jupyter, JupyterLab and VS Code offer the kernel.
 
   analyze   load an ONNX model and print its per-layer analysis: shapes, params, prunable layers,
             existing sparsity, MACs and FLOPs. Free dims are 1 unless set with --dim or --input.
             --format json prints the documented JSON of the kernel's `load` command.
   info      say which ONNX Runtime prunekit found and loaded, and the machine's core count.
-
-The Jupyter kernel itself (`--connection-file F`, `install`) arrives with the kernel issue.";
+";
 
 fn main() -> ExitCode {
     // A bug must still read as one sentence, not a backtrace.
@@ -45,6 +53,21 @@ fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         None | Some("--help" | "-h" | "help") => {
             println!("{USAGE}");
+            Ok(())
+        }
+        Some("--connection-file") => {
+            let [_, path] = args else {
+                return Err(Error::Usage(
+                    "--connection-file takes one path: prunekit-kernel --connection-file FILE."
+                        .into(),
+                ));
+            };
+            let info = wire::connection::ConnectionInfo::read(std::path::Path::new(path))
+                .map_err(Error::Usage)?;
+            server::serve(info).map_err(Error::Runtime)
+        }
+        Some("install") => {
+            println!("{}", install::install(&args[1..]).map_err(Error::Usage)?);
             Ok(())
         }
         Some("analyze") => analyze(&args[1..]),

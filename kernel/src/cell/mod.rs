@@ -1,3 +1,11 @@
-//! The cell language. For now: the `load` command's arguments, shared by the `analyze` CLI.
+//! The cell language: one command per line, `#` starts a comment. `spec` lists the commands (the
+//! one source for help, completion and inspect), `parse` turns lines into commands, `run` executes
+//! them against the session, `complete` and `inspect` answer the editor.
 
+pub mod complete;
+pub mod inspect;
 pub mod load;
+pub mod output;
+pub mod parse;
+pub mod run;
+pub mod spec;

@@ -169,6 +169,21 @@ pub fn analysis(a: &ModelAnalysis) -> AnalysisJson {
     AnalysisJson { model, layers }
 }
 
+/// The output of `settings`.
+#[derive(Serialize)]
+pub struct SettingsJson {
+    /// ONNX Runtime threads per operator; null means every core.
+    pub threads: Option<usize>,
+    pub seed: u64,
+}
+
+pub fn settings(s: &prunekit_core::project::Settings) -> SettingsJson {
+    SettingsJson {
+        threads: s.threads,
+        seed: s.seed,
+    }
+}
+
 /// A tensor-valued attribute, summarised: `{"tensor": {"dtype", "dims"}}`.
 #[derive(Serialize)]
 struct TensorAttrJson {

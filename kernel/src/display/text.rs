@@ -2,8 +2,8 @@
 
 use std::fmt::Write;
 
-use prunekit_core::ModelAnalysis;
 use prunekit_core::model::tensor::dtype_name;
+use prunekit_core::{Layer, ModelAnalysis};
 
 /// A number with an SI suffix and three significant digits: 3.74K, 25.6M, 4.12G.
 pub fn si(n: u64) -> String {
@@ -129,8 +129,14 @@ pub fn analysis(a: &ModelAnalysis) -> String {
         let _ = writeln!(out, "  warning: {warning}");
     }
     let _ = writeln!(out);
-    let width = a
-        .layers
+    out.push_str(&layer_rows(&a.layers));
+    out
+}
+
+/// One line per layer under a header: name, op, output shape, params, MACs, FLOPs, prunable.
+pub fn layer_rows(layers: &[Layer]) -> String {
+    let mut out = String::new();
+    let width = layers
         .iter()
         .map(|l| l.name.chars().count())
         .max()
@@ -141,7 +147,7 @@ pub fn analysis(a: &ModelAnalysis) -> String {
         "  {:<width$}  {:<20} {:<18} {:>8} {:>8} {:>8}  prunable",
         "layer", "op", "output shape", "params", "MACs", "FLOPs"
     );
-    for l in &a.layers {
+    for l in layers {
         let name = keep_tail(&l.name, width);
         let opt = |v: Option<u64>| v.map_or("?".to_string(), si);
         let prunable = if l.is_prunable {

@@ -1,0 +1,35 @@
+//! Charts of an analysis, rendered in memory as a 2× PNG (sharp on HiDPI screens) plus an SVG.
+//!
+//! Front ends show `png` with its 1× size declared (`width`, `height`); `svg` is the same picture
+//! as vector text for those that can show it. Rendering needs no system fonts: the bitmap text uses
+//! DejaVu Sans, embedded in the binary (see `DejaVuSans.LICENSE`).
+
+mod layers;
+mod render;
+
+pub use layers::{MAX_BARS, params_and_flops};
+
+use std::fmt;
+
+/// One rendered chart.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Chart {
+    /// PNG bytes, drawn at 2× pixel density: `2 * width` by `2 * height` pixels.
+    pub png: Vec<u8>,
+    /// The size to show the chart at, in CSS pixels (1×).
+    pub width: u32,
+    pub height: u32,
+    /// The same chart as an SVG document, `width` by `height` user units.
+    pub svg: String,
+}
+
+impl fmt::Debug for Chart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chart")
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("png_bytes", &self.png.len())
+            .field("svg_chars", &self.svg.len())
+            .finish()
+    }
+}

@@ -1,0 +1,186 @@
+//! Completion: command names at the start of a line, a command's flags, file paths after `load`,
+//! sort keys, settings keys, and layer names after `--match`. Cursor positions are Unicode code
+//! points, as the protocol says (not bytes, not UTF-16 units).
+
+use std::path::Path;
+
+use super::spec;
+use crate::session::KernelSession;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    pub text: String,
+    /// The kind JupyterLab shows next to it: keyword, param, path, instance.
+    pub kind: &'static str,
+    pub signature: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completions {
+    pub matches: Vec<Completion>,
+    /// Code-point offsets of the text the matches replace.
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The byte offset of code point `n` (clamped to the end).
+pub fn byte_offset(code: &str, n: usize) -> usize {
+    code.char_indices().nth(n).map_or(code.len(), |(b, _)| b)
+}
+
+/// The word being typed: from the last space (or an unclosed quote) to the cursor.
+fn current_word(line: &str) -> &str {
+    let quote_start = {
+        let mut open = None;
+        for (i, c) in line.char_indices() {
+            match (open, c) {
+                (None, '"' | '\'') => open = Some((i, c)),
+                (Some((_, q)), c) if c == q => open = None,
+                _ => {}
+            }
+        }
+        open.map(|(i, _)| i + 1)
+    };
+    let start = quote_start.unwrap_or_else(|| line.rfind(char::is_whitespace).map_or(0, |i| i + 1));
+    &line[start..]
+}
+
+pub fn complete(session: &KernelSession, code: &str, cursor_pos: usize) -> Completions {
+    let cursor = byte_offset(code, cursor_pos);
+    let line_start = code[..cursor].rfind('\n').map_or(0, |i| i + 1);
+    let line = &code[line_start..cursor];
+    let word = current_word(line);
+    let before: Vec<String> =
+        super::parse::words(&line[..line.len() - word.len()]).unwrap_or_default();
+    let matches = candidates(session, &before, word)
+        .into_iter()
+        .filter(|c| c.text.starts_with(word) || (c.kind == "path" && word.is_empty()))
+        .collect();
+    Completions {
+        matches,
+        start: cursor_pos - word.chars().count(),
+        end: cursor_pos,
+    }
+}
+
+fn keyword(text: &str, kind: &'static str, signature: Option<&str>) -> Completion {
+    Completion {
+        text: text.to_string(),
+        kind,
+        signature: signature.map(str::to_string),
+    }
+}
+
+fn candidates(session: &KernelSession, before: &[String], word: &str) -> Vec<Completion> {
+    let Some(verb) = before.first() else {
+        return spec::COMMANDS
+            .iter()
+            .map(|c| keyword(c.name, "keyword", Some(c.synopsis)))
+            .collect();
+    };
+    let Some(command) = spec::find(verb) else {
+        return Vec::new();
+    };
+    if word.starts_with('-') {
+        return command
+            .flags
+            .iter()
+            .map(|(flag, what)| keyword(flag, "param", Some(what)))
+            .collect();
+    }
+    let previous = before.last().map(String::as_str).unwrap_or_default();
+    match (verb.as_str(), previous) {
+        ("load", "load") => paths(word),
+        ("layers", "--sort") => ["name", "params", "flops", "macs"]
+            .iter()
+            .map(|k| keyword(k, "keyword", None))
+            .collect(),
+        ("layers", "--match") => match &session.current {
+            Some(loaded) => loaded
+                .analysis
+                .layers
+                .iter()
+                .map(|l| keyword(&l.name, "instance", Some(&l.op_type)))
+                .collect(),
+            None => Vec::new(),
+        },
+        ("help", "help") => spec::COMMANDS
+            .iter()
+            .map(|c| keyword(c.name, "keyword", Some(c.synopsis)))
+            .collect(),
+        ("settings", _) => ["threads=", "seed="]
+            .iter()
+            .map(|k| keyword(k, "param", None))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Folders and ONNX models under the directory part of `word` (relative to the kernel's folder).
+fn paths(word: &str) -> Vec<Completion> {
+    let (dir, _) = word.rsplit_once('/').map_or(("", word), |(d, f)| (d, f));
+    let listing = if dir.is_empty() && !word.starts_with('/') {
+        Path::new(".")
+    } else {
+        Path::new(dir)
+    };
+    let listing = if word.starts_with('/') && dir.is_empty() {
+        Path::new("/")
+    } else {
+        listing
+    };
+    let Ok(entries) = std::fs::read_dir(listing) else {
+        return Vec::new();
+    };
+    let mut found: Vec<Completion> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+            if name.starts_with('.') || !(is_dir || name.ends_with(".onnx")) {
+                return None;
+            }
+            let prefix = if word.contains('/') {
+                format!("{dir}/")
+            } else {
+                String::new()
+            };
+            let text = format!("{prefix}{name}{}", if is_dir { "/" } else { "" });
+            Some(keyword(&text, "path", None))
+        })
+        .collect();
+    found.sort_by(|a, b| a.text.cmp(&b.text));
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(c: &Completions) -> Vec<&str> {
+        c.matches.iter().map(|m| m.text.as_str()).collect()
+    }
+
+    #[test]
+    fn commands_flags_and_keys() {
+        let s = KernelSession::default();
+        assert_eq!(texts(&complete(&s, "lo", 2)), vec!["load"]);
+        let c = complete(&s, "layers --s", 10);
+        assert_eq!(texts(&c), vec!["--sort"]);
+        assert_eq!((c.start, c.end), (7, 10));
+        assert_eq!(texts(&complete(&s, "layers --sort f", 15)), vec!["flops"]);
+        assert_eq!(texts(&complete(&s, "echo x\nhe", 9)), vec!["help"]);
+    }
+
+    #[test]
+    fn cursor_positions_count_code_points() {
+        let s = KernelSession::default();
+        let code = "load \"modèle😀/x";
+        let n = code.chars().count();
+        let c = complete(&s, code, n);
+        assert_eq!(c.end, n);
+        assert_eq!(c.start, n - "modèle😀/x".chars().count());
+        assert_eq!(byte_offset(code, n), code.len());
+        assert_eq!(byte_offset("é😀a", 2), "é😀".len());
+    }
+}

@@ -1,0 +1,550 @@
+//! Running a cell: each command line in turn against the session, stopping at the first error.
+//! Results go to the sink as outputs; errors come back as the core's typed `Error`.
+
+use std::time::{Duration, Instant};
+
+use prunekit_core::project::{self, Found, LoadState, ProjectFile};
+use prunekit_core::{Cancel, Error, Progress, Result};
+use regex::Regex;
+
+use super::load::LoadArgs;
+use super::output::{Output, Sink};
+use super::parse::{self, Line};
+use super::spec;
+use crate::display::bundle::Bundle;
+use crate::display::progress::ProgressDisplay;
+use crate::display::table::{self, Column};
+use crate::display::{json, text};
+use crate::session::{KernelSession, LoadedModel};
+
+pub fn run(
+    session: &mut KernelSession,
+    code: &str,
+    sink: &dyn Sink,
+    cancel: &Cancel,
+) -> Result<()> {
+    for line in parse::cell(code)? {
+        cancel.check()?;
+        run_line(session, &line, sink, cancel)?;
+    }
+    Ok(())
+}
+
+fn run_line(
+    session: &mut KernelSession,
+    line: &Line,
+    sink: &dyn Sink,
+    cancel: &Cancel,
+) -> Result<()> {
+    match line.verb.as_str() {
+        "load" => load(session, &line.words, sink),
+        "layers" => layers(session, &line.words, sink),
+        "settings" => settings(session, &line.words, sink),
+        "help" => help(&line.words, sink),
+        "echo" => {
+            sink.emit(Output::Stream {
+                name: "stdout",
+                text: format!("{}\n", line.words.join(" ")),
+            });
+            Ok(())
+        }
+        "sleep" => sleep(&line.words, sink, cancel),
+        other => unreachable!("parse::cell checked the verb {other}"),
+    }
+}
+
+fn load(session: &mut KernelSession, words: &[String], sink: &dyn Sink) -> Result<()> {
+    let mut rest = Vec::new();
+    let mut args = LoadArgs::parse(words, &mut rest)?;
+    if let Some(flag) = rest.first() {
+        return Err(Error::Usage(format!(
+            "unknown flag {flag}; load takes --input and --dim."
+        )));
+    }
+    let mut project = match project::read(&args.path)? {
+        Found::Project(project) => {
+            // A restarted kernel carries on with the settings this model had.
+            session.settings = project.settings.clone();
+            project
+        }
+        Found::None => ProjectFile {
+            settings: session.settings.clone(),
+            ..ProjectFile::new(&args.path)
+        },
+        Found::MovedAside(aside) => {
+            sink.emit(Output::Stream {
+                name: "stderr",
+                text: format!("The project file could not be read; it was kept as {} and a new one started.\n", aside.display()),
+            });
+            ProjectFile {
+                settings: session.settings.clone(),
+                ..ProjectFile::new(&args.path)
+            }
+        }
+    };
+    // Sizes given now win; without any, the sizes of the last load of this model are reused.
+    if args.options.input_shapes.is_empty() && args.options.dims.is_empty() {
+        args.options = project.load.to_options();
+    }
+    let model = prunekit_core::load(&args.path)?;
+    let analysis = prunekit_core::analyze(&model, &args.options)?;
+    project.load = LoadState::from_options(&args.options);
+    project::write(&args.path, &project)?;
+
+    let summary = text::analysis(&analysis);
+    let html = format!(
+        "{}{}",
+        summary_html(&analysis),
+        layers_table(&analysis.layers.iter().collect::<Vec<_>>())
+    );
+    sink.emit(Output::Result(
+        Bundle::text(summary)
+            .html(html)
+            .json(&json::analysis(&analysis)),
+    ));
+    session.current = Some(LoadedModel {
+        path: args.path,
+        analysis,
+    });
+    Ok(())
+}
+
+fn summary_html(a: &prunekit_core::ModelAnalysis) -> String {
+    let t = &a.totals;
+    let file = a.path.file_name().map_or_else(
+        || a.path.display().to_string(),
+        |f| f.to_string_lossy().into_owned(),
+    );
+    let defaults = if a.defaults.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = a.defaults.iter().map(|(s, n)| format!("{s}={n}")).collect();
+        format!(
+            "<br>free dims set by default: {} (size them with <code>--dim</code>)",
+            table::escape(&list.join(", "))
+        )
+    };
+    format!(
+        "<p><b>{}</b>: opset {}, {} layers ({} prunable), {} params ({} prunable, {:.1}% already zero), {} MACs, {} FLOPs{}</p>",
+        table::escape(&file),
+        a.opset,
+        a.layers.len(),
+        a.n_prunable(),
+        text::grouped(t.params),
+        text::grouped(t.prunable_params),
+        100.0 * t.sparsity(),
+        text::si(t.macs),
+        text::si(t.flops),
+        defaults
+    )
+}
+
+fn layers_table(layers: &[&prunekit_core::Layer]) -> String {
+    let columns = [
+        Column {
+            title: "layer",
+            is_numeric: false,
+        },
+        Column {
+            title: "op",
+            is_numeric: false,
+        },
+        Column {
+            title: "output shape",
+            is_numeric: false,
+        },
+        Column {
+            title: "params",
+            is_numeric: true,
+        },
+        Column {
+            title: "MACs",
+            is_numeric: true,
+        },
+        Column {
+            title: "FLOPs",
+            is_numeric: true,
+        },
+        Column {
+            title: "prunable",
+            is_numeric: false,
+        },
+    ];
+    let rows: Vec<Vec<String>> = layers
+        .iter()
+        .map(|l| {
+            let shape = match l.output_shapes.first() {
+                Some(Some(dims)) => format!("{dims:?}"),
+                _ => "?".into(),
+            };
+            let opt = |v: Option<u64>| v.map_or("?".to_string(), text::si);
+            let prunable = match (&l.is_prunable, &l.not_prunable_reason) {
+                (true, _) => "yes".to_string(),
+                (false, Some(reason)) => format!("no: {reason}"),
+                (false, None) => String::new(),
+            };
+            vec![
+                l.name.clone(),
+                l.op_type.clone(),
+                shape,
+                text::si(l.params),
+                opt(l.macs),
+                opt(l.flops),
+                prunable,
+            ]
+        })
+        .collect();
+    table::html(None, &columns, &rows)
+}
+
+fn layers(session: &mut KernelSession, words: &[String], sink: &dyn Sink) -> Result<()> {
+    let loaded = session.model()?;
+    let mut sort = "name";
+    let mut top: Option<usize> = None;
+    let mut pattern: Option<Regex> = None;
+    let mut it = words.iter();
+    while let Some(word) = it.next() {
+        let mut value = |flag: &str| {
+            it.next()
+                .ok_or_else(|| Error::Usage(format!("{flag} needs a value; see `help layers`.")))
+        };
+        match word.as_str() {
+            "--sort" => {
+                sort = match value("--sort")?.as_str() {
+                    "name" => "name",
+                    "params" => "params",
+                    "flops" => "flops",
+                    "macs" => "macs",
+                    other => {
+                        return Err(Error::Usage(format!(
+                            "--sort {other} is not a key; use name, params, flops or macs."
+                        )));
+                    }
+                }
+            }
+            "--top" => {
+                let text = value("--top")?;
+                top = Some(
+                    text.parse()
+                        .ok()
+                        .filter(|&n: &usize| n > 0)
+                        .ok_or_else(|| {
+                            Error::Usage(format!(
+                                "--top {text} is not a count; give a whole number above 0."
+                            ))
+                        })?,
+                );
+            }
+            "--match" => {
+                let text = value("--match")?;
+                pattern = Some(Regex::new(text).map_err(|err| {
+                    Error::Usage(format!(
+                        "--match {text} is not a valid regular expression ({err})."
+                    ))
+                })?);
+            }
+            other => {
+                return Err(Error::Usage(format!(
+                    "unexpected '{other}'; see `help layers`."
+                )));
+            }
+        }
+    }
+    let analysis = &loaded.analysis;
+    let mut selected: Vec<&prunekit_core::Layer> = analysis
+        .layers
+        .iter()
+        .filter(|l| {
+            pattern.as_ref().is_none_or(|re| {
+                re.is_match(&l.name)
+                    || re.is_match(&l.op_type)
+                    || l.weight.as_ref().is_some_and(|w| re.is_match(&w.name))
+            })
+        })
+        .collect();
+    let key = |l: &prunekit_core::Layer| match sort {
+        "params" => l.params,
+        "flops" => l.flops.unwrap_or(0),
+        "macs" => l.macs.unwrap_or(0),
+        _ => 0,
+    };
+    if sort != "name" {
+        selected.sort_by_key(|l| std::cmp::Reverse(key(l)));
+    }
+    if let Some(n) = top {
+        selected.truncate(n);
+    }
+    let mut subset = analysis.clone();
+    subset.layers = selected.iter().map(|l| (*l).clone()).collect();
+
+    let chart = prunekit_core::chart::params_and_flops(&subset, None)?;
+    sink.emit(Output::Display {
+        bundle: Bundle::text(format!(
+            "[chart: params and FLOPs of {} layers]",
+            subset.layers.len()
+        ))
+        .png(&chart.png, chart.width, chart.height),
+        display_id: None,
+    });
+    let caption = format!(
+        "{} of {} layers",
+        subset.layers.len(),
+        analysis.layers.len()
+    );
+    let plain = text::layer_rows(&subset.layers);
+    let html = format!(
+        "<p>{}</p>{}",
+        table::escape(&caption),
+        layers_table(&selected)
+    );
+    sink.emit(Output::Result(
+        Bundle::text(format!("{caption}\n{plain}"))
+            .html(html)
+            .json(&json::analysis(&subset)),
+    ));
+    Ok(())
+}
+
+fn settings(session: &mut KernelSession, words: &[String], sink: &dyn Sink) -> Result<()> {
+    let mut shown: Vec<&str> = Vec::new();
+    let mut changed = false;
+    for word in words {
+        let (key, value) = match word.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (word.as_str(), None),
+        };
+        let key = match key {
+            "threads" => "threads",
+            "seed" => "seed",
+            other => {
+                return Err(Error::Usage(format!(
+                    "'{other}' is not a setting; the settings are threads and seed."
+                )));
+            }
+        };
+        if let Some(value) = value {
+            match key {
+                "threads" => {
+                    session.settings.threads = match value {
+                        "auto" => None,
+                        n => Some(n.parse().ok().filter(|&n: &usize| n > 0).ok_or_else(|| {
+                            Error::Usage(format!(
+                                "threads={n} is not valid; give a whole number above 0, or auto."
+                            ))
+                        })?),
+                    }
+                }
+                _ => {
+                    session.settings.seed = value.parse().map_err(|_| {
+                        Error::Usage(format!("seed={value} is not valid; give a whole number."))
+                    })?
+                }
+            }
+            changed = true;
+        }
+        shown.push(key);
+    }
+    if changed && let Some(loaded) = &session.current {
+        let mut project = match project::read(&loaded.path)? {
+            Found::Project(p) => p,
+            _ => ProjectFile::new(&loaded.path),
+        };
+        project.settings = session.settings.clone();
+        project::write(&loaded.path, &project)?;
+    }
+    if shown.is_empty() {
+        shown = vec!["threads", "seed"];
+    }
+    let value = |key: &str| match key {
+        "threads" => session
+            .settings
+            .threads
+            .map_or("auto".to_string(), |n| n.to_string()),
+        _ => session.settings.seed.to_string(),
+    };
+    let plain: Vec<String> = shown
+        .iter()
+        .map(|k| format!("{k} = {}", value(k)))
+        .collect();
+    let rows: Vec<Vec<String>> = shown
+        .iter()
+        .map(|k| vec![k.to_string(), value(k)])
+        .collect();
+    let html = table::html(
+        None,
+        &[
+            Column {
+                title: "setting",
+                is_numeric: false,
+            },
+            Column {
+                title: "value",
+                is_numeric: false,
+            },
+        ],
+        &rows,
+    );
+    sink.emit(Output::Result(
+        Bundle::text(plain.join("\n"))
+            .html(html)
+            .json(&json::settings(&session.settings)),
+    ));
+    Ok(())
+}
+
+fn help(words: &[String], sink: &dyn Sink) -> Result<()> {
+    let text = match words.first() {
+        Some(name) => {
+            let spec = spec::find(name).ok_or_else(|| {
+                Error::Usage(format!(
+                    "'{name}' is not a command; run `help` for the list."
+                ))
+            })?;
+            spec::help_text(spec)
+        }
+        None => {
+            let mut text =
+                String::from("prunekit commands (one per line; # starts a comment):\n\n");
+            for c in spec::COMMANDS {
+                text.push_str(&format!("  {}\n      {}\n", c.synopsis, c.summary));
+            }
+            text.push_str("\nhelp COMMAND explains one; Tab completes commands, flags, paths and layer names.\n");
+            text
+        }
+    };
+    let html = format!("<pre>{}</pre>", table::escape(&text));
+    sink.emit(Output::Result(Bundle::text(text).html(html)));
+    Ok(())
+}
+
+/// The longest `sleep`: a day, so a typo cannot hang a notebook for years.
+const MAX_SLEEP_SECONDS: f64 = 86_400.0;
+
+fn sleep(words: &[String], sink: &dyn Sink, cancel: &Cancel) -> Result<()> {
+    let text = words.first().map(String::as_str).unwrap_or("");
+    let seconds: f64 = text
+        .parse()
+        .ok()
+        .filter(|s: &f64| (0.0..=MAX_SLEEP_SECONDS).contains(s))
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "sleep '{text}': give a number of seconds between 0 and 86400."
+            ))
+        })?;
+    let total_ms = (seconds * 1000.0) as u64;
+    let progress = ProgressDisplay::start(sink, "sleeping");
+    let started = Instant::now();
+    loop {
+        let done_ms = (started.elapsed().as_millis() as u64).min(total_ms);
+        if cancel.is_cancelled() {
+            progress.finish(done_ms, total_ms, "interrupted while sleeping");
+            return Err(Error::Cancelled);
+        }
+        progress.report(done_ms, total_ms, "sleeping");
+        if done_ms >= total_ms {
+            progress.finish(total_ms, total_ms, "slept");
+            return Ok(());
+        }
+        std::thread::sleep(
+            Duration::from_millis(20).min(Duration::from_millis(total_ms - done_ms)),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cell::output::Collected;
+
+    fn check(session: &mut KernelSession, code: &str) -> (Result<()>, Vec<Output>) {
+        let sink = Collected::default();
+        let result = run(session, code, &sink, &Cancel::default());
+        (result, sink.0.into_inner().unwrap())
+    }
+
+    fn fixture(name: &str) -> String {
+        format!("{}/../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    #[test]
+    fn echo_and_settings() {
+        let mut session = KernelSession::default();
+        let (result, outputs) = check(&mut session, "echo hello, world\nsettings seed");
+        result.unwrap();
+        assert!(
+            matches!(&outputs[0], Output::Stream { name: "stdout", text } if text == "hello, world\n")
+        );
+        match &outputs[1] {
+            Output::Result(b) => assert_eq!(b.data["text/plain"], "seed = 0"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn layers_needs_a_model_and_bad_flags_are_one_sentence() {
+        let mut session = KernelSession::default();
+        let err = check(&mut session, "layers").0.unwrap_err();
+        assert!(err.to_string().contains("load"), "{err}");
+        let err = check(&mut session, "sleep forever").0.unwrap_err();
+        assert_eq!(err.kind_name(), "UsageError");
+    }
+
+    #[test]
+    fn load_then_layers_gives_chart_and_table() {
+        let dir = std::env::temp_dir().join(format!("prunekit-run-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let model = dir.join("digits_cnn.onnx");
+        std::fs::copy(fixture("digits_cnn.onnx"), &model).unwrap();
+        let mut session = KernelSession::default();
+        let (result, outputs) = check(
+            &mut session,
+            &format!(
+                "load {} --dim batch=4\nlayers --sort flops --top 3",
+                model.display()
+            ),
+        );
+        result.unwrap();
+        assert_eq!(outputs.len(), 3);
+        match &outputs[1] {
+            Output::Display { bundle, .. } => {
+                assert!(bundle.data.contains_key("image/png"));
+                assert!(bundle.metadata["image/png"]["width"].as_u64().unwrap() > 0);
+            }
+            other => panic!("{other:?}"),
+        }
+        match &outputs[2] {
+            Output::Result(b) => {
+                assert!(b.data["text/html"].as_str().unwrap().contains("<table"));
+                assert_eq!(
+                    b.data["application/json"]["layers"]
+                        .as_array()
+                        .unwrap()
+                        .len(),
+                    3
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // A restarted kernel: the project file remembers the dims.
+        let mut fresh = KernelSession::default();
+        let (result, outputs) = check(&mut fresh, &format!("load {}", model.display()));
+        result.unwrap();
+        match &outputs[0] {
+            Output::Result(b) => assert_eq!(
+                b.data["application/json"]["model"]["inputs"][0]["shape"][0],
+                4
+            ),
+            other => panic!("{other:?}"),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn sleep_stops_when_cancelled() {
+        let cancel = Cancel::default();
+        cancel.cancel();
+        let sink = Collected::default();
+        let err = run(&mut KernelSession::default(), "sleep 30", &sink, &cancel).unwrap_err();
+        assert_eq!(err, Error::Cancelled);
+    }
+}
