@@ -9,7 +9,7 @@ CARGO ?= cargo
 KERNEL := target/release/prunekit-kernel
 DEMO_MODEL := tests/fixtures/digits_cnn.onnx
 
-.PHONY: all setup release demo test test-rust test-python lint fixtures bench clean
+.PHONY: all setup setup-browser release demo test test-rust test-python lint fixtures bench clean
 
 all: release
 
@@ -22,18 +22,31 @@ $(VENV_STAMP): tests/requirements.txt
 	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 	@cp tests/requirements.txt $(VENV_STAMP)
 
+## setup-browser: Debian's Chromium and playwright-core, for the JupyterLab test (no browser download).
+setup-browser:
+	@bash tests/browser/setup.sh
+
 ## release: optimized builds of every binary (tests reuse this build).
 release:
 	@echo "==> building prunekit (release)"
 	$(CARGO) build --release --workspace --locked
 
-## demo: analyze the bundled digits CNN (trained on scikit-learn's digits, 97.6% held-out accuracy).
+## demo: install the kernel into .venv and run the quickstart notebook headless (executed copy + HTML).
 demo: setup release
-	@echo "==> prunekit-kernel analyze $(DEMO_MODEL)"
-	@$(KERNEL) analyze $(DEMO_MODEL)
+	@echo "==> installing the prunekit kernelspec into $(VENV)"
+	@$(KERNEL) install --prefix $(VENV)
+	@echo "==> running examples/quickstart.ipynb"
+	@$(VENV)/bin/jupyter nbconvert --to notebook --execute examples/quickstart.ipynb \
+		--output-dir examples/out --output quickstart.ipynb --log-level WARN
+	@$(VENV)/bin/jupyter nbconvert --to html examples/out/quickstart.ipynb --output-dir examples/out --log-level WARN
+	@echo
+	@echo "Executed notebook: examples/out/quickstart.ipynb"
+	@echo "HTML copy:         examples/out/quickstart.html"
+	@echo "Open it in JupyterLab:  $(VENV)/bin/jupyter lab examples/quickstart.ipynb"
+	@echo "Analyze from a shell:   $(KERNEL) analyze $(DEMO_MODEL)"
 
 ## test: every test: formatting, lints, Rust unit and integration tests, end-to-end tests in Python.
-test: setup release lint test-rust test-python
+test: setup setup-browser release lint test-rust test-python
 
 lint:
 	@echo "==> cargo fmt --check, cargo clippy"

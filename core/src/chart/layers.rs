@@ -395,6 +395,8 @@ mod tests {
     fn check(chart: &Chart, layer_name: &str) {
         let (w, h) = png_size(&chart.png);
         assert_eq!((w, h), (2 * chart.width, 2 * chart.height));
+        // Few enough colours for an indexed PNG (a third of the bytes of a truecolour one).
+        assert_eq!(chart.png[25], 3, "colour type");
         assert!(chart.svg.contains("<svg"));
         assert!(
             chart.svg.contains(layer_name),
@@ -472,6 +474,7 @@ mod tests {
         assert!(chart.svg.contains(&format!("block{}/", MAX_BARS + 14)));
         assert!(!chart.svg.contains("/block0/"));
         assert!(chart.svg.contains('…'), "long names are shortened");
+        save(&chart, "chart-capped");
     }
 
     #[test]
@@ -485,6 +488,7 @@ mod tests {
         let (w, h) = png_size(&chart.png);
         assert_eq!((w, h), (2 * chart.width, 2 * chart.height));
         assert!(chart.svg.contains("no layers with parameters or FLOPs"));
+        save(&chart, "chart-empty");
         analysis.layers.clear();
         assert!(params_and_flops(&analysis, None).is_ok());
     }
@@ -509,39 +513,5 @@ mod tests {
         assert_eq!(ticks(36_864), vec![0, 10_000, 20_000, 30_000]);
         assert_eq!(ticks(9216), vec![0, 2500, 5000, 7500]);
         assert_eq!(ticks(3), vec![0, 1, 2, 3]);
-    }
-}
-
-#[cfg(test)]
-mod scratch {
-    #[test]
-    #[ignore]
-    fn scratch_resnet() {
-        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../bench/models/resnet50.onnx");
-        let model = crate::load(&path).unwrap();
-        let analysis = crate::analyze(&model, &Default::default()).unwrap();
-        for _ in 0..3 {
-            let t = std::time::Instant::now();
-            let chart = super::params_and_flops(&analysis, None).unwrap();
-            eprintln!(
-                "resnet50: {:?} {}x{} png {} bytes svg {} chars",
-                t.elapsed(),
-                chart.width,
-                chart.height,
-                chart.png.len(),
-                chart.svg.len()
-            );
-            std::fs::write("/tmp/chart-resnet50.png", &chart.png).unwrap();
-        }
-        let t = std::time::Instant::now();
-        let chart = super::params_and_flops(&analysis, Some(10)).unwrap();
-        eprintln!("resnet50 top10: {:?}", t.elapsed());
-        std::fs::write("/tmp/chart-resnet50-top10.png", &chart.png).unwrap();
-        let d = crate::load(&path.join("../../../tests/fixtures/digits_cnn.onnx")).unwrap();
-        let a = crate::analyze(&d, &Default::default()).unwrap();
-        let t = std::time::Instant::now();
-        let _ = super::params_and_flops(&a, None).unwrap();
-        eprintln!("digits: {:?}", t.elapsed());
     }
 }

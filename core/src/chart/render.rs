@@ -4,10 +4,11 @@
 //! `ab_glyph` from the embedded DejaVu Sans, and layout code measures text with `text_width` in the
 //! same font, so what fits in the layout fits in the PNG.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::sync::OnceLock;
 
-use ab_glyph::{Font, FontRef, Glyph, PxScale, ScaleFont, point};
+use ab_glyph::{Font, FontRef, Glyph, Point, PxScale, ScaleFont, point};
 use plotters::backend::DrawingBackend;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -191,8 +192,9 @@ pub(super) fn text_width(text: &str, size: f64) -> f64 {
     }
 }
 
-/// `text` if it fits in `max_width`, else its longest tail that fits after an ellipsis
-/// (`…/layer4.2/conv3/Conv_output_0`): the end of a layer name is the part that tells layers apart.
+/// `text` if it fits in `max_width`, else its longest tail that fits after an ellipsis, started at
+/// a `/` when one is within a few characters (`…/layer4.2/conv3/Conv_output_0`): the end of a layer
+/// name is the part that tells layers apart.
 pub(super) fn keep_tail(text: &str, size: f64, max_width: f64) -> String {
     if text_width(text, size) <= max_width {
         return text.to_string();
@@ -209,9 +211,13 @@ pub(super) fn keep_tail(text: &str, size: f64, max_width: f64) -> String {
         }
     }
     if lo >= starts.len() {
-        "…".to_string()
-    } else {
-        format!("…{}", &text[starts[lo]..])
+        return "…".to_string();
+    }
+    let tail = &text[starts[lo]..];
+    // Rather start at a path separator than mid-word, when one is near: `…/block74/..`.
+    match tail.char_indices().take(12).find(|&(_, c)| c == '/') {
+        Some((i, _)) if i > 0 && i < tail.len() - 1 => format!("…{}", &tail[i..]),
+        _ => format!("…{tail}"),
     }
 }
 
@@ -274,37 +280,17 @@ fn render_png(scene: &Scene) -> Result<Vec<u8>> {
                             Align::Right => width,
                         };
                     // A whole-pixel baseline keeps the bottoms of letters crisp.
-                    let offset = point(left as f32, (baseline * s).round() as f32);
+                    let origin = point(left as f32, (baseline * s).round() as f32);
                     // Bold: the same glyphs again, a third of a CSS pixel to the right.
                     let strikes: &[f32] = if *bold {
                         &[0.0, s as f32 / 3.0]
                     } else {
                         &[0.0]
                     };
-                    let mut failed = None;
-                    for (mut glyph, dx) in strikes
-                        .iter()
-                        .flat_map(|dx| glyphs.iter().map(move |g| (g.clone(), *dx)))
-                    {
-                        glyph.position = glyph.position + offset + point(dx, 0.0);
-                        let Some(outline) = font.outline_glyph(glyph) else {
-                            continue; // a space
-                        };
-                        let bounds = outline.px_bounds();
-                        let (bx, by) = (bounds.min.x as i32, bounds.min.y as i32);
-                        outline.draw(|gx, gy, coverage| {
-                            if coverage <= 0.0 || failed.is_some() {
-                                return;
-                            }
-                            let pixel = (bx + gx as i32, by + gy as i32);
-                            let paint = color.mix(f64::from(coverage.min(1.0)));
-                            if let Err(err) = backend.draw_pixel(pixel, paint.to_backend_color()) {
-                                failed = Some(err);
-                            }
-                        });
-                    }
-                    if let Some(err) = failed {
-                        return Err(draw_error(err));
+                    let coverage = Coverage::of(font, &glyphs, origin, strikes);
+                    for (pixel, alpha) in coverage.pixels() {
+                        let paint = color.mix(alpha).to_backend_color();
+                        backend.draw_pixel(pixel, paint).map_err(draw_error)?;
                     }
                 }
             }
@@ -312,6 +298,86 @@ fn render_png(scene: &Scene) -> Result<Vec<u8>> {
         backend.present().map_err(draw_error)?;
     }
     encode_png(&rgb, w, h)
+}
+
+/// How much of each pixel of one line of text the glyphs cover, added up over all its glyphs and
+/// strikes before it is painted, so that overlapping edges blend once.
+struct Coverage {
+    left: i32,
+    top: i32,
+    width: usize,
+    cells: Vec<f32>,
+}
+
+/// Coverage is painted in this many steps. At 2× the eye cannot tell 16 steps from 256, and few
+/// steps keep the picture to a few colours, which lets it be stored as an indexed PNG (a third
+/// of the bytes).
+const COVERAGE_STEPS: f32 = 16.0;
+
+impl Coverage {
+    fn of(font: &FontRef<'static>, glyphs: &[Glyph], origin: Point, strikes: &[f32]) -> Coverage {
+        let outlines: Vec<_> = strikes
+            .iter()
+            .flat_map(|dx| {
+                glyphs.iter().filter_map(move |g| {
+                    let mut glyph = g.clone();
+                    glyph.position = glyph.position + origin + point(*dx, 0.0);
+                    font.outline_glyph(glyph)
+                })
+            })
+            .collect();
+        let (mut x0, mut y0, mut x1, mut y1) = (i32::MAX, i32::MAX, i32::MIN, i32::MIN);
+        for o in &outlines {
+            let b = o.px_bounds();
+            x0 = x0.min(b.min.x as i32);
+            y0 = y0.min(b.min.y as i32);
+            x1 = x1.max(b.max.x as i32);
+            y1 = y1.max(b.max.y as i32);
+        }
+        if outlines.is_empty() || x1 <= x0 || y1 <= y0 {
+            return Coverage {
+                left: 0,
+                top: 0,
+                width: 0,
+                cells: Vec::new(),
+            };
+        }
+        let width = (x1 - x0) as usize;
+        let mut cells = vec![0.0f32; width * (y1 - y0) as usize];
+        for o in &outlines {
+            let b = o.px_bounds();
+            let (bx, by) = (
+                (b.min.x as i32 - x0) as usize,
+                (b.min.y as i32 - y0) as usize,
+            );
+            o.draw(|gx, gy, c| {
+                let i = (by + gy as usize) * width + bx + gx as usize;
+                if let Some(cell) = cells.get_mut(i) {
+                    *cell += c;
+                }
+            });
+        }
+        Coverage {
+            left: x0,
+            top: y0,
+            width,
+            cells,
+        }
+    }
+
+    /// The pixels to paint, with their opacity in `COVERAGE_STEPS` steps.
+    fn pixels(&self) -> impl Iterator<Item = ((i32, i32), f64)> + '_ {
+        self.cells.iter().enumerate().filter_map(|(i, &c)| {
+            let step = (c.clamp(0.0, 1.0) * COVERAGE_STEPS).round();
+            (step > 0.0).then(|| {
+                let pixel = (
+                    self.left + (i % self.width) as i32,
+                    self.top + (i / self.width) as i32,
+                );
+                (pixel, f64::from(step / COVERAGE_STEPS))
+            })
+        })
+    }
 }
 
 fn render_svg(scene: &Scene) -> Result<String> {
@@ -375,35 +441,50 @@ fn h_pos(align: Align) -> HPos {
     }
 }
 
-/// Encodes an 8-bit RGB buffer as a PNG: IHDR, pHYs (144 dpi, so viewers that read it show the
-/// 1× size), one zlib-compressed IDAT with the `Up` filter on every row, IEND.
+/// Encodes an 8-bit RGB buffer as a PNG: IHDR, PLTE when the picture has at most 256 colours (then
+/// one byte a pixel), pHYs (144 dpi, so viewers that read it show the 1× size), one zlib-compressed
+/// IDAT with no row filter (flat colours and repeated rows compress best that way), IEND.
 fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>> {
     let stride = width as usize * 3;
     debug_assert_eq!(rgb.len(), stride * height as usize);
-    let mut filtered = Vec::with_capacity((stride + 1) * height as usize);
-    let zero_row = vec![0u8; stride];
-    let mut previous: &[u8] = &zero_row;
-    for row in rgb.chunks_exact(stride) {
-        filtered.push(2); // Up: each byte minus the byte above it.
-        filtered.extend(row.iter().zip(previous).map(|(a, b)| a.wrapping_sub(*b)));
-        previous = row;
+    let indexed = palette(rgb);
+    let mut raw =
+        Vec::with_capacity(rgb.len() / if indexed.is_some() { 3 } else { 1 } + height as usize);
+    match &indexed {
+        Some((_, indices)) => {
+            for row in indices.chunks_exact(width as usize) {
+                raw.push(0);
+                raw.extend_from_slice(row);
+            }
+        }
+        None => {
+            for row in rgb.chunks_exact(stride) {
+                raw.push(0);
+                raw.extend_from_slice(row);
+            }
+        }
     }
     let mut z = flate2::write::ZlibEncoder::new(
-        Vec::with_capacity(filtered.len() / 8),
+        Vec::with_capacity(raw.len() / 16),
         flate2::Compression::new(6),
     );
     let idat = z
-        .write_all(&filtered)
+        .write_all(&raw)
         .and_then(|()| z.finish())
         .map_err(|err| draw_error(format!("PNG compression failed: {err}")))?;
 
-    let mut png = Vec::with_capacity(idat.len() + 128);
+    let mut png = Vec::with_capacity(idat.len() + 1024);
     png.extend_from_slice(b"\x89PNG\r\n\x1a\n");
     let mut ihdr = Vec::with_capacity(13);
     ihdr.extend_from_slice(&width.to_be_bytes());
     ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit, truecolour, deflate, adaptive, no interlace
+    // 8 bits, indexed (3) or truecolour (2), deflate, adaptive filters, no interlace.
+    let colour_type = if indexed.is_some() { 3 } else { 2 };
+    ihdr.extend_from_slice(&[8, colour_type, 0, 0, 0]);
     chunk(&mut png, b"IHDR", &ihdr);
+    if let Some((colours, _)) = &indexed {
+        chunk(&mut png, b"PLTE", &colours.concat());
+    }
     let per_metre = (144.0_f64 / 0.0254).round() as u32;
     let mut phys = Vec::with_capacity(9);
     phys.extend_from_slice(&per_metre.to_be_bytes());
@@ -413,6 +494,33 @@ fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>> {
     chunk(&mut png, b"IDAT", &idat);
     chunk(&mut png, b"IEND", &[]);
     Ok(png)
+}
+
+/// The picture's colours and each pixel's index among them, when there are at most 256.
+fn palette(rgb: &[u8]) -> Option<(Vec<[u8; 3]>, Vec<u8>)> {
+    let mut colours: Vec<[u8; 3]> = Vec::new();
+    let mut lookup: HashMap<[u8; 3], u8> = HashMap::new();
+    let mut indices = Vec::with_capacity(rgb.len() / 3);
+    // Most pixels repeat their left neighbour: check that before the map.
+    let mut last: Option<([u8; 3], u8)> = None;
+    for px in rgb.chunks_exact(3) {
+        let c = [px[0], px[1], px[2]];
+        let index = match last {
+            Some((lc, li)) if lc == c => li,
+            _ => match lookup.get(&c) {
+                Some(&i) => i,
+                None => {
+                    let i = u8::try_from(colours.len()).ok()?;
+                    colours.push(c);
+                    lookup.insert(c, i);
+                    i
+                }
+            },
+        };
+        last = Some((c, index));
+        indices.push(index);
+    }
+    Some((colours, indices))
 }
 
 fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
@@ -433,13 +541,27 @@ mod tests {
     fn keep_tail_keeps_the_end() {
         let name = "/layer4/layer4.2/conv3/Conv_output_0";
         assert_eq!(keep_tail(name, LABEL_SIZE, 1000.0), name);
-        let short = keep_tail(name, LABEL_SIZE, 120.0);
-        assert!(short.starts_with('…'), "{short}");
-        assert!(name.ends_with(&short['…'.len_utf8()..]), "{short}");
-        assert!(text_width(&short, LABEL_SIZE) <= 120.0);
-        // One character more would not fit.
-        let longer_start = name.len() - (short.len() - '…'.len_utf8()) - 1;
-        assert!(text_width(&format!("…{}", &name[longer_start..]), LABEL_SIZE) > 120.0);
+        for max in [60.0, 120.0, 150.0, 200.0] {
+            let short = keep_tail(name, LABEL_SIZE, max);
+            let tail = short.strip_prefix('…').unwrap();
+            assert!(name.ends_with(tail), "{short}");
+            assert!(text_width(&short, LABEL_SIZE) <= max, "{short}");
+        }
+        // A cut near a separator starts at the separator.
+        assert_eq!(
+            keep_tail(
+                name,
+                LABEL_SIZE,
+                text_width("…4.2/conv3/Conv_output_0", LABEL_SIZE)
+            ),
+            "…/conv3/Conv_output_0"
+        );
+        // With no separator near, the cut keeps as much as fits.
+        let word = "abcdefghijklmnopqrstuvwxyz0123456789";
+        let short = keep_tail(word, LABEL_SIZE, 100.0);
+        let kept = short.chars().count() - 1;
+        let one_more = format!("…{}", &word[word.len() - kept - 1..]);
+        assert!(text_width(&one_more, LABEL_SIZE) > 100.0);
         assert_eq!(keep_tail(name, LABEL_SIZE, 1.0), "…");
     }
 
@@ -460,5 +582,15 @@ mod tests {
         assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 4);
         assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 3);
         assert!(png.ends_with(&[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xae, 0x42, 0x60, 0x82]));
+        assert_eq!(png[25], 3, "one colour: indexed");
+        assert_eq!(&png[37..41], b"PLTE");
+
+        // More than 256 colours: truecolour.
+        let rgb: Vec<u8> = (0..300u32)
+            .flat_map(|i| [i as u8, (i >> 8) as u8, 7])
+            .collect();
+        let png = encode_png(&rgb, 300, 1).unwrap();
+        assert_eq!(png[25], 2, "truecolour");
+        assert_eq!(&png[37..41], b"pHYs");
     }
 }

@@ -82,18 +82,41 @@ fn load(session: &mut KernelSession, words: &[String], sink: &dyn Sink) -> Resul
             }
         }
     };
-    // Sizes given now win; without any, the sizes of the last load of this model are reused.
+    // Sizes given now win; without any, the sizes of the last load of this model are reused,
+    // and the output says so.
+    let mut restored = String::new();
     if args.options.input_shapes.is_empty() && args.options.dims.is_empty() {
         args.options = project.load.to_options();
+        let inputs = args.options.input_shapes.iter().map(|(n, s)| {
+            let dims: Vec<String> = s.iter().map(u64::to_string).collect();
+            format!("--input {n}={}", dims.join(","))
+        });
+        let dims = args
+            .options
+            .dims
+            .iter()
+            .map(|(n, s)| format!("--dim {n}={s}"));
+        let sizes: Vec<String> = inputs.chain(dims).collect();
+        if !sizes.is_empty() {
+            restored = format!(
+                "Sizes from this model's project file: {} (give --dim or --input to change them).\n",
+                sizes.join(" ")
+            );
+        }
     }
     let model = prunekit_core::load(&args.path)?;
     let analysis = prunekit_core::analyze(&model, &args.options)?;
     project.load = LoadState::from_options(&args.options);
     project::write(&args.path, &project)?;
 
-    let summary = text::analysis(&analysis);
+    let summary = format!("{restored}{}", text::analysis(&analysis));
+    let note = if restored.is_empty() {
+        String::new()
+    } else {
+        format!("<p>{}</p>", table::escape(restored.trim()))
+    };
     let html = format!(
-        "{}{}",
+        "{note}{}{}",
         summary_html(&analysis),
         layers_table(&analysis.layers.iter().collect::<Vec<_>>())
     );
@@ -516,7 +539,7 @@ mod tests {
             Output::Result(b) => {
                 assert!(b.data["text/html"].as_str().unwrap().contains("<table"));
                 assert_eq!(
-                    b.data["application/json"]["layers"]
+                    b.data[crate::display::bundle::RESULT_MIME]["layers"]
                         .as_array()
                         .unwrap()
                         .len(),
@@ -530,10 +553,17 @@ mod tests {
         let (result, outputs) = check(&mut fresh, &format!("load {}", model.display()));
         result.unwrap();
         match &outputs[0] {
-            Output::Result(b) => assert_eq!(
-                b.data["application/json"]["model"]["inputs"][0]["shape"][0],
-                4
-            ),
+            Output::Result(b) => {
+                assert_eq!(
+                    b.data[crate::display::bundle::RESULT_MIME]["model"]["inputs"][0]["shape"][0],
+                    4
+                );
+                let text = b.data["text/plain"].as_str().unwrap();
+                assert!(
+                    text.starts_with("Sizes from this model's project file: --dim batch=4"),
+                    "{text}"
+                );
+            }
             other => panic!("{other:?}"),
         }
         let _ = std::fs::remove_dir_all(&dir);

@@ -1,9 +1,14 @@
 //! A mime bundle: `text/plain` always, plus HTML tables, PNG charts (2× pixels, 1× size in the
-//! metadata) and `application/json` with the structured result.
+//! metadata) and the structured result as JSON under `RESULT_MIME`.
 
 use base64::Engine;
 use serde::Serialize;
 use serde_json::{Map, Value};
+
+/// The mime type of the structured result. Not `application/json`: JupyterLab ranks its JSON
+/// viewer above HTML, so a bundle with both shows a JSON tree instead of the table. Front ends
+/// ignore a vendor type they have no renderer for; scripts and tests read it from the notebook.
+pub const RESULT_MIME: &str = "application/vnd.prunekit.result+json";
 
 #[derive(Debug, Clone, Default)]
 pub struct Bundle {
@@ -28,7 +33,7 @@ impl Bundle {
 
     pub fn json(mut self, value: &impl Serialize) -> Bundle {
         self.data.insert(
-            "application/json".into(),
+            RESULT_MIME.into(),
             serde_json::to_value(value).expect("output types serialize"),
         );
         self
