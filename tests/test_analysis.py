@@ -16,7 +16,7 @@ from pathlib import Path
 import onnx
 import pytest
 
-from conftest import FIXTURES, prunekit_analyze, run_prunekit
+from prunekit_cli import FIXTURES, prunekit_analyze, run_prunekit
 from reference.analysis import analyze as reference_analyze
 from reference.compare import (compare_layers, compare_shapes_with_onnxruntime, compare_totals,
                                onnxruntime_shapes)

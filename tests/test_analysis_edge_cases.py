@@ -18,7 +18,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import prunekit_analyze
+from prunekit_cli import prunekit_analyze
 from reference.analysis import analyze as reference_analyze
 from reference.compare import (compare_layers, compare_shapes_with_onnxruntime, compare_totals,
                                onnxruntime_shapes)

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from conftest import PRUNEKIT_BIN as BINARY, REPO_ROOT as ROOT
+from prunekit_cli import PRUNEKIT_BIN as BINARY, REPO_ROOT as ROOT
 
 
 def run_info(env=None, cwd=ROOT, binary=BINARY):

@@ -50,8 +50,10 @@ pub fn complete(session: &KernelSession, code: &str, cursor_pos: usize) -> Compl
     let line_start = code[..cursor].rfind('\n').map_or(0, |i| i + 1);
     let line = &code[line_start..cursor];
     let word = current_word(line);
-    let before: Vec<String> =
-        super::parse::words(&line[..line.len() - word.len()]).unwrap_or_default();
+    // The words before the one being typed, without the quote that opens it.
+    let head = &line[..line.len() - word.len()];
+    let head = head.strip_suffix(['"', '\'']).unwrap_or(head);
+    let before: Vec<String> = super::parse::words(head).unwrap_or_default();
     let matches = candidates(session, &before, word)
         .into_iter()
         .filter(|c| c.text.starts_with(word) || (c.kind == "path" && word.is_empty()))
@@ -181,6 +183,14 @@ mod tests {
         assert_eq!(c.end, n);
         assert_eq!(c.start, n - "modèle😀/x".chars().count());
         assert_eq!(byte_offset(code, n), code.len());
+        // An open quote does not hide the command: the path is still completed.
+        let dir = std::env::temp_dir().join(format!("prunekit-complete-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("modèle.onnx"), b"").unwrap();
+        let code = format!("load \"{}/mod", dir.display());
+        let c = complete(&s, &code, code.chars().count());
+        assert_eq!(texts(&c), vec![format!("{}/modèle.onnx", dir.display())]);
+        let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(byte_offset("é😀a", 2), "é😀".len());
     }
 }

@@ -222,7 +222,8 @@ fn layers_table(layers: &[&prunekit_core::Layer]) -> String {
 
 fn layers(session: &mut KernelSession, words: &[String], sink: &dyn Sink) -> Result<()> {
     let loaded = session.model()?;
-    let mut sort = "name";
+    // Graph order unless asked otherwise.
+    let mut sort = "graph";
     let mut top: Option<usize> = None;
     let mut pattern: Option<Regex> = None;
     let mut it = words.iter();
@@ -291,8 +292,10 @@ fn layers(session: &mut KernelSession, words: &[String], sink: &dyn Sink) -> Res
         "macs" => l.macs.unwrap_or(0),
         _ => 0,
     };
-    if sort != "name" {
-        selected.sort_by_key(|l| std::cmp::Reverse(key(l)));
+    match sort {
+        "graph" => {}
+        "name" => selected.sort_by(|a, b| a.name.cmp(&b.name)),
+        _ => selected.sort_by_key(|l| std::cmp::Reverse(key(l))),
     }
     if let Some(n) = top {
         selected.truncate(n);

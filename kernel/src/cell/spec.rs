@@ -31,7 +31,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         flags: &[
             (
                 "--sort",
-                "order by name (graph order), params, flops or macs (largest first)",
+                "order by name (A to Z), or by params, flops or macs (largest first); graph order without it",
             ),
             ("--top", "only the first N layers after sorting"),
             (

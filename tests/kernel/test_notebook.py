@@ -1,0 +1,102 @@
+"""examples/quickstart.ipynb run headless with nbclient and with `jupyter nbconvert --execute`.
+
+nbclient applies update_display_data and stores outputs the way a saved notebook has them, so this
+checks what a user gets back in the file: charts as 2x PNGs with their 1x size, tables as HTML,
+structured results as JSON objects, execution counts 1..n and the kernel's language_info.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from kernel_harness import DIGITS_LAYERS, DIGITS_PARAMS, EXAMPLES, KERNEL_NAME, check_chart_bundle
+
+pytestmark = pytest.mark.timeout(60)
+
+QUICKSTART = EXAMPLES / "quickstart.ipynb"
+
+
+def check_executed(nb: nbformat.NotebookNode) -> None:
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c.execution_count for c in code_cells] == list(range(1, len(code_cells) + 1))
+
+    language_info = nb.metadata.get("language_info")
+    assert language_info, "the kernel's language_info was not copied into the notebook metadata"
+    assert language_info["name"] == "prunekit"
+    assert language_info["file_extension"] == ".prunekit"
+    assert language_info["mimetype"] == "text/x-prunekit"
+
+    charts = tables = 0
+    for cell in code_cells:
+        where = f"cell {cell.execution_count} ({cell.source!r})"
+        assert cell.outputs, f"{where}: no outputs"
+        for out in cell.outputs:
+            assert out.output_type != "error", f"{where}: {out.ename}: {out.evalue}"
+            if out.output_type == "stream":
+                assert out.name != "stderr", f"{where}: stderr output {out.text!r}"
+            if out.output_type not in ("display_data", "execute_result"):
+                continue
+            data, metadata = out.data, out.metadata
+            assert "text/plain" in data, f"{where}: no text/plain in {sorted(data)}"
+            if out.output_type == "execute_result":
+                assert out.execution_count == cell.execution_count, where
+            if "image/png" in data:
+                check_chart_bundle(data, metadata, where)
+                charts += 1
+            if "text/html" in data:
+                assert "<table" in data["text/html"], f"{where}: text/html without a <table>"
+                tables += 1
+            if "application/vnd.prunekit.result+json" in data:
+                assert isinstance(data["application/vnd.prunekit.result+json"], dict), (
+                    f"{where}: application/json is {type(data['application/json']).__name__}, "
+                    "not an object")
+
+    # load, layers, layers --top, settings: two charts and four tables.
+    assert charts == 2, f"expected a chart from each `layers` cell, got {charts}"
+    assert tables == 4, f"expected a table from every code cell, got {tables}"
+
+    load_json = next(o for o in code_cells[0].outputs if o.output_type == "execute_result"
+                     ).data["application/vnd.prunekit.result+json"]
+    assert load_json["model"]["params"] == DIGITS_PARAMS
+    assert load_json["model"]["path"].endswith("digits_cnn.onnx")
+    assert len(load_json["layers"]) == DIGITS_LAYERS
+
+    top = next(o for o in code_cells[2].outputs if o.output_type == "execute_result"
+               ).data["application/vnd.prunekit.result+json"]
+    flops = [layer["flops"] for layer in top["layers"]]
+    assert len(flops) == 5 and flops == sorted(flops, reverse=True), flops
+
+
+def test_committed_notebook_has_no_outputs() -> None:
+    nb = nbformat.read(QUICKSTART, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata.kernelspec.name == KERNEL_NAME
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    assert code_cells and nb.cells[0].cell_type == "markdown"
+    for cell in code_cells:
+        assert cell.outputs == [] and cell.execution_count is None, (
+            f"examples/quickstart.ipynb is committed with outputs in {cell.source!r}")
+
+
+def test_quickstart_runs_with_nbclient() -> None:
+    nb = nbformat.read(QUICKSTART, as_version=4)
+    client = NotebookClient(nb, kernel_name=KERNEL_NAME, timeout=30,
+                            resources={"metadata": {"path": str(EXAMPLES)}})
+    client.execute()
+    check_executed(nb)
+
+
+def test_quickstart_runs_with_nbconvert(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbconvert", "--to", "notebook", "--execute",
+         f"--ExecutePreprocessor.kernel_name={KERNEL_NAME}", "--ExecutePreprocessor.timeout=30",
+         "--output-dir", str(tmp_path), "--output", "quickstart.out", str(QUICKSTART)],
+        capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    check_executed(nbformat.read(tmp_path / "quickstart.out.ipynb", as_version=4))
