@@ -38,7 +38,7 @@ demo: setup release
 	@echo "==> running examples/quickstart.ipynb"
 	@$(VENV)/bin/jupyter nbconvert --to notebook --execute examples/quickstart.ipynb \
 		--output-dir examples/out --output quickstart.ipynb --log-level WARN
-	@$(VENV)/bin/jupyter nbconvert --to html examples/out/quickstart.ipynb --output-dir examples/out --log-level WARN
+	@$(VENV)/bin/jupyter nbconvert --to html examples/out/quickstart.ipynb --output-dir examples/out --log-level ERROR
 	@echo
 	@echo "Executed notebook: examples/out/quickstart.ipynb"
 	@echo "HTML copy:         examples/out/quickstart.html"

@@ -8,6 +8,7 @@ kernel name `prunekit` resolves to the binary under test.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kernel_harness import KERNEL_BIN, KERNEL_NAME  # noqa: E402
+from kernel_harness import DIGITS, KERNEL_BIN, KERNEL_NAME  # noqa: E402
 
 
 def _missing_binary() -> str:
@@ -67,3 +68,12 @@ def jupyter_env(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def kernelspec_dir(jupyter_env: Path) -> Path:
     return jupyter_env
+
+
+@pytest.fixture(scope="session")
+def digits(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of the digits CNN: `load` keeps sizes in a project file beside the model,
+    so tests that load the shared fixture could see sizes another run left there."""
+    path = tmp_path_factory.mktemp("models") / DIGITS.name
+    shutil.copy(DIGITS, path)
+    return path

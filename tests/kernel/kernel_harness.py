@@ -25,6 +25,10 @@ FIXTURES = REPO_ROOT / "tests" / "fixtures"
 DIGITS = FIXTURES / "digits_cnn.onnx"
 EXAMPLES = REPO_ROOT / "examples"
 
+# The structured result of a command (README.md "Output JSON"). Not `application/json`: JupyterLab
+# ranks its JSON viewer above HTML and would show a JSON tree instead of the table.
+RESULT_MIME = "application/vnd.prunekit.result+json"
+
 # Facts about the digits CNN, as README.md prints them.
 DIGITS_PARAMS = 3738
 DIGITS_LAYERS = 12
@@ -73,6 +77,20 @@ def running_kernel(cwd: Path | str | None = None
     finally:
         kc.stop_channels()
         stop_kernel(km)
+
+
+def new_frontend(km: KernelManager) -> BlockingKernelClient:
+    """Another client of km's kernel with its own session, hence its own ZeroMQ identity.
+
+    km.client() copies km's session id, and jupyter_client uses the session id as the identity
+    of its shell, control and stdin sockets; separate frontends (another process, each
+    jupyter_server WebSocket) have separate sessions. ROUTER sockets route replies by identity,
+    so two live clients sharing one would get each other's replies (or none).
+    """
+    from jupyter_client.session import Session
+
+    session = Session(key=km.session.key, signature_scheme=km.session.signature_scheme)
+    return km.client(session=session)
 
 
 def kernel_process(km: KernelManager):
@@ -215,11 +233,26 @@ def check_chart_bundle(data: dict, metadata: dict, where: str) -> None:
 
 
 def check_table_bundle(data: dict, where: str) -> None:
-    """A table result: text/plain, text/html with a <table>, application/json {model, layers}."""
+    """A table result: text/plain, text/html with a <table>, the structured result an object."""
     assert "text/plain" in data, f"{where}: no text/plain in {sorted(data)}"
     assert "<table" in data.get("text/html", ""), f"{where}: text/html without a <table>"
-    js = data.get("application/vnd.prunekit.result+json")
-    assert isinstance(js, dict), f"{where}: application/json should be an object, got {type(js)}"
+    js = data.get(RESULT_MIME)
+    assert isinstance(js, dict), (
+        f"{where}: {RESULT_MIME} should be an object, got {type(js).__name__}; mimes {sorted(data)}")
+    check_json_mimes(data, where)
+
+
+def check_json_mimes(data: dict, where: str) -> None:
+    """Every JSON mime type carries a real JSON object or array, never a JSON string."""
+    for mime, value in data.items():
+        if mime == "application/json" or mime.endswith("+json"):
+            assert isinstance(value, (dict, list)), (
+                f"{where}: {mime} is a {type(value).__name__}, not a JSON object/array")
+
+
+def structured(output: dict) -> dict:
+    """The structured result of an execute_result/display_data message."""
+    return output["content"]["data"][RESULT_MIME]
 
 
 class RawClient:

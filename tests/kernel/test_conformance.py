@@ -7,10 +7,13 @@ classes, so pytest does not also collect the base classes (they default to the p
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import jupyter_kernel_test as jkt
@@ -21,7 +24,13 @@ from kernel_harness import DIGITS, KERNEL_BIN, KERNEL_NAME
 
 pytestmark = pytest.mark.timeout(60)
 
-assert not any(c.isspace() for c in str(DIGITS)), "the fixture path is used unquoted in cells"
+# A private copy of the model: `load` keeps sizes and settings in a project file beside the model,
+# and `settings seed` must read the fresh default, whatever another run left beside the fixture.
+_MODELS = Path(tempfile.mkdtemp(prefix="prunekit-conformance-"))
+atexit.register(shutil.rmtree, _MODELS, ignore_errors=True)
+MODEL = _MODELS / DIGITS.name
+shutil.copy(DIGITS, MODEL)
+assert not any(c.isspace() for c in str(MODEL)), "the model path is used unquoted in cells"
 
 
 class PrunekitKernelTests(jkt.KernelTests):
@@ -53,8 +62,8 @@ class PrunekitKernelTests(jkt.KernelTests):
     code_execute_result = [{"code": "settings seed", "result": "seed = 0"}]
 
     code_display_data = [
-        {"code": f"load {DIGITS}\nlayers", "mime": "image/png"},
-        {"code": f"load {DIGITS}\nlayers", "mime": "text/plain"},
+        {"code": f"load {MODEL}\nlayers", "mime": "image/png"},
+        {"code": f"load {MODEL}\nlayers", "mime": "text/plain"},
     ]
 
     code_inspect_sample = "load"

@@ -8,6 +8,7 @@ progress display of `sleep`, errors, completion, inspection, history and the exe
 from __future__ import annotations
 
 import re
+import shutil
 import time
 
 import pytest
@@ -17,10 +18,10 @@ from kernel_harness import (
     DIGITS_LAYERS,
     DIGITS_PARAMS,
     FIXTURES,
+    RESULT_MIME,
     check_chart_bundle,
     check_table_bundle,
     control_reply,
-    displays,
     execute,
     execute_ok,
     iopub_until_idle,
@@ -28,6 +29,7 @@ from kernel_harness import (
     running_kernel,
     send_control,
     shell_reply,
+    structured,
 )
 
 pytestmark = pytest.mark.timeout(40)
@@ -41,9 +43,9 @@ def kernel():
 
 
 @pytest.fixture(scope="module")
-def loaded(kernel):
+def loaded(kernel, digits):
     km, kc = kernel
-    execute_ok(kc, f"load {DIGITS}")
+    execute_ok(kc, f"load {digits}")
     return km, kc
 
 
@@ -89,18 +91,40 @@ def test_layers_without_a_model_is_a_usage_error() -> None:
         assert [o["msg_type"] for o in outputs] == ["error"]
 
 
-def test_load_answers_with_one_table_result(kernel) -> None:
+def test_load_answers_with_one_table_result(kernel, digits) -> None:
     _, kc = kernel
-    reply, outputs = execute_ok(kc, f"load {DIGITS}")
+    reply, outputs = execute_ok(kc, f"load {digits}")
     assert [o["msg_type"] for o in outputs] == ["execute_result"], [o["msg_type"] for o in outputs]
     result = outputs[0]["content"]
     assert result["execution_count"] == reply["content"]["execution_count"]
     check_table_bundle(result["data"], "load")
-    js = result["data"]["application/vnd.prunekit.result+json"]
+    js = result["data"][RESULT_MIME]
     assert js["model"]["params"] == DIGITS_PARAMS
     assert js["model"]["n_layers"] == DIGITS_LAYERS == len(js["layers"])
     assert js["model"]["path"].endswith("digits_cnn.onnx")
     assert "digits_cnn.onnx" in result["data"]["text/plain"]
+
+
+def test_load_sizes_are_kept_in_the_project_file(tmp_path) -> None:
+    """--dim sizes a free dim; the next `load` of that model, in a new kernel, reuses the sizes
+    (README: kept in PATH.prunekit.json, and the output says so)."""
+    model = tmp_path / DIGITS.name
+    shutil.copy(DIGITS, model)
+    with running_kernel() as (_km, kc):
+        _, outputs = execute_ok(kc, f"load {model}")
+        base = structured(results(outputs)[0])["model"]
+        _, outputs = execute_ok(kc, f"load {model} --dim batch=4")
+        sized = structured(results(outputs)[0])["model"]
+        assert sized["inputs"][0]["shape"] == [4, 1, 8, 8], sized["inputs"]
+        assert sized["flops"] == 4 * base["flops"], (sized["flops"], base["flops"])
+        reply, outputs, _ = execute(kc, f"load {model} --dim nosuchdim=2")
+        assert reply["content"]["status"] == "error", reply["content"]
+    with running_kernel() as (_km, kc):
+        _, outputs = execute_ok(kc, f"load {model}")
+        (result,) = results(outputs)
+        assert structured(result)["model"]["inputs"][0]["shape"] == [4, 1, 8, 8]
+        assert "--dim batch=4" in result["content"]["data"]["text/plain"], (
+            "the output should say which sizes came from the project file")
 
 
 def test_layers_answers_with_a_chart_then_a_table(loaded) -> None:
@@ -113,7 +137,7 @@ def test_layers_answers_with_a_chart_then_a_table(loaded) -> None:
     assert "text/plain" in chart["data"]
     table = outputs[1]["content"]
     check_table_bundle(table["data"], "layers table")
-    names = [layer["name"] for layer in table["data"]["application/vnd.prunekit.result+json"]["layers"]]
+    names = [layer["name"] for layer in table["data"][RESULT_MIME]["layers"]]
     assert len(names) == DIGITS_LAYERS and "/conv1/Conv_output_0" in names, names
 
 
@@ -131,7 +155,7 @@ def test_layers_sort_top_match(loaded, args, check) -> None:
     _, kc = loaded
     _, outputs = execute_ok(kc, f"layers {args}")
     (table,) = results(outputs)
-    layers = table["content"]["data"]["application/vnd.prunekit.result+json"]["layers"]
+    layers = table["content"]["data"][RESULT_MIME]["layers"]
     assert check(layers), f"layers {args}: {[(x['name'], x['flops'], x['params']) for x in layers]}"
 
 
@@ -244,6 +268,7 @@ def test_completion_of_flags_paths_and_layer_names(loaded) -> None:
     completed = {code[:reply["cursor_start"]] + m + code[reply["cursor_end"]:]
                  for m in reply["matches"]}
     assert f"load {DIGITS}" in completed, reply
+    assert "_jupyter_types_experimental" in reply["metadata"], reply["metadata"]
 
     code = "layers --match /conv"
     reply = request(kc, "complete", code)["content"]

@@ -15,22 +15,22 @@ import time
 from pathlib import Path
 
 import pytest
-from jupyter_client.session import Session
 
 from kernel_harness import (
     DIGITS,
     RawClient,
     control_reply,
-    execute,
     execute_ok,
     iopub_until_idle,
     iopub_wait_for,
     kernel_process,
+    new_frontend,
     outputs_of,
     results,
     running_kernel,
     send_control,
     shell_reply,
+    structured,
 )
 
 pytestmark = pytest.mark.timeout(40)
@@ -67,27 +67,26 @@ def test_fifty_clients_come_and_go_while_a_cell_runs() -> None:
         sleep_id = kc.execute("sleep 3")
         wait_until_sleeping(kc, sleep_id)
 
-        stayers = []
-        for i in range(50):
-            # Each frontend has its own session, hence its own ZeroMQ identity, as separate
-            # JupyterLab tabs do; clients sharing km.session would share one identity, and replies
-            # would go to whichever of them connected last (ipykernel behaves the same).
-            client = km.client(session=Session(key=km.session.key))
-            client.start_channels(hb=False)
-            # control is served beside the busy shell: kernel_info answers at once.
-            info_id = send_control(client, "kernel_info_request")
-            reply = control_reply(client, info_id, timeout=2)
-            assert reply["content"]["status"] == "ok", f"client {i}: {reply['content']}"
-            shell_info_id = client.kernel_info()
-            exec_id = client.execute(f"echo client {i}")
-            if i % 2:
-                client.stop_channels()  # leaves before its replies exist
-            else:
-                stayers.append((i, client, shell_info_id, exec_id))
-        assert not kc.shell_channel.msg_ready(), (
-            "the `sleep 3` cell ended before the clients had connected; the test proves nothing")
-
+        clients = []
         try:
+            stayers = []
+            for i in range(50):
+                client = new_frontend(km)
+                clients.append(client)
+                client.start_channels(hb=False)
+                # control is served beside the busy shell: kernel_info answers at once.
+                info_id = send_control(client, "kernel_info_request")
+                reply = control_reply(client, info_id, timeout=2)
+                assert reply["content"]["status"] == "ok", f"client {i}: {reply['content']}"
+                shell_info_id = client.kernel_info()
+                exec_id = client.execute(f"echo client {i}")
+                if i % 2:
+                    client.stop_channels()  # leaves before its replies exist
+                else:
+                    stayers.append((i, client, shell_info_id, exec_id))
+            assert not kc.shell_channel.msg_ready(), (
+                "the `sleep 3` cell ended before the clients had connected; the test proves nothing")
+
             for i, client, shell_info_id, exec_id in stayers:
                 info = shell_reply(client, shell_info_id, timeout=15)
                 assert info["content"]["status"] == "ok", f"client {i}: {info['content']}"
@@ -97,15 +96,16 @@ def test_fifty_clients_come_and_go_while_a_cell_runs() -> None:
                          if o["msg_type"] == "stream"]
                 assert "".join(texts) == f"client {i}\n", f"client {i}: streams {texts}"
         finally:
-            for _, client, _, _ in stayers:
+            for client in clients:
                 client.stop_channels()
 
         sleep_reply = shell_reply(kc, sleep_id, timeout=15)
         assert sleep_reply["content"]["status"] == "ok", sleep_reply["content"]
         assert km.is_alive()
+        assert kc.hb_channel.is_beating(), "the heartbeat stopped"
         execute_ok(kc, "echo still here")
 
-        newcomer = km.client()
+        newcomer = new_frontend(km)
         newcomer.start_channels()
         try:
             newcomer.wait_for_ready(timeout=10)
@@ -213,9 +213,9 @@ def test_forged_and_malformed_messages_get_no_reply(channel: str) -> None:
 # --- interrupt ---------------------------------------------------------------------------------
 
 
-def test_interrupt_ends_a_sleep_and_keeps_the_model() -> None:
+def test_interrupt_ends_a_sleep_and_keeps_the_model(digits: Path) -> None:
     with running_kernel() as (_km, kc):
-        execute_ok(kc, f"load {DIGITS}")
+        execute_ok(kc, f"load {digits}")
         sleep_id = kc.execute("sleep 30")
         display_id = wait_until_sleeping(kc, sleep_id)
 
@@ -237,8 +237,8 @@ def test_interrupt_ends_a_sleep_and_keeps_the_model() -> None:
 
         _, outputs = execute_ok(kc, "layers")
         (result,) = results(outputs)
-        model = result["content"]["data"]["application/vnd.prunekit.result+json"]["model"]
-        assert Path(model["path"]).name == DIGITS.name, model["path"]
+        model = structured(result)["model"]
+        assert Path(model["path"]).resolve() == digits.resolve(), model["path"]
         execute_ok(kc, "sleep 0.2")  # the interrupt does not stick to the next cell
 
 
@@ -332,6 +332,30 @@ def test_kernel_manager_shutdown_in_the_middle_of_a_sleep() -> None:
         assert process.poll() == 0, f"the kernel exited with {process.poll()}"
 
 
+def test_shutdown_request_on_shell_is_still_accepted() -> None:
+    """Deprecated since 5.4 but sent by older clients (jupyter.md §6.6)."""
+    with running_kernel() as (km, kc):
+        msg = kc.session.msg("shutdown_request", {"restart": False})
+        kc.shell_channel.send(msg)
+        reply = shell_reply(kc, msg["header"]["msg_id"], timeout=5)
+        assert reply["msg_type"] == "shutdown_reply" and reply["content"]["status"] == "ok", reply
+        assert kernel_process(km).wait(timeout=5) == 0
+
+
+def test_restart_gives_a_fresh_kernel(digits: Path) -> None:
+    with running_kernel() as (km, kc):
+        execute_ok(kc, f"load {digits}")
+        old_session = shell_reply(kc, kc.kernel_info())["header"]["session"]
+        km.restart_kernel()
+        kc.wait_for_ready(timeout=15)
+        info = shell_reply(kc, kc.kernel_info())
+        assert info["header"]["session"] != old_session, "the session id must change on restart"
+        reply, _ = execute_ok(kc, "echo fresh")
+        assert reply["content"]["execution_count"] == 1, reply["content"]
+        layers = shell_reply(kc, kc.execute("layers"))
+        assert layers["content"].get("ename") == "UsageError", layers["content"]
+
+
 # --- cursor positions --------------------------------------------------------------------------
 
 
@@ -389,7 +413,7 @@ def test_completion_positions_are_code_points(unicode_models: Path) -> None:
             f"{code!r}: {content['matches']} at {content['cursor_start']}..{content['cursor_end']}")
         check_types_metadata(code, content)
         _, outputs = execute_ok(kc, completed[0])
-        model = results(outputs)[0]["content"]["data"]["application/vnd.prunekit.result+json"]["model"]
+        model = structured(results(outputs)[0])["model"]
         assert Path(model["path"]).name == "😀digits.onnx", model["path"]
 
         # Non-ASCII text before the line being completed, cursor at the end.
