@@ -9,7 +9,7 @@ CARGO ?= cargo
 KERNEL := target/release/prunekit-kernel
 DEMO_MODEL := tests/fixtures/digits_cnn.onnx
 
-.PHONY: all setup setup-browser release demo test test-rust test-python lint fixtures bench clean
+.PHONY: all setup setup-browser setup-editor release demo test test-rust test-python lint fixtures bench clean
 
 all: release
 
@@ -25,6 +25,10 @@ $(VENV_STAMP): tests/requirements.txt
 ## setup-browser: Debian's Chromium and playwright-core, for the JupyterLab test (no browser download).
 setup-browser:
 	@bash tests/browser/setup.sh
+
+## setup-editor: Debian's Neovim, for the language server's headless-editor test.
+setup-editor:
+	@bash tests/lsp/setup.sh
 
 ## release: optimized builds of every binary (tests reuse this build).
 release:
@@ -46,7 +50,7 @@ demo: setup release
 	@echo "Analyze from a shell:   $(KERNEL) analyze $(DEMO_MODEL)"
 
 ## test: every test: formatting, lints, Rust unit and integration tests, end-to-end tests in Python.
-test: setup setup-browser release lint test-rust test-python
+test: setup setup-browser setup-editor release lint test-rust test-python
 
 lint:
 	@echo "==> cargo fmt --check, cargo clippy"

@@ -14,6 +14,7 @@ pub mod error;
 pub mod model;
 pub mod progress;
 pub mod project;
+pub mod recipe;
 pub mod runtime;
 
 pub use analysis::{AnalysisOptions, Layer, ModelAnalysis, analyze};

@@ -1,24 +1,74 @@
-//! `prunekit-lsp`: the language server for SparseML recipe files. The server and `check` arrive
-//! with the language-server issue; for now it prints its usage.
+//! `prunekit-lsp`: the language server for SparseML recipe files over stdio, and `check` for
+//! scripts and CI.
+
+mod check;
+mod convert;
+mod handlers;
+mod line_index;
+mod model_link;
+mod server;
+mod world;
 
 use std::process::ExitCode;
 
 const USAGE: &str = "\
-usage: prunekit-lsp                 serve the Language Server Protocol on stdin/stdout
-       prunekit-lsp check FILE      print a recipe's diagnostics
+usage: prunekit-lsp [--stdio]            serve the Language Server Protocol on stdin/stdout
+       prunekit-lsp check FILE [--model M.onnx] [--framework pytorch|keras|tensorflow] [--format text|json]
+                                        print a recipe's diagnostics; exit 1 when there are errors
 
-Neither is built yet: the language server arrives with its issue.";
+Recipes: *.recipe.yaml, *.recipe.yml, recipe.yaml, *.recipe.md (YAML front matter). The model of a
+recipe is named by a `# prunekit: model=PATH` line, else the prunekit.model setting (or --model),
+else an .onnx file of the same stem.";
 
 fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "prunekit-lsp: internal error{place}; please report it with the recipe that caused it."
+        );
+    }));
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        None | Some("--help" | "-h" | "help") => {
+        None | Some("--stdio") => serve(),
+        Some("--help" | "-h" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
         }
+        Some("check") => match check::run(&args[1..]) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(message) => {
+                eprintln!("prunekit-lsp: {message}");
+                ExitCode::from(2)
+            }
+        },
         Some(other) => {
-            eprintln!("prunekit-lsp: '{other}' is not available yet; run `prunekit-lsp --help`.");
+            eprintln!("prunekit-lsp: unknown command '{other}'; run `prunekit-lsp --help`.");
             ExitCode::from(2)
         }
     }
+}
+
+fn serve() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("prunekit-lsp: could not start ({err}).");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async {
+        let (service, socket) = tower_lsp_server::LspService::new(server::Server::new);
+        tower_lsp_server::Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
+            .serve(service)
+            .await;
+    });
+    ExitCode::SUCCESS
 }

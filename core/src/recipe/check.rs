@@ -1,0 +1,190 @@
+//! `check`: a recipe's text in, its parse, typed recipe and every diagnostic out; never a
+//! `Result`. It takes no path (the language server checks unsaved buffers): what it needs of the
+//! file and the model comes in `CheckOptions`.
+
+use std::collections::BTreeMap;
+
+use super::catalog::Framework;
+use super::diagnostic::Diagnostic;
+use super::lower::{self, Recipe};
+use super::rules;
+use super::span::Span;
+use super::yaml::{self, YamlDocument};
+use crate::ModelAnalysis;
+
+impl Default for Framework {
+    /// SparseML recipes are written for PyTorch unless a setting says otherwise.
+    fn default() -> Self {
+        Framework::PyTorch
+    }
+}
+
+/// One weight of the recipe's model, as completion, hover and the `params` rules see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Weight {
+    /// The initializer name a recipe's `params` uses.
+    pub name: String,
+    /// The layer (node) that reads it.
+    pub layer: String,
+    pub op_type: String,
+    pub shape: Vec<i64>,
+    pub output_shape: Option<Vec<u64>>,
+    pub params: u64,
+    pub flops: Option<u64>,
+    pub zeroed: u64,
+    pub is_prunable: bool,
+    /// Why a Conv/Gemm/MatMul weight is not prunable.
+    pub reason: Option<String>,
+}
+
+/// What the recipe's model tells the rules.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelContext {
+    /// For messages: the model's file name.
+    pub name: String,
+    /// Weights of prunable layers first, then every other named weight or bias.
+    pub weights: Vec<Weight>,
+    /// Exported without names (`onnx::MatMul_99`, all digits): recipe names may still be right.
+    pub has_generated_names: bool,
+}
+
+/// Names such as `onnx::MatMul_99` or `2425` come from exporters that lost the framework's names.
+pub fn is_generated_name(name: &str) -> bool {
+    name.starts_with("onnx::") || (!name.is_empty() && name.chars().all(|c| c.is_ascii_digit()))
+}
+
+impl ModelContext {
+    pub fn from_analysis(analysis: &ModelAnalysis) -> ModelContext {
+        let mut weights: BTreeMap<String, Weight> = BTreeMap::new();
+        for layer in &analysis.layers {
+            let output_shape = layer.output_shapes.first().cloned().flatten();
+            if let Some(w) = &layer.weight {
+                weights.entry(w.name.clone()).or_insert_with(|| Weight {
+                    name: w.name.clone(),
+                    layer: layer.name.clone(),
+                    op_type: layer.op_type.clone(),
+                    shape: w.shape.clone(),
+                    output_shape: output_shape.clone(),
+                    params: layer.prunable_params,
+                    flops: layer.flops,
+                    zeroed: layer.zeroed_params,
+                    is_prunable: layer.is_prunable,
+                    reason: None,
+                });
+            }
+            if let Some(b) = &layer.bias {
+                weights.entry(b.name.clone()).or_insert_with(|| Weight {
+                    name: b.name.clone(),
+                    layer: layer.name.clone(),
+                    op_type: layer.op_type.clone(),
+                    shape: b.shape.clone(),
+                    output_shape: output_shape.clone(),
+                    params: b.shape.iter().map(|&d| d.max(0) as u64).product(),
+                    flops: None,
+                    zeroed: 0,
+                    is_prunable: false,
+                    reason: Some("it is a bias; pruning modifiers prune weights".into()),
+                });
+            }
+        }
+        let mut weights: Vec<Weight> = weights.into_values().collect();
+        weights.sort_by_key(|w| !w.is_prunable);
+        let has_generated_names = weights
+            .iter()
+            .filter(|w| w.is_prunable)
+            .any(|w| is_generated_name(&w.name));
+        let name = analysis
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        ModelContext {
+            name,
+            weights,
+            has_generated_names,
+        }
+    }
+
+    pub fn weight(&self, name: &str) -> Option<&Weight> {
+        self.weights.iter().find(|w| w.name == name)
+    }
+
+    pub fn prunable(&self) -> impl Iterator<Item = &Weight> {
+        self.weights.iter().filter(|w| w.is_prunable)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckOptions<'m> {
+    pub framework: Framework,
+    /// `*.recipe.md`: the recipe is the YAML front matter.
+    pub is_markdown: bool,
+    /// `*.yml`: SparseML's `from_yaml(path)` rejects the extension.
+    pub is_yml: bool,
+    pub model: Option<&'m ModelContext>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub document: YamlDocument,
+    pub recipe: Recipe,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+pub fn check(text: &str, options: &CheckOptions) -> Checked {
+    let mut diagnostics = Vec::new();
+    let document = if options.is_markdown {
+        yaml::parse_markdown(text)
+    } else {
+        yaml::parse(text)
+    };
+    if let Some(error) = &document.error {
+        diagnostics.push(Diagnostic::error(
+            "syntax",
+            error.span,
+            format!("{}.", error.message.trim_end_matches('.')),
+        ));
+    }
+    if options.is_markdown {
+        for problem in yaml::front_matter_diagnostics(text) {
+            let severity = if problem.is_error() {
+                super::Severity::Error
+            } else {
+                super::Severity::Warning
+            };
+            diagnostics.push(Diagnostic::new(
+                "front-matter",
+                severity,
+                problem.span,
+                problem.message.clone(),
+            ));
+        }
+    }
+    if options.is_yml {
+        diagnostics.push(Diagnostic::warning(
+            "yml-extension",
+            Span { start: 0, end: 0 },
+            "SparseML's `from_yaml(path)` accepts `.yaml` and `.md` only; rename this file to `.recipe.yaml`.",
+        ));
+    }
+    let (recipe, lowering) = lower::lower(text, &document);
+    diagnostics.extend(lowering);
+    let mut findings = rules::check(text, &recipe, options);
+    // The modifier a syntax error cut short is not missing fields: they are after the error.
+    if let (Some(error), true) = (&document.error, document.is_partial) {
+        let cut = recipe
+            .modifiers
+            .iter()
+            .rev()
+            .find(|m| m.tag_span.start <= error.span.start)
+            .map(|m| m.tag_span);
+        findings.retain(|d| !(d.code == "missing-field" && Some(d.span) == cut));
+    }
+    diagnostics.extend(findings);
+    diagnostics.sort_by_key(|d| (d.span.start, d.severity));
+    Checked {
+        document,
+        recipe,
+        diagnostics,
+    }
+}

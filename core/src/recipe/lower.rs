@@ -1,0 +1,557 @@
+//! The semantic layer: the span tree of `yaml.rs` lowered to a typed recipe (variables, stages,
+//! modifiers and their fields), with every plain scalar re-read the way PyYAML (YAML 1.1) reads it
+//! and `eval()` values evaluated against the variables. Lowering never stops at the first problem:
+//! it collects layout problems as diagnostics and keeps going, so the editor always has a recipe.
+
+use super::diagnostic::Diagnostic;
+use super::eval;
+use super::span::Span;
+use super::yaml::{Node, NodeKind, ScalarStyle, YamlDocument};
+use super::yaml11::{self, Yaml11};
+
+/// A value as SparseML would receive it, with `eval()` and aliases resolved where possible.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    List(Vec<(Value, Span)>),
+    Map(Vec<(String, Value, Span)>),
+    /// `eval(...)`: its text, and its value when it could be computed.
+    Eval {
+        text: String,
+        value: Option<Box<Value>>,
+    },
+    /// `*name`: the anchor, and the anchored value when it is known.
+    Alias {
+        name: String,
+        value: Option<Box<Value>>,
+    },
+}
+
+impl Value {
+    /// The value with `eval()` and aliases looked through.
+    pub fn effective(&self) -> Option<&Value> {
+        match self {
+            Value::Eval { value, .. } | Value::Alias { value, .. } => {
+                value.as_deref().and_then(Value::effective)
+            }
+            other => Some(other),
+        }
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self.effective()? {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self.effective() {
+            None => "an expression prunekit could not evaluate",
+            Some(Value::Null) => "null",
+            Some(Value::Bool(_)) => "a boolean",
+            Some(Value::Int(_)) => "an integer",
+            Some(Value::Float(_)) => "a float",
+            Some(Value::Str(_)) => "a string",
+            Some(Value::List(_)) => "a list",
+            Some(Value::Map(_)) => "a mapping",
+            Some(Value::Eval { .. } | Value::Alias { .. }) => "an expression",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub name: String,
+    pub key_span: Span,
+    pub value_span: Span,
+    pub value: Value,
+    /// The plain scalar's source text, for YAML 1.1 checks (`None` for quoted or nested values).
+    pub plain: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Modifier {
+    /// The class name from the tag, without `!`.
+    pub class: String,
+    pub tag_span: Span,
+    /// The whole list item.
+    pub span: Span,
+    /// The group key it is listed under (`modifiers`, `pruning_modifiers`, ...).
+    pub group: String,
+    pub stage: Option<String>,
+    pub fields: Vec<Field>,
+}
+
+impl Modifier {
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        // PyYAML keeps the last of duplicate keys.
+        self.fields.iter().rev().find(|f| f.name == name)
+    }
+
+    pub fn number(&self, name: &str) -> Option<f64> {
+        self.field(name).and_then(|f| f.value.as_f64())
+    }
+
+    /// Entries of `params`: each name or pattern with its span (a bare string is one entry).
+    pub fn params(&self) -> Vec<(String, Span)> {
+        let Some(field) = self.field("params") else {
+            return Vec::new();
+        };
+        match field.value.effective() {
+            Some(Value::Str(s)) => vec![(s.clone(), field.value_span)],
+            Some(Value::List(items)) => {
+                let mut out = Vec::new();
+                flatten_strings(items, &mut out);
+                out
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn flatten_strings(items: &[(Value, Span)], out: &mut Vec<(String, Span)>) {
+    for (value, span) in items {
+        match value.effective() {
+            Some(Value::Str(s)) => out.push((s.clone(), *span)),
+            Some(Value::List(inner)) => flatten_strings(inner, out),
+            _ => {}
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variable {
+    pub name: String,
+    pub key_span: Span,
+    pub value_span: Span,
+    pub value: Value,
+    pub stage: Option<String>,
+    /// The anchor defined on the value (`num_epochs: &num_epochs 10`).
+    pub anchor: Option<(String, Span)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recipe {
+    pub variables: Vec<Variable>,
+    pub modifiers: Vec<Modifier>,
+    /// Stage names with the span of their key.
+    pub stages: Vec<(String, Span)>,
+    /// Anchors defined anywhere: name, span of `&name`, and the anchored value's span.
+    pub anchors: Vec<(String, Span, Span)>,
+    /// Aliases used anywhere: name and the span of `*name`.
+    pub aliases: Vec<(String, Span)>,
+}
+
+/// Keys that are neither groups, stages nor variables.
+const RESERVED_KEYS: &[&str] = &["__metadata__", "version"];
+
+fn is_group_key(key: &str) -> bool {
+    key.contains("modifiers")
+}
+
+/// A local `!Class` tag: what SparseML turns into a modifier (`!!` tags are YAML core tags).
+fn is_modifier_tag(node: &Node) -> bool {
+    node.tag.as_ref().is_some_and(|t| t.handle == "!")
+}
+
+fn scalar(node: &Node) -> Option<&str> {
+    match &node.kind {
+        NodeKind::Scalar { value, .. } => Some(value),
+        _ => None,
+    }
+}
+
+struct Lowering<'t> {
+    text: &'t str,
+    recipe: Recipe,
+    diagnostics: Vec<Diagnostic>,
+    /// Anchored values, resolved as they are met (YAML requires anchors before their aliases).
+    anchored: Vec<(String, Value)>,
+    /// Lowering a modifier's fields, where `eval(name)` of a non-numeric variable substitutes it.
+    in_modifier: bool,
+}
+
+/// Lowers a parsed document. The variables are evaluated first, so `eval()` in fields sees them.
+pub fn lower(text: &str, doc: &YamlDocument) -> (Recipe, Vec<Diagnostic>) {
+    let mut lowering = Lowering {
+        text,
+        recipe: Recipe::default(),
+        diagnostics: Vec::new(),
+        anchored: Vec::new(),
+        in_modifier: false,
+    };
+    match &doc.root {
+        None if doc.error.is_none() => lowering.diagnostics.push(Diagnostic::error(
+            "layout",
+            Span { start: 0, end: 0 },
+            "The recipe is empty; add a `modifiers:` list of `!ModifierClass` entries.",
+        )),
+        None => {}
+        Some(root) => lowering.root(root, doc.is_partial),
+    }
+    let Lowering {
+        recipe,
+        diagnostics,
+        ..
+    } = lowering;
+    (recipe, diagnostics)
+}
+
+impl Lowering<'_> {
+    fn root(&mut self, root: &Node, is_partial: bool) {
+        self.collect_anchors(root);
+        match &root.kind {
+            NodeKind::Mapping { entries, .. } => self.top_level(entries),
+            NodeKind::Sequence { items, .. } => {
+                for item in items {
+                    self.modifier(item, "(root list)", None);
+                }
+            }
+            _ if is_modifier_tag(root) => self.modifier(root, "(root)", None),
+            _ => self.diagnostics.push(Diagnostic::error(
+                "layout",
+                root.span,
+                "A recipe is a mapping with a `modifiers:` list; this document is a single value.",
+            )),
+        }
+        if self.recipe.modifiers.is_empty() && !is_partial {
+            self.diagnostics.push(Diagnostic::error(
+                "layout",
+                Span { start: root.span.start, end: root.span.start },
+                "No modifiers found: list them under a key whose name contains `modifiers`, as `- !GMPruningModifier` items.",
+            ));
+        }
+    }
+
+    /// Anchors, aliases and `!!` tags, anywhere in the document.
+    fn collect_anchors(&mut self, node: &Node) {
+        if let Some(anchor) = &node.anchor {
+            self.recipe
+                .anchors
+                .push((anchor.name.clone(), anchor.span, node.span));
+        }
+        if let Some(tag) = node.tag.as_ref().filter(|t| t.handle == "!!") {
+            self.diagnostics.push(Diagnostic::error(
+                "core-tag",
+                tag.span,
+                format!("SparseML rewrites `!!{}` tags and then cannot load them; remove the tag (write floats as 1.0e-7).", tag.suffix),
+            ));
+        }
+        match &node.kind {
+            NodeKind::Mapping { entries, .. } => {
+                for (k, v) in entries {
+                    self.collect_anchors(k);
+                    self.collect_anchors(v);
+                }
+            }
+            NodeKind::Sequence { items, .. } => items.iter().for_each(|i| self.collect_anchors(i)),
+            NodeKind::Alias { name } => self.recipe.aliases.push((name.clone(), node.span)),
+            NodeKind::Scalar { .. } => {}
+        }
+    }
+
+    fn duplicate_keys(&mut self, entries: &[(Node, Node)]) {
+        for (i, (key, _)) in entries.iter().enumerate() {
+            let Some(name) = scalar(key) else { continue };
+            if let Some((first, _)) = entries[..i].iter().find(|(k, _)| scalar(k) == Some(name)) {
+                self.diagnostics.push(
+                    Diagnostic::warning(
+                        "duplicate-key",
+                        key.span,
+                        format!("`{name}` is given twice; PyYAML keeps only this last one. Remove one of them."),
+                    )
+                    .with_related(first.span, "first given here"),
+                );
+            }
+        }
+    }
+
+    fn top_level(&mut self, entries: &[(Node, Node)]) {
+        self.duplicate_keys(entries);
+        let has_groups = entries
+            .iter()
+            .any(|(k, _)| scalar(k).is_some_and(is_group_key));
+        let stage_keys: Vec<&Node> = entries
+            .iter()
+            .filter(|(_, v)| match &v.kind {
+                NodeKind::Mapping { entries, .. } => entries
+                    .iter()
+                    .any(|(k, _)| scalar(k).is_some_and(is_group_key)),
+                _ => false,
+            })
+            .map(|(k, _)| k)
+            .collect();
+        if has_groups && !stage_keys.is_empty() {
+            for key in &stage_keys {
+                self.diagnostics.push(Diagnostic::error(
+                    "staged-mix",
+                    key.span,
+                    "This stage sits beside top-level modifier groups; SparseML then drops the stage's modifiers silently. Put every group inside a stage, or none.",
+                ));
+            }
+        }
+        // Variables first, so eval() in the modifiers can use them.
+        for (key, value) in entries {
+            let Some(name) = scalar(key) else { continue };
+            let is_stage = stage_keys.iter().any(|k| std::ptr::eq(*k, key));
+            if is_group_key(name)
+                || is_stage
+                || RESERVED_KEYS.contains(&name)
+                || is_modifier_tag(value)
+            {
+                continue;
+            }
+            self.variable(name, key, value, None);
+        }
+        for (key, value) in entries {
+            let Some(name) = scalar(key) else { continue };
+            if is_group_key(name) {
+                self.group(name, value, None);
+            } else if stage_keys.iter().any(|k| std::ptr::eq(*k, key)) {
+                self.stage(name, key, value);
+            } else if is_modifier_tag(value) {
+                // A single tagged modifier as the value of any key is accepted.
+                self.modifier(value, name, None);
+            } else if let NodeKind::Sequence { items, .. } = &value.kind
+                && items.iter().any(is_modifier_tag)
+            {
+                self.diagnostics.push(Diagnostic::error(
+                    "layout",
+                    key.span,
+                    format!("Modifiers listed under `{name}` are not loaded: SparseML only reads lists under keys that contain `modifiers`. Rename it, e.g. `{name}_modifiers`."),
+                ));
+            }
+        }
+    }
+
+    fn stage(&mut self, stage: &str, key: &Node, value: &Node) {
+        self.recipe.stages.push((stage.to_string(), key.span));
+        let NodeKind::Mapping { entries, .. } = &value.kind else {
+            return;
+        };
+        self.duplicate_keys(entries);
+        for (k, v) in entries {
+            if let Some(name) = scalar(k)
+                && !is_group_key(name)
+                && !RESERVED_KEYS.contains(&name)
+            {
+                self.variable(name, k, v, Some(stage));
+            }
+        }
+        for (k, v) in entries {
+            if let Some(name) = scalar(k)
+                && is_group_key(name)
+            {
+                self.group(name, v, Some(stage));
+            }
+        }
+    }
+
+    fn group(&mut self, name: &str, value: &Node, stage: Option<&str>) {
+        match &value.kind {
+            NodeKind::Sequence { items, .. } => {
+                for item in items {
+                    self.modifier(item, name, stage);
+                }
+            }
+            _ if is_modifier_tag(value) => self.modifier(value, name, stage),
+            NodeKind::Scalar { value: v, .. } if v.is_empty() => {}
+            _ => self.diagnostics.push(Diagnostic::error(
+                "layout",
+                value.span,
+                format!("`{name}` must be a list of `- !ModifierClass` entries."),
+            )),
+        }
+    }
+
+    fn variable(&mut self, name: &str, key: &Node, value: &Node, stage: Option<&str>) {
+        let resolved = self.value(value);
+        self.recipe.variables.push(Variable {
+            name: name.to_string(),
+            key_span: key.span,
+            value_span: value.span,
+            value: resolved,
+            stage: stage.map(str::to_string),
+            anchor: value.anchor.as_ref().map(|a| (a.name.clone(), a.span)),
+        });
+    }
+
+    fn modifier(&mut self, node: &Node, group: &str, stage: Option<&str>) {
+        let Some(tag) = node.tag.as_ref().filter(|t| t.handle == "!") else {
+            self.diagnostics.push(Diagnostic::error(
+                "layout",
+                node.span,
+                "This modifier has no `!Class` tag; write it as `- !GMPruningModifier` (or another modifier class).",
+            ));
+            return;
+        };
+        let mut fields = Vec::new();
+        match &node.kind {
+            NodeKind::Mapping { entries, .. } => {
+                self.duplicate_keys(entries);
+                for (k, v) in entries {
+                    let Some(name) = scalar(k) else {
+                        self.diagnostics.push(Diagnostic::error(
+                            "type",
+                            k.span,
+                            "A field name must be a plain word.",
+                        ));
+                        continue;
+                    };
+                    let plain = match &v.kind {
+                        NodeKind::Scalar {
+                            style: ScalarStyle::Plain,
+                            ..
+                        } if v.tag.is_none() => {
+                            Some(self.text[v.span.start..v.span.end].to_string())
+                        }
+                        _ => None,
+                    };
+                    self.in_modifier = true;
+                    let value = self.value(v);
+                    self.in_modifier = false;
+                    fields.push(Field {
+                        name: name.to_string(),
+                        key_span: k.span,
+                        value_span: v.span,
+                        value,
+                        plain,
+                    });
+                }
+            }
+            // `- !EpochRangeModifier` with nothing below it: constructed without arguments.
+            NodeKind::Scalar { value, .. } if value.is_empty() => {}
+            _ => self.diagnostics.push(Diagnostic::error(
+                "layout",
+                node.span,
+                format!(
+                    "`!{}` must be followed by a mapping of its fields.",
+                    tag.suffix
+                ),
+            )),
+        }
+        let span = Span {
+            start: tag.span.start.min(node.span.start),
+            end: node.span.end.max(tag.span.end),
+        };
+        let class = tag.suffix.clone();
+        self.recipe.modifiers.push(Modifier {
+            class,
+            tag_span: tag.span,
+            span,
+            group: group.to_string(),
+            stage: stage.map(str::to_string),
+            fields,
+        });
+    }
+
+    /// A node's value as PyYAML would load it.
+    fn value(&mut self, node: &Node) -> Value {
+        let value = match &node.kind {
+            NodeKind::Scalar { value, style } => match style {
+                ScalarStyle::Plain if node.tag.as_ref().is_none_or(|t| t.handle != "!!") => {
+                    match yaml11::resolve_plain(&self.text[node.span.start..node.span.end]) {
+                        Yaml11::Null => Value::Null,
+                        Yaml11::Bool(b) => Value::Bool(b),
+                        Yaml11::Int(i) => Value::Int(i),
+                        Yaml11::Float(f) => Value::Float(f),
+                        Yaml11::Str => self.string(value, node.span),
+                    }
+                }
+                _ => self.string(value, node.span),
+            },
+            NodeKind::Sequence { items, .. } => {
+                Value::List(items.iter().map(|i| (self.value(i), i.span)).collect())
+            }
+            NodeKind::Mapping { entries, .. } => Value::Map(
+                entries
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            scalar(k).unwrap_or_default().to_string(),
+                            self.value(v),
+                            v.span,
+                        )
+                    })
+                    .collect(),
+            ),
+            NodeKind::Alias { name } => {
+                let value = self
+                    .anchored
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| Box::new(v.clone()));
+                Value::Alias {
+                    name: name.clone(),
+                    value,
+                }
+            }
+        };
+        if let Some(anchor) = &node.anchor {
+            self.anchored.push((anchor.name.clone(), value.clone()));
+        }
+        value
+    }
+
+    /// A string value, or an `eval()` expression evaluated against the variables met so far.
+    fn string(&mut self, text: &str, span: Span) -> Value {
+        let Some((inner, _)) = eval::strip_eval(text) else {
+            return Value::Str(text.to_string());
+        };
+        let variables = &self.recipe.variables;
+        // Inside modifiers, `eval(name)` of a string, list, mapping or null variable is replaced by
+        // that value verbatim (recipes.md §5.3): `params: eval(prunable_params)`. No trimming.
+        if self.in_modifier
+            && let Some(v) = variables.iter().rev().find(|v| v.name == inner)
+            && to_eval_value(&v.value).is_none()
+            && v.value.effective().is_some()
+        {
+            return Value::Eval {
+                text: text.to_string(),
+                value: Some(Box::new(v.value.clone())),
+            };
+        }
+        let lookup = |name: &str| -> Option<eval::Value> {
+            variables
+                .iter()
+                .rev()
+                .find(|v| v.name == name)
+                .and_then(|v| to_eval_value(&v.value))
+        };
+        // A failed eval keeps no value; `rules.rs` reports why, with the span.
+        let value = eval::parse_eval(inner)
+            .and_then(|expr| eval::evaluate(&expr, &lookup))
+            .ok();
+        let _ = span;
+        Value::Eval {
+            text: text.to_string(),
+            value: value.map(|v| Box::new(from_eval_value(v))),
+        }
+    }
+}
+
+/// A variable as `eval()` arithmetic sees it: only numbers (bools count) are numeric variables.
+pub fn to_eval_value(value: &Value) -> Option<eval::Value> {
+    Some(match value.effective()? {
+        Value::Int(i) => eval::Value::Int(*i),
+        Value::Float(f) => eval::Value::Float(*f),
+        Value::Bool(b) => eval::Value::Bool(*b),
+        _ => return None,
+    })
+}
+
+pub fn from_eval_value(value: eval::Value) -> Value {
+    match value {
+        eval::Value::Int(i) => Value::Int(i),
+        eval::Value::Float(f) => Value::Float(f),
+        eval::Value::Bool(b) => Value::Bool(b),
+        eval::Value::Str(s) => Value::Str(s),
+    }
+}

@@ -1,0 +1,252 @@
+//! Hover: a modifier's documentation and effective schedule on its tag; a field's documentation
+//! (type, default, valid values); on a layer name in `params`, what the model says about it (op,
+//! shapes, params, FLOPs, existing sparsity); an alias's or a variable's value.
+
+use prunekit_core::recipe::catalog;
+use prunekit_core::recipe::lower::{Modifier, Value};
+use prunekit_core::recipe::rules::python_match;
+use tower_lsp_server::ls_types::{Hover, HoverContents, MarkupContent, MarkupKind, Position};
+
+use super::context::{At, at};
+use crate::convert::Converter;
+use crate::line_index::Encoding;
+use crate::world::Analysis;
+
+pub fn hover(
+    analysis: &Analysis,
+    encoding: Encoding,
+    position: Position,
+    markdown: bool,
+) -> Option<Hover> {
+    let convert = Converter {
+        text: &analysis.text,
+        index: &analysis.index,
+        encoding,
+    };
+    let (text, span) = match at(analysis, convert.offset(position)) {
+        At::Tag(m) => (modifier_doc(analysis, m), m.tag_span),
+        At::FieldKey(m, f) => (field_doc(analysis, m, &f.name)?, f.key_span),
+        At::FieldValue(m, f) => (field_doc(analysis, m, &f.name)?, f.value_span),
+        At::Param(m, entry, span) => (param_doc(analysis, m, &entry), span),
+        At::Alias(name, span) | At::Anchor(name, span) => {
+            let value = analysis
+                .checked
+                .recipe
+                .variables
+                .iter()
+                .find(|v| v.anchor.as_ref().is_some_and(|(a, _)| *a == name));
+            let shown = value.map_or("(a value anchored in this recipe)".to_string(), |v| {
+                show(&v.value)
+            });
+            (format!("**&{name}** = `{shown}`"), span)
+        }
+        At::Variable(name, span) | At::EvalName(name, span) => {
+            let v = analysis
+                .checked
+                .recipe
+                .variables
+                .iter()
+                .rev()
+                .find(|v| v.name == name)?;
+            (
+                format!(
+                    "**{name}** = `{}`  \nrecipe variable{}",
+                    show(&v.value),
+                    v.stage
+                        .as_ref()
+                        .map_or(String::new(), |s| format!(" of stage `{s}`"))
+                ),
+                span,
+            )
+        }
+        At::Nothing => return None,
+    };
+    let value = if markdown {
+        text
+    } else {
+        text.replace("**", "").replace('`', "")
+    };
+    Some(Hover {
+        contents: HoverContents::Markup(MarkupContent {
+            kind: if markdown {
+                MarkupKind::Markdown
+            } else {
+                MarkupKind::PlainText
+            },
+            value,
+        }),
+        range: Some(convert.range(span)),
+    })
+}
+
+pub fn show(value: &Value) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => format!("{f:?}"),
+        Value::Str(s) => s.clone(),
+        Value::List(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(|(v, _)| show(v))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::Map(entries) => format!(
+            "{{{}}}",
+            entries
+                .iter()
+                .map(|(k, v, _)| format!("{k}: {}", show(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::Eval { text, value } => match value {
+            Some(v) => format!("{} → {}", text, show(v)),
+            None => text.clone(),
+        },
+        Value::Alias { name, value } => match value {
+            Some(v) => show(v),
+            None => format!("*{name}"),
+        },
+    }
+}
+
+fn spec<'a>(analysis: &Analysis, m: &Modifier) -> Option<&'a catalog::ModifierSpec> {
+    let _ = analysis;
+    catalog::Framework::ALL
+        .iter()
+        .find_map(|f| catalog::modifier(&m.class, *f))
+}
+
+fn modifier_doc(analysis: &Analysis, m: &Modifier) -> String {
+    let Some(spec) = spec(analysis, m) else {
+        return format!("**!{}**: not a SparseML modifier.", m.class);
+    };
+    let mut out = format!("**{}**\n\n{}\n", spec.name, spec.doc);
+    let num = |name: &str| m.number(name).map(|v| format!("{v}"));
+    if let (Some(start), Some(end)) = (num("start_epoch"), num("end_epoch")) {
+        out.push_str(&format!("\n- epochs {start} → {end}"));
+        if let Some(f) = m.number("update_frequency")
+            && f > 0.0
+            && let (Some(s), Some(e)) = (m.number("start_epoch"), m.number("end_epoch"))
+            && e > s
+        {
+            out.push_str(&format!(", {:.0} pruning steps", ((e - s) / f).floor()));
+        }
+        out.push('\n');
+    }
+    if let (Some(init), Some(fin)) = (num("init_sparsity"), num("final_sparsity")) {
+        out.push_str(&format!("- sparsity {init} → {fin}\n"));
+    }
+    let params = m.params();
+    if let (Some(model), false) = (&analysis.model, params.is_empty()) {
+        let mut n_weights = 0u64;
+        let mut n_layers = 0;
+        for w in model.prunable() {
+            if params.iter().any(|(p, _)| matches_param(p, &w.name)) {
+                n_weights += w.params;
+                n_layers += 1;
+            }
+        }
+        out.push_str(&format!(
+            "- {n_layers} layer(s) of {}, {n_weights} weights\n",
+            model.name
+        ));
+    }
+    out
+}
+
+fn matches_param(entry: &str, name: &str) -> bool {
+    match entry.strip_prefix("re:") {
+        Some(pattern) => python_match(pattern).is_ok_and(|re| re.is_match(name)),
+        None => {
+            entry == name
+                || entry.eq_ignore_ascii_case("__ALL_PRUNABLE__")
+                || entry.eq_ignore_ascii_case("__ALL__")
+        }
+    }
+}
+
+fn field_doc(analysis: &Analysis, m: &Modifier, name: &str) -> Option<String> {
+    let spec = spec(analysis, m)?;
+    let field = spec.field(name)?;
+    let mut out = format!(
+        "**{}** ({}){}\n\n{}\n",
+        field.name,
+        field.ty.describe(),
+        if field.required { ", required" } else { "" },
+        field.doc
+    );
+    if let Some(default) = field.default {
+        out.push_str(&format!("\n- default: `{default}`"));
+    }
+    if let Some(range) = field.range {
+        out.push_str(&format!("\n- valid: {range}"));
+    }
+    if !field.enum_values.is_empty() {
+        out.push_str(&format!("\n- one of: {}", field.enum_values.join(", ")));
+    }
+    Some(out)
+}
+
+fn param_doc(analysis: &Analysis, m: &Modifier, entry: &str) -> String {
+    let Some(model) = &analysis.model else {
+        return format!(
+            "`{entry}`: no model is associated; add `# prunekit: model=PATH.onnx` to see its layers."
+        );
+    };
+    if let Some(pattern) = entry.strip_prefix("re:") {
+        let matched: Vec<&str> = model
+            .prunable()
+            .filter(|w| matches_param(entry, &w.name))
+            .map(|w| w.name.as_str())
+            .collect();
+        return format!(
+            "`re:{pattern}` matches {} prunable weight(s) of {}: {}",
+            matched.len(),
+            model.name,
+            matched.join(", ")
+        );
+    }
+    let Some(w) = model.weight(entry) else {
+        return format!("`{entry}` is not a weight of {}.", model.name);
+    };
+    let sparsity = m.field("final_sparsity").and_then(|f| f.value.as_f64());
+    let mut out = format!("**{}** — {} `{}`\n\n", w.name, w.op_type, w.layer);
+    out.push_str(&format!(
+        "- weight shape {:?}, {} params",
+        w.shape, w.params
+    ));
+    if w.params > 0 && w.zeroed > 0 {
+        out.push_str(&format!(
+            " ({:.1}% already zero)",
+            100.0 * w.zeroed as f64 / w.params as f64
+        ));
+    }
+    out.push('\n');
+    if let Some(shape) = &w.output_shape {
+        out.push_str(&format!("- output shape {shape:?}\n"));
+    }
+    if let Some(flops) = w.flops {
+        out.push_str(&format!("- {flops} FLOPs per run"));
+        if let Some(s) = sparsity {
+            out.push_str(&format!(
+                "; at {s} sparsity about {:.0} FLOPs removed",
+                flops as f64 * s
+            ));
+        }
+        out.push('\n');
+    }
+    if !w.is_prunable {
+        out.push_str(&format!(
+            "- not prunable: {}\n",
+            w.reason.as_deref().unwrap_or("no prunable weight")
+        ));
+    }
+    out.push_str(
+        "- loss sensitivity: not measured yet (run `profile loss` in the prunekit notebook)\n",
+    );
+    out
+}

@@ -1,0 +1,10 @@
+//! One file per LSP feature; each is a function from an analysis snapshot (and the request) to an
+//! optional result. An unknown position is answered with `None`, not an error.
+
+pub mod code_action;
+pub mod completion;
+pub mod context;
+pub mod hover;
+pub mod navigation;
+pub mod settings;
+pub mod symbols;

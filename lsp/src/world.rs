@@ -1,0 +1,202 @@
+//! The server's state: open documents (text, version, line index), settings, the negotiated
+//! position encoding, and a cache of analyzed models. Notifications mutate it synchronously under
+//! a `std::sync::Mutex` (never held across `.await`); queries take an `Analysis` snapshot, an
+//! `Arc` that no later edit can change, and compute without the lock.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+pub use prunekit_core::recipe::catalog::Framework;
+use prunekit_core::recipe::span::Span;
+use prunekit_core::recipe::{self, CheckOptions, Checked, Diagnostic, ModelContext};
+use tower_lsp_server::ls_types::Uri;
+
+use crate::line_index::{Encoding, LineIndex};
+use crate::model_link;
+
+pub fn parse_framework(name: &str) -> Option<Framework> {
+    match name.to_ascii_lowercase().as_str() {
+        "pytorch" | "torch" => Some(Framework::PyTorch),
+        "keras" => Some(Framework::Keras),
+        "tensorflow" | "tf" => Some(Framework::TensorFlow),
+        _ => None,
+    }
+}
+
+/// Settings from `initializationOptions` and `workspace/configuration` (`prunekit.*`).
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub model: Option<String>,
+    pub framework: Framework,
+}
+
+/// One document's text at one version, with everything computed from it.
+pub struct Analysis {
+    pub version: i32,
+    pub text: Arc<String>,
+    pub index: LineIndex,
+    pub checked: Checked,
+    pub model: Option<Arc<ModelContext>>,
+    /// Checked plus the model-link findings, sorted.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+pub struct Document {
+    pub path: PathBuf,
+    pub text: Arc<String>,
+    pub version: i32,
+    pub analysis: Option<Arc<Analysis>>,
+}
+
+#[derive(Default)]
+pub struct World {
+    pub documents: HashMap<Uri, Document>,
+    pub settings: Settings,
+    pub encoding: Encoding,
+    pub supports_snippets: bool,
+    pub supports_markdown: bool,
+    models: HashMap<PathBuf, (SystemTime, Arc<ModelContext>)>,
+}
+
+pub type Shared = Arc<Mutex<World>>;
+
+pub fn lock(world: &Shared) -> std::sync::MutexGuard<'_, World> {
+    world
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The model of a recipe and what the link itself found (a missing file, a model that fails to
+/// load), as diagnostics at the modeline.
+pub struct ModelLink {
+    pub path: Option<PathBuf>,
+    pub model: Option<ModelContext>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+pub fn model_context(recipe_path: &Path, text: &str, setting: Option<&str>) -> ModelLink {
+    let Some((path, how)) = model_link::resolve(recipe_path, text, setting) else {
+        return ModelLink {
+            path: None,
+            model: None,
+            diagnostics: Vec::new(),
+        };
+    };
+    let span = model_link::modeline(text)
+        .map(|(_, r)| Span {
+            start: r.start,
+            end: r.end,
+        })
+        .unwrap_or(Span { start: 0, end: 0 });
+    let loaded =
+        prunekit_core::load(&path).and_then(|m| prunekit_core::analyze(&m, &Default::default()));
+    match loaded {
+        Ok(analysis) => ModelLink {
+            path: Some(path),
+            model: Some(ModelContext::from_analysis(&analysis)),
+            diagnostics: Vec::new(),
+        },
+        Err(err) => ModelLink {
+            path: Some(path),
+            model: None,
+            diagnostics: vec![Diagnostic::warning(
+                "model",
+                span,
+                format!(
+                    "The model named by the {how} could not be used ({err}); `params` are not checked against it."
+                ),
+            )],
+        },
+    }
+}
+
+pub fn options<'m>(
+    path: &Path,
+    framework: Framework,
+    model: Option<&'m ModelContext>,
+) -> CheckOptions<'m> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    CheckOptions {
+        framework,
+        is_markdown: name.ends_with(".md"),
+        is_yml: name.ends_with(".yml"),
+        model,
+    }
+}
+
+impl World {
+    /// Forgets analyzed models, so the next analysis reloads them (a watched file changed).
+    pub fn forget_models(&mut self) {
+        self.models.clear();
+        for doc in self.documents.values_mut() {
+            doc.analysis = None;
+        }
+    }
+}
+
+/// The document's analysis at its current version, computed now if it is stale. The lock is held
+/// only to read the inputs and to store the result: parsing, checking and loading a model happen
+/// outside it, so edits keep flowing in while a big recipe is checked.
+pub fn analysis(world: &Shared, uri: &Uri) -> Option<Arc<Analysis>> {
+    let (path, text, version, settings, cached) = {
+        let w = lock(world);
+        let doc = w.documents.get(uri)?;
+        if let Some(a) = &doc.analysis
+            && a.version == doc.version
+        {
+            return Some(a.clone());
+        }
+        let model_path =
+            model_link::resolve(&doc.path, &doc.text, w.settings.model.as_deref()).map(|(p, _)| p);
+        let cached = model_path.and_then(|p| {
+            let modified = std::fs::metadata(&p).and_then(|m| m.modified()).ok()?;
+            let (seen, model) = w.models.get(&p)?;
+            (*seen == modified).then(|| (p, model.clone()))
+        });
+        (
+            doc.path.clone(),
+            doc.text.clone(),
+            doc.version,
+            w.settings.clone(),
+            cached,
+        )
+    };
+    let (model, mut link_diagnostics) = match cached {
+        Some((_, model)) => (Some(model), Vec::new()),
+        None => {
+            let link = model_context(&path, &text, settings.model.as_deref());
+            let model = link.model.map(Arc::new);
+            if let (Some(p), Some(m)) = (&link.path, &model)
+                && let Ok(modified) = std::fs::metadata(p).and_then(|m| m.modified())
+            {
+                lock(world).models.insert(p.clone(), (modified, m.clone()));
+            }
+            (model, link.diagnostics)
+        }
+    };
+    let checked = recipe::check(&text, &options(&path, settings.framework, model.as_deref()));
+    let mut diagnostics = checked.diagnostics.clone();
+    diagnostics.append(&mut link_diagnostics);
+    diagnostics.sort_by_key(|d| (d.span.start, d.severity));
+    let analysis = Arc::new(Analysis {
+        version,
+        index: LineIndex::new(&text),
+        text,
+        checked,
+        model,
+        diagnostics,
+    });
+    let mut w = lock(world);
+    if let Some(doc) = w.documents.get_mut(uri)
+        && doc.version == version
+    {
+        doc.analysis = Some(analysis.clone());
+    }
+    Some(analysis)
+}
