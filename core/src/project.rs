@@ -49,6 +49,7 @@ impl LoadState {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             dims: self.dims.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            ..Default::default()
         }
     }
 }

@@ -50,10 +50,7 @@ fn digits_cnn_keeps_its_accuracy_in_onnx_runtime() {
 #[test]
 fn every_fixture_runs_with_the_shapes_the_analysis_predicts() {
     for path in common::fixture_models() {
-        let options = AnalysisOptions {
-            dims: vec![],
-            input_shapes: vec![],
-        };
+        let options = AnalysisOptions::default();
         let model = load(&path).unwrap();
         let analysis = analyze(&model, &options).unwrap();
         let specs: Vec<(String, i32, Vec<usize>)> = analysis

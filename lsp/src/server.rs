@@ -157,6 +157,10 @@ impl LanguageServer for Server {
                 }),
                 definition_provider: Some(OneOf::Left(true)),
                 references_provider: Some(OneOf::Left(true)),
+                rename_provider: Some(OneOf::Left(true)),
+                code_lens_provider: Some(CodeLensOptions {
+                    resolve_provider: Some(false),
+                }),
                 document_symbol_provider: Some(OneOf::Left(true)),
                 code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
                 folding_range_provider: Some(FoldingRangeProviderCapability::Simple(true)),
@@ -334,6 +338,27 @@ impl LanguageServer for Server {
             &at.text_document.uri,
             at.position,
         ))
+    }
+
+    async fn rename(&self, params: RenameParams) -> Result<Option<WorkspaceEdit>> {
+        let at = params.text_document_position;
+        let Some((analysis, encoding)) = self.snapshot(&at.text_document.uri).await else {
+            return Ok(None);
+        };
+        Ok(handlers::navigation::rename(
+            &analysis,
+            encoding,
+            &at.text_document.uri,
+            at.position,
+            &params.new_name,
+        ))
+    }
+
+    async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
+        let Some((analysis, encoding)) = self.snapshot(&params.text_document.uri).await else {
+            return Ok(None);
+        };
+        Ok(Some(handlers::lens::lenses(&analysis, encoding)))
     }
 
     async fn document_symbol(

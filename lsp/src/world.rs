@@ -90,8 +90,12 @@ pub fn model_context(recipe_path: &Path, text: &str, setting: Option<&str>) -> M
             end: r.end,
         })
         .unwrap_or(Span { start: 0, end: 0 });
-    let loaded =
-        prunekit_core::load(&path).and_then(|m| prunekit_core::analyze(&m, &Default::default()));
+    // The model file is mapped only while it is analyzed, and its weights are not read.
+    let options = prunekit_core::AnalysisOptions {
+        skip_zero_count: true,
+        ..Default::default()
+    };
+    let loaded = prunekit_core::load(&path).and_then(|m| prunekit_core::analyze(&m, &options));
     match loaded {
         Ok(analysis) => ModelLink {
             path: Some(path),

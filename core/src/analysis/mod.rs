@@ -27,6 +27,9 @@ pub struct AnalysisOptions {
     pub input_shapes: Vec<(String, Vec<u64>)>,
     /// `--dim SYMBOL=SIZE`: sizes of named free dims.
     pub dims: Vec<(String, u64)>,
+    /// Leave existing zeros uncounted (`zeroed_params` 0): counting reads every weight byte,
+    /// which the language server, re-analyzing on each model change, does not need.
+    pub skip_zero_count: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -188,7 +191,7 @@ pub fn analyze(model: &Model, options: &AnalysisOptions) -> Result<ModelAnalysis
         if cost::kind(node.op_type()) == cost::CostKind::Unknown {
             unknown_flops_ops.insert(node.op_type().to_string());
         }
-        let weights = params::of(node, &index);
+        let weights = params::of(node, &index, !options.skip_zero_count);
         let layer = Layer {
             name: node
                 .output

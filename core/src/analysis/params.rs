@@ -21,7 +21,7 @@ pub(super) struct LayerWeights {
     pub problem: Option<String>,
 }
 
-pub(super) fn of(node: &NodeProto, index: &GraphIndex) -> LayerWeights {
+pub(super) fn of(node: &NodeProto, index: &GraphIndex, count_zeros: bool) -> LayerWeights {
     let params = if index.is_view(node) {
         0
     } else {
@@ -103,7 +103,12 @@ pub(super) fn of(node: &NodeProto, index: &GraphIndex) -> LayerWeights {
         Ok(name) => {
             let t = index.constant(name).expect("a root constant exists");
             weights.prunable_params = tensor::numel(&t.dims).unwrap_or(0);
-            match tensor::count_zeros(t) {
+            let zeros = if count_zeros {
+                tensor::count_zeros(t)
+            } else {
+                Some(0)
+            };
+            match zeros {
                 Some(zeros) => weights.zeroed_params = zeros,
                 None => {
                     weights.problem = Some(format!(

@@ -134,6 +134,9 @@ pub struct Variable {
     pub stage: Option<String>,
     /// The anchor defined on the value (`num_epochs: &num_epochs 10`).
     pub anchor: Option<(String, Span)>,
+    /// Why its `eval()` could not be resolved (a cycle, an unknown name, a type error); spans are
+    /// relative to the text inside `eval(...)`.
+    pub eval_error: Option<eval::EvalError>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -309,6 +312,7 @@ impl Lowering<'_> {
             }
             self.variable(name, key, value, None);
         }
+        self.resolve_variables(None);
         for (key, value) in entries {
             let Some(name) = scalar(key) else { continue };
             if is_group_key(name) {
@@ -344,11 +348,72 @@ impl Lowering<'_> {
                 self.variable(name, k, v, Some(stage));
             }
         }
+        self.resolve_variables(Some(stage));
         for (k, v) in entries {
             if let Some(name) = scalar(k)
                 && is_group_key(name)
             {
                 self.group(name, v, Some(stage));
+            }
+        }
+    }
+
+    /// Resolves the `eval()` variables of the global scope (or of a stage, with the globals
+    /// visible) in any order, as SparseML does by repeated passes; cycles and unknown names
+    /// become errors on the variables, which `rules.rs` reports.
+    fn resolve_variables(&mut self, stage: Option<&str>) {
+        let definition = |v: &Variable| match &v.value {
+            Value::Eval { text, .. } => eval::Definition::Eval(
+                eval::strip_eval(text).map_or(String::new(), |(inner, _)| inner.to_string()),
+            ),
+            Value::Int(i) => eval::Definition::Literal(eval::Value::Int(*i)),
+            Value::Float(f) => eval::Definition::Literal(eval::Value::Float(*f)),
+            Value::Bool(b) => eval::Definition::Literal(eval::Value::Bool(*b)),
+            Value::Str(s) => eval::Definition::Literal(eval::Value::Str(s.clone())),
+            Value::List(_) => eval::Definition::Other("list"),
+            Value::Map(_) => eval::Definition::Other("mapping"),
+            Value::Null | Value::Alias { .. } => eval::Definition::Other("null"),
+        };
+        let mut defs: Vec<(String, eval::Definition)> = Vec::new();
+        if stage.is_some() {
+            defs.extend(
+                self.recipe
+                    .variables
+                    .iter()
+                    .filter(|v| v.stage.is_none())
+                    .map(|v| (v.name.clone(), definition(v))),
+            );
+        }
+        let in_scope = |v: &Variable| v.stage.as_deref() == stage;
+        defs.extend(
+            self.recipe
+                .variables
+                .iter()
+                .filter(|v| in_scope(v))
+                .map(|v| (v.name.clone(), definition(v))),
+        );
+        let results = eval::resolve_all(&defs);
+        for v in self
+            .recipe
+            .variables
+            .iter_mut()
+            .filter(|v| v.stage.as_deref() == stage)
+        {
+            let Value::Eval { value, .. } = &mut v.value else {
+                continue;
+            };
+            match results
+                .iter()
+                .rev()
+                .find(|(name, _)| *name == v.name)
+                .map(|(_, r)| r)
+            {
+                Some(Ok(resolved)) => *value = Some(Box::new(from_eval_value(resolved.clone()))),
+                Some(Err(err)) => {
+                    *value = None;
+                    v.eval_error = Some(err.clone());
+                }
+                None => {}
             }
         }
     }
@@ -379,6 +444,7 @@ impl Lowering<'_> {
             value: resolved,
             stage: stage.map(str::to_string),
             anchor: value.anchor.as_ref().map(|a| (a.name.clone(), a.span)),
+            eval_error: None,
         });
     }
 

@@ -37,24 +37,84 @@ pub fn check(text: &str, recipe: &Recipe, options: &CheckOptions) -> Vec<Diagnos
 
 fn variables(text: &str, recipe: &Recipe, out: &mut Vec<Diagnostic>) {
     for variable in &recipe.variables {
-        if let Value::Eval { value: None, .. } = &variable.value {
+        if let Some(err) = &variable.eval_error {
+            report_eval_error(text, variable.value_span, err.clone(), recipe, out);
+        } else if let Value::Eval { value: None, .. } = &variable.value {
             eval_error(text, variable.value_span, recipe, out);
         }
     }
 }
 
-/// Why an `eval()` value could not be computed, at the span of the failing part.
-fn eval_error(text: &str, value_span: Span, recipe: &Recipe, out: &mut Vec<Diagnostic>) {
+/// Where the text inside `eval(...)` starts in the document, for a scalar at `value_span`.
+fn eval_base(text: &str, value_span: Span) -> Option<usize> {
     let source = &text[value_span.start..value_span.end];
-    // Quoted scalars: the expression starts after the quote.
     let (unquoted, quote) = match source.chars().next() {
         Some(q @ ('"' | '\'')) => (source.trim_matches(q), q.len_utf8()),
         _ => (source, 0),
     };
-    let Some((inner, inner_offset)) = eval::strip_eval(unquoted) else {
+    let (_, inner_offset) = eval::strip_eval(unquoted)?;
+    Some(value_span.start + quote + inner_offset)
+}
+
+fn report_eval_error(
+    text: &str,
+    value_span: Span,
+    err: eval::EvalError,
+    recipe: &Recipe,
+    out: &mut Vec<Diagnostic>,
+) {
+    let base = eval_base(text, value_span).unwrap_or(value_span.start);
+    let span = err
+        .span
+        .map(|s| Span {
+            start: base + s.start,
+            end: base + s.end,
+        })
+        .filter(|s| {
+            s.end <= value_span.end
+                && text.is_char_boundary(s.start)
+                && text.is_char_boundary(s.end)
+        })
+        .unwrap_or(value_span);
+    let mut diagnostic = Diagnostic::error(err.code, span, err.message.clone());
+    if err.code == eval::EVAL_UNARY_MINUS
+        && let Some(rest) = text.get(base..value_span.end)
+        && let Some(inner) = rest.rfind(')').map(|end| &rest[..end])
+        && let Some(fix) = eval::unary_minus_fix(inner)
+    {
+        let inner_span = Span {
+            start: base,
+            end: base + inner.len(),
+        };
+        diagnostic = match fix.plain {
+            Some(plain) => diagnostic.with_fix(format!("Write {plain}"), value_span, plain),
+            None => {
+                diagnostic.with_fix(format!("Write eval({})", fix.inner), inner_span, fix.inner)
+            }
+        };
+    }
+    if err.code == "eval-unknown-variable" {
+        let names = recipe.variables.iter().map(|v| v.name.as_str());
+        if let Some(name) = text.get(span.start..span.end)
+            && let Some(suggestion) = catalog::did_you_mean(name, names)
+        {
+            diagnostic = diagnostic.with_fix(format!("Use `{suggestion}`"), span, suggestion);
+        }
+    }
+    out.push(diagnostic);
+}
+
+/// Why an `eval()` value could not be computed, at the span of the failing part.
+fn eval_error(text: &str, value_span: Span, recipe: &Recipe, out: &mut Vec<Diagnostic>) {
+    let Some(base) = eval_base(text, value_span) else {
         return;
     };
-    let base = value_span.start + quote + inner_offset;
+    let Some(rest) = text.get(base..value_span.end) else {
+        return;
+    };
+    let Some(inner) = rest.rfind(')').map(|end| &rest[..end]) else {
+        return;
+    };
     let lookup = |name: &str| -> Option<eval::Value> {
         recipe
             .variables
@@ -63,22 +123,8 @@ fn eval_error(text: &str, value_span: Span, recipe: &Recipe, out: &mut Vec<Diagn
             .find(|v| v.name == name)
             .and_then(|v| super::lower::to_eval_value(&v.value))
     };
-    let result = eval::parse_eval(inner).and_then(|expr| eval::evaluate(&expr, &lookup));
-    if let Err(err) = result {
-        let span = err.span.map_or(value_span, |s| Span {
-            start: base + s.start,
-            end: base + s.end,
-        });
-        let mut diagnostic = Diagnostic::error(err.code, span, err.message.clone());
-        if err.code == "eval-unknown-variable" {
-            let names = recipe.variables.iter().map(|v| v.name.as_str());
-            if let Some(name) = text.get(span.start..span.end)
-                && let Some(suggestion) = catalog::did_you_mean(name, names)
-            {
-                diagnostic = diagnostic.with_fix(format!("Use `{suggestion}`"), span, suggestion);
-            }
-        }
-        out.push(diagnostic);
+    if let Err(err) = eval::parse_eval(inner).and_then(|expr| eval::evaluate(&expr, &lookup)) {
+        report_eval_error(text, value_span, err, recipe, out);
     }
 }
 

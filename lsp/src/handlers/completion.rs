@@ -21,11 +21,7 @@ fn item(label: &str, kind: CompletionItemKind, detail: Option<String>) -> Comple
 }
 
 /// The modifier whose block the offset is in: the last tag above it with a smaller indent.
-fn enclosing_modifier(
-    analysis: &Analysis,
-    offset: usize,
-    indent: usize,
-) -> Option<&Modifier> {
+fn enclosing_modifier(analysis: &Analysis, offset: usize, indent: usize) -> Option<&Modifier> {
     let text = analysis.text.as_str();
     analysis.checked.recipe.modifiers.iter().rev().find(|m| {
         m.tag_span.start < offset && {

