@@ -115,6 +115,28 @@ impl Modifier {
     }
 }
 
+/// A `re:` entry as SparseML matches it: Python's `re.match`, anchored at the start only.
+pub fn python_match(pattern: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(&format!("^(?:{pattern})")).map_err(|e| e.to_string())
+}
+
+impl Modifier {
+    /// Whether this modifier's `params` select the weight `name`: an exact name, a `re:` pattern,
+    /// or one of the `__ALL__` / `__ALL_PRUNABLE__` tokens.
+    pub fn selects(&self, name: &str) -> bool {
+        self.params()
+            .iter()
+            .any(|(entry, _)| match entry.strip_prefix("re:") {
+                Some(pattern) => python_match(pattern).is_ok_and(|re| re.is_match(name)),
+                None => {
+                    entry == name
+                        || entry.eq_ignore_ascii_case("__ALL_PRUNABLE__")
+                        || entry.eq_ignore_ascii_case("__ALL__")
+                }
+            })
+    }
+}
+
 fn flatten_strings(items: &[(Value, Span)], out: &mut Vec<(String, Span)>) {
     for (value, span) in items {
         match value.effective() {

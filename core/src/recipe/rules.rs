@@ -7,7 +7,7 @@ use super::catalog::{self, EndComparator, FieldType, ModifierSpec, TypeCheck};
 use super::check::{CheckOptions, ModelContext, is_generated_name};
 use super::diagnostic::{Diagnostic, Severity};
 use super::eval;
-use super::lower::{Field, Modifier, Recipe, Value};
+use super::lower::{Field, Modifier, Recipe, Value, python_match};
 use super::span::Span;
 use super::yaml11::{self, Yaml11};
 
@@ -728,11 +728,6 @@ fn params(
             }
         }
     }
-}
-
-/// `re:` entries use Python's `re.match`: anchored at the start only.
-pub fn python_match(pattern: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(&format!("^(?:{pattern})")).map_err(|e| e.to_string())
 }
 
 fn regex_param(

@@ -3,8 +3,8 @@
 //! shapes, params, FLOPs, existing sparsity); an alias's or a variable's value.
 
 use prunekit_core::recipe::catalog;
+use prunekit_core::recipe::lower::python_match;
 use prunekit_core::recipe::lower::{Modifier, Value};
-use prunekit_core::recipe::rules::python_match;
 use tower_lsp_server::ls_types::{Hover, HoverContents, MarkupContent, MarkupKind, Position};
 
 use super::context::{At, at};
@@ -145,7 +145,7 @@ fn modifier_doc(analysis: &Analysis, m: &Modifier) -> String {
         let mut n_weights = 0u64;
         let mut n_layers = 0;
         for w in model.prunable() {
-            if params.iter().any(|(p, _)| matches_param(p, &w.name)) {
+            if m.selects(&w.name) {
                 n_weights += w.params;
                 n_layers += 1;
             }
@@ -156,17 +156,6 @@ fn modifier_doc(analysis: &Analysis, m: &Modifier) -> String {
         ));
     }
     out
-}
-
-fn matches_param(entry: &str, name: &str) -> bool {
-    match entry.strip_prefix("re:") {
-        Some(pattern) => python_match(pattern).is_ok_and(|re| re.is_match(name)),
-        None => {
-            entry == name
-                || entry.eq_ignore_ascii_case("__ALL_PRUNABLE__")
-                || entry.eq_ignore_ascii_case("__ALL__")
-        }
-    }
 }
 
 fn field_doc(analysis: &Analysis, m: &Modifier, name: &str) -> Option<String> {
@@ -198,11 +187,14 @@ fn param_doc(analysis: &Analysis, m: &Modifier, entry: &str) -> String {
         );
     };
     if let Some(pattern) = entry.strip_prefix("re:") {
-        let matched: Vec<&str> = model
-            .prunable()
-            .filter(|w| matches_param(entry, &w.name))
-            .map(|w| w.name.as_str())
-            .collect();
+        let matched: Vec<&str> = match python_match(pattern) {
+            Ok(re) => model
+                .prunable()
+                .filter(|w| re.is_match(&w.name))
+                .map(|w| w.name.as_str())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
         return format!(
             "`re:{pattern}` matches {} prunable weight(s) of {}: {}",
             matched.len(),

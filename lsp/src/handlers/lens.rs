@@ -3,31 +3,17 @@
 //! timings and loss sensitivities join these when the model's project file has profiles.
 
 use prunekit_core::recipe::lower::Modifier;
-use prunekit_core::recipe::rules::python_match;
 use tower_lsp_server::ls_types::{CodeLens, Command};
 
 use crate::convert::Converter;
 use crate::line_index::Encoding;
 use crate::world::Analysis;
 
-fn selects(m: &Modifier, name: &str) -> bool {
-    m.params()
-        .iter()
-        .any(|(entry, _)| match entry.strip_prefix("re:") {
-            Some(pattern) => python_match(pattern).is_ok_and(|re| re.is_match(name)),
-            None => {
-                entry == name
-                    || entry.eq_ignore_ascii_case("__ALL_PRUNABLE__")
-                    || entry.eq_ignore_ascii_case("__ALL__")
-            }
-        })
-}
-
 /// "3 layers · removes 2.9K of 3.6K weights · ~1.8× fewer FLOPs", or `None` without a model.
 pub fn summary(analysis: &Analysis, m: &Modifier) -> Option<String> {
     let model = analysis.model.as_ref()?;
     let sparsity = m.number("final_sparsity")?;
-    let selected: Vec<_> = model.prunable().filter(|w| selects(m, &w.name)).collect();
+    let selected: Vec<_> = model.prunable().filter(|w| m.selects(&w.name)).collect();
     if selected.is_empty() {
         return Some("prunes no layer of the model".into());
     }
