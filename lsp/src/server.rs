@@ -82,6 +82,35 @@ impl Server {
         Some((analysis, encoding))
     }
 
+    /// The last analysis that parsed, and `position` mapped into its text, when the current one
+    /// has a syntax error and the position lies outside the edited region.
+    fn last_good_at(
+        &self,
+        uri: &Uri,
+        current: &Analysis,
+        encoding: Encoding,
+        position: Position,
+    ) -> Option<(Arc<Analysis>, Position)> {
+        if !current.has_syntax_error() {
+            return None;
+        }
+        let good = world::last_good(&self.world, uri)?;
+        let offset = Converter {
+            text: &current.text,
+            index: &current.index,
+            encoding,
+        }
+        .offset(position);
+        let mapped = world::map_offset(&good.text, &current.text, offset)?;
+        let position = Converter {
+            text: &good.text,
+            index: &good.index,
+            encoding,
+        }
+        .position(mapped);
+        Some((good, position))
+    }
+
     async fn refresh_settings(&self) {
         let items = vec![ConfigurationItem {
             scope_uri: None,
@@ -213,6 +242,7 @@ impl LanguageServer for Server {
                 text: Arc::new(doc.text),
                 version: doc.version,
                 analysis: None,
+                last_good: None,
             },
         );
         self.publish(doc.uri).await;
@@ -289,12 +319,18 @@ impl LanguageServer for Server {
             return Ok(None);
         };
         let markdown = world::lock(&self.world).supports_markdown;
-        Ok(handlers::hover::hover(
-            &analysis,
-            encoding,
-            at.position,
-            markdown,
-        ))
+        if let Some(found) = handlers::hover::hover(&analysis, encoding, at.position, markdown) {
+            return Ok(Some(found));
+        }
+        // Past a syntax error the partial tree knows nothing: ask the last text that parsed.
+        let uri = &at.text_document.uri;
+        Ok(self
+            .last_good_at(uri, &analysis, encoding, at.position)
+            .and_then(|(good, position)| {
+                let mut found = handlers::hover::hover(&good, encoding, position, markdown)?;
+                found.range = None; // a range in the old text would point at the wrong place
+                Some(found)
+            }))
     }
 
     async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {

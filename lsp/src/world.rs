@@ -48,6 +48,38 @@ pub struct Document {
     pub text: Arc<String>,
     pub version: i32,
     pub analysis: Option<Arc<Analysis>>,
+    /// The newest analysis whose text parsed without a syntax error: hover and navigation fall
+    /// back to it for the part of the document after a syntax error the user is still typing.
+    pub last_good: Option<Arc<Analysis>>,
+}
+
+impl Analysis {
+    pub fn has_syntax_error(&self) -> bool {
+        self.checked.document.error.is_some()
+    }
+}
+
+/// Maps an offset of `new` to the same place in `old`, when it lies in the common prefix or the
+/// common suffix of the two texts (outside the region that was edited).
+pub fn map_offset(old: &str, new: &str, offset: usize) -> Option<usize> {
+    let prefix = old
+        .bytes()
+        .zip(new.bytes())
+        .take_while(|(a, b)| a == b)
+        .count();
+    if offset <= prefix {
+        return Some(offset);
+    }
+    let max_suffix = old.len().min(new.len()) - prefix;
+    let suffix = old
+        .bytes()
+        .rev()
+        .zip(new.bytes().rev())
+        .take(max_suffix)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mapped = offset.checked_add(old.len())?.checked_sub(new.len())?;
+    (offset >= new.len() - suffix && old.is_char_boundary(mapped)).then_some(mapped)
 }
 
 #[derive(Default)]
@@ -201,6 +233,31 @@ pub fn analysis(world: &Shared, uri: &Uri) -> Option<Arc<Analysis>> {
         && doc.version == version
     {
         doc.analysis = Some(analysis.clone());
+        if !analysis.has_syntax_error() {
+            doc.last_good = Some(analysis.clone());
+        }
     }
     Some(analysis)
+}
+
+pub fn last_good(world: &Shared, uri: &Uri) -> Option<Arc<Analysis>> {
+    lock(world)
+        .documents
+        .get(uri)
+        .and_then(|d| d.last_good.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::map_offset;
+
+    #[test]
+    fn offsets_outside_the_edit_map_back() {
+        let old = "a: 1\nb: [x, y]\nc: 3\n";
+        let new = "a: 1\nb: [x, \nc: 3\n";
+        assert_eq!(map_offset(old, new, 2), Some(2));
+        let c_new = new.find("c:").unwrap();
+        assert_eq!(map_offset(old, new, c_new), Some(old.find("c:").unwrap()));
+        assert_eq!(map_offset(old, new, new.find(", \n").unwrap() + 2), None);
+    }
 }

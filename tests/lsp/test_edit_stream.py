@@ -104,3 +104,27 @@ async def test_code_lens_per_pruning_modifier(client):
     titles = [lens.command.title for lens in lenses]
     assert len(titles) == text.count("!GMPruningModifier"), titles
     assert all("removes" in t and "weights" in t for t in titles), titles
+
+
+@pytest.mark.asyncio
+async def test_hover_after_a_syntax_error_uses_the_last_text_that_parsed(client):
+    uri = (RECIPES / "typing.recipe.yaml").as_uri()
+    text = GMP.read_text(encoding="utf-8")
+    since = _open(client, uri, text)
+    await settle(client, uri, since=since, version=1)
+    # The user starts a flow list in the first modifier and has not closed it yet.
+    at = text.index("    start_epoch: 0.0")
+    edit = types.TextEdit(range=types.Range(start=_position(text, at), end=_position(text, at)),
+                          new_text="    params: [conv1.weight, \n")
+    typed = apply_edits(text, [edit], "utf-16")
+    since = len(client.published)
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangePartial(range=edit.range, text=edit.new_text)]))
+    published = await settle(client, uri, since=since, version=2)
+    assert any(d.code == "syntax" for d in published.diagnostics)
+    # A field far below the error still has its documentation.
+    field = typed.index("inter_func: cubic")
+    hover = await client.text_document_hover_async(types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=_position(typed, field + 2)))
+    assert hover is not None and "inter_func" in str(hover.contents)
