@@ -187,6 +187,7 @@ impl LanguageServer for Server {
                 definition_provider: Some(OneOf::Left(true)),
                 references_provider: Some(OneOf::Left(true)),
                 rename_provider: Some(OneOf::Left(true)),
+                inlay_hint_provider: Some(OneOf::Left(true)),
                 code_lens_provider: Some(CodeLensOptions {
                     resolve_provider: Some(false),
                 }),
@@ -395,6 +396,17 @@ impl LanguageServer for Server {
             return Ok(None);
         };
         Ok(Some(handlers::lens::lenses(&analysis, encoding)))
+    }
+
+    async fn inlay_hint(&self, params: InlayHintParams) -> Result<Option<Vec<InlayHint>>> {
+        let Some((analysis, encoding)) = self.snapshot(&params.text_document.uri).await else {
+            return Ok(None);
+        };
+        Ok(Some(handlers::inlay::hints(
+            &analysis,
+            encoding,
+            params.range,
+        )))
     }
 
     async fn document_symbol(

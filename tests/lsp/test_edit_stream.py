@@ -128,3 +128,22 @@ async def test_hover_after_a_syntax_error_uses_the_last_text_that_parsed(client)
     hover = await client.text_document_hover_async(types.HoverParams(
         text_document=types.TextDocumentIdentifier(uri=uri), position=_position(typed, field + 2)))
     assert hover is not None and "inter_func" in str(hover.contents)
+
+
+@pytest.mark.asyncio
+async def test_inlay_hints_and_hover_show_each_weights_sensitivity(client):
+    uri = (RECIPES / "sensitivity.recipe.yaml").as_uri()
+    text = (RECIPES / "bad_params.recipe.yaml").read_text(encoding="utf-8")
+    since = _open(client, uri, text)
+    await settle(client, uri, since=since, version=1)
+    lines = text.count("\n") + 1
+    hints = await client.text_document_inlay_hint_async(types.InlayHintParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        range=types.Range(start=types.Position(line=0, character=0), end=types.Position(line=lines, character=0))))
+    labels = [h.label for h in hints]
+    assert labels and all(label.startswith("sens ") and "#" in label for label in labels), labels
+    # conv1 is Sparsify's most sensitive kind of layer: few params between big activations.
+    at = text.index("- conv1.weight") + 2
+    hover = await client.text_document_hover_async(types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=_position(text, at + 2)))
+    assert "loss sensitivity" in str(hover.contents) and "rank" in str(hover.contents)

@@ -100,6 +100,8 @@ pub struct Layer {
     pub is_prunable: bool,
     pub not_prunable_reason: Option<String>,
     pub weight: Option<Tensor>,
+    /// Which input is the weight, for prunable layers; the others are activations (and the bias).
+    pub weight_input: Option<usize>,
     pub bias: Option<Tensor>,
     pub prunable_params: u64,
     pub zeroed_params: u64,
@@ -217,6 +219,7 @@ pub fn analyze(model: &Model, options: &AnalysisOptions) -> Result<ModelAnalysis
             is_prunable: weights.is_prunable,
             not_prunable_reason: weights.not_prunable_reason.clone(),
             weight: weights.weight.clone(),
+            weight_input: weights.weight_input,
             bias: weights.bias.clone(),
             prunable_params: weights.prunable_params,
             zeroed_params: weights.zeroed_params,
@@ -310,6 +313,53 @@ fn declared_facts(ty: &TypeProto, symbols: &HashMap<String, u64>) -> Option<Valu
     Some(ValueFacts::new(t.elem_type(), shape))
 }
 
+impl Layer {
+    /// Sparsify's approximated loss sensitivity of a prunable layer (its virtual "Approximated"
+    /// loss profile, recipes.md §9.5): `(in + out) / params × max(in/out, out/in)` where `in` and
+    /// `out` are the activation volumes (known, non-zero dims) and `params` the weight and bias.
+    /// A structural prior from shapes alone, until a measured loss profile exists.
+    pub fn approx_sensitivity(&self) -> Option<f64> {
+        let weight_input = self.weight_input?;
+        let bias = self
+            .bias
+            .as_ref()
+            .map_or(0, |b| b.shape.iter().map(|&d| d.max(0) as u64).product());
+        let params = self.prunable_params + bias;
+        if params == 0 {
+            return Some(0.0);
+        }
+        let volume = |shapes: &mut dyn Iterator<Item = &Option<Shape>>| -> f64 {
+            let dims: Vec<u64> = shapes
+                .flatten()
+                .flat_map(|s| s.iter().copied())
+                .filter(|&d| d > 0)
+                .collect();
+            if dims.is_empty() {
+                0.0
+            } else {
+                dims.iter().map(|&d| d as f64).product()
+            }
+        };
+        // Activations: every input but the weight and the bias (input 2 of Conv and Gemm).
+        let bias_input = if self.bias.is_some() { Some(2) } else { None };
+        let in_vol = volume(
+            &mut self
+                .input_shapes
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| Some(*i) != Some(weight_input) && Some(*i) != bias_input)
+                .map(|(_, s)| s),
+        );
+        let out_vol = volume(&mut self.output_shapes.iter().take(1));
+        let multiplier = if in_vol > 0.0 && out_vol > 0.0 {
+            (in_vol / out_vol).max(out_vol / in_vol)
+        } else {
+            1.0
+        };
+        Some((in_vol + out_vol) / params as f64 * multiplier)
+    }
+}
+
 impl ModelAnalysis {
     pub fn n_prunable(&self) -> usize {
         self.layers.iter().filter(|l| l.is_prunable).count()
@@ -317,5 +367,81 @@ impl ModelAnalysis {
 
     pub fn layer(&self, name: &str) -> Option<&Layer> {
         self.layers.iter().find(|l| l.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(
+        op: &str,
+        inputs: Vec<Option<Shape>>,
+        output: Shape,
+        weight: Vec<i64>,
+        bias: Option<Vec<i64>>,
+    ) -> Layer {
+        let n_weight: u64 = weight.iter().map(|&d| d as u64).product();
+        Layer {
+            name: "x".into(),
+            node_name: String::new(),
+            op_type: op.into(),
+            inputs: vec![],
+            outputs: vec![],
+            input_shapes: inputs,
+            output_shapes: vec![Some(output)],
+            attributes: vec![],
+            params: 0,
+            is_prunable: true,
+            not_prunable_reason: None,
+            weight: Some(Tensor {
+                name: "w".into(),
+                shape: weight,
+            }),
+            weight_input: Some(1),
+            bias: bias.map(|shape| Tensor {
+                name: "b".into(),
+                shape,
+            }),
+            prunable_params: n_weight,
+            zeroed_params: 0,
+            macs: None,
+            flops: None,
+        }
+    }
+
+    #[test]
+    fn approximated_sensitivity_matches_sparsifys_worked_examples() {
+        // recipes.md §9.5: Conv 3→4, 3×3, 8×8, with bias: (192 + 256) / 112 × 256/192 = 5.333.
+        let conv = layer(
+            "Conv",
+            vec![
+                Some(vec![1, 3, 8, 8]),
+                Some(vec![4, 3, 3, 3]),
+                Some(vec![4]),
+            ],
+            vec![1, 4, 8, 8],
+            vec![4, 3, 3, 3],
+            Some(vec![4]),
+        );
+        assert!((conv.approx_sensitivity().unwrap() - 5.333).abs() < 1e-3);
+        // Gemm 4→10 with bias: (4 + 10) / 50 × 2.5 = 0.7.
+        let gemm = layer(
+            "Gemm",
+            vec![Some(vec![1, 4]), Some(vec![10, 4]), Some(vec![10])],
+            vec![1, 10],
+            vec![10, 4],
+            Some(vec![10]),
+        );
+        assert!((gemm.approx_sensitivity().unwrap() - 0.7).abs() < 1e-9);
+        // MatMul [N,5,6]·[6,7]: (30 + 35) / 42 × 35/30 = 1.806.
+        let matmul = layer(
+            "MatMul",
+            vec![Some(vec![1, 5, 6]), Some(vec![6, 7])],
+            vec![1, 5, 7],
+            vec![6, 7],
+            None,
+        );
+        assert!((matmul.approx_sensitivity().unwrap() - 1.806).abs() < 1e-3);
     }
 }

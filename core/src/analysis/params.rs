@@ -14,6 +14,8 @@ pub(super) struct LayerWeights {
     /// Why a Conv, Gemm or MatMul is not prunable (other ops never are, and need no reason).
     pub not_prunable_reason: Option<String>,
     pub weight: Option<Tensor>,
+    /// Which input of the node is the weight (directly or through a view).
+    pub weight_input: Option<usize>,
     pub bias: Option<Tensor>,
     pub prunable_params: u64,
     pub zeroed_params: u64,
@@ -40,6 +42,7 @@ pub(super) fn of(node: &NodeProto, index: &GraphIndex, count_zeros: bool) -> Lay
         params,
         is_prunable: false,
         not_prunable_reason: None,
+        weight_input: None,
         weight: None,
         bias: None,
         prunable_params: 0,
@@ -89,6 +92,12 @@ pub(super) fn of(node: &NodeProto, index: &GraphIndex, count_zeros: bool) -> Lay
             (None, None) => Err("it multiplies two activations; there is no weight to prune"),
         },
     };
+    weights.weight_input = match (op, float_root(0)) {
+        ("Conv", _) => Some(1),
+        (_, Some(_)) => Some(0),
+        _ => Some(1),
+    }
+    .filter(|_| weight.is_ok());
     // The bias is reported whether or not the weight is prunable; MatMul has none.
     let bias = if op == "MatMul" { None } else { float_root(2) };
     let to_tensor = |name: &str| Tensor {

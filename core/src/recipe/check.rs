@@ -35,6 +35,11 @@ pub struct Weight {
     pub is_prunable: bool,
     /// Why a Conv/Gemm/MatMul weight is not prunable.
     pub reason: Option<String>,
+    /// Loss sensitivity of its layer (higher hurts more when pruned): Sparsify's approximated
+    /// value from shapes until the model's project file holds a measured loss profile.
+    pub sensitivity: Option<f64>,
+    /// 1 for the most sensitive prunable weight.
+    pub sensitivity_rank: Option<usize>,
 }
 
 /// What the recipe's model tells the rules.
@@ -70,6 +75,8 @@ impl ModelContext {
                     zeroed: layer.zeroed_params,
                     is_prunable: layer.is_prunable,
                     reason: None,
+                    sensitivity: layer.approx_sensitivity(),
+                    sensitivity_rank: None,
                 });
             }
             if let Some(b) = &layer.bias {
@@ -84,11 +91,22 @@ impl ModelContext {
                     zeroed: 0,
                     is_prunable: false,
                     reason: Some("it is a bias; pruning modifiers prune weights".into()),
+                    sensitivity: None,
+                    sensitivity_rank: None,
                 });
             }
         }
         let mut weights: Vec<Weight> = weights.into_values().collect();
         weights.sort_by_key(|w| !w.is_prunable);
+        let mut ranked: Vec<(usize, f64)> = weights
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| Some((i, w.sensitivity.filter(|_| w.is_prunable)?)))
+            .collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        for (rank, (i, _)) in ranked.into_iter().enumerate() {
+            weights[i].sensitivity_rank = Some(rank + 1);
+        }
         let has_generated_names = weights
             .iter()
             .filter(|w| w.is_prunable)

@@ -1,7 +1,7 @@
 //! Completion: modifier tags after `!` (as snippets with their required fields when the client
 //! takes snippets), the fields a modifier does not have yet, enum and boolean values, the `params`
-//! tokens and the model's prunable weights (largest FLOPs first, with op, shape and params as
-//! detail), variables inside `eval(...)`, and top-level keys.
+//! tokens and the model's prunable weights (least sensitive first, with op, shape, params and
+//! sensitivity as detail), variables inside `eval(...)`, and top-level keys.
 
 use prunekit_core::recipe::catalog::{self, FieldType};
 use prunekit_core::recipe::lower::Modifier;
@@ -228,20 +228,25 @@ fn weights(analysis: &Analysis, with_tokens: bool) -> Vec<CompletionItem> {
         Vec::new()
     };
     if let Some(model) = &analysis.model {
+        // The least sensitive first: the best candidates to prune.
         let mut prunable: Vec<_> = model.prunable().collect();
-        prunable.sort_by_key(|w| std::cmp::Reverse(w.flops.unwrap_or(0)));
+        prunable.sort_by(|a, b| {
+            a.sensitivity
+                .unwrap_or(f64::MAX)
+                .total_cmp(&b.sensitivity.unwrap_or(f64::MAX))
+        });
         for (rank, w) in prunable.into_iter().enumerate() {
-            let mut it = item(
-                &w.name,
-                CompletionItemKind::FIELD,
-                Some(format!(
-                    "{} {:?}, {} params, {} FLOPs",
-                    w.op_type,
-                    w.shape,
-                    w.params,
-                    w.flops.unwrap_or(0)
-                )),
+            let sensitivity = w
+                .sensitivity
+                .map_or(String::new(), |s| format!(", sensitivity {s:.3}"));
+            let detail = format!(
+                "{} {:?}, {} params, {} FLOPs{sensitivity}",
+                w.op_type,
+                w.shape,
+                w.params,
+                w.flops.unwrap_or(0)
             );
+            let mut it = item(&w.name, CompletionItemKind::FIELD, Some(detail));
             it.sort_text = Some(format!("{rank:05}"));
             items.push(it);
         }

@@ -237,8 +237,14 @@ fn param_doc(analysis: &Analysis, m: &Modifier, entry: &str) -> String {
             w.reason.as_deref().unwrap_or("no prunable weight")
         ));
     }
-    out.push_str(
-        "- loss sensitivity: not measured yet (run `profile loss` in the prunekit notebook)\n",
-    );
+    if let (Some(sensitivity), Some(rank)) = (w.sensitivity, w.sensitivity_rank) {
+        let n = model
+            .prunable()
+            .filter(|w| w.sensitivity_rank.is_some())
+            .count();
+        out.push_str(&format!(
+            "- loss sensitivity {sensitivity:.3}, rank {rank} of {n} (1 = most sensitive; approximated from shapes, as Sparsify's \"Approximated\" profile; `profile loss` in the notebook measures it)\n"
+        ));
+    }
     out
 }

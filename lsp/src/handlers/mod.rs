@@ -5,6 +5,7 @@ pub mod code_action;
 pub mod completion;
 pub mod context;
 pub mod hover;
+pub mod inlay;
 pub mod lens;
 pub mod navigation;
 pub mod settings;
