@@ -49,11 +49,7 @@ impl Server {
         if !is_current {
             return;
         }
-        let convert = Converter {
-            text: &analysis.text,
-            index: &analysis.index,
-            encoding,
-        };
+        let convert = analysis.converter(encoding);
         let diagnostics = analysis
             .diagnostics
             .iter()
@@ -95,19 +91,9 @@ impl Server {
             return None;
         }
         let good = world::last_good(&self.world, uri)?;
-        let offset = Converter {
-            text: &current.text,
-            index: &current.index,
-            encoding,
-        }
-        .offset(position);
+        let offset = current.converter(encoding).offset(position);
         let mapped = world::map_offset(&good.text, &current.text, offset)?;
-        let position = Converter {
-            text: &good.text,
-            index: &good.index,
-            encoding,
-        }
-        .position(mapped);
+        let position = good.converter(encoding).position(mapped);
         Some((good, position))
     }
 

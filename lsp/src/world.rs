@@ -54,6 +54,15 @@ pub struct Document {
 }
 
 impl Analysis {
+    /// Spans of this analysis's text ↔ LSP positions in the negotiated encoding.
+    pub fn converter(&self, encoding: Encoding) -> crate::convert::Converter<'_> {
+        crate::convert::Converter {
+            text: &self.text,
+            index: &self.index,
+            encoding,
+        }
+    }
+
     pub fn has_syntax_error(&self) -> bool {
         self.checked.document.error.is_some()
     }

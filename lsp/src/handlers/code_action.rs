@@ -5,7 +5,6 @@ use std::collections::HashMap;
 
 use tower_lsp_server::ls_types::*;
 
-use crate::convert::Converter;
 use crate::line_index::Encoding;
 use crate::world::Analysis;
 
@@ -15,11 +14,7 @@ pub fn actions(
     uri: &Uri,
     range: Range,
 ) -> CodeActionResponse {
-    let convert = Converter {
-        text: &analysis.text,
-        index: &analysis.index,
-        encoding,
-    };
+    let convert = analysis.converter(encoding);
     let (start, end) = (convert.offset(range.start), convert.offset(range.end));
     let mut out = Vec::new();
     for d in &analysis.diagnostics {

@@ -7,7 +7,6 @@ use prunekit_core::recipe::catalog::{self, FieldType};
 use prunekit_core::recipe::lower::Modifier;
 use tower_lsp_server::ls_types::*;
 
-use crate::convert::Converter;
 use crate::line_index::Encoding;
 use crate::world::Analysis;
 
@@ -41,11 +40,7 @@ pub fn complete(
     position: Position,
     snippets: bool,
 ) -> Option<CompletionResponse> {
-    let convert = Converter {
-        text: &analysis.text,
-        index: &analysis.index,
-        encoding,
-    };
+    let convert = analysis.converter(encoding);
     let text = analysis.text.as_str();
     let offset = convert.offset(position);
     let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);

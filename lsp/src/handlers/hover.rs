@@ -8,7 +8,6 @@ use prunekit_core::recipe::lower::{Modifier, Value};
 use tower_lsp_server::ls_types::{Hover, HoverContents, MarkupContent, MarkupKind, Position};
 
 use super::context::{At, at};
-use crate::convert::Converter;
 use crate::line_index::Encoding;
 use crate::world::Analysis;
 
@@ -18,11 +17,7 @@ pub fn hover(
     position: Position,
     markdown: bool,
 ) -> Option<Hover> {
-    let convert = Converter {
-        text: &analysis.text,
-        index: &analysis.index,
-        encoding,
-    };
+    let convert = analysis.converter(encoding);
     let (text, span) = match at(analysis, convert.offset(position)) {
         At::Tag(m) => (modifier_doc(analysis, m), m.tag_span),
         At::FieldKey(m, f) => (field_doc(analysis, m, &f.name)?, f.key_span),

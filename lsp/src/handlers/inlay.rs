@@ -3,7 +3,6 @@
 
 use tower_lsp_server::ls_types::{InlayHint, InlayHintKind, InlayHintLabel, Range};
 
-use crate::convert::Converter;
 use crate::line_index::Encoding;
 use crate::world::Analysis;
 
@@ -11,11 +10,7 @@ pub fn hints(analysis: &Analysis, encoding: Encoding, range: Range) -> Vec<Inlay
     let Some(model) = &analysis.model else {
         return Vec::new();
     };
-    let convert = Converter {
-        text: &analysis.text,
-        index: &analysis.index,
-        encoding,
-    };
+    let convert = analysis.converter(encoding);
     let (start, end) = (convert.offset(range.start), convert.offset(range.end));
     let n_ranked = model
         .prunable()

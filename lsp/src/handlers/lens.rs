@@ -5,7 +5,6 @@
 use prunekit_core::recipe::lower::Modifier;
 use tower_lsp_server::ls_types::{CodeLens, Command};
 
-use crate::convert::Converter;
 use crate::line_index::Encoding;
 use crate::world::Analysis;
 
@@ -40,11 +39,7 @@ pub fn summary(analysis: &Analysis, m: &Modifier) -> Option<String> {
 }
 
 pub fn lenses(analysis: &Analysis, encoding: Encoding) -> Vec<CodeLens> {
-    let convert = Converter {
-        text: &analysis.text,
-        index: &analysis.index,
-        encoding,
-    };
+    let convert = analysis.converter(encoding);
     analysis
         .checked
         .recipe

@@ -9,7 +9,6 @@ use tower_lsp_server::ls_types::{
 };
 
 use super::context::{At, at};
-use crate::convert::Converter;
 use crate::line_index::Encoding;
 use crate::world::Analysis;
 
@@ -37,11 +36,7 @@ pub fn definition(
     uri: &Uri,
     position: Position,
 ) -> Option<GotoDefinitionResponse> {
-    let convert = Converter {
-        text: &analysis.text,
-        index: &analysis.index,
-        encoding,
-    };
+    let convert = analysis.converter(encoding);
     let target = at(analysis, convert.offset(position));
     let span = definition_span(analysis, &target)?;
     Some(GotoDefinitionResponse::Scalar(Location {
@@ -57,11 +52,7 @@ pub fn references(
     uri: &Uri,
     position: Position,
 ) -> Option<Vec<Location>> {
-    let convert = Converter {
-        text: &analysis.text,
-        index: &analysis.index,
-        encoding,
-    };
+    let convert = analysis.converter(encoding);
     let target = at(analysis, convert.offset(position));
     let recipe = &analysis.checked.recipe;
     let mut spans: Vec<Span> = definition_span(analysis, &target).into_iter().collect();
@@ -130,11 +121,7 @@ pub fn rename(
     if !is_name {
         return None;
     }
-    let convert = Converter {
-        text: &analysis.text,
-        index: &analysis.index,
-        encoding,
-    };
+    let convert = analysis.converter(encoding);
     let offset = convert.offset(position);
     let target = at(analysis, offset);
     // An anchor's text includes its sigil (`&name`, `*name`); the rest are bare names.

@@ -45,11 +45,7 @@ fn symbol(
 }
 
 pub fn symbols(analysis: &Analysis, encoding: Encoding) -> Vec<DocumentSymbol> {
-    let convert = Converter {
-        text: &analysis.text,
-        index: &analysis.index,
-        encoding,
-    };
+    let convert = analysis.converter(encoding);
     let recipe = &analysis.checked.recipe;
     let modifier_symbol = |m: &Modifier| {
         let fields = m
@@ -139,11 +135,7 @@ pub fn symbols(analysis: &Analysis, encoding: Encoding) -> Vec<DocumentSymbol> {
 }
 
 pub fn folding(analysis: &Analysis, encoding: Encoding) -> Vec<FoldingRange> {
-    let convert = Converter {
-        text: &analysis.text,
-        index: &analysis.index,
-        encoding,
-    };
+    let convert = analysis.converter(encoding);
     analysis
         .checked
         .recipe
