@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import zmq
 
 from prunekit_cli import FIXTURES, MISSING_BINARY, PRUNEKIT_BIN
 
@@ -24,13 +23,4 @@ def fresh_project_files():
     load of that model reuses it. Start every test run without the previous run's files."""
     for stale in FIXTURES.glob("*.prunekit.json"):
         stale.unlink()
-    yield
-
-
-@pytest.fixture(scope="session", autouse=True)
-def enough_zmq_sockets():
-    """The kernel tests open hundreds of ZeroMQ client sockets in this one process (50 clients at
-    once, many short-lived kernels), all in jupyter_client's shared context, whose default cap of
-    1023 sockets then fails a heartbeat thread with "Too many open files". Raise the cap."""
-    zmq.Context.instance().set(zmq.MAX_SOCKETS, 16384)
     yield
