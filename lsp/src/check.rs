@@ -58,7 +58,7 @@ pub fn run(args: &[String]) -> Result<bool, String> {
                 let name = words
                     .next()
                     .ok_or("--framework needs pytorch, keras or tensorflow.")?;
-                framework = world::parse_framework(name).ok_or(format!(
+                framework = Framework::from_name(name).ok_or(format!(
                     "--framework {name}: use pytorch, keras or tensorflow."
                 ))?;
             }

@@ -16,15 +16,6 @@ use tower_lsp_server::ls_types::Uri;
 use crate::line_index::{Encoding, LineIndex};
 use crate::model_link;
 
-pub fn parse_framework(name: &str) -> Option<Framework> {
-    match name.to_ascii_lowercase().as_str() {
-        "pytorch" | "torch" => Some(Framework::PyTorch),
-        "keras" => Some(Framework::Keras),
-        "tensorflow" | "tf" => Some(Framework::TensorFlow),
-        _ => None,
-    }
-}
-
 /// Settings from `initializationOptions` and `workspace/configuration` (`prunekit.*`).
 #[derive(Debug, Clone, Default)]
 pub struct Settings {

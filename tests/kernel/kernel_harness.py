@@ -98,33 +98,28 @@ def kernel_process(km: KernelManager):
     return km.provisioner.process  # type: ignore[union-attr]
 
 
-def shell_reply(kc: BlockingKernelClient, msg_id: str, timeout: float = 15) -> dict:
-    """The shell reply to msg_id; other replies (e.g. to wait_for_ready's kernel_info) are skipped."""
+def _reply(get, channel: str, msg_id: str, timeout: float) -> dict:
+    """The reply to msg_id read with `get` (kc.get_shell_msg or kc.get_control_msg); replies to
+    other requests (e.g. wait_for_ready's kernel_info) are skipped."""
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise AssertionError(f"no shell reply to {msg_id} within {timeout} s")
+            raise AssertionError(f"no {channel} reply to {msg_id} within {timeout} s")
         try:
-            msg = kc.get_shell_msg(timeout=left)
+            msg = get(timeout=left)
         except Empty:
             continue
         if msg["parent_header"].get("msg_id") == msg_id:
             return msg
+
+
+def shell_reply(kc: BlockingKernelClient, msg_id: str, timeout: float = 15) -> dict:
+    return _reply(kc.get_shell_msg, "shell", msg_id, timeout)
 
 
 def control_reply(kc: BlockingKernelClient, msg_id: str, timeout: float = 5) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"no control reply to {msg_id} within {timeout} s")
-        try:
-            msg = kc.get_control_msg(timeout=left)
-        except Empty:
-            continue
-        if msg["parent_header"].get("msg_id") == msg_id:
-            return msg
+    return _reply(kc.get_control_msg, "control", msg_id, timeout)
 
 
 def send_control(kc: BlockingKernelClient, msg_type: str, content: dict | None = None) -> str:

@@ -40,6 +40,13 @@ pub enum Framework {
     TensorFlow,
 }
 
+impl Default for Framework {
+    /// SparseML recipes are written for PyTorch unless a setting says otherwise.
+    fn default() -> Self {
+        Framework::PyTorch
+    }
+}
+
 impl Framework {
     pub const ALL: [Framework; 3] = [Framework::PyTorch, Framework::Keras, Framework::TensorFlow];
 
@@ -2179,6 +2186,12 @@ pub fn resolve_modifier<'k>(
 
 /// The frameworks other than `framework` that register `name` (for "only available in PyTorch"
 /// diagnostics).
+/// A class under whichever framework registers it (PyTorch first): for docs and completion,
+/// where a recipe's framework does not change what a field means.
+pub fn modifier_in_any(name: &str) -> Option<&'static ModifierSpec> {
+    Framework::ALL.iter().find_map(|fw| modifier(name, *fw))
+}
+
 pub fn frameworks_of(name: &str) -> impl Iterator<Item = Framework> + use<'_> {
     Framework::ALL
         .into_iter()

@@ -12,13 +12,6 @@ use super::span::Span;
 use super::yaml::{self, YamlDocument};
 use crate::ModelAnalysis;
 
-impl Default for Framework {
-    /// SparseML recipes are written for PyTorch unless a setting says otherwise.
-    fn default() -> Self {
-        Framework::PyTorch
-    }
-}
-
 /// One weight of the recipe's model, as completion, hover and the `params` rules see it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Weight {

@@ -549,10 +549,10 @@ impl Lowering<'_> {
                         Yaml11::Bool(b) => Value::Bool(b),
                         Yaml11::Int(i) => Value::Int(i),
                         Yaml11::Float(f) => Value::Float(f),
-                        Yaml11::Str => self.string(value, node.span),
+                        Yaml11::Str => self.string(value),
                     }
                 }
-                _ => self.string(value, node.span),
+                _ => self.string(value),
             },
             NodeKind::Sequence { items, .. } => {
                 Value::List(items.iter().map(|i| (self.value(i), i.span)).collect())
@@ -589,7 +589,7 @@ impl Lowering<'_> {
     }
 
     /// A string value, or an `eval()` expression evaluated against the variables met so far.
-    fn string(&mut self, text: &str, span: Span) -> Value {
+    fn string(&mut self, text: &str) -> Value {
         let Some((inner, _)) = eval::strip_eval(text) else {
             return Value::Str(text.to_string());
         };
@@ -617,7 +617,6 @@ impl Lowering<'_> {
         let value = eval::parse_eval(inner)
             .and_then(|expr| eval::evaluate(&expr, &lookup))
             .ok();
-        let _ = span;
         Value::Eval {
             text: text.to_string(),
             value: value.map(|v| Box::new(from_eval_value(v))),

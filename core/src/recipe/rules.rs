@@ -28,7 +28,7 @@ pub fn check(text: &str, recipe: &Recipe, options: &CheckOptions) -> Vec<Diagnos
             }
         }
         schedule(modifier, spec, &mut out);
-        params(modifier, spec, options.model, &mut out);
+        params(modifier, options.model, &mut out);
     }
     overlaps(recipe, &mut out);
     epoch_range(recipe, &mut out);
@@ -650,12 +650,7 @@ fn schedule(modifier: &Modifier, spec: &ModifierSpec, out: &mut Vec<Diagnostic>)
 
 const TOKENS: &[&str] = &["__ALL__", "__ALL_PRUNABLE__"];
 
-fn params(
-    modifier: &Modifier,
-    spec: &ModifierSpec,
-    model: Option<&ModelContext>,
-    out: &mut Vec<Diagnostic>,
-) {
+fn params(modifier: &Modifier, model: Option<&ModelContext>, out: &mut Vec<Diagnostic>) {
     let Some(field) = modifier.field("params") else {
         return;
     };
@@ -678,7 +673,7 @@ fn params(
             continue;
         }
         if let Some(pattern) = entry.strip_prefix("re:") {
-            regex_param(pattern, span, spec, model, out);
+            regex_param(pattern, span, model, out);
             continue;
         }
         let Some(model) = model else { continue };
@@ -730,14 +725,7 @@ fn params(
     }
 }
 
-fn regex_param(
-    pattern: &str,
-    span: Span,
-    spec: &ModifierSpec,
-    model: Option<&ModelContext>,
-    out: &mut Vec<Diagnostic>,
-) {
-    let _ = spec;
+fn regex_param(pattern: &str, span: Span, model: Option<&ModelContext>, out: &mut Vec<Diagnostic>) {
     let re = match python_match(pattern) {
         Ok(re) => re,
         Err(err) => {

@@ -68,13 +68,13 @@ pub fn complete(
         return Some(CompletionResponse::Array(items));
     }
     // `- !Tag`
-    if let Some(rest) = trimmed
+    if trimmed
         .strip_prefix('-')
         .map(str::trim_start)
         .and_then(|r| r.strip_prefix('!'))
+        .is_some()
     {
-        let _ = rest;
-        return Some(CompletionResponse::Array(tags(analysis, indent, snippets)));
+        return Some(CompletionResponse::Array(tags(indent, snippets)));
     }
     // `field: value`
     if let Some((key, _value)) = trimmed.split_once(':') {
@@ -84,9 +84,7 @@ pub fn complete(
             return Some(CompletionResponse::Array(weights(analysis, true)));
         }
         let m = modifier?;
-        let spec = catalog::Framework::ALL
-            .iter()
-            .find_map(|f| catalog::modifier(&m.class, *f))?;
+        let spec = catalog::modifier_in_any(&m.class)?;
         let field = spec.field(key)?;
         let mut values: Vec<CompletionItem> = field
             .enum_values
@@ -118,9 +116,7 @@ pub fn complete(
     // A key inside a modifier: the fields it does not have yet.
     if indent > 0
         && let Some(m) = enclosing_modifier(analysis, offset, indent)
-        && let Some(spec) = catalog::Framework::ALL
-            .iter()
-            .find_map(|f| catalog::modifier(&m.class, *f))
+        && let Some(spec) = catalog::modifier_in_any(&m.class)
     {
         let items = spec
             .fields
@@ -172,8 +168,7 @@ fn previous_key(text: &str, line_start: usize) -> Option<&str> {
     })
 }
 
-fn tags(analysis: &Analysis, indent: usize, snippets: bool) -> Vec<CompletionItem> {
-    let _ = analysis;
+fn tags(indent: usize, snippets: bool) -> Vec<CompletionItem> {
     let field_indent = " ".repeat(indent + 4);
     catalog::modifiers(catalog::Framework::PyTorch)
         .map(|spec| {

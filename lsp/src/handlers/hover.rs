@@ -20,8 +20,8 @@ pub fn hover(
     let convert = analysis.converter(encoding);
     let (text, span) = match at(analysis, convert.offset(position)) {
         At::Tag(m) => (modifier_doc(analysis, m), m.tag_span),
-        At::FieldKey(m, f) => (field_doc(analysis, m, &f.name)?, f.key_span),
-        At::FieldValue(m, f) => (field_doc(analysis, m, &f.name)?, f.value_span),
+        At::FieldKey(m, f) => (field_doc(m, &f.name)?, f.key_span),
+        At::FieldValue(m, f) => (field_doc(m, &f.name)?, f.value_span),
         At::Param(m, entry, span) => (param_doc(analysis, m, &entry), span),
         At::Alias(name, span) | At::Anchor(name, span) => {
             let value = analysis
@@ -108,15 +108,8 @@ pub fn show(value: &Value) -> String {
     }
 }
 
-fn spec<'a>(analysis: &Analysis, m: &Modifier) -> Option<&'a catalog::ModifierSpec> {
-    let _ = analysis;
-    catalog::Framework::ALL
-        .iter()
-        .find_map(|f| catalog::modifier(&m.class, *f))
-}
-
 fn modifier_doc(analysis: &Analysis, m: &Modifier) -> String {
-    let Some(spec) = spec(analysis, m) else {
+    let Some(spec) = catalog::modifier_in_any(&m.class) else {
         return format!("**!{}**: not a SparseML modifier.", m.class);
     };
     let mut out = format!("**{}**\n\n{}\n", spec.name, spec.doc);
@@ -153,8 +146,8 @@ fn modifier_doc(analysis: &Analysis, m: &Modifier) -> String {
     out
 }
 
-fn field_doc(analysis: &Analysis, m: &Modifier, name: &str) -> Option<String> {
-    let spec = spec(analysis, m)?;
+fn field_doc(m: &Modifier, name: &str) -> Option<String> {
+    let spec = catalog::modifier_in_any(&m.class)?;
     let field = spec.field(name)?;
     let mut out = format!(
         "**{}** ({}){}\n\n{}\n",

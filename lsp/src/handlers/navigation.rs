@@ -133,20 +133,6 @@ pub fn rename(
             end: convert.offset(l.range.end),
         })
         .collect();
-    if let At::Variable(name, _) | At::EvalName(name, _) = &target {
-        // A variable's anchor of the same name is renamed with it (`num_epochs: &num_epochs 10`).
-        if let Some(v) = analysis
-            .checked
-            .recipe
-            .variables
-            .iter()
-            .find(|v| &v.name == name)
-            && let Some((anchor, span)) = &v.anchor
-            && anchor == name
-        {
-            let _ = span;
-        }
-    }
     spans.sort_by_key(|s| s.start);
     spans.dedup();
     let edits = spans

@@ -4,7 +4,9 @@
 
 use serde_json::Value;
 
-use crate::world::{Settings, parse_framework};
+use prunekit_core::recipe::catalog::Framework;
+
+use crate::world::Settings;
 
 pub fn apply(settings: &mut Settings, section: &Value) {
     if let Some(model) = section.get("model") {
@@ -13,7 +15,7 @@ pub fn apply(settings: &mut Settings, section: &Value) {
     if let Some(framework) = section
         .get("framework")
         .and_then(Value::as_str)
-        .and_then(parse_framework)
+        .and_then(Framework::from_name)
     {
         settings.framework = framework;
     }
