@@ -9,7 +9,7 @@ CARGO ?= cargo
 KERNEL := target/release/prunekit-kernel
 DEMO_MODEL := tests/fixtures/digits_cnn.onnx
 
-.PHONY: all setup setup-browser setup-editor release demo test test-rust test-python lint fixtures bench clean
+.PHONY: all setup setup-browser setup-editor release demo test test-rust test-python lint fixtures bench bench-profiles clean
 
 all: release
 
@@ -74,6 +74,12 @@ bench: setup release
 	bash bench/setup_sparseml.sh
 	$(VENV_PY) bench/make_resnet50.py
 	$(VENV_PY) bench/analysis.py --json bench/out/analysis.json
+
+## bench-profiles: loss profiles (magnitude, one-shot) side by side with SparseML 1.7's sensitivity analyses (minutes).
+bench-profiles: setup release
+	bash bench/setup_sparseml.sh
+	$(VENV_PY) bench/make_resnet50.py
+	$(VENV_PY) bench/profiles.py --json bench/out/profiles.json
 
 clean:
 	$(CARGO) clean

@@ -25,6 +25,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "models", "resnet50.onnx")
+# Bumped whenever the weights change, so an older generated file is made again.
+VERSION = "v2"
 
 OPSET = 17
 IR_VERSION = 8
@@ -75,9 +77,9 @@ class Builder:
             strides=[stride, stride],
         )
 
-    def bn(self, x: str, module: str, c: int) -> str:
+    def bn(self, x: str, module: str, c: int, gamma: tuple[float, float] = (0.8, 1.2)) -> str:
         rng = self.rng
-        self._init(f"{module}.weight", rng.uniform(0.8, 1.2, c))
+        self._init(f"{module}.weight", rng.uniform(*gamma, c))
         self._init(f"{module}.bias", rng.normal(0.0, 0.05, c))
         self._init(f"{module}.running_mean", rng.normal(0.0, 0.1, c))
         self._init(f"{module}.running_var", rng.uniform(0.5, 1.5, c))  # strictly positive
@@ -99,7 +101,11 @@ class Builder:
         y = self.relu(
             self.bn(self.conv(y, f"{module}.conv2", width, width, 3, stride), f"{module}.bn2", width), f"{p}/relu_1"
         )
-        y = self.bn(self.conv(y, f"{module}.conv3", width, c_out, 1, 1), f"{module}.bn3", c_out)
+        # A small scale on the residual branch's last BN (as trained ResNets end up, and as
+        # zero-init-residual training starts): without it the 16 residual additions grow the
+        # activations ~250x and the logits into the thousands, where softmax is one-hot and a
+        # one-shot loss profile measures nothing.
+        y = self.bn(self.conv(y, f"{module}.conv3", width, c_out, 1, 1), f"{module}.bn3", c_out, gamma=(0.1, 0.3))
         if project:
             sc = self.conv(x, f"{module}.downsample.0", c_in, c_out, 1, stride)
             sc = self.bn(sc, f"{module}.downsample.1", c_out)
@@ -140,7 +146,7 @@ def build(seed: int) -> onnx.ModelProto:
         opset_imports=[helper.make_opsetid("", OPSET)],
         producer_name="prunekit-bench",
         producer_version="1",
-        doc_string=f"ResNet-50 v1 with random weights (seed {seed}), made by bench/make_resnet50.py",
+        doc_string=f"ResNet-50 v1 with random weights (seed {seed}), made by bench/make_resnet50.py {VERSION}",
     )
     model.ir_version = IR_VERSION
     return model
@@ -166,7 +172,7 @@ def main() -> int:
     ap.add_argument("--no-verify", action="store_true", help="skip the checker and the onnxruntime run")
     args = ap.parse_args()
 
-    if os.path.exists(args.out) and not args.force:
+    if os.path.exists(args.out) and not args.force and VERSION in onnx.load(args.out, load_external_data=False).doc_string:
         print(f"make_resnet50: {args.out} exists ({os.path.getsize(args.out) / 1e6:.1f} MB); skipping (--force to redo)")
         return 0
 

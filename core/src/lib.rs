@@ -12,6 +12,7 @@ mod atomic_file;
 pub mod chart;
 pub mod error;
 pub mod model;
+pub mod profile;
 pub mod progress;
 pub mod project;
 pub mod recipe;

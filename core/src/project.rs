@@ -1,6 +1,6 @@
 //! The project file `<model>.prunekit.json`: what prunekit knows about one model between sessions
-//! (how its free dims were sized, the settings; profiles and plans join with their issues). It is
-//! written atomically, so a crash leaves the last good file, and it carries a `schema_version`.
+//! (how its free dims were sized, the settings, the profiles by name). It is written atomically,
+//! so a crash leaves the last good file, and it carries a `schema_version`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::AnalysisOptions;
 use crate::atomic_file;
 use crate::error::{Error, Result};
+use crate::profile::{LossProfile, PerfProfile};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -22,6 +23,15 @@ pub struct ProjectFile {
     pub load: LoadState,
     #[serde(default)]
     pub settings: Settings,
+    #[serde(default)]
+    pub perf_profiles: BTreeMap<String, PerfProfile>,
+    #[serde(default)]
+    pub loss_profiles: BTreeMap<String, LossProfile>,
+    /// The profile saved last of each kind: what the editor shows and `optimize` uses by default.
+    #[serde(default)]
+    pub latest_perf: Option<String>,
+    #[serde(default)]
+    pub latest_loss: Option<String>,
 }
 
 /// How the model's free dims were sized at the last `load`.
@@ -74,7 +84,23 @@ impl ProjectFile {
                 .unwrap_or_default(),
             load: LoadState::default(),
             settings: Settings::default(),
+            perf_profiles: BTreeMap::new(),
+            loss_profiles: BTreeMap::new(),
+            latest_perf: None,
+            latest_loss: None,
         }
+    }
+
+    /// The latest loss profile, if any.
+    pub fn latest_loss_profile(&self) -> Option<(&str, &LossProfile)> {
+        let name = self.latest_loss.as_deref()?;
+        Some((name, self.loss_profiles.get(name)?))
+    }
+
+    /// The latest performance profile, if any.
+    pub fn latest_perf_profile(&self) -> Option<(&str, &PerfProfile)> {
+        let name = self.latest_perf.as_deref()?;
+        Some((name, self.perf_profiles.get(name)?))
     }
 }
 
@@ -112,6 +138,27 @@ pub fn read(model: &Path) -> Result<Found> {
             Ok(Found::MovedAside(aside))
         }
     }
+}
+
+/// The project file if it exists and reads cleanly; never moves anything (for readers such as
+/// the language server, which must not change files under the user).
+pub fn peek(model: &Path) -> Option<ProjectFile> {
+    let text = std::fs::read_to_string(path_for(model)).ok()?;
+    serde_json::from_str::<ProjectFile>(&text)
+        .ok()
+        .filter(|p| p.schema_version <= SCHEMA_VERSION)
+}
+
+/// Reads the project (a fresh one when there is none or it was unreadable), applies `change`,
+/// and writes it back atomically: one read-modify-write for every command that saves something.
+pub fn update(model: &Path, change: impl FnOnce(&mut ProjectFile)) -> Result<ProjectFile> {
+    let mut project = match read(model)? {
+        Found::Project(project) => project,
+        Found::None | Found::MovedAside(_) => ProjectFile::new(model),
+    };
+    change(&mut project);
+    write(model, &project)?;
+    Ok(project)
 }
 
 pub fn write(model: &Path, project: &ProjectFile) -> Result<()> {

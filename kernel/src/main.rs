@@ -1,7 +1,8 @@
 //! `prunekit-kernel`: the Jupyter kernel (`--connection-file F`), its installer, and, for scripts,
-//! `analyze`, which prints what a notebook's `load` cell shows.
+//! `analyze`, which prints what a notebook's `load` cell shows, and `run`, which runs cell commands.
 
 mod cell;
+mod cli;
 mod display;
 mod install;
 mod server;
@@ -18,6 +19,7 @@ const USAGE: &str = "\
 usage: prunekit-kernel --connection-file FILE
        prunekit-kernel install --user | --sys-prefix | --prefix PATH
        prunekit-kernel analyze MODEL.onnx [--input NAME=D0,D1,..] [--dim SYMBOL=SIZE] [--format text|json]
+       prunekit-kernel run [--format text|json] COMMAND...
        prunekit-kernel info
        prunekit-kernel --help
 
@@ -27,6 +29,9 @@ usage: prunekit-kernel --connection-file FILE
   analyze   load an ONNX model and print its per-layer analysis: shapes, params, prunable layers,
             existing sparsity, MACs and FLOPs. Free dims are 1 unless set with --dim or --input.
             --format json prints the documented JSON of the kernel's `load` command.
+  run       run notebook commands from a shell, one per argument, in one session:
+              prunekit-kernel run 'load model.onnx' 'profile loss --method magnitude'
+            Results go to stdout (--format json: one JSON result per line), progress to stderr.
   info      say which ONNX Runtime prunekit found and loaded, and the machine's core count.
 ";
 
@@ -71,6 +76,7 @@ fn run(args: &[String]) -> Result<()> {
             Ok(())
         }
         Some("analyze") => analyze(&args[1..]),
+        Some("run") => cli::run(&args[1..]),
         Some("info") if args.len() == 1 => info(),
         Some(other) => Err(Error::Usage(format!(
             "unknown command '{other}'; run `prunekit-kernel --help` for the commands."

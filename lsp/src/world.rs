@@ -89,10 +89,21 @@ pub struct World {
     pub encoding: Encoding,
     pub supports_snippets: bool,
     pub supports_markdown: bool,
-    models: HashMap<PathBuf, (SystemTime, Arc<ModelContext>)>,
+    models: HashMap<PathBuf, (Stamp, Arc<ModelContext>)>,
 }
 
 pub type Shared = Arc<Mutex<World>>;
+
+/// When a model and its project file last changed: a cached model context is good while both hold.
+type Stamp = (SystemTime, Option<SystemTime>);
+
+fn stamp(model: &Path) -> Option<Stamp> {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    Some((
+        modified(model)?,
+        modified(&prunekit_core::project::path_for(model)),
+    ))
+}
 
 pub fn lock(world: &Shared) -> std::sync::MutexGuard<'_, World> {
     world
@@ -129,11 +140,17 @@ pub fn model_context(recipe_path: &Path, text: &str, setting: Option<&str>) -> M
     };
     let loaded = prunekit_core::load(&path).and_then(|m| prunekit_core::analyze(&m, &options));
     match loaded {
-        Ok(analysis) => ModelLink {
-            path: Some(path),
-            model: Some(ModelContext::from_analysis(&analysis)),
-            diagnostics: Vec::new(),
-        },
+        Ok(analysis) => {
+            let mut context = ModelContext::from_analysis(&analysis);
+            if let Some(project) = prunekit_core::project::peek(&path) {
+                context.apply_profiles(&project);
+            }
+            ModelLink {
+                path: Some(path),
+                model: Some(context),
+                diagnostics: Vec::new(),
+            }
+        }
         Err(err) => ModelLink {
             path: Some(path),
             model: None,
@@ -191,9 +208,9 @@ pub fn analysis(world: &Shared, uri: &Uri) -> Option<Arc<Analysis>> {
         let model_path =
             model_link::resolve(&doc.path, &doc.text, w.settings.model.as_deref()).map(|(p, _)| p);
         let cached = model_path.and_then(|p| {
-            let modified = std::fs::metadata(&p).and_then(|m| m.modified()).ok()?;
+            let now = stamp(&p)?;
             let (seen, model) = w.models.get(&p)?;
-            (*seen == modified).then(|| (p, model.clone()))
+            (*seen == now).then(|| (p, model.clone()))
         });
         (
             doc.path.clone(),
@@ -209,9 +226,9 @@ pub fn analysis(world: &Shared, uri: &Uri) -> Option<Arc<Analysis>> {
             let link = model_context(&path, &text, settings.model.as_deref());
             let model = link.model.map(Arc::new);
             if let (Some(p), Some(m)) = (&link.path, &model)
-                && let Ok(modified) = std::fs::metadata(p).and_then(|m| m.modified())
+                && let Some(now) = stamp(p)
             {
-                lock(world).models.insert(p.clone(), (modified, m.clone()));
+                lock(world).models.insert(p.clone(), (now, m.clone()));
             }
             (model, link.diagnostics)
         }

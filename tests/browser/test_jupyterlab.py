@@ -103,7 +103,7 @@ def write_config(root: Path, kernel_name: str) -> None:
 
 
 def loaded_paths(notebook: Path) -> list[str]:
-    """The relative paths the notebook's `load PATH` lines name."""
+    """The relative paths the notebook reads: what `load PATH` and `--data PATH` name."""
     nb = json.loads(notebook.read_text())
     paths = []
     for cell in nb["cells"]:
@@ -111,9 +111,12 @@ def loaded_paths(notebook: Path) -> list[str]:
             continue
         src = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
         for line in src.splitlines():
-            words = shlex.split(line, comments=False) if line.strip().startswith("load ") else []
-            if len(words) >= 2 and not os.path.isabs(words[1]):
-                paths.append(words[1])
+            words = shlex.split(line, comments=True)
+            named = []
+            if len(words) >= 2 and words[0] == "load":
+                named.append(words[1])
+            named += [words[i + 1] for i, w in enumerate(words[:-1]) if w == "--data"]
+            paths += [p for p in named if not os.path.isabs(p)]
     return paths
 
 

@@ -66,9 +66,10 @@ def check_executed(nb: nbformat.NotebookNode) -> None:
                 check_table_bundle(data, where)
                 tables += 1
 
-    # load, layers, layers --top, settings: two charts and four tables (one result per cell).
-    assert charts == 2, f"expected a chart from each `layers` cell, got {charts}"
-    assert tables == 4, f"expected a table from every code cell, got {tables}"
+    # load, layers, layers --top, profile perf, profile loss, profiles, settings: a chart from each
+    # `layers`, three from `profile perf`, two from `profile loss`; a table from every cell.
+    assert charts == 7, f"expected 1 + 1 + 3 + 2 charts, got {charts}"
+    assert tables == 7, f"expected a table from every code cell, got {tables}"
 
     load_json = next(o for o in code_cells[0].outputs if o.output_type == "execute_result"
                      ).data[RESULT_MIME]
@@ -80,6 +81,19 @@ def check_executed(nb: nbformat.NotebookNode) -> None:
                ).data[RESULT_MIME]
     flops = [layer["flops"] for layer in top["layers"]]
     assert len(flops) == 5 and flops == sorted(flops, reverse=True), flops
+
+    def result_of(command: str) -> dict:
+        cell = next(c for c in code_cells if c.source.startswith(command))
+        return next(o for o in cell.outputs if o.output_type == "execute_result").data[RESULT_MIME]
+
+    perf = result_of("profile perf")
+    assert perf["name"] == "baseline" and perf["model"]["batch"] == 16
+    assert perf["model"]["ms_per_batch"] > 0 and perf["fused"], perf["fused"]
+    loss = result_of("profile loss")
+    assert loss["method"] == "one_shot" and loss["model"]["baseline_accuracy"] > 0.95
+    assert [layer["rank"] for layer in loss["layers"]][0] == 1  # conv1 is the most sensitive
+    names = [p["name"] for p in result_of("profiles")["profiles"]]
+    assert names == ["baseline", "one-shot"], names
 
 
 def test_committed_notebook_has_no_outputs() -> None:
@@ -101,6 +115,7 @@ def test_quickstart_runs_with_nbclient(tmp_path: Path) -> None:
     examples.mkdir(parents=True)
     model.parent.mkdir(parents=True)
     shutil.copy(DIGITS, model)
+    shutil.copy(DIGITS.with_name("digits_test.npz"), model.with_name("digits_test.npz"))
     nb = nbformat.read(QUICKSTART, as_version=4)
     client = NotebookClient(nb, kernel_name=KERNEL_NAME, timeout=30,
                             resources={"metadata": {"path": str(examples)}})

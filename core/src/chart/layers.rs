@@ -12,20 +12,20 @@ use crate::{Error, ModelAnalysis, Result};
 /// The most bars one chart shows; a model with more layers shows its top layers by FLOPs.
 pub const MAX_BARS: usize = 60;
 
-const WIDTH: u32 = 960;
-const PAD: f64 = 16.0;
-const ROW: f64 = 20.0;
-const BAR: f64 = 12.0;
+pub(super) const WIDTH: u32 = 960;
+pub(super) const PAD: f64 = 16.0;
+pub(super) const ROW: f64 = 20.0;
+pub(super) const BAR: f64 = 12.0;
 /// Where the first row starts, below the title, the caption and the panel headings.
-const ROWS_TOP: f64 = 92.0;
+pub(super) const ROWS_TOP: f64 = 92.0;
 /// Room below the last row for the tick labels.
-const ROWS_BOTTOM_PAD: f64 = 34.0;
-const MIN_LABEL_WIDTH: f64 = 120.0;
-const MAX_LABEL_WIDTH: f64 = 300.0;
-const LABEL_GAP: f64 = 10.0;
+pub(super) const ROWS_BOTTOM_PAD: f64 = 34.0;
+pub(super) const MIN_LABEL_WIDTH: f64 = 120.0;
+pub(super) const MAX_LABEL_WIDTH: f64 = 300.0;
+pub(super) const LABEL_GAP: f64 = 10.0;
 const PANEL_GAP: f64 = 28.0;
 /// Space between the edges of the zebra stripes and what is drawn on them.
-const INSET: f64 = 8.0;
+pub(super) const INSET: f64 = 8.0;
 
 /// One row of the chart.
 struct Row<'a> {
@@ -328,7 +328,7 @@ fn ticks(max: u64) -> Vec<u64> {
 }
 
 /// A count with an SI suffix and three significant digits: 80, 3.74K, 25.6M, 4.12G.
-fn si(n: u64) -> String {
+pub(super) fn si(n: u64) -> String {
     let x = n as f64;
     if x < 1000.0 {
         return n.to_string();
@@ -359,7 +359,7 @@ fn si(n: u64) -> String {
 }
 
 /// A tick value: like `si`, without trailing zeros (2.5K, 5K, 7.5K).
-fn short_si(n: u64) -> String {
+pub(super) fn short_si(n: u64) -> String {
     let s = si(n);
     let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
     let (number, suffix) = s.split_at(split);

@@ -5,9 +5,11 @@
 //! DejaVu Sans, embedded in the binary (see `DejaVuSans.LICENSE`).
 
 mod layers;
+mod profiles;
 mod render;
 
 pub use layers::{MAX_BARS, params_and_flops};
+pub use profiles::{loss_curves, loss_layers, perf_layers, perf_op_types, perf_speedup};
 
 use std::fmt;
 

@@ -65,6 +65,19 @@ enum Op {
         align: Align,
         bold: bool,
     },
+    /// A polyline of `width` CSS pixels, round-joined in the bitmap.
+    Line {
+        points: Vec<(f64, f64)>,
+        width: f64,
+        color: RGBColor,
+    },
+    /// A filled disc.
+    Dot {
+        x: f64,
+        y: f64,
+        radius: f64,
+        color: RGBColor,
+    },
 }
 
 /// A chart laid out in 1× CSS pixels, ready to render.
@@ -122,6 +135,34 @@ impl Scene {
         align: Align,
     ) {
         self.push_text(text.into(), x, baseline, size, color, align, true);
+    }
+
+    /// A polyline through `points`, `width` CSS pixels wide; nothing for fewer than two points.
+    pub(super) fn line(&mut self, points: &[(f64, f64)], width: f64, color: RGBColor) {
+        let points: Vec<(f64, f64)> = points
+            .iter()
+            .copied()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .collect();
+        if points.len() >= 2 && width > 0.0 {
+            self.ops.push(Op::Line {
+                points,
+                width,
+                color,
+            });
+        }
+    }
+
+    /// A filled disc of `radius` CSS pixels centred on (x, y).
+    pub(super) fn dot(&mut self, x: f64, y: f64, radius: f64, color: RGBColor) {
+        if x.is_finite() && y.is_finite() && radius > 0.0 {
+            self.ops.push(Op::Dot {
+                x,
+                y,
+                radius,
+                color,
+            });
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -293,6 +334,31 @@ fn render_png(scene: &Scene) -> Result<Vec<u8>> {
                         backend.draw_pixel(pixel, paint).map_err(draw_error)?;
                     }
                 }
+                Op::Line {
+                    points,
+                    width,
+                    color,
+                } => {
+                    let points: Vec<(f64, f64)> =
+                        points.iter().map(|(x, y)| (x * s, y * s)).collect();
+                    let coverage = Coverage::of_stroke(&points, width * s / 2.0, (w, h));
+                    for (pixel, alpha) in coverage.pixels() {
+                        let paint = color.mix(alpha).to_backend_color();
+                        backend.draw_pixel(pixel, paint).map_err(draw_error)?;
+                    }
+                }
+                Op::Dot {
+                    x,
+                    y,
+                    radius,
+                    color,
+                } => {
+                    let coverage = Coverage::of_stroke(&[(x * s, y * s)], radius * s, (w, h));
+                    for (pixel, alpha) in coverage.pixels() {
+                        let paint = color.mix(alpha).to_backend_color();
+                        backend.draw_pixel(pixel, paint).map_err(draw_error)?;
+                    }
+                }
             }
         }
         backend.present().map_err(draw_error)?;
@@ -365,6 +431,73 @@ impl Coverage {
         }
     }
 
+    /// The coverage of a stroke `half_width` device pixels either side of the polyline through
+    /// `points` (device pixels), with round ends and joins: a lone point gives a disc. Each pixel
+    /// takes the most any segment covers it, so joins are painted once. Clipped to `size`.
+    fn of_stroke(points: &[(f64, f64)], half_width: f64, size: (u32, u32)) -> Coverage {
+        let empty = Coverage {
+            left: 0,
+            top: 0,
+            width: 0,
+            cells: Vec::new(),
+        };
+        if points.is_empty() || half_width <= 0.0 {
+            return empty;
+        }
+        let reach = half_width + 1.0;
+        let clip_x = |v: f64| (v.floor() as i64).clamp(0, i64::from(size.0)) as i32;
+        let clip_y = |v: f64| (v.floor() as i64).clamp(0, i64::from(size.1)) as i32;
+        let (min_x, max_x, min_y, max_y) = points.iter().fold(
+            (f64::MAX, f64::MIN, f64::MAX, f64::MIN),
+            |(a, b, c, d), &(x, y)| (a.min(x), b.max(x), c.min(y), d.max(y)),
+        );
+        let (x0, x1) = (clip_x(min_x - reach), clip_x(max_x + reach) + 1);
+        let (y0, y1) = (clip_y(min_y - reach), clip_y(max_y + reach) + 1);
+        let (x1, y1) = (x1.min(size.0 as i32), y1.min(size.1 as i32));
+        if x1 <= x0 || y1 <= y0 {
+            return empty;
+        }
+        let width = (x1 - x0) as usize;
+        let mut cells = vec![0.0f32; width * (y1 - y0) as usize];
+        let segments: Vec<((f64, f64), (f64, f64))> = if points.len() == 1 {
+            vec![(points[0], points[0])]
+        } else {
+            points.windows(2).map(|p| (p[0], p[1])).collect()
+        };
+        for (a, b) in segments {
+            let sx0 = clip_x(a.0.min(b.0) - reach).max(x0);
+            let sx1 = (clip_x(a.0.max(b.0) + reach) + 1).min(x1);
+            let sy0 = clip_y(a.1.min(b.1) - reach).max(y0);
+            let sy1 = (clip_y(a.1.max(b.1) + reach) + 1).min(y1);
+            let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+            let length2 = dx * dx + dy * dy;
+            for py in sy0..sy1 {
+                for px in sx0..sx1 {
+                    // Distance from the pixel's centre to the segment.
+                    let (cx, cy) = (f64::from(px) + 0.5, f64::from(py) + 0.5);
+                    let t = if length2 > 0.0 {
+                        (((cx - a.0) * dx + (cy - a.1) * dy) / length2).clamp(0.0, 1.0)
+                    } else {
+                        0.0
+                    };
+                    let (nx, ny) = (a.0 + t * dx - cx, a.1 + t * dy - cy);
+                    let d = (nx * nx + ny * ny).sqrt();
+                    let c = (half_width + 0.5 - d).clamp(0.0, 1.0) as f32;
+                    let i = (py - y0) as usize * width + (px - x0) as usize;
+                    if c > cells[i] {
+                        cells[i] = c;
+                    }
+                }
+            }
+        }
+        Coverage {
+            left: x0,
+            top: y0,
+            width,
+            cells,
+        }
+    }
+
     /// The pixels to paint, with their opacity in `COVERAGE_STEPS` steps.
     fn pixels(&self) -> impl Iterator<Item = ((i32, i32), f64)> + '_ {
         self.cells.iter().enumerate().filter_map(|(i, &c)| {
@@ -425,6 +558,30 @@ fn render_svg(scene: &Scene) -> Result<String> {
                         .color(color)
                         .pos(Pos::new(h_pos(*align), VPos::Top));
                     area.draw_text(text, &style, pos).map_err(draw_error)?;
+                }
+                Op::Line {
+                    points,
+                    width,
+                    color,
+                } => {
+                    let points: Vec<(i32, i32)> = points
+                        .iter()
+                        .map(|(x, y)| (x.round() as i32, y.round() as i32))
+                        .collect();
+                    let stroke = width.round().max(1.0) as u32;
+                    area.draw(&PathElement::new(points, color.stroke_width(stroke)))
+                        .map_err(draw_error)?;
+                }
+                Op::Dot {
+                    x,
+                    y,
+                    radius,
+                    color,
+                } => {
+                    let center = (x.round() as i32, y.round() as i32);
+                    let r = radius.round().max(1.0) as i32;
+                    area.draw(&Circle::new(center, r, color.filled()))
+                        .map_err(draw_error)?;
                 }
             }
         }
@@ -571,6 +728,42 @@ mod tests {
         assert!(a > 15.0 && a < 40.0, "{a}");
         assert!(text_width("Conv_output_0", LABEL_SIZE) > a);
         assert!(text_width("Conv", 2.0 * LABEL_SIZE) > 1.9 * a);
+    }
+
+    #[test]
+    fn strokes_cover_their_width() {
+        // A horizontal line 4 px wide along y = 10.3 from x = 5 to x = 25, in a 40 × 20 image.
+        let c = Coverage::of_stroke(&[(5.0, 10.3), (25.0, 10.3)], 2.0, (40, 20));
+        let at = |x: i32, y: i32| {
+            c.pixels()
+                .find(|&(p, _)| p == (x, y))
+                .map_or(0.0, |(_, a)| a)
+        };
+        assert_eq!(at(15, 9), 1.0);
+        assert_eq!(at(15, 10), 1.0);
+        assert_eq!(at(15, 14), 0.0);
+        assert!(at(15, 12) > 0.0 && at(15, 12) < 1.0, "anti-aliased edge");
+        assert_eq!(at(2, 10), 0.0);
+        // A disc on the corner is clipped, not a panic; one outside is nothing.
+        let corner = Coverage::of_stroke(&[(0.0, 0.0)], 3.0, (40, 20));
+        assert!(corner.pixels().all(|((x, y), _)| x >= 0 && y >= 0));
+        assert!(corner.pixels().count() > 0);
+        let outside = Coverage::of_stroke(&[(-50.0, -50.0)], 3.0, (40, 20));
+        assert_eq!(outside.pixels().count(), 0);
+    }
+
+    #[test]
+    fn lines_and_dots_render() {
+        let mut scene = Scene::new(60, 40);
+        scene.line(&[(5.0, 30.0), (30.0, 10.0), (55.0, 20.0)], 2.0, ACCENT);
+        scene.dot(30.0, 10.0, 3.0, ACCENT);
+        // Too few points or not finite: nothing.
+        scene.line(&[(5.0, 5.0)], 2.0, ACCENT);
+        scene.dot(f64::NAN, 5.0, 3.0, ACCENT);
+        assert_eq!(scene.ops.len(), 2);
+        let chart = render(&scene).unwrap();
+        assert!(chart.png.starts_with(b"\x89PNG\r\n\x1a\n"));
+        assert!(chart.svg.contains("<polyline") && chart.svg.contains("<circle"));
     }
 
     #[test]

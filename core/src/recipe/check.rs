@@ -11,9 +11,11 @@ use super::rules;
 use super::span::Span;
 use super::yaml::{self, YamlDocument};
 use crate::ModelAnalysis;
+use crate::profile::{PerfKind, level_key};
+use crate::project::ProjectFile;
 
 /// One weight of the recipe's model, as completion, hover and the `params` rules see it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Weight {
     /// The initializer name a recipe's `params` uses.
     pub name: String,
@@ -33,6 +35,10 @@ pub struct Weight {
     pub sensitivity: Option<f64>,
     /// 1 for the most sensitive prunable weight.
     pub sensitivity_rank: Option<usize>,
+    /// Its layer's measured time per run, from the latest performance profile.
+    pub ms: Option<f64>,
+    /// The estimated time at 90% sparsity on a sparsity-aware engine, from the same profile.
+    pub ms_at_90: Option<f64>,
 }
 
 /// What the recipe's model tells the rules.
@@ -44,6 +50,27 @@ pub struct ModelContext {
     pub weights: Vec<Weight>,
     /// Exported without names (`onnx::MatMul_99`, all digits): recipe names may still be right.
     pub has_generated_names: bool,
+    /// Where `sensitivity` comes from, when it is measured: "one-shot loss profile 'one-shot'".
+    /// `None`: approximated from shapes.
+    pub sensitivity_source: Option<String>,
+    /// Where `ms` comes from: "performance profile 'baseline' (batch 1)".
+    pub perf_source: Option<String>,
+}
+
+/// Ranks prunable weights by sensitivity, 1 for the most sensitive.
+fn rank(weights: &mut [Weight]) {
+    let mut ranked: Vec<(usize, f64)> = weights
+        .iter()
+        .enumerate()
+        .filter_map(|(i, w)| Some((i, w.sensitivity.filter(|_| w.is_prunable)?)))
+        .collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for w in weights.iter_mut() {
+        w.sensitivity_rank = None;
+    }
+    for (rank, (i, _)) in ranked.into_iter().enumerate() {
+        weights[i].sensitivity_rank = Some(rank + 1);
+    }
 }
 
 /// Names such as `onnx::MatMul_99` or `2425` come from exporters that lost the framework's names.
@@ -69,7 +96,7 @@ impl ModelContext {
                     is_prunable: layer.is_prunable,
                     reason: None,
                     sensitivity: layer.approx_sensitivity(),
-                    sensitivity_rank: None,
+                    ..Default::default()
                 });
             }
             if let Some(b) = &layer.bias {
@@ -84,22 +111,13 @@ impl ModelContext {
                     zeroed: 0,
                     is_prunable: false,
                     reason: Some("it is a bias; pruning modifiers prune weights".into()),
-                    sensitivity: None,
-                    sensitivity_rank: None,
+                    ..Default::default()
                 });
             }
         }
         let mut weights: Vec<Weight> = weights.into_values().collect();
         weights.sort_by_key(|w| !w.is_prunable);
-        let mut ranked: Vec<(usize, f64)> = weights
-            .iter()
-            .enumerate()
-            .filter_map(|(i, w)| Some((i, w.sensitivity.filter(|_| w.is_prunable)?)))
-            .collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-        for (rank, (i, _)) in ranked.into_iter().enumerate() {
-            weights[i].sensitivity_rank = Some(rank + 1);
-        }
+        rank(&mut weights);
         let has_generated_names = weights
             .iter()
             .filter(|w| w.is_prunable)
@@ -113,6 +131,39 @@ impl ModelContext {
             name,
             weights,
             has_generated_names,
+            sensitivity_source: None,
+            perf_source: None,
+        }
+    }
+
+    /// Measured numbers from the model's project file replace the approximations: the latest
+    /// loss profile's sensitivities (the integral over levels) and ranks, the latest performance
+    /// profile's layer times.
+    pub fn apply_profiles(&mut self, project: &ProjectFile) {
+        if let Some((name, loss)) = project.latest_loss_profile() {
+            for w in self.weights.iter_mut().filter(|w| w.is_prunable) {
+                w.sensitivity = loss.by_weight(&w.name).map(|l| l.integral);
+            }
+            rank(&mut self.weights);
+            self.sensitivity_source = Some(format!(
+                "{} loss profile '{name}' ({})",
+                loss.method.name(),
+                loss.metric.replace('_', " ")
+            ));
+        }
+        if let Some((name, perf)) = project.latest_perf_profile()
+            && perf.kind == PerfKind::Measured
+        {
+            let key = level_key(0.9);
+            for w in &mut self.weights {
+                let layer = perf.layers.iter().find(|l| l.name == w.layer);
+                w.ms = layer.and_then(|l| l.ms);
+                w.ms_at_90 = layer.and_then(|l| l.estimated_ms.get(&key).copied());
+            }
+            self.perf_source = Some(format!(
+                "performance profile '{name}' (batch {})",
+                perf.model.batch
+            ));
         }
     }
 

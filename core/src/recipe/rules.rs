@@ -29,6 +29,7 @@ pub fn check(text: &str, recipe: &Recipe, options: &CheckOptions) -> Vec<Diagnos
         }
         schedule(modifier, spec, &mut out);
         params(modifier, options.model, &mut out);
+        sensitivity(modifier, options.model, &mut out);
     }
     overlaps(recipe, &mut out);
     epoch_range(recipe, &mut out);
@@ -750,6 +751,51 @@ fn regex_param(pattern: &str, span: Span, model: Option<&ModelContext>, out: &mu
             span,
             format!("`re:{pattern}` matches no prunable weight of {} (patterns match from the start of the name, as Python's re.match does; add `.*` in front to match anywhere).", model.name),
         ));
+    }
+}
+
+/// The sparsity from which pruning a highly sensitive layer gets a hint.
+const SENSITIVE_SPARSITY: f64 = 0.8;
+
+/// A weight whose measured loss sensitivity is above the mean plus one standard deviation of the
+/// model's (the top tier of SparseML's `TieredPruningRecipeEditor`), pruned to `SENSITIVE_SPARSITY`
+/// or more. Only with a measured loss profile: the approximation from shapes is too crude to
+/// advise on.
+fn sensitivity(modifier: &Modifier, model: Option<&ModelContext>, out: &mut Vec<Diagnostic>) {
+    let (Some(model), Some(final_sparsity)) = (model, modifier.number("final_sparsity")) else {
+        return;
+    };
+    let Some(source) = &model.sensitivity_source else {
+        return;
+    };
+    if final_sparsity < SENSITIVE_SPARSITY {
+        return;
+    }
+    let values: Vec<f64> = model.prunable().filter_map(|w| w.sensitivity).collect();
+    if values.len() < 2 {
+        return;
+    }
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt();
+    for (entry, span) in modifier.params() {
+        let Some(w) = model.weight(&entry) else {
+            continue;
+        };
+        let (Some(value), Some(rank)) = (w.sensitivity, w.sensitivity_rank) else {
+            continue;
+        };
+        if value > mean + sd {
+            out.push(Diagnostic::new(
+                "sensitivity",
+                Severity::Hint,
+                span,
+                format!(
+                    "`{entry}` is among the most sensitive layers (rank {rank} of {}, sensitivity {value:.3} against a mean of {mean:.3}, from the {source}); pruning it to {final_sparsity} may cost accuracy: consider about {:.2} for it in a modifier of its own.",
+                    values.len(),
+                    final_sparsity * 0.8
+                ),
+            ));
+        }
     }
 }
 

@@ -3,9 +3,12 @@
 //! says in one sentence how to get it when it is missing.
 
 mod data;
+mod dataset;
 mod locate;
 mod session;
 
 pub use data::{InputArray, read_npz};
+pub use dataset::{Batch, Dataset, LABELS};
 pub use locate::{RUNTIME_MISSING_FIX, Runtime, runtime};
 pub use session::{ModelSession, SessionOptions, SplitMix64, generated_inputs};
+pub(crate) use session::{to_f32, to_value};

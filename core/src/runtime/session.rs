@@ -78,7 +78,7 @@ impl ModelSession {
     }
 }
 
-fn to_value(array: &InputArray) -> Result<DynValue> {
+pub(crate) fn to_value(array: &InputArray) -> Result<DynValue> {
     let value = match array {
         InputArray::F32(a) => Tensor::from_array(a.clone()).map(|t| t.into_dyn()),
         InputArray::I64(a) => Tensor::from_array(a.clone()).map(|t| t.into_dyn()),
@@ -87,7 +87,7 @@ fn to_value(array: &InputArray) -> Result<DynValue> {
     value.map_err(runtime_error("make an input tensor"))
 }
 
-fn to_f32(name: &str, value: &ort::value::DynValueRef<'_>) -> Result<ArrayD<f32>> {
+pub(crate) fn to_f32(name: &str, value: &ort::value::DynValueRef<'_>) -> Result<ArrayD<f32>> {
     let ty = match value.dtype() {
         ValueType::Tensor { ty, .. } => *ty,
         _ => {

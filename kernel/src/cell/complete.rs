@@ -92,7 +92,29 @@ fn candidates(session: &KernelSession, before: &[String], word: &str) -> Vec<Com
     }
     let previous = before.last().map(String::as_str).unwrap_or_default();
     match (verb.as_str(), previous) {
-        ("load", "load") => paths(word),
+        ("load", "load") => paths(word, ".onnx"),
+        ("profile", "profile") => [
+            ("perf", "time every layer"),
+            ("loss", "how much pruning each layer hurts"),
+        ]
+        .iter()
+        .map(|(k, what)| keyword(k, "keyword", Some(what)))
+        .collect(),
+        ("profile", "--method") => ["approx", "magnitude", "one-shot"]
+            .iter()
+            .map(|k| keyword(k, "keyword", None))
+            .collect(),
+        ("profile", "--data") => paths(word, ".npz"),
+        ("profile", "--show") => match &session.current {
+            Some(loaded) => loaded
+                .analysis
+                .layers
+                .iter()
+                .filter(|l| l.is_prunable)
+                .map(|l| keyword(&l.name, "instance", Some(&l.op_type)))
+                .collect(),
+            None => Vec::new(),
+        },
         ("layers", "--sort") => ["name", "params", "flops", "macs"]
             .iter()
             .map(|k| keyword(k, "keyword", None))
@@ -118,8 +140,9 @@ fn candidates(session: &KernelSession, before: &[String], word: &str) -> Vec<Com
     }
 }
 
-/// Folders and ONNX models under the directory part of `word` (relative to the kernel's folder).
-fn paths(word: &str) -> Vec<Completion> {
+/// Folders and files ending in `extension` under the directory part of `word` (relative to the
+/// kernel's folder).
+fn paths(word: &str, extension: &str) -> Vec<Completion> {
     let (dir, _) = word.rsplit_once('/').map_or(("", word), |(d, f)| (d, f));
     let listing = if dir.is_empty() && !word.starts_with('/') {
         Path::new(".")
@@ -139,7 +162,7 @@ fn paths(word: &str) -> Vec<Completion> {
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
             let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
-            if name.starts_with('.') || !(is_dir || name.ends_with(".onnx")) {
+            if name.starts_with('.') || !(is_dir || name.ends_with(extension)) {
                 return None;
             }
             let prefix = if word.contains('/') {

@@ -3,9 +3,11 @@
 //! them against the session, `complete` and `inspect` answer the editor.
 
 pub mod complete;
+pub mod flags;
 pub mod inspect;
 pub mod load;
 pub mod output;
 pub mod parse;
+pub mod profile;
 pub mod run;
 pub mod spec;

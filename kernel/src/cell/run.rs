@@ -39,6 +39,8 @@ fn run_line(
     match line.verb.as_str() {
         "load" => load(session, &line.words, sink),
         "layers" => layers(session, &line.words, sink),
+        "profile" => super::profile::profile(session, &line.words, sink, cancel),
+        "profiles" => super::profile::list(session, &line.words, sink),
         "settings" => settings(session, &line.words, sink),
         "help" => help(&line.words, sink),
         "echo" => {
@@ -371,12 +373,8 @@ fn settings(session: &mut KernelSession, words: &[String], sink: &dyn Sink) -> R
         shown.push(key);
     }
     if changed && let Some(loaded) = &session.current {
-        let mut project = match project::read(&loaded.path)? {
-            Found::Project(p) => p,
-            _ => ProjectFile::new(&loaded.path),
-        };
-        project.settings = session.settings.clone();
-        project::write(&loaded.path, &project)?;
+        let settings = session.settings.clone();
+        project::update(&loaded.path, |p| p.settings = settings)?;
     }
     if shown.is_empty() {
         shown = vec!["threads", "seed"];

@@ -41,6 +41,60 @@ pub const COMMANDS: &[CommandSpec] = &[
         ],
     },
     CommandSpec {
+        name: "profile",
+        synopsis: "profile perf [--batch N] [--threads N] [--iterations N] [--warmup N] [--flops] [--level S] [--log] [--name NAME]\nprofile loss [--method approx|magnitude|one-shot] [--data FILE.npz] [--samples N] [--batch N] [--levels LIST] [--sorted] [--show LAYERS] [--name NAME]",
+        summary: "Profile the current model and save the profile by name in its project file. `perf` times every layer in ONNX Runtime (fused work attributed to its layer) and estimates what pruning each layer would save on a sparsity-aware engine; --flops counts FLOPs instead, running nothing. `loss` measures how much pruning each layer alone hurts: approx (from shapes), magnitude (the weights removed; the default) or one-shot (each layer pruned and the model run on --data FILE.npz, arrays named after the inputs plus optional `labels`, or on seeded random inputs).",
+        flags: &[
+            (
+                "--batch",
+                "samples per run (perf: the batch timed; default: the loaded batch)",
+            ),
+            (
+                "--threads",
+                "ONNX Runtime threads per operator (default: the threads setting)",
+            ),
+            ("--iterations", "timed runs (default 20)"),
+            ("--warmup", "untimed runs first (default 5)"),
+            ("--flops", "a FLOPs-only profile: nothing is run"),
+            (
+                "--level",
+                "the sparsity the charts and table show estimates at (default 0.9)",
+            ),
+            ("--log", "a log scale for the per-layer chart"),
+            ("--method", "approx, magnitude (default) or one-shot"),
+            (
+                "--data",
+                "one-shot: an .npz with one array per model input, optional `labels`",
+            ),
+            (
+                "--samples",
+                "one-shot: the first N samples of --data, or N generated ones",
+            ),
+            (
+                "--levels",
+                "one-shot: sparsities, default 0,0.2,0.4,0.6,0.7,0.8,0.85,0.9,0.95,0.99",
+            ),
+            (
+                "--sorted",
+                "the sensitivity chart largest first instead of graph order",
+            ),
+            (
+                "--show",
+                "comma-separated layers for the sensitivity-against-sparsity chart",
+            ),
+            (
+                "--name",
+                "the name to save under (default: baseline, flops, or the loss method)",
+            ),
+        ],
+    },
+    CommandSpec {
+        name: "profiles",
+        synopsis: "profiles",
+        summary: "List the current model's saved profiles, marking the latest of each kind (the one the editor shows).",
+        flags: &[],
+    },
+    CommandSpec {
         name: "settings",
         synopsis: "settings [KEY[=VALUE] ...]",
         summary: "Show or change settings: threads (ONNX Runtime threads per operator, or auto) and seed (for generated inputs). Settings are saved in the current model's project file.",

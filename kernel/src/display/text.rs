@@ -52,7 +52,7 @@ fn shape(s: &Option<Vec<u64>>) -> String {
 
 /// The last `width` characters of a name, with an ellipsis when cut (the end of a layer name is the
 /// part that tells layers apart: `/layer4/layer4.2/conv3/Conv_output_0`).
-fn keep_tail(name: &str, width: usize) -> String {
+pub fn keep_tail(name: &str, width: usize) -> String {
     let n_chars = name.chars().count();
     if n_chars <= width {
         return name.to_string();

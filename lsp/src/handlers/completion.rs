@@ -226,11 +226,18 @@ fn weights(analysis: &Analysis, with_tokens: bool) -> Vec<CompletionItem> {
                 .total_cmp(&b.sensitivity.unwrap_or(f64::MAX))
         });
         for (rank, w) in prunable.into_iter().enumerate() {
+            // Say which sensitivity it is: a measured profile's, or the approximation.
+            let kind = if model.sensitivity_source.is_some() {
+                "measured"
+            } else {
+                "approximated"
+            };
             let sensitivity = w
                 .sensitivity
-                .map_or(String::new(), |s| format!(", sensitivity {s:.3}"));
+                .map_or(String::new(), |s| format!(", sensitivity {s:.3} ({kind})"));
+            let time = w.ms.map_or(String::new(), |ms| format!(", {ms:.3} ms"));
             let detail = format!(
-                "{} {:?}, {} params, {} FLOPs{sensitivity}",
+                "{} {:?}, {} params, {} FLOPs{sensitivity}{time}",
                 w.op_type,
                 w.shape,
                 w.params,

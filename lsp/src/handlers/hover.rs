@@ -230,9 +230,22 @@ fn param_doc(analysis: &Analysis, m: &Modifier, entry: &str) -> String {
             .prunable()
             .filter(|w| w.sensitivity_rank.is_some())
             .count();
+        let source = match &model.sensitivity_source {
+            Some(source) => format!("from the {source}"),
+            None => "approximated from shapes, as Sparsify's \"Approximated\" profile; `profile loss` in the notebook measures it".into(),
+        };
         out.push_str(&format!(
-            "- loss sensitivity {sensitivity:.3}, rank {rank} of {n} (1 = most sensitive; approximated from shapes, as Sparsify's \"Approximated\" profile; `profile loss` in the notebook measures it)\n"
+            "- loss sensitivity {sensitivity:.3}, rank {rank} of {n} (1 = most sensitive; {source})\n"
         ));
+    }
+    if let (Some(ms), Some(source)) = (w.ms, &model.perf_source) {
+        out.push_str(&format!("- {ms:.3} ms per run in ONNX Runtime ({source})"));
+        if let Some(at_90) = w.ms_at_90 {
+            out.push_str(&format!(
+                "; about {at_90:.3} ms at 90% sparsity on a sparsity-aware engine"
+            ));
+        }
+        out.push('\n');
     }
     out
 }

@@ -1,0 +1,186 @@
+//! The loss profile: per prunable layer, how much pruning that layer alone to each level hurts.
+//! Three methods fill it (`approx`, `magnitude`, `one_shot`); the summaries (integral, value at
+//! 0.9, rank, the model series) are computed here, once, for all of them.
+
+use serde::{Deserialize, Serialize};
+
+use super::levels;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossMethod {
+    /// Sparsify's equation from shapes and params (`pruning_loss_sens_approx`).
+    Approx,
+    /// The mean |w| newly removed at each level (`pruning_loss_sens_magnitude`).
+    Magnitude,
+    /// Each layer pruned alone by magnitude, the model run on data, the outputs compared.
+    OneShot,
+}
+
+impl LossMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            LossMethod::Approx => "approx",
+            LossMethod::Magnitude => "magnitude",
+            LossMethod::OneShot => "one-shot",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<LossMethod> {
+        match text {
+            "approx" => Some(LossMethod::Approx),
+            "magnitude" => Some(LossMethod::Magnitude),
+            "one-shot" | "one_shot" | "oneshot" => Some(LossMethod::OneShot),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LossProfile {
+    pub method: LossMethod,
+    /// What `values` measure, in words: "kl_divergence", "nmse", "mean_abs_weight_removed",
+    /// "approx_equation".
+    pub metric: String,
+    pub levels: Vec<f64>,
+    pub layers: Vec<LayerLoss>,
+    pub model: ModelLoss,
+    /// The data a one-shot profile ran on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataInfo>,
+    /// Layers or parts that could not be profiled, and why.
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
+    /// Anything a reader of the numbers should know (how the run was done, its cost).
+    #[serde(default)]
+    pub notes: Vec<String>,
+    #[serde(default)]
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerLoss {
+    pub name: String,
+    pub weight: String,
+    pub op_type: String,
+    /// One value per level of the profile.
+    pub values: Vec<f64>,
+    /// Held-out accuracy per level, when the data carries `labels`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<Vec<f64>>,
+    /// Trapezoid integral of `values` over the levels: the layer's sensitivity.
+    pub integral: f64,
+    /// The value at sparsity 0.9 (interpolated between levels when 0.9 is not one).
+    pub at_90: f64,
+    /// 1 for the most sensitive layer (largest integral).
+    pub rank: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelLoss {
+    /// The sum over layers at each level.
+    pub values: Vec<f64>,
+    /// The unpruned model's accuracy, when the data carries `labels`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_accuracy: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataInfo {
+    /// The `.npz` path, or "generated" for seeded random inputs.
+    pub source: String,
+    pub samples: usize,
+    pub batch: usize,
+    pub has_labels: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub name: String,
+    pub reason: String,
+}
+
+/// One layer's measured values before the summaries are added.
+pub struct RawLayer {
+    pub name: String,
+    pub weight: String,
+    pub op_type: String,
+    pub values: Vec<f64>,
+    pub accuracy: Option<Vec<f64>>,
+}
+
+impl LossProfile {
+    /// Adds integral, value at 0.9, rank and the model series to raw per-layer values.
+    pub fn summarize(
+        method: LossMethod,
+        metric: &str,
+        levels: Vec<f64>,
+        raw: Vec<RawLayer>,
+    ) -> Self {
+        let integrals: Vec<f64> = raw
+            .iter()
+            .map(|l| levels::integral(&levels, &l.values))
+            .collect();
+        let ranks = levels::ranks_descending(&integrals);
+        let mut model_values = vec![0.0; levels.len()];
+        for layer in &raw {
+            for (sum, v) in model_values.iter_mut().zip(&layer.values) {
+                *sum += v;
+            }
+        }
+        let layers = raw
+            .into_iter()
+            .zip(integrals.iter().zip(&ranks))
+            .map(|(l, (&integral, &rank))| LayerLoss {
+                at_90: levels::interpolate(&levels, &l.values, 0.9),
+                integral,
+                rank,
+                name: l.name,
+                weight: l.weight,
+                op_type: l.op_type,
+                values: l.values,
+                accuracy: l.accuracy,
+            })
+            .collect();
+        LossProfile {
+            method,
+            metric: metric.into(),
+            levels,
+            layers,
+            model: ModelLoss {
+                values: model_values,
+                baseline_accuracy: None,
+            },
+            data: None,
+            skipped: Vec::new(),
+            notes: Vec::new(),
+            seconds: 0.0,
+        }
+    }
+
+    pub fn layer(&self, name: &str) -> Option<&LayerLoss> {
+        self.layers.iter().find(|l| l.name == name)
+    }
+
+    /// The layer whose weight is `weight`.
+    pub fn by_weight(&self, weight: &str) -> Option<&LayerLoss> {
+        self.layers.iter().find(|l| l.weight == weight)
+    }
+}
+
+/// Prunable layers a profile cannot measure, with the reason: every Conv, Gemm or MatMul the
+/// analysis found not prunable (quantized or computed weights, two activations).
+pub fn not_prunable(analysis: &crate::ModelAnalysis) -> Vec<Skipped> {
+    analysis
+        .layers
+        .iter()
+        .filter_map(|l| {
+            l.not_prunable_reason.as_ref().map(|reason| Skipped {
+                name: l.name.clone(),
+                reason: reason.clone(),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,272 @@
+//! Which part of the graph pruning one layer changes, and the sub-model that recomputes just that
+//! part: the layer and everything downstream of it. Its inputs are the pruned weight and the
+//! activations the rest of the graph feeds it, cached from one baseline run; constants it reads
+//! come along as initializers or `Constant` nodes.
+//!
+//! Control flow (If, Loop, Scan) reads outer-scope values without naming them as inputs; those
+//! reads count as uses here, so a subgraph that reads a pruned layer's output is downstream of it.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use crate::analysis::graph::GraphIndex;
+use crate::model::onnx::{
+    GraphProto, ModelProto, NodeProto, TensorShapeProto, TypeProto, ValueInfoProto,
+    tensor_shape_proto::{Dimension, dimension::Value as DimValue},
+    type_proto,
+};
+
+/// The part of the model that one layer's pruning changes.
+#[derive(Debug, Clone)]
+pub struct Downstream {
+    /// The tensor the layer reads as its weight: fed pruned.
+    pub weight: String,
+    /// Node indices recomputed, in graph order (the layer first).
+    pub nodes: Vec<usize>,
+    /// Values the recomputed part reads from the rest of the graph: cached, fed as inputs.
+    pub inputs: Vec<String>,
+    /// The model outputs it produces (the others do not change).
+    pub outputs: Vec<String>,
+    /// `Constant` nodes it reads, copied in.
+    constant_nodes: Vec<usize>,
+    /// Initializers it reads, copied in.
+    initializers: Vec<String>,
+}
+
+/// Every value a node reads: its inputs, and what its subgraphs read from outer scopes.
+pub fn uses(node: &NodeProto) -> Vec<String> {
+    let mut out: Vec<String> = node
+        .input
+        .iter()
+        .filter(|i| !i.is_empty())
+        .cloned()
+        .collect();
+    for attr in &node.attribute {
+        for graph in attr.g.iter().chain(&attr.graphs) {
+            out.extend(outer_reads(graph));
+        }
+    }
+    out
+}
+
+/// The values a subgraph reads that it does not define itself.
+fn outer_reads(graph: &GraphProto) -> BTreeSet<String> {
+    let mut defined: HashSet<&str> = graph.input.iter().map(|i| i.name()).collect();
+    defined.extend(graph.initializer.iter().map(|t| t.name()));
+    let mut reads = BTreeSet::new();
+    for node in &graph.node {
+        for value in uses(node) {
+            if !defined.contains(value.as_str()) {
+                reads.insert(value);
+            }
+        }
+        defined.extend(node.output.iter().map(String::as_str));
+    }
+    reads
+}
+
+pub struct Planner<'g> {
+    graph: &'g GraphProto,
+    /// Position of each node in a valid topological order.
+    position: Vec<usize>,
+    uses: Vec<Vec<String>>,
+    consumers: HashMap<String, Vec<usize>>,
+    producer: HashMap<&'g str, usize>,
+    initializers: HashSet<&'g str>,
+}
+
+impl<'g> Planner<'g> {
+    pub fn new(graph: &'g GraphProto) -> Self {
+        let order = GraphIndex::new(graph).topological_order();
+        let mut position = vec![0; graph.node.len()];
+        for (pos, &node) in order.iter().enumerate() {
+            position[node] = pos;
+        }
+        let uses: Vec<Vec<String>> = graph.node.iter().map(uses).collect();
+        let mut consumers: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, u) in uses.iter().enumerate() {
+            for value in u {
+                consumers.entry(value.clone()).or_default().push(i);
+            }
+        }
+        let mut producer = HashMap::new();
+        for (i, node) in graph.node.iter().enumerate() {
+            for out in node.output.iter().filter(|o| !o.is_empty()) {
+                producer.entry(out.as_str()).or_insert(i);
+            }
+        }
+        Planner {
+            graph,
+            position,
+            uses,
+            consumers,
+            producer,
+            initializers: graph.initializer.iter().map(|t| t.name()).collect(),
+        }
+    }
+
+    /// The node whose first output is `name`.
+    pub fn node_of(&self, layer_name: &str) -> Option<usize> {
+        self.producer
+            .get(layer_name)
+            .copied()
+            .filter(|&i| self.graph.node[i].output.first().map(String::as_str) == Some(layer_name))
+    }
+
+    /// The recomputed part for pruning `weight`, read by node `layer`.
+    pub fn downstream(&self, layer: usize, weight: &str) -> Downstream {
+        let mut seen = vec![false; self.graph.node.len()];
+        let mut stack = vec![layer];
+        seen[layer] = true;
+        while let Some(n) = stack.pop() {
+            for out in &self.graph.node[n].output {
+                for &c in self.consumers.get(out).into_iter().flatten() {
+                    if !seen[c] {
+                        seen[c] = true;
+                        stack.push(c);
+                    }
+                }
+            }
+        }
+        let mut nodes: Vec<usize> = (0..seen.len()).filter(|&i| seen[i]).collect();
+        nodes.sort_by_key(|&i| self.position[i]);
+
+        let produced: HashSet<&str> = nodes
+            .iter()
+            .flat_map(|&i| self.graph.node[i].output.iter().map(String::as_str))
+            .collect();
+        let mut inputs = BTreeSet::new();
+        let mut initializers = BTreeSet::new();
+        let mut constant_nodes = BTreeSet::new();
+        for &n in &nodes {
+            for value in &self.uses[n] {
+                let value = value.as_str();
+                if produced.contains(value) || value == weight {
+                    continue;
+                }
+                if self.initializers.contains(value) {
+                    initializers.insert(value.to_string());
+                } else if let Some(&p) = self.producer.get(value)
+                    && self.graph.node[p].op_type() == "Constant"
+                {
+                    constant_nodes.insert(p);
+                } else {
+                    inputs.insert(value.to_string());
+                }
+            }
+        }
+        let outputs = self
+            .graph
+            .output
+            .iter()
+            .map(|o| o.name().to_string())
+            .filter(|o| produced.contains(o.as_str()))
+            .collect();
+        Downstream {
+            weight: weight.to_string(),
+            nodes,
+            inputs: inputs.into_iter().collect(),
+            outputs,
+            constant_nodes: constant_nodes.into_iter().collect(),
+            initializers: initializers.into_iter().collect(),
+        }
+    }
+
+    /// Whether a value is a graph input of the model (fed from the data, not cached).
+    pub fn is_graph_input(&self, value: &str) -> bool {
+        self.graph.input.iter().any(|i| i.name() == value) && !self.initializers.contains(value)
+    }
+
+    /// The sub-model of `part`. `input_types` gives each input's ONNX element type and shape
+    /// (`None` for a dim that varies between batches), the weight included.
+    pub fn sub_model(
+        &self,
+        model: &ModelProto,
+        part: &Downstream,
+        input_types: &HashMap<String, (i32, Vec<Option<i64>>)>,
+    ) -> ModelProto {
+        let graph = self.graph;
+        let mut node: Vec<NodeProto> = part
+            .constant_nodes
+            .iter()
+            .map(|&i| graph.node[i].clone())
+            .collect();
+        node.extend(part.nodes.iter().map(|&i| graph.node[i].clone()));
+        let wanted: HashSet<&str> = part.initializers.iter().map(String::as_str).collect();
+        let initializer = graph
+            .initializer
+            .iter()
+            .filter(|t| wanted.contains(t.name()))
+            .cloned()
+            .collect();
+        let input = part
+            .inputs
+            .iter()
+            .chain(std::iter::once(&part.weight))
+            .map(|name| {
+                let (elem_type, dims) = input_types.get(name).cloned().unwrap_or((0, Vec::new()));
+                tensor_info(name, elem_type, &dims)
+            })
+            .collect();
+        let output = graph
+            .output
+            .iter()
+            .filter(|o| part.outputs.iter().any(|p| p == o.name()))
+            .cloned()
+            .collect();
+        ModelProto {
+            graph: Some(GraphProto {
+                node,
+                name: Some("prunekit_downstream".into()),
+                initializer,
+                input,
+                output,
+                ..Default::default()
+            }),
+            ir_version: model.ir_version,
+            opset_import: model.opset_import.clone(),
+            functions: model.functions.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// The model with `extra` values added as outputs, for the baseline run that fills the cache.
+    pub fn with_outputs(&self, model: &ModelProto, extra: &[String]) -> ModelProto {
+        let mut proto = model.clone();
+        if let Some(graph) = proto.graph.as_mut() {
+            let existing: HashSet<String> =
+                graph.output.iter().map(|o| o.name().to_string()).collect();
+            for name in extra.iter().filter(|n| !existing.contains(*n)) {
+                graph.output.push(ValueInfoProto {
+                    name: Some(name.clone()),
+                    ..Default::default()
+                });
+            }
+        }
+        proto
+    }
+}
+
+fn tensor_info(name: &str, elem_type: i32, dims: &[Option<i64>]) -> ValueInfoProto {
+    let dim = dims
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Dimension {
+            value: Some(match d {
+                Some(v) => DimValue::DimValue(*v),
+                None => DimValue::DimParam(format!("prunekit_dim{i}")),
+            }),
+            denotation: None,
+        })
+        .collect();
+    ValueInfoProto {
+        name: Some(name.to_string()),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: Some(elem_type),
+                shape: Some(TensorShapeProto { dim }),
+            })),
+            denotation: None,
+        }),
+        ..Default::default()
+    }
+}

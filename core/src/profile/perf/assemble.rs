@@ -1,0 +1,438 @@
+//! The profile: statistics over runs, each layer's time from its kernels, the model's estimate,
+//! the per-op-type totals, and the notes and `fused` lines that explain them.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::attribute::{Attribution, Fate, OnnxGraph};
+use super::estimate::{
+    CostModel, flops_caveats, layer_base, layer_flops_estimates, model_flops_estimates,
+};
+use super::trace::Trace;
+use super::{
+    LayerPerf, ModelPerf, OpTypePerf, PERF_LEVELS, PerfKind, PerfOptions, PerfProfile,
+    analysis_batch,
+};
+use crate::analysis::ModelAnalysis;
+use crate::profile::levels::level_key;
+use crate::runtime::runtime;
+
+#[derive(Debug, Clone, Copy)]
+struct Stats {
+    mean: f64,
+    p50: f64,
+    p90: f64,
+}
+
+fn stats(values: &[f64]) -> Option<Stats> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    Some(Stats {
+        mean: values.iter().sum::<f64>() / values.len() as f64,
+        p50: percentile(&sorted, 0.5),
+        p90: percentile(&sorted, 0.9),
+    })
+}
+
+/// Linear interpolation between the closest ranks (numpy's default).
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+/// The first few names of a list, for a note.
+pub(super) fn list(names: &[&str]) -> String {
+    const SHOWN: usize = 5;
+    if names.len() <= SHOWN {
+        names.join(", ")
+    } else {
+        format!(
+            "{}, and {} more",
+            names[..SHOWN].join(", "),
+            names.len() - SHOWN
+        )
+    }
+}
+
+fn round_ms(ms: f64) -> String {
+    format!("{ms:.3}")
+}
+
+/// Sums per-run times element-wise.
+fn add_runs(total: &mut Vec<f64>, runs: &[f64]) {
+    if total.len() < runs.len() {
+        total.resize(runs.len(), 0.0);
+    }
+    for (t, r) in total.iter_mut().zip(runs) {
+        *t += r;
+    }
+}
+
+/// Kernel times per run, gathered per ONNX node, and for ONNX Runtime's own kernels apart.
+struct KernelSums<'k> {
+    node_runs: HashMap<usize, Vec<f64>>,
+    /// The kernel ops that ran each node, for the `fused` lines.
+    node_ops: HashMap<usize, Vec<&'k str>>,
+    runtime_runs: Vec<f64>,
+    runtime_ops: Vec<&'k str>,
+    runtime_count: usize,
+}
+
+impl<'k> KernelSums<'k> {
+    fn new(trace: &'k Trace, attribution: &Attribution) -> KernelSums<'k> {
+        let mut sums = KernelSums {
+            node_runs: HashMap::new(),
+            node_ops: HashMap::new(),
+            runtime_runs: vec![0.0; trace.runs_with_events],
+            runtime_ops: Vec::new(),
+            runtime_count: 0,
+        };
+        for (kernel, node) in trace.kernels.iter().zip(&attribution.kernel_node) {
+            let ops = match node {
+                Some(node) => {
+                    add_runs(sums.node_runs.entry(*node).or_default(), &kernel.per_run);
+                    sums.node_ops.entry(*node).or_default()
+                }
+                None => {
+                    add_runs(&mut sums.runtime_runs, &kernel.per_run);
+                    sums.runtime_count += 1;
+                    &mut sums.runtime_ops
+                }
+            };
+            if !ops.contains(&kernel.op.as_str()) {
+                ops.push(&kernel.op);
+            }
+        }
+        sums
+    }
+
+    /// Mean time per run of every kernel.
+    fn kernel_ms(&self) -> Option<f64> {
+        let mut total = self.runtime_runs.clone();
+        for runs in self.node_runs.values() {
+            add_runs(&mut total, runs);
+        }
+        stats(&total).map(|s| s.mean)
+    }
+}
+
+pub(super) fn assemble(
+    analysis: &ModelAnalysis,
+    options: &PerfOptions,
+    run_ms: &[f64],
+    trace: &Trace,
+    graph: &OnnxGraph,
+    attribution: &Attribution,
+) -> PerfProfile {
+    let sums = KernelSums::new(trace, attribution);
+    let batch_scale = options.batch as f64 / analysis_batch(analysis) as f64;
+    let mut layers = layer_times(analysis, graph, attribution, &sums, trace, batch_scale);
+    let model_stats = stats(run_ms);
+    let model_ms = model_stats.map_or(0.0, |s| s.mean);
+    let cost = CostModel::fit(
+        &layers
+            .iter()
+            .filter(|l| l.prunable)
+            .filter_map(|l| Some((l.name.as_str(), l.ms?, l.flops? as f64)))
+            .collect::<Vec<_>>(),
+    );
+    let (saved, not_estimated) = estimate_layers(&mut layers, cost.as_ref());
+    let total_flops = (analysis.totals.flops as f64 * batch_scale).round() as u64;
+    let model = ModelPerf {
+        batch: options.batch,
+        threads: options.threads,
+        iterations: options.iterations,
+        warmup: options.warmup,
+        ms_per_batch: model_stats.map(|s| s.mean),
+        p50_ms: model_stats.map(|s| s.p50),
+        p90_ms: model_stats.map(|s| s.p90),
+        items_per_second: model_stats
+            .filter(|s| s.mean > 0.0)
+            .map(|s| options.batch as f64 * 1e3 / s.mean),
+        flops: total_flops,
+        estimated_ms: PERF_LEVELS
+            .iter()
+            .zip(&saved)
+            .map(|(&s, saved)| (level_key(s), model_ms - saved))
+            .collect(),
+        estimated_flops: model_flops_estimates(total_flops, &layers),
+        kernel_ms: sums.kernel_ms(),
+        runtime_only_ms: stats(&sums.runtime_runs).map(|s| s.mean),
+    };
+
+    let mut notes = run_notes(options, trace, &model, &sums);
+    notes.extend(fate_notes(analysis, graph, attribution, trace));
+    notes.extend(estimate_notes(cost.as_ref(), &not_estimated));
+    if (batch_scale - 1.0).abs() > f64::EPSILON {
+        let at = analysis_batch(analysis);
+        notes.push(format!(
+            "FLOPs are for a batch of {}: the analysis's counts (batch {at}) scaled by {}/{at}.",
+            options.batch, options.batch
+        ));
+    }
+    notes.extend(flops_caveats(analysis));
+    PerfProfile {
+        kind: PerfKind::Measured,
+        levels: PERF_LEVELS.to_vec(),
+        model,
+        op_types: op_types(&layers),
+        fused: fused_lines(graph, attribution, &sums.node_ops),
+        layers,
+        notes,
+        seconds: 0.0,
+    }
+}
+
+/// Every analysis layer with its time: its kernels' for a timed layer, 0 for a fused or folded
+/// one, none for a layer the mapping did not reach (or when no run was recorded).
+fn layer_times(
+    analysis: &ModelAnalysis,
+    graph: &OnnxGraph,
+    attribution: &Attribution,
+    sums: &KernelSums,
+    trace: &Trace,
+    batch_scale: f64,
+) -> Vec<LayerPerf> {
+    let node_of: HashMap<&str, usize> = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.layer.as_str(), i))
+        .collect();
+    let zero = (trace.runs_with_events > 0).then_some(0.0);
+    analysis
+        .layers
+        .iter()
+        .map(|layer| {
+            let flops = layer.flops.map(|f| (f as f64 * batch_scale).round() as u64);
+            let mut perf = layer_base(layer, flops);
+            perf.estimated_flops = layer_flops_estimates(layer, flops);
+            let Some(&node) = node_of.get(layer.name.as_str()) else {
+                return perf;
+            };
+            match attribution.fate[node] {
+                Fate::Timed => {
+                    let s = sums.node_runs.get(&node).and_then(|runs| stats(runs));
+                    (perf.ms, perf.p50_ms, perf.p90_ms) =
+                        (s.map(|s| s.mean), s.map(|s| s.p50), s.map(|s| s.p90));
+                    perf.fused_from = graph
+                        .order
+                        .iter()
+                        .filter(|&&n| attribution.fate[n] == Fate::FusedInto(node))
+                        .map(|&n| graph.nodes[n].layer.clone())
+                        .collect();
+                }
+                Fate::FusedInto(owner) => {
+                    (perf.ms, perf.p50_ms, perf.p90_ms) = (zero, zero, zero);
+                    perf.fused_into = Some(graph.nodes[owner].layer.clone());
+                }
+                Fate::Folded => (perf.ms, perf.p50_ms, perf.p90_ms) = (zero, zero, zero),
+                Fate::Unknown => {}
+            }
+            perf
+        })
+        .collect()
+}
+
+/// Fills each prunable layer's `estimated_ms` by `cost`; returns the model's saving at each
+/// level and the prunable layers left without an estimate (no time, no FLOPs).
+fn estimate_layers(layers: &mut [LayerPerf], cost: Option<&CostModel>) -> (Vec<f64>, Vec<String>) {
+    let mut saved = vec![0.0; PERF_LEVELS.len()];
+    let mut not_estimated = Vec::new();
+    for layer in layers.iter_mut().filter(|l| l.prunable) {
+        match (cost, layer.ms, layer.flops) {
+            (Some(cost), Some(ms), Some(flops)) if ms > 0.0 => {
+                for (i, &s) in PERF_LEVELS.iter().enumerate() {
+                    let at = cost.layer_ms(ms, flops as f64, s);
+                    saved[i] += ms - at;
+                    layer.estimated_ms.insert(level_key(s), at);
+                }
+            }
+            _ => not_estimated.push(layer.name.clone()),
+        }
+    }
+    (saved, not_estimated)
+}
+
+/// How the run was made and how much of its time the kernels explain.
+fn run_notes(
+    options: &PerfOptions,
+    trace: &Trace,
+    model: &ModelPerf,
+    sums: &KernelSums,
+) -> Vec<String> {
+    let version = runtime()
+        .ok()
+        .and_then(|r| r.version())
+        .map_or(String::new(), |v| format!(" {v}"));
+    let threads = options.threads.map_or("every core".to_string(), |t| {
+        format!("{t} thread(s) per operator")
+    });
+    let mut notes = vec![format!(
+        "Measured in ONNX Runtime{version} on the CPU: batch {}, {threads}, {} warmup and {} timed runs; ms_per_batch is each run's wall-clock time, with ONNX Runtime's profiler on.",
+        options.batch, options.warmup, options.iterations
+    )];
+    if trace.runs_with_events < trace.timed_runs {
+        notes.push(format!(
+            "ONNX Runtime's profiler recorded kernels in {} of {} timed runs (it stops at its event limit); layer times come from those runs.",
+            trace.runs_with_events, trace.timed_runs
+        ));
+    }
+    if let (Some(kernel_ms), Some(model_ms)) = (model.kernel_ms, model.ms_per_batch)
+        && model_ms > 0.0
+    {
+        notes.push(format!(
+            "Kernel times add up to {} of {} ms per batch ({:.0}%); the rest is ONNX Runtime's work between kernels (binding inputs, allocating, scheduling).",
+            round_ms(kernel_ms),
+            round_ms(model_ms),
+            kernel_ms / model_ms * 100.0
+        ));
+    }
+    if sums.runtime_count > 0 {
+        notes.push(format!(
+            "{} ms in {} ONNX Runtime nodes with no ONNX counterpart ({}): layout changes and copies it added itself; no layer includes them.",
+            round_ms(model.runtime_only_ms.unwrap_or(0.0)),
+            sums.runtime_count,
+            sums.runtime_ops.join(", ")
+        ));
+    }
+    notes
+}
+
+fn estimate_notes(cost: Option<&CostModel>, not_estimated: &[String]) -> Vec<String> {
+    let Some(cost) = cost else {
+        return vec!["ONNX Runtime's CPU kernels are dense: pruning does not make them faster. No prunable layer has both a time and FLOPs, so estimated_ms is the measured time at every level.".into()];
+    };
+    let mut notes = vec![format!(
+        "ONNX Runtime's CPU kernels are dense: pruning does not make them faster. estimated_ms is for a sparsity-aware engine: in each prunable layer, the part of its time that is compute at the best FLOP rate measured here ({:.1} GFLOP/s, {}) shrinks with sparsity, the rest stays (docs/analysis.md, \"Performance profile\").",
+        cost.flops_per_ms / 1e6,
+        cost.fastest
+    )];
+    if !not_estimated.is_empty() {
+        notes.push(format!(
+            "No estimate for {} prunable layer(s) without a measured time or known FLOPs; they keep their time: {}.",
+            not_estimated.len(),
+            list(&not_estimated.iter().map(String::as_str).collect::<Vec<_>>())
+        ));
+    }
+    notes
+}
+
+/// One line per kernel that did other nodes' work: "conv includes bn, relu (...)".
+fn fused_lines(
+    graph: &OnnxGraph,
+    attribution: &Attribution,
+    kernel_ops: &HashMap<usize, Vec<&str>>,
+) -> Vec<String> {
+    let mut members: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+    for &node in &graph.order {
+        if let Fate::FusedInto(owner) = attribution.fate[node] {
+            members
+                .entry(graph.position[owner])
+                .or_default()
+                .push(&graph.nodes[node].layer);
+        }
+    }
+    members
+        .into_iter()
+        .map(|(position, fused)| {
+            let owner = graph.order[position];
+            let ops = kernel_ops
+                .get(&owner)
+                .map_or(graph.nodes[owner].op.to_string(), |ops| ops.join(" + "));
+            format!(
+                "{} includes {} (fused by ONNX Runtime into one {ops} kernel)",
+                graph.nodes[owner].layer,
+                fused.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// Notes on layers without a kernel of their own that were not fused, and on subgraphs.
+fn fate_notes(
+    analysis: &ModelAnalysis,
+    graph: &OnnxGraph,
+    attribution: &Attribution,
+    trace: &Trace,
+) -> Vec<String> {
+    let named = |fate: Fate| -> Vec<&str> {
+        graph
+            .order
+            .iter()
+            .filter(|&&n| attribution.fate[n] == fate)
+            .map(|&n| graph.nodes[n].layer.as_str())
+            .collect()
+    };
+    let mut notes = Vec::new();
+    let folded = named(Fate::Folded);
+    if !folded.is_empty() {
+        notes.push(format!(
+            "{} layer(s) computed from constants alone were folded by ONNX Runtime before the first run and take no time: {}.",
+            folded.len(),
+            list(&folded)
+        ));
+    }
+    let unknown = named(Fate::Unknown);
+    if !unknown.is_empty() {
+        notes.push(format!(
+            "{} layer(s) have no kernel in ONNX Runtime's profile and none they could be fused into was found, so they have no time: {}.",
+            unknown.len(),
+            list(&unknown)
+        ));
+    }
+    let control_flow: Vec<&str> = analysis
+        .layers
+        .iter()
+        .filter(|l| matches!(l.op_type.as_str(), "If" | "Loop" | "Scan"))
+        .map(|l| l.name.as_str())
+        .collect();
+    if !control_flow.is_empty() || trace.nested > 0 {
+        notes.push(format!(
+            "If/Loop/Scan layers are timed whole, their subgraphs' {} kernel(s) included; layers inside subgraphs are not profiled or estimated{}.",
+            trace.nested,
+            if control_flow.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", list(&control_flow))
+            }
+        ));
+    }
+    notes
+}
+
+fn op_types(layers: &[LayerPerf]) -> Vec<OpTypePerf> {
+    let mut by_op: BTreeMap<&str, (f64, usize)> = BTreeMap::new();
+    for layer in layers {
+        let entry = by_op.entry(&layer.op_type).or_default();
+        entry.0 += layer.ms.unwrap_or(0.0);
+        entry.1 += 1;
+    }
+    let mut ops: Vec<OpTypePerf> = by_op
+        .into_iter()
+        .map(|(op, (ms, count))| OpTypePerf {
+            op_type: op.to_string(),
+            ms,
+            count,
+        })
+        .collect();
+    ops.sort_by(|a, b| b.ms.total_cmp(&a.ms).then(a.op_type.cmp(&b.op_type)));
+    ops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_interpolate_like_numpy() {
+        let s = stats(&[4.0, 1.0, 3.0, 2.0]).unwrap();
+        assert_eq!(s.mean, 2.5);
+        assert_eq!(s.p50, 2.5);
+        assert!((s.p90 - 3.7).abs() < 1e-12);
+        assert!(stats(&[]).is_none());
+    }
+}

@@ -1,0 +1,79 @@
+"""The editor shows measured profiles: once the notebook's `profile loss` and `profile perf` have
+saved profiles in the model's project file, hover names the measured sensitivity, its rank and the
+layer's time, completion says the sensitivity is measured, a `sensitivity` hint marks a highly
+sensitive layer pruned hard, and a newer profile replaces the shown one when the project file
+changes (the server watches `*.prunekit.json`)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+from lsprotocol import types
+
+from lsp_harness import REPO_ROOT, completion_items, hover_text, position_of, settle
+from test_server import _open
+
+KERNEL = REPO_ROOT / "target" / "release" / "prunekit-kernel"
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
+
+RECIPE = """\
+# prunekit: model=digits_cnn.onnx
+version: 1.1.0
+modifiers:
+  - !GMPruningModifier
+    params: [conv1.weight, fc1.weight]
+    init_sparsity: 0.05
+    final_sparsity: 0.8
+    start_epoch: 0.0
+    end_epoch: 5.0
+    update_frequency: 1.0
+"""
+
+
+def _profile(folder, *commands: str) -> None:
+    subprocess.run([str(KERNEL), "run", "load digits_cnn.onnx", *commands], cwd=folder,
+                   check=True, capture_output=True, timeout=120)
+
+
+@pytest.mark.asyncio
+async def test_hover_and_completion_show_the_latest_measured_profile(client, tmp_path):
+    for name in ("digits_cnn.onnx", "digits_test.npz"):
+        shutil.copy(FIXTURES / name, tmp_path / name)
+    _profile(tmp_path, "profile loss --method one-shot --data digits_test.npz",
+             "profile perf --iterations 3 --warmup 1")
+    recipe = tmp_path / "digits.recipe.yaml"
+    recipe.write_text(RECIPE, encoding="utf-8")
+    uri = recipe.as_uri()
+    since = _open(client, uri, RECIPE)
+    published = await settle(client, uri, since=since, version=1)
+    # conv1 is far above the others' sensitivity and pruned to 0.8: a hint says so; fc1 is not.
+    hints = [d for d in published.diagnostics if d.code == "sensitivity"]
+    assert len(hints) == 1 and "conv1.weight" in hints[0].message, published.diagnostics
+    assert hints[0].severity == types.DiagnosticSeverity.Hint
+
+    at = position_of(RECIPE, "conv1.weight", offset=2)
+    hover = hover_text(await client.text_document_hover_async(types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=at)))
+    assert "one-shot loss profile 'one-shot'" in hover, hover
+    # On the trained CNN the first conv is the most sensitive layer (see tests/test_profiles.py).
+    assert "rank 1 of 4" in hover, hover
+    assert "ms per run in ONNX Runtime (performance profile 'baseline'" in hover, hover
+
+    # Completion inside `params` lists the weights with the measured sensitivity.
+    at = position_of(RECIPE, "conv1.weight")
+    items = completion_items(await client.text_document_completion_async(types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=at)))
+    details = {i.label: i.detail or "" for i in items}
+    assert "(measured)" in details.get("fc1.weight", ""), details
+
+    # A newer profile becomes the shown one once the project file changes.
+    _profile(tmp_path, "profile loss --method magnitude")
+    client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=[
+        types.FileEvent(uri=(tmp_path / "digits_cnn.onnx.prunekit.json").as_uri(),
+                        type=types.FileChangeType.Changed)]))
+    at = position_of(RECIPE, "conv1.weight", offset=2)
+    hover = hover_text(await client.text_document_hover_async(types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=at)))
+    assert "magnitude loss profile 'magnitude'" in hover, hover
