@@ -143,9 +143,14 @@ struct OrderStatistics {
     /// Values before each bucket: counts and sums, prefix form (`BUCKETS + 1` entries).
     count_before: Vec<usize>,
     sum_before: Vec<f64>,
+    /// For each bucket, its place in `sorted` if it holds a wanted rank.
+    slot: Vec<u32>,
     /// The sorted values of each bucket holding a wanted rank.
-    sorted: std::collections::HashMap<usize, Vec<f32>>,
+    sorted: Vec<Vec<f32>>,
 }
+
+/// `slot` of a bucket holding no wanted rank.
+const NO_SLOT: u32 = u32::MAX;
 
 const BUCKET_SHIFT: u32 = 16;
 const BUCKETS: usize = 1 << (32 - BUCKET_SHIFT);
@@ -173,24 +178,35 @@ impl OrderStatistics {
         count_before.push(c);
         sum_before.push(t);
         // A prefix sum up to rank i reads the bucket holding rank i (partly); a value reads it too.
-        let mut sorted: std::collections::HashMap<usize, Vec<f32>> = ranks
-            .iter()
-            .filter(|&&r| r < weights.len())
-            .map(|&r| (Self::bucket_of(&count_before, r), Vec::new()))
-            .collect();
-        for &w in weights {
-            if let Some(values) = sorted.get_mut(&bucket(w)) {
-                values.push(w.abs());
+        let mut slot = vec![NO_SLOT; BUCKETS];
+        let mut sorted: Vec<Vec<f32>> = Vec::new();
+        for &r in ranks.iter().filter(|&&r| r < weights.len()) {
+            let b = Self::bucket_of(&count_before, r);
+            if slot[b] == NO_SLOT {
+                slot[b] = sorted.len() as u32;
+                sorted.push(Vec::with_capacity(counts[b]));
             }
         }
-        for values in sorted.values_mut() {
+        for &w in weights {
+            let s = slot[bucket(w)];
+            if s != NO_SLOT {
+                sorted[s as usize].push(w.abs());
+            }
+        }
+        for values in &mut sorted {
             values.sort_unstable_by(f32::total_cmp);
         }
         OrderStatistics {
             count_before,
             sum_before,
+            slot,
             sorted,
         }
+    }
+
+    /// The sorted values of the bucket holding a wanted rank.
+    fn bucket_values(&self, b: usize) -> &[f32] {
+        &self.sorted[self.slot[b] as usize]
     }
 
     /// The bucket holding rank `r`: the last bucket with fewer than `r + 1` values before it.
@@ -201,7 +217,7 @@ impl OrderStatistics {
     /// The value of rank `r` (0-based) in ascending |w|.
     fn value(&self, r: usize) -> f64 {
         let b = Self::bucket_of(&self.count_before, r);
-        self.sorted[&b][r - self.count_before[b]] as f64
+        self.bucket_values(b)[r - self.count_before[b]] as f64
     }
 
     /// The sum of the `r` smallest |w|.
@@ -214,7 +230,10 @@ impl OrderStatistics {
         }
         let b = Self::bucket_of(&self.count_before, r);
         let within = r - self.count_before[b];
-        let partial: f64 = self.sorted[&b][..within].iter().map(|&v| v as f64).sum();
+        let partial: f64 = self.bucket_values(b)[..within]
+            .iter()
+            .map(|&v| v as f64)
+            .sum();
         self.sum_before[b] + partial
     }
 }

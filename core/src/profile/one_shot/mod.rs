@@ -137,7 +137,6 @@ pub fn profile(
         progress.report(i as u64 + 1, total_steps, "baseline run");
     }
     drop(baseline_session);
-    let warm_run = warm_model_run(&model.proto, &cache, &batches, threads)?;
 
     let comparisons: HashMap<String, Comparison> = baseline_outputs
         .first()
@@ -192,6 +191,9 @@ pub fn profile(
     queue.sort_by_key(|&i| std::cmp::Reverse(flops_of(&parts[i].1)));
     let workers = threads.min(parts.len()).max(1);
     let intra = (threads / workers).max(1);
+    // The throughput the workers can reach together: one worker's warm rate, times the workers.
+    let (warm_seconds, warm_samples) = warm_model_run(&model.proto, &cache, &batches, intra)?;
+    let warm_run = (warm_seconds / workers as f64, warm_samples);
     let next = AtomicUsize::new(0);
     let done = AtomicU64::new(batches.len() as u64);
     let evaluated_flops = AtomicU64::new(0);
@@ -489,9 +491,9 @@ impl Shared<'_> {
     }
 }
 
-/// Seconds of one warm run of the unmodified model on the first batch, and its samples: the rate
-/// ONNX Runtime reaches on this model (the cache run asked for extra outputs, which stops some of
-/// its fusions, and paid for its first-run allocations).
+/// Seconds of one warm run of the unmodified model on the first batch with a worker's threads,
+/// and its samples: the rate ONNX Runtime reaches on this model (the cache run asked for extra
+/// outputs, which stops some of its fusions, and paid for its first-run allocations).
 fn warm_model_run(
     proto: &crate::model::onnx::ModelProto,
     cache: &[HashMap<String, DynValue>],
@@ -628,8 +630,8 @@ fn batch_size(analysis: &ModelAnalysis, data: &Dataset, wanted: Option<usize>) -
 }
 
 /// How close the run came to the compute bound: the FLOPs it had to do (downstream parts, levels
-/// that ran, all samples) at the rate ONNX Runtime reached on the whole model in one warm run of
-/// `warm_run.1` samples taking `warm_run.0` seconds.
+/// that ran, all samples) at the rate ONNX Runtime reaches on the whole model with every worker
+/// busy: `warm_run.1` samples per `warm_run.0` seconds.
 fn compute_bound_note(
     analysis: &ModelAnalysis,
     evaluated_layer_flops: u64,
@@ -646,7 +648,7 @@ fn compute_bound_note(
     let work = per_sample(evaluated_layer_flops) * samples as f64;
     let bound = work / rate;
     Some(format!(
-        "Compute bound: {:.1} GFLOP downstream of the pruned layers at {:.1} GFLOP/s (ONNX Runtime on the whole model) is {:.1} s; the profile took {:.1} s ({:.2}x the bound).",
+        "Compute bound: {:.1} GFLOP downstream of the pruned layers at {:.1} GFLOP/s (ONNX Runtime's rate on the whole model, every worker busy) is {:.1} s; the profile took {:.1} s ({:.2}x the bound).",
         work / 1e9,
         rate / 1e9,
         bound,
