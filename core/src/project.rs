@@ -64,7 +64,7 @@ impl LoadState {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     /// ONNX Runtime threads per operator; `None` uses every core.
     #[serde(default)]
@@ -72,6 +72,33 @@ pub struct Settings {
     /// The seed of generated inputs.
     #[serde(default)]
     pub seed: u64,
+    /// Training settings an optimization's schedule is made from (Sparsify's project training
+    /// settings): the optimizer the integration code builds, the epochs, the learning rates.
+    #[serde(default = "default_optimizer")]
+    pub optimizer: String,
+    #[serde(default)]
+    pub epochs: Option<f64>,
+    #[serde(default)]
+    pub init_lr: Option<f64>,
+    #[serde(default)]
+    pub final_lr: Option<f64>,
+}
+
+fn default_optimizer() -> String {
+    "sgd".into()
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            threads: None,
+            seed: 0,
+            optimizer: default_optimizer(),
+            epochs: None,
+            init_lr: None,
+            final_lr: None,
+        }
+    }
 }
 
 impl ProjectFile {

@@ -178,6 +178,16 @@ def test_settings(kernel) -> None:
     assert reply["content"]["status"] == "error", reply["content"]
     assert [o["msg_type"] for o in outputs] == ["error"]
 
+    # The training settings an optimization's schedule is made from.
+    _, outputs = execute_ok(kc, "settings optimizer=adam epochs=90 lr=0.1:0.001")
+    data = results(outputs)[0]["content"]["data"][RESULT_MIME]
+    assert (data["optimizer"], data["epochs"], data["init_lr"], data["final_lr"]) == ("adam", 90, 0.1, 0.001)
+    for bad in ("lr=0.1:0.5", "epochs=1", "optimizer=lbfgs"):
+        reply, outputs, _ = execute(kc, f"settings {bad}")
+        assert reply["content"]["status"] == "error", (bad, reply["content"])
+        assert bad in outputs[0]["content"]["evalue"], outputs[0]["content"]["evalue"]
+    execute_ok(kc, "settings optimizer=sgd")
+
 
 @pytest.mark.parametrize("code, needle", [("help", "load"), ("help layers", "--sort")])
 def test_help(kernel, code, needle) -> None:

@@ -132,7 +132,7 @@ fn candidates(session: &KernelSession, before: &[String], word: &str) -> Vec<Com
             .iter()
             .map(|c| keyword(c.name, "keyword", Some(c.synopsis)))
             .collect(),
-        ("settings", _) => ["threads=", "seed="]
+        ("settings", _) => super::settings::completions()
             .iter()
             .map(|k| keyword(k, "param", None))
             .collect(),

@@ -10,4 +10,5 @@ pub mod output;
 pub mod parse;
 pub mod profile;
 pub mod run;
+pub mod settings;
 pub mod spec;

@@ -41,7 +41,7 @@ fn run_line(
         "layers" => layers(session, &line.words, sink),
         "profile" => super::profile::profile(session, &line.words, sink, cancel),
         "profiles" => super::profile::list(session, &line.words, sink),
-        "settings" => settings(session, &line.words, sink),
+        "settings" => super::settings::settings(session, &line.words, sink),
         "help" => help(&line.words, sink),
         "echo" => {
             sink.emit(Output::Stream {
@@ -329,89 +329,6 @@ fn layers(session: &mut KernelSession, words: &[String], sink: &dyn Sink) -> Res
         Bundle::text(format!("{caption}\n{plain}"))
             .html(html)
             .json(&json::analysis(&subset)),
-    ));
-    Ok(())
-}
-
-fn settings(session: &mut KernelSession, words: &[String], sink: &dyn Sink) -> Result<()> {
-    let mut shown: Vec<&str> = Vec::new();
-    let mut changed = false;
-    for word in words {
-        let (key, value) = match word.split_once('=') {
-            Some((k, v)) => (k, Some(v)),
-            None => (word.as_str(), None),
-        };
-        let key = match key {
-            "threads" => "threads",
-            "seed" => "seed",
-            other => {
-                return Err(Error::Usage(format!(
-                    "'{other}' is not a setting; the settings are threads and seed."
-                )));
-            }
-        };
-        if let Some(value) = value {
-            match key {
-                "threads" => {
-                    session.settings.threads = match value {
-                        "auto" => None,
-                        n => Some(n.parse().ok().filter(|&n: &usize| n > 0).ok_or_else(|| {
-                            Error::Usage(format!(
-                                "threads={n} is not valid; give a whole number above 0, or auto."
-                            ))
-                        })?),
-                    }
-                }
-                _ => {
-                    session.settings.seed = value.parse().map_err(|_| {
-                        Error::Usage(format!("seed={value} is not valid; give a whole number."))
-                    })?
-                }
-            }
-            changed = true;
-        }
-        shown.push(key);
-    }
-    if changed && let Some(loaded) = &session.current {
-        let settings = session.settings.clone();
-        project::update(&loaded.path, |p| p.settings = settings)?;
-    }
-    if shown.is_empty() {
-        shown = vec!["threads", "seed"];
-    }
-    let value = |key: &str| match key {
-        "threads" => session
-            .settings
-            .threads
-            .map_or("auto".to_string(), |n| n.to_string()),
-        _ => session.settings.seed.to_string(),
-    };
-    let plain: Vec<String> = shown
-        .iter()
-        .map(|k| format!("{k} = {}", value(k)))
-        .collect();
-    let rows: Vec<Vec<String>> = shown
-        .iter()
-        .map(|k| vec![k.to_string(), value(k)])
-        .collect();
-    let html = table::html(
-        None,
-        &[
-            Column {
-                title: "setting",
-                is_numeric: false,
-            },
-            Column {
-                title: "value",
-                is_numeric: false,
-            },
-        ],
-        &rows,
-    );
-    sink.emit(Output::Result(
-        Bundle::text(plain.join("\n"))
-            .html(html)
-            .json(&json::settings(&session.settings)),
     ));
     Ok(())
 }

@@ -97,7 +97,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "settings",
         synopsis: "settings [KEY[=VALUE] ...]",
-        summary: "Show or change settings: threads (ONNX Runtime threads per operator, or auto) and seed (for generated inputs). Settings are saved in the current model's project file.",
+        summary: "Show or change settings: threads (ONNX Runtime threads per operator, or auto), seed (for generated inputs), and the training settings an optimization's schedule is made from: optimizer (sgd, adam, rmsprop), epochs, lr (INIT or INIT:FINAL, such as 0.1:0.001). Settings are saved in the current model's project file.",
         flags: &[],
     },
     CommandSpec {

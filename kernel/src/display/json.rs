@@ -175,12 +175,21 @@ pub struct SettingsJson {
     /// ONNX Runtime threads per operator; null means every core.
     pub threads: Option<usize>,
     pub seed: u64,
+    pub optimizer: String,
+    /// null: not set (a schedule then assumes Sparsify's 100).
+    pub epochs: Option<f64>,
+    pub init_lr: Option<f64>,
+    pub final_lr: Option<f64>,
 }
 
 pub fn settings(s: &prunekit_core::project::Settings) -> SettingsJson {
     SettingsJson {
         threads: s.threads,
         seed: s.seed,
+        optimizer: s.optimizer.clone(),
+        epochs: s.epochs,
+        init_lr: s.init_lr,
+        final_lr: s.final_lr,
     }
 }
 
