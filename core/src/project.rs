@@ -144,7 +144,7 @@ pub fn path_for(model: &Path) -> PathBuf {
 /// What reading the project file found.
 pub enum Found {
     None,
-    Project(ProjectFile),
+    Project(Box<ProjectFile>),
     /// The file was unreadable or from a newer prunekit; it was moved aside (to this path) so that
     /// nothing is lost, and a fresh project starts.
     MovedAside(PathBuf),
@@ -158,7 +158,9 @@ pub fn read(model: &Path) -> Result<Found> {
         Err(err) => return Err(Error::io(&path, &err)),
     };
     match serde_json::from_str::<ProjectFile>(&text) {
-        Ok(project) if project.schema_version <= SCHEMA_VERSION => Ok(Found::Project(project)),
+        Ok(project) if project.schema_version <= SCHEMA_VERSION => {
+            Ok(Found::Project(Box::new(project)))
+        }
         _ => {
             let aside = path.with_extension(format!("json.unreadable-{}", std::process::id()));
             std::fs::rename(&path, &aside).map_err(|err| Error::io(&path, &err))?;
@@ -180,7 +182,7 @@ pub fn peek(model: &Path) -> Option<ProjectFile> {
 /// and writes it back atomically: one read-modify-write for every command that saves something.
 pub fn update(model: &Path, change: impl FnOnce(&mut ProjectFile)) -> Result<ProjectFile> {
     let mut project = match read(model)? {
-        Found::Project(project) => project,
+        Found::Project(project) => *project,
         Found::None | Found::MovedAside(_) => ProjectFile::new(model),
     };
     change(&mut project);
@@ -209,7 +211,7 @@ mod tests {
         write(&model, &project).unwrap();
         assert_eq!(path_for(&model), dir.join("m.onnx.prunekit.json"));
         match read(&model).unwrap() {
-            Found::Project(p) => assert_eq!(p, project),
+            Found::Project(p) => assert_eq!(*p, project),
             _ => panic!("expected the project back"),
         }
         std::fs::write(path_for(&model), "{ half a fi").unwrap();

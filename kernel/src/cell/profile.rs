@@ -212,7 +212,7 @@ pub fn list(session: &mut KernelSession, words: &[String], sink: &dyn Sink) -> R
     Flags::parse("profiles", words, &[], &[])?.no_positional()?;
     let loaded = session.model()?;
     let project = match project::read(&loaded.path)? {
-        Found::Project(p) => p,
+        Found::Project(p) => *p,
         _ => project::ProjectFile::new(&loaded.path),
     };
     let mut rows = Vec::new();

@@ -67,7 +67,7 @@ fn load(session: &mut KernelSession, words: &[String], sink: &dyn Sink) -> Resul
         Found::Project(project) => {
             // A restarted kernel carries on with the settings this model had.
             session.settings = project.settings.clone();
-            project
+            *project
         }
         Found::None => ProjectFile {
             settings: session.settings.clone(),
