@@ -30,7 +30,7 @@ impl Error {
         }
     }
 
-    pub(crate) fn io(path: &Path, err: &std::io::Error) -> Self {
+    pub fn io(path: &Path, err: &std::io::Error) -> Self {
         let problem = match err.kind() {
             std::io::ErrorKind::NotFound => "does not exist; check the path".to_string(),
             std::io::ErrorKind::PermissionDenied => {

@@ -8,10 +8,12 @@
 //! synchronous functions and translate the typed `Error` into their own terms.
 
 pub mod analysis;
-mod atomic_file;
+pub mod atomic_file;
 pub mod chart;
 pub mod error;
+pub mod export;
 pub mod model;
+pub mod optimize;
 pub mod profile;
 pub mod progress;
 pub mod project;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::AnalysisOptions;
 use crate::atomic_file;
 use crate::error::{Error, Result};
+use crate::optimize::PruningPlan;
 use crate::profile::{LossProfile, PerfProfile};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -32,6 +33,11 @@ pub struct ProjectFile {
     pub latest_perf: Option<String>,
     #[serde(default)]
     pub latest_loss: Option<String>,
+    /// Optimizations (per-layer sparsity plans) by name, and the one made or changed last.
+    #[serde(default)]
+    pub optimizations: BTreeMap<String, PruningPlan>,
+    #[serde(default)]
+    pub latest_optimization: Option<String>,
 }
 
 /// How the model's free dims were sized at the last `load`.
@@ -115,6 +121,8 @@ impl ProjectFile {
             loss_profiles: BTreeMap::new(),
             latest_perf: None,
             latest_loss: None,
+            optimizations: BTreeMap::new(),
+            latest_optimization: None,
         }
     }
 

@@ -66,10 +66,10 @@ def check_executed(nb: nbformat.NotebookNode) -> None:
                 check_table_bundle(data, where)
                 tables += 1
 
-    # load, layers, layers --top, profile perf, profile loss, profiles, settings: a chart from each
-    # `layers`, three from `profile perf`, two from `profile loss`; a table from every cell.
-    assert charts == 7, f"expected 1 + 1 + 3 + 2 charts, got {charts}"
-    assert tables == 7, f"expected a table from every code cell, got {tables}"
+    # A chart from each `layers`, three from `profile perf`, two from `profile loss`, two from
+    # `optimize` and from `override`; a table from every one of the 12 code cells.
+    assert charts == 11, f"expected 1 + 1 + 3 + 2 + 2 + 2 charts, got {charts}"
+    assert tables == len(code_cells) == 12, f"expected a table from every code cell, got {tables}"
 
     load_json = next(o for o in code_cells[0].outputs if o.output_type == "execute_result"
                      ).data[RESULT_MIME]
@@ -94,6 +94,9 @@ def check_executed(nb: nbformat.NotebookNode) -> None:
     assert [layer["rank"] for layer in loss["layers"]][0] == 1  # conv1 is the most sensitive
     names = [p["name"] for p in result_of("profiles")["profiles"]]
     assert names == ["baseline", "one-shot"], names
+    plan = result_of("override")
+    assert abs(plan["achieved"] - 0.7) <= 0.01 and plan["schedule"]["end_epoch"] == 53
+    assert result_of("export model")["accuracy"]["before"] > 0.95
 
 
 def test_committed_notebook_has_no_outputs() -> None:

@@ -77,3 +77,24 @@ async def test_hover_and_completion_show_the_latest_measured_profile(client, tmp
     hover = hover_text(await client.text_document_hover_async(types.HoverParams(
         text_document=types.TextDocumentIdentifier(uri=uri), position=at)))
     assert "magnitude loss profile 'magnitude'" in hover, hover
+
+
+@pytest.mark.asyncio
+async def test_a_code_action_applies_the_latest_optimization(client, tmp_path):
+    shutil.copy(FIXTURES / "digits_cnn.onnx", tmp_path / "digits_cnn.onnx")
+    _profile(tmp_path, "optimize --sparsity 0.7")
+    recipe = tmp_path / "digits.recipe.yaml"
+    recipe.write_text(RECIPE, encoding="utf-8")
+    uri = recipe.as_uri()
+    since = _open(client, uri, RECIPE)
+    await settle(client, uri, since=since, version=1)
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        range=types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0)),
+        context=types.CodeActionContext(diagnostics=[])))
+    apply = [a for a in actions or [] if a.title.startswith("Apply optimization 'default'")]
+    assert len(apply) == 1, [a.title for a in actions or []]
+    (edit,) = apply[0].edit.changes[uri]
+    # The recipe's own modeline is kept; the modifiers are the plan's.
+    assert edit.new_text.startswith("# prunekit: model=digits_cnn.onnx\nversion: 1.1.0\n")
+    assert edit.new_text.count("!GMPruningModifier") >= 1 and "conv1.weight" not in edit.new_text

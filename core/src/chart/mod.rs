@@ -5,10 +5,12 @@
 //! DejaVu Sans, embedded in the binary (see `DejaVuSans.LICENSE`).
 
 mod layers;
+mod plan;
 mod profiles;
 mod render;
 
 pub use layers::{MAX_BARS, params_and_flops};
+pub use plan::{plan_schedule, plan_sparsity};
 pub use profiles::{loss_curves, loss_layers, perf_layers, perf_op_types, perf_speedup};
 
 use std::fmt;

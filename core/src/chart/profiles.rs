@@ -664,18 +664,18 @@ fn ranked_heading(what: &str, by: &str, ranked: bool, shown: usize, total: usize
 }
 
 /// The title line, shortened at its end when it would not fit.
-fn title(scene: &mut Scene, heading: &str) {
+pub(super) fn title(scene: &mut Scene, heading: &str) {
     let text = keep_head(heading, TITLE_SIZE, f64::from(WIDTH) - 2.0 * PAD);
     scene.bold_text(text, PAD, 28.0, TITLE_SIZE, INK, Align::Left);
 }
 
-fn caption_line(scene: &mut Scene, caption: &str, max_width: f64) {
+pub(super) fn caption_line(scene: &mut Scene, caption: &str, max_width: f64) {
     let text = keep_head(caption, LABEL_SIZE, max_width);
     scene.text(text, PAD, 48.0, LABEL_SIZE, MUTED, Align::Left);
 }
 
 /// `text` if it fits in `max_width`, else its longest head that fits before an ellipsis.
-fn keep_head(text: &str, size: f64, max_width: f64) -> String {
+pub(super) fn keep_head(text: &str, size: f64, max_width: f64) -> String {
     if text_width(text, size) <= max_width {
         return text.to_string();
     }
@@ -693,7 +693,7 @@ fn keep_head(text: &str, size: f64, max_width: f64) -> String {
     format!("{}…", text[..ends[lo]].trim_end())
 }
 
-fn empty_scene(heading: &str, caption: &str, message: &str) -> Scene {
+pub(super) fn empty_scene(heading: &str, caption: &str, message: &str) -> Scene {
     let width = f64::from(WIDTH);
     let mut scene = Scene::new(WIDTH, 130);
     title(&mut scene, heading);
@@ -1037,7 +1037,7 @@ impl Frame {
 /// A value axis over [lo, hi]: its ends and its ticks, steps of 1, 2, 2.5 or 5 times a power of
 /// ten. The top is rounded up to a step; the bottom too unless `pinned`, when it stays at `lo`
 /// and is a tick itself (the 1× of a speedup).
-fn axis(lo: f64, hi: f64, pinned: bool) -> (f64, f64, Vec<f64>) {
+pub(super) fn axis(lo: f64, hi: f64, pinned: bool) -> (f64, f64, Vec<f64>) {
     let hi = if hi > lo { hi } else { lo + lo.abs().max(1.0) };
     let step = nice_step((hi - lo) / 4.0);
     let top = (hi / step - 1e-9).ceil() * step;
@@ -1058,7 +1058,7 @@ fn axis(lo: f64, hi: f64, pinned: bool) -> (f64, f64, Vec<f64>) {
 }
 
 /// The round step (1, 2, 2.5 or 5 times a power of ten) at least `rough`.
-fn nice_step(rough: f64) -> f64 {
+pub(super) fn nice_step(rough: f64) -> f64 {
     if !(rough.is_finite() && rough > 0.0) {
         return 1.0;
     }
@@ -1075,7 +1075,7 @@ fn nice_step(rough: f64) -> f64 {
 
 /// A value with three significant digits: 123, 12.3, 1.23, 0.0123; very small or large ones in
 /// scientific notation (1.23e-5).
-fn num(v: f64) -> String {
+pub(super) fn num(v: f64) -> String {
     if !v.is_finite() {
         return "n/a".to_string();
     }
@@ -1100,7 +1100,7 @@ fn si_f64(v: f64) -> String {
 }
 
 /// A tick value: the shortest decimal, free of float noise (0.3, not 0.30000000000000004).
-fn tick_num(v: f64) -> String {
+pub(super) fn tick_num(v: f64) -> String {
     let clean: f64 = format!("{v:.12e}").parse().unwrap_or(v);
     if clean == 0.0 {
         "0".to_string()

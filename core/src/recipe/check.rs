@@ -11,6 +11,7 @@ use super::rules;
 use super::span::Span;
 use super::yaml::{self, YamlDocument};
 use crate::ModelAnalysis;
+use crate::optimize::PruningPlan;
 use crate::profile::{PerfKind, level_key};
 use crate::project::ProjectFile;
 
@@ -55,6 +56,9 @@ pub struct ModelContext {
     pub sensitivity_source: Option<String>,
     /// Where `ms` comes from: "performance profile 'baseline' (batch 1)".
     pub perf_source: Option<String>,
+    /// The model's optimizations from its project file, the latest first: what the editor's
+    /// "apply optimization" action writes.
+    pub plans: Vec<(String, PruningPlan)>,
 }
 
 /// Ranks prunable weights by sensitivity, 1 for the most sensitive.
@@ -133,6 +137,7 @@ impl ModelContext {
             has_generated_names,
             sensitivity_source: None,
             perf_source: None,
+            plans: Vec::new(),
         }
     }
 
@@ -151,6 +156,14 @@ impl ModelContext {
                 loss.metric.replace('_', " ")
             ));
         }
+        let latest = project.latest_optimization.as_deref();
+        self.plans = project
+            .optimizations
+            .iter()
+            .map(|(name, plan)| (name.clone(), plan.clone()))
+            .collect();
+        self.plans
+            .sort_by_key(|(name, _)| Some(name.as_str()) != latest);
         if let Some((name, perf)) = project.latest_perf_profile()
             && perf.kind == PerfKind::Measured
         {

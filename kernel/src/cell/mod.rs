@@ -6,6 +6,7 @@ pub mod complete;
 pub mod flags;
 pub mod inspect;
 pub mod load;
+pub mod optimize;
 pub mod output;
 pub mod parse;
 pub mod profile;

@@ -41,6 +41,9 @@ fn run_line(
         "layers" => layers(session, &line.words, sink),
         "profile" => super::profile::profile(session, &line.words, sink, cancel),
         "profiles" => super::profile::list(session, &line.words, sink),
+        "optimize" => super::optimize::optimize(session, &line.words, sink),
+        "override" => super::optimize::override_layers(session, &line.words, sink),
+        "export" => super::optimize::export(session, &line.words, sink),
         "settings" => super::settings::settings(session, &line.words, sink),
         "help" => help(&line.words, sink),
         "echo" => {

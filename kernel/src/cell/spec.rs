@@ -95,6 +95,78 @@ pub const COMMANDS: &[CommandSpec] = &[
         flags: &[],
     },
     CommandSpec {
+        name: "optimize",
+        synopsis: "optimize [--sparsity S] [--balance B] [--min-sparsity S|off] [--min-speedup X|off] [--min-recovery R|off] [--perf NAME|flops] [--loss NAME|approx] [--epochs E] [--lr INIT[:FINAL]] [--name NAME]",
+        summary: "Fit a sparsity per prunable layer so the model reaches the target average, cheapest layers first: the cost of pruning each layer blends its loss profile with the time it saves (--balance 0 = performance, 1 = loss). The first prunable layer and grouped convolutions stay dense unless overridden; sparsity a filter removes goes to the other layers. Gives estimates (time, FLOPs, params, recovery) and the training schedule, and saves the optimization by name (default: default). Without --perf and --loss it uses the latest profiles, else FLOPs and the approximation.",
+        flags: &[
+            (
+                "--sparsity",
+                "the average sparsity to reach over the prunable weights (default 0.85)",
+            ),
+            (
+                "--balance",
+                "0 optimizes for performance, 1 for loss (default 1)",
+            ),
+            (
+                "--min-sparsity",
+                "leave layers below this dense and give their share to the others (default 0.4; off)",
+            ),
+            (
+                "--min-speedup",
+                "leave layers whose estimated time ratio is below this dense (off by default)",
+            ),
+            (
+                "--min-recovery",
+                "leave layers whose recovery confidence is below this dense (off by default)",
+            ),
+            ("--perf", "a performance profile name, or flops"),
+            ("--loss", "a loss profile name, or approx"),
+            (
+                "--epochs",
+                "training epochs for the schedule (saved as a setting)",
+            ),
+            (
+                "--lr",
+                "initial[:final] learning rate for the schedule (saved as a setting)",
+            ),
+            (
+                "--name",
+                "the optimization to make or redo (default: default); its overrides are kept",
+            ),
+        ],
+    },
+    CommandSpec {
+        name: "override",
+        synopsis: "override LAYER|re:REGEX SPARSITY|off [--name NAME]",
+        summary: "Pin the sparsity of a layer (by layer or weight name, or re: a pattern) in the latest optimization, or leave it dense with off; the other layers are fitted again to the same target. Overrides are kept in the optimization and marked.",
+        flags: &[("--name", "the optimization to change (default: the latest)")],
+    },
+    CommandSpec {
+        name: "export",
+        synopsis: "export recipe PATH [--names MAP.json] | export code PATH [--framework pytorch] [--training] [--recipe FILE] | export model PATH [--data FILE.npz]  [--optimization NAME]",
+        summary: "Write the latest (or --optimization) optimization: a SparseML recipe with the modeline the editor reads, PyTorch integration code (--training: a full training loop), or the ONNX model pruned by magnitude to the plan (--data with labels reports the accuracy before and after). Files are replaced only once the new one is complete.",
+        flags: &[
+            ("--optimization", "which optimization (default: the latest)"),
+            (
+                "--names",
+                "recipe: a JSON object mapping ONNX weight names to the framework's parameter names",
+            ),
+            ("--framework", "code: pytorch"),
+            (
+                "--training",
+                "code: a complete training loop instead of the integration snippet",
+            ),
+            (
+                "--recipe",
+                "code: the recipe file the code loads (default: MODEL_STEM.recipe.yaml)",
+            ),
+            (
+                "--data",
+                "model: an .npz with labels, to report the accuracy before and after",
+            ),
+        ],
+    },
+    CommandSpec {
         name: "settings",
         synopsis: "settings [KEY[=VALUE] ...]",
         summary: "Show or change settings: threads (ONNX Runtime threads per operator, or auto), seed (for generated inputs), and the training settings an optimization's schedule is made from: optimizer (sgd, adam, rmsprop), epochs, lr (INIT or INIT:FINAL, such as 0.1:0.001). Settings are saved in the current model's project file.",

@@ -1,5 +1,7 @@
 //! Code actions: the quick fixes the rules attach to their diagnostics (did-you-mean, missing
-//! fields, YAML 1.1 rewrites, quoting), offered for diagnostics that touch the requested range.
+//! fields, YAML 1.1 rewrites, quoting), offered for diagnostics that touch the requested range;
+//! and, when the model's project file holds optimizations, one action per optimization that
+//! rewrites the recipe with its per-layer sparsity (what `export recipe` writes).
 
 use std::collections::HashMap;
 
@@ -43,5 +45,61 @@ pub fn actions(
             }));
         }
     }
+    out.extend(apply_optimizations(analysis, &convert, uri));
     out
+}
+
+/// "Apply optimization 'NAME'": the whole recipe rewritten from the plan, keeping the modeline.
+/// Not offered for Markdown recipes, whose prose a rewrite would lose.
+fn apply_optimizations(
+    analysis: &Analysis,
+    convert: &crate::convert::Converter,
+    uri: &Uri,
+) -> Vec<CodeActionOrCommand> {
+    let Some(model) = &analysis.model else {
+        return Vec::new();
+    };
+    if uri.as_str().to_ascii_lowercase().ends_with(".md") {
+        return Vec::new();
+    }
+    let text = &analysis.text;
+    let modeline = text
+        .lines()
+        .next()
+        .filter(|l| l.trim_start().starts_with("# prunekit:"));
+    model
+        .plans
+        .iter()
+        .map(|(name, plan)| {
+            let written = prunekit_core::export::recipe::recipe_text(plan, &model.name);
+            let new_text = match modeline {
+                // The recipe's own modeline knows where the model is relative to it.
+                Some(line) => match written.split_once('\n') {
+                    Some((_, rest)) => format!("{line}\n{rest}"),
+                    None => written.clone(),
+                },
+                None => written,
+            };
+            let pruned = plan.layers.iter().filter(|l| l.sparsity.is_some()).count();
+            let edit = TextEdit {
+                range: convert.range(prunekit_core::recipe::span::Span {
+                    start: 0,
+                    end: text.len(),
+                }),
+                new_text,
+            };
+            CodeActionOrCommand::CodeAction(CodeAction {
+                title: format!(
+                    "Apply optimization '{name}': {pruned} layers, {:.1}% average sparsity",
+                    plan.achieved * 100.0
+                ),
+                kind: Some(CodeActionKind::SOURCE),
+                edit: Some(WorkspaceEdit {
+                    changes: Some(HashMap::from([(uri.clone(), vec![edit])])),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+        })
+        .collect()
 }

@@ -1,0 +1,72 @@
+//! A one-shot pruned copy of the model: each planned layer's weight zeroed by magnitude to its
+//! planned sparsity (SparseML's rounding, `profile::prune`), every other byte of the model kept.
+
+use bytes::Bytes;
+
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::model::onnx::{ModelProto, data_type as dt};
+use crate::model::tensor::to_f32;
+use crate::optimize::plan::PruningPlan;
+use crate::profile::prune::{magnitude_order, pruned};
+
+/// A copy of `model`'s proto with each planned layer's weight initializer pruned by magnitude to
+/// its sparsity (rewritten as little-endian float32 `raw_data`), and the sparsity measured on
+/// each pruned weight (the fraction of zeros, zeros already there included), in plan order.
+/// Layers left dense are untouched and not listed. Save it with `crate::save`.
+pub fn pruned_model(model: &Model, plan: &PruningPlan) -> Result<(ModelProto, Vec<(String, f64)>)> {
+    let mut proto = model.proto.clone();
+    let graph = proto.graph.as_mut().ok_or_else(|| {
+        Error::model(
+            &model.path,
+            "has no graph; export it again from the framework.",
+        )
+    })?;
+    let mut measured: Vec<(String, f64)> = Vec::new();
+    for layer in &plan.layers {
+        let Some(sparsity) = layer.sparsity else {
+            continue;
+        };
+        if measured.iter().any(|(name, _)| name == &layer.weight) {
+            continue;
+        }
+        if !(0.0..=1.0).contains(&sparsity) {
+            return Err(Error::Usage(format!(
+                "layer {} has sparsity {sparsity} in the plan, outside 0 to 1; fit the optimization again.",
+                layer.name
+            )));
+        }
+        let Some(tensor) = graph
+            .initializer
+            .iter_mut()
+            .find(|t| t.name.as_deref() == Some(layer.weight.as_str()))
+        else {
+            return Err(Error::Usage(format!(
+                "the plan prunes weight '{}' of layer {}, but the model has no initializer of that name; fit the optimization again on this model.",
+                layer.weight, layer.name
+            )));
+        };
+        let values = (tensor.data_type() == dt::FLOAT)
+            .then(|| to_f32(tensor))
+            .flatten()
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "weight '{}' of layer {} is not a float32 tensor with a readable payload, so prunekit cannot prune it; leave the layer dense (`override {} off`).",
+                    layer.weight, layer.name, layer.name
+                ))
+            })?;
+        let order = magnitude_order(&values);
+        let out = pruned(&values, &order, sparsity);
+        let zeros = out.iter().filter(|v| **v == 0.0).count();
+        let fraction = if out.is_empty() {
+            0.0
+        } else {
+            zeros as f64 / out.len() as f64
+        };
+        let raw: Vec<u8> = out.iter().flat_map(|v| v.to_le_bytes()).collect();
+        tensor.float_data.clear();
+        tensor.raw_data = Some(Bytes::from(raw));
+        measured.push((layer.weight.clone(), fraction));
+    }
+    Ok((proto, measured))
+}

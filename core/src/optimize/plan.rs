@@ -1,0 +1,141 @@
+//! An optimization: the sparsity chosen for each prunable layer, the estimates that follow from it,
+//! and the training schedule that gets there. Saved by name in the project file; `export` turns it
+//! into a recipe, integration code and a pruned model.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PruningPlan {
+    /// The average sparsity asked for, over the prunable params.
+    pub target: f64,
+    /// The average sparsity reached, over the prunable params (overrides and filters included).
+    pub achieved: f64,
+    /// 0 optimizes for performance, 1 for loss (Sparsify's `balance_perf_loss`).
+    pub balance: f64,
+    /// The performance profile used: a profile name, or "flops".
+    pub perf: String,
+    /// The loss profile used: a profile name, or "approx".
+    pub loss: String,
+    pub filters: Filters,
+    /// User overrides, in the order given; later ones win.
+    #[serde(default)]
+    pub overrides: Vec<Override>,
+    pub layers: Vec<LayerPlan>,
+    pub model: ModelEstimate,
+    pub schedule: Schedule,
+    /// What a reader should know: infeasible targets, layers left out and why.
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Filters {
+    /// Layers whose fitted sparsity is below this are left dense (their share goes to the others).
+    pub min_sparsity: Option<f64>,
+    /// Layers whose estimated speedup at their sparsity is below this are left dense.
+    pub min_speedup: Option<f64>,
+    /// Layers whose recovery confidence is below this are left dense.
+    pub min_recovery: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Override {
+    /// A layer name, or `re:PATTERN` matched against layer and weight names.
+    pub pattern: String,
+    /// `None`: the layer is left dense (`override LAYER off`).
+    pub sparsity: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LayerPlan {
+    pub name: String,
+    /// The ONNX initializer a recipe's `params` names.
+    pub weight: String,
+    pub op_type: String,
+    /// Prunable params (the weight).
+    pub params: u64,
+    /// `None`: left dense.
+    pub sparsity: Option<f64>,
+    pub overridden: bool,
+    /// Why a layer is left dense (first prunable layer, grouped conv, a filter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub baseline_ms: Option<f64>,
+    pub estimated_ms: Option<f64>,
+    pub flops_baseline: Option<u64>,
+    pub flops: Option<f64>,
+    /// Sparsify's recovery confidence: 1 when pruning costs no more loss than at the loss-only
+    /// reference sparsity; below 1 when it costs more.
+    pub recovery: Option<f64>,
+    /// The loss sensitivity at the chosen sparsity (from the loss series).
+    pub loss_sensitivity: Option<f64>,
+    /// The layer's estimated `t(0) / t(s)` from the perf profile (its FLOPs ratio under the FLOPs
+    /// profile); what `min_speedup` compares.
+    #[serde(default)]
+    pub speedup: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelEstimate {
+    pub baseline_ms: Option<f64>,
+    pub estimated_ms: Option<f64>,
+    pub estimated_speedup: Option<f64>,
+    /// Whole-model FLOPs before and after, and their ratio.
+    pub flops_baseline: u64,
+    pub flops: f64,
+    pub flops_reduction: f64,
+    /// Whole-model params before and after, and their ratio.
+    pub params_baseline: u64,
+    pub params: f64,
+    pub compression: f64,
+    /// The mean of the layers' recovery confidences.
+    pub recovery: Option<f64>,
+    /// The same FLOPs and params figures over the prunable layers only (what Sparsify showed).
+    #[serde(default)]
+    pub prunable_flops_baseline: u64,
+    #[serde(default)]
+    pub prunable_flops: f64,
+    #[serde(default)]
+    pub prunable_flops_reduction: f64,
+    #[serde(default)]
+    pub prunable_params_baseline: u64,
+    #[serde(default)]
+    pub prunable_params: f64,
+    #[serde(default)]
+    pub prunable_compression: f64,
+}
+
+/// The training schedule (Sparsify's epochs split and LR defaults).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    pub optimizer: String,
+    pub epochs: f64,
+    pub start_epoch: f64,
+    pub end_epoch: f64,
+    pub stabilization_epochs: f64,
+    pub pruning_start: f64,
+    pub pruning_end: f64,
+    pub fine_tune_start: f64,
+    pub update_frequency: f64,
+    pub init_sparsity: f64,
+    #[serde(default)]
+    pub lr: Vec<LrModifier>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LrModifier {
+    /// `SetLearningRateModifier`.
+    Set {
+        start_epoch: f64,
+        learning_rate: f64,
+    },
+    /// `LearningRateModifier` with `lr_class: StepLR`.
+    Step {
+        start_epoch: f64,
+        end_epoch: f64,
+        init_lr: f64,
+        step_size: f64,
+        gamma: f64,
+    },
+}
