@@ -63,9 +63,12 @@ def test_fit_meets_the_target_and_overrides_are_kept(digits):
     assert conv2["overridden"] and conv2["sparsity"] == 0.5
     # The others are refitted so the average still meets the target.
     assert abs(overridden["achieved"] - 0.7) <= 0.01, overridden["notes"]
-    # A later `optimize` of the same name keeps the override.
+    # A later `optimize` of the same name keeps the override; a new value for the same layer
+    # replaces it.
     again = run(digits, "load digits_cnn.onnx", "optimize")[1]
     assert any(layer["overridden"] for layer in again["layers"])
+    replaced = run(digits, "load digits_cnn.onnx", "override conv2.weight 0.6")[1]
+    assert replaced["overrides"] == [{"pattern": "conv2.weight", "sparsity": 0.6}]
 
 
 def test_exports_validate_load_compile_and_carry_the_plan(digits):

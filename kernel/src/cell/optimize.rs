@@ -265,7 +265,13 @@ pub fn override_layers(
             "there is no optimization '{name}'; run `optimize --name {name}` first."
         ))
     })?;
-    let mut overrides = earlier.overrides.clone();
+    // A new value for the same layer or pattern replaces the old one.
+    let mut overrides: Vec<Override> = earlier
+        .overrides
+        .iter()
+        .filter(|o| o.pattern != pattern)
+        .cloned()
+        .collect();
     overrides.push(Override {
         pattern: pattern.to_string(),
         sparsity,
