@@ -9,6 +9,7 @@
 
 pub mod analysis;
 pub mod atomic_file;
+pub mod benchmark;
 pub mod chart;
 pub mod error;
 pub mod export;

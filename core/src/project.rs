@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::AnalysisOptions;
 use crate::atomic_file;
+use crate::benchmark::Benchmark;
 use crate::error::{Error, Result};
 use crate::optimize::PruningPlan;
 use crate::profile::{LossProfile, PerfProfile};
@@ -38,6 +39,9 @@ pub struct ProjectFile {
     pub optimizations: BTreeMap<String, PruningPlan>,
     #[serde(default)]
     pub latest_optimization: Option<String>,
+    /// Benchmarks by name (the optimization compared, or "dense").
+    #[serde(default)]
+    pub benchmarks: BTreeMap<String, Benchmark>,
 }
 
 /// How the model's free dims were sized at the last `load`.
@@ -123,6 +127,7 @@ impl ProjectFile {
             latest_loss: None,
             optimizations: BTreeMap::new(),
             latest_optimization: None,
+            benchmarks: BTreeMap::new(),
         }
     }
 

@@ -67,9 +67,10 @@ def check_executed(nb: nbformat.NotebookNode) -> None:
                 tables += 1
 
     # A chart from each `layers`, three from `profile perf`, two from `profile loss`, two from
-    # `optimize` and from `override`; a table from every one of the 12 code cells.
-    assert charts == 11, f"expected 1 + 1 + 3 + 2 + 2 + 2 charts, got {charts}"
-    assert tables == len(code_cells) == 12, f"expected a table from every code cell, got {tables}"
+    # `optimize` and from `override`, three from `benchmark` (iterations, batch scaling, the
+    # comparison); a table from every one of the 13 code cells.
+    assert charts == 14, f"expected 1 + 1 + 3 + 2 + 2 + 2 + 3 charts, got {charts}"
+    assert tables == len(code_cells) == 13, f"expected a table from every code cell, got {tables}"
 
     load_json = next(o for o in code_cells[0].outputs if o.output_type == "execute_result"
                      ).data[RESULT_MIME]
@@ -97,6 +98,9 @@ def check_executed(nb: nbformat.NotebookNode) -> None:
     plan = result_of("override")
     assert abs(plan["achieved"] - 0.7) <= 0.01 and plan["schedule"]["end_epoch"] == 53
     assert result_of("export model")["accuracy"]["before"] > 0.95
+    bench = result_of("benchmark")
+    assert {(r["model"], r["batch"]) for r in bench["runs"]} == {
+        (m, b) for m in ("dense", "pruned") for b in (1, 16)}
 
 
 def test_committed_notebook_has_no_outputs() -> None:

@@ -4,11 +4,15 @@
 //! as vector text for those that can show it. Rendering needs no system fonts: the bitmap text uses
 //! DejaVu Sans, embedded in the binary (see `DejaVuSans.LICENSE`).
 
+mod benchmark;
 mod layers;
 mod plan;
 mod profiles;
 mod render;
 
+pub use benchmark::{
+    benchmark_batch_scaling, benchmark_comparison, benchmark_iterations, benchmark_thread_scaling,
+};
 pub use layers::{MAX_BARS, params_and_flops};
 pub use plan::{plan_schedule, plan_sparsity};
 pub use profiles::{loss_curves, loss_layers, perf_layers, perf_op_types, perf_speedup};

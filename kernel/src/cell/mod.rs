@@ -2,6 +2,7 @@
 //! one source for help, completion and inspect), `parse` turns lines into commands, `run` executes
 //! them against the session, `complete` and `inspect` answer the editor.
 
+pub mod benchmark;
 pub mod complete;
 pub mod flags;
 pub mod inspect;

@@ -167,6 +167,34 @@ pub const COMMANDS: &[CommandSpec] = &[
         ],
     },
     CommandSpec {
+        name: "benchmark",
+        synopsis: "benchmark [--batch LIST] [--threads LIST] [--iterations N] [--warmup N] [--optimization NAME] [--name NAME]",
+        summary: "Time the model in ONNX Runtime for each batch size and thread count: ms per batch (mean, p50, p90, p99), ms per item and items per second, with charts. With --optimization, the optimization's pruned model is timed beside the dense one and the measured speedup shown next to the estimate (ONNX Runtime's CPU kernels are dense, so expect about 1x there). Saved in the project file.",
+        flags: &[
+            (
+                "--batch",
+                "batch sizes, such as 1,8,32 (default: the loaded batch)",
+            ),
+            (
+                "--threads",
+                "ONNX Runtime threads per operator, such as 1,2 or auto (default: the threads setting)",
+            ),
+            (
+                "--iterations",
+                "timed runs per configuration (default: Sparsify's rule, 30 at batch 1 and fewer for larger batches)",
+            ),
+            ("--warmup", "untimed runs first (default 5)"),
+            (
+                "--optimization",
+                "also time this optimization's pruned model",
+            ),
+            (
+                "--name",
+                "the name to save under (default: the optimization, or dense)",
+            ),
+        ],
+    },
+    CommandSpec {
         name: "settings",
         synopsis: "settings [KEY[=VALUE] ...]",
         summary: "Show or change settings: threads (ONNX Runtime threads per operator, or auto), seed (for generated inputs), and the training settings an optimization's schedule is made from: optimizer (sgd, adam, rmsprop), epochs, lr (INIT or INIT:FINAL, such as 0.1:0.001). Settings are saved in the current model's project file.",

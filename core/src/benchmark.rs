@@ -1,0 +1,264 @@
+//! Benchmarks: measured latency and throughput of the model in ONNX Runtime, for each batch size
+//! and thread count asked for, dense alone or dense against an optimization's pruned model.
+//!
+//! The harness is kept as thin as onnxruntime's own Python API would be: one session per model and
+//! thread count, inputs made once per batch size, and a wall clock around each `run` call alone
+//! (the docs' benchmark compares it with `InferenceSession.run` side by side).
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ModelAnalysis;
+use crate::error::{Error, Result};
+use crate::progress::{Cancel, Progress};
+use crate::runtime::{InputArray, ModelSession, SessionOptions, generated_inputs};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchmarkOptions {
+    pub batches: Vec<usize>,
+    /// `None` in the list: ONNX Runtime's choice (every core).
+    pub threads: Vec<Option<usize>>,
+    /// Timed runs per configuration; `None` follows Sparsify's rule for the batch size.
+    pub iterations: Option<usize>,
+    pub warmup: usize,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Benchmark {
+    /// The optimization whose pruned model was compared, if any.
+    pub optimization: Option<String>,
+    pub runs: Vec<BenchmarkRun>,
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchmarkRun {
+    /// "dense", or "pruned" (the optimization's model).
+    pub model: String,
+    pub batch: usize,
+    pub threads: Option<usize>,
+    pub iterations: usize,
+    pub warmup: usize,
+    pub ms_per_batch: Latency,
+    pub ms_per_item: f64,
+    pub items_per_second: f64,
+    /// Every timed run, in order, for the per-iteration chart.
+    pub ms: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+}
+
+/// Sparsify's rule: `round(5 + 25·e^(1 − batch^0.25))` timed runs, 30 at batch 1 and fewer for
+/// large batches, whose runs take longer.
+pub fn default_iterations(batch: usize) -> usize {
+    (5.0 + 25.0 * (1.0 - (batch.max(1) as f64).powf(0.25)).exp()).round() as usize
+}
+
+/// Times every (model, batch, threads) combination in turn.
+pub fn run(
+    models: &[(&str, &Path)],
+    analysis: &ModelAnalysis,
+    options: &BenchmarkOptions,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<Vec<BenchmarkRun>> {
+    if options.batches.is_empty() || options.threads.is_empty() {
+        return Err(Error::Usage(
+            "give at least one batch size and one thread count.".into(),
+        ));
+    }
+    let total: u64 = models.len() as u64
+        * options.threads.len() as u64
+        * options
+            .batches
+            .iter()
+            .map(|&b| (options.warmup + iterations(options, b)) as u64)
+            .sum::<u64>();
+    let mut done = 0u64;
+    let mut runs = Vec::new();
+    for &threads in &options.threads {
+        for &(name, path) in models {
+            cancel.check()?;
+            let mut session = ModelSession::from_file(path, &SessionOptions { threads })?;
+            for &batch in &options.batches {
+                let inputs = inputs_at(analysis, batch, options.seed)?;
+                let n = iterations(options, batch);
+                let mut ms = Vec::with_capacity(n);
+                for i in 0..options.warmup + n {
+                    cancel.check()?;
+                    let started = Instant::now();
+                    session.run(&inputs)?;
+                    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+                    if i >= options.warmup {
+                        ms.push(elapsed);
+                    }
+                    done += 1;
+                    progress.report(
+                        done,
+                        total,
+                        &format!(
+                            "{name}, batch {batch}, {} threads",
+                            threads.map_or("all".into(), |t| t.to_string())
+                        ),
+                    );
+                }
+                runs.push(summarize(name, batch, threads, options.warmup, ms));
+            }
+        }
+    }
+    Ok(runs)
+}
+
+fn iterations(options: &BenchmarkOptions, batch: usize) -> usize {
+    options
+        .iterations
+        .unwrap_or_else(|| default_iterations(batch))
+        .max(1)
+}
+
+fn summarize(
+    model: &str,
+    batch: usize,
+    threads: Option<usize>,
+    warmup: usize,
+    ms: Vec<f64>,
+) -> BenchmarkRun {
+    let mut sorted = ms.clone();
+    sorted.sort_by(f64::total_cmp);
+    let mean = ms.iter().sum::<f64>() / ms.len().max(1) as f64;
+    let latency = Latency {
+        mean,
+        p50: percentile(&sorted, 0.5),
+        p90: percentile(&sorted, 0.9),
+        p99: percentile(&sorted, 0.99),
+    };
+    BenchmarkRun {
+        model: model.to_string(),
+        batch,
+        threads,
+        iterations: ms.len(),
+        warmup,
+        ms_per_item: mean / batch as f64,
+        items_per_second: batch as f64 * 1000.0 / mean.max(1e-12),
+        ms_per_batch: latency,
+        ms,
+    }
+}
+
+/// Linear interpolation between order statistics, as numpy's default.
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        1 => sorted[0],
+        n => {
+            let at = q * (n - 1) as f64;
+            let (lo, hi) = (at.floor() as usize, at.ceil() as usize);
+            sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo as f64)
+        }
+    }
+}
+
+/// Seeded inputs in the analysis's shapes with the first dim set to `batch` where it is free.
+fn inputs_at(
+    analysis: &ModelAnalysis,
+    batch: usize,
+    seed: u64,
+) -> Result<Vec<(String, InputArray)>> {
+    let specs = analysis
+        .inputs
+        .iter()
+        .map(|input| {
+            let mut shape: Vec<usize> = input
+                .shape
+                .as_ref()
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "input '{}' has no known shape; size it with `load --input {}=D0,D1,..`.",
+                        input.name, input.name
+                    ))
+                })?
+                .iter()
+                .map(|&d| d as usize)
+                .collect();
+            let free = matches!(
+                input.declared.as_ref().and_then(|d| d.first()),
+                Some(crate::analysis::DimDecl::Symbol(_) | crate::analysis::DimDecl::Anonymous) | None
+            );
+            if let Some(first) = shape.first_mut() {
+                if free {
+                    *first = batch;
+                } else if *first != batch {
+                    return Err(Error::Usage(format!(
+                        "input '{}' has a fixed batch of {first}; benchmark it with --batch {first}.",
+                        input.name
+                    )));
+                }
+            }
+            Ok((input.name.clone(), input.data_type, shape))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    generated_inputs(&specs, seed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::NoProgress;
+
+    #[test]
+    fn sparsify_iterations_rule() {
+        assert_eq!(default_iterations(1), 30);
+        assert!(default_iterations(64) < default_iterations(8));
+        assert!(default_iterations(16384) >= 5);
+    }
+
+    #[test]
+    fn times_each_configuration_and_stops_when_cancelled() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/digits_cnn.onnx");
+        let model = crate::load(&path).unwrap();
+        let analysis = crate::analyze(&model, &Default::default()).unwrap();
+        let options = BenchmarkOptions {
+            batches: vec![1, 8],
+            threads: vec![Some(1)],
+            iterations: Some(7),
+            warmup: 2,
+            seed: 0,
+        };
+        let runs = run(
+            &[("dense", &path)],
+            &analysis,
+            &options,
+            &NoProgress,
+            &Cancel::default(),
+        )
+        .unwrap();
+        assert_eq!(runs.len(), 2);
+        for r in &runs {
+            assert_eq!(r.ms.len(), 7);
+            let l = &r.ms_per_batch;
+            assert!(l.mean > 0.0 && l.p50 <= l.p90 && l.p90 <= l.p99);
+            assert!((r.items_per_second - r.batch as f64 * 1000.0 / l.mean).abs() < 1e-6);
+        }
+        let cancel = Cancel::default();
+        cancel.cancel();
+        let err = run(
+            &[("dense", &path)],
+            &analysis,
+            &options,
+            &NoProgress,
+            &cancel,
+        )
+        .unwrap_err();
+        assert_eq!(err, Error::Cancelled);
+    }
+}
