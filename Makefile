@@ -9,7 +9,7 @@ CARGO ?= cargo
 KERNEL := target/release/prunekit-kernel
 DEMO_MODEL := tests/fixtures/digits_cnn.onnx
 
-.PHONY: all setup setup-browser setup-editor release demo test test-rust test-python lint fixtures bench bench-profiles clean
+.PHONY: all setup setup-browser setup-editor release demo test test-rust test-python lint fixtures bench bench-profiles bench-runtime clean
 
 all: release
 
@@ -80,6 +80,11 @@ bench-profiles: setup release
 	bash bench/setup_sparseml.sh
 	$(VENV_PY) bench/make_resnet50.py
 	$(VENV_PY) bench/profiles.py --json bench/out/profiles.json
+
+## bench-runtime: prunekit's `benchmark` against onnxruntime's Python API, side by side (within 5%; minutes).
+bench-runtime: setup release
+	$(VENV_PY) bench/make_resnet50.py
+	$(VENV_PY) bench/runtime.py --json bench/out/runtime.json
 
 clean:
 	$(CARGO) clean

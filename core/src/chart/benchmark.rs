@@ -195,10 +195,9 @@ pub fn benchmark_comparison(
     if pairs.len() < total {
         heading.push_str(&format!(", the first {} of {total}", pairs.len()));
     }
-    let caption =
-        "ONNX Runtime's CPU kernels are dense, so the measured speedup of a pruned model \
-                   is about 1×; a sparsity-aware engine is needed for the estimated one"
-            .to_string();
+    let caption = "ONNX Runtime's CPU kernels are dense, so the measured speedup is about 1×; the \
+         estimate assumes a sparsity-aware engine"
+        .to_string();
     if pairs.is_empty() {
         return render(&empty_scene(
             &heading,

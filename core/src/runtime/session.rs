@@ -61,6 +61,19 @@ impl ModelSession {
             .collect()
     }
 
+    /// Runs the model on inputs already made into ONNX Runtime values and drops the outputs: the
+    /// bare `run` call, as benchmarks time it (no conversion on either side).
+    pub fn run_values(&mut self, inputs: &[(String, DynValue)]) -> Result<()> {
+        let values: Vec<(Cow<str>, SessionInputValue)> = inputs
+            .iter()
+            .map(|(name, value)| (Cow::from(name.as_str()), SessionInputValue::from(value)))
+            .collect();
+        self.session
+            .run(values)
+            .map(drop)
+            .map_err(runtime_error("run the model"))
+    }
+
     /// Runs the model; every output comes back as f32 (integer and bool outputs converted).
     pub fn run(&mut self, inputs: &[(String, InputArray)]) -> Result<Vec<(String, ArrayD<f32>)>> {
         let values: Vec<(Cow<str>, SessionInputValue)> = inputs
