@@ -51,7 +51,18 @@ def test_default_iterations_follow_sparsifys_rule(digits):
     assert [r["iterations"] for r in runs] == [30, 9]
 
 
-@pytest.mark.parametrize("flags", ["--batch 0", "--threads two", "--optimization nope", "--iterations 0"])
+def test_a_time_budget_decides_the_runs(digits):
+    proc = run(digits, "load digits_cnn.onnx", "benchmark --batch 1 --seconds 0.3 --warmup 1")
+    assert proc.returncode == 0, proc.stderr
+    [r] = json.loads(proc.stdout.splitlines()[-1])["runs"]
+    # The digits CNN runs in well under a millisecond: a 0.3 s budget gives far more than the
+    # 30 runs of Sparsify's rule, and the timed runs add up to at most the budget.
+    assert 30 < r["iterations"] == len(r["ms"]) <= 10_000
+    assert sum(r["ms"]) <= 300
+
+
+@pytest.mark.parametrize("flags", ["--batch 0", "--threads two", "--optimization nope",
+                                   "--iterations 0", "--seconds 0", "--seconds 1 --iterations 3"])
 def test_bad_flags_are_one_sentence(digits, flags):
     proc = run(digits, "load digits_cnn.onnx", f"benchmark {flags}")
     assert proc.returncode != 0

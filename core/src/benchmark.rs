@@ -20,11 +20,30 @@ pub struct BenchmarkOptions {
     pub batches: Vec<usize>,
     /// `None` in the list: ONNX Runtime's choice (every core).
     pub threads: Vec<Option<usize>>,
-    /// Timed runs per configuration; `None` follows Sparsify's rule for the batch size.
-    pub iterations: Option<usize>,
+    /// How many timed runs each configuration gets.
+    pub iterations: Iterations,
     pub warmup: usize,
     pub seed: u64,
 }
+
+/// How long each configuration is timed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Iterations {
+    /// Sparsify's rule for the batch size ([`default_iterations`]).
+    Sparsify,
+    /// Exactly this many timed runs.
+    Runs(usize),
+    /// Timed runs until this many seconds have passed (at least [`MIN_BUDGET_RUNS`], at most
+    /// [`MAX_BUDGET_RUNS`]), so a slow
+    /// model is not run longer than the user can wait and a fast one gets many samples.
+    Seconds(f64),
+}
+
+/// The fewest timed runs a time budget gives, so that p50 and p90 mean something.
+pub const MIN_BUDGET_RUNS: usize = 3;
+/// The most: every run's time is kept (the per-iteration chart, the project file), and p99 is
+/// settled long before this on a model fast enough to reach it.
+pub const MAX_BUDGET_RUNS: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Benchmark {
@@ -77,14 +96,10 @@ pub fn run(
             "give at least one batch size and one thread count.".into(),
         ));
     }
-    let total: u64 = models.len() as u64
-        * options.threads.len() as u64
-        * options
-            .batches
-            .iter()
-            .map(|&b| (options.warmup + iterations(options, b)) as u64)
-            .sum::<u64>();
-    let mut done = 0u64;
+    // Progress counts each configuration as PER_CONFIG units, whatever its budget.
+    const PER_CONFIG: u64 = 1000;
+    let total = (models.len() * options.threads.len() * options.batches.len()) as u64 * PER_CONFIG;
+    let mut configs_done = 0u64;
     let mut runs = Vec::new();
     for &threads in &options.threads {
         for &(name, path) in models {
@@ -96,38 +111,47 @@ pub fn run(
                     .iter()
                     .map(|(n, a)| Ok((n.clone(), to_value(a)?)))
                     .collect::<Result<Vec<_>>>()?;
-                let n = iterations(options, batch);
-                let mut ms = Vec::with_capacity(n);
-                for i in 0..options.warmup + n {
+                let label = format!(
+                    "{name}, batch {batch}, {} threads",
+                    threads.map_or("all".into(), |t| t.to_string())
+                );
+                let report = |fraction: f64| {
+                    let within = (fraction.clamp(0.0, 1.0) * PER_CONFIG as f64) as u64;
+                    progress.report(configs_done * PER_CONFIG + within, total, &label);
+                };
+                for i in 0..options.warmup {
+                    cancel.check()?;
+                    session.run_values(&inputs)?;
+                    report(0.1 * (i + 1) as f64 / options.warmup as f64);
+                }
+                let mut ms = Vec::new();
+                let timed = Instant::now();
+                loop {
+                    let fraction = match options.iterations {
+                        Iterations::Sparsify => ms.len() as f64 / default_iterations(batch) as f64,
+                        Iterations::Runs(n) => ms.len() as f64 / n.max(1) as f64,
+                        Iterations::Seconds(s) if ms.len() < MIN_BUDGET_RUNS => {
+                            (timed.elapsed().as_secs_f64() / s).min(0.99)
+                        }
+                        Iterations::Seconds(_) if ms.len() >= MAX_BUDGET_RUNS => 1.0,
+                        Iterations::Seconds(s) => timed.elapsed().as_secs_f64() / s,
+                    };
+                    if fraction >= 1.0 {
+                        break;
+                    }
+                    report(0.1 + 0.9 * fraction);
                     cancel.check()?;
                     let started = Instant::now();
                     session.run_values(&inputs)?;
-                    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
-                    if i >= options.warmup {
-                        ms.push(elapsed);
-                    }
-                    done += 1;
-                    progress.report(
-                        done,
-                        total,
-                        &format!(
-                            "{name}, batch {batch}, {} threads",
-                            threads.map_or("all".into(), |t| t.to_string())
-                        ),
-                    );
+                    ms.push(started.elapsed().as_secs_f64() * 1000.0);
                 }
+                configs_done += 1;
+                progress.report(configs_done * PER_CONFIG, total, &label);
                 runs.push(summarize(name, batch, threads, options.warmup, ms));
             }
         }
     }
     Ok(runs)
-}
-
-fn iterations(options: &BenchmarkOptions, batch: usize) -> usize {
-    options
-        .iterations
-        .unwrap_or_else(|| default_iterations(batch))
-        .max(1)
 }
 
 fn summarize(
@@ -234,7 +258,7 @@ mod tests {
         let options = BenchmarkOptions {
             batches: vec![1, 8],
             threads: vec![Some(1)],
-            iterations: Some(7),
+            iterations: Iterations::Runs(7),
             warmup: 2,
             seed: 0,
         };
@@ -264,5 +288,50 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err, Error::Cancelled);
+    }
+
+    #[test]
+    fn a_time_budget_runs_until_it_is_spent() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/digits_cnn.onnx");
+        let model = crate::load(&path).unwrap();
+        let analysis = crate::analyze(&model, &Default::default()).unwrap();
+        let options = BenchmarkOptions {
+            batches: vec![1],
+            threads: vec![Some(1)],
+            iterations: Iterations::Seconds(0.2),
+            warmup: 1,
+            seed: 0,
+        };
+        let started = Instant::now();
+        let runs = run(
+            &[("dense", &path)],
+            &analysis,
+            &options,
+            &NoProgress,
+            &Cancel::default(),
+        )
+        .unwrap();
+        let spent: f64 = runs[0].ms.iter().sum();
+        // A run of the digits CNN takes well under a millisecond: many runs, about 0.2 s in all.
+        assert!(
+            runs[0].ms.len() > 20 && runs[0].ms.len() <= MAX_BUDGET_RUNS,
+            "{} runs",
+            runs[0].ms.len()
+        );
+        assert!(spent < 200.0 && started.elapsed().as_secs_f64() < 2.0);
+        // A budget shorter than one run still gives the minimum number of runs.
+        let tiny = BenchmarkOptions {
+            iterations: Iterations::Seconds(1e-9),
+            ..options
+        };
+        let runs = run(
+            &[("dense", &path)],
+            &analysis,
+            &tiny,
+            &NoProgress,
+            &Cancel::default(),
+        )
+        .unwrap();
+        assert_eq!(runs[0].ms.len(), MIN_BUDGET_RUNS);
     }
 }

@@ -1,8 +1,8 @@
-//! `benchmark [--batch LIST] [--threads LIST] [--iterations N] [--warmup N] [--optimization NAME]
+//! `benchmark [--batch LIST] [--threads LIST] [--iterations N | --seconds S] [--warmup N] [--optimization NAME]
 //! [--name NAME]`: measured latency and throughput in ONNX Runtime, of the dense model alone or
 //! against an optimization's pruned model, saved in the project file.
 
-use prunekit_core::benchmark::{self, Benchmark, BenchmarkOptions, BenchmarkRun};
+use prunekit_core::benchmark::{self, Benchmark, BenchmarkOptions, BenchmarkRun, Iterations};
 use prunekit_core::project::{self, Found, ProjectFile};
 use prunekit_core::{Cancel, Error, Result, chart, export};
 
@@ -31,6 +31,7 @@ pub fn benchmark(
             "--batch",
             "--threads",
             "--iterations",
+            "--seconds",
             "--warmup",
             "--optimization",
             "--name",
@@ -62,7 +63,7 @@ pub fn benchmark(
     let options = BenchmarkOptions {
         batches,
         threads,
-        iterations: flags.count("--iterations", 1)?,
+        iterations: iterations(&flags)?,
         warmup: flags.count("--warmup", 0)?.unwrap_or(DEFAULT_WARMUP),
         seed: session.settings.seed,
     };
@@ -260,4 +261,23 @@ fn rows_html(runs: &[BenchmarkRun]) -> String {
         .collect();
     let rows: Vec<Vec<String>> = runs.iter().map(row).collect();
     table::html(None, &columns, &rows)
+}
+
+/// `--iterations N` or `--seconds S` (a time budget per configuration), else Sparsify's rule.
+fn iterations(flags: &Flags) -> Result<Iterations> {
+    let runs = flags.count("--iterations", 1)?;
+    let seconds = flags.get("--seconds");
+    match (runs, seconds) {
+        (Some(_), Some(_)) => Err(Error::Usage(
+            "give --iterations or --seconds, not both.".into(),
+        )),
+        (Some(n), None) => Ok(Iterations::Runs(n)),
+        (None, Some(text)) => match text.parse::<f64>() {
+            Ok(s) if s > 0.0 && s.is_finite() => Ok(Iterations::Seconds(s)),
+            _ => Err(Error::Usage(format!(
+                "--seconds takes a positive number of seconds per configuration, not '{text}'."
+            ))),
+        },
+        (None, None) => Ok(Iterations::Sparsify),
+    }
 }

@@ -168,7 +168,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "benchmark",
-        synopsis: "benchmark [--batch LIST] [--threads LIST] [--iterations N] [--warmup N] [--optimization NAME] [--name NAME]",
+        synopsis: "benchmark [--batch LIST] [--threads LIST] [--iterations N | --seconds S] [--warmup N] [--optimization NAME] [--name NAME]",
         summary: "Time the model in ONNX Runtime for each batch size and thread count: ms per batch (mean, p50, p90, p99), ms per item and items per second, with charts. With --optimization, the optimization's pruned model is timed beside the dense one and the measured speedup shown next to the estimate (ONNX Runtime's CPU kernels are dense, so expect about 1x there). Saved in the project file.",
         flags: &[
             (
@@ -182,6 +182,10 @@ pub const COMMANDS: &[CommandSpec] = &[
             (
                 "--iterations",
                 "timed runs per configuration (default: Sparsify's rule, 30 at batch 1 and fewer for larger batches)",
+            ),
+            (
+                "--seconds",
+                "instead of a count, a time budget: timed runs until S seconds have passed (at least 3, at most 10000) per configuration",
             ),
             ("--warmup", "untimed runs first (default 5)"),
             (
