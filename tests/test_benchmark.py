@@ -39,6 +39,13 @@ def test_every_configuration_is_timed_and_saved(digits):
         assert r["items_per_second"] == pytest.approx(r["batch"] * 1000 / lat["mean"])
         assert r["ms_per_item"] == pytest.approx(lat["mean"] / r["batch"])
     assert any("dense" in note for note in bench["notes"]), bench["notes"]
+    assert "estimated_speedup" in bench  # null here: no perf profile was taken
+    speedups = {(s["batch"], s["threads"]): s["measured"] for s in bench["speedups"]}
+    assert set(speedups) == {(1, 1), (1, None), (16, 1), (16, None)}
+    for (batch, threads), measured in speedups.items():
+        [dense] = [r for r in runs if (r["model"], r["batch"], r["threads"]) == ("dense", batch, threads)]
+        [pruned] = [r for r in runs if (r["model"], r["batch"], r["threads"]) == ("pruned", batch, threads)]
+        assert measured == pytest.approx(dense["ms_per_item"] / pruned["ms_per_item"])
     project = json.loads((digits / "digits_cnn.onnx.prunekit.json").read_text())
     assert project["benchmarks"]["default"]["runs"] == runs
 

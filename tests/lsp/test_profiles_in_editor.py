@@ -6,6 +6,7 @@ changes (the server watches `*.prunekit.json`)."""
 
 from __future__ import annotations
 
+import base64
 import shutil
 import subprocess
 
@@ -98,3 +99,45 @@ async def test_a_code_action_applies_the_latest_optimization(client, tmp_path):
     # The recipe's own modeline is kept; the modifiers are the plan's.
     assert edit.new_text.startswith("# prunekit: model=digits_cnn.onnx\nversion: 1.1.0\n")
     assert edit.new_text.count("!GMPruningModifier") >= 1 and "conv1.weight" not in edit.new_text
+
+
+@pytest.mark.asyncio
+async def test_model_request_and_sensitivity_chart(client, tmp_path):
+    """prunekit's own requests, which the VS Code extension's status bar, "Open the project
+    file" and "Show layer sensitivity chart" use."""
+    shutil.copy(FIXTURES / "digits_cnn.onnx", tmp_path / "digits_cnn.onnx")
+    recipe = tmp_path / "digits.recipe.yaml"
+    recipe.write_text(RECIPE, encoding="utf-8")
+    uri = recipe.as_uri()
+    since = _open(client, uri, RECIPE)
+    await settle(client, uri, since=since, version=1)
+
+    info = await client.protocol.send_request_async("prunekit/model", {"uri": uri})
+    assert info.model == str(tmp_path / "digits_cnn.onnx") and info.how == "modeline"
+    assert info.exists and info.layers == 4 and info.message is None
+    assert info.project is None and info.sensitivity_source is None  # nothing measured yet
+
+    chart = await client.protocol.send_request_async("prunekit/sensitivityChart", {"uri": uri})
+    png = base64.b64decode(chart.png)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and chart.width > 0
+    assert chart.source.startswith("approximation"), chart.source
+
+    _profile(tmp_path, "profile loss --method magnitude")
+    client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=[
+        types.FileEvent(uri=(tmp_path / "digits_cnn.onnx.prunekit.json").as_uri(),
+                        type=types.FileChangeType.Changed)]))
+    info = await client.protocol.send_request_async("prunekit/model", {"uri": uri})
+    assert info.project == str(tmp_path / "digits_cnn.onnx.prunekit.json")
+    assert info.sensitivity_source.startswith("magnitude loss profile 'magnitude'"), info
+    chart = await client.protocol.send_request_async("prunekit/sensitivityChart", {"uri": uri})
+    assert chart.source.startswith("magnitude loss profile 'magnitude'"), chart.source
+
+    # A recipe whose model is gone: one sentence, for the status bar and as the request's error.
+    broken = tmp_path / "gone.recipe.yaml"
+    text = RECIPE.replace("model=digits_cnn.onnx", "model=missing.onnx")
+    broken.write_text(text, encoding="utf-8")
+    info = await client.protocol.send_request_async("prunekit/model", {"uri": broken.as_uri()})
+    assert not info.exists and "missing.onnx" in info.message and "does not exist" in info.message
+    with pytest.raises(Exception, match="missing.onnx named by the modeline does not exist"):
+        await client.protocol.send_request_async("prunekit/sensitivityChart",
+                                                 {"uri": broken.as_uri()})

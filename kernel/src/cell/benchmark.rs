@@ -149,6 +149,10 @@ pub fn benchmark(
     let summary = summary(&name, &result, estimated);
     let mut value = serde_json::to_value(&result).expect("benchmarks serialize");
     value["name"] = serde_json::json!(name);
+    if optimization.is_some() {
+        value["estimated_speedup"] = serde_json::json!(estimated);
+        value["speedups"] = serde_json::json!(measured_speedups(&result.runs));
+    }
     sink.emit(Output::Result(
         Bundle::text(format!("{summary}\n{}", rows_text(&result.runs)))
             .html(format!(
@@ -170,6 +174,23 @@ fn list<T>(text: &str, flag: &str, parse: impl Fn(&str) -> Option<T>) -> Result<
                     if flag == "--threads" { " (or auto)" } else { "" }
                 ))
             })
+        })
+        .collect()
+}
+
+/// Dense against pruned ms per item, for each configuration timed with both.
+fn measured_speedups(runs: &[BenchmarkRun]) -> Vec<serde_json::Value> {
+    runs.iter()
+        .filter(|r| r.model == "dense")
+        .filter_map(|dense| {
+            let pruned = runs.iter().find(|r| {
+                r.model == "pruned" && r.batch == dense.batch && r.threads == dense.threads
+            })?;
+            Some(serde_json::json!({
+                "batch": dense.batch,
+                "threads": dense.threads,
+                "measured": dense.ms_per_item / pruned.ms_per_item.max(1e-12),
+            }))
         })
         .collect()
 }
