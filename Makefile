@@ -8,8 +8,10 @@ VENV_STAMP := $(VENV)/.prunekit-requirements
 CARGO ?= cargo
 KERNEL := target/release/prunekit-kernel
 DEMO_MODEL := tests/fixtures/digits_cnn.onnx
+VSCODE := vscode-extension
+VSCODE_DEPS := $(VSCODE)/node_modules/.prunekit-package-lock
 
-.PHONY: all setup setup-browser setup-editor release demo test test-rust test-python lint fixtures bench bench-profiles bench-runtime clean
+.PHONY: all setup setup-browser setup-editor setup-vscode release demo test test-rust test-vscode test-python lint schema vsix fixtures bench bench-profiles bench-runtime clean
 
 all: release
 
@@ -30,6 +32,15 @@ setup-browser:
 setup-editor:
 	@bash tests/lsp/setup.sh
 
+## setup-vscode: code-server on Node 24 (both from npm, cached in ~/.cache/prunekit) and playwright-core, for the VS Code workbench test.
+setup-vscode:
+	@bash $(VSCODE)/test/e2e/setup-code-server.sh
+
+$(VSCODE_DEPS): $(VSCODE)/package-lock.json
+	@echo "==> npm ci in $(VSCODE) (vscode-languageclient, typescript, esbuild, mocha, vsce)"
+	cd $(VSCODE) && npm ci --no-audit --no-fund
+	@cp $(VSCODE)/package-lock.json $@
+
 ## release: optimized builds of every binary (tests reuse this build).
 release:
 	@echo "==> building prunekit (release)"
@@ -49,8 +60,8 @@ demo: setup release
 	@echo "Open it in JupyterLab:  $(VENV)/bin/jupyter lab examples/quickstart.ipynb"
 	@echo "Analyze from a shell:   $(KERNEL) analyze $(DEMO_MODEL)"
 
-## test: every test: formatting, lints, Rust unit and integration tests, end-to-end tests in Python.
-test: setup setup-browser setup-editor release lint test-rust test-python
+## test: every test: formatting, lints, Rust unit and integration tests, the VS Code extension's unit tests and packages, end-to-end tests in Python (the .vsix in a real VS Code among them).
+test: setup setup-browser setup-editor setup-vscode release lint test-rust test-vscode test-python
 
 lint:
 	@echo "==> cargo fmt --check, cargo clippy"
@@ -60,6 +71,20 @@ lint:
 test-rust:
 	@echo "==> cargo test"
 	$(CARGO) test --release --workspace --locked
+
+## test-vscode: the extension's typecheck and unit tests (a fake vscode module), then both .vsix packages (tests/vscode installs the linux-x64 one).
+test-vscode: release $(VSCODE_DEPS)
+	@echo "==> VS Code extension: tsc --noEmit, mocha, vsce package"
+	cd $(VSCODE) && npm run check && npm test && npm run package
+
+## vsix: $(VSCODE)/dist/prunekit-linux-x64.vsix (the server inside) and prunekit-universal.vsix.
+vsix: release $(VSCODE_DEPS)
+	cd $(VSCODE) && npm run package
+
+## schema: regenerate the recipe JSON Schema the extension contributes (a test checks it is current).
+schema: release
+	target/release/prunekit-lsp schema > $(VSCODE)/schemas/recipe.schema.json.tmp
+	mv $(VSCODE)/schemas/recipe.schema.json.tmp $(VSCODE)/schemas/recipe.schema.json
 
 test-python:
 	@echo "==> pytest"
@@ -88,4 +113,4 @@ bench-runtime: setup release
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) .venv-sparseml bench/models bench/out
+	rm -rf $(VENV) .venv-sparseml bench/models bench/out $(VSCODE)/node_modules $(VSCODE)/dist $(VSCODE)/out

@@ -15,6 +15,9 @@ const USAGE: &str = "\
 usage: prunekit-lsp [--stdio]            serve the Language Server Protocol on stdin/stdout
        prunekit-lsp check FILE [--model M.onnx] [--framework pytorch|keras|tensorflow] [--format text|json]
                                         print a recipe's diagnostics; exit 1 when there are errors
+       prunekit-lsp schema [pytorch|keras|tensorflow]
+                                        print the JSON Schema of recipes (vscode-extension/schemas/)
+       prunekit-lsp --version
 
 Recipes: *.recipe.yaml, *.recipe.yml, recipe.yaml, *.recipe.md (YAML front matter). The model of a
 recipe is named by a `# prunekit: model=PATH` line, else the prunekit.model setting (or --model),
@@ -33,6 +36,32 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         None | Some("--stdio") => serve(),
+        Some("--version" | "-V") => {
+            println!("prunekit-lsp {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Some("schema") => {
+            let framework = match args.get(1).map(String::as_str) {
+                None => Some(prunekit_core::recipe::catalog::Framework::PyTorch),
+                Some(name) => prunekit_core::recipe::catalog::Framework::from_name(name),
+            };
+            match framework {
+                Some(framework) => {
+                    print!(
+                        "{}",
+                        prunekit_core::recipe::schema::json_schema_text(framework)
+                    );
+                    ExitCode::SUCCESS
+                }
+                None => {
+                    eprintln!(
+                        "prunekit-lsp: unknown framework '{}'; use pytorch, keras or tensorflow.",
+                        args[1]
+                    );
+                    ExitCode::from(2)
+                }
+            }
+        }
         Some("--help" | "-h" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -65,7 +94,13 @@ fn serve() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let (service, socket) = tower_lsp_server::LspService::new(server::Server::new);
+        let (service, socket) = tower_lsp_server::LspService::build(server::Server::new)
+            .custom_method("prunekit/model", server::Server::model_info)
+            .custom_method(
+                "prunekit/sensitivityChart",
+                server::Server::sensitivity_chart,
+            )
+            .finish();
         tower_lsp_server::Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
             .serve(service)
             .await;

@@ -4,6 +4,7 @@
 //! newest version and results for a version that is already stale are dropped, instead of a
 //! debounce that would make every user wait.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use tower_lsp_server::jsonrpc::Result;
@@ -110,6 +111,97 @@ impl Server {
             w.forget_models();
         }
     }
+}
+
+/// prunekit's own requests (`handlers::model_info`), registered in `main.rs`.
+impl Server {
+    pub async fn model_info(
+        &self,
+        params: handlers::model_info::RecipeParams,
+    ) -> Result<handlers::model_info::ModelInfo> {
+        let uri = parse_uri(&params.uri)?;
+        let world = self.world.clone();
+        let answer = tokio::task::spawn_blocking(move || {
+            let (path, text, setting) = recipe_source(&world, &uri)?;
+            let analysis = world::analysis(&world, &uri);
+            let (context, problem) = match &analysis {
+                Some(a) => (
+                    a.model.clone(),
+                    a.diagnostics
+                        .iter()
+                        .find(|d| d.code == "model")
+                        .map(|d| d.message.clone()),
+                ),
+                None => {
+                    let link = world::model_context(&path, &text, setting.as_deref());
+                    let problem = link.diagnostics.first().map(|d| d.message.clone());
+                    (link.model.map(Arc::new), problem)
+                }
+            };
+            Ok(handlers::model_info::model_info(
+                &path,
+                &text,
+                setting.as_deref(),
+                context.as_deref(),
+                problem.as_deref(),
+            ))
+        })
+        .await;
+        answer.unwrap_or_else(|_| Err(request_error("The model lookup failed unexpectedly.")))
+    }
+
+    pub async fn sensitivity_chart(
+        &self,
+        params: handlers::model_info::RecipeParams,
+    ) -> Result<handlers::model_info::SensitivityChart> {
+        let uri = parse_uri(&params.uri)?;
+        let world = self.world.clone();
+        let answer = tokio::task::spawn_blocking(move || {
+            let (path, text, setting) = recipe_source(&world, &uri)?;
+            let info =
+                handlers::model_info::model_info(&path, &text, setting.as_deref(), None, None);
+            match (info.model, info.exists) {
+                (Some(model), true) => handlers::model_info::sensitivity_chart(Path::new(&model))
+                    .map_err(|m| request_error(&m)),
+                _ => Err(request_error(info.message.as_deref().unwrap_or_default())),
+            }
+        })
+        .await;
+        answer.unwrap_or_else(|_| Err(request_error("The chart failed unexpectedly.")))
+    }
+}
+
+fn parse_uri(text: &str) -> Result<Uri> {
+    text.parse()
+        .map_err(|_| request_error(&format!("`{text}` is not a document URI.")))
+}
+
+fn request_error(message: &str) -> tower_lsp_server::jsonrpc::Error {
+    tower_lsp_server::jsonrpc::Error {
+        code: tower_lsp_server::jsonrpc::ErrorCode::InvalidParams,
+        message: message.to_string().into(),
+        data: None,
+    }
+}
+
+/// The recipe's path, its text (the open document's, else the file's) and the model setting.
+fn recipe_source(
+    world: &Shared,
+    uri: &Uri,
+) -> Result<(std::path::PathBuf, Arc<String>, Option<String>)> {
+    let w = world::lock(world);
+    let setting = w.settings.model.clone();
+    if let Some(doc) = w.documents.get(uri) {
+        return Ok((doc.path.clone(), doc.text.clone(), setting));
+    }
+    drop(w);
+    let path = uri
+        .to_file_path()
+        .map(|p| p.into_owned())
+        .ok_or_else(|| request_error("Only recipes saved as files have a model."))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|err| request_error(&format!("{} could not be read ({err}).", path.display())))?;
+    Ok((path, Arc::new(text), setting))
 }
 
 fn negotiated_encoding(params: &InitializeParams) -> Encoding {

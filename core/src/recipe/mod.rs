@@ -13,6 +13,7 @@ pub mod diagnostic;
 pub mod eval;
 pub mod lower;
 pub mod rules;
+pub mod schema;
 pub mod span;
 pub mod yaml;
 pub mod yaml11;

@@ -169,7 +169,9 @@ fn previous_key(text: &str, line_start: usize) -> Option<&str> {
 }
 
 fn tags(indent: usize, snippets: bool) -> Vec<CompletionItem> {
-    let field_indent = " ".repeat(indent + 4);
+    // Fields sit under the tag, two columns right of the item's `-`. The text carries the whole
+    // indentation and says so (`AsIs`): VS Code would otherwise add the line's indentation again.
+    let field_indent = " ".repeat(indent + 2);
     catalog::modifiers(catalog::Framework::PyTorch)
         .map(|spec| {
             let mut it = item(
@@ -178,6 +180,7 @@ fn tags(indent: usize, snippets: bool) -> Vec<CompletionItem> {
                 Some(spec.doc.split(". ").next().unwrap_or("").to_string()),
             );
             it.documentation = Some(Documentation::String(spec.doc.to_string()));
+            it.insert_text_mode = Some(InsertTextMode::AS_IS);
             let required: Vec<&catalog::Field> = spec.required_fields().collect();
             if snippets && !required.is_empty() {
                 let body: String = required

@@ -7,6 +7,7 @@ pub mod context;
 pub mod hover;
 pub mod inlay;
 pub mod lens;
+pub mod model_info;
 pub mod navigation;
 pub mod settings;
 pub mod symbols;

@@ -10,6 +10,10 @@ use crate::line_index::Encoding;
 use crate::world::Analysis;
 
 fn title(m: &Modifier) -> String {
+    // A tag being typed (`- !`) has no class yet; clients reject symbols without a name.
+    if m.class.is_empty() {
+        return "! (no class yet)".into();
+    }
     let short = m.class.trim_end_matches("Modifier");
     let num = |name: &str| m.number(name).map(|v| format!("{v}"));
     let mut out = short.to_string();
@@ -33,7 +37,12 @@ fn symbol(
     children: Vec<DocumentSymbol>,
 ) -> DocumentSymbol {
     DocumentSymbol {
-        name,
+        // LSP requires a non-empty name (VS Code shows an error for each one that is empty).
+        name: if name.trim().is_empty() {
+            "(unnamed)".into()
+        } else {
+            name
+        },
         detail,
         kind,
         tags: None,
