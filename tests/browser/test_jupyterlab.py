@@ -19,8 +19,6 @@ import os
 import secrets
 import shlex
 import shutil
-import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -29,6 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from processes import free_port, kill_leftovers, stop
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
@@ -137,56 +137,6 @@ def copy_notebook(notebook: Path, repo_root: Path, work: Path) -> Path:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dest)
     return dest_nb
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# ------------------------------------------------------------------ processes
-
-def _pids_mentioning(marker: str) -> list[int]:
-    """Processes (other than this one) whose command line contains `marker` (a temporary path
-    this test made, so only processes this test started)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if marker in cmd:
-            pids.append(int(entry.name))
-    return pids
-
-
-def kill_leftovers(marker: str) -> list[int]:
-    pids = _pids_mentioning(marker)
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    return pids
-
-
-def stop(proc: subprocess.Popen | None, grace: float) -> None:
-    """SIGTERM the process's group, then SIGKILL it after `grace` seconds."""
-    if proc is None or proc.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def _get(url: str, timeout: float = 3.0):

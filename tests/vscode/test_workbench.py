@@ -26,8 +26,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import threading
 import time
@@ -37,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from processes import ancestors, cmdline, free_port, kill_leftovers, stop
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 EXT_ROOT = REPO_ROOT / "vscode-extension"
@@ -163,84 +163,6 @@ def hermetic_env(root: Path) -> dict[str, str]:
     return env
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# ------------------------------------------------------------------ processes
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
-            errors="replace").strip()
-    except OSError:
-        return ""
-
-
-def _ppid(pid: int) -> int:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return int(stat.rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def _ancestors(pid: int) -> list[int]:
-    chain = []
-    while pid > 1 and len(chain) < 64:
-        pid = _ppid(pid)
-        chain.append(pid)
-    return chain
-
-
-def _pids_mentioning(marker: str) -> list[int]:
-    """Processes (other than this one) whose command line contains `marker` (a temporary path
-    this test made, so only processes this test started)."""
-    return [int(e.name) for e in Path("/proc").iterdir()
-            if e.name.isdigit() and int(e.name) != os.getpid() and marker in _cmdline(int(e.name))]
-
-
-def _session_of(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[4])
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def kill_leftovers(marker: str, sessions: tuple[int, ...] = ()) -> list[int]:
-    """SIGKILL what this test started and is still there: processes whose command line names
-    `marker`, and processes in the sessions this test created (start_new_session=True)."""
-    pids = set(_pids_mentioning(marker))
-    if sessions:
-        pids |= {int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()
-                 and int(e.name) != os.getpid() and _session_of(int(e.name)) in sessions}
-    pids = sorted(pids)
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    return pids
-
-
-def stop(proc: subprocess.Popen | None, grace: float) -> None:
-    """SIGTERM the process's group, then SIGKILL it after `grace` seconds."""
-    if proc is None or proc.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 class ServerWatcher(threading.Thread):
     """Records every prunekit-lsp process seen while the workbench runs: pid, the executable it
     runs (/proc/PID/exe), its command line and its ancestors."""
@@ -261,8 +183,8 @@ class ServerWatcher(threading.Thread):
                 continue
             if Path(exe.removesuffix(" (deleted)")).name != "prunekit-lsp":
                 continue
-            self.seen[pid] = {"pid": pid, "exe": exe, "cmdline": _cmdline(pid),
-                              "ancestors": _ancestors(pid)}
+            self.seen[pid] = {"pid": pid, "exe": exe, "cmdline": cmdline(pid),
+                              "ancestors": ancestors(pid)}
 
     def run(self) -> None:
         while not self._halt.is_set():
