@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from prunekit_cli import FIXTURES, MISSING_BINARY, PRUNEKIT_BIN, REPO_ROOT, run_
 
 sys.path.insert(0, str(REPO_ROOT / "tests" / "kernel"))
 from kernel_harness import (  # noqa: E402
-    KERNEL_NAME,
+    hermetic_kernelspec,
     control_reply,
     execute_ok,
     iopub_until_idle,
@@ -582,32 +581,8 @@ def test_profiles_round_trip_through_the_project_file(tmp_path: Path) -> None:
 def kernelspec(tmp_path_factory: pytest.TempPathFactory):
     """The prunekit kernelspec in a temporary prefix and a hermetic Jupyter environment (as
     tests/kernel/conftest.py sets up for the kernel tests)."""
-    root = tmp_path_factory.mktemp("jupyter")
-    prefix = root / "prefix"
-    proc = run_prunekit(["install", "--prefix", str(prefix)], timeout=30)
-    assert proc.returncode == 0, f"install --prefix exited {proc.returncode}: {proc.stderr}"
-    spec_dir = prefix / "share" / "jupyter" / "kernels" / KERNEL_NAME
-    assert (spec_dir / "kernel.json").is_file(), f"no {spec_dir}/kernel.json"
-    hermetic = {
-        "JUPYTER_PATH": str(prefix / "share" / "jupyter"),
-        "JUPYTER_DATA_DIR": str(root / "data"),
-        "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
-        "JUPYTER_CONFIG_DIR": str(root / "config"),
-        "JUPYTER_PLATFORM_DIRS": "1",
-        "IPYTHONDIR": str(root / "ipython"),
-    }
-    for name in ("data", "runtime", "config", "ipython"):
-        (root / name).mkdir()
-    saved = {name: os.environ.get(name) for name in hermetic}
-    os.environ.update(hermetic)
-    try:
+    with hermetic_kernelspec(tmp_path_factory.mktemp("jupyter")) as spec_dir:
         yield spec_dir
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 INTERRUPT_AFTER_S = 1.5

@@ -243,6 +243,14 @@ mod tests {
     use super::*;
     use crate::progress::NoProgress;
 
+    /// The digits CNN fixture and its analysis.
+    fn digits() -> (std::path::PathBuf, ModelAnalysis) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/digits_cnn.onnx");
+        let model = crate::load(&path).unwrap();
+        let analysis = crate::analyze(&model, &Default::default()).unwrap();
+        (path, analysis)
+    }
+
     #[test]
     fn sparsify_iterations_rule() {
         assert_eq!(default_iterations(1), 30);
@@ -252,9 +260,7 @@ mod tests {
 
     #[test]
     fn times_each_configuration_and_stops_when_cancelled() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/digits_cnn.onnx");
-        let model = crate::load(&path).unwrap();
-        let analysis = crate::analyze(&model, &Default::default()).unwrap();
+        let (path, analysis) = digits();
         let options = BenchmarkOptions {
             batches: vec![1, 8],
             threads: vec![Some(1)],
@@ -292,9 +298,7 @@ mod tests {
 
     #[test]
     fn a_time_budget_runs_until_it_is_spent() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/digits_cnn.onnx");
-        let model = crate::load(&path).unwrap();
-        let analysis = crate::analyze(&model, &Default::default()).unwrap();
+        let (path, analysis) = digits();
         let options = BenchmarkOptions {
             batches: vec![1],
             threads: vec![Some(1)],

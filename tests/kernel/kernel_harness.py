@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import os
+import subprocess
 import struct
 import time
 from pathlib import Path
 from queue import Empty
 from typing import Any, Iterator
 
+import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
 
@@ -36,6 +39,46 @@ DIGITS_LAYERS = 12
 OUTPUT_TYPES = ("stream", "display_data", "update_display_data", "execute_result", "error",
                 "clear_output")
 
+
+
+@contextlib.contextmanager
+def hermetic_kernelspec(root: Path) -> Iterator[Path]:
+    """Installs the prunekit kernelspec under `root` with `prunekit-kernel install --prefix` and
+    points every Jupyter directory into `root` (shared/reference/jupyter.md §2.3) while the block
+    runs, so nothing reads or writes the developer's own kernelspecs, runtime files or config.
+    Yields the kernelspec directory; os.environ is restored afterwards."""
+    if not KERNEL_BIN.is_file():
+        pytest.fail(f"{KERNEL_BIN} is missing: run `make release` first", pytrace=False)
+    prefix = root / "prefix"
+    proc = subprocess.run([str(KERNEL_BIN), "install", "--prefix", str(prefix)],
+                          capture_output=True, text=True, timeout=30)
+    if proc.returncode != 0:
+        pytest.fail(f"`prunekit-kernel install --prefix {prefix}` exited {proc.returncode}:\n"
+                    f"{proc.stdout}\n{proc.stderr}", pytrace=False)
+    spec_dir = prefix / "share" / "jupyter" / "kernels" / KERNEL_NAME
+    if not (spec_dir / "kernel.json").is_file():
+        pytest.fail(f"`prunekit-kernel install --prefix {prefix}` wrote no {spec_dir}/kernel.json",
+                    pytrace=False)
+    hermetic = {
+        "JUPYTER_PATH": str(prefix / "share" / "jupyter"),
+        "JUPYTER_DATA_DIR": str(root / "data"),
+        "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(root / "config"),
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "IPYTHONDIR": str(root / "ipython"),
+    }
+    for name in ("data", "runtime", "config", "ipython"):
+        (root / name).mkdir()
+    saved = {name: os.environ.get(name) for name in hermetic}
+    os.environ.update(hermetic)
+    try:
+        yield spec_dir
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 def start_kernel(cwd: Path | str | None = None, ready_timeout: float = 15
                  ) -> tuple[KernelManager, BlockingKernelClient]:

@@ -658,32 +658,7 @@ fn times(v: f64) -> String {
 mod tests {
     use super::*;
     use crate::benchmark::Latency;
-
-    fn png_size(png: &[u8]) -> (u32, u32) {
-        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
-        assert_eq!(&png[12..16], b"IHDR");
-        let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
-        let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
-        (w, h)
-    }
-
-    /// A well-formed chart whose SVG has each of `texts`.
-    fn check(chart: &Chart, texts: &[&str]) {
-        assert!(chart.width > 0 && chart.height > 0);
-        assert_eq!(png_size(&chart.png), (2 * chart.width, 2 * chart.height));
-        assert!(chart.svg.contains("<svg"));
-        for text in texts {
-            assert!(chart.svg.contains(text), "{text:?} not in the SVG");
-        }
-    }
-
-    fn save(chart: &Chart, name: &str) {
-        if let Some(dir) = std::env::var_os("PRUNEKIT_CHART_DIR") {
-            let dir = std::path::PathBuf::from(dir);
-            std::fs::write(dir.join(format!("{name}.png")), &chart.png).unwrap();
-            std::fs::write(dir.join(format!("{name}.svg")), &chart.svg).unwrap();
-        }
-    }
+    use crate::chart::testing::{check, save};
 
     fn run(model: &str, batch: usize, threads: Option<usize>, ms_per_batch: f64) -> BenchmarkRun {
         let ms: Vec<f64> = (0..12)

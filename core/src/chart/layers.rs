@@ -374,6 +374,7 @@ pub(super) fn short_si(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chart::testing::{png_size, save};
     use std::path::PathBuf;
 
     fn fixture(name: &str) -> ModelAnalysis {
@@ -382,14 +383,6 @@ mod tests {
             .join(name);
         let model = crate::load(&path).unwrap();
         crate::analyze(&model, &Default::default()).unwrap()
-    }
-
-    fn png_size(png: &[u8]) -> (u32, u32) {
-        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
-        assert_eq!(&png[12..16], b"IHDR");
-        let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
-        let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
-        (w, h)
     }
 
     fn check(chart: &Chart, layer_name: &str) {
@@ -402,15 +395,6 @@ mod tests {
             chart.svg.contains(layer_name),
             "{layer_name} not in the SVG"
         );
-    }
-
-    /// Where the sample PNGs go when `PRUNEKIT_CHART_DIR` is set, to look at them.
-    fn save(chart: &Chart, name: &str) {
-        if let Some(dir) = std::env::var_os("PRUNEKIT_CHART_DIR") {
-            let dir = PathBuf::from(dir);
-            std::fs::write(dir.join(format!("{name}.png")), &chart.png).unwrap();
-            std::fs::write(dir.join(format!("{name}.svg")), &chart.svg).unwrap();
-        }
     }
 
     #[test]

@@ -9,6 +9,8 @@ mod layers;
 mod plan;
 mod profiles;
 mod render;
+#[cfg(test)]
+mod testing;
 
 pub use benchmark::{
     benchmark_batch_scaling, benchmark_comparison, benchmark_iterations, benchmark_thread_scaling,

@@ -624,65 +624,13 @@ fn lr_segments(s: &Schedule, end: f64) -> Vec<Vec<(f64, f64)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optimize::plan::{Filters, LayerPlan, ModelEstimate, Override};
-    use std::path::PathBuf;
+    use crate::chart::testing::{self, png_size, save};
+    use crate::optimize::plan::{Filters, LayerPlan, ModelEstimate, Override, schedule_e90};
 
-    fn png_size(png: &[u8]) -> (u32, u32) {
-        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
-        assert_eq!(&png[12..16], b"IHDR");
-        let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
-        let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
-        (w, h)
-    }
-
-    /// A well-formed chart whose SVG has each of `texts`.
+    /// A well-formed chart whose SVG has each of `texts` and no NaN or infinity.
     fn check(chart: &Chart, texts: &[&str]) {
-        assert!(chart.width > 0 && chart.height > 0);
-        assert!(!chart.png.is_empty() && !chart.svg.is_empty());
-        assert_eq!(png_size(&chart.png), (2 * chart.width, 2 * chart.height));
-        assert!(chart.svg.contains("<svg"));
-        for text in texts {
-            assert!(chart.svg.contains(text), "{text:?} not in the SVG");
-        }
+        testing::check(chart, texts);
         assert!(!chart.svg.contains("NaN") && !chart.svg.contains("inf"));
-    }
-
-    /// Where the sample charts go when `PRUNEKIT_CHART_DIR` is set, to look at them.
-    fn save(chart: &Chart, name: &str) {
-        if let Some(dir) = std::env::var_os("PRUNEKIT_CHART_DIR") {
-            let dir = PathBuf::from(dir);
-            std::fs::write(dir.join(format!("{name}.png")), &chart.png).unwrap();
-            std::fs::write(dir.join(format!("{name}.svg")), &chart.svg).unwrap();
-        }
-    }
-
-    /// Sparsify's defaults for E = 90, L0 = 0.1, Lf = 0.001 (`sparsify.md` §6).
-    fn schedule_e90() -> Schedule {
-        Schedule {
-            optimizer: "SGD".into(),
-            epochs: 90.0,
-            start_epoch: 0.0,
-            end_epoch: 53.0,
-            stabilization_epochs: 1.0,
-            pruning_start: 1.0,
-            pruning_end: 31.0,
-            fine_tune_start: 31.0,
-            update_frequency: 0.75,
-            init_sparsity: 0.05,
-            lr: vec![
-                LrModifier::Set {
-                    start_epoch: 0.0,
-                    learning_rate: 0.0505,
-                },
-                LrModifier::Step {
-                    start_epoch: 31.0,
-                    end_epoch: -1.0,
-                    init_lr: 0.012625,
-                    step_size: 6.0,
-                    gamma: 0.25,
-                },
-            ],
-        }
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -1170,36 +1170,9 @@ fn range_text(levels: &[f64]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chart::testing::{check, save};
     use crate::profile::loss::RawLayer;
     use crate::profile::{LayerPerf, LossMethod, ModelPerf, OpTypePerf};
-    use std::path::PathBuf;
-
-    fn png_size(png: &[u8]) -> (u32, u32) {
-        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
-        assert_eq!(&png[12..16], b"IHDR");
-        let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
-        let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
-        (w, h)
-    }
-
-    /// A well-formed chart whose SVG has each of `texts`.
-    fn check(chart: &Chart, texts: &[&str]) {
-        assert!(chart.width > 0 && chart.height > 0);
-        assert_eq!(png_size(&chart.png), (2 * chart.width, 2 * chart.height));
-        assert!(chart.svg.contains("<svg"));
-        for text in texts {
-            assert!(chart.svg.contains(text), "{text:?} not in the SVG");
-        }
-    }
-
-    /// Where the sample charts go when `PRUNEKIT_CHART_DIR` is set, to look at them.
-    fn save(chart: &Chart, name: &str) {
-        if let Some(dir) = std::env::var_os("PRUNEKIT_CHART_DIR") {
-            let dir = PathBuf::from(dir);
-            std::fs::write(dir.join(format!("{name}.png")), &chart.png).unwrap();
-            std::fs::write(dir.join(format!("{name}.svg")), &chart.svg).unwrap();
-        }
-    }
 
     const LEVELS: [f64; 4] = [0.0, 0.5, 0.9, 0.975];
 

@@ -12,7 +12,7 @@ use super::recipe::yaml_float;
 use super::*;
 use crate::error::Error;
 use crate::model::tensor::to_f32;
-use crate::optimize::plan::{LayerPlan, LrModifier, PruningPlan, Schedule};
+use crate::optimize::plan::{LayerPlan, PruningPlan, Schedule, schedule_e90};
 use crate::recipe::{CheckOptions, ModelContext, Severity, check};
 use crate::runtime::ModelSession;
 use crate::{AnalysisOptions, Model, analyze, load};
@@ -21,35 +21,6 @@ fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/fixtures")
         .join(name)
-}
-
-/// Sparsify's defaults for E = 90, L0 = 0.1, Lf = 0.001 (`sparsify.md` §6).
-fn schedule_e90() -> Schedule {
-    Schedule {
-        optimizer: "SGD".into(),
-        epochs: 90.0,
-        start_epoch: 0.0,
-        end_epoch: 53.0,
-        stabilization_epochs: 1.0,
-        pruning_start: 1.0,
-        pruning_end: 31.0,
-        fine_tune_start: 31.0,
-        update_frequency: 0.75,
-        init_sparsity: 0.05,
-        lr: vec![
-            LrModifier::Set {
-                start_epoch: 0.0,
-                learning_rate: 0.0505,
-            },
-            LrModifier::Step {
-                start_epoch: 31.0,
-                end_epoch: -1.0,
-                init_lr: 0.012625,
-                step_size: 6.0,
-                gamma: 0.25,
-            },
-        ],
-    }
 }
 
 fn layer(name: &str, weight: &str, sparsity: Option<f64>) -> LayerPlan {

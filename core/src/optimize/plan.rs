@@ -139,3 +139,34 @@ pub enum LrModifier {
         gamma: f64,
     },
 }
+
+/// Sparsify's defaults for E = 90, L0 = 0.1, Lf = 0.001 (`sparsify.md` §6), written out: the
+/// schedule the chart and export tests use.
+#[cfg(test)]
+pub(crate) fn schedule_e90() -> Schedule {
+    Schedule {
+        optimizer: "SGD".into(),
+        epochs: 90.0,
+        start_epoch: 0.0,
+        end_epoch: 53.0,
+        stabilization_epochs: 1.0,
+        pruning_start: 1.0,
+        pruning_end: 31.0,
+        fine_tune_start: 31.0,
+        update_frequency: 0.75,
+        init_sparsity: 0.05,
+        lr: vec![
+            LrModifier::Set {
+                start_epoch: 0.0,
+                learning_rate: 0.0505,
+            },
+            LrModifier::Step {
+                start_epoch: 31.0,
+                end_epoch: -1.0,
+                init_lr: 0.012625,
+                step_size: 6.0,
+                gamma: 0.25,
+            },
+        ],
+    }
+}

@@ -10,17 +10,7 @@ pub fn profile(analysis: &ModelAnalysis) -> LossProfile {
         .layers
         .iter()
         .filter(|l| l.is_prunable)
-        .map(|l| RawLayer {
-            name: l.name.clone(),
-            weight: l
-                .weight
-                .as_ref()
-                .map(|w| w.name.clone())
-                .unwrap_or_default(),
-            op_type: l.op_type.clone(),
-            values: vec![0.0, l.approx_sensitivity().unwrap_or(0.0)],
-            accuracy: None,
-        })
+        .map(|l| RawLayer::of(l, vec![0.0, l.approx_sensitivity().unwrap_or(0.0)], None))
         .collect();
     let mut profile = LossProfile::summarize(LossMethod::Approx, "approx_equation", levels, raw);
     profile.skipped = not_prunable(analysis);

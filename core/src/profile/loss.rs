@@ -111,7 +111,34 @@ pub struct RawLayer {
     pub accuracy: Option<Vec<f64>>,
 }
 
+impl RawLayer {
+    /// The values measured for `layer`, named as the analysis names it.
+    pub fn of(layer: &crate::Layer, values: Vec<f64>, accuracy: Option<Vec<f64>>) -> Self {
+        RawLayer {
+            name: layer.name.clone(),
+            weight: layer
+                .weight
+                .as_ref()
+                .map(|w| w.name.clone())
+                .unwrap_or_default(),
+            op_type: layer.op_type.clone(),
+            values,
+            accuracy,
+        }
+    }
+}
+
 impl LossProfile {
+    /// How the editor and charts name where values come from when the profile is saved as
+    /// `name`: "one-shot loss profile 'x' (kl divergence)".
+    pub fn source(&self, name: &str) -> String {
+        format!(
+            "{} loss profile '{name}' ({})",
+            self.method.name(),
+            self.metric.replace('_', " ")
+        )
+    }
+
     /// Adds integral, value at 0.9, rank and the model series to raw per-layer values.
     pub fn summarize(
         method: LossMethod,

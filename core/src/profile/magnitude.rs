@@ -69,17 +69,7 @@ pub fn profile(
     let mut raw = Vec::new();
     for (layer, values) in layers.iter().zip(results) {
         match values {
-            Some(values) => raw.push(RawLayer {
-                name: layer.name.clone(),
-                weight: layer
-                    .weight
-                    .as_ref()
-                    .map(|w| w.name.clone())
-                    .unwrap_or_default(),
-                op_type: layer.op_type.clone(),
-                values,
-                accuracy: None,
-            }),
+            Some(values) => raw.push(RawLayer::of(layer, values, None)),
             None => skipped.push(super::loss::Skipped {
                 name: layer.name.clone(),
                 reason: "its weight values could not be read as floats".into(),

@@ -150,11 +150,7 @@ impl ModelContext {
                 w.sensitivity = loss.by_weight(&w.name).map(|l| l.integral);
             }
             rank(&mut self.weights);
-            self.sensitivity_source = Some(format!(
-                "{} loss profile '{name}' ({})",
-                loss.method.name(),
-                loss.metric.replace('_', " ")
-            ));
+            self.sensitivity_source = Some(loss.source(name));
         }
         let latest = project.latest_optimization.as_deref();
         self.plans = project

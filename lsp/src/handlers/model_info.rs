@@ -125,12 +125,7 @@ pub fn sensitivity_chart(model: &Path) -> Result<SensitivityChart, String> {
         .unwrap_or_default();
     let measured = prunekit_core::project::peek(model).and_then(|project| {
         let (profile_name, profile) = project.latest_loss_profile()?;
-        let source = format!(
-            "{} loss profile '{profile_name}' ({})",
-            profile.method.name(),
-            profile.metric.replace('_', " ")
-        );
-        Some((profile.clone(), source))
+        Some((profile.clone(), profile.source(profile_name)))
     });
     let (profile, source) = match measured {
         Some(found) => found,

@@ -240,17 +240,7 @@ pub fn profile(
     metric_names.dedup();
     for ((layer, _), result) in parts.iter().zip(results.into_inner().unwrap()) {
         match result {
-            Some(Ok(r)) => raw.push(RawLayer {
-                name: layer.name.clone(),
-                weight: layer
-                    .weight
-                    .as_ref()
-                    .map(|w| w.name.clone())
-                    .unwrap_or_default(),
-                op_type: layer.op_type.clone(),
-                values: r.values,
-                accuracy: r.accuracy,
-            }),
+            Some(Ok(r)) => raw.push(RawLayer::of(layer, r.values, r.accuracy)),
             Some(Err(err)) => skipped.push(Skipped {
                 name: layer.name.clone(),
                 reason: err.to_string(),
