@@ -12,7 +12,7 @@ use super::profiles::{
 };
 use super::render::{
     ACCENT, AXIS, Align, GREY, GRID, INK, LABEL_SIZE, MUTED, SMALL_SIZE, Scene, ZEBRA, keep_tail,
-    render, text_width,
+    legend, render, text_width,
 };
 use crate::Result;
 use crate::benchmark::BenchmarkRun;
@@ -237,14 +237,14 @@ pub fn benchmark_comparison(
         INK,
         Align::Left,
     );
-    let mut legend = vec![
+    let mut entries = vec![
         (GREY, "dense".to_string()),
         (ACCENT, "pruned, measured".to_string()),
     ];
     if estimate.is_some() {
-        legend.push((ESTIMATE, "pruned, estimated".to_string()));
+        entries.push((ESTIMATE, "pruned, estimated".to_string()));
     }
-    draw_legend(&mut scene, &legend, width - PAD - INSET, 78.0);
+    legend(&mut scene, &entries, width - PAD - INSET, 78.0);
     scene.rect(panel_x, 84.0, panel_x + panel_width, 85.0, AXIS);
 
     for i in (0..pairs.len()).step_by(2) {
@@ -609,18 +609,6 @@ fn lines_scene(l: &Lines) -> Scene {
 
 // ---------------------------------------------------------------------------------------------
 // Shared pieces.
-
-/// A swatch and a word for each entry, right-aligned at `right`.
-fn draw_legend(scene: &mut Scene, entries: &[(RGBColor, String)], right: f64, baseline: f64) {
-    let mut x = right;
-    for (color, word) in entries.iter().rev() {
-        let w = text_width(word, LABEL_SIZE);
-        scene.text(word.as_str(), x, baseline, LABEL_SIZE, MUTED, Align::Right);
-        x -= w + 6.0;
-        scene.rect(x - 10.0, baseline - 9.5, x, baseline + 0.5, *color);
-        x -= 10.0 + 16.0;
-    }
-}
 
 /// "dense, batch 1, 2 threads".
 fn run_label(r: &BenchmarkRun) -> String {

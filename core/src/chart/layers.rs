@@ -5,7 +5,7 @@ use std::path::Path;
 use super::Chart;
 use super::render::{
     ACCENT, AXIS, Align, GREY, GRID, INK, LABEL_SIZE, MUTED, SMALL_SIZE, Scene, TITLE_SIZE, ZEBRA,
-    keep_tail, render, text_width,
+    keep_tail, legend, render, text_width,
 };
 use crate::{Error, ModelAnalysis, Result};
 
@@ -145,7 +145,12 @@ fn bars_scene(
 
     title(&mut scene, file, heading);
     scene.text(caption, PAD, 48.0, LABEL_SIZE, MUTED, Align::Left);
-    legend(&mut scene, width - PAD - INSET, 48.0);
+    legend(
+        &mut scene,
+        &[(ACCENT, "prunable"), (GREY, "not prunable")],
+        width - PAD - INSET,
+        48.0,
+    );
 
     // The name column is as wide as the longest name, within limits; longer names lose their head.
     let widest = rows
@@ -188,19 +193,6 @@ fn bars_scene(
         panel.draw(&mut scene, label, total, values, rows);
     }
     scene
-}
-
-/// A swatch and a word for each colour, right-aligned at `right`.
-fn legend(scene: &mut Scene, right: f64, baseline: f64) {
-    let entries = [(ACCENT, "prunable"), (GREY, "not prunable")];
-    let mut x = right;
-    for (color, word) in entries.iter().rev() {
-        let w = text_width(word, LABEL_SIZE);
-        scene.text(*word, x, baseline, LABEL_SIZE, MUTED, Align::Right);
-        x -= w + 6.0;
-        scene.rect(x - 10.0, baseline - 9.5, x, baseline + 0.5, *color);
-        x -= 10.0 + 16.0;
-    }
 }
 
 struct Panel {

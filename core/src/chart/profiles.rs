@@ -13,7 +13,7 @@ use super::layers::{
 };
 use super::render::{
     ACCENT, AXIS, Align, GREY, GRID, INK, LABEL_SIZE, MUTED, SMALL_SIZE, Scene, TITLE_SIZE, ZEBRA,
-    keep_tail, render, text_width,
+    keep_tail, legend, render, text_width,
 };
 use crate::profile::{LossProfile, PerfKind, PerfProfile, level_key};
 use crate::{Error, Result};
@@ -701,18 +701,6 @@ pub(super) fn empty_scene(heading: &str, caption: &str, message: &str) -> Scene 
     scene.rect(PAD, 64.0, width - PAD, 114.0, ZEBRA);
     scene.text(message, width / 2.0, 93.0, LABEL_SIZE, MUTED, Align::Center);
     scene
-}
-
-/// A swatch and a word for each entry, right-aligned at `right`.
-fn legend(scene: &mut Scene, entries: &[(RGBColor, String)], right: f64, baseline: f64) {
-    let mut x = right;
-    for (color, word) in entries.iter().rev() {
-        let w = text_width(word, LABEL_SIZE);
-        scene.text(word.as_str(), x, baseline, LABEL_SIZE, MUTED, Align::Right);
-        x -= w + 6.0;
-        scene.rect(x - 10.0, baseline - 9.5, x, baseline + 0.5, *color);
-        x -= 10.0 + 16.0;
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

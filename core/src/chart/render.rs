@@ -224,6 +224,24 @@ fn layout(font: &FontRef<'static>, text: &str, size: f64) -> (Vec<Glyph>, f64) {
     (glyphs, f64::from(x))
 }
 
+/// A swatch and a word for each entry, right-aligned at `right`: the legend of every chart with
+/// coloured series.
+pub(super) fn legend<S: AsRef<str>>(
+    scene: &mut Scene,
+    entries: &[(RGBColor, S)],
+    right: f64,
+    baseline: f64,
+) {
+    let mut x = right;
+    for (color, word) in entries.iter().rev() {
+        let word = word.as_ref();
+        scene.text(word, x, baseline, LABEL_SIZE, MUTED, Align::Right);
+        x -= text_width(word, LABEL_SIZE) + 6.0;
+        scene.rect(x - 10.0, baseline - 9.5, x, baseline + 0.5, *color);
+        x -= 10.0 + 16.0;
+    }
+}
+
 /// The advance width of `text` at `size` px to the em, in CSS pixels, in the embedded font.
 pub(super) fn text_width(text: &str, size: f64) -> f64 {
     match font() {
