@@ -18,6 +18,7 @@ pub mod optimize;
 pub mod profile;
 pub mod progress;
 pub mod project;
+pub mod quantize;
 pub mod recipe;
 pub mod runtime;
 

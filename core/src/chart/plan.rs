@@ -680,6 +680,7 @@ mod tests {
             model: ModelEstimate::default(),
             schedule,
             notes: Vec::new(),
+            quantization: None,
         }
     }
 

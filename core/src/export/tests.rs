@@ -46,6 +46,7 @@ fn plan(layers: Vec<LayerPlan>, schedule: Schedule) -> PruningPlan {
         model: Default::default(),
         schedule,
         notes: Vec::new(),
+        quantization: None,
     }
 }
 

@@ -166,6 +166,7 @@ pub fn optimize(
         model,
         schedule: options.schedule.clone(),
         notes,
+        quantization: None,
     })
 }
 

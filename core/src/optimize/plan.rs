@@ -26,6 +26,9 @@ pub struct PruningPlan {
     /// What a reader should know: infeasible targets, layers left out and why.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// int8 quantization after pruning (`optimize --quantize`); `None`: the model stays float.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<crate::quantize::QuantizationPlan>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -56,6 +56,46 @@ pub struct LossProfile {
     pub notes: Vec<String>,
     #[serde(default)]
     pub seconds: f64,
+    /// Each layer quantized alone to int8 (`profile loss --quantization`), measured like the
+    /// one-shot pruning values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<QuantizationLoss>,
+}
+
+/// How much int8 quantization hurts: each layer quantized alone (its weight and its input
+/// activations, fake-quantized with the calibrated ranges), then the whole model quantized as
+/// `export model` would and run in ONNX Runtime.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantizationLoss {
+    pub mode: crate::quantize::QuantMode,
+    pub calibration: crate::quantize::Calibration,
+    pub per_channel: bool,
+    /// What `value` measures: the one-shot metric ("kl_divergence", "nmse").
+    pub metric: String,
+    pub layers: Vec<QuantLayerLoss>,
+    /// Every quantizable layer quantized at once.
+    pub model: QuantModelLoss,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantLayerLoss {
+    pub name: String,
+    pub weight: String,
+    pub op_type: String,
+    /// The metric with this layer alone quantized.
+    pub value: f64,
+    /// Held-out accuracy with this layer alone quantized, when the data carries `labels`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
+    /// 1 for the most sensitive layer (largest value).
+    pub rank: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct QuantModelLoss {
+    pub value: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -184,6 +224,7 @@ impl LossProfile {
             skipped: Vec::new(),
             notes: Vec::new(),
             seconds: 0.0,
+            quantization: None,
         }
     }
 

@@ -12,5 +12,7 @@ pub mod prune;
 pub mod weights;
 
 pub use levels::{LOSS_LEVELS, PERF_LEVELS, level_key, magnitude_levels};
-pub use loss::{LayerLoss, LossMethod, LossProfile, Skipped};
+pub use loss::{
+    LayerLoss, LossMethod, LossProfile, QuantLayerLoss, QuantModelLoss, QuantizationLoss, Skipped,
+};
 pub use perf::{LayerPerf, ModelPerf, OpTypePerf, PerfKind, PerfOptions, PerfProfile};

@@ -1,0 +1,100 @@
+//! What a quantization asks for, and what an optimization's plan records of it.
+
+use serde::{Deserialize, Serialize};
+
+/// How activations get their scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuantMode {
+    /// QDQ: int8 weights (per channel) and uint8 activations (per tensor) whose ranges are
+    /// calibrated once on data; Conv, Gemm, MatMul and Add become integer kernels in ONNX Runtime.
+    Static,
+    /// int8 weights of MatMul and Gemm; each activation's range is measured at run time
+    /// (`DynamicQuantizeLinear`), so no calibration data is needed.
+    Dynamic,
+}
+
+impl QuantMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            QuantMode::Static => "static",
+            QuantMode::Dynamic => "dynamic",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<QuantMode> {
+        match text {
+            "static" => Some(QuantMode::Static),
+            "dynamic" => Some(QuantMode::Dynamic),
+            _ => None,
+        }
+    }
+}
+
+/// How a calibrated activation range is read off the values seen.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "method")]
+pub enum Calibration {
+    /// The smallest and largest value seen.
+    MinMax,
+    /// The `percentile`-th and `(100 - percentile)`-th percentiles: outliers are clipped.
+    Percentile { percentile: f64 },
+}
+
+/// The percentile `--calibration percentile` uses when none is given.
+pub const DEFAULT_PERCENTILE: f64 = 99.99;
+
+impl Calibration {
+    /// "minmax", or "percentile:99.99".
+    pub fn name(self) -> String {
+        match self {
+            Calibration::MinMax => "minmax".into(),
+            Calibration::Percentile { percentile } => format!("percentile:{percentile}"),
+        }
+    }
+
+    /// `minmax`, `percentile` or `percentile:P` with 50 < P < 100.
+    pub fn parse(text: &str) -> Option<Calibration> {
+        match text.split_once(':') {
+            None if text == "minmax" => Some(Calibration::MinMax),
+            None if text == "percentile" => Some(Calibration::Percentile {
+                percentile: DEFAULT_PERCENTILE,
+            }),
+            Some(("percentile", p)) => p
+                .parse::<f64>()
+                .ok()
+                .filter(|p| *p > 50.0 && *p < 100.0)
+                .map(|percentile| Calibration::Percentile { percentile }),
+            _ => None,
+        }
+    }
+}
+
+/// The quantization an optimization asks for (`optimize --quantize`): what `export model`
+/// applies after pruning, `export recipe` writes as a `QuantizationModifier`, and `benchmark`
+/// times.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantizationPlan {
+    pub mode: QuantMode,
+    pub calibration: Calibration,
+    /// Weights get one scale per output channel (else one per tensor).
+    pub per_channel: bool,
+    /// Layers left in float, each with why (too sensitive in the loss profile, or asked).
+    #[serde(default)]
+    pub ignore: Vec<IgnoredLayer>,
+    /// Quantization-aware training in the recipe: from this epoch to the end of the schedule.
+    pub start_epoch: f64,
+    /// The epoch the observers stop updating the ranges (`disable_quantization_observer_epoch`).
+    pub observer_end_epoch: f64,
+    /// The epoch batch-norm statistics are frozen (`freeze_bn_stats_epoch`).
+    pub freeze_bn_epoch: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IgnoredLayer {
+    pub name: String,
+    /// The ONNX initializer of its weight; a recipe's `ignore` names its module (this without
+    /// the trailing `.weight`).
+    pub weight: String,
+    pub reason: String,
+}
