@@ -104,3 +104,33 @@ def test_field_docs_and_defaults_are_there(validator):
     assert gm["required"] and "params" in gm["required"]
     assert gm["properties"]["inter_func"]["default"] == "cubic"
     assert "sparsity" in gm["properties"]["final_sparsity"]["description"].lower()
+
+
+QUANTIZATION = """\
+version: 1.1.0
+modifiers:
+  - !QuantizationModifier
+    disable_quantization_observer_epoch: 51.0
+    end_epoch: -1.0
+    freeze_bn_stats_epoch: 50.0
+    ignore: ['conv1']
+    scheme: {scheme}
+    start_epoch: 48.0
+"""
+
+
+def test_a_quantization_scheme_is_checked_inside(validator):
+    # What `export recipe` writes for per-channel and per-tensor weights passes; the scheme's
+    # own values (strategy, num_bits, alias) are checked by the class definition.
+    schema = dict(validator.schema, **{"$ref": "#/definitions/QuantizationModifier"})
+    by_class = jsonschema.Draft7Validator(schema)
+    item = lambda scheme: yaml.load(QUANTIZATION.format(scheme=scheme),  # noqa: E731
+                                    Loader=TagsAsMappings)["modifiers"][0]
+    per_channel = ("{input_activations: {num_bits: 8, symmetric: false}, "
+                   "weights: {num_bits: 8, symmetric: true, strategy: channel}}")
+    for good in (per_channel, "default", "null", "{weights: null}"):
+        assert not list(by_class.iter_errors(item(good))), good
+    for bad in (per_channel.replace("channel", "per_channel"), per_channel.replace("8,", "16,"),
+                "tensorrrt"):
+        errors_ = list(by_class.iter_errors(item(bad)))
+        assert errors_ and all(list(e.path) == ["scheme"] for e in errors_), bad

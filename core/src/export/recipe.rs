@@ -3,12 +3,19 @@
 //! end epoch (−1 last), start epoch and class, each with its properties in alphabetical order.
 //! Unlike SparseML, lists are YAML flow lists with quoted names, booleans are lower case and floats
 //! are always decimals with a dot, so that PyYAML's YAML 1.1 rules read every number as a float.
+//!
+//! A plan with static int8 quantization gets SparseML's (1.4+) `QuantizationModifier` for
+//! quantization-aware training at the end of fine-tuning (`recipes.md` §7.10); dynamic
+//! quantization needs no training, so its recipe only says, in a comment, that `export model`
+//! applies it.
 
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
 use crate::optimize::plan::{LrModifier, PruningPlan};
+use crate::quantize::{QuantMode, QuantizationPlan};
 use crate::recipe::check::is_generated_name;
+use crate::recipe::quantization::module_name;
 
 /// One modifier before layout: its class, its schedule (for sorting) and its properties.
 struct Modifier {
@@ -71,6 +78,56 @@ fn sparsity_groups(plan: &PruningPlan) -> Vec<(f64, Vec<&str>)> {
     }
     groups.sort_by(|a, b| a.0.total_cmp(&b.0));
     groups
+}
+
+/// The scheme of the plan: per-channel weights need a mapping (SparseML's aliases are all per
+/// tensor); per-tensor weights are exactly the `default` alias (8-bit asymmetric inputs, 8-bit
+/// symmetric weights, one scale per tensor).
+fn scheme(quantization: &QuantizationPlan) -> String {
+    if quantization.per_channel {
+        "{input_activations: {num_bits: 8, symmetric: false}, \
+         weights: {num_bits: 8, symmetric: true, strategy: channel}}"
+            .into()
+    } else {
+        "default".into()
+    }
+}
+
+/// SparseML's `QuantizationModifier` for a static quantization (dynamic quantization has none).
+fn quantization_modifier(quantization: &QuantizationPlan) -> Option<Modifier> {
+    if quantization.mode != QuantMode::Static {
+        return None;
+    }
+    let mut props = vec![
+        (
+            "disable_quantization_observer_epoch",
+            yaml_float(quantization.observer_end_epoch),
+        ),
+        // SparseML's class refuses any other end: quantization is never removed once applied.
+        ("end_epoch", yaml_float(-1.0)),
+        (
+            "freeze_bn_stats_epoch",
+            yaml_float(quantization.freeze_bn_epoch),
+        ),
+        ("scheme", scheme(quantization)),
+        ("start_epoch", yaml_float(quantization.start_epoch)),
+    ];
+    let mut ignore: Vec<&str> = Vec::new();
+    for layer in &quantization.ignore {
+        let module = module_name(&layer.weight);
+        if !ignore.contains(&module) {
+            ignore.push(module);
+        }
+    }
+    if !ignore.is_empty() {
+        props.push(("ignore", flow_list(&ignore)));
+    }
+    Some(Modifier {
+        class: "QuantizationModifier",
+        start: quantization.start_epoch,
+        end: -1.0,
+        props,
+    })
 }
 
 fn modifiers(plan: &PruningPlan) -> Vec<Modifier> {
@@ -149,6 +206,9 @@ fn modifiers(plan: &PruningPlan) -> Vec<Modifier> {
             },
         });
     }
+    if let Some(quantization) = plan.quantization.as_ref().and_then(quantization_modifier) {
+        mods.push(quantization);
+    }
     // SparseML's order: by end epoch with −1 ("never ends") last, then start epoch, then class.
     // Ties between pruning modifiers keep ascending sparsity (SparseML breaks them with an md5 of
     // the properties, which carries no meaning).
@@ -165,12 +225,24 @@ fn modifiers(plan: &PruningPlan) -> Vec<Modifier> {
     mods
 }
 
+/// Why a plan with dynamic quantization has no `QuantizationModifier`, for the recipe's reader.
+const DYNAMIC_NOTE: &str = "# Dynamic int8 quantization needs no training: `export model` applies it to the \
+     trained model, so this recipe has no QuantizationModifier.\n";
+
 /// The recipe of `plan`, with a modeline naming the model relative to the recipe's folder.
 pub fn recipe_text(plan: &PruningPlan, model_relative_path: &str) -> String {
     let mut out = format!(
-        "# prunekit: model={}\nversion: 1.1.0\n\nmodifiers:\n",
+        "# prunekit: model={}\n",
         model_relative_path.replace('\\', "/")
     );
+    if plan
+        .quantization
+        .as_ref()
+        .is_some_and(|q| q.mode == QuantMode::Dynamic)
+    {
+        out.push_str(DYNAMIC_NOTE);
+    }
+    out.push_str("version: 1.1.0\n\nmodifiers:\n");
     for (i, m) in modifiers(plan).iter().enumerate() {
         if i > 0 {
             out.push('\n');
@@ -189,33 +261,49 @@ fn looks_generated(name: &str) -> bool {
     is_generated_name(name) || name.starts_with('/')
 }
 
+/// The (layer, weight) names a static quantization's `ignore` writes: empty for none or dynamic.
+fn ignored_layers(plan: &PruningPlan) -> impl Iterator<Item = (&str, &str)> {
+    plan.quantization
+        .iter()
+        .filter(|q| q.mode == QuantMode::Static)
+        .flat_map(|q| &q.ignore)
+        .map(|l| (l.name.as_str(), l.weight.as_str()))
+}
+
 /// The weight names the recipe would carry that will not match the framework's parameter names
-/// (`sparsify.md` §12, issue #58), in plan order; empty when every name looks kept.
+/// (`sparsify.md` §12, issue #58), in plan order (pruned layers, then layers left unquantized);
+/// empty when every name looks kept.
 pub fn generated_names(plan: &PruningPlan) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for layer in plan
+    let pruned = plan
         .layers
         .iter()
         .filter(|l| l.sparsity.is_some_and(|s| s > 0.0))
-    {
-        if looks_generated(&layer.weight) && !names.contains(&layer.weight) {
-            names.push(layer.weight.clone());
+        .map(|l| l.weight.as_str());
+    let ignored = ignored_layers(plan).map(|(_, weight)| weight);
+    let mut names: Vec<String> = Vec::new();
+    for weight in pruned.chain(ignored) {
+        if looks_generated(weight) && !names.iter().any(|n| n == weight) {
+            names.push(weight.to_string());
         }
     }
     names
 }
 
 /// Renames weights for the recipe (`--names MAP.json`): each key is a weight's ONNX initializer
-/// name (or its layer's name), each value the framework's parameter name to write in `params`.
+/// name (or its layer's name), each value the framework's parameter name to write in `params`
+/// (and, for layers left unquantized, in `ignore` without its `.weight`).
 /// Rename a copy of the plan: the pruned model still needs the ONNX names.
 pub fn apply_names(plan: &mut PruningPlan, map: &BTreeMap<String, String>) -> Result<()> {
     let unknown: Vec<&str> = map
         .keys()
         .filter(|key| {
+            let named = |(layer, weight): (&str, &str)| weight == *key || layer == *key;
             !plan
                 .layers
                 .iter()
-                .any(|l| &l.weight == *key || &l.name == *key)
+                .map(|l| (l.name.as_str(), l.weight.as_str()))
+                .chain(ignored_layers(plan))
+                .any(named)
         })
         .map(String::as_str)
         .collect();
@@ -254,9 +342,15 @@ pub fn apply_names(plan: &mut PruningPlan, map: &BTreeMap<String, String>) -> Re
         )));
     }
     for layer in &mut plan.layers {
-        let new = map.get(&layer.weight).or_else(|| map.get(&layer.name));
-        if let Some(new) = new {
+        if let Some(new) = map.get(&layer.weight).or_else(|| map.get(&layer.name)) {
             layer.weight = new.clone();
+        }
+    }
+    if let Some(quantization) = &mut plan.quantization {
+        for layer in &mut quantization.ignore {
+            if let Some(new) = map.get(&layer.weight).or_else(|| map.get(&layer.name)) {
+                layer.weight = new.clone();
+            }
         }
     }
     Ok(())

@@ -13,6 +13,8 @@ use super::*;
 use crate::error::Error;
 use crate::model::tensor::to_f32;
 use crate::optimize::plan::{LayerPlan, PruningPlan, Schedule, schedule_e90};
+use crate::optimize::schedule::quantization_epochs;
+use crate::quantize::{Calibration, IgnoredLayer, QuantMode, QuantizationPlan};
 use crate::recipe::{CheckOptions, ModelContext, Severity, check};
 use crate::runtime::ModelSession;
 use crate::{AnalysisOptions, Model, analyze, load};
@@ -275,6 +277,203 @@ fn names_map_renames_weights_and_refuses_unknown_keys() {
     assert_eq!(plan, before);
 }
 
+/// A quantization of the e90 schedule's last fine-tuning epochs, leaving `ignored` in float.
+fn quantization(mode: QuantMode, per_channel: bool, ignored: &[(&str, &str)]) -> QuantizationPlan {
+    let (start_epoch, observer_end_epoch, freeze_bn_epoch) = quantization_epochs(&schedule_e90());
+    QuantizationPlan {
+        mode,
+        calibration: Calibration::MinMax,
+        per_channel,
+        ignore: ignored
+            .iter()
+            .map(|(name, weight)| IgnoredLayer {
+                name: (*name).into(),
+                weight: (*weight).into(),
+                reason: "too sensitive".into(),
+            })
+            .collect(),
+        start_epoch,
+        observer_end_epoch,
+        freeze_bn_epoch,
+    }
+}
+
+/// The modifier blocks of a recipe: each `- !Class` line with the property lines under it.
+fn blocks(text: &str) -> Vec<Vec<&str>> {
+    let mut out: Vec<Vec<&str>> = Vec::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with("- !") {
+            out.push(vec![line.trim()]);
+        } else if let Some(block) = out.last_mut()
+            && !line.trim().is_empty()
+        {
+            block.push(line.trim());
+        }
+    }
+    out
+}
+
+/// Static per-channel quantization: SparseML's current `QuantizationModifier` last (it never
+/// ends), properties in alphabetical order, the scheme as a flow mapping and the layers left in
+/// float as module names.
+#[test]
+fn static_quantization_writes_a_quantization_modifier() {
+    let mut plan = plan(
+        vec![
+            layer("/conv1/Conv", "conv1.weight", None),
+            layer("/conv2/Conv", "conv2.weight", Some(0.8)),
+        ],
+        schedule_e90(),
+    );
+    plan.quantization = Some(quantization(
+        QuantMode::Static,
+        true,
+        &[
+            ("/conv1/Conv", "conv1.weight"),
+            ("/fc/Gemm", "fc"),
+            ("/x", "conv1.weight"),
+        ],
+    ));
+    let text = recipe_text(&plan, "m.onnx");
+    let blocks = blocks(&text);
+    let tags: Vec<&str> = blocks.iter().map(|b| b[0]).collect();
+    assert_eq!(
+        tags,
+        [
+            "- !GMPruningModifier",
+            "- !EpochRangeModifier",
+            "- !SetLearningRateModifier",
+            "- !LearningRateModifier",
+            "- !QuantizationModifier"
+        ]
+    );
+    assert_eq!(
+        blocks[4][1..],
+        [
+            "disable_quantization_observer_epoch: 51.0",
+            "end_epoch: -1.0",
+            "freeze_bn_stats_epoch: 50.0",
+            "ignore: ['conv1', 'fc']",
+            "scheme: {input_activations: {num_bits: 8, symmetric: false}, weights: {num_bits: 8, symmetric: true, strategy: channel}}",
+            "start_epoch: 48.0",
+        ]
+    );
+    let checked = check(&text, &CheckOptions::default());
+    assert!(
+        checked.diagnostics.is_empty(),
+        "{text}\n{:#?}",
+        checked.diagnostics
+    );
+    let quant = &checked.recipe.modifiers[4];
+    assert_eq!(quant.number("start_epoch"), Some(48.0));
+    assert!(!text.contains("# Dynamic"));
+}
+
+#[test]
+fn per_tensor_quantization_uses_the_default_scheme() {
+    let mut plan = plan(vec![layer("a", "a.weight", Some(0.5))], schedule_e90());
+    plan.quantization = Some(quantization(QuantMode::Static, false, &[]));
+    let text = recipe_text(&plan, "m.onnx");
+    let block = blocks(&text).pop().unwrap();
+    assert_eq!(block[0], "- !QuantizationModifier");
+    assert!(block.contains(&"scheme: default"), "{text}");
+    assert!(
+        !text.contains("ignore:"),
+        "no ignore without ignored layers: {text}"
+    );
+    let checked = check(&text, &CheckOptions::default());
+    assert!(
+        checked.diagnostics.is_empty(),
+        "{text}\n{:#?}",
+        checked.diagnostics
+    );
+}
+
+/// Dynamic quantization happens after training (`export model`): no modifier, one comment.
+#[test]
+fn dynamic_quantization_writes_no_modifier() {
+    let mut plan = plan(vec![layer("a", "a.weight", Some(0.5))], schedule_e90());
+    let float = recipe_text(&plan, "m.onnx");
+    plan.quantization = Some(quantization(QuantMode::Dynamic, true, &[("a", "a.weight")]));
+    let text = recipe_text(&plan, "m.onnx");
+    assert!(!text.contains("QuantizationModifier\n"), "{text}");
+    assert!(!text.contains("ignore"), "{text}");
+    let comments: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
+    assert_eq!(comments.len(), 2, "{text}");
+    assert!(comments[0].starts_with("# prunekit: model=m.onnx"));
+    assert!(comments[1].contains("export model"), "{text}");
+    // Apart from the comment, the recipe of the float plan.
+    assert_eq!(text.replace(&format!("{}\n", comments[1]), ""), float);
+    let checked = check(&text, &CheckOptions::default());
+    assert!(
+        checked.diagnostics.is_empty(),
+        "{text}\n{:#?}",
+        checked.diagnostics
+    );
+    assert!(
+        generated_names(&PruningPlan {
+            quantization: Some(quantization(
+                QuantMode::Dynamic,
+                true,
+                &[("b", "onnx::Gemm_4")]
+            )),
+            ..plan.clone()
+        })
+        .is_empty()
+    );
+}
+
+/// The names map renames the weights of layers left in float too, and their generated names
+/// count: `ignore` must name the framework's modules.
+#[test]
+fn names_map_and_generated_names_cover_ignored_layers() {
+    let mut plan = plan(
+        vec![layer("/fc1/Gemm", "onnx::Gemm_12", Some(0.5))],
+        schedule_e90(),
+    );
+    plan.quantization = Some(quantization(
+        QuantMode::Static,
+        false,
+        &[("/fc2/Gemm", "onnx::Gemm_13"), ("/fc3/Gemm", "fc3.weight")],
+    ));
+    assert_eq!(generated_names(&plan), ["onnx::Gemm_12", "onnx::Gemm_13"]);
+    // A key that names only an ignored layer (by layer name) is known.
+    let map: BTreeMap<String, String> = [
+        ("onnx::Gemm_12".to_string(), "fc1.weight".to_string()),
+        ("/fc2/Gemm".to_string(), "fc2.weight".to_string()),
+    ]
+    .into();
+    apply_names(&mut plan, &map).unwrap();
+    assert!(generated_names(&plan).is_empty());
+    let text = recipe_text(&plan, "m.onnx");
+    assert!(text.contains("ignore: ['fc2', 'fc3']"), "{text}");
+    assert!(text.contains("params: ['fc1.weight']"), "{text}");
+}
+
+/// On the digits CNN, with its model: the quantization modifier passes the checker's model rules
+/// (module names in `ignore`) as well.
+#[test]
+fn digits_quantization_recipe_passes_the_checker_with_the_model() {
+    let (_, context, mut plan) = digits();
+    plan.quantization = Some(quantization(
+        QuantMode::Static,
+        true,
+        &[("/conv1/Conv", "conv1.weight")],
+    ));
+    let text = recipe_text(&plan, "digits_cnn.onnx");
+    let options = CheckOptions {
+        model: Some(&context),
+        ..Default::default()
+    };
+    let problems: Vec<_> = check(&text, &options)
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.severity <= Severity::Warning && d.code != "sensitivity")
+        .collect();
+    assert!(problems.is_empty(), "{text}\n{problems:#?}");
+    assert!(text.contains("ignore: ['conv1']"), "{text}");
+}
+
 /// A Python interpreter from the repository's virtual environments, with PyYAML; `None` (and
 /// the test is skipped) where neither exists.
 fn python(prefer_sparseml: bool) -> Option<PathBuf> {
@@ -389,6 +588,42 @@ fn recipe_loads_in_pyyaml_as_sparseml_reads_it() {
     );
     let lr = &mods[4]["LearningRateModifier"]["lr_kwargs"].1;
     assert_eq!(lr, &serde_json::json!({"step_size": 6.0, "gamma": 0.25}));
+}
+
+/// The quantization modifier as SparseML's loader reads it: epochs as floats, the scheme as a
+/// mapping with ints and booleans, `ignore` as a list of str.
+#[test]
+fn quantization_recipe_loads_in_pyyaml_as_sparseml_reads_it() {
+    let Some(python) = python(true) else { return };
+    let (_, _, mut plan) = digits();
+    plan.quantization = Some(quantization(
+        QuantMode::Static,
+        true,
+        &[("/conv1/Conv", "conv1.weight")],
+    ));
+    let text = recipe_text(&plan, "digits_cnn.onnx");
+    let (ok, out) = run_python(&python, LOAD_LIKE_SPARSEML, &text);
+    assert!(ok, "{out}");
+    let json = out.lines().rfind(|l| l.starts_with('[')).unwrap();
+    let mods: Vec<BTreeMap<String, Fields>> = serde_json::from_str(json).unwrap();
+    let quant = &mods.last().unwrap()["QuantizationModifier"];
+    for (key, (ty, value)) in quant {
+        let expected = match key.as_str() {
+            "scheme" => "dict",
+            "ignore" => "list",
+            _ => "float",
+        };
+        assert_eq!(ty, expected, "{key} = {value}");
+    }
+    assert_eq!(
+        quant["scheme"].1,
+        serde_json::json!({
+            "input_activations": {"num_bits": 8, "symmetric": false},
+            "weights": {"num_bits": 8, "symmetric": true, "strategy": "channel"}
+        })
+    );
+    assert_eq!(quant["ignore"].1, serde_json::json!(["conv1"]));
+    assert_eq!(quant["end_epoch"].1, -1.0);
 }
 
 #[test]

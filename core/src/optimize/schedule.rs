@@ -20,6 +20,9 @@ pub const INIT_SPARSITY: f64 = 0.05;
 pub const DEFAULT_EPOCHS: f64 = 100.0;
 const PRUNING_STEPS: f64 = 40.0;
 const GAMMA: f64 = 0.25;
+/// Quantization-aware training takes half the fine-tuning phase, within these bounds (epochs).
+const QAT_MIN_EPOCHS: f64 = 1.0;
+const QAT_MAX_EPOCHS: f64 = 5.0;
 
 pub fn schedule(
     optimizer: &str,
@@ -82,6 +85,34 @@ pub fn schedule(
     }
 }
 
+/// When quantization-aware training runs in the recipe: `(start_epoch, observer_end_epoch,
+/// freeze_bn_epoch)`.
+///
+/// QAT fine-tunes an already pruned model, so it takes the last epochs of the fine-tuning phase:
+/// half of them, at least 1 and at most 5 (SparseML's example recipes use 3 to 5; more only
+/// slows training, as the fake-quantized model converges within a few epochs), in whole epochs
+/// when the phase allows. Inside that window batch-norm statistics freeze first (40% of the way)
+/// and the observers stop a little later (60%), as in PyTorch's QAT tutorial and SparseML's
+/// YOLOv5 recipes (BN at +1, observers at +2): the last epoch or two then train the weights
+/// against fixed ranges and fixed statistics, which is what the quantized model will run with.
+pub fn quantization_epochs(schedule: &Schedule) -> (f64, f64, f64) {
+    let end = schedule.end_epoch;
+    let fine_tuning = (end - schedule.fine_tune_start).max(0.0);
+    let available = (end - schedule.start_epoch).max(0.0);
+    let qat = (fine_tuning / 2.0)
+        .round()
+        .clamp(QAT_MIN_EPOCHS, QAT_MAX_EPOCHS)
+        .min(available);
+    let start = end - qat;
+    // Two or more epochs: whole epochs, each strictly before the end (round(0.4 q) and
+    // round(0.6 q) are below q for q >= 2). A single epoch is split.
+    let at = |fraction: f64| {
+        let offset = qat * fraction;
+        start + if qat >= 2.0 { offset.round() } else { offset }
+    };
+    (start, at(0.6), at(0.4))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +155,48 @@ mod tests {
         assert_eq!(step_size, 6.0);
         let n = (0.0001f64 / 0.012625).ln() / 0.25f64.ln();
         assert!((n - 3.490).abs() < 1e-3);
+    }
+
+    #[test]
+    fn quantization_in_the_last_fine_tuning_epochs() {
+        // E = 90: fine-tuning 31 → 53 (22 epochs), so 5 QAT epochs from 48; BN freezes at 50,
+        // observers stop at 51, and epochs 51 to 53 train against fixed ranges.
+        let s = crate::optimize::plan::schedule_e90();
+        assert_eq!(quantization_epochs(&s), (48.0, 51.0, 50.0));
+        let short = |fine: f64| Schedule {
+            fine_tune_start: 10.0,
+            end_epoch: 10.0 + fine,
+            ..s.clone()
+        };
+        for (fine, expected) in [
+            (0.0, (9.0, 9.6, 9.4)),
+            (2.0, (11.0, 11.6, 11.4)),
+            (4.0, (12.0, 13.0, 13.0)),
+            (6.0, (13.0, 15.0, 14.0)),
+            (8.0, (14.0, 16.0, 16.0)),
+        ] {
+            let (start, observers, bn) = quantization_epochs(&short(fine));
+            let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+            assert!(
+                close(start, expected.0) && close(observers, expected.1) && close(bn, expected.2),
+                "{fine} fine-tuning epochs: {:?}",
+                (start, observers, bn)
+            );
+        }
+        // Every schedule `schedule` makes: inside the fine-tuning end, in SparseML's order.
+        for epochs in [1.0, 2.0, 4.0, 10.0, 30.0, 100.0, 1000.0] {
+            let s = schedule("sgd", epochs, None, None);
+            let (start, observers, bn) = quantization_epochs(&s);
+            assert!(
+                start >= s.start_epoch && start < s.end_epoch,
+                "{epochs}: {start}"
+            );
+            assert!(
+                bn >= start && observers >= bn && observers < s.end_epoch,
+                "{epochs}"
+            );
+            assert!(s.end_epoch - start <= QAT_MAX_EPOCHS);
+        }
     }
 
     #[test]

@@ -1,9 +1,343 @@
 //! int8 quantization of an ONNX model, done by prunekit itself (no Python): static QDQ with
 //! calibrated activation ranges (`calibrate`, `qdq`), dynamic quantization of MatMul and Gemm
-//! (`dynamic`), and the arithmetic both share (`scale`).
+//! (`dynamic`), the arithmetic both share (`scale`), and which layers they take (`targets`).
 
+mod build;
+mod calibrate;
+mod dynamic;
+mod fold;
 mod options;
+mod qdq;
+pub mod scale;
+mod targets;
 
-pub use options::{
-    Calibration, DEFAULT_PERCENTILE, IgnoredLayer, QuantMode, QuantizationPlan,
-};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use ort::session::SessionInputValue;
+use ort::value::{TensorElementType, ValueType};
+use serde::{Deserialize, Serialize};
+
+pub use calibrate::Observer;
+pub use options::{Calibration, DEFAULT_PERCENTILE, IgnoredLayer, QuantMode, QuantizationPlan};
+pub use qdq::Activation;
+pub use targets::{Target, find as find_targets};
+
+use self::scale::ActivationParams;
+use crate::analysis::DimDecl;
+use crate::error::{Error, Result};
+use crate::model::onnx::ModelProto;
+use crate::profile::Skipped;
+use crate::profile::loss::DataInfo;
+use crate::profile::one_shot::plan::Planner;
+use crate::profile::one_shot::{analysis_batch, dataset};
+use crate::progress::{Cancel, Progress};
+use crate::runtime::{InputArray, build_session, to_value};
+use crate::{Model, ModelAnalysis};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuantizeOptions {
+    pub mode: QuantMode,
+    pub calibration: Calibration,
+    /// One weight scale per output channel (else one per tensor).
+    pub per_channel: bool,
+    /// Layers (by name or node name) left float.
+    pub ignore: Vec<String>,
+    /// Calibration samples: a `.npz` named after the inputs; seeded random inputs without it.
+    pub data: Option<PathBuf>,
+    /// Use only the first N samples (data), or generate N (no data).
+    pub samples: Option<usize>,
+    /// Samples per calibration run, where the model's batch dim is free.
+    pub batch: Option<usize>,
+    pub threads: Option<usize>,
+    pub seed: u64,
+}
+
+impl QuantizeOptions {
+    pub fn new(mode: QuantMode) -> QuantizeOptions {
+        QuantizeOptions {
+            mode,
+            calibration: Calibration::MinMax,
+            per_channel: true,
+            ignore: Vec::new(),
+            data: None,
+            samples: None,
+            batch: None,
+            threads: None,
+            seed: 0,
+        }
+    }
+}
+
+/// Calibration samples when none are asked for: enough for stable ranges, few enough to be quick.
+pub const CALIBRATION_SAMPLES: usize = 128;
+/// Samples per calibration run: every activation of the batch is read back, so keep it modest.
+const CALIBRATION_BATCH: usize = 16;
+
+/// A layer whose weight is now int8.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantizedLayer {
+    pub name: String,
+    pub op_type: String,
+    pub per_channel: bool,
+    /// Its bias became int32 (static only).
+    pub int_bias: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Quantized {
+    pub proto: ModelProto,
+    pub mode: QuantMode,
+    pub layers: Vec<QuantizedLayer>,
+    /// Layers of a quantizable kind left float, with the reason.
+    pub skipped: Vec<Skipped>,
+    /// Activations given a Q/DQ pair (static only).
+    pub activations: usize,
+    /// The calibration data (static only).
+    pub data: Option<DataInfo>,
+    pub notes: Vec<String>,
+}
+
+/// Quantizes `model`: the layers `find_targets` takes, as `options` asks. Static quantization
+/// first runs the model on the calibration data (one progress step per batch).
+pub fn quantize(
+    model: &Model,
+    analysis: &ModelAnalysis,
+    options: &QuantizeOptions,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<Quantized> {
+    let mut proto = model.proto.clone();
+    let mut notes = Vec::new();
+    let graph = proto.graph.as_mut().ok_or_else(|| {
+        Error::model(
+            &model.path,
+            "has no graph; export it again from the framework.",
+        )
+    })?;
+    if options.mode == QuantMode::Static {
+        let folded = fold::batch_norms(graph);
+        if folded > 0 {
+            notes.push(format!(
+                "{folded} BatchNormalization{} folded into the Conv before {}, so the int8 weights hold the normalization.",
+                if folded == 1 { " was" } else { "s were" },
+                if folded == 1 { "it" } else { "them" }
+            ));
+        }
+    }
+    let graph: &crate::model::onnx::GraphProto = graph;
+    let (targets, skipped) = find_targets(graph, analysis, &options.ignore, options.mode);
+    if targets.is_empty() {
+        let why = skipped
+            .first()
+            .map_or("it has no Conv, Gemm or MatMul".to_string(), |s| {
+                format!("{}: {}", s.name, s.reason)
+            });
+        return Err(Error::Usage(format!(
+            "{} has no layer that {} quantization can make int8 ({why}); {}.",
+            model.path.display(),
+            options.mode.name(),
+            match options.mode {
+                QuantMode::Dynamic => "try --quantize static, which covers Conv too",
+                QuantMode::Static => "check the model's weights are float32 initializers",
+            }
+        )));
+    }
+    let per_channel = options.per_channel
+        && (options.mode == QuantMode::Dynamic
+            || model.opset() >= 13
+            || {
+                notes.push(format!(
+                "Weights were quantized per tensor: the model's opset {} predates per-channel DequantizeLinear (opset 13).",
+                model.opset()
+            ));
+                false
+            });
+    let by_name: HashMap<&str, &Target> = targets.iter().map(|t| (t.name.as_str(), t)).collect();
+    let layer = |name: &str, per_channel: bool, int_bias: bool| QuantizedLayer {
+        name: name.to_string(),
+        op_type: by_name[name].op_type.clone(),
+        per_channel,
+        int_bias,
+    };
+    match options.mode {
+        QuantMode::Dynamic => {
+            let done = dynamic::rewrite(&mut proto, &targets, per_channel)?;
+            notes.push(
+                "Activations are quantized at run time from their own range: no calibration."
+                    .into(),
+            );
+            Ok(Quantized {
+                proto,
+                mode: options.mode,
+                layers: done.iter().map(|(n, pc)| layer(n, *pc, false)).collect(),
+                skipped,
+                activations: 0,
+                data: None,
+                notes,
+            })
+        }
+        QuantMode::Static => {
+            let activations = qdq::activations(graph, &targets);
+            let (params, data) =
+                calibrate(&proto, analysis, &activations, options, progress, cancel)?;
+            let done = qdq::rewrite(&mut proto, &targets, &activations, &params, per_channel)?;
+            notes.push(format!(
+                "Activation ranges are the {} of {} {} sample{}.",
+                match options.calibration {
+                    Calibration::MinMax => "minimum and maximum".to_string(),
+                    Calibration::Percentile { percentile } =>
+                        format!("{percentile}th percentiles (both tails)"),
+                },
+                data.samples,
+                if data.source == "generated" {
+                    "generated"
+                } else {
+                    "given"
+                },
+                if data.samples == 1 { "" } else { "s" },
+            ));
+            if data.source == "generated" {
+                notes.push("Calibrated on random inputs: give --data with real samples for ranges that match real use.".into());
+            }
+            Ok(Quantized {
+                proto,
+                mode: options.mode,
+                layers: done
+                    .iter()
+                    .map(|r| layer(&r.name, r.per_channel, r.int_bias))
+                    .collect(),
+                skipped,
+                activations: params.len(),
+                data: Some(data),
+                notes,
+            })
+        }
+    }
+}
+
+/// The calibrated parameters of each activation that is a float tensor, and the data used.
+pub fn calibrate(
+    proto: &ModelProto,
+    analysis: &ModelAnalysis,
+    activations: &[Activation],
+    options: &QuantizeOptions,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<(HashMap<String, ActivationParams>, DataInfo)> {
+    let fixed_batch = analysis.inputs.iter().any(|i| {
+        matches!(
+            i.declared.as_ref().and_then(|d| d.first()),
+            Some(DimDecl::Fixed(_))
+        )
+    });
+    let batch = options
+        .batch
+        .or((!fixed_batch).then_some(CALIBRATION_BATCH));
+    let unit = analysis_batch(analysis);
+    let default_samples = CALIBRATION_SAMPLES.div_ceil(unit) * unit;
+    let samples = options
+        .samples
+        .or(options.data.is_some().then_some(default_samples * 4));
+    let (data, batch) = dataset(
+        analysis,
+        options.data.as_deref(),
+        samples,
+        default_samples,
+        batch,
+        options.seed,
+    )?;
+    let graph = proto
+        .graph
+        .as_ref()
+        .ok_or_else(|| Error::Usage("the model has no graph to calibrate.".into()))?;
+    let planner = Planner::new(graph);
+    let computed: Vec<String> = activations
+        .iter()
+        .map(|a| a.name.clone())
+        .filter(|n| !planner.is_graph_input(n))
+        .collect();
+    let proto = planner.with_outputs(proto, &computed);
+    let threads = options
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut session = build_session(&proto, Some(threads))?;
+    let mut observers: HashMap<String, Observer> = activations
+        .iter()
+        .map(|a| (a.name.clone(), Observer::new(options.calibration)))
+        .collect();
+    let batches = data.batches(batch);
+    for (i, b) in batches.iter().enumerate() {
+        cancel.check()?;
+        progress.report(i as u64, batches.len() as u64, "calibrating");
+        for (name, array) in &b.inputs {
+            if let (Some(o), InputArray::F32(a)) = (observers.get_mut(name), array) {
+                o.observe(
+                    a.as_slice()
+                        .unwrap_or(&a.iter().copied().collect::<Vec<_>>()),
+                );
+            }
+        }
+        let values = b
+            .inputs
+            .iter()
+            .map(|(n, a)| Ok((n.clone(), to_value(a)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let inputs: Vec<(Cow<str>, SessionInputValue)> = values
+            .iter()
+            .map(|(n, v)| (Cow::from(n.as_str()), SessionInputValue::from(v)))
+            .collect();
+        let outputs = session.run(inputs).map_err(|e| {
+            Error::Runtime(format!(
+                "ONNX Runtime could not run the model on the calibration data: {e}."
+            ))
+        })?;
+        for name in &computed {
+            let Some(value) = outputs.get(name) else {
+                continue;
+            };
+            let is_f32 = matches!(
+                value.dtype(),
+                ValueType::Tensor {
+                    ty: TensorElementType::Float32,
+                    ..
+                }
+            );
+            if !is_f32 {
+                // Not a float activation (a shape, a mask): it stays as it is.
+                observers.remove(name);
+                continue;
+            }
+            let array = value.try_extract_array::<f32>().map_err(|e| {
+                Error::Runtime(format!("ONNX Runtime could not read '{name}': {e}."))
+            })?;
+            if let Some(o) = observers.get_mut(name) {
+                match array.as_slice() {
+                    Some(s) => o.observe(s),
+                    None => o.observe(&array.iter().copied().collect::<Vec<_>>()),
+                }
+            }
+        }
+    }
+    progress.report(batches.len() as u64, batches.len() as u64, "calibrating");
+    let params = observers
+        .into_iter()
+        .filter(|(_, o)| !o.is_empty())
+        .map(|(n, o)| {
+            let p = o.params(options.calibration);
+            (n, p)
+        })
+        .collect();
+    let info = DataInfo {
+        source: data.source.clone(),
+        samples: data.samples,
+        batch,
+        has_labels: data.labels.is_some(),
+        seed: options.data.is_none().then_some(options.seed),
+    };
+    Ok((params, info))
+}
+
+#[cfg(test)]
+mod tests;

@@ -133,8 +133,12 @@ pub enum FieldType {
     /// A mapping from str to a list of str (`LayerThinningModifier.param_group_dependency_map`).
     DictStrListStr,
     /// A quantization scheme (§7.10): an alias of [`QUANTIZATION_SCHEMES`], a scheme mapping
-    /// (keys [`SCHEME_KEYS`]), or null (the string `"null"` counts as null).
+    /// (keys [`SCHEME_KEYS`]), or null. Inside the mapping the strings `"null"` and `"None"`
+    /// count as null; as the whole scheme they are unknown aliases.
     Scheme,
+    /// A mapping from module names or types to a [`FieldType::Scheme`] each
+    /// (`QuantizationModifier.scheme_overrides`).
+    SchemeMap,
     /// Anything (`SetParamModifier.val`, `GradualParamModifier.init_val` / `final_val`).
     Any,
 }
@@ -164,6 +168,7 @@ impl FieldType {
             FieldType::Dict => "mapping",
             FieldType::DictStrListStr => "{str: [str]}",
             FieldType::Scheme => "scheme alias or mapping",
+            FieldType::SchemeMap => "{module or type: scheme}",
             FieldType::Any => "any",
         }
     }
@@ -622,6 +627,13 @@ pub const SCHEME_KEYS: &[&str] = &[
 pub const SCHEME_ARGS_KEYS: &[&str] = &["num_bits", "symmetric", "strategy", "kwargs"];
 /// `strategy` values inside quantization args (§7.10).
 pub const QUANTIZATION_STRATEGIES: &[&str] = &["tensor", "channel"];
+/// The `num_bits` PyTorch's fake quantization can hold: its observers store int8 / uint8 values
+/// (§7.10; SparseML reads 0 as 8).
+pub const QUANTIZATION_BITS: Range = Range::closed(1.0, 8.0);
+/// Strings pydantic (v1, which SparseML's scheme classes use) reads as booleans, lower case.
+pub const PYDANTIC_BOOL_STRINGS: &[&str] = &[
+    "true", "false", "yes", "no", "on", "off", "t", "f", "y", "n", "1", "0",
+];
 
 /// Keys every class drops silently since SparseML 0.12 (§4.1, §7.7).
 pub const SILENTLY_DROPPED_FIELDS: &[&str] = &["log_types"];
@@ -1688,7 +1700,7 @@ pub static MODIFIERS: &[ModifierSpec] = &[
             .with_values(QUANTIZATION_SCHEMES),
             opt(
                 "scheme_overrides",
-                T::Dict,
+                T::SchemeMap,
                 "null",
                 "Per-module schemes: a mapping from module names or types to a scheme alias or \
                  mapping.",
@@ -2184,18 +2196,49 @@ pub fn resolve_modifier<'k>(
     Some(spec)
 }
 
-/// The frameworks other than `framework` that register `name` (for "only available in PyTorch"
-/// diagnostics).
 /// A class under whichever framework registers it (PyTorch first): for docs and completion,
 /// where a recipe's framework does not change what a field means.
 pub fn modifier_in_any(name: &str) -> Option<&'static ModifierSpec> {
     Framework::ALL.iter().find_map(|fw| modifier(name, *fw))
 }
 
+/// [`modifier_in_any`] with the legacy `QuantizationModifier` swap for a modifier with `keys`.
+pub fn resolve_in_any<'k>(
+    name: &str,
+    keys: impl IntoIterator<Item = &'k str>,
+) -> Option<&'static ModifierSpec> {
+    let spec = modifier_in_any(name)?;
+    if spec.supports(Framework::PyTorch) {
+        return resolve_modifier(name, Framework::PyTorch, keys);
+    }
+    Some(spec)
+}
+
+/// The frameworks that register `name` (for "only available in PyTorch" diagnostics).
 pub fn frameworks_of(name: &str) -> impl Iterator<Item = Framework> + use<'_> {
     Framework::ALL
         .into_iter()
         .filter(move |fw| modifier(name, *fw).is_some())
+}
+
+/// Up to `n` candidates nearest to `name` by edit distance (case-insensitive), nearest first;
+/// ties keep the candidates' order. Unlike [`did_you_mean`] there is no limit: for messages
+/// that list the names that exist.
+pub fn closest<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+    n: usize,
+) -> Vec<&'a str> {
+    let name: Vec<char> = name.to_lowercase().chars().collect();
+    let mut scored: Vec<(usize, &'a str)> = candidates
+        .into_iter()
+        .map(|c| {
+            let lower: Vec<char> = c.to_lowercase().chars().collect();
+            (edit_distance(&name, &lower), c)
+        })
+        .collect();
+    scored.sort_by_key(|(d, _)| *d);
+    scored.into_iter().take(n).map(|(_, c)| c).collect()
 }
 
 /// The closest candidate to `name` by edit distance (optimal string alignment, case-insensitive),

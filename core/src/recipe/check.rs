@@ -12,6 +12,7 @@ use super::span::Span;
 use super::yaml::{self, YamlDocument};
 use crate::ModelAnalysis;
 use crate::optimize::PruningPlan;
+use crate::profile::loss::{LossProfile, QuantLayerLoss, QuantModelLoss};
 use crate::profile::{PerfKind, level_key};
 use crate::project::ProjectFile;
 
@@ -40,6 +41,25 @@ pub struct Weight {
     pub ms: Option<f64>,
     /// The estimated time at 90% sparsity on a sparsity-aware engine, from the same profile.
     pub ms_at_90: Option<f64>,
+    /// How much quantizing its layer alone to int8 hurts, from the latest loss profile.
+    pub quantization: Option<QuantLayerLoss>,
+}
+
+/// What the latest loss profile measured of int8 quantization, for the editor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuantizationSource {
+    /// "one-shot loss profile 'q' (kl divergence)".
+    pub source: String,
+    /// What the values measure, in words: "kl divergence".
+    pub metric: String,
+    /// "static int8, per-channel weights, minmax calibration".
+    pub setup: String,
+    /// The number of layers measured (what ranks count to).
+    pub layers: usize,
+    /// Every quantizable layer quantized at once.
+    pub model: QuantModelLoss,
+    /// The float model's accuracy, when the profile's data has labels.
+    pub baseline_accuracy: Option<f64>,
 }
 
 /// What the recipe's model tells the rules.
@@ -59,6 +79,9 @@ pub struct ModelContext {
     /// The model's optimizations from its project file, the latest first: what the editor's
     /// "apply optimization" action writes.
     pub plans: Vec<(String, PruningPlan)>,
+    /// Set when the latest loss profile measured int8 quantization (each weight's
+    /// `quantization` then holds its layer's value).
+    pub quantization: Option<QuantizationSource>,
 }
 
 /// Ranks prunable weights by sensitivity, 1 for the most sensitive.
@@ -138,6 +161,7 @@ impl ModelContext {
             sensitivity_source: None,
             perf_source: None,
             plans: Vec::new(),
+            quantization: None,
         }
     }
 
@@ -151,6 +175,7 @@ impl ModelContext {
             }
             rank(&mut self.weights);
             self.sensitivity_source = Some(loss.source(name));
+            self.apply_quantization(name, loss);
         }
         let latest = project.latest_optimization.as_deref();
         self.plans = project
@@ -174,6 +199,38 @@ impl ModelContext {
                 perf.model.batch
             ));
         }
+    }
+
+    /// The loss profile's int8 quantization values, when it measured them.
+    fn apply_quantization(&mut self, name: &str, loss: &LossProfile) {
+        let Some(quantization) = &loss.quantization else {
+            return;
+        };
+        for w in &mut self.weights {
+            w.quantization = quantization
+                .layers
+                .iter()
+                .find(|l| l.weight == w.name)
+                .cloned();
+        }
+        let setup = format!(
+            "{} int8, per-{} weights, {} calibration",
+            quantization.mode.name(),
+            if quantization.per_channel {
+                "channel"
+            } else {
+                "tensor"
+            },
+            quantization.calibration.name()
+        );
+        self.quantization = Some(QuantizationSource {
+            source: loss.source(name),
+            metric: quantization.metric.replace('_', " "),
+            setup,
+            layers: quantization.layers.len(),
+            model: quantization.model.clone(),
+            baseline_accuracy: loss.model.baseline_accuracy,
+        });
     }
 
     pub fn weight(&self, name: &str) -> Option<&Weight> {
@@ -257,5 +314,69 @@ pub fn check(text: &str, options: &CheckOptions) -> Checked {
         document,
         recipe,
         diagnostics,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn weight(name: &str) -> Weight {
+        Weight {
+            name: name.into(),
+            is_prunable: true,
+            ..Default::default()
+        }
+    }
+
+    /// A loss profile's `quantization` section (as the project file holds it) reaches the weights
+    /// it measured, with the whole model's value and where it comes from.
+    #[test]
+    fn profiles_bring_the_quantization_sensitivity() {
+        let project: ProjectFile = serde_json::from_value(serde_json::json!({
+            "schema_version": 1,
+            "model": "m.onnx",
+            "latest_loss": "q",
+            "loss_profiles": {"q": {
+                "method": "one_shot",
+                "metric": "kl_divergence",
+                "levels": [0.5],
+                "layers": [
+                    {"name": "/a", "weight": "a.weight", "op_type": "Conv", "values": [0.1],
+                     "integral": 0.1, "at_90": 0.1, "rank": 1},
+                ],
+                "model": {"values": [0.1], "baseline_accuracy": 0.99},
+                "quantization": {
+                    "mode": "static",
+                    "calibration": {"method": "min_max"},
+                    "per_channel": false,
+                    "metric": "kl_divergence",
+                    "layers": [{"name": "/a", "weight": "a.weight", "op_type": "Conv",
+                                "value": 0.002, "accuracy": 0.98, "rank": 1}],
+                    "model": {"value": 0.003},
+                },
+            }},
+        }))
+        .unwrap();
+        let mut context = ModelContext {
+            weights: vec![weight("a.weight"), weight("b.weight")],
+            ..Default::default()
+        };
+        context.apply_profiles(&project);
+        let a = context.weight("a.weight").unwrap().quantization.as_ref();
+        assert_eq!(
+            a.map(|q| (q.value, q.rank, q.accuracy)),
+            Some((0.002, 1, Some(0.98)))
+        );
+        assert!(context.weight("b.weight").unwrap().quantization.is_none());
+        let source = context.quantization.unwrap();
+        assert_eq!(source.source, "one-shot loss profile 'q' (kl divergence)");
+        assert_eq!(source.metric, "kl divergence");
+        assert_eq!(
+            source.setup,
+            "static int8, per-tensor weights, minmax calibration"
+        );
+        assert_eq!((source.layers, source.model.value), (1, 0.003));
+        assert_eq!(source.baseline_accuracy, Some(0.99));
     }
 }

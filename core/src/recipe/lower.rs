@@ -18,7 +18,7 @@ pub enum Value {
     Float(f64),
     Str(String),
     List(Vec<(Value, Span)>),
-    Map(Vec<(String, Value, Span)>),
+    Map(Vec<Entry>),
     /// `eval(...)`: its text, and its value when it could be computed.
     Eval {
         text: String,
@@ -29,6 +29,16 @@ pub enum Value {
         name: String,
         value: Option<Box<Value>>,
     },
+}
+
+/// One `key: value` of a mapping value, with both spans: rules about nested keys (a quantization
+/// scheme's) point at the key, rules about values at the value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub key: String,
+    pub key_span: Span,
+    pub value: Value,
+    pub span: Span,
 }
 
 impl Value {
@@ -100,7 +110,13 @@ impl Modifier {
 
     /// Entries of `params`: each name or pattern with its span (a bare string is one entry).
     pub fn params(&self) -> Vec<(String, Span)> {
-        let Some(field) = self.field("params") else {
+        self.strings("params")
+    }
+
+    /// The strings of a name-list field (`params`, `ignore`), each with its span; nested lists
+    /// are flattened and a bare string is one entry.
+    pub fn strings(&self, name: &str) -> Vec<(String, Span)> {
+        let Some(field) = self.field(name) else {
             return Vec::new();
         };
         match field.value.effective() {
@@ -560,12 +576,11 @@ impl Lowering<'_> {
             NodeKind::Mapping { entries, .. } => Value::Map(
                 entries
                     .iter()
-                    .map(|(k, v)| {
-                        (
-                            scalar(k).unwrap_or_default().to_string(),
-                            self.value(v),
-                            v.span,
-                        )
+                    .map(|(k, v)| Entry {
+                        key: scalar(k).unwrap_or_default().to_string(),
+                        key_span: k.span,
+                        value: self.value(v),
+                        span: v.span,
                     })
                     .collect(),
             ),

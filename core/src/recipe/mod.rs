@@ -12,6 +12,7 @@ pub mod check;
 pub mod diagnostic;
 pub mod eval;
 pub mod lower;
+pub mod quantization;
 pub mod rules;
 pub mod schema;
 pub mod span;

@@ -8,6 +8,7 @@ use super::check::{CheckOptions, ModelContext, is_generated_name};
 use super::diagnostic::{Diagnostic, Severity};
 use super::eval;
 use super::lower::{Field, Modifier, Recipe, Value, python_match};
+use super::quantization;
 use super::span::Span;
 use super::yaml11::{self, Yaml11};
 
@@ -17,7 +18,9 @@ pub fn check(text: &str, recipe: &Recipe, options: &CheckOptions) -> Vec<Diagnos
     aliases(recipe, &mut out);
     for modifier in &recipe.modifiers {
         tag(text, modifier, &mut out);
-        let Some(spec) = catalog::modifier(&modifier.class, options.framework) else {
+        // A legacy-only key selects SparseML's legacy QuantizationModifier (§7.10).
+        let keys = modifier.fields.iter().map(|f| f.name.as_str());
+        let Some(spec) = catalog::resolve_modifier(&modifier.class, options.framework, keys) else {
             unknown_modifier(modifier, options, &mut out);
             continue;
         };
@@ -30,6 +33,7 @@ pub fn check(text: &str, recipe: &Recipe, options: &CheckOptions) -> Vec<Diagnos
         schedule(modifier, spec, &mut out);
         params(modifier, options.model, &mut out);
         sensitivity(modifier, options.model, &mut out);
+        quantization::check(modifier, spec, options.model, &mut out);
     }
     overlaps(recipe, &mut out);
     epoch_range(recipe, &mut out);
@@ -364,7 +368,7 @@ fn value(field: &Field, spec: &catalog::Field, out: &mut Vec<Diagnostic>) {
             Value::List(_),
         ) => true,
         (FieldType::Dict | FieldType::DictStrListStr, Value::Map(_)) => true,
-        (FieldType::Scheme, Value::Map(_)) => true,
+        (FieldType::Scheme | FieldType::SchemeMap, Value::Map(_)) => true,
         (FieldType::Scheme, v) => is_str(v),
         _ => false,
     };
@@ -512,9 +516,10 @@ fn range_and_enum(field: &Field, spec: &catalog::Field, out: &mut Vec<Diagnostic
     let Some(effective) = field.value.effective() else {
         return;
     };
-    // `params` tokens have their own rule (params-token).
+    // `params` tokens have their own rule (params-token), scheme aliases theirs (quantization).
     if !spec.enum_values.is_empty()
         && spec.name != "params"
+        && spec.ty != FieldType::Scheme
         && let Value::Str(s) = effective
         && !spec.enum_values.contains(&s.as_str())
     {
@@ -544,7 +549,7 @@ fn range_and_enum(field: &Field, spec: &catalog::Field, out: &mut Vec<Diagnostic
             .collect(),
         Value::Map(entries) => entries
             .iter()
-            .filter_map(|(k, _, s)| Some((k.parse::<f64>().ok()?, *s)))
+            .filter_map(|e| Some((e.key.parse::<f64>().ok()?, e.span)))
             .collect(),
         v => v
             .as_f64()

@@ -180,12 +180,49 @@ fn value_schemas(field: &Field) -> Vec<Value> {
         FieldType::DictStrListStr => {
             vec![json!({ "type": "object", "additionalProperties": strings() })]
         }
-        FieldType::Scheme => vec![
-            json!({ "type": "string", "examples": catalog::QUANTIZATION_SCHEMES }),
-            json!({ "type": "object", "propertyNames": { "enum": catalog::SCHEME_KEYS } }),
-        ],
+        FieldType::Scheme => scheme_schemas(),
+        FieldType::SchemeMap => vec![json!({
+            "type": "object",
+            "description": "A mapping from module names (prefixes) or module types to a scheme.",
+            "additionalProperties": { "anyOf": scheme_schemas() },
+        })],
         FieldType::Any => vec![json!({})],
     }
+}
+
+/// A quantization scheme (§7.10): an alias, or a mapping whose activations and weights are each
+/// null or quantization args. Unknown keys are allowed, as SparseML (pydantic) ignores them; the
+/// language server warns about them.
+fn scheme_schemas() -> Vec<Value> {
+    let mut bits = json!({ "type": "integer", "default": 8 });
+    bounds(&mut bits, &catalog::QUANTIZATION_BITS);
+    let args = json!({
+        "anyOf": [
+            { "type": "null" },
+            { "const": "null" },
+            {
+                "type": "object",
+                "properties": {
+                    "num_bits": bits,
+                    "symmetric": { "type": "boolean" },
+                    "strategy": { "enum": catalog::QUANTIZATION_STRATEGIES, "default": "tensor" },
+                    "kwargs": { "type": "object" },
+                },
+            },
+        ],
+    });
+    vec![
+        json!({ "type": "string", "enum": catalog::QUANTIZATION_SCHEMES }),
+        json!({
+            "type": "object",
+            "properties": {
+                "input_activations": args.clone(),
+                "weights": args.clone(),
+                "output_activations": args,
+                "target_hardware": { "type": ["string", "null"], "examples": ["deepsparse", "tensorrt"] },
+            },
+        }),
+    ]
 }
 
 fn bounds(schema: &mut Value, range: &Range) {
@@ -252,6 +289,26 @@ mod tests {
                 .unwrap()
                 .len(),
             catalog::modifiers(Framework::PyTorch).count()
+        );
+    }
+
+    #[test]
+    fn quantization_schemes_have_their_keys() {
+        let schema = json_schema(Framework::PyTorch);
+        let quant = &schema["definitions"]["QuantizationModifier"]["properties"];
+        let scheme = &quant["scheme"]["anyOf"];
+        assert_eq!(
+            scheme[0]["enum"],
+            json!(["default", "deepsparse", "tensorrt"])
+        );
+        let weights = &scheme[1]["properties"]["weights"]["anyOf"][2]["properties"];
+        assert_eq!(weights["num_bits"]["maximum"], json!(8.0));
+        assert_eq!(weights["strategy"]["enum"], json!(["tensor", "channel"]));
+        let overrides = &quant["scheme_overrides"]["anyOf"][0]["additionalProperties"]["anyOf"];
+        // The field adds `eval(...)` and null to its own alternatives.
+        assert_eq!(
+            overrides.as_array().unwrap()[..],
+            scheme.as_array().unwrap()[..2]
         );
     }
 

@@ -11,4 +11,4 @@ pub use data::{InputArray, read_npz};
 pub use dataset::{Batch, Dataset, LABELS};
 pub use locate::{RUNTIME_MISSING_FIX, Runtime, runtime};
 pub use session::{ModelSession, SessionOptions, SplitMix64, generated_inputs};
-pub(crate) use session::{to_f32, to_value};
+pub(crate) use session::{build_session, to_f32, to_value};

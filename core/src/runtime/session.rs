@@ -11,7 +11,8 @@ use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
 use super::data::InputArray;
 use super::locate::runtime;
 use crate::error::{Error, Result};
-use crate::model::onnx::data_type as dt;
+use crate::model::onnx::{ModelProto, data_type as dt};
+use prost::Message;
 
 #[derive(Debug, Clone, Default)]
 pub struct SessionOptions {
@@ -43,6 +44,13 @@ impl ModelSession {
             ))
         })?;
         Ok(ModelSession { session })
+    }
+
+    /// A session of a model held in memory (a rewritten proto: quantized, pruned, cut).
+    pub fn from_proto(proto: &ModelProto, options: &SessionOptions) -> Result<Self> {
+        Ok(ModelSession {
+            session: build_session(proto, options.threads)?,
+        })
     }
 
     pub fn input_names(&self) -> Vec<String> {
@@ -89,6 +97,20 @@ impl ModelSession {
             .map(|(name, value)| Ok((name.to_string(), to_f32(name, &value)?)))
             .collect()
     }
+}
+
+/// An ONNX Runtime session of `proto`, with `threads` per operator (`None`: every core).
+pub(crate) fn build_session(proto: &ModelProto, threads: Option<usize>) -> Result<Session> {
+    let mut builder =
+        Session::builder(&runtime()?.env).map_err(runtime_error("create a session"))?;
+    if let Some(threads) = threads {
+        builder = builder
+            .with_intra_threads(threads)
+            .map_err(|e| runtime_error("set the thread count")(e.into()))?;
+    }
+    builder
+        .commit_from_memory(&proto.encode_to_vec())
+        .map_err(runtime_error("build a session"))
 }
 
 pub(crate) fn to_value(array: &InputArray) -> Result<DynValue> {

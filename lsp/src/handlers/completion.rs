@@ -1,10 +1,15 @@
 //! Completion: modifier tags after `!` (as snippets with their required fields when the client
 //! takes snippets), the fields a modifier does not have yet, enum and boolean values, the `params`
 //! tokens and the model's prunable weights (least sensitive first, with op, shape, params and
-//! sensitivity as detail), variables inside `eval(...)`, and top-level keys.
+//! sensitivity as detail), variables inside `eval(...)`, and top-level keys. Inside a
+//! `QuantizationModifier`'s `scheme` (or a `scheme_overrides` entry), the scheme's keys and the
+//! values of `strategy`, `symmetric`, `num_bits` and `target_hardware`; in `ignore`, the model's
+//! modules, the most sensitive to int8 quantization first.
 
+use prunekit_core::recipe::Weight;
 use prunekit_core::recipe::catalog::{self, FieldType};
 use prunekit_core::recipe::lower::Modifier;
+use prunekit_core::recipe::quantization::module_of;
 use tower_lsp_server::ls_types::*;
 
 use crate::line_index::Encoding;
@@ -76,6 +81,7 @@ pub fn complete(
     {
         return Some(CompletionResponse::Array(tags(indent, snippets)));
     }
+    let parents = parent_keys(text, line_start, indent);
     // `field: value`
     if let Some((key, _value)) = trimmed.split_once(':') {
         let key = key.trim();
@@ -83,8 +89,15 @@ pub fn complete(
         if key == "params" || trimmed.starts_with("params:") {
             return Some(CompletionResponse::Array(weights(analysis, true)));
         }
+        if key == "ignore" {
+            return Some(CompletionResponse::Array(modules(analysis)));
+        }
         let m = modifier?;
-        let spec = catalog::modifier_in_any(&m.class)?;
+        if let Some(values) = scheme_values(m, &parents, key) {
+            return Some(CompletionResponse::Array(values));
+        }
+        let keys = m.fields.iter().map(|f| f.name.as_str());
+        let spec = catalog::resolve_in_any(&m.class, keys)?;
         let field = spec.field(key)?;
         let mut values: Vec<CompletionItem> = field
             .enum_values
@@ -109,14 +122,34 @@ pub fn complete(
         }
         return Some(CompletionResponse::Array(values));
     }
-    // A block list item under `params:`.
-    if trimmed.starts_with('-') && previous_key(text, line_start) == Some("params") {
-        return Some(CompletionResponse::Array(weights(analysis, false)));
+    // A block list item under `params:` or `ignore:`.
+    if trimmed.starts_with('-') {
+        match previous_key(text, line_start) {
+            Some("params") => return Some(CompletionResponse::Array(weights(analysis, false))),
+            Some("ignore") => return Some(CompletionResponse::Array(modules(analysis))),
+            _ => {}
+        }
+    }
+    // A key inside a scheme mapping.
+    if indent > 0
+        && let Some(m) = enclosing_modifier(analysis, offset, indent)
+        && let Some(keys) = scheme_keys(m, &parents)
+    {
+        let items = keys
+            .iter()
+            .map(|k| {
+                let mut it = item(k, CompletionItemKind::PROPERTY, None);
+                it.insert_text = Some(format!("{k}: "));
+                it
+            })
+            .collect();
+        return Some(CompletionResponse::Array(items));
     }
     // A key inside a modifier: the fields it does not have yet.
     if indent > 0
         && let Some(m) = enclosing_modifier(analysis, offset, indent)
-        && let Some(spec) = catalog::modifier_in_any(&m.class)
+        && let Some(spec) =
+            catalog::resolve_in_any(&m.class, m.fields.iter().map(|f| f.name.as_str()))
     {
         let items = spec
             .fields
@@ -168,6 +201,87 @@ fn previous_key(text: &str, line_start: usize) -> Option<&str> {
     })
 }
 
+/// The keys of the block lines that enclose a line indented by `indent`, nearest first, up to
+/// the modifier's tag (`weights`, `scheme` for a line inside `scheme: weights:`).
+fn parent_keys(text: &str, line_start: usize, indent: usize) -> Vec<&str> {
+    let mut keys = Vec::new();
+    let mut below = indent;
+    for line in text[..line_start].lines().rev() {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let line_indent = line.len() - trimmed.len();
+        if line_indent >= below {
+            continue;
+        }
+        if trimmed.starts_with('-') || line_indent == 0 {
+            break;
+        }
+        match trimmed.split_once(':') {
+            Some((key, _)) => keys.push(key.trim()),
+            None => break,
+        }
+        below = line_indent;
+    }
+    keys
+}
+
+/// Whether the enclosing keys are a scheme: `scheme`, or an entry of `scheme_overrides`.
+fn in_scheme(parents: &[&str]) -> bool {
+    matches!(parents, ["scheme", ..] | [_, "scheme_overrides", ..])
+}
+
+const ARGS_KEYS: &[&str] = &["input_activations", "weights", "output_activations"];
+
+/// The keys a scheme mapping or its quantization args take, for a `QuantizationModifier` line
+/// whose enclosing keys are `parents`.
+fn scheme_keys(m: &Modifier, parents: &[&str]) -> Option<&'static [&'static str]> {
+    if m.class != "QuantizationModifier" {
+        return None;
+    }
+    if in_scheme(parents) {
+        return Some(catalog::SCHEME_KEYS);
+    }
+    match parents.split_first() {
+        Some((args, rest)) if ARGS_KEYS.contains(args) && in_scheme(rest) => {
+            Some(catalog::SCHEME_ARGS_KEYS)
+        }
+        _ => None,
+    }
+}
+
+/// Values for `key:` inside a scheme (or for a `scheme_overrides` entry: the aliases).
+fn scheme_values(m: &Modifier, parents: &[&str], key: &str) -> Option<Vec<CompletionItem>> {
+    if m.class != "QuantizationModifier" {
+        return None;
+    }
+    let values: &[&str] = if parents.first() == Some(&"scheme_overrides") {
+        catalog::QUANTIZATION_SCHEMES
+    } else if scheme_keys(m, parents) == Some(catalog::SCHEME_ARGS_KEYS) {
+        match key {
+            "strategy" => catalog::QUANTIZATION_STRATEGIES,
+            "symmetric" => &["true", "false"],
+            "num_bits" => &["8"],
+            _ => return None,
+        }
+    } else if in_scheme(parents) {
+        match key {
+            "target_hardware" => &["deepsparse", "tensorrt"],
+            _ if ARGS_KEYS.contains(&key) => &["null"],
+            _ => return None,
+        }
+    } else {
+        return None;
+    };
+    Some(
+        values
+            .iter()
+            .map(|v| item(v, CompletionItemKind::ENUM_MEMBER, None))
+            .collect(),
+    )
+}
+
 fn tags(indent: usize, snippets: bool) -> Vec<CompletionItem> {
     // Fields sit under the tag, two columns right of the item's `-`. The text carries the whole
     // indentation and says so (`AsIs`): VS Code would otherwise add the line's indentation again.
@@ -205,6 +319,33 @@ fn tags(indent: usize, snippets: bool) -> Vec<CompletionItem> {
                 it.insert_text = Some(format!("{}{body}", spec.name));
                 it.insert_text_format = Some(InsertTextFormat::PLAIN_TEXT);
             }
+            it
+        })
+        .collect()
+}
+
+/// The model's modules for `ignore`: the most sensitive to int8 quantization first (the ones to
+/// leave in float) when the latest loss profile measured it, else in model order.
+fn modules(analysis: &Analysis) -> Vec<CompletionItem> {
+    let Some(model) = &analysis.model else {
+        return Vec::new();
+    };
+    let mut weights: Vec<&Weight> = model
+        .weights
+        .iter()
+        .filter(|w| w.name.ends_with(".weight"))
+        .collect();
+    weights.sort_by_key(|w| w.quantization.as_ref().map_or(usize::MAX, |q| q.rank));
+    weights
+        .into_iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let measured = w.quantization.as_ref().map_or(String::new(), |q| {
+                format!(", int8 sensitivity {:.4} (rank {})", q.value, q.rank)
+            });
+            let detail = format!("{} `{}`{measured}", w.op_type, w.layer);
+            let mut it = item(module_of(&w.name), CompletionItemKind::MODULE, Some(detail));
+            it.sort_text = Some(format!("{i:05}"));
             it
         })
         .collect()

@@ -1,7 +1,8 @@
-//! What is at an offset of a recipe: a modifier tag, a field's key or value, a `params` entry, an
-//! alias, a variable, a name inside `eval()`. Hover, completion and navigation share it.
+//! What is at an offset of a recipe: a modifier tag, a field's key or value, a `params` entry, a
+//! module a `QuantizationModifier` names, an alias, a variable, a name inside `eval()`. Hover, completion and navigation share it.
 
 use prunekit_core::recipe::lower::{Field, Modifier};
+use prunekit_core::recipe::quantization::module_entries;
 use prunekit_core::recipe::span::Span;
 
 use crate::world::Analysis;
@@ -11,6 +12,8 @@ pub enum At<'a> {
     FieldKey(&'a Modifier, &'a Field),
     FieldValue(&'a Modifier, &'a Field),
     Param(&'a Modifier, String, Span),
+    /// A module name or type in a `QuantizationModifier`'s `ignore`, or a `scheme_overrides` key.
+    Module(&'a Modifier, String, Span),
     Alias(String, Span),
     Anchor(String, Span),
     Variable(String, Span),
@@ -43,6 +46,15 @@ fn eval_name(text: &str, span: Span, offset: usize) -> Option<(String, Span)> {
         .then(|| (name.to_string(), Span { start, end }))
 }
 
+/// The module names of a `QuantizationModifier`: `ignore` entries and `scheme_overrides` keys.
+fn modules(m: &Modifier) -> Vec<(String, Span)> {
+    if m.class == "QuantizationModifier" {
+        module_entries(m)
+    } else {
+        Vec::new()
+    }
+}
+
 pub fn at(analysis: &Analysis, offset: usize) -> At<'_> {
     let recipe = &analysis.checked.recipe;
     let text = analysis.text.as_str();
@@ -63,6 +75,11 @@ pub fn at(analysis: &Analysis, offset: usize) -> At<'_> {
         for (entry, span) in m.params() {
             if contains(span, offset) {
                 return At::Param(m, entry, span);
+            }
+        }
+        for (entry, span) in modules(m) {
+            if contains(span, offset) {
+                return At::Module(m, entry, span);
             }
         }
         for f in &m.fields {

@@ -1,10 +1,14 @@
 //! Hover: a modifier's documentation and effective schedule on its tag; a field's documentation
 //! (type, default, valid values); on a layer name in `params`, what the model says about it (op,
-//! shapes, params, FLOPs, existing sparsity); an alias's or a variable's value.
+//! shapes, params, FLOPs, existing sparsity, measured sensitivities); on a module in a
+//! `QuantizationModifier`'s `ignore` or `scheme_overrides`, the layers it selects with their int8
+//! quantization sensitivity; an alias's or a variable's value.
 
 use prunekit_core::recipe::catalog;
 use prunekit_core::recipe::lower::python_match;
 use prunekit_core::recipe::lower::{Modifier, Value};
+use prunekit_core::recipe::quantization::{is_module_type, module_of, modules, selected};
+use prunekit_core::recipe::{ModelContext, Weight};
 use tower_lsp_server::ls_types::{Hover, HoverContents, MarkupContent, MarkupKind, Position};
 
 use super::context::{At, at};
@@ -23,6 +27,7 @@ pub fn hover(
         At::FieldKey(m, f) => (field_doc(m, &f.name)?, f.key_span),
         At::FieldValue(m, f) => (field_doc(m, &f.name)?, f.value_span),
         At::Param(m, entry, span) => (param_doc(analysis, m, &entry), span),
+        At::Module(m, entry, span) => (module_doc(analysis, m, &entry), span),
         At::Alias(name, span) | At::Anchor(name, span) => {
             let value = analysis
                 .checked
@@ -93,7 +98,7 @@ pub fn show(value: &Value) -> String {
             "{{{}}}",
             entries
                 .iter()
-                .map(|(k, v, _)| format!("{k}: {}", show(v)))
+                .map(|e| format!("{}: {}", e.key, show(&e.value)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -109,7 +114,8 @@ pub fn show(value: &Value) -> String {
 }
 
 fn modifier_doc(analysis: &Analysis, m: &Modifier) -> String {
-    let Some(spec) = catalog::modifier_in_any(&m.class) else {
+    let keys = m.fields.iter().map(|f| f.name.as_str());
+    let Some(spec) = catalog::resolve_in_any(&m.class, keys) else {
         return format!("**!{}**: not a SparseML modifier.", m.class);
     };
     let mut out = format!("**{}**\n\n{}\n", spec.name, spec.doc);
@@ -147,7 +153,8 @@ fn modifier_doc(analysis: &Analysis, m: &Modifier) -> String {
 }
 
 fn field_doc(m: &Modifier, name: &str) -> Option<String> {
-    let spec = catalog::modifier_in_any(&m.class)?;
+    let keys = m.fields.iter().map(|f| f.name.as_str());
+    let spec = catalog::resolve_in_any(&m.class, keys)?;
     let field = spec.field(name)?;
     let mut out = format!(
         "**{}** ({}){}\n\n{}\n",
@@ -238,6 +245,7 @@ fn param_doc(analysis: &Analysis, m: &Modifier, entry: &str) -> String {
             "- loss sensitivity {sensitivity:.3}, rank {rank} of {n} (1 = most sensitive; {source})\n"
         ));
     }
+    out.push_str(&quantization_lines(model, &[w]));
     if let (Some(ms), Some(source)) = (w.ms, &model.perf_source) {
         out.push_str(&format!("- {ms:.3} ms per run in ONNX Runtime ({source})"));
         if let Some(at_90) = w.ms_at_90 {
@@ -247,5 +255,119 @@ fn param_doc(analysis: &Analysis, m: &Modifier, entry: &str) -> String {
         }
         out.push('\n');
     }
+    out
+}
+
+/// A measured value: four decimals, or three significant digits when that would show zeros.
+fn figure(value: f64) -> String {
+    if value != 0.0 && value.abs() < 0.001 {
+        format!("{value:.2e}")
+    } else {
+        format!("{value:.4}")
+    }
+}
+
+fn percent(fraction: f64) -> String {
+    format!("{:.1}%", fraction * 100.0)
+}
+
+/// The int8 quantization sensitivity of each of `weights` that the latest loss profile measured,
+/// then the whole model's quantized value and where the numbers come from; empty without one.
+fn quantization_lines(model: &ModelContext, weights: &[&Weight]) -> String {
+    let Some(q) = &model.quantization else {
+        return String::new();
+    };
+    let mut out = String::new();
+    let mut measured = 0;
+    for w in weights {
+        let Some(loss) = &w.quantization else {
+            continue;
+        };
+        measured += 1;
+        let who = if weights.len() > 1 {
+            format!("`{}`: ", module_of(&w.name))
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            "- {who}int8 quantization sensitivity {} ({}), rank {} of {} (1 = most sensitive)",
+            figure(loss.value),
+            q.metric,
+            loss.rank,
+            q.layers
+        ));
+        if let Some(accuracy) = loss.accuracy {
+            out.push_str(&format!("; accuracy {} quantized alone", percent(accuracy)));
+        }
+        out.push('\n');
+    }
+    if measured == 0 {
+        return String::new();
+    }
+    out.push_str(&format!(
+        "- whole model quantized ({}): {}",
+        q.setup,
+        figure(q.model.value)
+    ));
+    if let Some(accuracy) = q.model.accuracy {
+        out.push_str(&format!(", accuracy {}", percent(accuracy)));
+        if let Some(float) = q.baseline_accuracy {
+            out.push_str(&format!(" (float {})", percent(float)));
+        }
+    }
+    out.push_str(&format!("; from the {}\n", q.source));
+    out
+}
+
+/// An `ignore` entry or `scheme_overrides` key: the modules it selects (SparseML matches names by
+/// prefix), their layers, and how much quantizing each hurts when a loss profile measured it.
+fn module_doc(analysis: &Analysis, m: &Modifier, entry: &str) -> String {
+    let role = if m.strings("ignore").iter().any(|(e, _)| e == entry) {
+        "left in float (`ignore`)"
+    } else {
+        "quantized with its own scheme (`scheme_overrides`)"
+    };
+    if is_module_type(entry) {
+        return format!(
+            "**{entry}**: a PyTorch module type; every module of this type is {role}. The ONNX model does not record PyTorch types, so prunekit cannot list them."
+        );
+    }
+    let Some(model) = &analysis.model else {
+        return format!(
+            "`{entry}`: no model is associated; add `# prunekit: model=PATH.onnx` to see its layers."
+        );
+    };
+    let names = modules(model);
+    let chosen = selected(entry, &names);
+    if chosen.is_empty() {
+        return format!("`{entry}` names no module of {}.", model.name);
+    }
+    // One initializer per module: its weight where it has one.
+    let weights: Vec<&Weight> = chosen
+        .iter()
+        .filter_map(|module| {
+            let mut own = model
+                .weights
+                .iter()
+                .filter(|w| module_of(&w.name) == *module);
+            let first = own.clone().next();
+            own.find(|w| w.name.ends_with(".weight")).or(first)
+        })
+        .collect();
+    let mut out = format!(
+        "**{entry}** — {} module(s) of {}, {role}\n\n",
+        chosen.len(),
+        model.name
+    );
+    for w in &weights {
+        out.push_str(&format!(
+            "- `{}`: {} `{}`, weight {:?}\n",
+            module_of(&w.name),
+            w.op_type,
+            w.layer,
+            w.shape
+        ));
+    }
+    out.push_str(&quantization_lines(model, &weights));
     out
 }

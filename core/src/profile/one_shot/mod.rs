@@ -7,7 +7,7 @@
 //! weight and the cached activations. Layers run in parallel, one session each.
 
 mod metric;
-mod plan;
+pub(crate) mod plan;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -19,7 +19,6 @@ use std::time::Instant;
 use ndarray::ArrayD;
 use ort::session::{Session, SessionInputValue};
 use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
-use prost::Message;
 
 use self::metric::{Accumulator, Comparison};
 use self::plan::{Downstream, Planner};
@@ -30,7 +29,7 @@ use crate::analysis::DimDecl;
 use crate::error::{Error, Result};
 use crate::model::tensor;
 use crate::progress::{Cancel, Progress};
-use crate::runtime::{Dataset, runtime, to_f32, to_value};
+use crate::runtime::{Dataset, build_session, to_f32, to_value};
 use crate::{Layer, Model, ModelAnalysis};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -61,14 +60,15 @@ pub fn profile(
     let started = Instant::now();
     levels::validate(&options.levels).map_err(|why| Error::Usage(format!("--levels: {why}.")))?;
     let mut skipped = not_prunable(analysis);
-    let data = match &options.data {
-        Some(path) => Dataset::from_npz(path, &analysis.inputs, options.samples)?,
-        None => {
-            let samples = options.samples.unwrap_or_else(|| analysis_batch(analysis));
-            Dataset::generated(&analysis.inputs, samples, options.seed)?
-        }
-    };
-    let batch = batch_size(analysis, &data, options.batch)?;
+    let default_samples = analysis_batch(analysis);
+    let (data, batch) = dataset(
+        analysis,
+        options.data.as_deref(),
+        options.samples,
+        default_samples,
+        options.batch,
+        options.seed,
+    )?;
     let batches = data.batches(batch);
 
     let graph = model.graph();
@@ -100,7 +100,7 @@ pub fn profile(
     let total_steps = (parts.len() * options.levels.len()) as u64 + batches.len() as u64;
     progress.report(0, total_steps, "baseline run");
     let baseline_proto = planner.with_outputs(&model.proto, &cached);
-    let mut baseline_session = build_session(&baseline_proto, threads)?;
+    let mut baseline_session = build_session(&baseline_proto, Some(threads))?;
     let output_names: Vec<String> = graph.output.iter().map(|o| o.name().to_string()).collect();
     let mut cache: Vec<HashMap<String, DynValue>> = Vec::with_capacity(batches.len());
     let mut baseline_outputs: Vec<HashMap<String, ArrayD<f32>>> = Vec::new();
@@ -335,7 +335,7 @@ impl Shared<'_> {
             .map(|(n, (t, d))| (n, (onnx_type(t), d)))
             .collect();
         let proto = self.planner.sub_model(&self.model.proto, part, &types);
-        let mut session = build_session(&proto, intra_threads)?;
+        let mut session = build_session(&proto, Some(intra_threads))?;
         let shape: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
 
         let baseline_accuracy = self
@@ -493,7 +493,7 @@ fn warm_model_run(
     let (Some(values), Some(batch)) = (cache.first(), batches.first()) else {
         return Ok((0.0, 0));
     };
-    let mut session = build_session(proto, threads)?;
+    let mut session = build_session(proto, Some(threads))?;
     let mut seconds = 0.0;
     for _ in 0..2 {
         let inputs: Vec<(Cow<str>, SessionInputValue)> = batch
@@ -554,17 +554,6 @@ fn is_initializer(graph: &crate::model::onnx::GraphProto, name: &str) -> bool {
     graph.initializer.iter().any(|t| t.name() == name)
 }
 
-fn build_session(proto: &crate::model::onnx::ModelProto, threads: usize) -> Result<Session> {
-    let bytes = proto.encode_to_vec();
-    let fail =
-        |e: ort::Error| Error::Runtime(format!("ONNX Runtime could not build a session: {e}."));
-    let mut builder = Session::builder(&runtime()?.env).map_err(fail)?;
-    builder = builder
-        .with_intra_threads(threads)
-        .map_err(|e| fail(e.into()))?;
-    builder.commit_from_memory(&bytes).map_err(fail)
-}
-
 /// ONNX's element type number for ONNX Runtime's element type.
 fn onnx_type(ty: TensorElementType) -> i32 {
     use crate::model::onnx::data_type as dt;
@@ -581,8 +570,26 @@ fn onnx_type(ty: TensorElementType) -> i32 {
     }
 }
 
+/// The samples to run and the batch to run them in: the first `samples` of `data`, else
+/// `default_samples` seeded random ones.
+pub(crate) fn dataset(
+    analysis: &ModelAnalysis,
+    data: Option<&std::path::Path>,
+    samples: Option<usize>,
+    default_samples: usize,
+    batch: Option<usize>,
+    seed: u64,
+) -> Result<(Dataset, usize)> {
+    let data = match data {
+        Some(path) => Dataset::from_npz(path, &analysis.inputs, samples)?,
+        None => Dataset::generated(&analysis.inputs, samples.unwrap_or(default_samples), seed)?,
+    };
+    let batch = batch_size(analysis, &data, batch)?;
+    Ok((data, batch))
+}
+
 /// The load's batch: the first dim of the first input.
-fn analysis_batch(analysis: &ModelAnalysis) -> usize {
+pub(crate) fn analysis_batch(analysis: &ModelAnalysis) -> usize {
     analysis
         .inputs
         .first()

@@ -1,0 +1,95 @@
+//! Making the nodes and initializers the rewrites add, under names the graph does not use yet.
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+
+use crate::model::onnx::{
+    AttributeProto, GraphProto, NodeProto, TensorProto, attribute_type, data_type as dt,
+};
+
+/// Hands out value and node names that are new to the graph.
+pub struct Names {
+    taken: HashSet<String>,
+}
+
+impl Names {
+    pub fn of(graph: &GraphProto) -> Names {
+        let mut taken: HashSet<String> = HashSet::new();
+        taken.extend(graph.input.iter().map(|v| v.name().to_string()));
+        taken.extend(graph.output.iter().map(|v| v.name().to_string()));
+        taken.extend(graph.initializer.iter().map(|t| t.name().to_string()));
+        for node in &graph.node {
+            taken.extend(node.output.iter().cloned());
+            taken.extend(node.name.iter().cloned());
+        }
+        Names { taken }
+    }
+
+    /// `base_suffix`, or `base_suffix_2`, `_3`… when that is taken.
+    pub fn fresh(&mut self, base: &str, suffix: &str) -> String {
+        let mut name = format!("{base}_{suffix}");
+        let mut n = 2;
+        while self.taken.contains(&name) {
+            name = format!("{base}_{suffix}_{n}");
+            n += 1;
+        }
+        self.taken.insert(name.clone());
+        name
+    }
+}
+
+pub fn node(op: &str, name: String, inputs: Vec<String>, outputs: Vec<String>) -> NodeProto {
+    NodeProto {
+        input: inputs,
+        output: outputs,
+        name: Some(name),
+        op_type: Some(op.to_string()),
+        domain: Some(String::new()),
+        ..Default::default()
+    }
+}
+
+pub fn int_attribute(name: &str, value: i64) -> AttributeProto {
+    AttributeProto {
+        name: Some(name.to_string()),
+        r#type: Some(attribute_type::INT),
+        i: Some(value),
+        ..Default::default()
+    }
+}
+
+fn tensor(name: String, data_type: i32, dims: Vec<i64>, raw: Vec<u8>) -> TensorProto {
+    TensorProto {
+        dims,
+        data_type: Some(data_type),
+        name: Some(name),
+        raw_data: Some(Bytes::from(raw)),
+        ..Default::default()
+    }
+}
+
+/// A float32 tensor: a scalar when `dims` is empty.
+pub fn f32_tensor(name: String, dims: Vec<i64>, values: &[f32]) -> TensorProto {
+    let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    tensor(name, dt::FLOAT, dims, raw)
+}
+
+pub fn i8_tensor(name: String, dims: Vec<i64>, values: &[i8]) -> TensorProto {
+    let raw = values.iter().map(|&v| v as u8).collect();
+    tensor(name, dt::INT8, dims, raw)
+}
+
+pub fn u8_tensor(name: String, dims: Vec<i64>, values: &[u8]) -> TensorProto {
+    tensor(name, dt::UINT8, dims, values.to_vec())
+}
+
+pub fn i32_tensor(name: String, dims: Vec<i64>, values: &[i32]) -> TensorProto {
+    let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    tensor(name, dt::INT32, dims, raw)
+}
+
+/// The dims of a vector of `n` scales: a scalar for per-tensor.
+pub fn scale_dims(n: usize) -> Vec<i64> {
+    if n == 1 { Vec::new() } else { vec![n as i64] }
+}

@@ -1,0 +1,388 @@
+//! Static quantization as QDQ: a QuantizeLinear/DequantizeLinear pair on each activation the
+//! integer kernels read or write, and int8 weights behind a DequantizeLinear. The float model is
+//! kept as the pairs' meaning; ONNX Runtime fuses `DQ → Conv → Q` (and Gemm, MatMul, Add) into its
+//! integer kernels, and any other runtime can still run the model as written.
+
+use std::collections::{HashMap, HashSet};
+
+use super::build::{self, Names};
+use super::scale::{
+    ActivationParams, ChannelLayout, quantize_bias, quantize_weight, weight_scales,
+};
+use super::targets::Target;
+use crate::error::{Error, Result};
+use crate::model::onnx::{GraphProto, ModelProto, NodeProto, TensorProto, data_type as dt};
+use crate::model::tensor;
+use crate::profile::one_shot::plan::uses;
+
+/// An activation that gets a Q/DQ pair.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Activation {
+    /// The value its consumers read (and whose range calibration measures).
+    pub name: String,
+    /// The value the QuantizeLinear reads: `name`, or the input of a ReLU folded into the pair.
+    pub source: String,
+    /// The ReLU node the pair replaces: a uint8 range that starts at 0 clips negatives already.
+    pub folded_relu: Option<usize>,
+}
+
+/// The activations around the targets (their inputs and outputs), and around each Add of two
+/// activations (so residual additions run in int8 too).
+pub fn activations(graph: &GraphProto, targets: &[Target]) -> Vec<Activation> {
+    let constants: HashSet<&str> = graph
+        .initializer
+        .iter()
+        .map(|t| t.name())
+        .chain(
+            graph
+                .node
+                .iter()
+                .filter(|n| n.op_type() == "Constant")
+                .flat_map(|n| n.output.iter().map(String::as_str)),
+        )
+        .collect();
+    let graph_outputs: HashSet<&str> = graph.output.iter().map(|o| o.name()).collect();
+    let mut consumers: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut direct_reads: HashMap<&str, usize> = HashMap::new();
+    for (i, node) in graph.node.iter().enumerate() {
+        for value in uses(node) {
+            consumers.entry(value).or_default().push(i);
+        }
+        for value in node.input.iter().filter(|v| !v.is_empty()) {
+            *direct_reads.entry(value.as_str()).or_default() += 1;
+        }
+    }
+    let is_activation = |v: &str| !v.is_empty() && !constants.contains(v);
+
+    // (node, inputs it reads quantized)
+    let mut quantized_nodes: Vec<(usize, Vec<String>)> = targets
+        .iter()
+        .map(|t| {
+            let input = graph.node[t.node].input[t.activation_input].clone();
+            (t.node, vec![input])
+        })
+        .collect();
+    for (i, node) in graph.node.iter().enumerate() {
+        if node.op_type() == "Add"
+            && crate::analysis::graph::is_default_domain(node)
+            && node.input.len() == 2
+            && node.input.iter().all(|v| is_activation(v))
+        {
+            quantized_nodes.push((i, node.input.clone()));
+        }
+    }
+
+    // A ReLU that is the only reader of a quantized node's output folds into the output's pair.
+    let folds = |value: &str| -> Option<(usize, String)> {
+        let readers = consumers.get(value)?;
+        let &[relu] = readers.as_slice() else {
+            return None;
+        };
+        let node = &graph.node[relu];
+        let out = node.output.first()?;
+        let subgraph_reads = consumers.get(out).map_or(0, Vec::len)
+            != direct_reads.get(out.as_str()).copied().unwrap_or(0);
+        (node.op_type() == "Relu"
+            && crate::analysis::graph::is_default_domain(node)
+            && !graph_outputs.contains(value)
+            && !graph_outputs.contains(out.as_str())
+            && !subgraph_reads)
+            .then(|| (relu, out.clone()))
+    };
+    let mut by_name: Vec<Activation> = Vec::new();
+    let mut add = |a: Activation| {
+        if !by_name.iter().any(|b| b.name == a.name) {
+            by_name.push(a);
+        }
+    };
+    for (node, inputs) in &quantized_nodes {
+        for input in inputs.iter().filter(|v| is_activation(v)) {
+            add(Activation {
+                name: input.clone(),
+                source: input.clone(),
+                folded_relu: None,
+            });
+        }
+        let Some(out) = graph.node[*node].output.first() else {
+            continue;
+        };
+        if !consumers.contains_key(out) {
+            continue;
+        }
+        match folds(out) {
+            Some((relu, relu_out)) => add(Activation {
+                name: relu_out,
+                source: out.clone(),
+                folded_relu: Some(relu),
+            }),
+            None => add(Activation {
+                name: out.clone(),
+                source: out.clone(),
+                folded_relu: None,
+            }),
+        }
+    }
+    // An input that is itself a folded ReLU's output was added unfolded first; keep the fold.
+    let folded: HashMap<String, Activation> = by_name
+        .iter()
+        .filter(|a| a.folded_relu.is_some())
+        .map(|a| (a.name.clone(), a.clone()))
+        .collect();
+    by_name
+        .into_iter()
+        .map(|a| folded.get(&a.name).cloned().unwrap_or(a))
+        .fold(Vec::new(), |mut out: Vec<Activation>, a| {
+            if !out.iter().any(|b| b.name == a.name) {
+                out.push(a);
+            }
+            out
+        })
+}
+
+/// What the rewrite did to each target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rewritten {
+    pub name: String,
+    /// Weight scales were per channel (else per tensor).
+    pub per_channel: bool,
+    /// The bias became int32 (else it stays float).
+    pub int_bias: bool,
+}
+
+/// Rewrites `proto` in place: a Q/DQ pair per activation with its calibrated `params`, int8
+/// weights per target. Activations missing from `params` (not float, never seen) stay float.
+pub fn rewrite(
+    proto: &mut ModelProto,
+    targets: &[Target],
+    activations: &[Activation],
+    params: &HashMap<String, ActivationParams>,
+    per_channel: bool,
+) -> Result<Vec<Rewritten>> {
+    let graph = proto
+        .graph
+        .as_mut()
+        .ok_or_else(|| Error::Usage("the model has no graph to quantize.".into()))?;
+    let mut names = Names::of(graph);
+    let mut new_initializers = Vec::new();
+    // Pairs placed after the node that produces their source; graph inputs' pairs go first.
+    let producer: HashMap<String, usize> = graph
+        .node
+        .iter()
+        .enumerate()
+        .flat_map(|(i, n)| n.output.iter().map(move |o| (o.clone(), i)))
+        .collect();
+    let mut after: HashMap<Option<usize>, Vec<NodeProto>> = HashMap::new();
+    let mut renamed: HashMap<String, String> = HashMap::new();
+    let mut removed: HashSet<usize> = HashSet::new();
+    for a in activations {
+        let Some(p) = params.get(&a.name) else {
+            continue;
+        };
+        let scale = names.fresh(&a.name, "scale");
+        let zero_point = names.fresh(&a.name, "zero_point");
+        let quantized = names.fresh(&a.name, "quantized");
+        let dequantized = names.fresh(&a.name, "dequantized");
+        new_initializers.push(build::f32_tensor(scale.clone(), Vec::new(), &[p.scale]));
+        new_initializers.push(build::u8_tensor(
+            zero_point.clone(),
+            Vec::new(),
+            &[p.zero_point],
+        ));
+        let q = build::node(
+            "QuantizeLinear",
+            names.fresh(&a.name, "QuantizeLinear"),
+            vec![a.source.clone(), scale.clone(), zero_point.clone()],
+            vec![quantized.clone()],
+        );
+        let dq = build::node(
+            "DequantizeLinear",
+            names.fresh(&a.name, "DequantizeLinear"),
+            vec![quantized, scale, zero_point],
+            vec![dequantized.clone()],
+        );
+        after
+            .entry(producer.get(&a.source).copied())
+            .or_default()
+            .extend([q, dq]);
+        renamed.insert(a.name.clone(), dequantized);
+        if let Some(relu) = a.folded_relu {
+            removed.insert(relu);
+        }
+    }
+
+    let mut weight_nodes = Vec::new();
+    let mut node_inputs: HashMap<(usize, usize), String> = HashMap::new();
+    let mut done_weights: HashMap<String, (String, Vec<f32>)> = HashMap::new();
+    let mut report = Vec::new();
+    for t in targets {
+        let node = &graph.node[t.node];
+        let layout = t
+            .channel_axis
+            .filter(|_| per_channel)
+            .and_then(|axis| ChannelLayout::along(&t.weight_dims, axis))
+            .unwrap_or(ChannelLayout::PER_TENSOR);
+        let (dequantized, scales) = match done_weights.get(&t.weight) {
+            Some(done) => done.clone(),
+            None => {
+                let init = graph
+                    .initializer
+                    .iter()
+                    .find(|i| i.name() == t.weight)
+                    .ok_or_else(|| Error::Runtime(format!("weight '{}' vanished.", t.weight)))?;
+                let values = tensor::to_f32(init).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "weight '{}' of layer {} has an unreadable payload; export the model again.",
+                        t.weight, t.name
+                    ))
+                })?;
+                let scales = weight_scales(&values, layout);
+                let q = quantize_weight(&values, layout, &scales);
+                let dq = dequantize_node(
+                    &mut names,
+                    &mut new_initializers,
+                    &t.weight,
+                    Integers::I8(q, t.weight_dims.clone()),
+                    &scales,
+                    t.channel_axis,
+                );
+                let out = dq.output[0].clone();
+                weight_nodes.push(dq);
+                done_weights.insert(t.weight.clone(), (out.clone(), scales.clone()));
+                (out, scales)
+            }
+        };
+        node_inputs.insert((t.node, t.weight_input), dequantized);
+
+        // The bias becomes int32 where the input's scale is known and it is one value per channel.
+        let input_scale = params.get(&node.input[t.activation_input]).map(|p| p.scale);
+        let channels = t
+            .channel_axis
+            .and_then(|axis| t.weight_dims.get(axis))
+            .copied();
+        let bias = t
+            .bias_input
+            .and_then(|i| node.input.get(i))
+            .and_then(|b| graph.initializer.iter().find(|i| i.name() == b))
+            .filter(|b| {
+                b.data_type() == dt::FLOAT && b.dims.len() == 1 && Some(b.dims[0]) == channels
+            });
+        let mut int_bias = false;
+        if let (Some(bias), Some(s_in), Some(i)) = (bias, input_scale, t.bias_input)
+            && let Some(values) = tensor::to_f32(bias)
+        {
+            let (q, bias_scales) = quantize_bias(&values, s_in, &scales);
+            let name = bias.name().to_string();
+            let dq = dequantize_node(
+                &mut names,
+                &mut new_initializers,
+                &name,
+                Integers::I32(q, bias.dims.clone()),
+                &bias_scales,
+                Some(0),
+            );
+            node_inputs.insert((t.node, i), dq.output[0].clone());
+            weight_nodes.push(dq);
+            int_bias = true;
+        }
+        report.push(Rewritten {
+            name: t.name.clone(),
+            per_channel: scales.len() > 1,
+            int_bias,
+        });
+    }
+
+    let old_nodes = std::mem::take(&mut graph.node);
+    let mut nodes = weight_nodes;
+    nodes.extend(after.remove(&None).unwrap_or_default());
+    for (i, mut node) in old_nodes.into_iter().enumerate() {
+        if removed.contains(&i) {
+            continue;
+        }
+        for (j, input) in node.input.iter_mut().enumerate() {
+            if let Some(new) = node_inputs.get(&(i, j)) {
+                *input = new.clone();
+            } else if let Some(new) = renamed.get(input.as_str()) {
+                *input = new.clone();
+            }
+        }
+        nodes.push(node);
+        nodes.extend(after.remove(&Some(i)).unwrap_or_default());
+    }
+    graph.node = nodes;
+    graph.initializer.extend(new_initializers);
+    drop_unread(graph);
+    Ok(report)
+}
+
+/// Integer values and their dims: int8 weights, int32 biases.
+enum Integers {
+    I8(Vec<i8>, Vec<i64>),
+    I32(Vec<i32>, Vec<i64>),
+}
+
+/// A DequantizeLinear of `values` with `scales` (a scalar, or one per channel along `axis`) and
+/// zero points of 0, its initializers added to `initializers`.
+fn dequantize_node(
+    names: &mut Names,
+    initializers: &mut Vec<TensorProto>,
+    base: &str,
+    values: Integers,
+    scales: &[f32],
+    axis: Option<usize>,
+) -> NodeProto {
+    let zp_dims = build::scale_dims(scales.len());
+    let zeros = scales.len();
+    let (quantized, zero_point) = match values {
+        Integers::I8(v, dims) => (
+            build::i8_tensor(names.fresh(base, "quantized"), dims, &v),
+            build::i8_tensor(names.fresh(base, "zero_point"), zp_dims, &vec![0; zeros]),
+        ),
+        Integers::I32(v, dims) => (
+            build::i32_tensor(names.fresh(base, "quantized"), dims, &v),
+            build::i32_tensor(names.fresh(base, "zero_point"), zp_dims, &vec![0; zeros]),
+        ),
+    };
+    let scale = build::f32_tensor(
+        names.fresh(base, "scale"),
+        build::scale_dims(scales.len()),
+        scales,
+    );
+    let mut node = build::node(
+        "DequantizeLinear",
+        names.fresh(base, "DequantizeLinear"),
+        vec![
+            quantized.name().to_string(),
+            scale.name().to_string(),
+            zero_point.name().to_string(),
+        ],
+        vec![names.fresh(base, "dequantized")],
+    );
+    if let Some(axis) = axis.filter(|_| scales.len() > 1) {
+        node.attribute
+            .push(build::int_attribute("axis", axis as i64));
+    }
+    initializers.extend([quantized, scale, zero_point]);
+    node
+}
+
+/// Drops the float initializers (and value infos) nothing reads any more: the weights and biases
+/// now stored as integers, the outputs of folded ReLUs.
+pub(super) fn drop_unread(graph: &mut GraphProto) {
+    let read: HashSet<String> = graph
+        .node
+        .iter()
+        .flat_map(uses)
+        .chain(graph.output.iter().map(|o| o.name().to_string()))
+        .collect();
+    let produced: HashSet<String> = graph.node.iter().flat_map(|n| n.output.clone()).collect();
+    let dropped: HashSet<String> = graph
+        .initializer
+        .iter()
+        .map(|t| t.name().to_string())
+        .filter(|n| !read.contains(n))
+        .collect();
+    graph.initializer.retain(|t| !dropped.contains(t.name()));
+    // Old models list initializers among the inputs too; a dropped one goes from both.
+    graph.input.retain(|i| !dropped.contains(i.name()));
+    graph.value_info.retain(|v| produced.contains(v.name()));
+}

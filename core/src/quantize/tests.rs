@@ -1,0 +1,237 @@
+use std::path::PathBuf;
+
+use super::*;
+use crate::progress::NoProgress;
+use crate::runtime::{Dataset, ModelSession, SessionOptions};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(name)
+}
+
+fn load(name: &str) -> (Model, ModelAnalysis) {
+    let model = crate::load(&fixture(name)).unwrap();
+    let sizes = crate::AnalysisOptions {
+        dims: if name.starts_with("transformer") {
+            vec![("sequence".into(), 4)]
+        } else {
+            vec![]
+        },
+        ..Default::default()
+    };
+    let analysis = crate::analyze(&model, &sizes).unwrap();
+    (model, analysis)
+}
+
+fn run_quantize(
+    name: &str,
+    options: &QuantizeOptions,
+) -> Result<(Model, ModelAnalysis, Quantized)> {
+    let (model, analysis) = load(name);
+    let q = quantize(&model, &analysis, options, &NoProgress, &Cancel::default())?;
+    Ok((model, analysis, q))
+}
+
+fn session(proto: &ModelProto) -> ModelSession {
+    ModelSession::from_proto(proto, &SessionOptions { threads: Some(2) }).unwrap()
+}
+
+/// The fraction of the digits test set a model classifies right.
+fn digits_accuracy(proto: &ModelProto) -> f64 {
+    let (_, analysis) = load("digits_cnn.onnx");
+    let data = Dataset::from_npz(&fixture("digits_test.npz"), &analysis.inputs, None).unwrap();
+    let labels = data.labels.clone().unwrap();
+    let out = session(proto).run(&data.inputs).unwrap();
+    let logits = &out[0].1;
+    let correct = logits
+        .outer_iter()
+        .zip(&labels)
+        .filter(|(row, label)| {
+            let best = row
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(i, _)| i as i64);
+            best == Some(**label)
+        })
+        .count();
+    correct as f64 / labels.len() as f64
+}
+
+fn count(proto: &ModelProto, op: &str) -> usize {
+    let graph = proto.graph.as_ref().unwrap();
+    graph.node.iter().filter(|n| n.op_type() == op).count()
+}
+
+#[test]
+fn static_digits_cnn_keeps_its_accuracy_within_a_point() {
+    for calibration in [
+        Calibration::MinMax,
+        Calibration::Percentile {
+            percentile: DEFAULT_PERCENTILE,
+        },
+    ] {
+        let options = QuantizeOptions {
+            calibration,
+            data: Some(fixture("digits_train.npz")),
+            ..QuantizeOptions::new(QuantMode::Static)
+        };
+        let (model, analysis, q) = run_quantize("digits_cnn.onnx", &options).unwrap();
+        let float = digits_accuracy(&model.proto);
+        let int8 = digits_accuracy(&q.proto);
+        assert!(float > 0.9, "{float}");
+        assert!(
+            (float - int8).abs() <= 0.01,
+            "{}: float {float}, int8 {int8}",
+            calibration.name()
+        );
+        let convs_and_gemms = analysis.layers.iter().filter(|l| l.is_prunable).count();
+        assert_eq!(q.layers.len(), convs_and_gemms);
+        assert!(q.layers.iter().all(|l| l.per_channel), "{:?}", q.layers);
+        // Biases (conv2 has none: its batch norm follows it) become int32.
+        assert!(
+            q.layers.iter().filter(|l| l.int_bias).count() >= 3,
+            "{:?}",
+            q.layers
+        );
+        assert_eq!(q.data.as_ref().unwrap().samples, 256);
+        // Every ReLU after a conv folded into its output's Q/DQ pair.
+        assert!(count(&q.proto, "Relu") < count(&model.proto, "Relu"));
+        assert!(count(&q.proto, "QuantizeLinear") >= convs_and_gemms);
+        // No float weight is left behind.
+        let graph = q.proto.graph.as_ref().unwrap();
+        for t in &analysis.layers {
+            if let Some(w) = t.weight_input.map(|i| &t.inputs[i]) {
+                assert!(!graph.initializer.iter().any(|i| i.name() == w), "{w}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_saved_quantized_model_loads_in_a_fresh_session_and_is_smaller() {
+    let options = QuantizeOptions {
+        data: Some(fixture("digits_train.npz")),
+        ..QuantizeOptions::new(QuantMode::Static)
+    };
+    let (model, _, q) = run_quantize("digits_cnn.onnx", &options).unwrap();
+    let path = std::env::temp_dir().join(format!("prunekit-int8-{}.onnx", std::process::id()));
+    crate::save(&q.proto, &path).unwrap();
+    let reloaded = crate::load(&path).unwrap();
+    assert!(
+        reloaded.file_bytes * 10 < model.file_bytes * 7,
+        "{} vs {}",
+        reloaded.file_bytes,
+        model.file_bytes
+    );
+    let session = ModelSession::from_file(&path, &SessionOptions { threads: Some(1) }).unwrap();
+    assert_eq!(session.output_names(), vec!["logits".to_string()]);
+    std::fs::remove_file(&path).unwrap();
+}
+
+/// How far the quantized outputs are from the float ones: ‖q − f‖ / ‖f‖ over every output.
+fn relative_error(float: &ModelProto, int8: &ModelProto, data: &Dataset) -> f64 {
+    let f = session(float).run(&data.inputs).unwrap();
+    let q = session(int8).run(&data.inputs).unwrap();
+    let (mut diff, mut norm) = (0.0f64, 0.0f64);
+    for ((_, a), (_, b)) in f.iter().zip(&q) {
+        for (x, y) in a.iter().zip(b.iter()) {
+            diff += f64::from(x - y).powi(2);
+            norm += f64::from(*x).powi(2);
+        }
+    }
+    (diff / norm.max(1e-30)).sqrt()
+}
+
+#[test]
+fn onnx_runtime_loads_and_runs_every_quantized_fixture() {
+    for name in [
+        "digits_cnn.onnx",
+        "mlp.onnx",
+        "grouped_convs.onnx",
+        "transformer_block.onnx",
+        "external_data.onnx",
+        "quantized_conv.onnx",
+    ] {
+        for mode in [QuantMode::Static, QuantMode::Dynamic] {
+            let (model, analysis) = load(name);
+            let options = QuantizeOptions {
+                samples: Some(32),
+                ..QuantizeOptions::new(mode)
+            };
+            let q = match quantize(&model, &analysis, &options, &NoProgress, &Cancel::default()) {
+                Ok(q) => q,
+                // Conv-only models have nothing for dynamic quantization; the error says so.
+                Err(Error::Usage(why)) if mode == QuantMode::Dynamic => {
+                    assert!(why.contains("try --quantize static"), "{name}: {why}");
+                    continue;
+                }
+                Err(e) => panic!("{name} {}: {e}", mode.name()),
+            };
+            assert!(!q.layers.is_empty(), "{name}");
+            let data = Dataset::generated(&analysis.inputs, 8, 7).unwrap();
+            let error = relative_error(&model.proto, &q.proto, &data);
+            assert!(
+                error < 0.1,
+                "{name} {}: relative error {error}",
+                mode.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn dynamic_quantization_rewrites_matmuls_and_leaves_convs_float() {
+    let (model, _, q) = run_quantize(
+        "transformer_block.onnx",
+        &QuantizeOptions::new(QuantMode::Dynamic),
+    )
+    .unwrap();
+    let matmuls = count(&model.proto, "MatMul") + count(&model.proto, "Gemm");
+    assert_eq!(count(&q.proto, "MatMulInteger"), q.layers.len());
+    assert!(q.layers.len() <= matmuls && !q.layers.is_empty());
+    // Projections that read the same activation share one DynamicQuantizeLinear.
+    assert!(count(&q.proto, "DynamicQuantizeLinear") < q.layers.len());
+    assert!(q.data.is_none());
+
+    let (_, _, q) =
+        run_quantize("digits_cnn.onnx", &QuantizeOptions::new(QuantMode::Dynamic)).unwrap();
+    assert!(q.layers.iter().all(|l| l.op_type != "Conv"));
+    assert!(
+        q.skipped
+            .iter()
+            .any(|s| s.reason.contains("Conv stays float"))
+    );
+}
+
+#[test]
+fn ignored_layers_stay_float() {
+    let (_, analysis) = load("digits_cnn.onnx");
+    let first = analysis.layers.iter().find(|l| l.is_prunable).unwrap();
+    let options = QuantizeOptions {
+        ignore: vec![first.name.clone()],
+        samples: Some(16),
+        ..QuantizeOptions::new(QuantMode::Static)
+    };
+    let (_, _, q) = run_quantize("digits_cnn.onnx", &options).unwrap();
+    assert!(q.layers.iter().all(|l| l.name != first.name));
+    let skipped = q.skipped.iter().find(|s| s.name == first.name).unwrap();
+    assert!(skipped.reason.contains("ignore list"), "{}", skipped.reason);
+    let weight = &first.inputs[first.weight_input.unwrap()];
+    let graph = q.proto.graph.as_ref().unwrap();
+    assert!(graph.initializer.iter().any(|i| i.name() == weight));
+}
+
+#[test]
+fn bad_calibration_data_is_one_sentence() {
+    let options = QuantizeOptions {
+        data: Some(fixture("mlp.onnx")),
+        ..QuantizeOptions::new(QuantMode::Static)
+    };
+    let err = run_quantize("digits_cnn.onnx", &options)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a readable .npz"), "{err}");
+    assert_eq!(err.lines().count(), 1);
+}
