@@ -17,7 +17,9 @@ pub use benchmark::{
 };
 pub use layers::{MAX_BARS, params_and_flops};
 pub use plan::{plan_schedule, plan_sparsity};
-pub use profiles::{loss_curves, loss_layers, perf_layers, perf_op_types, perf_speedup};
+pub use profiles::{
+    loss_curves, loss_layers, perf_layers, perf_op_types, perf_speedup, quantization_layers,
+};
 
 use std::fmt;
 

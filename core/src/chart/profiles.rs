@@ -492,6 +492,70 @@ pub fn loss_layers(profile: &LossProfile, sorted: bool, top: Option<usize>) -> R
     render(&bars_scene(&bars))
 }
 
+/// The int8 sensitivity of each layer (`profile loss --quantization`): the metric with that layer
+/// alone quantized, in graph order (the most sensitive first when there are too many to show),
+/// with its accuracy when the data has labels.
+pub fn quantization_layers(profile: &LossProfile) -> Result<Chart> {
+    let Some(q) = &profile.quantization else {
+        return Err(Error::Usage(
+            "this loss profile has no quantization section; run `profile loss --quantization`."
+                .into(),
+        ));
+    };
+    let total = q.layers.len();
+    let (layers, ranked) = rank(q.layers.iter().collect(), None, |l| l.value);
+    let mut heading = format!(
+        "int8 sensitivity per layer — {} quantization, {}",
+        q.mode.name(),
+        q.metric
+    );
+    if ranked {
+        heading.push_str(&format!(", top {} of {total}", layers.len()));
+    }
+    let mut caption = format!(
+        "each layer quantized alone and run in ONNX Runtime; all {total} at once: {}",
+        num(q.model.value)
+    );
+    if let (Some(float), Some(int8)) = (q.float_accuracy, q.model.accuracy) {
+        caption.push_str(&format!(
+            ", accuracy {:.1}% float, {:.1}% int8",
+            float * 100.0,
+            int8 * 100.0
+        ));
+    }
+    if layers.is_empty() {
+        return render(&empty_scene(
+            &heading,
+            &caption,
+            "no layer could be quantized",
+        ));
+    }
+    let rows = layers
+        .iter()
+        .map(|l| BarRow {
+            name: l.name.clone(),
+            bars: vec![Some(Bar {
+                value: l.value,
+                label: match l.accuracy {
+                    Some(a) => format!("{}  {:.1}%  #{}", num(l.value), a * 100.0, l.rank),
+                    None => format!("{}  #{}", num(l.value), l.rank),
+                },
+                color: ACCENT,
+            })],
+        })
+        .collect();
+    let bars = Bars {
+        heading,
+        caption,
+        panel: format!("{} with the layer in int8", q.metric),
+        legend: Vec::new(),
+        rows,
+        ticks: TickFormat::Number,
+        log: false,
+    };
+    render(&bars_scene(&bars))
+}
+
 /// The values of a loss profile against sparsity, one curve per layer named in `layers` (in that
 /// order; names the profile lacks are left out, and repeats). An empty `layers` draws the 5 most
 /// sensitive layers by rank. At most 8 curves, each with its colour in the legend; points are

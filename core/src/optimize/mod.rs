@@ -18,6 +18,7 @@
 pub mod estimate;
 pub mod fit;
 pub mod plan;
+pub mod quantization;
 pub mod schedule;
 pub mod series;
 

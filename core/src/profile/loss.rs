@@ -62,9 +62,9 @@ pub struct LossProfile {
     pub quantization: Option<QuantizationLoss>,
 }
 
-/// How much int8 quantization hurts: each layer quantized alone (its weight and its input
-/// activations, fake-quantized with the calibrated ranges), then the whole model quantized as
-/// `export model` would and run in ONNX Runtime.
+/// How much int8 quantization hurts: each layer quantized alone (its weight and the activations
+/// around it, with the calibrated ranges), then the whole model quantized as `export model`
+/// would, each run in ONNX Runtime (`profile::quant_loss`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QuantizationLoss {
     pub mode: crate::quantize::QuantMode,
@@ -75,6 +75,12 @@ pub struct QuantizationLoss {
     pub layers: Vec<QuantLayerLoss>,
     /// Every quantizable layer quantized at once.
     pub model: QuantModelLoss,
+    /// The float model's accuracy on the same samples, when they carry `labels`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub float_accuracy: Option<f64>,
+    /// Samples each run used, and where they came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ pub mod magnitude;
 pub mod one_shot;
 pub mod perf;
 pub mod prune;
+pub mod quant_loss;
 pub mod weights;
 
 pub use levels::{LOSS_LEVELS, PERF_LEVELS, level_key, magnitude_levels};

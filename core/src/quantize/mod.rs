@@ -70,6 +70,20 @@ impl QuantizeOptions {
     }
 }
 
+impl QuantizeOptions {
+    /// What an optimization's plan asks for, calibrated on `data` (seeded random inputs without).
+    pub fn from_plan(plan: &QuantizationPlan, data: Option<PathBuf>, seed: u64) -> QuantizeOptions {
+        QuantizeOptions {
+            calibration: plan.calibration,
+            per_channel: plan.per_channel,
+            ignore: plan.ignore.iter().map(|i| i.name.clone()).collect(),
+            data,
+            seed,
+            ..QuantizeOptions::new(plan.mode)
+        }
+    }
+}
+
 /// Calibration samples when none are asked for: enough for stable ranges, few enough to be quick.
 pub const CALIBRATION_SAMPLES: usize = 128;
 /// Samples per calibration run: every activation of the batch is read back, so keep it modest.
@@ -99,15 +113,30 @@ pub struct Quantized {
     pub notes: Vec<String>,
 }
 
-/// Quantizes `model`: the layers `find_targets` takes, as `options` asks. Static quantization
-/// first runs the model on the calibration data (one progress step per batch).
-pub fn quantize(
+/// A model made ready to quantize: BatchNormalizations folded, layers chosen, activations
+/// calibrated. `rewrite` then quantizes all of its layers, or one at a time (the sensitivity
+/// profile), without calibrating again.
+pub struct Prepared {
+    /// The float model after folding: what the quantized one is compared with.
+    pub proto: ModelProto,
+    pub mode: QuantMode,
+    per_channel: bool,
+    pub targets: Vec<Target>,
+    pub skipped: Vec<Skipped>,
+    activations: Vec<Activation>,
+    params: HashMap<String, ActivationParams>,
+    pub data: Option<DataInfo>,
+    pub notes: Vec<String>,
+}
+
+/// Folds, picks the layers and (static) calibrates: one progress step per calibration batch.
+pub fn prepare(
     model: &Model,
     analysis: &ModelAnalysis,
     options: &QuantizeOptions,
     progress: &dyn Progress,
     cancel: &Cancel,
-) -> Result<Quantized> {
+) -> Result<Prepared> {
     let mut proto = model.proto.clone();
     let mut notes = Vec::new();
     let graph = proto.graph.as_mut().ok_or_else(|| {
@@ -154,35 +183,18 @@ pub fn quantize(
             ));
                 false
             });
-    let by_name: HashMap<&str, &Target> = targets.iter().map(|t| (t.name.as_str(), t)).collect();
-    let layer = |name: &str, per_channel: bool, int_bias: bool| QuantizedLayer {
-        name: name.to_string(),
-        op_type: by_name[name].op_type.clone(),
-        per_channel,
-        int_bias,
-    };
-    match options.mode {
+    let (activations, params, data) = match options.mode {
         QuantMode::Dynamic => {
-            let done = dynamic::rewrite(&mut proto, &targets, per_channel)?;
             notes.push(
                 "Activations are quantized at run time from their own range: no calibration."
                     .into(),
             );
-            Ok(Quantized {
-                proto,
-                mode: options.mode,
-                layers: done.iter().map(|(n, pc)| layer(n, *pc, false)).collect(),
-                skipped,
-                activations: 0,
-                data: None,
-                notes,
-            })
+            (Vec::new(), HashMap::new(), None)
         }
         QuantMode::Static => {
             let activations = qdq::activations(graph, &targets);
             let (params, data) =
                 calibrate(&proto, analysis, &activations, options, progress, cancel)?;
-            let done = qdq::rewrite(&mut proto, &targets, &activations, &params, per_channel)?;
             notes.push(format!(
                 "Activation ranges are the {} of {} {} sample{}.",
                 match options.calibration {
@@ -201,31 +213,112 @@ pub fn quantize(
             if data.source == "generated" {
                 notes.push("Calibrated on random inputs: give --data with real samples for ranges that match real use.".into());
             }
-            Ok(Quantized {
-                proto,
-                mode: options.mode,
-                layers: done
-                    .iter()
-                    .map(|r| layer(&r.name, r.per_channel, r.int_bias))
-                    .collect(),
-                skipped,
-                activations: params.len(),
-                data: Some(data),
-                notes,
-            })
+            (activations, params, Some(data))
         }
+    };
+    Ok(Prepared {
+        proto,
+        mode: options.mode,
+        per_channel,
+        targets,
+        skipped,
+        activations,
+        params,
+        data,
+        notes,
+    })
+}
+
+impl Prepared {
+    /// The model with every chosen layer quantized, or only the layer named `only`.
+    pub fn rewrite(&self, only: Option<&str>) -> Result<(ModelProto, Vec<QuantizedLayer>)> {
+        let targets: Vec<Target> = self
+            .targets
+            .iter()
+            .filter(|t| only.is_none_or(|o| o == t.name))
+            .cloned()
+            .collect();
+        let mut proto = self.proto.clone();
+        let op_of = |name: &str| {
+            targets
+                .iter()
+                .find(|t| t.name == name)
+                .map_or(String::new(), |t| t.op_type.clone())
+        };
+        let layers = match self.mode {
+            QuantMode::Dynamic => dynamic::rewrite(&mut proto, &targets, self.per_channel)?
+                .into_iter()
+                .map(|(name, per_channel)| QuantizedLayer {
+                    op_type: op_of(&name),
+                    name,
+                    per_channel,
+                    int_bias: false,
+                })
+                .collect(),
+            QuantMode::Static => {
+                let activations = match only {
+                    None => self.activations.clone(),
+                    Some(_) => {
+                        let graph = self
+                            .proto
+                            .graph
+                            .as_ref()
+                            .expect("prepare checked the graph");
+                        qdq::activations(graph, &targets)
+                    }
+                };
+                qdq::rewrite(
+                    &mut proto,
+                    &targets,
+                    &activations,
+                    &self.params,
+                    self.per_channel,
+                )?
+                .into_iter()
+                .map(|r| QuantizedLayer {
+                    op_type: op_of(&r.name),
+                    name: r.name,
+                    per_channel: r.per_channel,
+                    int_bias: r.int_bias,
+                })
+                .collect()
+            }
+        };
+        Ok((proto, layers))
+    }
+
+    pub fn into_quantized(self) -> Result<Quantized> {
+        let (proto, layers) = self.rewrite(None)?;
+        Ok(Quantized {
+            proto,
+            mode: self.mode,
+            layers,
+            skipped: self.skipped,
+            activations: self.params.len(),
+            data: self.data,
+            notes: self.notes,
+        })
     }
 }
 
-/// The calibrated parameters of each activation that is a float tensor, and the data used.
-pub fn calibrate(
-    proto: &ModelProto,
+/// Quantizes `model`: the layers `find_targets` takes, as `options` asks. Static quantization
+/// first runs the model on the calibration data (one progress step per batch).
+pub fn quantize(
+    model: &Model,
     analysis: &ModelAnalysis,
-    activations: &[Activation],
     options: &QuantizeOptions,
     progress: &dyn Progress,
     cancel: &Cancel,
-) -> Result<(HashMap<String, ActivationParams>, DataInfo)> {
+) -> Result<Quantized> {
+    prepare(model, analysis, options, progress, cancel)?.into_quantized()
+}
+
+/// The samples calibration (and the quantization loss profile) run on, and their batch: the
+/// first `--samples` of `--data` (default 512), or `CALIBRATION_SAMPLES` generated ones.
+pub fn calibration_data(
+    analysis: &ModelAnalysis,
+    options: &QuantizeOptions,
+) -> Result<(crate::runtime::Dataset, usize)> {
     let fixed_batch = analysis.inputs.iter().any(|i| {
         matches!(
             i.declared.as_ref().and_then(|d| d.first()),
@@ -240,14 +333,26 @@ pub fn calibrate(
     let samples = options
         .samples
         .or(options.data.is_some().then_some(default_samples * 4));
-    let (data, batch) = dataset(
+    dataset(
         analysis,
         options.data.as_deref(),
         samples,
         default_samples,
         batch,
         options.seed,
-    )?;
+    )
+}
+
+/// The calibrated parameters of each activation that is a float tensor, and the data used.
+pub fn calibrate(
+    proto: &ModelProto,
+    analysis: &ModelAnalysis,
+    activations: &[Activation],
+    options: &QuantizeOptions,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<(HashMap<String, ActivationParams>, DataInfo)> {
+    let (data, batch) = calibration_data(analysis, options)?;
     let graph = proto
         .graph
         .as_ref()

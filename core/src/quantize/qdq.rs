@@ -27,7 +27,7 @@ pub struct Activation {
 }
 
 /// The activations around the targets (their inputs and outputs), and around each Add of two
-/// activations (so residual additions run in int8 too).
+/// activations that reads a target's output (so residual additions run in int8 too).
 pub fn activations(graph: &GraphProto, targets: &[Target]) -> Vec<Activation> {
     let constants: HashSet<&str> = graph
         .initializer
@@ -62,11 +62,32 @@ pub fn activations(graph: &GraphProto, targets: &[Target]) -> Vec<Activation> {
             (t.node, vec![input])
         })
         .collect();
+    // Adds that read a target's output (directly or through the ReLU after it).
+    let target_outputs: HashSet<&str> = targets
+        .iter()
+        .filter_map(|t| graph.node[t.node].output.first())
+        .flat_map(|out| {
+            let relu_out = consumers
+                .get(out)
+                .into_iter()
+                .flatten()
+                .map(|&c| &graph.node[c])
+                .filter(|n| n.op_type() == "Relu")
+                .filter_map(|n| n.output.first().map(String::as_str));
+            std::iter::once(out.as_str())
+                .chain(relu_out)
+                .collect::<Vec<_>>()
+        })
+        .collect();
     for (i, node) in graph.node.iter().enumerate() {
         if node.op_type() == "Add"
             && crate::analysis::graph::is_default_domain(node)
             && node.input.len() == 2
             && node.input.iter().all(|v| is_activation(v))
+            && node
+                .input
+                .iter()
+                .any(|v| target_outputs.contains(v.as_str()))
         {
             quantized_nodes.push((i, node.input.clone()));
         }

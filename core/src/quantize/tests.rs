@@ -235,3 +235,37 @@ fn bad_calibration_data_is_one_sentence() {
     assert!(err.contains("not a readable .npz"), "{err}");
     assert_eq!(err.lines().count(), 1);
 }
+
+#[test]
+fn the_quantization_loss_profile_ranks_every_layer_on_real_int8_runs() {
+    let (model, analysis) = load("digits_cnn.onnx");
+    let options = QuantizeOptions {
+        data: Some(fixture("digits_test.npz")),
+        ..QuantizeOptions::new(QuantMode::Static)
+    };
+    let loss = crate::profile::quant_loss::profile(
+        &model,
+        &analysis,
+        &options,
+        &NoProgress,
+        &Cancel::default(),
+    )
+    .unwrap();
+    assert_eq!(loss.metric, "kl_divergence");
+    assert_eq!(loss.layers.len(), 4);
+    let mut ranks: Vec<usize> = loss.layers.iter().map(|l| l.rank).collect();
+    ranks.sort();
+    assert_eq!(ranks, vec![1, 2, 3, 4]);
+    let float_accuracy = loss.float_accuracy.unwrap();
+    for l in &loss.layers {
+        assert!(l.value > 0.0 && l.value < 0.1, "{l:?}");
+        assert!(
+            (l.accuracy.unwrap() - float_accuracy).abs() <= 0.02,
+            "{l:?}"
+        );
+    }
+    // All layers at once hurt at least as much as the worst one alone, and stay within a point.
+    let worst = loss.layers.iter().map(|l| l.value).fold(0.0, f64::max);
+    assert!(loss.model.value >= worst * 0.5, "{:?}", loss.model);
+    assert!((loss.model.accuracy.unwrap() - float_accuracy).abs() <= 0.01);
+}

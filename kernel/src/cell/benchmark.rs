@@ -4,6 +4,9 @@
 
 use prunekit_core::benchmark::{self, Benchmark, BenchmarkOptions, BenchmarkRun, Iterations};
 use prunekit_core::project::{self, Found, ProjectFile};
+use std::path::{Path, PathBuf};
+
+use prunekit_core::quantize::{QuantizeOptions, quantize};
 use prunekit_core::{Cancel, Error, Result, chart, export};
 
 use super::flags::Flags;
@@ -14,6 +17,8 @@ use crate::display::table::{self, Column, escape};
 use crate::session::KernelSession;
 
 const DEFAULT_WARMUP: usize = 5;
+/// Generated samples that calibrate the quantized models a benchmark times.
+const BENCHMARK_CALIBRATION_SAMPLES: usize = 16;
 
 /// Said with every comparison: what ONNX Runtime can and cannot show.
 const DENSE_KERNELS: &str = "ONNX Runtime's CPU kernels are dense, so an unstructured-pruned model runs at about dense speed there; the estimate is what a sparsity-aware engine would give.";
@@ -35,6 +40,7 @@ pub fn benchmark(
             "--warmup",
             "--optimization",
             "--name",
+            "--quantize",
         ],
         &[],
     )?;
@@ -71,16 +77,11 @@ pub fn benchmark(
         Found::Project(p) => *p,
         _ => ProjectFile::new(&loaded.path),
     };
-    // The pruned model of an optimization goes to a temporary file for the run.
-    let scratch = std::env::temp_dir().join(format!(
-        "prunekit-benchmark-{}-{}.onnx",
-        std::process::id(),
-        uuid::Uuid::new_v4()
-    ));
+    // The pruned and quantized models go to temporary files for the run.
     let mut estimated = None;
     let optimization = flags.get("--optimization").map(str::to_string);
-    if let Some(name) = &optimization {
-        let plan = project.optimizations.get(name).ok_or_else(|| {
+    let plan = match &optimization {
+        Some(name) => Some(project.optimizations.get(name).ok_or_else(|| {
             let have: Vec<&str> = project.optimizations.keys().map(String::as_str).collect();
             Error::Usage(format!(
                 "there is no optimization '{name}'; the choices are {} (run `optimize`).",
@@ -90,19 +91,83 @@ pub fn benchmark(
                     have.join(", ")
                 }
             ))
-        })?;
-        estimated = plan.model.estimated_speedup;
+        })?),
+        None => None,
+    };
+    // --quantize, else what the optimization asks for.
+    let quantization: Option<QuantizeOptions> = match flags.get("--quantize") {
+        Some("off") => None,
+        Some(text) => {
+            let mode = super::quantization::mode("--quantize", text)?;
+            Some(match plan.and_then(|p| p.quantization.as_ref()) {
+                Some(q) if q.mode == mode => QuantizeOptions::from_plan(q, None, options.seed),
+                _ => QuantizeOptions {
+                    seed: options.seed,
+                    ..QuantizeOptions::new(mode)
+                },
+            })
+        }
+        None => plan
+            .and_then(|p| p.quantization.as_ref())
+            .map(|q| QuantizeOptions::from_plan(q, None, options.seed)),
+    };
+    // Timing does not depend on the calibrated ranges: a few generated samples set them.
+    let quantization = quantization.map(|q| QuantizeOptions {
+        samples: Some(BENCHMARK_CALIBRATION_SAMPLES),
+        threads: session.settings.threads,
+        ..q
+    });
+    let mut models: Vec<(&str, PathBuf)> = vec![("dense", loaded.path.clone())];
+    let scratch = |what: &str| {
+        std::env::temp_dir().join(format!(
+            "prunekit-benchmark-{}-{}-{what}.onnx",
+            std::process::id(),
+            uuid::Uuid::new_v4()
+        ))
+    };
+    let preparing = ProgressDisplay::start(sink, "preparing the models to time");
+    let prepared = (|| -> Result<()> {
         let model = prunekit_core::load(&loaded.path)?;
-        let (proto, _) = export::model::pruned_model(&model, plan)?;
-        prunekit_core::save(&proto, &scratch)?;
+        if let Some(q) = &quantization {
+            let quantized = quantize(&model, &loaded.analysis, q, &preparing, cancel)?;
+            let path = scratch("quantized");
+            prunekit_core::save(&quantized.proto, &path)?;
+            models.push(("quantized", path));
+        }
+        if let Some(plan) = plan {
+            estimated = plan.model.estimated_speedup;
+            let (proto, _) = export::model::pruned_model(&model, plan)?;
+            let path = scratch("pruned");
+            prunekit_core::save(&proto, &path)?;
+            models.push(("pruned", path));
+            if let Some(q) = &quantization {
+                let pruned = prunekit_core::Model {
+                    proto,
+                    ..model.clone()
+                };
+                let quantized = quantize(&pruned, &loaded.analysis, q, &preparing, cancel)?;
+                let path = scratch("pruned-quantized");
+                prunekit_core::save(&quantized.proto, &path)?;
+                models.push(("pruned+quantized", path));
+            }
+        }
+        Ok(())
+    })();
+    let remove_scratch = |models: &[(&str, PathBuf)]| {
+        for (_, path) in models.iter().skip(1) {
+            let _ = std::fs::remove_file(path);
+        }
+    };
+    if let Err(err) = prepared {
+        preparing.finish(0, 1, "failed");
+        remove_scratch(&models);
+        return Err(err);
     }
-    let mut models = vec![("dense", loaded.path.as_path())];
-    if optimization.is_some() {
-        models.push(("pruned", scratch.as_path()));
-    }
+    preparing.finish(1, 1, "ready");
+    let model_refs: Vec<(&str, &Path)> = models.iter().map(|(n, p)| (*n, p.as_path())).collect();
     let progress = ProgressDisplay::start(sink, "benchmarking");
-    let result = benchmark::run(&models, &loaded.analysis, &options, &progress, cancel);
-    let _ = std::fs::remove_file(&scratch);
+    let result = benchmark::run(&model_refs, &loaded.analysis, &options, &progress, cancel);
+    remove_scratch(&models);
     match &result {
         Ok(_) => progress.finish(1, 1, "benchmarked"),
         Err(Error::Cancelled) => {
@@ -115,6 +180,13 @@ pub fn benchmark(
     if optimization.is_some() {
         notes.push(DENSE_KERNELS.to_string());
     }
+    if let Some(q) = &quantization {
+        notes.push(format!(
+            "The {} int8 models were calibrated on {BENCHMARK_CALIBRATION_SAMPLES} generated samples: their ranges do not change how long they take. ONNX Runtime runs them with its integer kernels{}.",
+            q.mode.name(),
+            cpu_int8_note()
+        ));
+    }
     let result = Benchmark {
         optimization: optimization.clone(),
         runs,
@@ -124,6 +196,9 @@ pub fn benchmark(
         .get("--name")
         .map(str::to_string)
         .or(optimization.clone())
+        .or(quantization
+            .as_ref()
+            .map(|q| format!("int8-{}", q.mode.name())))
         .unwrap_or_else(|| "dense".into());
     let saved = result.clone();
     project::update(&loaded.path, |p| {
@@ -149,7 +224,7 @@ pub fn benchmark(
     let summary = summary(&name, &result, estimated);
     let mut value = serde_json::to_value(&result).expect("benchmarks serialize");
     value["name"] = serde_json::json!(name);
-    if optimization.is_some() {
+    if optimization.is_some() || quantization.is_some() {
         value["estimated_speedup"] = serde_json::json!(estimated);
         value["speedups"] = serde_json::json!(measured_speedups(&result.runs));
     }
@@ -178,21 +253,32 @@ fn list<T>(text: &str, flag: &str, parse: impl Fn(&str) -> Option<T>) -> Result<
         .collect()
 }
 
-/// Dense against pruned ms per item, for each configuration timed with both.
+/// Dense against every other model's ms per item, for each configuration timed with both.
 fn measured_speedups(runs: &[BenchmarkRun]) -> Vec<serde_json::Value> {
     runs.iter()
-        .filter(|r| r.model == "dense")
-        .filter_map(|dense| {
-            let pruned = runs.iter().find(|r| {
-                r.model == "pruned" && r.batch == dense.batch && r.threads == dense.threads
+        .filter(|r| r.model != "dense")
+        .filter_map(|other| {
+            let dense = runs.iter().find(|r| {
+                r.model == "dense" && r.batch == other.batch && r.threads == other.threads
             })?;
             Some(serde_json::json!({
+                "model": other.model,
                 "batch": dense.batch,
                 "threads": dense.threads,
-                "measured": dense.ms_per_item / pruned.ms_per_item.max(1e-12),
+                "measured": dense.ms_per_item / other.ms_per_item.max(1e-12),
             }))
         })
         .collect()
+}
+
+/// Whether this CPU has the instructions ONNX Runtime's int8 kernels are fastest with.
+fn cpu_int8_note() -> String {
+    let isa = prunekit_core::benchmark::int8_isa();
+    if isa.is_empty() {
+        String::new()
+    } else {
+        format!(" (this CPU has {})", isa.join(", "))
+    }
 }
 
 fn threads_label(t: Option<usize>) -> String {
@@ -208,19 +294,24 @@ fn summary(name: &str, b: &Benchmark, estimated: Option<f64>) -> String {
         ))
     );
     for dense in b.runs.iter().filter(|r| r.model == "dense") {
-        if let Some(pruned) = b
+        for other in b
             .runs
             .iter()
-            .find(|r| r.model == "pruned" && r.batch == dense.batch && r.threads == dense.threads)
+            .filter(|r| r.model != "dense" && r.batch == dense.batch && r.threads == dense.threads)
         {
             out.push_str(&format!(
-                "  batch {}, threads {}: measured speedup {:.2}x ({:.3} against {:.3} ms per item){}.\n",
+                "  batch {}, threads {}: {} measured speedup {:.2}x ({:.3} against {:.3} ms per item){}.\n",
                 dense.batch,
                 threads_label(dense.threads),
-                dense.ms_per_item / pruned.ms_per_item.max(1e-12),
-                pruned.ms_per_item,
+                other.model,
+                dense.ms_per_item / other.ms_per_item.max(1e-12),
+                other.ms_per_item,
                 dense.ms_per_item,
-                estimated.map_or(String::new(), |e| format!("; estimated on a sparsity-aware engine: {e:.2}x"))
+                match estimated {
+                    Some(e) if other.model == "pruned" =>
+                        format!("; estimated on a sparsity-aware engine: {e:.2}x"),
+                    _ => String::new(),
+                }
             ));
         }
     }
@@ -252,21 +343,26 @@ const TITLES: [&str; 10] = [
 ];
 
 fn rows_text(runs: &[BenchmarkRun]) -> String {
-    let mut out = TITLES
-        .iter()
-        .map(|t| format!("{t:>9}"))
-        .collect::<Vec<_>>()
-        .join(" ")
-        + "\n";
+    // The model column fits its longest name ("pruned+quantized"); the numbers take 9.
+    let first = runs.iter().map(|r| r.model.len()).max().unwrap_or(0).max(9);
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == 0 {
+                    format!("{c:>first$}")
+                } else {
+                    format!("{c:>9}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+            + "\n"
+    };
+    let mut out = line(TITLES.iter().map(|t| t.to_string()).collect());
     for r in runs {
-        out.push_str(
-            &(row(r)
-                .iter()
-                .map(|c| format!("{c:>9}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-                + "\n"),
-        );
+        out.push_str(&line(row(r)));
     }
     out
 }

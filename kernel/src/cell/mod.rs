@@ -11,6 +11,7 @@ pub mod optimize;
 pub mod output;
 pub mod parse;
 pub mod profile;
+pub mod quantization;
 pub mod run;
 pub mod settings;
 pub mod spec;

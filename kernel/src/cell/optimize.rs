@@ -8,13 +8,15 @@ use std::path::{Path, PathBuf};
 use prunekit_core::optimize::{self, OptimizeOptions, Override, PruningPlan};
 use prunekit_core::profile::{self, LossProfile, PerfKind, PerfProfile};
 use prunekit_core::project::{self, Found, ProjectFile};
+use prunekit_core::quantize::{QuantizationPlan, QuantizeOptions};
 use prunekit_core::runtime::{Dataset, ModelSession, SessionOptions};
-use prunekit_core::{Error, Result, chart, export};
+use prunekit_core::{Cancel, Error, Result, chart, export};
 use serde_json::json;
 
 use super::flags::Flags;
 use super::output::{Output, Sink};
 use crate::display::bundle::Bundle;
+use crate::display::progress::ProgressDisplay;
 use crate::display::table::{self, Column, escape};
 use crate::display::text::keep_tail;
 use crate::session::{KernelSession, LoadedModel};
@@ -104,8 +106,10 @@ pub fn optimize(session: &mut KernelSession, words: &[String], sink: &dyn Sink) 
             "--epochs",
             "--lr",
             "--name",
+            "--quantize",
+            "--calibration",
         ],
-        &[],
+        &["--per-tensor"],
     )?;
     flags.no_positional()?;
     let loaded = session.model()?;
@@ -168,10 +172,64 @@ pub fn optimize(session: &mut KernelSession, words: &[String], sink: &dyn Sink) 
     let perf_name = flags.get("--perf").or(earlier.map(|p| p.perf.as_str()));
     let loss_name = flags.get("--loss").or(earlier.map(|p| p.loss.as_str()));
     let loaded = session.model()?;
-    let plan = fit(&project, loaded, perf_name, loss_name, &options)?;
+    let mut plan = fit(&project, loaded, perf_name, loss_name, &options)?;
+    plan.quantization = quantization_of(&flags, &project, earlier, &plan)?;
     let settings = session.settings.clone();
     save(loaded, &name, &plan, Some(settings))?;
     show(sink, &name, &plan)
+}
+
+/// `--quantize static|dynamic|off` with `--calibration` and `--per-tensor`; without them, what
+/// the optimization asked for before (its epochs refitted to the new schedule). Layers the loss
+/// profile's quantization section finds too sensitive stay float.
+fn quantization_of(
+    flags: &Flags,
+    project: &ProjectFile,
+    earlier: Option<&PruningPlan>,
+    plan: &PruningPlan,
+) -> Result<Option<QuantizationPlan>> {
+    let before = earlier.and_then(|p| p.quantization.as_ref());
+    let mode = match flags.get("--quantize") {
+        Some("off") => None,
+        Some(text) => Some(super::quantization::mode("--quantize", text)?),
+        None => before.map(|q| q.mode),
+    };
+    let Some(mode) = mode else {
+        for flag in ["--calibration", "--per-tensor"] {
+            if flags.has(flag) {
+                return Err(Error::Usage(format!(
+                    "{flag} applies to quantization only; add --quantize static or --quantize dynamic."
+                )));
+            }
+        }
+        return Ok(None);
+    };
+    let calibration = match (flags.get("--calibration"), before) {
+        (None, Some(q)) => q.calibration,
+        _ => super::quantization::calibration(flags)?,
+    };
+    let per_channel = if flags.has("--per-tensor") {
+        false
+    } else {
+        before.is_none_or(|q| q.per_channel)
+    };
+    let loss = project
+        .loss_profiles
+        .get(&plan.loss)
+        .and_then(|p| p.quantization.as_ref())
+        .or_else(|| {
+            project
+                .latest_loss_profile()
+                .and_then(|(_, p)| p.quantization.as_ref())
+        })
+        .filter(|q| q.mode == mode);
+    Ok(Some(optimize::quantization::plan(
+        mode,
+        calibration,
+        per_channel,
+        loss,
+        &plan.schedule,
+    )))
 }
 
 fn schedule_of(settings: &project::Settings) -> optimize::Schedule {
@@ -283,13 +341,14 @@ pub fn override_layers(
         overrides,
         schedule: earlier.schedule.clone(),
     };
-    let plan = fit(
+    let mut plan = fit(
         &project,
         loaded,
         Some(&earlier.perf),
         Some(&earlier.loss),
         &options,
     )?;
+    plan.quantization = earlier.quantization.clone();
     save(loaded, &name, &plan, None)?;
     show(sink, &name, &plan)
 }
@@ -341,6 +400,23 @@ fn show(sink: &dyn Sink, name: &str, plan: &PruningPlan) -> Result<()> {
         s.update_frequency,
         s.fine_tune_start
     ));
+    if let Some(q) = &plan.quantization {
+        summary.push_str(&format!(
+            "  Quantization: {} int8 ({} calibration, {} weights), quantization-aware training from epoch {}; {}.\n",
+            q.mode.name(),
+            q.calibration.name(),
+            if q.per_channel { "per-channel" } else { "per-tensor" },
+            q.start_epoch,
+            if q.ignore.is_empty() {
+                "every layer quantized".to_string()
+            } else {
+                format!("{} left float", q.ignore.len())
+            }
+        ));
+        for i in &q.ignore {
+            summary.push_str(&format!("    float: {} ({})\n", i.name, i.reason));
+        }
+    }
     for o in &plan.overrides {
         summary.push_str(&format!(
             "  override {} {}\n",
@@ -412,7 +488,12 @@ fn show(sink: &dyn Sink, name: &str, plan: &PruningPlan) -> Result<()> {
 }
 
 /// `export recipe PATH | export code PATH [--framework pytorch] [--training] | export model PATH`.
-pub fn export(session: &mut KernelSession, words: &[String], sink: &dyn Sink) -> Result<()> {
+pub fn export(
+    session: &mut KernelSession,
+    words: &[String],
+    sink: &dyn Sink,
+    cancel: &Cancel,
+) -> Result<()> {
     let flags = Flags::parse(
         "export",
         words,
@@ -422,8 +503,11 @@ pub fn export(session: &mut KernelSession, words: &[String], sink: &dyn Sink) ->
             "--framework",
             "--data",
             "--recipe",
+            "--calibration-data",
+            "--quantize",
+            "--calibration",
         ],
-        &["--training"],
+        &["--training", "--per-tensor"],
     )?;
     let [kind, path] = flags.positional[..] else {
         return Err(Error::Usage(
@@ -432,6 +516,40 @@ pub fn export(session: &mut KernelSession, words: &[String], sink: &dyn Sink) ->
     };
     let loaded = session.model()?;
     let project = project_of(loaded)?;
+    let quantize = match flags.get("--quantize") {
+        Some(text) if kind == "model" => Some(QuantizeOptions {
+            calibration: super::quantization::calibration(&flags)?,
+            per_channel: !flags.has("--per-tensor"),
+            ..QuantizeOptions::new(super::quantization::mode("--quantize", text)?)
+        }),
+        Some(_) => {
+            return Err(Error::Usage(
+                "--quantize applies to `export model`; a recipe takes its quantization from `optimize --quantize`.".into(),
+            ));
+        }
+        None => None,
+    };
+    let path = PathBuf::from(path);
+    // `export model PATH --quantize MODE` with no optimization yet: the dense model, quantized.
+    if kind == "model"
+        && quantize.is_some()
+        && flags.get("--optimization").is_none()
+        && project.latest_optimization.is_none()
+    {
+        let (text, value) = export_model(
+            loaded,
+            None,
+            quantize,
+            &path,
+            flags.get("--data"),
+            flags.get("--calibration-data"),
+            session.settings.seed,
+            sink,
+            cancel,
+        )?;
+        emit_written(sink, &text, &value);
+        return Ok(());
+    }
     let name = match flags
         .get("--optimization")
         .or(project.latest_optimization.as_deref())
@@ -439,7 +557,7 @@ pub fn export(session: &mut KernelSession, words: &[String], sink: &dyn Sink) ->
         Some(n) => n.to_string(),
         None => {
             return Err(Error::Usage(
-                "there is no optimization yet; run `optimize` first.".into(),
+                "there is no optimization yet; run `optimize` first (or `export model PATH --quantize static` for the dense model in int8).".into(),
             ));
         }
     };
@@ -448,7 +566,6 @@ pub fn export(session: &mut KernelSession, words: &[String], sink: &dyn Sink) ->
             "there is no optimization '{name}'; run `profiles` and `optimize --name {name}`."
         ))
     })?;
-    let path = PathBuf::from(path);
     let (text, value) = match kind {
         "recipe" => export_recipe(loaded, plan, &path, flags.get("--names"))?,
         "code" => {
@@ -491,14 +608,29 @@ pub fn export(session: &mut KernelSession, words: &[String], sink: &dyn Sink) ->
                 json!({"path": path, "kind": "code", "framework": "pytorch", "training": flags.has("--training"), "recipe": recipe}),
             )
         }
-        "model" => export_model(loaded, plan, &path, flags.get("--data"))?,
+        "model" => export_model(
+            loaded,
+            Some(plan),
+            quantize,
+            &path,
+            flags.get("--data"),
+            flags.get("--calibration-data"),
+            session.settings.seed,
+            sink,
+            cancel,
+        )?,
         other => {
             return Err(Error::Usage(format!(
                 "'export {other}' is not something prunekit writes; use recipe, code or model."
             )));
         }
     };
-    // What was written, as a two-column table under the sentence.
+    emit_written(sink, &text, &value);
+    Ok(())
+}
+
+/// The sentence of what was written, with its facts as a two-column table under it.
+fn emit_written(sink: &dyn Sink, text: &str, value: &serde_json::Value) {
     let rows: Vec<Vec<String>> = value
         .as_object()
         .into_iter()
@@ -522,15 +654,14 @@ pub fn export(session: &mut KernelSession, words: &[String], sink: &dyn Sink) ->
         },
     ];
     sink.emit(Output::Result(
-        Bundle::text(text.clone())
+        Bundle::text(text.to_string())
             .html(format!(
                 "<p>{}</p>{}",
-                escape(&text),
+                escape(text),
                 table::html(None, &columns, &rows)
             ))
-            .json(&value),
+            .json(value),
     ));
-    Ok(())
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -613,21 +744,78 @@ fn export_recipe(
     ))
 }
 
+/// Writes the plan's pruned model (the dense one without a plan), quantized when `quantize` or
+/// the plan asks for it, calibrated on `calibration_data` or else `data`.
+#[allow(clippy::too_many_arguments)]
 fn export_model(
     loaded: &LoadedModel,
-    plan: &PruningPlan,
+    plan: Option<&PruningPlan>,
+    quantize: Option<QuantizeOptions>,
     path: &Path,
     data: Option<&str>,
+    calibration_data: Option<&str>,
+    seed: u64,
+    sink: &dyn Sink,
+    cancel: &Cancel,
 ) -> Result<(String, serde_json::Value)> {
+    let quantize = quantize.or_else(|| {
+        plan.and_then(|p| p.quantization.as_ref())
+            .map(|q| QuantizeOptions::from_plan(q, None, seed))
+    });
+    if calibration_data.is_some() && quantize.is_none() {
+        return Err(Error::Usage(
+            "--calibration-data applies to a quantized model only; add --quantize static (or `optimize --quantize static`).".into(),
+        ));
+    }
     let model = prunekit_core::load(&loaded.path)?;
-    let (proto, measured) = export::model::pruned_model(&model, plan)?;
+    let (proto, measured) = match plan {
+        Some(plan) => export::model::pruned_model(&model, plan)?,
+        None => (model.proto.clone(), Vec::new()),
+    };
+    let (proto, quantized) = match quantize {
+        None => (proto, None),
+        Some(options) => {
+            let options = QuantizeOptions {
+                // Calibration reads --calibration-data, else the --data accuracy is measured on.
+                data: calibration_data.or(data).map(PathBuf::from),
+                seed,
+                ..options
+            };
+            let pruned = prunekit_core::Model { proto, ..model };
+            let progress = ProgressDisplay::start(sink, "quantizing");
+            let result = prunekit_core::quantize::quantize(
+                &pruned,
+                &loaded.analysis,
+                &options,
+                &progress,
+                cancel,
+            );
+            match &result {
+                Ok(_) => progress.finish(1, 1, "quantized"),
+                Err(Error::Cancelled) => progress.finish(0, 1, "interrupted; nothing was written"),
+                Err(_) => progress.finish(0, 1, "failed"),
+            }
+            let mut quantized = result?;
+            (std::mem::take(&mut quantized.proto), Some(quantized))
+        }
+    };
     make_parent(path)?;
     prunekit_core::save(&proto, path)?;
-    let mut message = format!(
-        "Wrote {}: {} layers pruned by magnitude to the plan.",
-        path.display(),
-        measured.iter().filter(|(_, s)| *s > 0.0).count()
-    );
+    let mut message = match plan {
+        Some(_) => format!(
+            "Wrote {}: {} layers pruned by magnitude to the plan.",
+            path.display(),
+            measured.iter().filter(|(_, s)| *s > 0.0).count()
+        ),
+        None => format!("Wrote {}: the dense model.", path.display()),
+    };
+    if let Some(q) = &quantized {
+        message.push(' ');
+        message.push_str(&super::quantization::describe(q));
+        if calibration_data.is_none() && data.is_some() {
+            message.push_str(" It was calibrated on the samples its accuracy is measured on; give --calibration-data other samples for a held-out figure.");
+        }
+    }
     let mut accuracy = serde_json::Value::Null;
     if let Some(data) = data {
         let set = Dataset::from_npz(Path::new(data), &loaded.analysis.inputs, None)?;
@@ -647,9 +835,19 @@ fn export_model(
         .iter()
         .map(|(w, s)| json!({"weight": w, "sparsity": s}))
         .collect();
+    let quantization = quantized.as_ref().map(|q| {
+        json!({
+            "mode": q.mode,
+            "layers": q.layers,
+            "float": q.skipped,
+            "activations": q.activations,
+            "calibration": q.data,
+            "notes": q.notes,
+        })
+    });
     Ok((
         message,
-        json!({"path": path, "kind": "model", "layers": layers, "accuracy": accuracy}),
+        json!({"path": path, "kind": "model", "layers": layers, "accuracy": accuracy, "quantization": quantization}),
     ))
 }
 

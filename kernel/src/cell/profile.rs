@@ -8,6 +8,7 @@ use prunekit_core::profile::{
     one_shot::OneShotOptions,
 };
 use prunekit_core::project::{self, Found};
+use prunekit_core::quantize::{QuantMode, QuantizeOptions};
 use prunekit_core::{Cancel, Error, Result, chart};
 use serde_json::Value;
 
@@ -130,8 +131,9 @@ fn loss(
             "--levels",
             "--name",
             "--show",
+            "--calibration",
         ],
-        &["--sorted"],
+        &["--sorted", "--quantization", "--dynamic", "--per-tensor"],
     )?;
     flags.no_positional()?;
     let loaded = session.model()?;
@@ -141,17 +143,36 @@ fn loss(
             "--method {method_text} is not a method; use approx, magnitude or one-shot."
         ))
     })?;
+    let quantization = flags.has("--quantization");
+    for flag in ["--calibration", "--dynamic", "--per-tensor"] {
+        if flags.has(flag) && !quantization {
+            return Err(Error::Usage(format!(
+                "{flag} applies to the quantization profile only; add --quantization."
+            )));
+        }
+    }
     if method != LossMethod::OneShot {
-        for flag in ["--data", "--samples", "--batch", "--levels"] {
+        // The quantization profile runs the model too, on --data or generated samples.
+        let data_flags: &[&str] = if quantization {
+            &["--levels"]
+        } else {
+            &["--data", "--samples", "--batch", "--levels"]
+        };
+        for flag in data_flags {
             if flags.has(flag) {
                 return Err(Error::Usage(format!(
-                    "{flag} applies to --method one-shot only; the {} profile needs no data.",
+                    "{flag} applies to --method one-shot{} only; the {} profile needs no data.",
+                    if quantization {
+                        ""
+                    } else {
+                        " or --quantization"
+                    },
                     method.name()
                 )));
             }
         }
     }
-    let profile = match method {
+    let mut profile = match method {
         LossMethod::Approx => profile::approx::profile(&loaded.analysis),
         LossMethod::Magnitude => {
             let model = prunekit_core::load(&loaded.path)?;
@@ -179,6 +200,28 @@ fn loss(
             result?
         }
     };
+    if quantization {
+        let options = QuantizeOptions {
+            calibration: super::quantization::calibration(&flags)?,
+            per_channel: !flags.has("--per-tensor"),
+            data: flags.get("--data").map(|d| resolve(loaded, d)),
+            samples: flags.count("--samples", 1)?,
+            batch: flags.count("--batch", 1)?,
+            threads: session.settings.threads,
+            seed: session.settings.seed,
+            ..QuantizeOptions::new(if flags.has("--dynamic") {
+                QuantMode::Dynamic
+            } else {
+                QuantMode::Static
+            })
+        };
+        let model = prunekit_core::load(&loaded.path)?;
+        let progress = ProgressDisplay::start(sink, "quantizing each layer");
+        let result =
+            profile::quant_loss::profile(&model, &loaded.analysis, &options, &progress, cancel);
+        finish(&progress, &result, "layers quantized");
+        profile.quantization = Some(result?);
+    }
     let name = flags.get("--name").unwrap_or(method.name()).to_string();
     save(loaded, |p| {
         p.loss_profiles.insert(name.clone(), profile.clone());
@@ -189,17 +232,32 @@ fn loss(
         .get("--show")
         .map(|s| s.split(',').map(str::trim).collect())
         .unwrap_or_default();
-    for chart in [
+    let mut charts = vec![
         chart::loss_layers(&profile, flags.has("--sorted"), None)?,
         chart::loss_curves(&profile, &shown)?,
-    ] {
+    ];
+    if profile.quantization.is_some() {
+        charts.push(chart::quantization_layers(&profile)?);
+    }
+    for chart in charts {
         show_chart(sink, chart, "loss profile");
     }
-    let text = format!("{}\n{}", loss_summary(&name, &profile), loss_rows(&profile));
+    let text = format!(
+        "{}\n{}{}",
+        loss_summary(&name, &profile),
+        loss_rows(&profile),
+        quantization_rows(&profile)
+    );
+    let quantization = quantization_rows(&profile);
     let html = format!(
-        "<pre>{}</pre>{}",
+        "<pre>{}</pre>{}{}",
         escape(&loss_summary(&name, &profile)),
-        loss_table(&profile)
+        loss_table(&profile),
+        if quantization.is_empty() {
+            String::new()
+        } else {
+            format!("<pre>{}</pre>", escape(quantization.trim_start()))
+        }
     );
     sink.emit(Output::Result(
         Bundle::text(text).html(html).json(&named(&name, &profile)),
@@ -514,6 +572,50 @@ fn loss_summary(name: &str, p: &LossProfile) -> String {
     }
     for note in &p.notes {
         out.push_str(&format!("  note: {note}\n"));
+    }
+    if let Some(q) = &p.quantization {
+        out.push_str(&format!(
+            "  int8 ({} quantization, {} calibration{}): all {} layers at once cost {:.5} {}{}.\n",
+            q.mode.name(),
+            q.calibration.name(),
+            if q.per_channel {
+                ", per-channel weights"
+            } else {
+                ", per-tensor weights"
+            },
+            q.layers.len(),
+            q.model.value,
+            q.metric.replace('_', " "),
+            match (q.float_accuracy, q.model.accuracy) {
+                (Some(f), Some(a)) =>
+                    format!("; accuracy {:.1}% float, {:.1}% int8", f * 100.0, a * 100.0),
+                _ => String::new(),
+            }
+        ));
+    }
+    out
+}
+
+/// The int8 sensitivity of each layer, most sensitive first.
+fn quantization_rows(p: &LossProfile) -> String {
+    let Some(q) = &p.quantization else {
+        return String::new();
+    };
+    let mut layers: Vec<_> = q.layers.iter().collect();
+    layers.sort_by_key(|l| l.rank);
+    let mut out = format!(
+        "\n{:>4} {:<40} {:>12} {:>10}\n",
+        "rank", "layer (int8 alone)", &q.metric, "accuracy"
+    );
+    for l in layers {
+        out.push_str(&format!(
+            "{:>4} {:<40} {:>12.6} {:>10}\n",
+            l.rank,
+            keep_tail(&l.name, 40),
+            l.value,
+            l.accuracy
+                .map_or(String::new(), |a| format!("{:.1}%", a * 100.0))
+        ));
     }
     out
 }

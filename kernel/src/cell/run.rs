@@ -43,7 +43,7 @@ fn run_line(
         "profiles" => super::profile::list(session, &line.words, sink),
         "optimize" => super::optimize::optimize(session, &line.words, sink),
         "override" => super::optimize::override_layers(session, &line.words, sink),
-        "export" => super::optimize::export(session, &line.words, sink),
+        "export" => super::optimize::export(session, &line.words, sink, cancel),
         "benchmark" => super::benchmark::benchmark(session, &line.words, sink, cancel),
         "settings" => super::settings::settings(session, &line.words, sink),
         "help" => help(&line.words, sink),

@@ -6,7 +6,7 @@
 //! layer and what lies downstream of it (`plan`) is built, and each level only feeds it the pruned
 //! weight and the cached activations. Layers run in parallel, one session each.
 
-mod metric;
+pub(crate) mod metric;
 pub(crate) mod plan;
 
 use std::borrow::Cow;

@@ -1,0 +1,166 @@
+//! The quantization loss profile (`profile loss --quantization`): each layer quantized to int8
+//! alone (its weight, and the activations around it with the calibrated ranges), the model run
+//! in ONNX Runtime on the data and its outputs compared with the float model's by the one-shot
+//! metric; then every layer at once, exactly the model `export model` writes.
+//!
+//! One calibration serves every run (`quantize::prepare`); each run is a real quantized model, so
+//! what is measured includes ONNX Runtime's integer kernels and their rounding.
+
+use std::collections::HashMap;
+
+use ndarray::ArrayD;
+
+use super::loss::{DataInfo, QuantLayerLoss, QuantModelLoss, QuantizationLoss};
+use super::one_shot::metric::{self, Accumulator, Comparison};
+use crate::error::Result;
+use crate::model::onnx::ModelProto;
+use crate::progress::{Cancel, Progress};
+use crate::quantize::{self, QuantizeOptions};
+use crate::runtime::{Batch, ModelSession, SessionOptions};
+use crate::{Model, ModelAnalysis};
+
+/// The float model's outputs on every batch, and how each output is compared.
+struct Reference<'a> {
+    batches: &'a [Batch],
+    outputs: Vec<HashMap<String, ArrayD<f32>>>,
+    comparisons: HashMap<String, Comparison>,
+    /// The first classifier output, when the data has labels.
+    classifier: Option<String>,
+    samples: usize,
+    threads: Option<usize>,
+}
+
+impl Reference<'_> {
+    /// The summed metric over the outputs, and the accuracy when there are labels.
+    fn compare(&self, proto: &ModelProto, cancel: &Cancel) -> Result<(f64, Option<f64>)> {
+        let mut session = ModelSession::from_proto(
+            proto,
+            &SessionOptions {
+                threads: self.threads,
+            },
+        )?;
+        let mut accumulators: HashMap<String, Accumulator> = HashMap::new();
+        let mut correct = 0usize;
+        for (b, batch) in self.batches.iter().enumerate() {
+            cancel.check()?;
+            for (name, out) in session.run(&batch.inputs)? {
+                let Some(&comparison) = self.comparisons.get(&name) else {
+                    continue;
+                };
+                accumulators.entry(name.clone()).or_default().add(
+                    comparison,
+                    &self.outputs[b][&name],
+                    &out,
+                );
+                if self.classifier.as_deref() == Some(name.as_str())
+                    && let Some(labels) = &batch.labels
+                {
+                    correct += metric::correct(&out, labels);
+                }
+            }
+        }
+        let value = accumulators.values().map(Accumulator::value).sum();
+        let accuracy = self
+            .classifier
+            .as_ref()
+            .map(|_| correct as f64 / self.samples as f64);
+        Ok((value, accuracy))
+    }
+}
+
+/// The quantization section of a loss profile.
+pub fn profile(
+    model: &Model,
+    analysis: &ModelAnalysis,
+    options: &QuantizeOptions,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<QuantizationLoss> {
+    let prepared = quantize::prepare(model, analysis, options, progress, cancel)?;
+    let (data, batch) = quantize::calibration_data(analysis, options)?;
+    let batches = data.batches(batch);
+    let total = prepared.targets.len() as u64 + 2;
+    progress.report(0, total, "float model");
+
+    let threads = options.threads;
+    let mut session = ModelSession::from_proto(&prepared.proto, &SessionOptions { threads })?;
+    let mut outputs = Vec::with_capacity(batches.len());
+    let mut baseline_correct = 0usize;
+    let mut classifier: Option<String> = None;
+    let mut comparisons = HashMap::new();
+    for batch in &batches {
+        cancel.check()?;
+        let out: HashMap<String, ArrayD<f32>> = session.run(&batch.inputs)?.into_iter().collect();
+        if comparisons.is_empty() {
+            let mut names: Vec<&String> = out.keys().collect();
+            names.sort();
+            for name in names {
+                let c = Comparison::of(&out[name]);
+                if c != Comparison::Nmse && classifier.is_none() && data.labels.is_some() {
+                    classifier = Some(name.clone());
+                }
+                comparisons.insert(name.clone(), c);
+            }
+        }
+        if let (Some(c), Some(labels)) = (&classifier, &batch.labels) {
+            baseline_correct += metric::correct(&out[c], labels);
+        }
+        outputs.push(out);
+    }
+    drop(session);
+    let mut metric_names: Vec<&str> = comparisons.values().map(|c| c.metric_name()).collect();
+    metric_names.sort();
+    metric_names.dedup();
+    let reference = Reference {
+        batches: &batches,
+        outputs,
+        comparisons: comparisons.clone(),
+        classifier: classifier.clone(),
+        samples: data.samples,
+        threads,
+    };
+
+    let mut layers = Vec::with_capacity(prepared.targets.len());
+    for (i, target) in prepared.targets.iter().enumerate() {
+        progress.report(i as u64 + 1, total, &target.name);
+        let (proto, _) = prepared.rewrite(Some(&target.name))?;
+        let (value, accuracy) = reference.compare(&proto, cancel)?;
+        layers.push(QuantLayerLoss {
+            name: target.name.clone(),
+            weight: target.weight.clone(),
+            op_type: target.op_type.clone(),
+            value,
+            accuracy,
+            rank: 0,
+        });
+    }
+    progress.report(total - 1, total, "every layer at once");
+    let (proto, _) = prepared.rewrite(None)?;
+    let (value, accuracy) = reference.compare(&proto, cancel)?;
+    progress.report(total, total, "done");
+
+    let mut order: Vec<usize> = (0..layers.len()).collect();
+    order.sort_by(|&a, &b| layers[b].value.total_cmp(&layers[a].value));
+    for (rank, i) in order.into_iter().enumerate() {
+        layers[i].rank = rank + 1;
+    }
+    let baseline_accuracy = classifier
+        .as_ref()
+        .map(|_| baseline_correct as f64 / data.samples as f64);
+    Ok(QuantizationLoss {
+        mode: options.mode,
+        calibration: options.calibration,
+        per_channel: options.per_channel,
+        metric: metric_names.join("+"),
+        layers,
+        model: QuantModelLoss { value, accuracy },
+        float_accuracy: baseline_accuracy,
+        data: Some(DataInfo {
+            source: data.source.clone(),
+            samples: data.samples,
+            batch,
+            has_labels: data.labels.is_some(),
+            seed: options.data.is_none().then_some(options.seed),
+        }),
+    })
+}
