@@ -1472,6 +1472,51 @@ mod tests {
     }
 
     #[test]
+    fn quantization_layers_chart() {
+        use crate::profile::{QuantLayerLoss, QuantModelLoss, QuantizationLoss};
+        use crate::quantize::{Calibration, QuantMode};
+        let mut p = loss(3, crate::profile::LOSS_LEVELS.to_vec());
+        let err = quantization_layers(&p).unwrap_err().to_string();
+        assert!(err.contains("--quantization"), "{err}");
+        p.quantization = Some(QuantizationLoss {
+            mode: QuantMode::Static,
+            calibration: Calibration::MinMax,
+            per_channel: true,
+            metric: "kl_divergence".into(),
+            layers: p
+                .layers
+                .iter()
+                .enumerate()
+                .map(|(i, l)| QuantLayerLoss {
+                    name: l.name.clone(),
+                    weight: l.weight.clone(),
+                    op_type: l.op_type.clone(),
+                    value: 1e-5 * (i + 1) as f64,
+                    accuracy: Some(0.976 - 0.002 * i as f64),
+                    rank: 3 - i,
+                })
+                .collect(),
+            model: QuantModelLoss {
+                value: 4e-5,
+                accuracy: Some(0.974),
+            },
+            float_accuracy: Some(0.976),
+            data: None,
+        });
+        let chart = quantization_layers(&p).unwrap();
+        check(
+            &chart,
+            &[
+                "int8 sensitivity per layer — static quantization, kl_divergence",
+                "/block2/conv/Conv_output_0",
+                "97.6% float, 97.4% int8",
+                "#1",
+            ],
+        );
+        save(&chart, "quantization-layers");
+    }
+
+    #[test]
     fn loss_layers_chart() {
         let p = loss(6, crate::profile::LOSS_LEVELS.to_vec());
         let chart = loss_layers(&p, false, None).unwrap();

@@ -158,20 +158,20 @@ pub fn prepare(
     let graph: &crate::model::onnx::GraphProto = graph;
     let (targets, skipped) = find_targets(graph, analysis, &options.ignore, options.mode);
     if targets.is_empty() {
-        let why = skipped
-            .first()
-            .map_or("it has no Conv, Gemm or MatMul".to_string(), |s| {
-                format!("{}: {}", s.name, s.reason)
-            });
-        return Err(Error::Usage(format!(
-            "{} has no layer that {} quantization can make int8 ({why}); {}.",
-            model.path.display(),
-            options.mode.name(),
-            match options.mode {
-                QuantMode::Dynamic => "try --quantize static, which covers Conv too",
-                QuantMode::Static => "check the model's weights are float32 initializers",
-            }
-        )));
+        return Err(Error::Usage(match options.mode {
+            QuantMode::Dynamic => format!(
+                "{} has no MatMul or Gemm with a float32 weight for dynamic quantization to make int8; try --quantize static, which covers Conv too.",
+                model.path.display()
+            ),
+            QuantMode::Static => format!(
+                "{} has no Conv, Gemm or MatMul with a float32 constant weight for static quantization to make int8{}.",
+                model.path.display(),
+                skipped.first().map_or(String::new(), |s| format!(
+                    " (layer {}: {})",
+                    s.name, s.reason
+                ))
+            ),
+        }));
     }
     let per_channel = options.per_channel
         && (options.mode == QuantMode::Dynamic

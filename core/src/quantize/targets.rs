@@ -82,10 +82,10 @@ fn target(
         );
     }
     let Some(weight_input) = layer.weight_input.filter(|_| layer.is_prunable) else {
-        return Err(layer
-            .not_prunable_reason
-            .clone()
-            .unwrap_or_else(|| "it has no constant weight".into()));
+        return Err(match &layer.not_prunable_reason {
+            Some(why) => format!("it has no float32 constant weight to quantize; {why}"),
+            None => "it has no float32 constant weight to quantize".into(),
+        });
     };
     let node = *node_of
         .get(layer.name.as_str())

@@ -151,6 +151,9 @@ fn loss(
             )));
         }
     }
+    if flags.has("--dynamic") {
+        super::quantization::no_calibration_flags(&flags, &["--calibration"])?;
+    }
     if method != LossMethod::OneShot {
         // The quantization profile runs the model too, on --data or generated samples.
         let data_flags: &[&str] = if quantization {
@@ -232,15 +235,18 @@ fn loss(
         .get("--show")
         .map(|s| s.split(',').map(str::trim).collect())
         .unwrap_or_default();
-    let mut charts = vec![
+    for chart in [
         chart::loss_layers(&profile, flags.has("--sorted"), None)?,
         chart::loss_curves(&profile, &shown)?,
-    ];
-    if profile.quantization.is_some() {
-        charts.push(chart::quantization_layers(&profile)?);
-    }
-    for chart in charts {
+    ] {
         show_chart(sink, chart, "loss profile");
+    }
+    if profile.quantization.is_some() {
+        show_chart(
+            sink,
+            chart::quantization_layers(&profile)?,
+            "int8 sensitivity",
+        );
     }
     let text = format!(
         "{}\n{}{}",

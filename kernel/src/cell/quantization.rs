@@ -27,6 +27,17 @@ pub fn calibration(flags: &Flags) -> Result<Calibration> {
     }
 }
 
+/// Dynamic quantization measures each activation as it runs: calibration flags would be ignored,
+/// so they are refused.
+pub fn no_calibration_flags(flags: &Flags, calibration_flags: &[&str]) -> Result<()> {
+    match calibration_flags.iter().find(|f| flags.has(f)) {
+        Some(flag) => Err(Error::Usage(format!(
+            "{flag} applies to static quantization only; dynamic quantization measures each activation's range as it runs, so drop {flag} or use --quantize static."
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// What a quantization did, in one line per fact.
 pub fn describe(q: &Quantized) -> String {
     let per_channel = q.layers.iter().filter(|l| l.per_channel).count();

@@ -42,8 +42,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "profile",
-        synopsis: "profile perf [--batch N] [--threads N] [--iterations N] [--warmup N] [--flops] [--level S] [--log] [--name NAME]\nprofile loss [--method approx|magnitude|one-shot] [--data FILE.npz] [--samples N] [--batch N] [--levels LIST] [--sorted] [--show LAYERS] [--name NAME]",
-        summary: "Profile the current model and save the profile by name in its project file. `perf` times every layer in ONNX Runtime (fused work attributed to its layer) and estimates what pruning each layer would save on a sparsity-aware engine; --flops counts FLOPs instead, running nothing. `loss` measures how much pruning each layer alone hurts: approx (from shapes), magnitude (the weights removed; the default) or one-shot (each layer pruned and the model run on --data FILE.npz, arrays named after the inputs plus optional `labels`, or on seeded random inputs).",
+        synopsis: "profile perf [--batch N] [--threads N] [--iterations N] [--warmup N] [--flops] [--level S] [--log] [--name NAME]\nprofile loss [--method approx|magnitude|one-shot] [--data FILE.npz] [--samples N] [--batch N] [--levels LIST] [--quantization [--dynamic] [--calibration minmax|percentile[:P]] [--per-tensor]] [--sorted] [--show LAYERS] [--name NAME]",
+        summary: "Profile the current model and save the profile by name in its project file. `perf` times every layer in ONNX Runtime (fused work attributed to its layer) and estimates what pruning each layer would save on a sparsity-aware engine; --flops counts FLOPs instead, running nothing. `loss` measures how much pruning each layer alone hurts: approx (from shapes), magnitude (the weights removed; the default) or one-shot (each layer pruned and the model run on --data FILE.npz, arrays named after the inputs plus optional `labels`, or on seeded random inputs). --quantization adds the int8 sensitivity of each layer: the layer quantized alone (static QDQ, calibrated on the same samples) and run in ONNX Runtime, then every layer at once.",
         flags: &[
             (
                 "--batch",
@@ -75,6 +75,22 @@ pub const COMMANDS: &[CommandSpec] = &[
                 "one-shot: sparsities, default 0,0.2,0.4,0.6,0.7,0.8,0.85,0.9,0.95,0.99",
             ),
             (
+                "--quantization",
+                "also measure how much int8 quantization of each layer alone hurts (on --data, or generated samples)",
+            ),
+            (
+                "--dynamic",
+                "quantization: dynamic (MatMul and Gemm, no calibration) instead of static",
+            ),
+            (
+                "--calibration",
+                "quantization: minmax (default), percentile, or percentile:P (such as percentile:99.99)",
+            ),
+            (
+                "--per-tensor",
+                "quantization: one weight scale per tensor instead of per output channel",
+            ),
+            (
                 "--sorted",
                 "the sensitivity chart largest first instead of graph order",
             ),
@@ -96,8 +112,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "optimize",
-        synopsis: "optimize [--sparsity S] [--balance B] [--min-sparsity S|off] [--min-speedup X|off] [--min-recovery R|off] [--perf NAME|flops] [--loss NAME|approx] [--epochs E] [--lr INIT[:FINAL]] [--name NAME]",
-        summary: "Fit a sparsity per prunable layer so the model reaches the target average, cheapest layers first: the cost of pruning each layer blends its loss profile with the time it saves (--balance 0 = performance, 1 = loss). The first prunable layer and grouped convolutions stay dense unless overridden; sparsity a filter removes goes to the other layers. Gives estimates (time, FLOPs, params, recovery) and the training schedule, and saves the optimization by name (default: default). Without --perf and --loss it uses the latest profiles, else FLOPs and the approximation.",
+        synopsis: "optimize [--sparsity S] [--balance B] [--min-sparsity S|off] [--min-speedup X|off] [--min-recovery R|off] [--perf NAME|flops] [--loss NAME|approx] [--epochs E] [--lr INIT[:FINAL]] [--quantize static|dynamic|off] [--calibration minmax|percentile[:P]] [--per-tensor] [--name NAME]",
+        summary: "Fit a sparsity per prunable layer so the model reaches the target average, cheapest layers first: the cost of pruning each layer blends its loss profile with the time it saves (--balance 0 = performance, 1 = loss). The first prunable layer and grouped convolutions stay dense unless overridden; sparsity a filter removes goes to the other layers. Gives estimates (time, FLOPs, params, recovery) and the training schedule, and saves the optimization by name (default: default). Without --perf and --loss it uses the latest profiles, else FLOPs and the approximation. --quantize adds int8 quantization to the plan: `export model` applies it after pruning, `export recipe` writes a QuantizationModifier for the last epochs, and layers the loss profile's quantization section finds too sensitive (over 1 point of accuracy alone) stay float.",
         flags: &[
             (
                 "--sparsity",
@@ -130,6 +146,18 @@ pub const COMMANDS: &[CommandSpec] = &[
                 "initial[:final] learning rate for the schedule (saved as a setting)",
             ),
             (
+                "--quantize",
+                "static (Conv, Gemm, MatMul; calibrated), dynamic (MatMul, Gemm) or off; kept when redone without it",
+            ),
+            (
+                "--calibration",
+                "quantization: minmax (default), percentile, or percentile:P",
+            ),
+            (
+                "--per-tensor",
+                "quantization: one weight scale per tensor instead of per output channel",
+            ),
+            (
                 "--name",
                 "the optimization to make or redo (default: default); its overrides are kept",
             ),
@@ -143,8 +171,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "export",
-        synopsis: "export recipe PATH [--names MAP.json] | export code PATH [--framework pytorch] [--training] [--recipe FILE] | export model PATH [--data FILE.npz]  [--optimization NAME]",
-        summary: "Write the latest (or --optimization) optimization: a SparseML recipe with the modeline the editor reads, PyTorch integration code (--training: a full training loop), or the ONNX model pruned by magnitude to the plan (--data with labels reports the accuracy before and after). Files are replaced only once the new one is complete.",
+        synopsis: "export recipe PATH [--names MAP.json] | export code PATH [--framework pytorch] [--training] [--recipe FILE] | export model PATH [--data FILE.npz] [--quantize static|dynamic] [--calibration-data FILE.npz] [--calibration minmax|percentile[:P]] [--per-tensor] [--optimization NAME]",
+        summary: "Write the latest (or --optimization) optimization: a SparseML recipe with the modeline the editor reads, PyTorch integration code (--training: a full training loop), or the ONNX model pruned by magnitude to the plan and, when the optimization (or --quantize) asks for it, quantized to int8 (--data with labels reports the accuracy before and after; calibration reads --calibration-data, else --data, else generated samples). With --quantize and no optimization yet, the dense model is quantized. Files are replaced only once the new one is complete.",
         flags: &[
             ("--optimization", "which optimization (default: the latest)"),
             (
@@ -164,12 +192,28 @@ pub const COMMANDS: &[CommandSpec] = &[
                 "--data",
                 "model: an .npz with labels, to report the accuracy before and after",
             ),
+            (
+                "--quantize",
+                "model: static or dynamic int8, instead of what the optimization asks for",
+            ),
+            (
+                "--calibration-data",
+                "model: the .npz calibration reads (default: --data, else generated samples)",
+            ),
+            (
+                "--calibration",
+                "model: minmax (default), percentile, or percentile:P",
+            ),
+            (
+                "--per-tensor",
+                "model: one weight scale per tensor instead of per output channel",
+            ),
         ],
     },
     CommandSpec {
         name: "benchmark",
-        synopsis: "benchmark [--batch LIST] [--threads LIST] [--iterations N | --seconds S] [--warmup N] [--optimization NAME] [--name NAME]",
-        summary: "Time the model in ONNX Runtime for each batch size and thread count: ms per batch (mean, p50, p90, p99), ms per item and items per second, with charts. With --optimization, the optimization's pruned model is timed beside the dense one and the measured speedup shown next to the estimate (ONNX Runtime's CPU kernels are dense, so expect about 1x there). Saved in the project file.",
+        synopsis: "benchmark [--batch LIST] [--threads LIST] [--iterations N | --seconds S] [--warmup N] [--optimization NAME] [--quantize static|dynamic|off] [--name NAME]",
+        summary: "Time the model in ONNX Runtime for each batch size and thread count: ms per batch (mean, p50, p90, p99), ms per item and items per second, with charts. With --optimization, the optimization's pruned model is timed beside the dense one and the measured speedup shown next to the estimate (ONNX Runtime's CPU kernels are dense, so expect about 1x there). With --quantize (or an optimization that quantizes) the int8 model is timed too, and the pruned int8 one with --optimization: the measured speedups of each over dense. Saved in the project file.",
         flags: &[
             (
                 "--batch",
@@ -191,6 +235,10 @@ pub const COMMANDS: &[CommandSpec] = &[
             (
                 "--optimization",
                 "also time this optimization's pruned model",
+            ),
+            (
+                "--quantize",
+                "also time the int8 model: static or dynamic (default: what the optimization asks for; off to skip)",
             ),
             (
                 "--name",
