@@ -238,6 +238,29 @@ fn inputs_at(
     generated_inputs(&specs, seed)
 }
 
+/// The instruction sets ONNX Runtime's x86 int8 kernels pick from, those this CPU has, best
+/// last: AVX2 (u8×s8 via 16-bit products), AVX-512 BW, and VNNI (one instruction per 4 products,
+/// the largest int8 speedup). Empty elsewhere.
+pub fn int8_isa() -> Vec<&'static str> {
+    #[allow(unused_mut)]
+    let mut found = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            found.push("AVX2");
+        }
+        if std::arch::is_x86_feature_detected!("avx512bw") {
+            found.push("AVX-512 BW");
+        }
+        if std::arch::is_x86_feature_detected!("avx512vnni") {
+            found.push("AVX-512 VNNI");
+        } else if std::arch::is_x86_feature_detected!("avxvnni") {
+            found.push("AVX-VNNI");
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,27 +361,4 @@ mod tests {
         .unwrap();
         assert_eq!(runs[0].ms.len(), MIN_BUDGET_RUNS);
     }
-}
-
-/// The instruction sets ONNX Runtime's x86 int8 kernels pick from, those this CPU has, best
-/// last: AVX2 (u8×s8 via 16-bit products), AVX-512 BW, and VNNI (one instruction per 4 products,
-/// the largest int8 speedup). Empty elsewhere.
-pub fn int8_isa() -> Vec<&'static str> {
-    #[allow(unused_mut)]
-    let mut found = Vec::new();
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            found.push("AVX2");
-        }
-        if std::arch::is_x86_feature_detected!("avx512bw") {
-            found.push("AVX-512 BW");
-        }
-        if std::arch::is_x86_feature_detected!("avx512vnni") {
-            found.push("AVX-512 VNNI");
-        } else if std::arch::is_x86_feature_detected!("avxvnni") {
-            found.push("AVX-VNNI");
-        }
-    }
-    found
 }
