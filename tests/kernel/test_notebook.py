@@ -66,10 +66,10 @@ def check_executed(nb: nbformat.NotebookNode) -> None:
                 check_table_bundle(data, where)
                 tables += 1
 
-    # A chart from each `layers`, three from `profile perf`, two from `profile loss`, two from
-    # `optimize` and from `override`, three from `benchmark` (iterations, batch scaling, the
-    # comparison); a table from every one of the 13 code cells.
-    assert charts == 14, f"expected 1 + 1 + 3 + 2 + 2 + 2 + 3 charts, got {charts}"
+    # A chart from each `layers`, three from `profile perf`, three from `profile loss
+    # --quantization`, two from `optimize` and from `override`, three from `benchmark` (iterations,
+    # batch scaling, the comparison); a table from every one of the 13 code cells.
+    assert charts == 15, f"expected 1 + 1 + 3 + 3 + 2 + 2 + 3 charts, got {charts}"
     assert tables == len(code_cells) == 13, f"expected a table from every code cell, got {tables}"
 
     load_json = next(o for o in code_cells[0].outputs if o.output_type == "execute_result"
@@ -93,6 +93,9 @@ def check_executed(nb: nbformat.NotebookNode) -> None:
     loss = result_of("profile loss")
     assert loss["method"] == "one_shot" and loss["model"]["baseline_accuracy"] > 0.95
     assert [layer["rank"] for layer in loss["layers"]][0] == 1  # conv1 is the most sensitive
+    int8 = loss["quantization"]
+    assert len(int8["layers"]) == 4
+    assert abs(int8["model"]["accuracy"] - int8["float_accuracy"]) <= 0.01, int8["model"]
     names = [p["name"] for p in result_of("profiles")["profiles"]]
     assert names == ["baseline", "one-shot"], names
     plan = result_of("override")
@@ -100,7 +103,8 @@ def check_executed(nb: nbformat.NotebookNode) -> None:
     assert result_of("export model")["accuracy"]["before"] > 0.95
     bench = result_of("benchmark")
     assert {(r["model"], r["batch"]) for r in bench["runs"]} == {
-        (m, b) for m in ("dense", "pruned") for b in (1, 16)}
+        (m, b) for m in ("dense", "quantized", "pruned", "pruned+quantized") for b in (1, 16)}
+    assert {s["model"] for s in bench["speedups"]} == {"quantized", "pruned", "pruned+quantized"}
 
 
 def test_committed_notebook_has_no_outputs() -> None:

@@ -10,7 +10,6 @@ use super::scale::{ChannelLayout, quantize_weight, weight_scales};
 use super::targets::Target;
 use crate::error::{Error, Result};
 use crate::model::onnx::{ModelProto, NodeProto, attribute_type, data_type as dt};
-use crate::model::tensor;
 
 /// Rewrites each target in place; returns each target's name and whether its weight scales are
 /// per column.
@@ -34,17 +33,7 @@ pub fn rewrite(
     in_order.sort_by_key(|t| t.node);
     for t in in_order {
         let node = &graph.node[t.node];
-        let init = graph
-            .initializer
-            .iter()
-            .find(|i| i.name() == t.weight)
-            .ok_or_else(|| Error::Runtime(format!("weight '{}' vanished.", t.weight)))?;
-        let values = tensor::to_f32(init).ok_or_else(|| {
-            Error::Usage(format!(
-                "weight '{}' of layer {} has an unreadable payload; export the model again.",
-                t.weight, t.name
-            ))
-        })?;
+        let values = t.weight_values(graph)?;
         // MatMulInteger takes the weight as [K, N]: a Gemm with transB stores it as [N, K].
         let (k, n) = (t.weight_dims[0] as usize, t.weight_dims[1] as usize);
         let (values, k, n) = if t.transposed_weight {

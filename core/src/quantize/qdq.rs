@@ -245,17 +245,7 @@ pub fn rewrite(
         let (dequantized, scales) = match done_weights.get(&t.weight) {
             Some(done) => done.clone(),
             None => {
-                let init = graph
-                    .initializer
-                    .iter()
-                    .find(|i| i.name() == t.weight)
-                    .ok_or_else(|| Error::Runtime(format!("weight '{}' vanished.", t.weight)))?;
-                let values = tensor::to_f32(init).ok_or_else(|| {
-                    Error::Usage(format!(
-                        "weight '{}' of layer {} has an unreadable payload; export the model again.",
-                        t.weight, t.name
-                    ))
-                })?;
+                let values = t.weight_values(graph)?;
                 let scales = weight_scales(&values, layout);
                 let q = quantize_weight(&values, layout, &scales);
                 let dq = dequantize_node(

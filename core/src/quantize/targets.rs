@@ -30,6 +30,23 @@ pub struct Target {
     pub transposed_weight: bool,
 }
 
+impl Target {
+    /// The float values of its weight initializer in `graph`.
+    pub fn weight_values(&self, graph: &GraphProto) -> crate::Result<Vec<f32>> {
+        graph
+            .initializer
+            .iter()
+            .find(|i| i.name() == self.weight)
+            .and_then(crate::model::tensor::to_f32)
+            .ok_or_else(|| {
+                crate::Error::Usage(format!(
+                    "weight '{}' of layer {} has an unreadable payload; export the model again.",
+                    self.weight, self.name
+                ))
+            })
+    }
+}
+
 /// The layers `mode` rewrites, and every prunable-kind layer it leaves float, with the reason.
 pub fn find(
     graph: &GraphProto,

@@ -43,20 +43,7 @@ fn digits_accuracy(proto: &ModelProto) -> f64 {
     let data = Dataset::from_npz(&fixture("digits_test.npz"), &analysis.inputs, None).unwrap();
     let labels = data.labels.clone().unwrap();
     let out = session(proto).run(&data.inputs).unwrap();
-    let logits = &out[0].1;
-    let correct = logits
-        .outer_iter()
-        .zip(&labels)
-        .filter(|(row, label)| {
-            let best = row
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|(i, _)| i as i64);
-            best == Some(**label)
-        })
-        .count();
-    correct as f64 / labels.len() as f64
+    crate::profile::one_shot::metric::correct(&out[0].1, &labels) as f64 / labels.len() as f64
 }
 
 fn count(proto: &ModelProto, op: &str) -> usize {

@@ -540,43 +540,38 @@ pub fn export(
     };
     let path = PathBuf::from(path);
     // `export model PATH --quantize MODE` with no optimization yet: the dense model, quantized.
-    if kind == "model"
+    let dense = kind == "model"
         && quantize.is_some()
         && flags.get("--optimization").is_none()
-        && project.latest_optimization.is_none()
-    {
-        let (text, value) = export_model(
-            loaded,
-            None,
-            quantize,
-            &path,
-            flags.get("--data"),
-            flags.get("--calibration-data"),
-            session.settings.seed,
-            sink,
-            cancel,
-        )?;
-        emit_written(sink, &text, &value);
-        return Ok(());
-    }
-    let name = match flags
-        .get("--optimization")
-        .or(project.latest_optimization.as_deref())
-    {
-        Some(n) => n.to_string(),
-        None => {
-            return Err(Error::Usage(
-                "there is no optimization yet; run `optimize` first (or `export model PATH --quantize static` for the dense model in int8).".into(),
-            ));
-        }
+        && project.latest_optimization.is_none();
+    let plan = if dense {
+        None
+    } else {
+        let name = match flags
+            .get("--optimization")
+            .or(project.latest_optimization.as_deref())
+        {
+            Some(n) => n.to_string(),
+            None => {
+                return Err(Error::Usage(
+                    "there is no optimization yet; run `optimize` first (or `export model PATH --quantize static` for the dense model in int8).".into(),
+                ));
+            }
+        };
+        Some(project.optimizations.get(&name).ok_or_else(|| {
+            Error::Usage(format!(
+                "there is no optimization '{name}'; run `profiles` and `optimize --name {name}`."
+            ))
+        })?)
     };
-    let plan = project.optimizations.get(&name).ok_or_else(|| {
-        Error::Usage(format!(
-            "there is no optimization '{name}'; run `profiles` and `optimize --name {name}`."
-        ))
-    })?;
     let (text, value) = match kind {
-        "recipe" => export_recipe(loaded, plan, &path, flags.get("--names"))?,
+        "recipe" => {
+            // Only `export model` goes without a plan.
+            let plan = plan.ok_or_else(|| {
+                Error::Usage("there is no optimization yet; run `optimize` first.".into())
+            })?;
+            export_recipe(loaded, plan, &path, flags.get("--names"))?
+        }
         "code" => {
             match flags.get("--framework").unwrap_or("pytorch") {
                 "pytorch" => {}
@@ -619,7 +614,7 @@ pub fn export(
         }
         "model" => export_model(
             loaded,
-            Some(plan),
+            plan,
             quantize,
             &path,
             flags.get("--data"),
