@@ -112,8 +112,10 @@ pub fn benchmark(
             .map(|q| QuantizeOptions::from_plan(q, None, options.seed)),
     };
     // Timing does not depend on the calibrated ranges: a few generated samples set them.
+    // A whole number of the model's batches, in case its batch dim is fixed.
+    let calibration_samples = BENCHMARK_CALIBRATION_SAMPLES.div_ceil(default_batch) * default_batch;
     let quantization = quantization.map(|q| QuantizeOptions {
-        samples: Some(BENCHMARK_CALIBRATION_SAMPLES),
+        samples: Some(calibration_samples),
         threads: session.settings.threads,
         ..q
     });
@@ -182,7 +184,7 @@ pub fn benchmark(
     }
     if let Some(q) = &quantization {
         notes.push(format!(
-            "The {} int8 models were calibrated on {BENCHMARK_CALIBRATION_SAMPLES} generated samples: their ranges do not change how long they take. ONNX Runtime runs them with its integer kernels{}.",
+            "The {} int8 models were calibrated on {calibration_samples} generated samples: their ranges do not change how long they take. ONNX Runtime runs them with its integer kernels{}.",
             q.mode.name(),
             cpu_int8_note()
         ));
