@@ -67,9 +67,10 @@ def check_executed(nb: nbformat.NotebookNode) -> None:
                 tables += 1
 
     # A chart from each `layers`, three from `profile perf`, three from `profile loss
-    # --quantization`, two from `optimize` and from `override`, three from `benchmark` (iterations,
-    # batch scaling, the comparison); a table from every one of the 13 code cells.
-    assert charts == 15, f"expected 1 + 1 + 3 + 3 + 2 + 2 + 3 charts, got {charts}"
+    # --quantization`, two from `optimize` and from `override`, four from `benchmark --quantize`
+    # (iterations, batch scaling, dense against pruned, speedups over dense); a table from every
+    # one of the 13 code cells.
+    assert charts == 16, f"expected 1 + 1 + 3 + 3 + 2 + 2 + 4 charts, got {charts}"
     assert tables == len(code_cells) == 13, f"expected a table from every code cell, got {tables}"
 
     load_json = next(o for o in code_cells[0].outputs if o.output_type == "execute_result"

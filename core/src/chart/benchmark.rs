@@ -8,7 +8,8 @@ use plotters::style::RGBColor;
 use super::Chart;
 use super::layers::{INSET, LABEL_GAP, MAX_LABEL_WIDTH, MIN_LABEL_WIDTH, PAD, ROWS_TOP, WIDTH};
 use super::profiles::{
-    axis, caption_line, empty_scene, keep_head, nice_step, num, tick_num, title,
+    Bar, BarRow, Bars, TickFormat, axis, bars_scene, caption_line, empty_scene, keep_head,
+    nice_step, num, tick_num, title,
 };
 use super::render::{
     ACCENT, AXIS, Align, GREY, GRID, INK, LABEL_SIZE, MUTED, SMALL_SIZE, Scene, ZEBRA, keep_tail,
@@ -162,6 +163,71 @@ pub fn benchmark_thread_scaling(runs: &[BenchmarkRun]) -> Result<Chart> {
 /// pruned bar. With `estimated_speedup` (from a perf profile's cost model for a sparsity-aware
 /// engine), a third, light bar per row shows the dense ms over it, and a note below the rows puts
 /// the measured and estimated speedups side by side.
+/// The measured speedup of every model over the dense one (ms per item), one row per batch size
+/// and thread count, one bar per model: what int8 and pruning buy on this CPU in ONNX Runtime.
+pub fn benchmark_speedups(runs: &[BenchmarkRun]) -> Result<Chart> {
+    let mut models: Vec<&str> = Vec::new();
+    let mut keys: Vec<(usize, Option<usize>)> = Vec::new();
+    for r in runs {
+        if r.model != "dense" && !models.contains(&r.model.as_str()) {
+            models.push(&r.model);
+        }
+        if !keys.contains(&(r.batch, r.threads)) {
+            keys.push((r.batch, r.threads));
+        }
+    }
+    keys.sort_by_key(|&(b, t)| (b, t.is_none(), t));
+    keys.truncate(MAX_ROWS);
+    let ms = |model: &str, key: (usize, Option<usize>)| {
+        runs.iter()
+            .find(|r| r.model == model && (r.batch, r.threads) == key)
+            .map(|r| r.ms_per_item)
+            .filter(|ms| ms.is_finite() && *ms > 0.0)
+    };
+    let heading = "measured speedup over dense, ms per item".to_string();
+    let caption = "each model timed in ONNX Runtime on this CPU; 1× is dense speed".to_string();
+    // One bar a row (the bar panel holds at most two a row), coloured by model.
+    let mut rows: Vec<BarRow> = Vec::new();
+    for &key in &keys {
+        let Some(dense) = ms("dense", key) else {
+            continue;
+        };
+        for (i, m) in models.iter().enumerate() {
+            if let Some(other) = ms(m, key) {
+                rows.push(BarRow {
+                    name: format!("batch {}, {}: {m}", key.0, threads_text(key.1)),
+                    bars: vec![Some(Bar {
+                        value: dense / other,
+                        label: format!("{:.2}×", dense / other),
+                        color: SERIES[i % SERIES.len()],
+                    })],
+                });
+            }
+        }
+    }
+    rows.truncate(MAX_ROWS);
+    if rows.is_empty() || models.is_empty() {
+        return render(&empty_scene(
+            &heading,
+            &caption,
+            "no batch size and thread count timed with dense and another model",
+        ));
+    }
+    render(&bars_scene(&Bars {
+        heading,
+        caption,
+        panel: "speedup (dense ms per item over the model's)".into(),
+        legend: models
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (SERIES[i % SERIES.len()], m.to_string()))
+            .collect(),
+        rows,
+        ticks: TickFormat::Number,
+        log: false,
+    }))
+}
+
 pub fn benchmark_comparison(
     runs: &[BenchmarkRun],
     estimated_speedup: Option<f64>,
@@ -799,5 +865,32 @@ mod tests {
             &["CPU kernels are dense", "both a dense and a pruned"],
         );
         check(&benchmark_comparison(&[], None).unwrap(), &["both a dense"]);
+    }
+
+    #[test]
+    fn speedups_over_dense_have_a_bar_per_model() {
+        let runs = vec![
+            run("dense", 1, Some(2), 38.0),
+            run("quantized", 1, Some(2), 12.0),
+            run("pruned", 1, Some(2), 38.5),
+            run("pruned+quantized", 1, Some(2), 11.5),
+            run("dense", 8, Some(2), 300.0),
+            run("quantized", 8, Some(2), 86.0),
+        ];
+        let chart = benchmark_speedups(&runs).unwrap();
+        check(
+            &chart,
+            &[
+                "measured speedup over dense",
+                "batch 1, 2 threads: quantized",
+                "batch 8, 2 threads: quantized",
+                "3.17×",
+                "3.49×",
+                "pruned+quantized",
+            ],
+        );
+        save(&chart, "benchmark-speedups");
+        let dense_only = benchmark_speedups(&runs[..1]).unwrap();
+        check(&dense_only, &["no batch size and thread count"]);
     }
 }

@@ -13,7 +13,8 @@ mod render;
 mod testing;
 
 pub use benchmark::{
-    benchmark_batch_scaling, benchmark_comparison, benchmark_iterations, benchmark_thread_scaling,
+    benchmark_batch_scaling, benchmark_comparison, benchmark_iterations, benchmark_speedups,
+    benchmark_thread_scaling,
 };
 pub use layers::{MAX_BARS, params_and_flops};
 pub use plan::{plan_schedule, plan_sparsity};

@@ -770,21 +770,21 @@ pub(super) fn empty_scene(heading: &str, caption: &str, message: &str) -> Scene 
 // ---------------------------------------------------------------------------------------------
 // Horizontal bars: one panel, one or two bars a row.
 
-struct Bar {
+pub(super) struct Bar {
     /// The length; not finite or not positive draws no bar.
-    value: f64,
-    label: String,
-    color: RGBColor,
+    pub(super) value: f64,
+    pub(super) label: String,
+    pub(super) color: RGBColor,
 }
 
-struct BarRow {
-    name: String,
+pub(super) struct BarRow {
+    pub(super) name: String,
     /// One slot per bar of the row; `None` leaves the slot empty.
-    bars: Vec<Option<Bar>>,
+    pub(super) bars: Vec<Option<Bar>>,
 }
 
 #[derive(Clone, Copy)]
-enum TickFormat {
+pub(super) enum TickFormat {
     /// Plain numbers: 0, 2.5, 0.01.
     Number,
     /// Counts with an SI suffix: 2.5K, 10M.
@@ -800,15 +800,15 @@ impl TickFormat {
     }
 }
 
-struct Bars {
-    heading: String,
-    caption: String,
+pub(super) struct Bars {
+    pub(super) heading: String,
+    pub(super) caption: String,
     /// The bold heading above the bars.
-    panel: String,
-    legend: Vec<(RGBColor, String)>,
-    rows: Vec<BarRow>,
-    ticks: TickFormat,
-    log: bool,
+    pub(super) panel: String,
+    pub(super) legend: Vec<(RGBColor, String)>,
+    pub(super) rows: Vec<BarRow>,
+    pub(super) ticks: TickFormat,
+    pub(super) log: bool,
 }
 
 /// Where a value's bar ends, as a fraction of the span: linear from 0, or by decades.
@@ -863,7 +863,7 @@ impl Scale {
     }
 }
 
-fn bars_scene(b: &Bars) -> Scene {
+pub(super) fn bars_scene(b: &Bars) -> Scene {
     let width = f64::from(WIDTH);
     let slots = b
         .rows

@@ -217,6 +217,9 @@ pub fn benchmark(
     if optimization.is_some() {
         charts.push(chart::benchmark_comparison(&result.runs, estimated)?);
     }
+    if quantization.is_some() {
+        charts.push(chart::benchmark_speedups(&result.runs)?);
+    }
     for c in charts {
         sink.emit(Output::Display {
             bundle: Bundle::text("[chart: benchmark]").png(&c.png, c.width, c.height),
