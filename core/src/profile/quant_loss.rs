@@ -68,6 +68,9 @@ impl Reference<'_> {
     }
 }
 
+/// Generated samples each run uses when there is no `--data` (nor `--samples`).
+pub const GENERATED_SAMPLES: usize = 32;
+
 /// The quantization section of a loss profile.
 pub fn profile(
     model: &Model,
@@ -76,6 +79,16 @@ pub fn profile(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<QuantizationLoss> {
+    let unit = crate::profile::one_shot::analysis_batch(analysis);
+    // One model run per layer: without data, fewer generated samples keep big models quick (a
+    // ranking on random inputs gains little from more).
+    let options = &QuantizeOptions {
+        samples: options.samples.or(match options.data {
+            None => Some(GENERATED_SAMPLES.div_ceil(unit) * unit),
+            Some(_) => None,
+        }),
+        ..options.clone()
+    };
     let prepared = quantize::prepare(model, analysis, options, progress, cancel)?;
     let (data, batch) = quantize::calibration_data(analysis, options)?;
     let batches = data.batches(batch);
