@@ -104,7 +104,28 @@ fn candidates(session: &KernelSession, before: &[String], word: &str) -> Vec<Com
             .iter()
             .map(|k| keyword(k, "keyword", None))
             .collect(),
-        ("profile", "--data") => paths(word, ".npz"),
+        ("profile" | "export", "--data" | "--calibration-data") => paths(word, ".npz"),
+        ("optimize" | "export" | "benchmark", "--quantize") => [
+            ("static", "Conv, Gemm and MatMul; calibrated activations"),
+            (
+                "dynamic",
+                "MatMul and Gemm; activations quantized at run time",
+            ),
+            ("off", "no quantization"),
+        ]
+        .iter()
+        .filter(|(k, _)| verb != "export" || *k != "off")
+        .map(|(k, what)| keyword(k, "keyword", Some(what)))
+        .collect(),
+        ("profile" | "optimize" | "export", "--calibration") => [
+            "minmax",
+            "percentile",
+            "percentile:99.99",
+            "percentile:99.9",
+        ]
+        .iter()
+        .map(|k| keyword(k, "keyword", None))
+        .collect(),
         ("profile", "--show") => match &session.current {
             Some(loaded) => loaded
                 .analysis
@@ -195,6 +216,22 @@ mod tests {
         assert_eq!((c.start, c.end), (7, 10));
         assert_eq!(texts(&complete(&s, "layers --sort f", 15)), vec!["flops"]);
         assert_eq!(texts(&complete(&s, "echo x\nhe", 9)), vec!["help"]);
+        assert_eq!(
+            texts(&complete(&s, "optimize --quantize ", 20)),
+            vec!["static", "dynamic", "off"]
+        );
+        assert_eq!(
+            texts(&complete(&s, "export model x.onnx --quantize d", 32)),
+            vec!["dynamic"]
+        );
+        assert_eq!(
+            texts(&complete(
+                &s,
+                "profile loss --quantization --calibration p",
+                44
+            )),
+            vec!["percentile", "percentile:99.99", "percentile:99.9"]
+        );
     }
 
     #[test]
