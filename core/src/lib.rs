@@ -13,6 +13,8 @@ pub mod benchmark;
 pub mod chart;
 pub mod error;
 pub mod export;
+#[cfg(test)]
+mod fixtures;
 pub mod model;
 pub mod optimize;
 pub mod profile;

@@ -19,11 +19,7 @@ use crate::recipe::{CheckOptions, ModelContext, Severity, check};
 use crate::runtime::ModelSession;
 use crate::{AnalysisOptions, Model, analyze, load};
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures")
-        .join(name)
-}
+use crate::fixtures::fixture;
 
 fn layer(name: &str, weight: &str, sparsity: Option<f64>) -> LayerPlan {
     LayerPlan {

@@ -1,34 +1,13 @@
-use std::path::PathBuf;
-
 use super::*;
+use crate::fixtures::{fixture, load_analyzed};
 use crate::progress::NoProgress;
 use crate::runtime::{Dataset, ModelSession, SessionOptions};
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures")
-        .join(name)
-}
-
-fn load(name: &str) -> (Model, ModelAnalysis) {
-    let model = crate::load(&fixture(name)).unwrap();
-    let sizes = crate::AnalysisOptions {
-        dims: if name.starts_with("transformer") {
-            vec![("sequence".into(), 4)]
-        } else {
-            vec![]
-        },
-        ..Default::default()
-    };
-    let analysis = crate::analyze(&model, &sizes).unwrap();
-    (model, analysis)
-}
 
 fn run_quantize(
     name: &str,
     options: &QuantizeOptions,
 ) -> Result<(Model, ModelAnalysis, Quantized)> {
-    let (model, analysis) = load(name);
+    let (model, analysis) = load_analyzed(name);
     let q = quantize(&model, &analysis, options, &NoProgress, &Cancel::default())?;
     Ok((model, analysis, q))
 }
@@ -39,7 +18,7 @@ fn session(proto: &ModelProto) -> ModelSession {
 
 /// The fraction of the digits test set a model classifies right.
 fn digits_accuracy(proto: &ModelProto) -> f64 {
-    let (_, analysis) = load("digits_cnn.onnx");
+    let (_, analysis) = load_analyzed("digits_cnn.onnx");
     let data = Dataset::from_npz(&fixture("digits_test.npz"), &analysis.inputs, None).unwrap();
     let labels = data.labels.clone().unwrap();
     let out = session(proto).run(&data.inputs).unwrap();
@@ -142,7 +121,7 @@ fn onnx_runtime_loads_and_runs_every_quantized_fixture() {
         "quantized_conv.onnx",
     ] {
         for mode in [QuantMode::Static, QuantMode::Dynamic] {
-            let (model, analysis) = load(name);
+            let (model, analysis) = load_analyzed(name);
             let options = QuantizeOptions {
                 samples: Some(32),
                 ..QuantizeOptions::new(mode)
@@ -194,7 +173,7 @@ fn dynamic_quantization_rewrites_matmuls_and_leaves_convs_float() {
 
 #[test]
 fn ignored_layers_stay_float() {
-    let (_, analysis) = load("digits_cnn.onnx");
+    let (_, analysis) = load_analyzed("digits_cnn.onnx");
     let first = analysis.layers.iter().find(|l| l.is_prunable).unwrap();
     let options = QuantizeOptions {
         ignore: vec![first.name.clone()],
@@ -225,7 +204,7 @@ fn bad_calibration_data_is_one_sentence() {
 
 #[test]
 fn the_quantization_loss_profile_ranks_every_layer_on_real_int8_runs() {
-    let (model, analysis) = load("digits_cnn.onnx");
+    let (model, analysis) = load_analyzed("digits_cnn.onnx");
     let options = QuantizeOptions {
         data: Some(fixture("digits_test.npz")),
         ..QuantizeOptions::new(QuantMode::Static)

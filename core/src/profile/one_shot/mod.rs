@@ -657,26 +657,11 @@ fn compute_bound_note(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::{fixture, load_analyzed};
     use crate::progress::NoProgress;
 
-    fn fixture(name: &str) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/fixtures")
-            .join(name)
-    }
-
     fn run(name: &str, options: &OneShotOptions) -> Result<LossProfile> {
-        let model = crate::load(&fixture(name)).unwrap();
-        // At sequence length 1 attention ignores its queries: give the transformer a longer one.
-        let sizes = crate::AnalysisOptions {
-            dims: if name.starts_with("transformer") {
-                vec![("sequence".into(), 4)]
-            } else {
-                vec![]
-            },
-            ..Default::default()
-        };
-        let analysis = crate::analyze(&model, &sizes).unwrap();
+        let (model, analysis) = load_analyzed(name);
         profile(&model, &analysis, options, &NoProgress, &Cancel::default())
     }
 

@@ -12,11 +12,7 @@ use crate::profile::{PERF_LEVELS, level_key};
 use crate::progress::{Cancel, Progress};
 use crate::{AnalysisOptions, NoProgress, analyze, load};
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures")
-        .join(name)
-}
+use crate::fixtures::fixture;
 
 /// Timing tests run one at a time: on a small machine, two profiles at once measure each
 /// other's scheduling more than their kernels.
