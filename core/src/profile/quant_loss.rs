@@ -89,8 +89,12 @@ pub fn profile(
         }),
         ..options.clone()
     };
-    let prepared = quantize::prepare(model, analysis, options, progress, cancel)?;
-    let (data, batch) = quantize::calibration_data(analysis, options)?;
+    let mut prepared = quantize::prepare(model, analysis, options, progress, cancel)?;
+    // Static quantization calibrated on these samples already; dynamic needs them read.
+    let (data, batch) = match prepared.samples.take() {
+        Some(samples) => samples,
+        None => quantize::calibration_data(analysis, options)?,
+    };
     let batches = data.batches(batch);
     let total = prepared.targets.len() as u64 + 2;
     progress.report(0, total, "float model");
@@ -124,11 +128,15 @@ pub fn profile(
     let mut metric_names: Vec<&str> = comparisons.values().map(|c| c.metric_name()).collect();
     metric_names.sort();
     metric_names.dedup();
+    let metric = metric_names.join("+");
+    let baseline_accuracy = classifier
+        .as_ref()
+        .map(|_| baseline_correct as f64 / data.samples as f64);
     let reference = Reference {
         batches: &batches,
         outputs,
-        comparisons: comparisons.clone(),
-        classifier: classifier.clone(),
+        comparisons,
+        classifier,
         samples: data.samples,
         threads,
     };
@@ -157,14 +165,11 @@ pub fn profile(
     for (rank, i) in order.into_iter().enumerate() {
         layers[i].rank = rank + 1;
     }
-    let baseline_accuracy = classifier
-        .as_ref()
-        .map(|_| baseline_correct as f64 / data.samples as f64);
     Ok(QuantizationLoss {
         mode: options.mode,
         calibration: options.calibration,
         per_channel: options.per_channel,
-        metric: metric_names.join("+"),
+        metric,
         layers,
         model: QuantModelLoss { value, accuracy },
         float_accuracy: baseline_accuracy,

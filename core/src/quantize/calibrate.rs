@@ -18,9 +18,10 @@ pub struct Observer {
     /// The histogram covers `[-reach, reach)`; zero while nothing non-zero was seen.
     reach: f32,
     /// `2 * HALF_BINS` bins; bin `i` covers `[-reach + i·w, -reach + (i+1)·w)`, `w = reach / HALF_BINS`.
+    /// Empty for min-max, which needs no histogram.
     bins: Vec<u64>,
+    /// Values in the histogram.
     count: u64,
-    keep_histogram: bool,
 }
 
 impl Observer {
@@ -36,7 +37,14 @@ impl Observer {
                 Vec::new()
             },
             count: 0,
-            keep_histogram,
+        }
+    }
+
+    /// Adds the values of an array, copied only when it is not contiguous.
+    pub fn observe_array(&mut self, values: ndarray::ArrayViewD<f32>) {
+        match values.as_slice() {
+            Some(s) => self.observe(s),
+            None => self.observe(&values.iter().copied().collect::<Vec<_>>()),
         }
     }
 
@@ -53,8 +61,7 @@ impl Observer {
         }
         self.min = self.min.min(lo);
         self.max = self.max.max(hi);
-        if !self.keep_histogram {
-            self.count += values.len() as u64;
+        if self.bins.is_empty() {
             return;
         }
         let needed = lo.abs().max(hi.abs());

@@ -9,7 +9,7 @@ use super::build::{self, Names};
 use super::scale::{ChannelLayout, quantize_weight, weight_scales};
 use super::targets::Target;
 use crate::error::{Error, Result};
-use crate::model::onnx::{ModelProto, NodeProto, attribute_type, data_type as dt};
+use crate::model::onnx::{ModelProto, NodeProto, data_type as dt};
 
 /// Rewrites each target in place; returns each target's name and whether its weight scales are
 /// per column.
@@ -105,12 +105,8 @@ pub fn rewrite(
             vec![product],
             vec![as_float.clone()],
         );
-        cast.attribute.push(crate::model::onnx::AttributeProto {
-            name: Some("to".into()),
-            r#type: Some(attribute_type::INT),
-            i: Some(i64::from(dt::FLOAT)),
-            ..Default::default()
-        });
+        cast.attribute
+            .push(build::int_attribute("to", i64::from(dt::FLOAT)));
         nodes.push(cast);
         let scale = names.fresh(base, "output_scale");
         nodes.push(build::node(

@@ -8,7 +8,7 @@ mod dynamic;
 mod fold;
 mod options;
 mod qdq;
-pub mod scale;
+mod scale;
 mod targets;
 
 use std::borrow::Cow;
@@ -19,11 +19,11 @@ use ort::session::SessionInputValue;
 use ort::value::{TensorElementType, ValueType};
 use serde::{Deserialize, Serialize};
 
-pub use calibrate::Observer;
 pub use options::{Calibration, DEFAULT_PERCENTILE, IgnoredLayer, QuantMode, QuantizationPlan};
-pub use qdq::Activation;
 pub use targets::{Target, find as find_targets};
 
+use self::calibrate::Observer;
+use self::qdq::Activation;
 use self::scale::ActivationParams;
 use crate::analysis::DimDecl;
 use crate::error::{Error, Result};
@@ -33,7 +33,7 @@ use crate::profile::loss::DataInfo;
 use crate::profile::one_shot::plan::Planner;
 use crate::profile::one_shot::{analysis_batch, dataset};
 use crate::progress::{Cancel, Progress};
-use crate::runtime::{InputArray, build_session, to_value};
+use crate::runtime::{Batch, Dataset, InputArray, build_session, to_value};
 use crate::{Model, ModelAnalysis};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -126,6 +126,9 @@ pub struct Prepared {
     activations: Vec<Activation>,
     params: HashMap<String, ActivationParams>,
     pub data: Option<DataInfo>,
+    /// The calibration samples and their batch (static only), for the sensitivity profile to run
+    /// on without reading them again.
+    pub samples: Option<(Dataset, usize)>,
     pub notes: Vec<String>,
 }
 
@@ -173,28 +176,41 @@ pub fn prepare(
             ),
         }));
     }
-    let per_channel = options.per_channel
-        && (options.mode == QuantMode::Dynamic
-            || model.opset() >= 13
-            || {
-                notes.push(format!(
-                "Weights were quantized per tensor: the model's opset {} predates per-channel DequantizeLinear (opset 13).",
-                model.opset()
-            ));
-                false
-            });
-    let (activations, params, data) = match options.mode {
+    // Per-channel DequantizeLinear is opset 13; MatMulInteger takes per-column zero points earlier.
+    let mut per_channel = options.per_channel;
+    if per_channel && options.mode == QuantMode::Static && model.opset() < 13 {
+        per_channel = false;
+        notes.push(format!(
+            "Weights were quantized per tensor: the model's opset {} predates per-channel DequantizeLinear (opset 13).",
+            model.opset()
+        ));
+    }
+    let (activations, params, data, samples) = match options.mode {
         QuantMode::Dynamic => {
             notes.push(
                 "Activations are quantized at run time from their own range: no calibration."
                     .into(),
             );
-            (Vec::new(), HashMap::new(), None)
+            (Vec::new(), HashMap::new(), None, None)
         }
         QuantMode::Static => {
             let activations = qdq::activations(graph, &targets);
-            let (params, data) =
-                calibrate(&proto, analysis, &activations, options, progress, cancel)?;
+            let (set, batch) = calibration_data(analysis, options)?;
+            let params = calibrate(
+                &proto,
+                &activations,
+                options,
+                &set.batches(batch),
+                progress,
+                cancel,
+            )?;
+            let data = DataInfo {
+                source: set.source.clone(),
+                samples: set.samples,
+                batch,
+                has_labels: set.labels.is_some(),
+                seed: options.data.is_none().then_some(options.seed),
+            };
             notes.push(format!(
                 "Activation ranges are the {} of {} {} sample{}.",
                 match options.calibration {
@@ -213,7 +229,7 @@ pub fn prepare(
             if data.source == "generated" {
                 notes.push("Calibrated on random inputs: give --data with real samples for ranges that match real use.".into());
             }
-            (activations, params, Some(data))
+            (activations, params, Some(data), Some((set, batch)))
         }
     };
     Ok(Prepared {
@@ -225,6 +241,7 @@ pub fn prepare(
         activations,
         params,
         data,
+        samples,
         notes,
     })
 }
@@ -343,16 +360,15 @@ pub fn calibration_data(
     )
 }
 
-/// The calibrated parameters of each activation that is a float tensor, and the data used.
-pub fn calibrate(
+/// The calibrated parameters of each activation that is a float tensor, over `batches`.
+fn calibrate(
     proto: &ModelProto,
-    analysis: &ModelAnalysis,
     activations: &[Activation],
     options: &QuantizeOptions,
+    batches: &[Batch],
     progress: &dyn Progress,
     cancel: &Cancel,
-) -> Result<(HashMap<String, ActivationParams>, DataInfo)> {
-    let (data, batch) = calibration_data(analysis, options)?;
+) -> Result<HashMap<String, ActivationParams>> {
     let graph = proto
         .graph
         .as_ref()
@@ -372,16 +388,12 @@ pub fn calibrate(
         .iter()
         .map(|a| (a.name.clone(), Observer::new(options.calibration)))
         .collect();
-    let batches = data.batches(batch);
     for (i, b) in batches.iter().enumerate() {
         cancel.check()?;
         progress.report(i as u64, batches.len() as u64, "calibrating");
         for (name, array) in &b.inputs {
             if let (Some(o), InputArray::F32(a)) = (observers.get_mut(name), array) {
-                o.observe(
-                    a.as_slice()
-                        .unwrap_or(&a.iter().copied().collect::<Vec<_>>()),
-                );
+                o.observe_array(a.view());
             }
         }
         let values = b
@@ -418,30 +430,19 @@ pub fn calibrate(
                 Error::Runtime(format!("ONNX Runtime could not read '{name}': {e}."))
             })?;
             if let Some(o) = observers.get_mut(name) {
-                match array.as_slice() {
-                    Some(s) => o.observe(s),
-                    None => o.observe(&array.iter().copied().collect::<Vec<_>>()),
-                }
+                o.observe_array(array);
             }
         }
     }
     progress.report(batches.len() as u64, batches.len() as u64, "calibrating");
-    let params = observers
+    Ok(observers
         .into_iter()
         .filter(|(_, o)| !o.is_empty())
         .map(|(n, o)| {
             let p = o.params(options.calibration);
             (n, p)
         })
-        .collect();
-    let info = DataInfo {
-        source: data.source.clone(),
-        samples: data.samples,
-        batch,
-        has_labels: data.labels.is_some(),
-        seed: options.data.is_none().then_some(options.seed),
-    };
-    Ok((params, info))
+        .collect())
 }
 
 #[cfg(test)]

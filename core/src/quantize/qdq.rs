@@ -110,11 +110,13 @@ pub fn activations(graph: &GraphProto, targets: &[Target]) -> Vec<Activation> {
             && !subgraph_reads)
             .then(|| (relu, out.clone()))
     };
+    // One pair per activation; where an input was added before its ReLU was found to fold, the
+    // folded one (the pair then starts at the layer's output) replaces it.
     let mut by_name: Vec<Activation> = Vec::new();
-    let mut add = |a: Activation| {
-        if !by_name.iter().any(|b| b.name == a.name) {
-            by_name.push(a);
-        }
+    let mut add = |a: Activation| match by_name.iter_mut().find(|b| b.name == a.name) {
+        Some(b) if a.folded_relu.is_some() => *b = a,
+        Some(_) => {}
+        None => by_name.push(a),
     };
     for (node, inputs) in &quantized_nodes {
         for input in inputs.iter().filter(|v| is_activation(v)) {
@@ -143,21 +145,7 @@ pub fn activations(graph: &GraphProto, targets: &[Target]) -> Vec<Activation> {
             }),
         }
     }
-    // An input that is itself a folded ReLU's output was added unfolded first; keep the fold.
-    let folded: HashMap<String, Activation> = by_name
-        .iter()
-        .filter(|a| a.folded_relu.is_some())
-        .map(|a| (a.name.clone(), a.clone()))
-        .collect();
     by_name
-        .into_iter()
-        .map(|a| folded.get(&a.name).cloned().unwrap_or(a))
-        .fold(Vec::new(), |mut out: Vec<Activation>, a| {
-            if !out.iter().any(|b| b.name == a.name) {
-                out.push(a);
-            }
-            out
-        })
 }
 
 /// What the rewrite did to each target.

@@ -1,4 +1,4 @@
-//! The arithmetic of int8 quantization, shared by the rewrites and the sensitivity profile.
+//! The arithmetic of int8 quantization, shared by the static and dynamic rewrites.
 //!
 //! Activations are uint8 and asymmetric: the calibrated range is widened to hold 0 (so zero
 //! padding and ReLU's zeros are exact) and mapped onto 0..=255. Weights are int8 and symmetric
@@ -29,12 +29,6 @@ impl ActivationParams {
         let scale = span / 255.0;
         let zero_point = (-lo / scale).round().clamp(0.0, 255.0) as u8;
         ActivationParams { scale, zero_point }
-    }
-
-    /// `x` as ONNX Runtime's QuantizeLinear followed by DequantizeLinear returns it.
-    pub fn fake_quantize(self, x: f32) -> f32 {
-        let q = (x / self.scale).round_ties_even() + f32::from(self.zero_point);
-        (q.clamp(0.0, 255.0) - f32::from(self.zero_point)) * self.scale
     }
 }
 
@@ -103,16 +97,6 @@ pub fn quantize_weight(values: &[f32], layout: ChannelLayout, scales: &[f32]) ->
         .collect()
 }
 
-/// The weight as the quantized model computes with it: quantized then dequantized.
-pub fn fake_quantize_weight(values: &[f32], layout: ChannelLayout) -> Vec<f32> {
-    let scales = weight_scales(values, layout);
-    quantize_weight(values, layout, &scales)
-        .into_iter()
-        .enumerate()
-        .map(|(i, q)| f32::from(q) * scales[layout.channel(i)])
-        .collect()
-}
-
 /// The int32 bias of an integer kernel: the float bias over `input_scale × weight_scale` of its
 /// channel, so that it adds straight onto the int32 accumulator. The scales come back one per
 /// weight scale (one for a per-tensor weight).
@@ -139,17 +123,33 @@ pub fn quantize_bias(
 mod tests {
     use super::*;
 
+    /// `x` as ONNX Runtime's QuantizeLinear followed by DequantizeLinear returns it.
+    fn fake_quantize(p: ActivationParams, x: f32) -> f32 {
+        let q = (x / p.scale).round_ties_even() + f32::from(p.zero_point);
+        (q.clamp(0.0, 255.0) - f32::from(p.zero_point)) * p.scale
+    }
+
+    /// The weight as the quantized model computes with it: quantized then dequantized.
+    fn fake_quantize_weight(values: &[f32], layout: ChannelLayout) -> Vec<f32> {
+        let scales = weight_scales(values, layout);
+        quantize_weight(values, layout, &scales)
+            .into_iter()
+            .enumerate()
+            .map(|(i, q)| f32::from(q) * scales[layout.channel(i)])
+            .collect()
+    }
+
     #[test]
     fn activation_ranges_hold_zero_exactly() {
         let p = ActivationParams::of_range(0.5, 2.0);
         assert_eq!(p.zero_point, 0);
-        assert_eq!(p.fake_quantize(0.0), 0.0);
+        assert_eq!(fake_quantize(p, 0.0), 0.0);
         let p = ActivationParams::of_range(-1.0, 3.0);
         assert_eq!(p.zero_point, 64);
-        assert_eq!(p.fake_quantize(0.0), 0.0);
-        assert!((p.fake_quantize(1.0) - 1.0).abs() <= p.scale / 2.0);
+        assert_eq!(fake_quantize(p, 0.0), 0.0);
+        assert!((fake_quantize(p, 1.0) - 1.0).abs() <= p.scale / 2.0);
         // Values beyond the range clip to its ends.
-        assert!((p.fake_quantize(10.0) - 3.0).abs() <= p.scale);
+        assert!((fake_quantize(p, 10.0) - 3.0).abs() <= p.scale);
         assert_eq!(ActivationParams::of_range(0.0, 0.0).scale, 1.0);
     }
 

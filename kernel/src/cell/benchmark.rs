@@ -6,6 +6,7 @@ use prunekit_core::benchmark::{self, Benchmark, BenchmarkOptions, BenchmarkRun, 
 use prunekit_core::project::{self, Found, ProjectFile};
 use std::path::{Path, PathBuf};
 
+use prunekit_core::model::onnx::ModelProto;
 use prunekit_core::quantize::{QuantizeOptions, quantize};
 use prunekit_core::{Cancel, Error, Result, chart, export};
 
@@ -127,45 +128,49 @@ pub fn benchmark(
             uuid::Uuid::new_v4()
         ))
     };
-    let preparing = ProgressDisplay::start(sink, "preparing the models to time");
-    let prepared = (|| -> Result<()> {
-        let model = prunekit_core::load(&loaded.path)?;
-        if let Some(q) = &quantization {
-            let quantized = quantize(&model, &loaded.analysis, q, &preparing, cancel)?;
-            let path = scratch("quantized");
-            prunekit_core::save(&quantized.proto, &path)?;
-            models.push(("quantized", path));
-        }
-        if let Some(plan) = plan {
-            estimated = plan.model.estimated_speedup;
-            let (proto, _) = export::model::pruned_model(&model, plan)?;
-            let path = scratch("pruned");
-            prunekit_core::save(&proto, &path)?;
-            models.push(("pruned", path));
-            if let Some(q) = &quantization {
-                let pruned = prunekit_core::Model {
-                    proto,
-                    ..model.clone()
-                };
-                let quantized = quantize(&pruned, &loaded.analysis, q, &preparing, cancel)?;
-                let path = scratch("pruned-quantized");
-                prunekit_core::save(&quantized.proto, &path)?;
-                models.push(("pruned+quantized", path));
-            }
-        }
-        Ok(())
-    })();
     let remove_scratch = |models: &[(&str, PathBuf)]| {
         for (_, path) in models.iter().skip(1) {
             let _ = std::fs::remove_file(path);
         }
     };
-    if let Err(err) = prepared {
-        preparing.finish(0, 1, "failed");
-        remove_scratch(&models);
-        return Err(err);
+    // Only the pruned and quantized models need preparing (the dense one is timed from its file).
+    if plan.is_some() || quantization.is_some() {
+        let preparing = ProgressDisplay::start(sink, "preparing the models to time");
+        let prepared = (|| -> Result<()> {
+            let model = prunekit_core::load(&loaded.path)?;
+            let mut add = |name: &'static str, proto: &ModelProto| -> Result<()> {
+                let path = scratch(name);
+                prunekit_core::save(proto, &path)?;
+                models.push((name, path));
+                Ok(())
+            };
+            if let Some(q) = &quantization {
+                add(
+                    "quantized",
+                    &quantize(&model, &loaded.analysis, q, &preparing, cancel)?.proto,
+                )?;
+            }
+            if let Some(plan) = plan {
+                estimated = plan.model.estimated_speedup;
+                let (proto, _) = export::model::pruned_model(&model, plan)?;
+                add("pruned", &proto)?;
+                if let Some(q) = &quantization {
+                    let pruned = prunekit_core::Model { proto, ..model };
+                    add(
+                        "pruned+quantized",
+                        &quantize(&pruned, &loaded.analysis, q, &preparing, cancel)?.proto,
+                    )?;
+                }
+            }
+            Ok(())
+        })();
+        if let Err(err) = prepared {
+            preparing.finish(0, 1, "failed");
+            remove_scratch(&models);
+            return Err(err);
+        }
+        preparing.finish(1, 1, "ready");
     }
-    preparing.finish(1, 1, "ready");
     let model_refs: Vec<(&str, &Path)> = models.iter().map(|(n, p)| (*n, p.as_path())).collect();
     let progress = ProgressDisplay::start(sink, "benchmarking");
     let result = benchmark::run(&model_refs, &loaded.analysis, &options, &progress, cancel);
