@@ -99,6 +99,10 @@ pub fn run(
     // Progress counts each configuration as PER_CONFIG units, whatever its budget.
     const PER_CONFIG: u64 = 1000;
     let total = (models.len() * options.threads.len() * options.batches.len()) as u64 * PER_CONFIG;
+    // Every size is checked before the first is timed, so an oversized batch fails at once.
+    for &batch in &options.batches {
+        crate::runtime::memory::check_activations(analysis, batch, "the benchmark")?;
+    }
     let mut configs_done = 0u64;
     let mut runs = Vec::new();
     for &threads in &options.threads {

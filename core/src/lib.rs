@@ -23,6 +23,7 @@ pub mod project;
 pub mod quantize;
 pub mod recipe;
 pub mod runtime;
+pub mod user_file;
 
 pub use analysis::{AnalysisOptions, Layer, ModelAnalysis, analyze};
 pub use error::{Error, Result};

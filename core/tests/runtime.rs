@@ -13,7 +13,9 @@ use prunekit_core::{AnalysisOptions, analyze, load};
 #[test]
 fn digits_cnn_keeps_its_accuracy_in_onnx_runtime() {
     let dir = common::fixtures_dir();
-    let data = read_npz(&dir.join("digits_test.npz")).unwrap();
+    let data = read_npz(&dir.join("digits_test.npz"), |_| true)
+        .unwrap()
+        .arrays;
     let input = data
         .iter()
         .find(|(n, _)| n == "input")

@@ -11,6 +11,23 @@ use crate::error::{Error, Result};
 use crate::model::onnx::tensor_shape_proto::dimension::Value as DimValue;
 use crate::model::onnx::{GraphProto, type_proto};
 
+/// The most elements one input may hold: 2^40 (4 TB of float32) is past any machine that would
+/// run the model, and keeps every count derived from the shapes (MACs, FLOPs, bytes) far from
+/// overflowing 64 bits, where it would wrap to a silent, wrong number.
+pub const MAX_INPUT_ELEMENTS: u64 = 1 << 40;
+
+/// Refuses an input shape whose element count overflows or passes [`MAX_INPUT_ELEMENTS`].
+fn check_size(name: &str, shape: &[u64]) -> Result<()> {
+    let count = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
+    match count {
+        Some(count) if count <= MAX_INPUT_ELEMENTS => Ok(()),
+        _ => Err(Error::Usage(format!(
+            "input '{name}' would have shape {shape:?}, {} elements, more than the 2^40 (about 1.1 trillion) one input may hold; use smaller --dim or --input sizes.",
+            count.map_or("over 2^64".to_string(), |c| c.to_string()),
+        ))),
+    }
+}
+
 /// The size free dims get when the user names none.
 pub const DEFAULT_DIM: u64 = 1;
 
@@ -155,6 +172,9 @@ pub(super) fn resolve(
                 None
             }
         };
+        if let Some(shape) = &shape {
+            check_size(input.name(), shape)?;
+        }
         inputs.push(ResolvedInput {
             name: input.name().to_string(),
             data_type,

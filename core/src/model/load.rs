@@ -11,6 +11,7 @@ use prost::Message;
 
 use super::Model;
 use super::onnx::{DATA_LOCATION_EXTERNAL, GraphProto, ModelProto, TensorProto};
+use super::tensor::{dtype_name, elem_size, numel};
 use crate::error::{Error, Result};
 
 /// The oldest default-domain opset prunekit reads (as Sparsify did).
@@ -54,13 +55,7 @@ pub fn load(path: &Path) -> Result<Model> {
 
 /// Maps a whole file into memory as `Bytes`, with one sentence naming the path if it cannot be read.
 fn map_file(path: &Path) -> Result<Bytes> {
-    let meta = std::fs::metadata(path).map_err(|err| Error::io(path, &err))?;
-    if meta.is_dir() {
-        return Err(Error::Io {
-            path: path.to_path_buf(),
-            problem: "is a directory, not a model file; give the path of an .onnx file".into(),
-        });
-    }
+    let meta = crate::user_file::regular(path, "an .onnx file")?;
     let file = File::open(path).map_err(|err| Error::io(path, &err))?;
     if meta.len() == 0 {
         return Ok(Bytes::new());
@@ -156,6 +151,15 @@ struct ExternalFiles {
 }
 
 impl ExternalFiles {
+    fn dir_real(&self) -> std::io::Result<PathBuf> {
+        let dir = if self.dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            &self.dir
+        };
+        dir.canonicalize()
+    }
+
     fn file(&mut self, location: &str, tensor: &str) -> Result<Bytes> {
         if let Some(bytes) = self.files.get(location) {
             return Ok(bytes.clone());
@@ -174,12 +178,27 @@ impl ExternalFiles {
             ));
         }
         let path = self.dir.join(relative);
-        if !path.is_file() {
+        if !path.exists() {
             return Err(Error::model(
                 &self.model_path,
                 format!(
                     "tensor '{tensor}' is stored in the external data file {}, which does not exist; copy it next to the model.",
                     path.display()
+                ),
+            ));
+        }
+        // A symlink (or a symlinked folder on the way) may point anywhere: the file's real path
+        // must still be inside the model's real folder, or a crafted model could copy any file
+        // the user can read (an SSH key, /etc/passwd) into the model prunekit writes.
+        let inside = match (path.canonicalize(), self.dir_real()) {
+            (Ok(real), Ok(dir)) => real.starts_with(dir),
+            _ => false,
+        };
+        if !inside {
+            return Err(Error::model(
+                &self.model_path,
+                format!(
+                    "tensor '{tensor}' names the external data file '{location}', which is a link to a file outside the model's folder; copy the data file itself beside the model."
                 ),
             ));
         }
@@ -249,9 +268,15 @@ fn resolve_tensor(tensor: &mut TensorProto, external: &mut ExternalFiles) -> Res
     let length = parse("length")?;
     let file = external.file(&location, &name)?;
     let size = file.len() as u64;
-    let end = match length {
-        Some(length) => offset.checked_add(length),
-        None => Some(size),
+    let expected = numel(&tensor.dims)
+        .zip(elem_size(tensor.data_type()))
+        .and_then(|(n, size)| n.checked_mul(size as u64));
+    // Without `length`, the tensor takes what its dims call for (as ONNX Runtime reads it), or the
+    // rest of the file for a type of no fixed size.
+    let end = match (length, expected) {
+        (Some(length), _) => offset.checked_add(length),
+        (None, Some(expected)) => offset.checked_add(expected),
+        (None, None) => Some(size),
     };
     let Some(end) = end.filter(|&end| offset <= end && end <= size) else {
         return Err(Error::model(
@@ -261,6 +286,21 @@ fn resolve_tensor(tensor: &mut TensorProto, external: &mut ExternalFiles) -> Res
             ),
         ));
     };
+    // The bytes must be what the dims and element type call for, or ONNX Runtime refuses the
+    // model prunekit writes.
+    if let Some(expected) = expected
+        && expected != end - offset
+    {
+        return Err(Error::model(
+            &external.model_path,
+            format!(
+                "tensor '{name}' has {} bytes in its external data file '{location}' but its dims {:?} of {} need {expected}; the model's external-data entries are wrong, re-export it.",
+                end - offset,
+                tensor.dims,
+                dtype_name(tensor.data_type())
+            ),
+        ));
+    }
     tensor.raw_data = Some(file.slice(offset as usize..end as usize));
     tensor.data_location = None;
     tensor.external_data.clear();

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use ndarray::{Axis, Slice};
 
-use super::data::{InputArray, read_npz};
+use super::data::InputArray;
+use super::npz::read_npz;
 use super::session::generated_inputs;
 use crate::analysis::{DimDecl, ResolvedInput};
 use crate::error::{Error, Result};
@@ -30,7 +31,10 @@ impl Dataset {
     /// Reads and checks `path`: every model input present with a compatible element type, the
     /// model's fixed dims respected, one sample count for all. `limit` keeps the first samples.
     pub fn from_npz(path: &Path, inputs: &[ResolvedInput], limit: Option<usize>) -> Result<Self> {
-        let mut arrays = read_npz(path)?;
+        let npz = read_npz(path, |name| {
+            name == LABELS || inputs.iter().any(|input| input.name == name)
+        })?;
+        let mut arrays = npz.arrays;
         let bad = |what: String| Error::Usage(format!("{}: {what}", path.display()));
         let mut labels: Option<Vec<i64>> = None;
         if let Some(i) = arrays.iter().position(|(n, _)| n == LABELS) {
@@ -47,7 +51,7 @@ impl Dataset {
         let mut ordered = Vec::with_capacity(inputs.len());
         for input in inputs {
             let Some(i) = arrays.iter().position(|(n, _)| n == &input.name) else {
-                let have: Vec<&str> = arrays.iter().map(|(n, _)| n.as_str()).collect();
+                let have: Vec<&str> = npz.names.iter().map(String::as_str).collect();
                 return Err(bad(format!(
                     "there is no array named '{}', the model's input (the file holds {}); save the arrays under the model's input names.",
                     input.name,

@@ -5,10 +5,13 @@
 mod data;
 mod dataset;
 mod locate;
+pub mod memory;
+mod npz;
 mod session;
 
-pub use data::{InputArray, read_npz};
+pub use data::InputArray;
 pub use dataset::{Batch, Dataset, LABELS};
 pub use locate::{RUNTIME_MISSING_FIX, Runtime, runtime};
+pub use npz::{Npz, read_npz};
 pub use session::{ModelSession, SessionOptions, SplitMix64, generated_inputs};
 pub(crate) use session::{build_session, to_f32, to_value};

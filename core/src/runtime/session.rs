@@ -164,6 +164,7 @@ pub fn generated_inputs(
     specs: &[(String, i32, Vec<usize>)],
     seed: u64,
 ) -> Result<Vec<(String, InputArray)>> {
+    check_generated_size(specs)?;
     let mut rng = SplitMix64(seed);
     specs
         .iter()
@@ -183,6 +184,48 @@ pub fn generated_inputs(
             Ok((name.clone(), array))
         })
         .collect()
+}
+
+/// Refuses generated inputs that would not fit in memory, before any is allocated: the arrays
+/// themselves and the copy ONNX Runtime makes of them. The first dim is the batch (or the sample
+/// count), so the message says how many samples would fit.
+fn check_generated_size(specs: &[(String, i32, Vec<usize>)]) -> Result<()> {
+    let elem_bytes = |data_type: i32| match data_type {
+        dt::INT64 | dt::INT32 => 8u64,
+        dt::BOOL => 1,
+        _ => 4,
+    };
+    let bytes = |shape: &[usize], data_type: i32| {
+        shape
+            .iter()
+            .try_fold(elem_bytes(data_type), |acc, &d| acc.checked_mul(d as u64))
+    };
+    let total = specs.iter().try_fold(0u64, |acc, (_, data_type, shape)| {
+        acc.checked_add(bytes(shape, *data_type)?.checked_mul(2)?)
+    });
+    let per_sample = specs.iter().try_fold(0u64, |acc, (_, data_type, shape)| {
+        acc.checked_add(bytes(shape.get(1..).unwrap_or_default(), *data_type)?.checked_mul(2)?)
+    });
+    let largest = specs
+        .iter()
+        .max_by_key(|(_, data_type, shape)| bytes(shape, *data_type).unwrap_or(u64::MAX));
+    super::memory::check(
+        total,
+        || match largest {
+            Some((name, data_type, shape)) => format!(
+                "generated inputs (input '{name}' of shape {shape:?}, {})",
+                crate::model::tensor::dtype_name(*data_type)
+            ),
+            None => "generated inputs".into(),
+        },
+        |budget| match per_sample {
+            Some(per) if per > 0 && budget.bytes / per > 0 => format!(
+                "use a smaller batch, sample count or --dim (at most {} samples of this shape fit)",
+                budget.bytes / per
+            ),
+            _ => "use smaller --dim or --input sizes".into(),
+        },
+    )
 }
 
 /// A tiny, well-mixed generator: inputs only need to be repeatable, not cryptographic.

@@ -708,8 +708,11 @@ fn export_recipe(
 ) -> Result<(String, serde_json::Value)> {
     let mut plan = plan.clone();
     if let Some(map_path) = names {
-        let text = std::fs::read_to_string(map_path)
-            .map_err(|err| Error::io(Path::new(map_path), &err))?;
+        let text = prunekit_core::user_file::read_to_string(
+            Path::new(map_path),
+            64 << 20,
+            "a JSON file of ONNX names to framework names",
+        )?;
         let map: BTreeMap<String, String> = serde_json::from_str(&text).map_err(|err| {
             Error::Usage(format!(
                 "{map_path}: not a JSON object of ONNX name to framework name ({err}); write {{\"onnx::Conv_12\": \"features.0.weight\", ...}}."

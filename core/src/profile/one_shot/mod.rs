@@ -585,6 +585,7 @@ pub(crate) fn dataset(
         None => Dataset::generated(&analysis.inputs, samples.unwrap_or(default_samples), seed)?,
     };
     let batch = batch_size(analysis, &data, batch)?;
+    crate::runtime::memory::check_activations(analysis, batch, "running the model")?;
     Ok((data, batch))
 }
 

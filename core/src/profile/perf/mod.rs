@@ -164,6 +164,7 @@ pub fn measure(
     cancel.check()?;
     // Loads the library first: `ort` panics when a tensor is made before ONNX Runtime is loaded.
     runtime()?;
+    crate::runtime::memory::check_activations(analysis, options.batch, "the performance profile")?;
     let specs = input_specs(analysis, options.batch)?;
     let values: Vec<(String, DynValue)> = generated_inputs(&specs, options.seed)?
         .iter()
