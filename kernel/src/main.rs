@@ -19,7 +19,7 @@ const USAGE: &str = "\
 usage: prunekit-kernel --connection-file FILE
        prunekit-kernel install --user | --sys-prefix | --prefix PATH
        prunekit-kernel analyze MODEL.onnx [--input NAME=D0,D1,..] [--dim SYMBOL=SIZE] [--format text|json]
-       prunekit-kernel run [--format text|json] COMMAND...
+       prunekit-kernel run [--format text|json] COMMAND... | -
        prunekit-kernel info
        prunekit-kernel --help
 
@@ -31,7 +31,10 @@ usage: prunekit-kernel --connection-file FILE
             --format json prints the documented JSON of the kernel's `load` command.
   run       run notebook commands from a shell, one per argument, in one session:
               prunekit-kernel run 'load model.onnx' 'profile loss --method magnitude'
-            Results go to stdout (--format json: one JSON result per line), progress to stderr.
+            `-` instead reads one cell (one command per line) from stdin:
+              prunekit-kernel run - < cell.txt
+            Results go to stdout as they come (--format json: one JSON result per line),
+            progress to stderr.
   info      say which ONNX Runtime prunekit found and loaded, and the machine's core count.
 ";
 

@@ -1,7 +1,9 @@
 //! The kernel process: five sockets and one task each. Iopub has a single owner fed by one FIFO
 //! channel, so `idle` can never overtake a cell's output. Control runs alone, so interrupt and
 //! shutdown never wait behind a cell. Shell requests are handled in order; a cell runs on a
-//! blocking thread so the sockets stay live while the core computes.
+//! blocking thread so the sockets stay live while the core computes. A cell's outputs go out as
+//! they are made and are not kept; past the cap (`cell::cap`) they are only counted, so neither
+//! the queue nor the front end grows with a cell of a million lines.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,6 +14,7 @@ use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
 use zeromq::{RepSocket, RouterSocket, Socket, SocketRecv, SocketSend, XPubSocket, ZmqMessage};
 
+use crate::cell::cap::Capped;
 use crate::cell::output::{Output, Sink};
 use crate::cell::{complete, inspect, parse, run};
 use crate::display::bundle::Bundle;
@@ -162,17 +165,22 @@ async fn publish(
 ) {
     loop {
         tokio::select! {
-            item = queue.recv() => match item {
-                Some(Iopub::Publish(message)) => {
-                    let topic = Bytes::from(format!("kernel.{}.{}", kernel.session_id, message.msg_type()));
-                    let mut message = message;
-                    message.identities = vec![topic];
-                    send(&mut socket, &message, &kernel.signer).await;
+            item = queue.recv() => {
+                let Some(item) = item else { return };
+                let mut next = Some(item);
+                while let Some(item) = next.take() {
+                    match item {
+                        Iopub::Publish(mut message) => {
+                            next = absorb_streams(&mut message, &mut queue);
+                            let topic = Bytes::from(format!("kernel.{}.{}", kernel.session_id, message.msg_type()));
+                            message.identities = vec![topic];
+                            send(&mut socket, &message, &kernel.signer).await;
+                        }
+                        Iopub::Flush(done) => {
+                            let _ = done.send(());
+                        }
+                    }
                 }
-                Some(Iopub::Flush(done)) => {
-                    let _ = done.send(());
-                }
-                None => return,
             },
             subscription = socket.recv() => {
                 let Ok(frames) = subscription else { continue };
@@ -185,6 +193,43 @@ async fn publish(
                 }
             }
         }
+    }
+}
+
+/// The most text one merged stream message carries.
+const MAX_STREAM_TEXT: usize = 1 << 20;
+
+/// When outputs come faster than they can be sent, a stream message takes in the text of the
+/// stream messages queued right behind it (same request, same stream), as front ends would join
+/// them anyway: one message per burst instead of one per line. Answers the first queued item it
+/// could not take in, to be handled next.
+fn absorb_streams(
+    message: &mut Message,
+    queue: &mut mpsc::UnboundedReceiver<Iopub>,
+) -> Option<Iopub> {
+    if message.msg_type() != "stream" {
+        return None;
+    }
+    loop {
+        let Ok(item) = queue.try_recv() else {
+            return None;
+        };
+        let Iopub::Publish(following) = &item else {
+            return Some(item);
+        };
+        let joinable = following.msg_type() == "stream"
+            && following.parent_header.get("msg_id") == message.parent_header.get("msg_id")
+            && following.content.get("name") == message.content.get("name");
+        let (Some(Value::String(text)), Some(Value::String(more))) = (
+            message.content.get_mut("text"),
+            following.content.get("text"),
+        ) else {
+            return Some(item);
+        };
+        if !joinable || text.len() + more.len() > MAX_STREAM_TEXT {
+            return Some(item);
+        }
+        text.push_str(more);
     }
 }
 
@@ -434,6 +479,19 @@ impl Sink for IopubSink {
     }
 }
 
+/// The request without its content: outputs only need its header as their parent, and a cell's
+/// code can be megabytes.
+fn header_only(request: &Message) -> Message {
+    Message {
+        identities: Vec::new(),
+        header: request.header.clone(),
+        parent_header: Value::Null,
+        metadata: Value::Null,
+        content: Value::Null,
+        buffers: Vec::new(),
+    }
+}
+
 /// Outputs of a silent execution go nowhere.
 struct Discard;
 
@@ -488,28 +546,28 @@ async fn execute(
     kernel.cancel.reset();
     let sink = Arc::new(IopubSink {
         kernel: kernel.clone(),
-        parent: request.clone(),
+        parent: header_only(request),
         execution_count,
         result_text: Mutex::new(None),
     });
-    let (worker_session, worker_sink, cancel, cell) = (
-        session.clone(),
-        sink.clone(),
-        kernel.cancel.clone(),
-        code.clone(),
-    );
-    let outcome = tokio::task::spawn_blocking(move || {
+    let (worker_session, worker_sink, cancel) =
+        (session.clone(), sink.clone(), kernel.cancel.clone());
+    // The code goes to the worker and comes back for the history, so a large cell is not copied.
+    let joined = tokio::task::spawn_blocking(move || {
         let mut s = lock(&worker_session);
-        let sink: &dyn Sink = if silent {
-            &Discard
-        } else {
-            worker_sink.as_ref()
-        };
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run::run(&mut s, &cell, sink, &cancel)
-        }))
+        let capped = Capped::new(worker_sink.as_ref());
+        let sink: &dyn Sink = if silent { &Discard } else { &capped };
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run::run(&mut s, &code, sink, &cancel)
+        }));
+        capped.finish();
+        (result, code)
     })
     .await;
+    let (outcome, code) = match joined {
+        Ok((result, code)) => (Ok(result), code),
+        Err(err) => (Err(err), String::new()),
+    };
     let error = match outcome {
         Ok(Ok(Ok(()))) => None,
         Ok(Ok(Err(err))) => Some(ErrorContent {
@@ -531,7 +589,7 @@ async fn execute(
             .take();
         lock(session).history.push(HistoryEntry {
             line: execution_count,
-            input: code.clone(),
+            input: code,
             output,
         });
     }
@@ -631,7 +689,7 @@ async fn handle_shell_query(
             )
         }
         "is_complete_request" => {
-            let status = if parse::cell(code).is_ok() {
+            let status = if parse::check(code).is_ok() {
                 "complete"
             } else {
                 "invalid"

@@ -1,8 +1,10 @@
 //! The cell language: one command per line, `#` starts a comment. `spec` lists the commands (the
 //! one source for help, completion and inspect), `parse` turns lines into commands, `run` executes
-//! them against the session, `complete` and `inspect` answer the editor.
+//! them against the session, `cap` bounds what one cell sends, `complete` and `inspect` answer the
+//! editor.
 
 pub mod benchmark;
+pub mod cap;
 pub mod complete;
 pub mod flags;
 pub mod inspect;

@@ -21,6 +21,44 @@ pub enum Output {
     Result(Bundle),
 }
 
+impl Output {
+    /// Roughly the bytes a front end keeps for it: the text of a stream, the data of a bundle.
+    pub fn size(&self) -> u64 {
+        match self {
+            Output::Stream { text, .. } => text.len() as u64,
+            Output::Display { bundle, .. }
+            | Output::Update { bundle, .. }
+            | Output::Result(bundle) => bundle.data.values().map(value_size).sum(),
+        }
+    }
+}
+
+/// Text counts as its length (the common case, and cheap); other JSON as its serialized length.
+fn value_size(value: &serde_json::Value) -> u64 {
+    match value {
+        serde_json::Value::String(text) => text.len() as u64,
+        other => {
+            let mut counter = Counter(0);
+            let _ = serde_json::to_writer(&mut counter, other);
+            counter.0
+        }
+    }
+}
+
+/// An `io::Write` that only counts, so measuring a value allocates nothing.
+struct Counter(u64);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 pub trait Sink: Sync {
     fn emit(&self, output: Output);
 }

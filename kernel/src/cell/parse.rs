@@ -49,31 +49,39 @@ pub fn words(line: &str) -> std::result::Result<Vec<String>, String> {
     Ok(words)
 }
 
-/// Parses a cell into its command lines, checking every verb before anything runs.
-pub fn cell(code: &str) -> Result<Vec<Line>> {
-    let mut lines = Vec::new();
-    for (i, text) in code.lines().enumerate() {
-        let number = i + 1;
-        let mut words =
-            words(text).map_err(|why| Error::Usage(format!("line {number}: {why}; close it.")))?;
-        if words.is_empty() {
-            continue;
-        }
-        let verb = words.remove(0);
-        if spec::find(&verb).is_none() {
-            let names: Vec<&str> = spec::COMMANDS.iter().map(|c| c.name).collect();
-            return Err(Error::Usage(format!(
-                "line {number}: unknown command '{verb}'; the commands are {} (run `help`).",
-                names.join(", ")
-            )));
-        }
-        lines.push(Line {
-            number,
-            verb,
-            words,
-        });
+/// Checks a whole cell, every verb and every quote, before anything runs; nothing is kept, so a
+/// cell of a million lines costs no more memory than its text.
+pub fn check(code: &str) -> Result<()> {
+    lines(code).try_for_each(|line| line.map(drop))
+}
+
+/// The cell's command lines, parsed one at a time as the caller asks for them.
+pub fn lines(code: &str) -> impl Iterator<Item = Result<Line>> + '_ {
+    code.lines()
+        .enumerate()
+        .filter_map(|(i, text)| line(i + 1, text).transpose())
+}
+
+/// One line: `None` when it holds only blanks or a comment.
+fn line(number: usize, text: &str) -> Result<Option<Line>> {
+    let mut words =
+        words(text).map_err(|why| Error::Usage(format!("line {number}: {why}; close it.")))?;
+    if words.is_empty() {
+        return Ok(None);
     }
-    Ok(lines)
+    let verb = words.remove(0);
+    if spec::find(&verb).is_none() {
+        let names: Vec<&str> = spec::COMMANDS.iter().map(|c| c.name).collect();
+        return Err(Error::Usage(format!(
+            "line {number}: unknown command '{verb}'; the commands are {} (run `help`).",
+            names.join(", ")
+        )));
+    }
+    Ok(Some(Line {
+        number,
+        verb,
+        words,
+    }))
 }
 
 #[cfg(test)]
@@ -93,10 +101,12 @@ mod tests {
 
     #[test]
     fn cells_check_every_verb_first() {
-        let lines = cell("# intro\nload m.onnx\n\nlayers --top 3").unwrap();
+        let code = "# intro\nload m.onnx\n\nlayers --top 3";
+        check(code).unwrap();
+        let lines: Vec<Line> = lines(code).collect::<Result<_>>().unwrap();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[1].number, 4);
-        let err = cell("load m.onnx\nfrobnicate").unwrap_err().to_string();
+        let err = check("load m.onnx\nfrobnicate").unwrap_err().to_string();
         assert!(
             err.contains("line 2") && err.contains("frobnicate"),
             "{err}"

@@ -1,5 +1,6 @@
 //! Running a cell: each command line in turn against the session, stopping at the first error.
-//! Results go to the sink as outputs; errors come back as the core's typed `Error`.
+//! Results go to the sink as outputs as each command makes them; errors come back as the core's
+//! typed `Error`.
 
 use std::time::{Duration, Instant};
 
@@ -23,9 +24,11 @@ pub fn run(
     sink: &dyn Sink,
     cancel: &Cancel,
 ) -> Result<()> {
-    for line in parse::cell(code)? {
+    // Every line is checked first, then parsed again as it runs, so no list of lines is kept.
+    parse::check(code)?;
+    for line in parse::lines(code) {
         cancel.check()?;
-        run_line(session, &line, sink, cancel)?;
+        run_line(session, &line?, sink, cancel)?;
     }
     Ok(())
 }
@@ -55,7 +58,7 @@ fn run_line(
             Ok(())
         }
         "sleep" => sleep(&line.words, sink, cancel),
-        other => unreachable!("parse::cell checked the verb {other}"),
+        other => unreachable!("parse::check checked the verb {other}"),
     }
 }
 
@@ -67,25 +70,25 @@ fn load(session: &mut KernelSession, words: &[String], sink: &dyn Sink) -> Resul
             "unknown flag {flag}; load takes --input and --dim."
         )));
     }
-    let mut project = match project::read(&args.path)? {
+    // A new project starts with the session's settings.
+    let model_path = args.path.clone();
+    let fresh = |settings: &project::Settings| ProjectFile {
+        settings: settings.clone(),
+        ..ProjectFile::new(&model_path)
+    };
+    let project = match project::read(&args.path)? {
         Found::Project(project) => {
             // A restarted kernel carries on with the settings this model had.
             session.settings = project.settings.clone();
             *project
         }
-        Found::None => ProjectFile {
-            settings: session.settings.clone(),
-            ..ProjectFile::new(&args.path)
-        },
+        Found::None => fresh(&session.settings),
         Found::MovedAside(aside) => {
             sink.emit(Output::Stream {
                 name: "stderr",
                 text: format!("The project file could not be read; it was kept as {} and a new one started.\n", aside.display()),
             });
-            ProjectFile {
-                settings: session.settings.clone(),
-                ..ProjectFile::new(&args.path)
-            }
+            fresh(&session.settings)
         }
     };
     // Sizes given now win; without any, the sizes of the last load of this model are reused,
@@ -112,8 +115,14 @@ fn load(session: &mut KernelSession, words: &[String], sink: &dyn Sink) -> Resul
     }
     let model = prunekit_core::load(&args.path)?;
     let analysis = prunekit_core::analyze(&model, &args.options)?;
-    project.load = LoadState::from_options(&args.options);
-    project::write(&args.path, &project)?;
+    // Only the sizes are saved, into the project as it is now: other processes may have saved
+    // to it while the model was analyzed.
+    let load_state = LoadState::from_options(&args.options);
+    project::update_or_create(
+        &args.path,
+        || fresh(&session.settings),
+        |p| p.load = load_state,
+    )?;
 
     let summary = format!("{restored}{}", text::analysis(&analysis));
     let note = if restored.is_empty() {
