@@ -117,3 +117,32 @@ def test_two_kernels_saving_at_once_keep_every_profile(tmp_path: Path, kernelspe
                 assert reply["status"] == "ok", (
                     f"kernel {who}: {reply.get('ename')}: {reply.get('evalue')}")
     check_all_kept(model, expected, "two kernels")
+
+
+def test_a_save_that_finds_a_damaged_project_file_keeps_it_and_says_so(tmp_path: Path) -> None:
+    """The file is damaged after `load` read it: the save moves it aside and tells the user."""
+    if not PRUNEKIT_BIN.is_file():
+        pytest.fail(MISSING_BINARY, pytrace=False)
+    model = model_in(tmp_path)
+    project = model.with_name(model.name + ".prunekit.json")
+    # The sleep leaves a window between load's save and the next one.
+    cell = f"load {MODEL}\nsleep 1.5\n" + SAVE.format(name="after")
+    proc = subprocess.Popen([str(PRUNEKIT_BIN), "run", "-"], cwd=tmp_path, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(cell)
+        proc.stdin.close()
+        deadline = time.monotonic() + 20
+        while not project.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        project.write_text("{ damaged by another program")
+        proc.wait(timeout=60)
+        stderr = proc.stderr.read()
+    finally:
+        proc.kill()
+    asides = sorted(tmp_path.glob(f"{project.name}.unreadable-*"))
+    assert len(asides) == 1, (sorted(p.name for p in tmp_path.iterdir()), stderr)
+    assert asides[0].read_text() == "{ damaged by another program"
+    assert f"it was kept as {asides[0].name}" in stderr or str(asides[0]) in stderr, stderr
+    assert saved_names(model) == {"after"}

@@ -13,6 +13,7 @@ pub mod benchmark;
 pub mod chart;
 pub mod error;
 pub mod export;
+pub mod format;
 #[cfg(test)]
 mod fixtures;
 pub mod model;

@@ -379,7 +379,7 @@ pub fn peek(model: &Path) -> Option<ProjectFile> {
 /// It holds the project's lock throughout, so saves from other processes and threads go one
 /// after another and none is lost. `change` runs under the lock: it should only set fields (no
 /// long work, no other save to the same project).
-pub fn update(model: &Path, change: impl FnOnce(&mut ProjectFile)) -> Result<ProjectFile> {
+pub fn update(model: &Path, change: impl FnOnce(&mut ProjectFile)) -> Result<Saved> {
     update_or_create(model, || ProjectFile::new(model), change)
 }
 
@@ -388,7 +388,7 @@ pub fn update_or_create(
     model: &Path,
     fresh: impl FnOnce() -> ProjectFile,
     change: impl FnOnce(&mut ProjectFile),
-) -> Result<ProjectFile> {
+) -> Result<Saved> {
     update_with_wait(model, LOCK_WAIT, fresh, change)
 }
 
@@ -397,15 +397,42 @@ fn update_with_wait(
     wait: Duration,
     fresh: impl FnOnce() -> ProjectFile,
     change: impl FnOnce(&mut ProjectFile),
-) -> Result<ProjectFile> {
+) -> Result<Saved> {
     let _lock = ProjectLock::acquire(model, wait)?;
-    let mut project = match read_locked(model)? {
-        Found::Project(project) => *project,
-        Found::None | Found::MovedAside(_) => fresh(),
+    let (mut project, moved_aside) = match read_locked(model)? {
+        Found::Project(project) => (*project, None),
+        Found::None => (fresh(), None),
+        Found::MovedAside(aside) => (fresh(), Some(aside)),
     };
     change(&mut project);
     write_locked(model, &project)?;
-    Ok(project)
+    Ok(Saved {
+        project,
+        moved_aside,
+    })
+}
+
+/// A save's result: the project as written, and where an unreadable project file was moved
+/// before the save started a fresh one (the user must hear of it: the old results are there).
+#[derive(Debug)]
+pub struct Saved {
+    pub project: ProjectFile,
+    pub moved_aside: Option<PathBuf>,
+}
+
+impl Saved {
+    /// The sentence that tells the user a project file was moved aside, if one was.
+    pub fn notice(&self) -> Option<String> {
+        self.moved_aside.as_deref().map(moved_aside_notice)
+    }
+}
+
+/// Said wherever an unreadable project file was moved aside.
+pub fn moved_aside_notice(aside: &Path) -> String {
+    format!(
+        "The project file could not be read (damaged, or from a newer prunekit); it was kept as {} and a new one started.",
+        aside.display()
+    )
 }
 
 /// Replaces the project file; the caller holds the lock (anything else would undo other
@@ -446,11 +473,13 @@ mod tests {
         let dir = scratch("round-trip");
         let model = dir.join("m.onnx");
         assert!(matches!(read(&model).unwrap(), Found::None));
-        let project = update(&model, |p| {
+        let saved = update(&model, |p| {
             p.load.dims.insert("batch".into(), 8);
             p.settings.seed = 3;
         })
         .unwrap();
+        assert!(saved.notice().is_none());
+        let project = saved.project;
         assert_eq!(path_for(&model), dir.join("m.onnx.prunekit.json"));
         match read(&model).unwrap() {
             Found::Project(p) => assert_eq!(*p, project),
@@ -470,6 +499,14 @@ mod tests {
         }
         assert_ne!(asides[0], asides[1]);
         assert_eq!(std::fs::read_to_string(&asides[0]).unwrap(), "{ half a fi");
+        // A save that finds a broken file keeps it aside too, and says so.
+        std::fs::write(path_for(&model), "{ a third").unwrap();
+        let saved = update(&model, |p| p.settings.seed = 4).unwrap();
+        let aside = saved.moved_aside.clone().expect("moved aside");
+        assert_eq!(std::fs::read_to_string(&aside).unwrap(), "{ a third");
+        let notice = saved.notice().unwrap();
+        assert!(notice.contains(&aside.display().to_string()), "{notice}");
+        assert!(notice.contains("a new one started"), "{notice}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

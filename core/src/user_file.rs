@@ -6,7 +6,7 @@ use std::fs::Metadata;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::runtime::memory::format_bytes;
+use crate::format::bytes as format_bytes;
 
 /// The file's metadata if it is a regular file (a symlink to one counts); else one sentence.
 /// `expected` names what the caller wants there, e.g. "an .onnx file".

@@ -7,6 +7,7 @@ use super::render::{
     ACCENT, AXIS, Align, GREY, GRID, INK, LABEL_SIZE, MUTED, SMALL_SIZE, Scene, TITLE_SIZE, ZEBRA,
     keep_tail, legend, render, text_width,
 };
+use crate::format::{short_si, si};
 use crate::{Error, ModelAnalysis, Result};
 
 /// The most bars one chart shows; a model with more layers shows its top layers by FLOPs.
@@ -319,50 +320,6 @@ fn ticks(max: u64) -> Vec<u64> {
     out
 }
 
-/// A count with an SI suffix and three significant digits: 80, 3.74K, 25.6M, 4.12G.
-pub(super) fn si(n: u64) -> String {
-    let x = n as f64;
-    if x < 1000.0 {
-        return n.to_string();
-    }
-    let suffixes = ["K", "M", "G", "T", "P", "E"];
-    let mut i = ((x.log10() / 3.0).floor() as usize).clamp(1, suffixes.len());
-    let mut scaled = x / 1000f64.powi(i as i32);
-    let decimals = |s: f64| {
-        if s >= 100.0 {
-            0
-        } else if s >= 10.0 {
-            1
-        } else {
-            2
-        }
-    };
-    // 999,950 rounds to 1000K: show it as 1.00M.
-    let rounded = format!("{scaled:.prec$}", prec = decimals(scaled));
-    if rounded.parse::<f64>().unwrap_or(0.0) >= 1000.0 && i < suffixes.len() {
-        i += 1;
-        scaled = x / 1000f64.powi(i as i32);
-    }
-    format!(
-        "{scaled:.prec$}{}",
-        suffixes[i - 1],
-        prec = decimals(scaled)
-    )
-}
-
-/// A tick value: like `si`, without trailing zeros (2.5K, 5K, 7.5K).
-pub(super) fn short_si(n: u64) -> String {
-    let s = si(n);
-    let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
-    let (number, suffix) = s.split_at(split);
-    if number.contains('.') {
-        let number = number.trim_end_matches('0').trim_end_matches('.');
-        format!("{number}{suffix}")
-    } else {
-        s
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,20 +424,6 @@ mod tests {
         save(&chart, "chart-empty");
         analysis.layers.clear();
         assert!(params_and_flops(&analysis, None).is_ok());
-    }
-
-    #[test]
-    fn si_suffixes() {
-        assert_eq!(si(0), "0");
-        assert_eq!(si(80), "80");
-        assert_eq!(si(3738), "3.74K");
-        assert_eq!(si(36_864), "36.9K");
-        assert_eq!(si(25_557_032), "25.6M");
-        assert_eq!(si(999_950), "1.00M");
-        assert_eq!(si(4_120_000_000), "4.12G");
-        assert_eq!(short_si(2500), "2.5K");
-        assert_eq!(short_si(5000), "5K");
-        assert_eq!(short_si(120_000), "120K");
     }
 
     #[test]

@@ -9,12 +9,13 @@ use plotters::style::RGBColor;
 use super::Chart;
 use super::layers::{
     BAR, INSET, LABEL_GAP, MAX_BARS, MAX_LABEL_WIDTH, MIN_LABEL_WIDTH, PAD, ROW, ROWS_BOTTOM_PAD,
-    ROWS_TOP, WIDTH, short_si, si,
+    ROWS_TOP, WIDTH,
 };
 use super::render::{
     ACCENT, AXIS, Align, GREY, GRID, INK, LABEL_SIZE, MUTED, SMALL_SIZE, Scene, TITLE_SIZE, ZEBRA,
     keep_tail, legend, render, text_width,
 };
+use crate::format::{short_si, si};
 use crate::profile::{LossProfile, PerfKind, PerfProfile, level_key};
 use crate::{Error, Result};
 

@@ -12,6 +12,7 @@
 use crate::analysis::ModelAnalysis;
 use crate::analysis::ops::Shape;
 use crate::error::{Error, Result};
+use crate::format::bytes as bytes_text;
 
 /// The memory one request may use, and where that number comes from (for the message).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -56,8 +57,8 @@ pub fn check(
         Some(need) => Err(Error::Usage(format!(
             "{} would need {}, more than the {} {}; {}.",
             what(),
-            format_bytes(need),
-            format_bytes(budget.bytes),
+            bytes_text(need),
+            bytes_text(budget.bytes),
             budget.source,
             fix(&budget)
         ))),
@@ -120,22 +121,6 @@ pub fn check_activations(analysis: &ModelAnalysis, batch: usize, what: &str) -> 
             }
         },
     )
-}
-
-/// Bytes in the units people read: "812 B", "3.4 MB", "256.0 GB" (powers of 1000).
-pub fn format_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 999.95 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 /// `MemAvailable` from /proc/meminfo: what can be allocated without swapping.
@@ -219,14 +204,6 @@ mod tests {
         .to_string();
         assert!(err.contains("the sizes overflow"), "{err}");
         assert!(check(Some(1024), || unreachable!(), |_| unreachable!()).is_ok());
-    }
-
-    #[test]
-    fn bytes_are_written_in_decimal_units() {
-        assert_eq!(format_bytes(812), "812 B");
-        assert_eq!(format_bytes(3_400_000), "3.4 MB");
-        assert_eq!(format_bytes(999_960), "1.0 MB");
-        assert_eq!(format_bytes(256_000_000_000), "256.0 GB");
     }
 
     #[test]

@@ -80,9 +80,9 @@ pub fn read_npz(path: &Path, wanted: impl Fn(&str) -> bool) -> Result<Npz> {
                 header.shape,
                 declared.map_or(
                     "more bytes than a 64-bit count can hold".into(),
-                    memory::format_bytes
+                    crate::format::bytes
                 ),
-                memory::format_bytes(held)
+                crate::format::bytes(held)
             )));
         }
         let declared = declared.unwrap_or_default();

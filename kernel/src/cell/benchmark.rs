@@ -208,7 +208,7 @@ pub fn benchmark(
             .map(|q| format!("int8-{}", q.mode.name())))
         .unwrap_or_else(|| "dense".into());
     let saved = result.clone();
-    project::update(&loaded.path, |p| {
+    super::saving::save(&loaded.path, sink, |p| {
         p.benchmarks.insert(name.clone(), saved);
     })?;
 

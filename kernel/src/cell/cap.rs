@@ -7,8 +7,7 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use super::output::{Output, Sink};
-use crate::display::text::grouped;
-use prunekit_core::runtime::memory::format_bytes;
+use prunekit_core::format::{bytes as format_bytes, grouped};
 
 pub const MAX_OUTPUTS: u64 = 10_000;
 pub const MAX_BYTES: u64 = 16_000_000;

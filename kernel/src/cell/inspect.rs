@@ -3,7 +3,6 @@
 
 use super::complete::byte_offset;
 use super::spec;
-use crate::display::text;
 use crate::session::KernelSession;
 
 /// Plain text to show, or `None` when there is nothing to say.
@@ -47,14 +46,21 @@ pub fn inspect(session: &KernelSession, code: &str, cursor_pos: usize) -> Option
         if let Some(w) = &layer.weight {
             out.push_str(&format!("  weight   {} {:?}\n", w.name, w.shape));
         }
-        out.push_str(&format!("  params   {}\n", text::grouped(layer.params)));
+        out.push_str(&format!(
+            "  params   {}\n",
+            prunekit_core::format::grouped(layer.params)
+        ));
         out.push_str(&format!(
             "  MACs     {}\n",
-            layer.macs.map_or("?".into(), text::grouped)
+            layer
+                .macs
+                .map_or("?".into(), prunekit_core::format::grouped)
         ));
         out.push_str(&format!(
             "  FLOPs    {}\n",
-            layer.flops.map_or("?".into(), text::grouped)
+            layer
+                .flops
+                .map_or("?".into(), prunekit_core::format::grouped)
         ));
         let prunable = match (&layer.is_prunable, &layer.not_prunable_reason) {
             (true, _) => format!(

@@ -1,6 +1,6 @@
 //! The cell language: one command per line, `#` starts a comment. `spec` lists the commands (the
 //! one source for help, completion and inspect), `parse` turns lines into commands, `run` executes
-//! them against the session, `cap` bounds what one cell sends, `complete` and `inspect` answer the
+//! them against the session, `cap` bounds what one cell sends, `saving` writes the project file, `complete` and `inspect` answer the
 //! editor.
 
 pub mod benchmark;
@@ -15,5 +15,6 @@ pub mod parse;
 pub mod profile;
 pub mod quantization;
 pub mod run;
+pub mod saving;
 pub mod settings;
 pub mod spec;

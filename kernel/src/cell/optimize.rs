@@ -175,7 +175,7 @@ pub fn optimize(session: &mut KernelSession, words: &[String], sink: &dyn Sink) 
     let mut plan = fit(&project, loaded, perf_name, loss_name, &options)?;
     plan.quantization = quantization_of(&flags, &project, earlier, &plan)?;
     let settings = session.settings.clone();
-    save(loaded, &name, &plan, Some(settings))?;
+    save(loaded, sink, &name, &plan, Some(settings))?;
     show(sink, &name, &plan)
 }
 
@@ -267,18 +267,18 @@ fn fit(
 
 fn save(
     loaded: &LoadedModel,
+    sink: &dyn Sink,
     name: &str,
     plan: &PruningPlan,
     settings: Option<project::Settings>,
 ) -> Result<()> {
-    project::update(&loaded.path, |p| {
+    super::saving::save(&loaded.path, sink, |p| {
         p.optimizations.insert(name.to_string(), plan.clone());
         p.latest_optimization = Some(name.to_string());
         if let Some(settings) = settings {
             p.settings = settings;
         }
     })
-    .map(|_| ())
 }
 
 /// `override LAYER|re:REGEX SPARSITY|off [--name NAME]`: pins layers of an optimization and
@@ -352,7 +352,7 @@ pub fn override_layers(
         &options,
     )?;
     plan.quantization = earlier.quantization.clone();
-    save(loaded, &name, &plan, None)?;
+    save(loaded, sink, &name, &plan, None)?;
     show(sink, &name, &plan)
 }
 

@@ -90,7 +90,8 @@ fn perf(
         "baseline"
     };
     let name = flags.get("--name").unwrap_or(default_name).to_string();
-    save(loaded, |p| {
+    // Written into the project file only once the profile is complete.
+    super::saving::save(&loaded.path, sink, |p| {
         p.perf_profiles.insert(name.clone(), profile.clone());
         p.latest_perf = Some(name.clone());
     })?;
@@ -226,7 +227,8 @@ fn loss(
         profile.quantization = Some(result?);
     }
     let name = flags.get("--name").unwrap_or(method.name()).to_string();
-    save(loaded, |p| {
+    // Written into the project file only once the profile is complete.
+    super::saving::save(&loaded.path, sink, |p| {
         p.loss_profiles.insert(name.clone(), profile.clone());
         p.latest_loss = Some(name.clone());
     })?;
@@ -288,7 +290,7 @@ pub fn list(session: &mut KernelSession, words: &[String], sink: &dyn Sink) -> R
         };
         let summary = match p.model.ms_per_batch {
             Some(ms) => format!("{} ms per batch of {}", ms3(ms), p.model.batch),
-            None => format!("{} FLOPs", crate::display::text::si(p.model.flops)),
+            None => format!("{} FLOPs", prunekit_core::format::si(p.model.flops)),
         };
         let latest = project.latest_perf.as_deref() == Some(name.as_str());
         rows.push(vec![
@@ -390,11 +392,6 @@ fn finish<T>(progress: &ProgressDisplay, result: &Result<T>, done: &str) {
     }
 }
 
-/// Writes the profile into the project file only once it is complete.
-fn save(loaded: &LoadedModel, change: impl FnOnce(&mut project::ProjectFile)) -> Result<()> {
-    project::update(&loaded.path, change).map(|_| ())
-}
-
 fn show_chart(sink: &dyn Sink, chart: chart::Chart, what: &str) {
     sink.emit(Output::Display {
         bundle: Bundle::text(format!("[chart: {what}]")).png(&chart.png, chart.width, chart.height),
@@ -450,14 +447,14 @@ fn perf_summary(name: &str, p: &PerfProfile, level: f64) -> String {
         _ => {
             let mut line = format!(
                 "FLOPs profile '{name}' (nothing was run): {} FLOPs at batch {}.\n",
-                crate::display::text::si(m.flops),
+                prunekit_core::format::si(m.flops),
                 m.batch
             );
             if let Some(f) = m.estimated_flops.get(&key) {
                 line.push_str(&format!(
                     "  At {:.0}% sparsity: {} FLOPs ({:.2}x fewer).\n",
                     level * 100.0,
-                    crate::display::text::si(*f as u64),
+                    prunekit_core::format::si(*f as u64),
                     m.flops as f64 / f.max(1.0)
                 ));
             }
@@ -495,10 +492,10 @@ fn perf_text(name: &str, p: &PerfProfile, level: f64) -> String {
             )
         } else {
             (
-                l.flops.map_or("-".into(), crate::display::text::si),
+                l.flops.map_or("-".into(), prunekit_core::format::si),
                 l.estimated_flops
                     .get(&key)
-                    .map_or(String::new(), |v| crate::display::text::si(*v as u64)),
+                    .map_or(String::new(), |v| prunekit_core::format::si(*v as u64)),
             )
         };
         out.push_str(&format!(
@@ -550,10 +547,10 @@ fn perf_table(p: &PerfProfile, level: f64) -> String {
                 vec![
                     l.name.clone(),
                     l.op_type.clone(),
-                    l.flops.map_or("-".into(), crate::display::text::si),
+                    l.flops.map_or("-".into(), prunekit_core::format::si),
                     l.estimated_flops
                         .get(&key)
-                        .map_or(String::new(), |v| crate::display::text::si(*v as u64)),
+                        .map_or(String::new(), |v| prunekit_core::format::si(*v as u64)),
                 ]
             }
         })

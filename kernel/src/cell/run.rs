@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use prunekit_core::project::{self, Found, LoadState, ProjectFile};
-use prunekit_core::{Cancel, Error, Progress, Result};
+use prunekit_core::{Cancel, Error, Progress, Result, format};
 use regex::Regex;
 
 use super::load::LoadArgs;
@@ -84,10 +84,7 @@ fn load(session: &mut KernelSession, words: &[String], sink: &dyn Sink) -> Resul
         }
         Found::None => fresh(&session.settings),
         Found::MovedAside(aside) => {
-            sink.emit(Output::Stream {
-                name: "stderr",
-                text: format!("The project file could not be read; it was kept as {} and a new one started.\n", aside.display()),
-            });
+            super::saving::moved_aside(sink, &project::moved_aside_notice(&aside));
             fresh(&session.settings)
         }
     };
@@ -118,8 +115,9 @@ fn load(session: &mut KernelSession, words: &[String], sink: &dyn Sink) -> Resul
     // Only the sizes are saved, into the project as it is now: other processes may have saved
     // to it while the model was analyzed.
     let load_state = LoadState::from_options(&args.options);
-    project::update_or_create(
+    super::saving::save_or_create(
         &args.path,
+        sink,
         || fresh(&session.settings),
         |p| p.load = load_state,
     )?;
@@ -168,11 +166,11 @@ fn summary_html(a: &prunekit_core::ModelAnalysis) -> String {
         a.opset,
         a.layers.len(),
         a.n_prunable(),
-        text::grouped(t.params),
-        text::grouped(t.prunable_params),
+        format::grouped(t.params),
+        format::grouped(t.prunable_params),
         100.0 * t.sparsity(),
-        text::si(t.macs),
-        text::si(t.flops),
+        format::si(t.macs),
+        format::si(t.flops),
         defaults
     )
 }
@@ -215,7 +213,7 @@ fn layers_table(layers: &[&prunekit_core::Layer]) -> String {
                 Some(Some(dims)) => format!("{dims:?}"),
                 _ => "?".into(),
             };
-            let opt = |v: Option<u64>| v.map_or("?".to_string(), text::si);
+            let opt = |v: Option<u64>| v.map_or("?".to_string(), format::si);
             let prunable = match (&l.is_prunable, &l.not_prunable_reason) {
                 (true, _) => "yes".to_string(),
                 (false, Some(reason)) => format!("no: {reason}"),
@@ -225,7 +223,7 @@ fn layers_table(layers: &[&prunekit_core::Layer]) -> String {
                 l.name.clone(),
                 l.op_type.clone(),
                 shape,
-                text::si(l.params),
+                format::si(l.params),
                 opt(l.macs),
                 opt(l.flops),
                 prunable,

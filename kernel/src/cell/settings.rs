@@ -2,7 +2,7 @@
 //! parsed and shown. Runtime settings (threads, seed) and the training settings an optimization's
 //! schedule is made from (optimizer, epochs, lr). Saved in the current model's project file.
 
-use prunekit_core::project::{self, Settings};
+use prunekit_core::project::Settings;
 use prunekit_core::{Error, Result};
 
 use super::output::{Output, Sink};
@@ -112,7 +112,7 @@ pub fn settings(session: &mut KernelSession, words: &[String], sink: &dyn Sink) 
     }
     if changed && let Some(loaded) = &session.current {
         let settings = session.settings.clone();
-        project::update(&loaded.path, |p| p.settings = settings)?;
+        super::saving::save(&loaded.path, sink, |p| p.settings = settings)?;
     }
     if shown.is_empty() {
         shown = KEYS.iter().collect();

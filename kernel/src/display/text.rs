@@ -5,37 +5,7 @@ use std::fmt::Write;
 use prunekit_core::model::tensor::dtype_name;
 use prunekit_core::{Layer, ModelAnalysis};
 
-/// A number with an SI suffix and three significant digits: 3.74K, 25.6M, 4.12G.
-pub fn si(n: u64) -> String {
-    let x = n as f64;
-    for (limit, suffix) in [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")] {
-        if x >= limit {
-            let scaled = x / limit;
-            let decimals = if scaled >= 100.0 {
-                0
-            } else if scaled >= 10.0 {
-                1
-            } else {
-                2
-            };
-            return format!("{scaled:.decimals$}{suffix}");
-        }
-    }
-    n.to_string()
-}
-
-/// A count with thousands separators: 25,610,152.
-pub fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+use prunekit_core::format::{grouped, si};
 
 fn shape(s: &Option<Vec<u64>>) -> String {
     match s {
@@ -181,24 +151,12 @@ pub fn layer_rows(layers: &[Layer]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{grouped, keep_tail, si};
+    use super::keep_tail;
 
     #[test]
     fn long_names_keep_their_tail_on_character_boundaries() {
         assert_eq!(keep_tail("short", 8), "short");
         assert_eq!(keep_tail("/a/very/long/name", 8), "…ng/name");
         assert_eq!(keep_tail("écoulement_ü_ß_名前", 6).chars().count(), 6);
-    }
-
-    #[test]
-    fn si_suffixes() {
-        assert_eq!(si(0), "0");
-        assert_eq!(si(999), "999");
-        assert_eq!(si(3_738), "3.74K");
-        assert_eq!(si(25_610_152), "25.6M");
-        assert_eq!(si(4_119_381_992), "4.12G");
-        assert_eq!(si(250_000_000), "250M");
-        assert_eq!(grouped(25_610_152), "25,610,152");
-        assert_eq!(grouped(999), "999");
     }
 }
