@@ -647,8 +647,20 @@ async fn handle_shell_query(
     let message = match request.msg_type() {
         "kernel_info_request" => request.reply(sid, kernel_info()),
         "complete_request" => {
-            let found =
-                complete::complete(&lock(session), code, cursor_pos.min(code.chars().count()));
+            // Completing a path lists a folder: file I/O runs off the async threads, which also
+            // serve the heartbeat and control sockets.
+            let (session, code) = (Arc::clone(session), code.to_string());
+            let cursor = cursor_pos.min(code.chars().count());
+            let found = tokio::task::spawn_blocking(move || {
+                complete::complete(&lock(&session), &code, cursor)
+            })
+            .await
+            // A completion that failed offers nothing; the front end still gets its reply.
+            .unwrap_or(complete::Completions {
+                matches: Vec::new(),
+                start: cursor,
+                end: cursor,
+            });
             request.reply(
                 sid,
                 CompleteReply {
