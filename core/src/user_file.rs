@@ -1,4 +1,5 @@
-//! Reading a file a user names (a model, a data file, a name map, a recipe): only regular files,
+//! Reading a file a user names (a model, a data file, a name map, a recipe, a model a recipe
+//! names): only regular files,
 //! since opening a FIFO blocks until a writer comes and a device such as /dev/zero never ends, and
 //! only up to a size the caller sets, so a wrong path cannot fill the memory.
 
@@ -15,15 +16,13 @@ pub fn regular(path: &Path, expected: &str) -> Result<Metadata> {
     if meta.is_dir() {
         return Err(Error::Io {
             path: path.to_path_buf(),
-            problem: format!("is a directory; give the path of {expected}"),
+            problem: format!("is a directory, not a regular file; give the path of {expected}"),
         });
     }
     if !meta.is_file() {
         return Err(Error::Io {
             path: path.to_path_buf(),
-            problem: format!(
-                "is not a regular file (a pipe, socket or device); give the path of {expected}"
-            ),
+            problem: format!("is not a regular file; give the path of {expected}"),
         });
     }
     Ok(meta)
@@ -58,7 +57,7 @@ mod tests {
         let err = regular(Path::new("/dev/zero"), "an .npz file").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "/dev/zero is not a regular file (a pipe, socket or device); give the path of an .npz file."
+            "/dev/zero is not a regular file; give the path of an .npz file."
         );
         let dir = std::env::temp_dir();
         assert!(

@@ -83,8 +83,7 @@ pub fn run(args: &[String]) -> Result<bool, String> {
         }
     }
     let file = file.ok_or("give a recipe file: prunekit-lsp check FILE.recipe.yaml")?;
-    let text = std::fs::read_to_string(&file)
-        .map_err(|err| format!("{} could not be read ({err}).", file.display()))?;
+    let text = crate::files::read_recipe(&file)?;
     let context = world::model_context(&file, &text, model.as_deref());
     let checked = recipe::check(
         &text,

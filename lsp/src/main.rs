@@ -3,6 +3,8 @@
 
 mod check;
 mod convert;
+mod files;
+mod framing;
 mod handlers;
 mod line_index;
 mod model_link;
@@ -101,9 +103,47 @@ fn serve() -> ExitCode {
                 server::Server::sensitivity_chart,
             )
             .finish();
-        tower_lsp_server::Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
-            .serve(service)
-            .await;
+        // tower-lsp-server reads and writes pipes of ours; `framing` sits between them and
+        // stdin/stdout, so that a malformed message gets an error answer instead of ending it.
+        let (to_server, server_input) = tokio::io::duplex(PIPE_BYTES);
+        let (server_output, from_server) = tokio::io::duplex(PIPE_BYTES);
+        // One message in flight: a client that sends faster than the server reads waits, rather
+        // than the server keeping its messages.
+        let (messages, messages_rx) = tokio::sync::mpsc::channel(1);
+        let (answers, answers_rx) = tokio::sync::mpsc::channel(16);
+        // A thread of its own with blocking reads: the runtime never waits for stdin, so the
+        // server ends at `exit` even when the client keeps stdin open.
+        let (input_ended, ended) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            framing::read_input(std::io::stdin().lock(), messages, answers);
+            let _ = input_ended.send(());
+        });
+        let forward = tokio::spawn(framing::forward(messages_rx, to_server));
+        let writer = tokio::spawn(framing::write_output(
+            from_server,
+            answers_rx,
+            tokio::io::stdout(),
+        ));
+        let serve =
+            tower_lsp_server::Server::new(server_input, server_output, socket).serve(service);
+        // tower-lsp-server returns only when every handler has finished, and a handler waiting
+        // for the answer to one of the server's requests (registerCapability, configuration)
+        // never finishes once the client has gone: after the end of stdin or `exit`, it gets a
+        // moment to finish, then the server ends anyway.
+        tokio::select! {
+            () = serve => {}
+            () = async {
+                let _ = ended.await;
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            } => {}
+        }
+        forward.abort();
+        if let Ok(Err(err)) = writer.await {
+            eprintln!("prunekit-lsp: stdout could not be written ({err}).");
+        }
     });
     ExitCode::SUCCESS
 }
+
+/// The buffer of each pipe between `framing` and tower-lsp-server.
+const PIPE_BYTES: usize = 64 << 10;

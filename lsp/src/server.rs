@@ -199,8 +199,7 @@ fn recipe_source(
         .to_file_path()
         .map(|p| p.into_owned())
         .ok_or_else(|| request_error("Only recipes saved as files have a model."))?;
-    let text = std::fs::read_to_string(&path)
-        .map_err(|err| request_error(&format!("{} could not be read ({err}).", path.display())))?;
+    let text = crate::files::read_recipe(&path).map_err(|m| request_error(&m))?;
     Ok((path, Arc::new(text), setting))
 }
 

@@ -133,6 +133,13 @@ pub fn model_context(recipe_path: &Path, text: &str, setting: Option<&str>) -> M
             end: r.end,
         })
         .unwrap_or(Span { start: 0, end: 0 });
+    if let Some(refusal) = crate::files::not_regular(&path, "an .onnx model") {
+        return ModelLink {
+            path: Some(path),
+            model: None,
+            diagnostics: vec![Diagnostic::warning("model", span, refusal)],
+        };
+    }
     // The model file is mapped only while it is analyzed, and its weights are not read.
     let options = prunekit_core::AnalysisOptions {
         skip_zero_count: true,
@@ -142,7 +149,7 @@ pub fn model_context(recipe_path: &Path, text: &str, setting: Option<&str>) -> M
     match loaded {
         Ok(analysis) => {
             let mut context = ModelContext::from_analysis(&analysis);
-            if let Some(project) = prunekit_core::project::peek(&path) {
+            if let Some(project) = crate::files::peek_project(&path) {
                 context.apply_profiles(&project);
             }
             ModelLink {

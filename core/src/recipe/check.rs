@@ -259,7 +259,22 @@ pub struct Checked {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// The largest recipe `check` reads: real recipes are a few kilobytes, and checking takes about
+/// a hundred times the text's size in memory, so a bigger text gets one diagnostic instead.
+pub const MAX_RECIPE_BYTES: usize = 8 << 20;
+
 pub fn check(text: &str, options: &CheckOptions) -> Checked {
+    if text.len() > MAX_RECIPE_BYTES {
+        return Checked {
+            document: YamlDocument::default(),
+            recipe: Recipe::default(),
+            diagnostics: vec![Diagnostic::error(
+                "too-large",
+                Span { start: 0, end: 0 },
+                too_large(text.len()),
+            )],
+        };
+    }
     let mut diagnostics = Vec::new();
     let document = if options.is_markdown {
         yaml::parse_markdown(text)
@@ -315,6 +330,15 @@ pub fn check(text: &str, options: &CheckOptions) -> Checked {
         recipe,
         diagnostics,
     }
+}
+
+/// Why a text of `len` bytes is not checked, in one sentence.
+pub fn too_large(len: usize) -> String {
+    format!(
+        "This recipe is {:.1} MiB, more than the {} MiB prunekit checks; split it into smaller recipes.",
+        len as f64 / (1 << 20) as f64,
+        MAX_RECIPE_BYTES >> 20
+    )
 }
 
 #[cfg(test)]
@@ -378,5 +402,64 @@ mod tests {
         );
         assert_eq!((source.layers, source.model.value), (1, 0.003));
         assert_eq!(source.baseline_accuracy, Some(0.99));
+    }
+
+    const MODIFIERS: &str =
+        "modifiers:\n  - !EpochRangeModifier\n    start_epoch: 0.0\n    end_epoch: 1.0\n";
+
+    /// Seconds to check `text`, asserting that it has no errors.
+    fn timed(text: &str) -> f64 {
+        let started = std::time::Instant::now();
+        let checked = check(text, &CheckOptions::default());
+        let seconds = started.elapsed().as_secs_f64();
+        assert!(
+            checked.diagnostics.is_empty(),
+            "{:?}",
+            &checked.diagnostics[..checked.diagnostics.len().min(3)]
+        );
+        seconds
+    }
+
+    /// Ten times the keys, anchors or chained `eval()`s take about ten times as long (printed
+    /// with `--nocapture`); the bound only catches a return of quadratic time, which took 45 s
+    /// for 100,000 keys.
+    #[test]
+    fn checking_time_grows_linearly() {
+        let keys =
+            |n: usize| (0..n).map(|i| format!("k{i}: {i}\n")).collect::<String>() + MODIFIERS;
+        let anchors = |n: usize| {
+            (0..n)
+                .map(|i| format!("k{i}: &a{i} {i}\nu{i}: *a{i}\n"))
+                .collect::<String>()
+                + MODIFIERS
+        };
+        // Each variable uses the next, defined after it: the worst order for repeated passes.
+        let chain = |n: usize| {
+            (0..n)
+                .map(|i| format!("v{i}: eval(v{} + 1)\n", i + 1))
+                .collect::<String>()
+                + &format!("v{n}: 1\n")
+                + MODIFIERS
+        };
+        let (k10, k100) = (timed(&keys(10_000)), timed(&keys(100_000)));
+        let (a10, a100) = (timed(&anchors(10_000)), timed(&anchors(100_000)));
+        let (c2, c20) = (timed(&chain(2_000)), timed(&chain(20_000)));
+        println!("keys: 10k {k10:.3} s, 100k {k100:.3} s");
+        println!("anchors and aliases: 10k {a10:.3} s, 100k {a100:.3} s");
+        println!("eval chain: 2k {c2:.3} s, 20k {c20:.3} s");
+        assert!(k100 < 20.0 && a100 < 20.0 && c20 < 20.0);
+    }
+
+    #[test]
+    fn a_huge_text_gets_one_diagnostic() {
+        let text = "k: v\n".repeat(MAX_RECIPE_BYTES / 5 + 1);
+        let checked = check(&text, &CheckOptions::default());
+        assert_eq!(checked.diagnostics.len(), 1);
+        let d = &checked.diagnostics[0];
+        assert_eq!(d.code, "too-large");
+        assert_eq!(
+            d.message,
+            "This recipe is 8.0 MiB, more than the 8 MiB prunekit checks; split it into smaller recipes."
+        );
     }
 }

@@ -13,6 +13,7 @@
 //! Pure code: no I/O, never panics, bounded recursion. Spans are byte offsets into the text
 //! inside `eval(` … `)`; add the offset of that text in the document to place them.
 
+use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -30,6 +31,12 @@ pub const EVAL_UNARY_MINUS: &str = "eval-unary-minus";
 const MAX_DEPTH: usize = 200;
 /// The deepest nesting of parentheses, calls and unary operators the parser recurses through.
 const MAX_NEST: usize = 100;
+/// Unknown names in one scope that get a did-you-mean: each compares the name with every
+/// variable, so a recipe with thousands of unknown names would take quadratic time.
+const MAX_SUGGESTIONS: usize = 100;
+/// The longest cycle whose every variable a message lists: each member's message names the
+/// cycle, so listing long ones in full would take quadratic memory.
+const MAX_CYCLE_LISTED: usize = 10;
 
 const ALLOWED: &str = "eval() allows only numbers, numeric variables, + - * / // % ** and abs, float, int, min, max, round";
 
@@ -2187,8 +2194,9 @@ fn find<'a>(entries: &'a [(String, Entry)], name: &str) -> Option<&'a Entry> {
 ///
 /// - definitions are taken in order of first appearance, the last definition of a name winning
 ///   (PyYAML keeps the last duplicate key);
-/// - eval strings are evaluated in repeated passes until nothing changes, so order does not
-///   matter; what is left forms or depends on a cycle (`eval-cycle`);
+/// - eval strings are evaluated in any order, with the values SparseML's repeated passes reach
+///   (each is evaluated again only when a variable it waits for gets its value); what is left
+///   forms or depends on a cycle (`eval-cycle`);
 /// - a variable defined with `eval()` must be a number: `b: eval(a)` with a string, list or null
 ///   `a` is `eval-type`;
 /// - in a stage, `eval(name)` whose text is exactly a global key takes the global value, even when
@@ -2338,6 +2346,7 @@ fn resolve_defs(
 ) -> Vec<(String, Entry)> {
     let mut names: Vec<&str> = Vec::new();
     let mut kinds: Vec<Kind<'_>> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
     for (name, def) in defs {
         let kind = match def {
             Definition::Literal(Value::Str(s)) => match strip_eval(s) {
@@ -2348,93 +2357,107 @@ fn resolve_defs(
             Definition::Other(k) => Kind::Other(k),
             Definition::Eval(text) => Kind::Eval(text),
         };
-        match names.iter().position(|n| n == name) {
-            Some(i) => kinds[i] = kind,
+        match index.get(name.as_str()) {
+            Some(&i) => kinds[i] = kind,
             None => {
+                index.insert(name, names.len());
                 names.push(name);
                 kinds.push(kind);
             }
         }
     }
     let n = names.len();
-    let index: HashMap<&str, usize> = names
-        .iter()
-        .enumerate()
-        .map(|(i, name)| (*name, i))
-        .collect();
+    // The globals a stage sees; the first of a name, as a scan from the start finds it.
+    let mut global_index: HashMap<&str, &Entry> = HashMap::new();
+    for (name, entry) in global.unwrap_or_default() {
+        global_index.entry(name.as_str()).or_insert(entry);
+    }
+    let global = global.map(|_| &global_index);
     let mut state: Vec<Option<Entry>> = vec![None; n];
     let mut parsed: Vec<Option<Result<Expr, EvalError>>> = vec![None; n];
     let mut blocker: Vec<Option<(usize, Span)>> = vec![None; n];
+    // Who waits for whom: a variable is evaluated again only when the one it waited for is
+    // resolved. SparseML instead repeats whole passes until nothing changes, which takes as many
+    // passes as the longest chain of variables defined before the ones they use; the outcome is
+    // the same because a variable's value depends only on the final values of its variables.
+    let mut waiting: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut ready: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
     // SparseML fills its non-evaluatable variables as its first pass meets them.
     let mut seen_non_numeric: HashSet<&str> = HashSet::new();
-    loop {
-        let mut progress = false;
-        for i in 0..n {
-            if state[i].is_some() {
-                continue;
+    let suggestions = Cell::new(MAX_SUGGESTIONS);
+    // The first pass, in order, then each variable again once what it waited for is known.
+    let mut first_pass = 0..n;
+    while let Some(i) = first_pass.next().or_else(|| ready.pop_front()) {
+        if state[i].is_some() {
+            continue;
+        }
+        let entry = match &kinds[i] {
+            Kind::Num(v) => Some(Entry::Number(v.clone())),
+            Kind::Str(s) => {
+                seen_non_numeric.insert(names[i]);
+                Some(Entry::Str((*s).to_string()))
             }
-            let entry = match &kinds[i] {
-                Kind::Num(v) => Some(Entry::Number(v.clone())),
-                Kind::Str(s) => {
-                    seen_non_numeric.insert(names[i]);
-                    Some(Entry::Str((*s).to_string()))
-                }
-                Kind::Other(k) => {
-                    seen_non_numeric.insert(names[i]);
-                    Some(Entry::Other(k))
-                }
-                Kind::Eval(text) => {
-                    let context = Context {
-                        names: &names,
-                        index: &index,
-                        kinds: &kinds,
-                        state: &state,
-                        seen: &seen_non_numeric,
-                        global,
-                    };
-                    match context.evaluate(text, &mut parsed[i]) {
-                        Outcome::Done(entry) => Some(entry),
-                        Outcome::Blocked(j, span) => {
-                            blocker[i] = Some((j, span));
-                            None
-                        }
+            Kind::Other(k) => {
+                seen_non_numeric.insert(names[i]);
+                Some(Entry::Other(k))
+            }
+            Kind::Eval(text) => {
+                let context = Context {
+                    names: &names,
+                    index: &index,
+                    kinds: &kinds,
+                    state: &state,
+                    seen: &seen_non_numeric,
+                    global,
+                    suggestions: &suggestions,
+                };
+                match context.evaluate(text, &mut parsed[i]) {
+                    Outcome::Done(entry) => Some(entry),
+                    Outcome::Blocked(j, span) => {
+                        blocker[i] = Some((j, span));
+                        waiting[j].push(i);
+                        None
                     }
                 }
-            };
-            if let Some(entry) = entry {
-                state[i] = Some(entry);
-                progress = true;
             }
-        }
-        if !progress {
-            break;
+        };
+        if let Some(entry) = entry {
+            state[i] = Some(entry);
+            ready.extend(std::mem::take(&mut waiting[i]));
         }
     }
     // What is left waits on something else that is left: follow the first blocker of each.
+    // Where each variable stands on the path being followed, so that finding a cycle is one
+    // lookup rather than a scan of the path.
+    let mut on_path: Vec<Option<usize>> = vec![None; n];
     for i in 0..n {
         let mut path: Vec<usize> = Vec::new();
         let mut cur = i;
         while state[cur].is_none() {
-            if let Some(pos) = path.iter().position(|&p| p == cur) {
+            if let Some(pos) = on_path[cur] {
                 let cycle = path.split_off(pos);
                 for (k, &member) in cycle.iter().enumerate() {
+                    // The cycle as seen from this member, as far as a message lists it.
                     let order: Vec<&str> = cycle[k..]
                         .iter()
                         .chain(&cycle[..k])
-                        .chain(std::iter::once(&member))
+                        .take(MAX_CYCLE_LISTED)
                         .map(|&x| names[x])
                         .collect();
                     let span = blocker[member].map(|(_, s)| s);
-                    state[member] = Some(Entry::Failed(cycle_error(&order, span)));
+                    state[member] = Some(Entry::Failed(cycle_error(&order, cycle.len(), span)));
                 }
                 break;
             }
+            on_path[cur] = Some(path.len());
             path.push(cur);
             match blocker[cur] {
                 Some((j, _)) => cur = j,
                 None => break,
             }
         }
+        // Every variable on the path has a state when this walk ends, and walks stop at a
+        // variable with a state, so `on_path` is never read again for them.
         for &m in path.iter().rev() {
             if state[m].is_some() {
                 continue;
@@ -2481,7 +2504,9 @@ struct Context<'c, 'a> {
     kinds: &'c [Kind<'a>],
     state: &'c [Option<Entry>],
     seen: &'c HashSet<&'a str>,
-    global: Option<&'c [(String, Entry)]>,
+    global: Option<&'c HashMap<&'a str, &'a Entry>>,
+    /// How many more unknown names may get a did-you-mean (each compares with every name).
+    suggestions: &'c Cell<usize>,
 }
 
 impl Context<'_, '_> {
@@ -2500,7 +2525,7 @@ impl Context<'_, '_> {
                 });
             return Outcome::Done(Entry::Failed(alias_error(text, kind, whole)));
         }
-        if let Some(entry) = self.global.and_then(|g| find(g, text)) {
+        if let Some(entry) = self.global.and_then(|g| g.get(text)) {
             return Outcome::Done(match entry {
                 Entry::Number(v) => Entry::Number(v.clone()),
                 Entry::Failed(e) => Entry::Failed(dependency_error(text, e, whole)),
@@ -2514,8 +2539,11 @@ impl Context<'_, '_> {
         let mut blocked: Option<(usize, Span)> = None;
         let result = eval_node(expr, &mut |name: &str, span: Span| {
             let Some(j) = self.position(name) else {
-                let in_globals = self.global.is_some_and(|g| find(g, name).is_some());
-                return Err(unknown_error(name, span, self.names, in_globals));
+                let in_globals = self.global.is_some_and(|g| g.contains_key(name));
+                let left = self.suggestions.get();
+                self.suggestions.set(left.saturating_sub(1));
+                let candidates = if left > 0 { self.names } else { &[] };
+                return Err(unknown_error(name, span, candidates, in_globals));
             };
             match (&self.state[j], &self.kinds[j]) {
                 (Some(Entry::Number(v)), _) => Ok(v.clone()),
@@ -2581,15 +2609,22 @@ fn dependency_error(name: &str, cause: &EvalError, span: Span) -> EvalError {
     error(EVAL_UNKNOWN_VARIABLE, span, message)
 }
 
-fn cycle_error(order: &[&str], span: Option<Span>) -> EvalError {
-    let message = if order.len() <= 2 {
-        let name = order.first().copied().unwrap_or("");
-        format!("`{name}` refers to itself: define it from numbers or other variables.")
-    } else {
-        let path: Vec<String> = order.iter().map(|n| format!("`{n}`")).collect();
+/// The error of each variable of a cycle of `len` variables; `order` is the cycle from that
+/// variable on, at most [`MAX_CYCLE_LISTED`] of them.
+fn cycle_error(order: &[&str], len: usize, span: Option<Span>) -> EvalError {
+    let first = order.first().copied().unwrap_or("");
+    let listed: Vec<String> = order.iter().map(|n| format!("`{n}`")).collect();
+    let message = if len <= 1 {
+        format!("`{first}` refers to itself: define it from numbers or other variables.")
+    } else if len <= MAX_CYCLE_LISTED {
         format!(
-            "The variables {} form a cycle: give one of them a plain value.",
-            path.join(" → ")
+            "The variables {} → `{first}` form a cycle: give one of them a plain value.",
+            listed.join(" → ")
+        )
+    } else {
+        format!(
+            "The {len} variables {} → … → `{first}` form a cycle: give one of them a plain value.",
+            listed.join(" → ")
         )
     };
     EvalError {
@@ -3494,5 +3529,75 @@ mod tests {
         defs.reverse();
         let results = resolve_all(&defs);
         assert_eq!(get(&results, "v499"), &Ok(Value::Int(500)));
+    }
+
+    /// A chain of 20,000 variables each defined before the one it uses: SparseML's passes would
+    /// take 20,000 rounds over all of them; resolving by waiting lists takes one.
+    #[test]
+    fn long_chains_in_either_order_resolve_in_linear_time() {
+        let n = 20_000;
+        let mut defs: Vec<(String, Definition)> = (0..n)
+            .map(|i| ev(&format!("v{i}"), &format!("v{} + 1", i + 1)))
+            .collect();
+        defs.push(lit(&format!("v{n}"), Value::Int(0)));
+        let started = std::time::Instant::now();
+        let results = resolve_all(&defs);
+        let backwards = started.elapsed();
+        assert_eq!(get(&results, "v0"), &Ok(Value::Int(n)));
+        assert_eq!(get(&results, "v19999"), &Ok(Value::Int(1)));
+        defs.reverse();
+        let started = std::time::Instant::now();
+        let results = resolve_all(&defs);
+        let forwards = started.elapsed();
+        assert_eq!(get(&results, "v0"), &Ok(Value::Int(n)));
+        println!("{n}-variable chain: {backwards:?} used-after-defined, {forwards:?} in order");
+        assert!(backwards.as_secs() < 5 && forwards.as_secs() < 5);
+    }
+
+    /// Every member of a long cycle gets an error whose message names only the first few.
+    #[test]
+    fn long_cycles_have_short_messages() {
+        let n = 20_000;
+        let defs: Vec<(String, Definition)> = (0..n)
+            .map(|i| ev(&format!("v{i}"), &format!("v{} + 1", (i + 1) % n)))
+            .collect();
+        let results = resolve_all(&defs);
+        for (_, result) in &results {
+            let err = result.as_ref().unwrap_err();
+            assert_eq!(err.code, EVAL_CYCLE);
+            assert!(err.message.len() < 300, "{}", err.message);
+        }
+        let message = &get(&results, "v5").as_ref().unwrap_err().message;
+        assert!(
+            message.starts_with("The 20000 variables `v5` → `v6` →"),
+            "{message}"
+        );
+        assert!(message.ends_with("→ … → `v5` form a cycle: give one of them a plain value."));
+        // A short cycle is still listed in full.
+        let results = resolve_all(&[ev("a", "b"), ev("b", "c"), ev("c", "a")]);
+        assert_eq!(
+            get(&results, "b").as_ref().unwrap_err().message,
+            "The variables `b` → `c` → `a` → `b` form a cycle: give one of them a plain value."
+        );
+    }
+
+    /// Thousands of unknown names: the first ones get a did-you-mean, the rest a plain message,
+    /// so the whole stays fast.
+    #[test]
+    fn many_unknown_names_stay_fast() {
+        let n = 20_000;
+        let mut defs: Vec<(String, Definition)> = (0..n)
+            .map(|i| lit(&format!("known{i:05}"), Value::Int(i)))
+            .collect();
+        defs.extend((0..n).map(|i| ev(&format!("use{i:05}"), &format!("knwn{i:05} + 1"))));
+        let started = std::time::Instant::now();
+        let results = resolve_all(&defs);
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+        let message = |name: &str| get(&results, name).as_ref().unwrap_err().message.clone();
+        assert_eq!(
+            message("use00000"),
+            "`knwn00000` is not defined: did you mean `known00000`?"
+        );
+        assert!(message("use19999").starts_with("`knwn19999` is not defined: define it"));
     }
 }

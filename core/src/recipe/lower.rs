@@ -3,6 +3,8 @@
 //! and `eval()` values evaluated against the variables. Lowering never stops at the first problem:
 //! it collects layout problems as diagnostics and keeps going, so the editor always has a recipe.
 
+use std::collections::HashMap;
+
 use super::diagnostic::Diagnostic;
 use super::eval;
 use super::span::Span;
@@ -208,23 +210,71 @@ fn scalar(node: &Node) -> Option<&str> {
     }
 }
 
+/// The fewest values that anchors, aliases and `eval(name)` substitutions may copy, however
+/// short the recipe: far above what real recipes use (an anchored list of a few hundred names
+/// used in a few dozen modifiers).
+pub const MIN_EXPANSION: usize = 100_000;
+
+/// How many values anchors, aliases and `eval(name)` substitutions may copy in a recipe of
+/// `text_len` bytes: one per byte, at least [`MIN_EXPANSION`]. A list of aliases of a list of
+/// aliases multiplies the values with every line (YAML's "billion laughs"), so without a bound a
+/// short recipe could take all memory and minutes; with it, lowering stays linear in the text.
+pub fn expansion_limit(text_len: usize) -> usize {
+    text_len.max(MIN_EXPANSION)
+}
+
+/// What is left of the recipe's expansion limit, and whether its diagnostic was given.
+struct Expansion {
+    limit: usize,
+    left: usize,
+    reported: bool,
+}
+
+impl Expansion {
+    /// Takes `size` values from what is left; false (and nothing taken) when they do not fit.
+    fn take(&mut self, size: usize) -> bool {
+        match self.left.checked_sub(size) {
+            Some(left) => {
+                self.left = left;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 struct Lowering<'t> {
     text: &'t str,
     recipe: Recipe,
     diagnostics: Vec<Diagnostic>,
-    /// Anchored values, resolved as they are met (YAML requires anchors before their aliases).
-    anchored: Vec<(String, Value)>,
+    /// Anchored values by name, the latest definition of a name winning, with their size in
+    /// values (`None` when copying it did not fit the expansion limit). YAML requires an anchor
+    /// before its aliases, so they are resolved as they are met.
+    anchored: HashMap<String, (Option<Value>, usize)>,
+    /// The index in `recipe.variables` of the latest variable of each name, and the size of each
+    /// variable's value: lookups by name stay constant-time however many keys a recipe has.
+    variable_index: HashMap<String, usize>,
+    variable_sizes: Vec<usize>,
+    expansion: Expansion,
     /// Lowering a modifier's fields, where `eval(name)` of a non-numeric variable substitutes it.
     in_modifier: bool,
 }
 
 /// Lowers a parsed document. The variables are evaluated first, so `eval()` in fields sees them.
 pub fn lower(text: &str, doc: &YamlDocument) -> (Recipe, Vec<Diagnostic>) {
+    let limit = expansion_limit(text.len());
     let mut lowering = Lowering {
         text,
         recipe: Recipe::default(),
         diagnostics: Vec::new(),
-        anchored: Vec::new(),
+        anchored: HashMap::new(),
+        variable_index: HashMap::new(),
+        variable_sizes: Vec::new(),
+        expansion: Expansion {
+            limit,
+            left: limit,
+            reported: false,
+        },
         in_modifier: false,
     };
     match &doc.root {
@@ -298,9 +348,11 @@ impl Lowering<'_> {
     }
 
     fn duplicate_keys(&mut self, entries: &[(Node, Node)]) {
-        for (i, (key, _)) in entries.iter().enumerate() {
+        let mut firsts: HashMap<&str, &Node> = HashMap::new();
+        for (key, _) in entries {
             let Some(name) = scalar(key) else { continue };
-            if let Some((first, _)) = entries[..i].iter().find(|(k, _)| scalar(k) == Some(name)) {
+            let first = *firsts.entry(name).or_insert(key);
+            if !std::ptr::eq(first, key) {
                 self.diagnostics.push(
                     Diagnostic::warning(
                         "duplicate-key",
@@ -318,15 +370,21 @@ impl Lowering<'_> {
         let has_groups = entries
             .iter()
             .any(|(k, _)| scalar(k).is_some_and(is_group_key));
-        let stage_keys: Vec<&Node> = entries
+        // A stage is a key whose value is a mapping with a modifier group in it.
+        let is_stage: Vec<bool> = entries
             .iter()
-            .filter(|(_, v)| match &v.kind {
+            .map(|(_, v)| match &v.kind {
                 NodeKind::Mapping { entries, .. } => entries
                     .iter()
                     .any(|(k, _)| scalar(k).is_some_and(is_group_key)),
                 _ => false,
             })
-            .map(|(k, _)| k)
+            .collect();
+        let stage_keys: Vec<&Node> = entries
+            .iter()
+            .zip(&is_stage)
+            .filter(|(_, stage)| **stage)
+            .map(|((k, _), _)| k)
             .collect();
         if has_groups && !stage_keys.is_empty() {
             for key in &stage_keys {
@@ -338,9 +396,8 @@ impl Lowering<'_> {
             }
         }
         // Variables first, so eval() in the modifiers can use them.
-        for (key, value) in entries {
+        for ((key, value), &is_stage) in entries.iter().zip(&is_stage) {
             let Some(name) = scalar(key) else { continue };
-            let is_stage = stage_keys.iter().any(|k| std::ptr::eq(*k, key));
             if is_group_key(name)
                 || is_stage
                 || RESERVED_KEYS.contains(&name)
@@ -351,11 +408,11 @@ impl Lowering<'_> {
             self.variable(name, key, value, None);
         }
         self.resolve_variables(None);
-        for (key, value) in entries {
+        for ((key, value), &is_stage) in entries.iter().zip(&is_stage) {
             let Some(name) = scalar(key) else { continue };
             if is_group_key(name) {
                 self.group(name, value, None);
-            } else if stage_keys.iter().any(|k| std::ptr::eq(*k, key)) {
+            } else if is_stage {
                 self.stage(name, key, value);
             } else if is_modifier_tag(value) {
                 // A single tagged modifier as the value of any key is accepted.
@@ -431,6 +488,11 @@ impl Lowering<'_> {
                 .map(|v| (v.name.clone(), definition(v))),
         );
         let results = eval::resolve_all(&defs);
+        // The last result of a name wins, as the last definition does.
+        let results: HashMap<&str, &Result<eval::Value, eval::EvalError>> = results
+            .iter()
+            .map(|(name, result)| (name.as_str(), result))
+            .collect();
         for v in self
             .recipe
             .variables
@@ -440,12 +502,7 @@ impl Lowering<'_> {
             let Value::Eval { value, .. } = &mut v.value else {
                 continue;
             };
-            match results
-                .iter()
-                .rev()
-                .find(|(name, _)| *name == v.name)
-                .map(|(_, r)| r)
-            {
+            match results.get(v.name.as_str()) {
                 Some(Ok(resolved)) => *value = Some(Box::new(from_eval_value(resolved.clone()))),
                 Some(Err(err)) => {
                     *value = None;
@@ -474,7 +531,10 @@ impl Lowering<'_> {
     }
 
     fn variable(&mut self, name: &str, key: &Node, value: &Node, stage: Option<&str>) {
-        let resolved = self.value(value);
+        let (resolved, size) = self.sized_value(value);
+        self.variable_index
+            .insert(name.to_string(), self.recipe.variables.len());
+        self.variable_sizes.push(size);
         self.recipe.variables.push(Variable {
             name: name.to_string(),
             key_span: key.span,
@@ -557,85 +617,166 @@ impl Lowering<'_> {
 
     /// A node's value as PyYAML would load it.
     fn value(&mut self, node: &Node) -> Value {
-        let value = match &node.kind {
+        self.sized_value(node).0
+    }
+
+    /// A node's value and its size: the number of values in it, aliases and `eval(name)`
+    /// substitutions counted as the values they copy.
+    fn sized_value(&mut self, node: &Node) -> (Value, usize) {
+        let (value, size) = match &node.kind {
             NodeKind::Scalar { value, style } => match style {
                 ScalarStyle::Plain if node.tag.as_ref().is_none_or(|t| t.handle != "!!") => {
                     match yaml11::resolve_plain(&self.text[node.span.start..node.span.end]) {
-                        Yaml11::Null => Value::Null,
-                        Yaml11::Bool(b) => Value::Bool(b),
-                        Yaml11::Int(i) => Value::Int(i),
-                        Yaml11::Float(f) => Value::Float(f),
-                        Yaml11::Str => self.string(value),
+                        Yaml11::Null => (Value::Null, 1),
+                        Yaml11::Bool(b) => (Value::Bool(b), 1),
+                        Yaml11::Int(i) => (Value::Int(i), 1),
+                        Yaml11::Float(f) => (Value::Float(f), 1),
+                        Yaml11::Str => self.string(value, node.span),
                     }
                 }
-                _ => self.string(value),
+                _ => self.string(value, node.span),
             },
             NodeKind::Sequence { items, .. } => {
-                Value::List(items.iter().map(|i| (self.value(i), i.span)).collect())
-            }
-            NodeKind::Mapping { entries, .. } => Value::Map(
-                entries
+                let mut size = 1;
+                let list = items
                     .iter()
-                    .map(|(k, v)| Entry {
-                        key: scalar(k).unwrap_or_default().to_string(),
-                        key_span: k.span,
-                        value: self.value(v),
-                        span: v.span,
+                    .map(|i| {
+                        let (value, n) = self.sized_value(i);
+                        size += n;
+                        (value, i.span)
                     })
-                    .collect(),
-            ),
-            NodeKind::Alias { name } => {
-                let value = self
-                    .anchored
+                    .collect();
+                (Value::List(list), size)
+            }
+            NodeKind::Mapping { entries, .. } => {
+                let mut size = 1;
+                let map = entries
                     .iter()
-                    .rev()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, v)| Box::new(v.clone()));
-                Value::Alias {
-                    name: name.clone(),
-                    value,
-                }
+                    .map(|(k, v)| {
+                        let (value, n) = self.sized_value(v);
+                        size += 1 + n;
+                        Entry {
+                            key: scalar(k).unwrap_or_default().to_string(),
+                            key_span: k.span,
+                            value,
+                            span: v.span,
+                        }
+                    })
+                    .collect();
+                (Value::Map(map), size)
+            }
+            NodeKind::Alias { name } => {
+                let (value, size) = self.expand_alias(name, node.span);
+                (
+                    Value::Alias {
+                        name: name.clone(),
+                        value: value.map(Box::new),
+                    },
+                    1 + size,
+                )
             }
         };
         if let Some(anchor) = &node.anchor {
-            self.anchored.push((anchor.name.clone(), value.clone()));
+            // The anchored copy counts too: nested anchors would otherwise copy a big value
+            // once per level.
+            let copy = if self.expansion.take(size) {
+                Some(value.clone())
+            } else {
+                self.expansion_exceeded(&format!("&{}", anchor.name), anchor.span);
+                None
+            };
+            self.anchored.insert(anchor.name.clone(), (copy, size));
         }
-        value
+        (value, size)
     }
 
-    /// A string value, or an `eval()` expression evaluated against the variables met so far.
-    fn string(&mut self, text: &str) -> Value {
-        let Some((inner, _)) = eval::strip_eval(text) else {
-            return Value::Str(text.to_string());
+    /// The anchored value an alias stands for and its size, when it is known and its copy fits
+    /// the expansion limit.
+    fn expand_alias(&mut self, name: &str, span: Span) -> (Option<Value>, usize) {
+        let Some((Some(_), size)) = self.anchored.get(name) else {
+            return (None, 0);
         };
-        let variables = &self.recipe.variables;
+        let size = *size;
+        if !self.expansion.take(size) {
+            self.expansion_exceeded(&format!("*{name}"), span);
+            return (None, 0);
+        }
+        let value = self.anchored.get(name).and_then(|(v, _)| v.clone());
+        (value, size)
+    }
+
+    /// The one diagnostic of a recipe whose copies passed the expansion limit, at the first
+    /// alias, anchor or `eval(name)` that did not fit. What did not fit is left unknown, so no
+    /// rule reports it again.
+    fn expansion_exceeded(&mut self, what: &str, span: Span) {
+        if std::mem::replace(&mut self.expansion.reported, true) {
+            return;
+        }
+        let limit = self.expansion.limit;
+        let message = if what.starts_with('&') {
+            format!(
+                "The value anchored as `{what}` holds more values than prunekit expands in one recipe ({limit}, counting each alias as the values it repeats); write it out or nest fewer aliases in it."
+            )
+        } else {
+            format!(
+                "`{what}` repeats more values than prunekit expands in one recipe ({limit} in all, aliases within aliases multiplying them); write the value out or nest fewer aliases."
+            )
+        };
+        self.diagnostics
+            .push(Diagnostic::error("alias-limit", span, message));
+    }
+
+    /// A string value, or an `eval()` expression evaluated against the variables met so far,
+    /// with its size.
+    fn string(&mut self, text: &str, span: Span) -> (Value, usize) {
+        let Some((inner, _)) = eval::strip_eval(text) else {
+            return (Value::Str(text.to_string()), 1);
+        };
         // Inside modifiers, `eval(name)` of a string, list, mapping or null variable is replaced by
         // that value verbatim (recipes.md §5.3): `params: eval(prunable_params)`. No trimming.
         if self.in_modifier
-            && let Some(v) = variables.iter().rev().find(|v| v.name == inner)
+            && let Some(&index) = self.variable_index.get(inner)
+            && let v = &self.recipe.variables[index]
             && to_eval_value(&v.value).is_none()
             && v.value.effective().is_some()
         {
-            return Value::Eval {
-                text: text.to_string(),
-                value: Some(Box::new(v.value.clone())),
+            let size = self.variable_sizes[index];
+            let value = if self.expansion.take(size) {
+                self.recipe.variables[index].value.clone()
+            } else {
+                self.expansion_exceeded(text, span);
+                // A reference to the variable whose value is left unknown: an `eval()` without a
+                // value would be evaluated again by the rules, and reported as a wrong number.
+                Value::Alias {
+                    name: inner.to_string(),
+                    value: None,
+                }
             };
+            return (
+                Value::Eval {
+                    text: text.to_string(),
+                    value: Some(Box::new(value)),
+                },
+                1 + size,
+            );
         }
+        let (variables, index) = (&self.recipe.variables, &self.variable_index);
         let lookup = |name: &str| -> Option<eval::Value> {
-            variables
-                .iter()
-                .rev()
-                .find(|v| v.name == name)
-                .and_then(|v| to_eval_value(&v.value))
+            index
+                .get(name)
+                .and_then(|&i| to_eval_value(&variables[i].value))
         };
         // A failed eval keeps no value; `rules.rs` reports why, with the span.
         let value = eval::parse_eval(inner)
             .and_then(|expr| eval::evaluate(&expr, &lookup))
             .ok();
-        Value::Eval {
-            text: text.to_string(),
-            value: value.map(|v| Box::new(from_eval_value(v))),
-        }
+        (
+            Value::Eval {
+                text: text.to_string(),
+                value: value.map(|v| Box::new(from_eval_value(v))),
+            },
+            1,
+        )
     }
 }
 
@@ -655,5 +796,133 @@ pub fn from_eval_value(value: eval::Value) -> Value {
         eval::Value::Float(f) => Value::Float(f),
         eval::Value::Bool(b) => Value::Bool(b),
         eval::Value::Str(s) => Value::Str(s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recipe::yaml;
+
+    fn lowered(text: &str) -> (Recipe, Vec<Diagnostic>) {
+        lower(text, &yaml::parse(text))
+    }
+
+    fn codes(diagnostics: &[Diagnostic]) -> Vec<&str> {
+        diagnostics.iter().map(|d| d.code).collect()
+    }
+
+    /// Ten levels of ten aliases: a billion strings for a loader that expands them all.
+    fn billion_laughs() -> String {
+        let mut text = String::from("lol0: &lol0 \"lol\"\n");
+        for i in 1..10 {
+            let items = vec![format!("*lol{}", i - 1); 10].join(", ");
+            text.push_str(&format!("lol{i}: &lol{i} [{items}]\n"));
+        }
+        text + "modifiers:\n  - !EpochRangeModifier\n    start_epoch: 0.0\n    end_epoch: 1.0\n"
+    }
+
+    #[test]
+    fn billion_laughs_stops_at_the_limit_with_one_diagnostic() {
+        let text = billion_laughs();
+        let started = std::time::Instant::now();
+        let (recipe, diagnostics) = lowered(&text);
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+        let limits: Vec<&Diagnostic> = diagnostics
+            .iter()
+            .filter(|d| d.code == "alias-limit")
+            .collect();
+        assert_eq!(limits.len(), 1, "{diagnostics:?}");
+        let message = &limits[0].message;
+        assert!(message.starts_with("`*lol"), "{message}");
+        assert!(message.contains("nest fewer aliases"), "{message}");
+        assert_eq!(message.matches(". ").count(), 0, "one sentence: {message}");
+        assert!(limits[0].span.text(&text).starts_with("*lol"));
+        // The first levels fit and keep their values; past the limit the aliases are unknown.
+        fn strings(value: &Value) -> usize {
+            match value.effective() {
+                Some(Value::Str(_)) => 1,
+                Some(Value::List(items)) => items.iter().map(|(v, _)| strings(v)).sum(),
+                _ => 0,
+            }
+        }
+        let value = |name: &str| {
+            &recipe
+                .variables
+                .iter()
+                .find(|v| v.name == name)
+                .unwrap()
+                .value
+        };
+        assert_eq!(strings(value("lol2")), 100);
+        assert_eq!(strings(value("lol9")), 0);
+    }
+
+    #[test]
+    fn nested_anchors_are_bounded_too() {
+        // Each level anchors a list of the previous level's aliases: the anchored copies alone
+        // would grow ninefold per line.
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
+        let mut previous = 'a';
+        for name in 'b'..='h' {
+            let items = vec![format!("*{previous}"); 9].join(", ");
+            text.push_str(&format!("{name}: &{name} [{items}]\n"));
+            previous = name;
+        }
+        text.push_str("modifiers:\n  - !EpochRangeModifier\n    end_epoch: *h\n");
+        let (_, diagnostics) = lowered(&text);
+        assert_eq!(
+            codes(&diagnostics)
+                .iter()
+                .filter(|c| **c == "alias-limit")
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn ordinary_aliases_expand() {
+        let text = "\
+num_epochs: &num_epochs 10
+names: &names [conv1.weight, conv2.weight]
+modifiers:
+  - !GMPruningModifier
+    params: *names
+    end_epoch: *num_epochs
+  - !GMPruningModifier
+    params: eval(names)
+    end_epoch: *num_epochs
+";
+        let (recipe, diagnostics) = lowered(text);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        for modifier in &recipe.modifiers {
+            assert_eq!(modifier.number("end_epoch"), Some(10.0));
+            let params: Vec<String> = modifier.params().into_iter().map(|(n, _)| n).collect();
+            assert_eq!(params, ["conv1.weight", "conv2.weight"]);
+        }
+    }
+
+    #[test]
+    fn eval_substitutions_count_against_the_limit() {
+        // A variable of 10,000 names, substituted by `eval(names)` into 20 fields: 200,000 copies.
+        let names: Vec<String> = (0..10_000).map(|i| format!("w{i}")).collect();
+        let mut text = format!("names: [{}]\nmodifiers:\n", names.join(", "));
+        for _ in 0..20 {
+            text.push_str("  - !GMPruningModifier\n    params: eval(names)\n");
+        }
+        assert!(text.len() < MIN_EXPANSION, "the floor applies");
+        let (recipe, diagnostics) = lowered(&text);
+        assert_eq!(codes(&diagnostics), ["alias-limit"], "{diagnostics:?}");
+        assert!(diagnostics[0].message.starts_with("`eval(names)`"));
+        // What did not fit is unknown rather than wrong, so no rule reports it again.
+        let last = recipe.modifiers.last().unwrap();
+        assert!(last.field("params").unwrap().value.effective().is_none());
+        assert!(last.params().is_empty());
+    }
+
+    #[test]
+    fn the_limit_grows_with_the_text() {
+        assert_eq!(expansion_limit(10), MIN_EXPANSION);
+        assert_eq!(expansion_limit(5 * MIN_EXPANSION), 5 * MIN_EXPANSION);
     }
 }

@@ -19,5 +19,5 @@ pub mod span;
 pub mod yaml;
 pub mod yaml11;
 
-pub use check::{CheckOptions, Checked, ModelContext, Weight, check};
+pub use check::{CheckOptions, Checked, MAX_RECIPE_BYTES, ModelContext, Weight, check};
 pub use diagnostic::{Diagnostic, Severity};

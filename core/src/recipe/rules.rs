@@ -3,18 +3,58 @@
 //! `params` against the model, and overlaps between modifiers. The kernel's export, the language
 //! server and `prunekit-lsp check` all run these, so there is one rule set.
 
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
+
 use super::catalog::{self, EndComparator, FieldType, ModifierSpec, TypeCheck};
 use super::check::{CheckOptions, ModelContext, is_generated_name};
 use super::diagnostic::{Diagnostic, Severity};
 use super::eval;
-use super::lower::{Field, Modifier, Recipe, Value, python_match};
+use super::lower::{Field, Modifier, Recipe, Value, Variable, python_match};
 use super::quantization;
 use super::span::Span;
 use super::yaml11::{self, Yaml11};
 
+/// The recipe's variables by name, for the `eval()` rules: one lookup per name however many
+/// variables there are.
+struct Variables<'r> {
+    /// The last variable of each name, as PyYAML keeps the last duplicate key.
+    by_name: HashMap<&'r str, &'r Variable>,
+    all: &'r [Variable],
+    /// How many more unknown names may get a did-you-mean (each compares with every variable).
+    suggestions: Cell<usize>,
+}
+
+/// Unknown names that get a did-you-mean in one recipe; past it, quadratic time for no help.
+const MAX_SUGGESTIONS: usize = 100;
+
+impl<'r> Variables<'r> {
+    fn new(recipe: &'r Recipe) -> Self {
+        Variables {
+            by_name: recipe
+                .variables
+                .iter()
+                .map(|v| (v.name.as_str(), v))
+                .collect(),
+            all: &recipe.variables,
+            suggestions: Cell::new(MAX_SUGGESTIONS),
+        }
+    }
+
+    /// The variable most like `name`, when `name` is not a variable itself.
+    fn did_you_mean(&self, name: &str) -> Option<&'r str> {
+        if self.by_name.contains_key(name) || self.suggestions.get() == 0 {
+            return None;
+        }
+        self.suggestions.set(self.suggestions.get() - 1);
+        catalog::did_you_mean(name, self.all.iter().map(|v| v.name.as_str()))
+    }
+}
+
 pub fn check(text: &str, recipe: &Recipe, options: &CheckOptions) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    variables(text, recipe, &mut out);
+    let names = Variables::new(recipe);
+    variables(text, &names, &mut out);
     aliases(recipe, &mut out);
     for modifier in &recipe.modifiers {
         tag(text, modifier, &mut out);
@@ -27,7 +67,7 @@ pub fn check(text: &str, recipe: &Recipe, options: &CheckOptions) -> Vec<Diagnos
         fields(text, modifier, spec, &mut out);
         for field in &modifier.fields {
             if let Value::Eval { value: None, .. } = &field.value {
-                eval_error(text, field.value_span, recipe, &mut out);
+                eval_error(text, field.value_span, &names, &mut out);
             }
         }
         schedule(modifier, spec, &mut out);
@@ -40,12 +80,12 @@ pub fn check(text: &str, recipe: &Recipe, options: &CheckOptions) -> Vec<Diagnos
     out
 }
 
-fn variables(text: &str, recipe: &Recipe, out: &mut Vec<Diagnostic>) {
-    for variable in &recipe.variables {
+fn variables(text: &str, names: &Variables, out: &mut Vec<Diagnostic>) {
+    for variable in names.all {
         if let Some(err) = &variable.eval_error {
-            report_eval_error(text, variable.value_span, err.clone(), recipe, out);
+            report_eval_error(text, variable.value_span, err.clone(), names, out);
         } else if let Value::Eval { value: None, .. } = &variable.value {
-            eval_error(text, variable.value_span, recipe, out);
+            eval_error(text, variable.value_span, names, out);
         }
     }
 }
@@ -65,7 +105,7 @@ fn report_eval_error(
     text: &str,
     value_span: Span,
     err: eval::EvalError,
-    recipe: &Recipe,
+    names: &Variables,
     out: &mut Vec<Diagnostic>,
 ) {
     let base = eval_base(text, value_span).unwrap_or(value_span.start);
@@ -98,19 +138,17 @@ fn report_eval_error(
             }
         };
     }
-    if err.code == "eval-unknown-variable" {
-        let names = recipe.variables.iter().map(|v| v.name.as_str());
-        if let Some(name) = text.get(span.start..span.end)
-            && let Some(suggestion) = catalog::did_you_mean(name, names)
-        {
-            diagnostic = diagnostic.with_fix(format!("Use `{suggestion}`"), span, suggestion);
-        }
+    if err.code == "eval-unknown-variable"
+        && let Some(name) = text.get(span.start..span.end)
+        && let Some(suggestion) = names.did_you_mean(name)
+    {
+        diagnostic = diagnostic.with_fix(format!("Use `{suggestion}`"), span, suggestion);
     }
     out.push(diagnostic);
 }
 
 /// Why an `eval()` value could not be computed, at the span of the failing part.
-fn eval_error(text: &str, value_span: Span, recipe: &Recipe, out: &mut Vec<Diagnostic>) {
+fn eval_error(text: &str, value_span: Span, names: &Variables, out: &mut Vec<Diagnostic>) {
     let Some(base) = eval_base(text, value_span) else {
         return;
     };
@@ -121,24 +159,27 @@ fn eval_error(text: &str, value_span: Span, recipe: &Recipe, out: &mut Vec<Diagn
         return;
     };
     let lookup = |name: &str| -> Option<eval::Value> {
-        recipe
-            .variables
-            .iter()
-            .rev()
-            .find(|v| v.name == name)
+        names
+            .by_name
+            .get(name)
             .and_then(|v| super::lower::to_eval_value(&v.value))
     };
     if let Err(err) = eval::parse_eval(inner).and_then(|expr| eval::evaluate(&expr, &lookup)) {
-        report_eval_error(text, value_span, err, recipe, out);
+        report_eval_error(text, value_span, err, names, out);
     }
 }
 
 fn aliases(recipe: &Recipe, out: &mut Vec<Diagnostic>) {
+    // Where each anchor name is first defined: an alias needs one before it.
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    for (anchor, anchor_span, _) in &recipe.anchors {
+        let start = first.entry(anchor.as_str()).or_insert(anchor_span.start);
+        *start = (*start).min(anchor_span.start);
+    }
     for (name, span) in &recipe.aliases {
-        if !recipe
-            .anchors
-            .iter()
-            .any(|(anchor, anchor_span, _)| anchor == name && anchor_span.start < span.start)
+        if first
+            .get(name.as_str())
+            .is_none_or(|&start| start >= span.start)
         {
             out.push(Diagnostic::error(
                 "syntax",
@@ -804,7 +845,13 @@ fn sensitivity(modifier: &Modifier, model: Option<&ModelContext>, out: &mut Vec<
     }
 }
 
-/// The same weight pruned by two modifiers whose epochs overlap.
+/// Overlap warnings given at most: a recipe that prunes one weight in many modifiers would
+/// otherwise get one for every pair of them (1,600 modifiers: over a million).
+pub const MAX_OVERLAPS: usize = 100;
+
+/// The same weight pruned by two modifiers whose epochs overlap: a warning on the later
+/// modifier's entry for each earlier modifier, up to [`MAX_OVERLAPS`], then one saying that
+/// there are more.
 fn overlaps(recipe: &Recipe, out: &mut Vec<Diagnostic>) {
     let pruning: Vec<&Modifier> = recipe
         .modifiers
@@ -819,29 +866,53 @@ fn overlaps(recipe: &Recipe, out: &mut Vec<Diagnostic>) {
             .unwrap_or(f64::INFINITY);
         (start.max(0.0), end)
     };
-    for (i, a) in pruning.iter().enumerate() {
-        for b in &pruning[i + 1..] {
-            if a.stage != b.stage {
+    let params: Vec<Vec<(String, Span)>> = pruning.iter().map(|m| m.params()).collect();
+    // For each stage and weight name, the earlier modifiers that prune it: their epochs and the
+    // first entry that names it. Pairs are found through it, never all built.
+    type Earlier = Vec<((f64, f64), Span)>;
+    let mut earlier: HashMap<(Option<&str>, &str), Earlier> = HashMap::new();
+    let mut given = 0;
+    for (m, entries) in pruning.iter().zip(&params) {
+        let stage = m.stage.as_deref();
+        let (sb, eb) = range(m);
+        for (name, span) in entries {
+            if name.starts_with("re:") || name.starts_with("__") {
                 continue;
             }
-            let ((sa, ea), (sb, eb)) = (range(a), range(b));
-            if sa >= eb || sb >= ea {
+            let Some(before) = earlier.get(&(stage, name.as_str())) else {
                 continue;
-            }
-            for (name, span) in b.params() {
-                if name.starts_with("re:") || name.starts_with("__") {
+            };
+            for &((sa, ea), first) in before {
+                if sa >= eb || sb >= ea {
                     continue;
                 }
-                if let Some((_, first)) = a.params().into_iter().find(|(n, _)| *n == name) {
-                    out.push(
-                        Diagnostic::warning(
-                            "param-overlap",
-                            span,
-                            format!("`{name}` is pruned by two modifiers whose epochs overlap; give it to one of them."),
-                        )
-                        .with_related(first, "also pruned here"),
-                    );
+                if given == MAX_OVERLAPS {
+                    out.push(Diagnostic::warning(
+                        "param-overlap",
+                        *span,
+                        format!("More than {MAX_OVERLAPS} entries name a weight that an earlier modifier with overlapping epochs also prunes, so the rest are not listed; fix these and check again."),
+                    ));
+                    return;
                 }
+                given += 1;
+                out.push(
+                    Diagnostic::warning(
+                        "param-overlap",
+                        *span,
+                        format!("`{name}` is pruned by two modifiers whose epochs overlap; give it to one of them."),
+                    )
+                    .with_related(first, "also pruned here"),
+                );
+            }
+        }
+        // A modifier's first entry of a name is the one later modifiers point at.
+        let mut named: HashSet<&str> = HashSet::new();
+        for (name, span) in entries {
+            if named.insert(name.as_str()) {
+                earlier
+                    .entry((stage, name.as_str()))
+                    .or_default()
+                    .push(((sb, eb), *span));
             }
         }
     }
@@ -892,7 +963,64 @@ fn epoch_range(recipe: &Recipe, out: &mut Vec<Diagnostic>) {
 
 #[cfg(test)]
 mod tests {
-    use super::float_with_dot;
+    use super::{MAX_OVERLAPS, float_with_dot};
+    use crate::recipe::{CheckOptions, Diagnostic, check};
+
+    fn gmp(params: &str, start: f64, end: f64) -> String {
+        format!(
+            "  - !GMPruningModifier\n    params: [{params}]\n    init_sparsity: 0.05\n    final_sparsity: 0.8\n    start_epoch: {start:.1}\n    end_epoch: {end:.1}\n    update_frequency: 1.0\n"
+        )
+    }
+
+    fn overlaps(text: &str) -> Vec<Diagnostic> {
+        check(text, &CheckOptions::default())
+            .diagnostics
+            .into_iter()
+            .filter(|d| d.code == "param-overlap")
+            .collect()
+    }
+
+    #[test]
+    fn each_overlapping_pair_is_given() {
+        let text = format!(
+            "modifiers:\n{}{}{}{}",
+            gmp("a.weight, b.weight", 0.0, 10.0),
+            gmp("a.weight", 5.0, 15.0),
+            gmp("c.weight, a.weight", 8.0, 9.0),
+            gmp("a.weight", 20.0, 30.0),
+        );
+        let found = overlaps(&text);
+        // The second modifier overlaps the first; the third both; the fourth none.
+        assert_eq!(found.len(), 3, "{found:?}");
+        let first = text.find("a.weight").unwrap();
+        let second = text[first + 1..].find("a.weight").unwrap() + first + 1;
+        assert_eq!(found[0].span.start, second);
+        assert_eq!(found[0].related[0].span.start, first);
+        let related: Vec<usize> = found[1..].iter().map(|d| d.related[0].span.start).collect();
+        assert_eq!(related, [first, second]);
+        assert!(found.iter().all(|d| d.span.text(&text) == "a.weight"));
+    }
+
+    /// 1,600 modifiers of the same weight: over a million overlapping pairs, of which the first
+    /// ones are given and then one warning that there are more.
+    #[test]
+    fn an_overlap_storm_is_capped() {
+        let text = format!(
+            "modifiers:\n{}",
+            gmp("a.weight, b.weight", 0.0, 10.0).repeat(1600)
+        );
+        let started = std::time::Instant::now();
+        let found = overlaps(&text);
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+        assert_eq!(found.len(), MAX_OVERLAPS + 1);
+        assert!(
+            found
+                .last()
+                .unwrap()
+                .message
+                .contains("the rest are not listed")
+        );
+    }
 
     #[test]
     fn floats_get_a_dot_and_a_signed_exponent() {

@@ -146,7 +146,7 @@ mod tests {
         match &outputs[1] {
             Output::Stream { text, .. } => {
                 assert!(
-                    text.starts_with("… 2 more outputs (16 MB) were left out"),
+                    text.starts_with("… 2 more outputs (16.0 MB) were left out"),
                     "{text}"
                 )
             }

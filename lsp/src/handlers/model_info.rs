@@ -62,7 +62,9 @@ pub fn model_info(
     let path = normalize(&path);
     let exists = path.is_file();
     let project = prunekit_core::project::path_for(&path);
-    let message = if !exists {
+    let message = if let Some(refusal) = crate::files::not_regular(&path, "an .onnx model") {
+        Some(refusal)
+    } else if !exists {
         Some(format!(
             "The model {} named by the {how} does not exist; fix the path.",
             path.display()
@@ -119,11 +121,14 @@ pub struct SensitivityChart {
 /// The sensitivity chart of the model at `model`: its latest loss profile, else the approximation.
 /// An error is one sentence for the user.
 pub fn sensitivity_chart(model: &Path) -> Result<SensitivityChart, String> {
+    if let Some(refusal) = crate::files::not_regular(model, "an .onnx model") {
+        return Err(refusal);
+    }
     let name = model
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let measured = prunekit_core::project::peek(model).and_then(|project| {
+    let measured = crate::files::peek_project(model).and_then(|project| {
         let (profile_name, profile) = project.latest_loss_profile()?;
         Some((profile.clone(), profile.source(profile_name)))
     });
