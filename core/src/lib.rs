@@ -13,9 +13,9 @@ pub mod benchmark;
 pub mod chart;
 pub mod error;
 pub mod export;
-pub mod format;
 #[cfg(test)]
 mod fixtures;
+pub mod format;
 pub mod model;
 pub mod optimize;
 pub mod profile;
