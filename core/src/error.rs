@@ -62,15 +62,63 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Model { path, problem } => write!(f, "{}: {problem}", path.display()),
-            Error::Io { path, problem } => write!(f, "{} {problem}.", path.display()),
-            Error::Usage(msg) | Error::RuntimeMissing(msg) | Error::Runtime(msg) => {
-                f.write_str(msg)
-            }
-            Error::Cancelled => f.write_str("Cancelled; the state before this command is kept."),
-        }
+        let text = match self {
+            Error::Model { path, problem } => format!("{}: {problem}", path.display()),
+            Error::Io { path, problem } => format!("{} {problem}.", path.display()),
+            Error::Usage(msg) | Error::RuntimeMissing(msg) | Error::Runtime(msg) => msg.clone(),
+            Error::Cancelled => "Cancelled; the state before this command is kept.".into(),
+        };
+        f.write_str(&one_line(&text))
     }
 }
 
+/// Every error is one line: ONNX Runtime's messages span lines, and names quoted from a damaged
+/// file may hold control characters that would break the line or move a terminal's cursor. Line
+/// breaks become spaces (a space before the closing period is dropped); other control characters
+/// are written as escapes (`\u{1e}`).
+pub(crate) fn one_line(text: &str) -> String {
+    let is_break = |c: char| matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}');
+    if !text.contains(|c: char| c.is_control() || is_break(c)) {
+        return text.to_string();
+    }
+    let joined = text
+        .split(is_break)
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let joined = joined.replace(" .", ".");
+    joined
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                format!("\\u{{{:x}}}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_is_one_line() {
+        let err = Error::Runtime(
+            "ONNX Runtime could not run the model: Non-zero status code\nStatus Message: failed\n."
+                .into(),
+        );
+        assert_eq!(
+            err.to_string(),
+            "ONNX Runtime could not run the model: Non-zero status code Status Message: failed."
+        );
+        let err = Error::model(Path::new("m.onnx"), "tensor 'a\u{1e}b' is bad.");
+        assert_eq!(err.to_string(), "m.onnx: tensor 'a\\u{1e}b' is bad.");
+        let plain = Error::Usage("give a batch.".into());
+        assert_eq!(plain.to_string(), "give a batch.");
+    }
+}

@@ -71,6 +71,11 @@ impl<'g> GraphIndex<'g> {
         self.producer.get(value).map(|&i| &self.graph.node[i])
     }
 
+    /// The index of the node that produces `value`, if a node does.
+    pub fn producer_index(&self, value: &str) -> Option<usize> {
+        self.producer.get(value).copied()
+    }
+
     pub fn constant(&self, value: &str) -> Option<&TensorProto> {
         self.constants.get(value).map(|t| t.as_ref())
     }

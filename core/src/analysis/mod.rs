@@ -7,11 +7,12 @@ pub mod graph;
 mod inputs;
 pub mod ops;
 mod params;
+mod validate;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::attr::{self, AttrValue};
 use crate::model::onnx::tensor_shape_proto::dimension::Value as DimValue;
 use crate::model::onnx::{TypeProto, type_proto};
@@ -112,10 +113,20 @@ pub struct Layer {
 pub fn analyze(model: &Model, options: &AnalysisOptions) -> Result<ModelAnalysis> {
     let graph = model.graph();
     let index = GraphIndex::new(graph);
+    validate::graph(graph, &index).map_err(|problem| Error::model(&model.path, problem))?;
     let opset = model.opset();
     let mut warnings = Vec::new();
 
     let resolved = inputs::resolve(graph, &index, options)?;
+    // A channel count can only come from a size prunekit chose (a default or --dim) when some
+    // input has a free dim past the batch axis; otherwise a Conv whose channels disagree with its
+    // weight is the file's fault.
+    let channels_are_the_files = resolved.inputs.iter().all(|input| {
+        input
+            .declared
+            .as_ref()
+            .is_some_and(|dims| dims.iter().skip(1).all(|d| matches!(d, DimDecl::Fixed(_))))
+    });
     let mut facts: HashMap<&str, ValueFacts> = HashMap::new();
     for (name, tensor) in index.constants() {
         let shape = tensor
@@ -165,6 +176,18 @@ pub fn analyze(model: &Model, options: &AnalysisOptions) -> Result<ModelAnalysis
                 .collect(),
             index: &index,
         };
+        if let Some(mismatch) = validate::conv_channels(&ctx, i).map(|m| crate::error::one_line(&m))
+        {
+            if channels_are_the_files {
+                return Err(Error::model(
+                    &model.path,
+                    format!("{mismatch}; {}.", validate::invalid()),
+                ));
+            }
+            warnings.push(format!(
+                "{mismatch} with the sizes used; give the free dims their real sizes with --dim or --input."
+            ));
+        }
         let inferred = ops::infer(&ctx);
         let outputs: Vec<ValueFacts> = node
             .output

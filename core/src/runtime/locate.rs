@@ -53,6 +53,9 @@ pub fn runtime() -> Result<&'static Runtime> {
         .with_name("prunekit")
         .build()
         .map_err(|err| Error::Runtime(format!("ONNX Runtime could not start ({err}).")))?;
+    // ONNX Runtime's failures come back as errors, which prunekit words in one sentence; its own
+    // log records of them on stderr would only repeat them, in several lines.
+    env.set_log_level(ort::logging::LogLevel::Fatal);
     let runtime: &'static Runtime = Box::leak(Box::new(Runtime { env, library }));
     *slot = Some(runtime);
     Ok(runtime)
