@@ -83,7 +83,7 @@ pub(crate) fn one_line(text: &str) -> String {
     }
     let joined = text
         .split(is_break)
-        .map(str::trim)
+        .map(|part| part.trim_matches(' '))
         .filter(|part| !part.is_empty())
         .collect::<Vec<_>>()
         .join(" ");

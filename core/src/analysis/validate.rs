@@ -926,7 +926,8 @@ mod tests {
         let result = analyze_edited("digits_cnn.onnx", |g| {
             node(g, "/relu1/Relu").input[0] = "bad\nname\x0b\r".into();
         });
-        expect_invalid(result, &["reads 'bad\\u{a}name\\u{b}\\u{d}'"]);
+        // Line breaks become spaces and other control characters escapes (`Error`'s display).
+        expect_invalid(result, &["reads 'bad name\\u{b} '"]);
     }
 
     #[test]
