@@ -4,6 +4,16 @@ use std::path::PathBuf;
 
 use crate::{AnalysisOptions, Model, ModelAnalysis, analyze, load};
 
+/// Every committed fixture model.
+pub const MODELS: [&str; 6] = [
+    "digits_cnn.onnx",
+    "mlp.onnx",
+    "grouped_convs.onnx",
+    "transformer_block.onnx",
+    "external_data.onnx",
+    "quantized_conv.onnx",
+];
+
 /// The path of a file in `tests/fixtures`.
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

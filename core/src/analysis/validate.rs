@@ -65,40 +65,22 @@ pub(super) fn graph(graph: &GraphProto, index: &GraphIndex) -> Result<(), String
 /// (static single assignment), except that an initializer may also be listed as a graph input.
 /// Node names, when given, are unique too.
 fn definitions(graph: &GraphProto) -> Result<(), String> {
-    let mut inputs = HashSet::new();
-    for input in graph
-        .input
-        .iter()
-        .map(|i| i.name())
-        .filter(|n| !n.is_empty())
-    {
-        if !inputs.insert(input) {
-            return Err(format!(
-                "the graph input '{input}' is declared twice; {INVALID}."
-            ));
-        }
+    let inputs: HashSet<&str> = graph.input.iter().map(|i| i.name()).collect();
+    if let Some(input) = first_duplicate(graph.input.iter().map(|i| i.name())) {
+        return Err(format!(
+            "the graph input '{input}' is declared twice; {INVALID}."
+        ));
     }
-    let mut initializers = HashSet::new();
-    for name in graph
-        .initializer
-        .iter()
-        .map(|t| t.name())
-        .filter(|n| !n.is_empty())
-    {
-        if !initializers.insert(name) {
-            return Err(format!(
-                "two initializers are named '{name}' (names must be unique); {INVALID}."
-            ));
-        }
+    let initializers: HashSet<&str> = graph.initializer.iter().map(|t| t.name()).collect();
+    if let Some(name) = first_duplicate(graph.initializer.iter().map(|t| t.name())) {
+        return Err(format!(
+            "two initializers are named '{name}' (names must be unique); {INVALID}."
+        ));
     }
-    let mut node_names = HashSet::new();
-    for node in &graph.node {
-        let name = node.name();
-        if !name.is_empty() && !node_names.insert(name) {
-            return Err(format!(
-                "two nodes are named '{name}' (names must be unique); {INVALID}."
-            ));
-        }
+    if let Some(name) = first_duplicate(graph.node.iter().map(|n| n.name())) {
+        return Err(format!(
+            "two nodes are named '{name}' (names must be unique); {INVALID}."
+        ));
     }
     let mut producers: HashMap<&str, usize> = HashMap::new();
     for (i, node) in graph.node.iter().enumerate() {
@@ -130,6 +112,12 @@ fn definitions(graph: &GraphProto) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The first non-empty name that comes twice.
+fn first_duplicate<'a>(names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let mut seen = HashSet::new();
+    names.filter(|n| !n.is_empty()).find(|n| !seen.insert(*n))
 }
 
 /// Every node is well formed and every name it reads is defined: in this graph, or for a
@@ -719,14 +707,7 @@ mod tests {
 
     #[test]
     fn every_fixture_is_valid() {
-        for name in [
-            "digits_cnn.onnx",
-            "mlp.onnx",
-            "grouped_convs.onnx",
-            "transformer_block.onnx",
-            "external_data.onnx",
-            "quantized_conv.onnx",
-        ] {
+        for name in crate::fixtures::MODELS {
             assert!(analyze_edited(name, |_| {}).is_ok(), "{name}");
         }
     }

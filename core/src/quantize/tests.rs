@@ -112,14 +112,7 @@ fn relative_error(float: &ModelProto, int8: &ModelProto, data: &Dataset) -> f64 
 
 #[test]
 fn onnx_runtime_loads_and_runs_every_quantized_fixture() {
-    for name in [
-        "digits_cnn.onnx",
-        "mlp.onnx",
-        "grouped_convs.onnx",
-        "transformer_block.onnx",
-        "external_data.onnx",
-        "quantized_conv.onnx",
-    ] {
+    for name in crate::fixtures::MODELS {
         for mode in [QuantMode::Static, QuantMode::Dynamic] {
             let (model, analysis) = load_analyzed(name);
             let options = QuantizeOptions {
