@@ -24,6 +24,7 @@ pub mod project;
 pub mod quantize;
 pub mod recipe;
 pub mod runtime;
+pub mod suggest;
 pub mod user_file;
 
 pub use analysis::{AnalysisOptions, Layer, ModelAnalysis, analyze};

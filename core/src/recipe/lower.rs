@@ -733,7 +733,7 @@ impl Lowering<'_> {
             return (Value::Str(text.to_string()), 1);
         };
         // Inside modifiers, `eval(name)` of a string, list, mapping or null variable is replaced by
-        // that value verbatim (recipes.md §5.3): `params: eval(prunable_params)`. No trimming.
+        // that value verbatim: `params: eval(prunable_params)`. No trimming.
         if self.in_modifier
             && let Some(&index) = self.variable_index.get(inner)
             && let v = &self.recipe.variables[index]

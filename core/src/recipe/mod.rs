@@ -6,9 +6,16 @@
 //! Syntax layer: `span` (byte ranges), `yaml` (the span tree from saphyr-parser events, and the
 //! front matter of `*.recipe.md`), `yaml11` (plain scalars typed as PyYAML and as YAML 1.2 read
 //! them).
+//!
+//! Semantic layer: `eval` (SparseML's `eval()` expressions and variable resolution), `catalog`
+//! (every modifier class: its types apart from its table), `lower` (the typed recipe), `rules`
+//! and `quantization` (the validation rules), `context` (what the recipe's model and project file
+//! tell the rules), `check` (the entry). Suggestions for unknown names come from
+//! `crate::suggest`.
 
 pub mod catalog;
 pub mod check;
+pub mod context;
 pub mod diagnostic;
 pub mod eval;
 pub mod lower;
@@ -19,5 +26,6 @@ pub mod span;
 pub mod yaml;
 pub mod yaml11;
 
-pub use check::{CheckOptions, Checked, MAX_RECIPE_BYTES, ModelContext, Weight, check};
+pub use check::{CheckOptions, Checked, MAX_RECIPE_BYTES, check};
+pub use context::{ModelContext, QuantizationSource, Weight};
 pub use diagnostic::{Diagnostic, Severity};

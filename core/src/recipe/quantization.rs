@@ -1,4 +1,4 @@
-//! The rules of SparseML's current `QuantizationModifier` (1.4+, recipes.md §7.10) beyond field
+//! The rules of SparseML's current `QuantizationModifier` (1.4+) beyond field
 //! types: its `scheme` and each `scheme_overrides` value (an alias, or a mapping read by
 //! pydantic), and, with a model, the module names in `ignore` and the keys of
 //! `scheme_overrides`.
@@ -8,10 +8,11 @@
 //! validator rejects at load, and bit widths PyTorch's observers cannot hold, are errors.
 
 use super::catalog::{self, ModifierSpec};
-use super::check::ModelContext;
+use super::context::ModelContext;
 use super::diagnostic::{Diagnostic, Severity};
 use super::lower::{Entry, Modifier, Value};
 use super::span::Span;
+use crate::suggest;
 
 /// The PyTorch module a weight belongs to, as `ignore` names it: the initializer name without
 /// its trailing `.weight` (`conv1.weight` → `conv1`); a name without one is kept as it is.
@@ -144,7 +145,7 @@ fn scheme_alias(alias: &str, span: Span, path: &str, out: &mut Vec<Diagnostic>) 
         );
         d = d.with_fix("Write default", span, "default");
     } else if let Some(suggestion) =
-        catalog::did_you_mean(alias, catalog::QUANTIZATION_SCHEMES.iter().copied())
+        suggest::did_you_mean(alias, catalog::QUANTIZATION_SCHEMES.iter().copied())
     {
         d = d.with_fix(format!("Change to {suggestion}"), span, suggestion);
     }
@@ -162,7 +163,7 @@ fn unknown_key(entry: &Entry, path: &str, valid: &[&'static str], out: &mut Vec<
             entry.key
         ),
     );
-    if let Some(suggestion) = catalog::did_you_mean(&entry.key, valid.iter().copied()) {
+    if let Some(suggestion) = suggest::did_you_mean(&entry.key, valid.iter().copied()) {
         d.message = format!(
             "SparseML ignores `{}` in `{path}`; did you mean `{suggestion}`?",
             entry.key
@@ -330,7 +331,7 @@ fn strategy(value: &Value, span: Span, path: &str, out: &mut Vec<Diagnostic>) {
             strategies.join(" or ")
         ),
     );
-    if let Some(suggestion) = catalog::did_you_mean(&text, strategies.iter().copied()) {
+    if let Some(suggestion) = suggest::did_you_mean(&text, strategies.iter().copied()) {
         d = d.with_fix(format!("Change to {suggestion}"), span, suggestion);
     }
     out.push(d);
@@ -367,7 +368,7 @@ fn unknown_module(
     };
     // A weight name (`conv1.weight`) is compared as the module it belongs to.
     let probe = module_name(entry);
-    let near = catalog::closest(probe, modules.iter().copied(), 3);
+    let near = suggest::closest(probe, modules.iter().copied(), 3);
     let examples = near
         .iter()
         .map(|m| format!("`{m}`"))
@@ -388,7 +389,7 @@ fn unknown_module(
             model.name
         ),
     );
-    if let Some(suggestion) = catalog::did_you_mean(probe, modules.iter().copied()) {
+    if let Some(suggestion) = suggest::did_you_mean(probe, modules.iter().copied()) {
         d.message = format!(
             "`{entry}` names no module of {}, {consequence}; did you mean `{suggestion}`?",
             model.name
@@ -406,7 +407,7 @@ fn unknown_module(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recipe::check::Weight;
+    use crate::recipe::context::Weight;
     use crate::recipe::{CheckOptions, check as check_recipe};
 
     fn recipe(quantization_fields: &str) -> String {
@@ -644,7 +645,7 @@ mod tests {
             ["module.layer1.0.conv1", "layer1.1.conv1"]
         );
         assert_eq!(
-            catalog::closest("conv3", ["fc1", "conv1", "conv2"], 2),
+            suggest::closest("conv3", ["fc1", "conv1", "conv2"], 2),
             ["conv1", "conv2"]
         );
     }

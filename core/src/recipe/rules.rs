@@ -1,19 +1,20 @@
-//! Every validation rule of recipes.md §12.1 that needs the lowered recipe: modifier classes and
+//! Every validation rule that needs the lowered recipe: modifier classes and
 //! tags, fields (presence, types, ranges, enumerations, YAML 1.1 traps), schedules, `eval()`,
 //! `params` against the model, and overlaps between modifiers. The kernel's export, the language
 //! server and `prunekit-lsp check` all run these, so there is one rule set.
 
-use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 
 use super::catalog::{self, EndComparator, FieldType, ModifierSpec, TypeCheck};
-use super::check::{CheckOptions, ModelContext, is_generated_name};
+use super::check::{CheckOptions, is_generated_name};
+use super::context::ModelContext;
 use super::diagnostic::{Diagnostic, Severity};
 use super::eval;
 use super::lower::{Field, Modifier, Recipe, Value, Variable, python_match};
 use super::quantization;
 use super::span::Span;
 use super::yaml11::{self, Yaml11};
+use crate::suggest;
 
 /// The recipe's variables by name, for the `eval()` rules: one lookup per name however many
 /// variables there are.
@@ -22,7 +23,7 @@ struct Variables<'r> {
     by_name: HashMap<&'r str, &'r Variable>,
     all: &'r [Variable],
     /// How many more unknown names may get a did-you-mean (each compares with every variable).
-    suggestions: Cell<usize>,
+    suggestions: suggest::Budget,
 }
 
 /// Unknown names that get a did-you-mean in one recipe; past it, quadratic time for no help.
@@ -37,17 +38,17 @@ impl<'r> Variables<'r> {
                 .map(|v| (v.name.as_str(), v))
                 .collect(),
             all: &recipe.variables,
-            suggestions: Cell::new(MAX_SUGGESTIONS),
+            suggestions: suggest::Budget::new(MAX_SUGGESTIONS),
         }
     }
 
     /// The variable most like `name`, when `name` is not a variable itself.
-    fn did_you_mean(&self, name: &str) -> Option<&'r str> {
-        if self.by_name.contains_key(name) || self.suggestions.get() == 0 {
+    fn suggestion_for(&self, name: &str) -> Option<&'r str> {
+        if self.by_name.contains_key(name) {
             return None;
         }
-        self.suggestions.set(self.suggestions.get() - 1);
-        catalog::did_you_mean(name, self.all.iter().map(|v| v.name.as_str()))
+        self.suggestions
+            .did_you_mean(name, self.all.iter().map(|v| v.name.as_str()))
     }
 }
 
@@ -58,7 +59,7 @@ pub fn check(text: &str, recipe: &Recipe, options: &CheckOptions) -> Vec<Diagnos
     aliases(recipe, &mut out);
     for modifier in &recipe.modifiers {
         tag(text, modifier, &mut out);
-        // A legacy-only key selects SparseML's legacy QuantizationModifier (§7.10).
+        // A legacy-only key selects SparseML's legacy QuantizationModifier.
         let keys = modifier.fields.iter().map(|f| f.name.as_str());
         let Some(spec) = catalog::resolve_modifier(&modifier.class, options.framework, keys) else {
             unknown_modifier(modifier, options, &mut out);
@@ -140,7 +141,7 @@ fn report_eval_error(
     }
     if err.code == "eval-unknown-variable"
         && let Some(name) = text.get(span.start..span.end)
-        && let Some(suggestion) = names.did_you_mean(name)
+        && let Some(suggestion) = names.suggestion_for(name)
     {
         diagnostic = diagnostic.with_fix(format!("Use `{suggestion}`"), span, suggestion);
     }
@@ -241,7 +242,7 @@ fn unknown_modifier(modifier: &Modifier, options: &CheckOptions, out: &mut Vec<D
             modifier.class, options.framework
         ),
     );
-    if let Some(suggestion) = catalog::did_you_mean(short, names) {
+    if let Some(suggestion) = suggest::did_you_mean(short, names) {
         diagnostic.message = format!(
             "`!{}` is not a SparseML modifier; did you mean `!{suggestion}`?",
             modifier.class
@@ -283,7 +284,7 @@ fn fields(text: &str, modifier: &Modifier, spec: &ModifierSpec, out: &mut Vec<Di
                     field.key_span,
                     format!("{} has no field `{}`.", spec.name, field.name),
                 );
-                if let Some(suggestion) = catalog::did_you_mean(&field.name, names) {
+                if let Some(suggestion) = suggest::did_you_mean(&field.name, names) {
                     d.message = format!(
                         "{} has no field `{}`; did you mean `{suggestion}`?",
                         spec.name, field.name
@@ -573,7 +574,7 @@ fn range_and_enum(field: &Field, spec: &catalog::Field, out: &mut Vec<Diagnostic
                 spec.enum_values.join(", ")
             ),
         );
-        if let Some(suggestion) = catalog::did_you_mean(s, spec.enum_values.iter().copied()) {
+        if let Some(suggestion) = suggest::did_you_mean(s, spec.enum_values.iter().copied()) {
             d = d.with_fix(
                 format!("Change to {suggestion}"),
                 field.value_span,
@@ -757,7 +758,7 @@ fn params(modifier: &Modifier, model: Option<&ModelContext>, out: &mut Vec<Diagn
                     format!("{} has no prunable weight `{entry}`.", model.name),
                 );
                 if let Some(s) =
-                    catalog::did_you_mean(&entry, model.prunable().map(|w| w.name.as_str()))
+                    suggest::did_you_mean(&entry, model.prunable().map(|w| w.name.as_str()))
                 {
                     d.message = format!(
                         "{} has no prunable weight `{entry}`; did you mean `{s}`?",

@@ -101,7 +101,7 @@ fn field_schema(field: &Field) -> Value {
     }
     let mut alternatives = value_schemas(field);
     // Any value may be written as `eval(...)`: an expression over numeric variables, or the
-    // exact name of another variable (§5.3 of the recipe spec).
+    // exact name of another variable.
     alternatives.push(json!({ "type": "string", "pattern": "^eval\\(.*\\)$" }));
     if field.default == Some("null") {
         alternatives.push(json!({ "type": "null" }));
@@ -190,7 +190,7 @@ fn value_schemas(field: &Field) -> Vec<Value> {
     }
 }
 
-/// A quantization scheme (§7.10): an alias, or a mapping whose activations and weights are each
+/// A quantization scheme: an alias, or a mapping whose activations and weights are each
 /// null or quantization args. Unknown keys are allowed, as SparseML (pydantic) ignores them; the
 /// language server warns about them.
 fn scheme_schemas() -> Vec<Value> {

@@ -1,6 +1,6 @@
 //! Plain scalars typed the way SparseML's YAML reader types them (PyYAML `safe_load`, YAML 1.1),
 //! and the way a YAML 1.2 core-schema reader does (saphyr, most editors), so the rules can report
-//! a `yaml11-trap` where the two disagree (`recipes.md` §6): `1e-7` is a string to PyYAML, `2:4`
+//! a `yaml11-trap` where the two disagree: `1e-7` is a string to PyYAML, `2:4`
 //! is the integer 124, `yes` is true, `010` is 8.
 //!
 //! Both functions take the scalar's value (`NodeKind::Scalar::value`; for a one-line plain scalar
@@ -53,7 +53,7 @@ pub fn resolve_plain(raw: &str) -> Yaml11 {
     Yaml11::Str
 }
 
-/// A YAML 1.2 core-schema reading (YAML 1.2.2 §10.3.2): `null`, `true`/`false` in three
+/// A YAML 1.2 core-schema reading: `null`, `true`/`false` in three
 /// capitalisations, decimal `[-+]?[0-9]+`, `0o` octal, `0x` hex, floats with an optional dot and
 /// an exponent with an optional sign, `.inf` and `.nan`.
 pub fn resolve_plain_yaml12(raw: &str) -> Yaml11 {
@@ -306,7 +306,7 @@ mod tests {
         );
     }
 
-    // Every row of the table in recipes.md §6.
+    // Every YAML 1.1 trap: each value PyYAML and YAML 1.2 read differently.
 
     #[test]
     fn exponent_without_a_dot_is_a_string() {
