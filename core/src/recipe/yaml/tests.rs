@@ -108,18 +108,18 @@ num_epochs: &num_epochs 10
 init_lr: 1.0e-3
 
 modifiers:
-- !EpochRangeModifier
-    start_epoch: 0.0
-    end_epoch: *num_epochs
+    - !EpochRangeModifier
+        start_epoch: 0.0
+        end_epoch: *num_epochs
 
-- !GMPruningModifier  # prune the convolutions
-    params: ['re:.*conv', \"fc.weight\"]
-    init_sparsity: 0.05
-    final_sparsity: 0.85
-    start_epoch: 1.0
-    end_epoch: eval(num_epochs - 2)
-    update_frequency: 0.5
-    mask_type: unstructured
+    - !GMPruningModifier  # prune the convolutions
+        params: ['re:.*conv', \"fc.weight\"]
+        init_sparsity: 0.05
+        final_sparsity: 0.85
+        start_epoch: 1.0
+        end_epoch: eval(num_epochs - 2)
+        update_frequency: 0.5
+        mask_type: unstructured
 ";
 
 #[test]
@@ -127,38 +127,38 @@ fn sparseml_recipe() {
     check(
         RECIPE,
         r#"
-    mapping "version: 1.1.0\nnum…type: unstructured"
-      ? scalar Plain "version" "version"
-      : scalar Plain "1.1.0" "1.1.0"
-      ? scalar Plain "num_epochs" "num_epochs"
-      : scalar Plain "10" anchor=num_epochs@"&num_epochs" "10"
-      ? scalar Plain "init_lr" "init_lr"
-      : scalar Plain "1.0e-3" "1.0e-3"
-      ? scalar Plain "modifiers" "modifiers"
-      : sequence "- !EpochRangeModif…type: unstructured"
-        - mapping tag=!|EpochRangeModifier@"!EpochRangeModifier" "start_epoch: 0.0\n …epoch: *num_epochs"
-          ? scalar Plain "start_epoch" "start_epoch"
-          : scalar Plain "0.0" "0.0"
-          ? scalar Plain "end_epoch" "end_epoch"
-          : alias num_epochs "*num_epochs"
-        - mapping tag=!|GMPruningModifier@"!GMPruningModifier" "params: ['re:.*con…type: unstructured"
-          ? scalar Plain "params" "params"
-          : flow-sequence "['re:.*conv', \"fc.weight\"]"
-            - scalar SingleQuoted "re:.*conv" "'re:.*conv'"
-            - scalar DoubleQuoted "fc.weight" "\"fc.weight\""
-          ? scalar Plain "init_sparsity" "init_sparsity"
-          : scalar Plain "0.05" "0.05"
-          ? scalar Plain "final_sparsity" "final_sparsity"
-          : scalar Plain "0.85" "0.85"
-          ? scalar Plain "start_epoch" "start_epoch"
-          : scalar Plain "1.0" "1.0"
-          ? scalar Plain "end_epoch" "end_epoch"
-          : scalar Plain "eval(num_epochs - 2)" "eval(num_epochs - 2)"
-          ? scalar Plain "update_frequency" "update_frequency"
-          : scalar Plain "0.5" "0.5"
-          ? scalar Plain "mask_type" "mask_type"
-          : scalar Plain "unstructured" "unstructured"
-    "#,
+        mapping "version: 1.1.0\nnum…type: unstructured"
+          ? scalar Plain "version" "version"
+          : scalar Plain "1.1.0" "1.1.0"
+          ? scalar Plain "num_epochs" "num_epochs"
+          : scalar Plain "10" anchor=num_epochs@"&num_epochs" "10"
+          ? scalar Plain "init_lr" "init_lr"
+          : scalar Plain "1.0e-3" "1.0e-3"
+          ? scalar Plain "modifiers" "modifiers"
+          : sequence "- !EpochRangeModif…type: unstructured"
+            - mapping tag=!|EpochRangeModifier@"!EpochRangeModifier" "start_epoch: 0.0\n …epoch: *num_epochs"
+              ? scalar Plain "start_epoch" "start_epoch"
+              : scalar Plain "0.0" "0.0"
+              ? scalar Plain "end_epoch" "end_epoch"
+              : alias num_epochs "*num_epochs"
+            - mapping tag=!|GMPruningModifier@"!GMPruningModifier" "params: ['re:.*con…type: unstructured"
+              ? scalar Plain "params" "params"
+              : flow-sequence "['re:.*conv', \"fc.weight\"]"
+                - scalar SingleQuoted "re:.*conv" "'re:.*conv'"
+                - scalar DoubleQuoted "fc.weight" "\"fc.weight\""
+              ? scalar Plain "init_sparsity" "init_sparsity"
+              : scalar Plain "0.05" "0.05"
+              ? scalar Plain "final_sparsity" "final_sparsity"
+              : scalar Plain "0.85" "0.85"
+              ? scalar Plain "start_epoch" "start_epoch"
+              : scalar Plain "1.0" "1.0"
+              ? scalar Plain "end_epoch" "end_epoch"
+              : scalar Plain "eval(num_epochs - 2)" "eval(num_epochs - 2)"
+              ? scalar Plain "update_frequency" "update_frequency"
+              : scalar Plain "0.5" "0.5"
+              ? scalar Plain "mask_type" "mask_type"
+              : scalar Plain "unstructured" "unstructured"
+        "#,
     );
 }
 
@@ -170,29 +170,29 @@ num_epochs: 10
 pruning_stage:
   pruning_modifiers:
   - !GMPruningModifier
-params: __ALL_PRUNABLE__
-end_epoch: eval(num_epochs)
+    params: __ALL_PRUNABLE__
+    end_epoch: eval(num_epochs)
 quant_stage:
   quant_modifiers: []
 ",
         r#"
-    mapping "num_epochs: 10\npru…uant_modifiers: []"
-      ? scalar Plain "num_epochs" "num_epochs"
-      : scalar Plain "10" "10"
-      ? scalar Plain "pruning_stage" "pruning_stage"
-      : mapping "pruning_modifiers:…: eval(num_epochs)"
-        ? scalar Plain "pruning_modifiers" "pruning_modifiers"
-        : sequence "- !GMPruningModifi…: eval(num_epochs)"
-          - mapping tag=!|GMPruningModifier@"!GMPruningModifier" "params: __ALL_PRUN…: eval(num_epochs)"
-            ? scalar Plain "params" "params"
-            : scalar Plain "__ALL_PRUNABLE__" "__ALL_PRUNABLE__"
-            ? scalar Plain "end_epoch" "end_epoch"
-            : scalar Plain "eval(num_epochs)" "eval(num_epochs)"
-      ? scalar Plain "quant_stage" "quant_stage"
-      : mapping "quant_modifiers: []"
-        ? scalar Plain "quant_modifiers" "quant_modifiers"
-        : flow-sequence "[]"
-    "#,
+        mapping "num_epochs: 10\npru…uant_modifiers: []"
+          ? scalar Plain "num_epochs" "num_epochs"
+          : scalar Plain "10" "10"
+          ? scalar Plain "pruning_stage" "pruning_stage"
+          : mapping "pruning_modifiers:…: eval(num_epochs)"
+            ? scalar Plain "pruning_modifiers" "pruning_modifiers"
+            : sequence "- !GMPruningModifi…: eval(num_epochs)"
+              - mapping tag=!|GMPruningModifier@"!GMPruningModifier" "params: __ALL_PRUN…: eval(num_epochs)"
+                ? scalar Plain "params" "params"
+                : scalar Plain "__ALL_PRUNABLE__" "__ALL_PRUNABLE__"
+                ? scalar Plain "end_epoch" "end_epoch"
+                : scalar Plain "eval(num_epochs)" "eval(num_epochs)"
+          ? scalar Plain "quant_stage" "quant_stage"
+          : mapping "quant_modifiers: []"
+            ? scalar Plain "quant_modifiers" "quant_modifiers"
+            : flow-sequence "[]"
+        "#,
     );
 }
 
@@ -217,24 +217,24 @@ g:
 h: ''
 ",
         r#"
-    mapping "a: 'it''s' # comme…continued\ng:\nh: ''"
-      ? scalar Plain "a" "a"
-      : scalar SingleQuoted "it's" "'it''s'"
-      ? scalar Plain "b" "b"
-      : scalar DoubleQuoted "x\"y" "\"x\\\"y\""
-      ? scalar Plain "c" "c"
-      : scalar Literal "line one\n\nline two\n" "|\n  line one\n\n  line two"
-      ? scalar Plain "d" "d"
-      : scalar Folded "folded text" ">-  # folded | not…er\n  folded\n  text"
-      ? scalar Plain "e" "e"
-      : scalar Literal "" "|"
-      ? scalar Plain "f" "f"
-      : scalar Plain "plain continued" "plain\n  continued"
-      ? scalar Plain "g" "g"
-      : scalar Plain "" ""
-      ? scalar Plain "h" "h"
-      : scalar SingleQuoted "" "''"
-    "#,
+        mapping "a: 'it''s' # comme…continued\ng:\nh: ''"
+          ? scalar Plain "a" "a"
+          : scalar SingleQuoted "it's" "'it''s'"
+          ? scalar Plain "b" "b"
+          : scalar DoubleQuoted "x\"y" "\"x\\\"y\""
+          ? scalar Plain "c" "c"
+          : scalar Literal "line one\n\nline two\n" "|\n  line one\n\n  line two"
+          ? scalar Plain "d" "d"
+          : scalar Folded "folded text" ">-  # folded | not…er\n  folded\n  text"
+          ? scalar Plain "e" "e"
+          : scalar Literal "" "|"
+          ? scalar Plain "f" "f"
+          : scalar Plain "plain continued" "plain\n  continued"
+          ? scalar Plain "g" "g"
+          : scalar Plain "" ""
+          ? scalar Plain "h" "h"
+          : scalar SingleQuoted "" "''"
+        "#,
     );
 }
 
@@ -243,12 +243,12 @@ fn block_scalar_at_the_end_and_content_that_looks_like_a_header() {
     check(
         "a: |\n  | x\nb: >\n",
         r#"
-    mapping "a: |\n  | x\nb: >"
-      ? scalar Plain "a" "a"
-      : scalar Literal "| x\n" "|\n  | x"
-      ? scalar Plain "b" "b"
-      : scalar Folded "" ">"
-    "#,
+        mapping "a: |\n  | x\nb: >"
+          ? scalar Plain "a" "a"
+          : scalar Literal "| x\n" "|\n  | x"
+          ? scalar Plain "b" "b"
+          : scalar Folded "" ">"
+        "#,
     );
 }
 
@@ -266,22 +266,22 @@ fn tags_and_anchors_in_every_position() {
 - *a
 ",
         r#"
-    sequence "- !EpochRangeModif…com,2000:z> w\n- *a"
-      - scalar Plain "" tag=!|EpochRangeModifier@"!EpochRangeModifier" ""
-      - scalar Plain "x" tag=!!|str@"!!str" anchor=a@"&a" "x"
-      - scalar SingleQuoted "q" tag=!!|str@"!!str" anchor=b@"&b" "'q'"
-      - flow-mapping tag=!|GMPruningModifier@"!GMPruningModifier" "{params: [conv1.we…it_sparsity: 0.05}"
-        ? scalar Plain "params" "params"
-        : flow-sequence "[conv1.weight]"
-          - scalar Plain "conv1.weight" "conv1.weight"
-        ? scalar Plain "init_sparsity" "init_sparsity"
-        : scalar Plain "0.05" "0.05"
-      - mapping anchor=m@"&m" "k: v"
-        ? scalar Plain "k" "k"
-        : scalar Plain "v" "v"
-      - scalar Plain "w" tag=|tag:example.com,2000:z@"!<tag:example.com,2000:z>" "w"
-      - alias a "*a"
-    "#,
+        sequence "- !EpochRangeModif…com,2000:z> w\n- *a"
+          - scalar Plain "" tag=!|EpochRangeModifier@"!EpochRangeModifier" ""
+          - scalar Plain "x" tag=!!|str@"!!str" anchor=a@"&a" "x"
+          - scalar SingleQuoted "q" tag=!!|str@"!!str" anchor=b@"&b" "'q'"
+          - flow-mapping tag=!|GMPruningModifier@"!GMPruningModifier" "{params: [conv1.we…it_sparsity: 0.05}"
+            ? scalar Plain "params" "params"
+            : flow-sequence "[conv1.weight]"
+              - scalar Plain "conv1.weight" "conv1.weight"
+            ? scalar Plain "init_sparsity" "init_sparsity"
+            : scalar Plain "0.05" "0.05"
+          - mapping anchor=m@"&m" "k: v"
+            ? scalar Plain "k" "k"
+            : scalar Plain "v" "v"
+          - scalar Plain "w" tag=|tag:example.com,2000:z@"!<tag:example.com,2000:z>" "w"
+          - alias a "*a"
+        "#,
     );
 }
 
@@ -314,11 +314,11 @@ fn properties_on_the_next_line_belong_to_the_key() {
     check(
         "- !GMPruningModifier\n  &k !!str key: v\n",
         r#"
-    sequence "- !GMPruningModifier\n  &k !!str key: v"
-      - mapping tag=!|GMPruningModifier@"!GMPruningModifier" "&k !!str key: v"
-        ? scalar Plain "key" tag=!!|str@"!!str" anchor=k@"&k" "key"
-        : scalar Plain "v" "v"
-    "#,
+        sequence "- !GMPruningModifier\n  &k !!str key: v"
+          - mapping tag=!|GMPruningModifier@"!GMPruningModifier" "&k !!str key: v"
+            ? scalar Plain "key" tag=!!|str@"!!str" anchor=k@"&k" "key"
+            : scalar Plain "v" "v"
+        "#,
     );
 }
 
@@ -327,9 +327,9 @@ fn named_tag_handle_from_a_directive() {
     check(
         "%TAG !e! tag:example.com,2000:\n--- !e!recipe\n- !e!x y\n",
         r#"
-    sequence tag=!e!|recipe@"!e!recipe" "- !e!x y"
-      - scalar Plain "y" tag=!e!|x@"!e!x" "y"
-    "#,
+        sequence tag=!e!|recipe@"!e!recipe" "- !e!x y"
+          - scalar Plain "y" tag=!e!|x@"!e!x" "y"
+        "#,
     );
 }
 
@@ -338,24 +338,24 @@ fn flow_collections() {
     check(
         "{a, b: , c: [x: 1, ? y : 2, [z]], d: {}}",
         r#"
-    flow-mapping "{a, b: , c: [x: 1, ? y : 2, [z]], d: {}}"
-      ? scalar Plain "a" "a"
-      : scalar Plain "" ""
-      ? scalar Plain "b" "b"
-      : scalar Plain "" ""
-      ? scalar Plain "c" "c"
-      : flow-sequence "[x: 1, ? y : 2, [z]]"
-        - flow-mapping "x: 1"
-          ? scalar Plain "x" "x"
-          : scalar Plain "1" "1"
-        - flow-mapping "? y : 2"
-          ? scalar Plain "y" "y"
-          : scalar Plain "2" "2"
-        - flow-sequence "[z]"
-          - scalar Plain "z" "z"
-      ? scalar Plain "d" "d"
-      : flow-mapping "{}"
-    "#,
+        flow-mapping "{a, b: , c: [x: 1, ? y : 2, [z]], d: {}}"
+          ? scalar Plain "a" "a"
+          : scalar Plain "" ""
+          ? scalar Plain "b" "b"
+          : scalar Plain "" ""
+          ? scalar Plain "c" "c"
+          : flow-sequence "[x: 1, ? y : 2, [z]]"
+            - flow-mapping "x: 1"
+              ? scalar Plain "x" "x"
+              : scalar Plain "1" "1"
+            - flow-mapping "? y : 2"
+              ? scalar Plain "y" "y"
+              : scalar Plain "2" "2"
+            - flow-sequence "[z]"
+              - scalar Plain "z" "z"
+          ? scalar Plain "d" "d"
+          : flow-mapping "{}"
+        "#,
     );
 }
 
@@ -365,16 +365,16 @@ fn empty_values_and_items() {
     check(
         text,
         r#"
-    mapping "a:\nb: # comment\nc:\n  - \n  - x"
-      ? scalar Plain "a" "a"
-      : scalar Plain "" ""
-      ? scalar Plain "b" "b"
-      : scalar Plain "" ""
-      ? scalar Plain "c" "c"
-      : sequence "- \n  - x"
-        - scalar Plain "" ""
-        - scalar Plain "x" "x"
-    "#,
+        mapping "a:\nb: # comment\nc:\n  - \n  - x"
+          ? scalar Plain "a" "a"
+          : scalar Plain "" ""
+          ? scalar Plain "b" "b"
+          : scalar Plain "" ""
+          ? scalar Plain "c" "c"
+          : sequence "- \n  - x"
+            - scalar Plain "" ""
+            - scalar Plain "x" "x"
+        "#,
     );
     let root = parse(text).root.unwrap();
     assert_eq!(
@@ -393,20 +393,20 @@ fn multi_byte_characters_and_crlf() {
     check(
         text,
         r#"
-    mapping "note: \"é😀\" # é\r\npa…: |\r\n  ü\r\n  v\r\nend"
-      ? scalar Plain "note" "note"
-      : scalar DoubleQuoted "é😀" "\"é😀\""
-      ? scalar Plain "params" "params"
-      : flow-sequence "[é, 'x😀y']"
-        - scalar Plain "é" "é"
-        - scalar SingleQuoted "x😀y" "'x😀y'"
-      ? scalar Plain "lit" "lit"
-      : scalar Literal "ü\nv\n" "|\r\n  ü\r\n  v"
-      ? scalar Plain "end" "end"
-      : scalar Plain "" ""
-    error "while parsing node, found unknown anchor" at "*"
-    partial
-    "#,
+        mapping "note: \"é😀\" # é\r\npa…: |\r\n  ü\r\n  v\r\nend"
+          ? scalar Plain "note" "note"
+          : scalar DoubleQuoted "é😀" "\"é😀\""
+          ? scalar Plain "params" "params"
+          : flow-sequence "[é, 'x😀y']"
+            - scalar Plain "é" "é"
+            - scalar SingleQuoted "x😀y" "'x😀y'"
+          ? scalar Plain "lit" "lit"
+          : scalar Literal "ü\nv\n" "|\r\n  ü\r\n  v"
+          ? scalar Plain "end" "end"
+          : scalar Plain "" ""
+        error "while parsing node, found unknown anchor" at "*"
+        partial
+        "#,
     );
 }
 
@@ -445,10 +445,10 @@ fn only_the_first_document() {
     check(
         "---\na: 1\n---\nb: [\n",
         r#"
-    mapping "a: 1"
-      ? scalar Plain "a" "a"
-      : scalar Plain "1" "1"
-    "#,
+        mapping "a: 1"
+          ? scalar Plain "a" "a"
+          : scalar Plain "1" "1"
+        "#,
     );
     check("", "");
     check("# only a comment\n", "");
@@ -460,23 +460,23 @@ fn unclosed_flow_list_keeps_the_partial_tree() {
     check(
         "\
 modifiers:
-- !GMPruningModifier
-    params: [conv1.weight,
-    end_epoch: 10
-- !EpochRangeModifier
-    end_epoch: 5
+    - !GMPruningModifier
+        params: [conv1.weight,
+        end_epoch: 10
+    - !EpochRangeModifier
+        end_epoch: 5
 ",
         r#"
-    mapping "modifiers:\n    - !…ams: [conv1.weight"
-      ? scalar Plain "modifiers" "modifiers"
-      : sequence "- !GMPruningModifi…ams: [conv1.weight"
-        - mapping tag=!|GMPruningModifier@"!GMPruningModifier" "params: [conv1.weight"
-          ? scalar Plain "params" "params"
-          : flow-sequence "[conv1.weight"
-            - scalar Plain "conv1.weight" "conv1.weight"
-    error "invalid indentation in flow construct" at "e"
-    partial
-    "#,
+        mapping "modifiers:\n    - !…ams: [conv1.weight"
+          ? scalar Plain "modifiers" "modifiers"
+          : sequence "- !GMPruningModifi…ams: [conv1.weight"
+            - mapping tag=!|GMPruningModifier@"!GMPruningModifier" "params: [conv1.weight"
+              ? scalar Plain "params" "params"
+              : flow-sequence "[conv1.weight"
+                - scalar Plain "conv1.weight" "conv1.weight"
+        error "invalid indentation in flow construct" at "e"
+        partial
+        "#,
     );
 }
 
@@ -485,25 +485,25 @@ fn bad_indentation() {
     check(
         "a: 1\n  b: 2\n",
         r#"
-    mapping "a: 1\n  b"
-      ? scalar Plain "a" "a"
-      : scalar Plain "1 b" "1\n  b"
-    error "mapping values are not allowed in this context" at ":"
-    partial
-    "#,
+        mapping "a: 1\n  b"
+          ? scalar Plain "a" "a"
+          : scalar Plain "1 b" "1\n  b"
+        error "mapping values are not allowed in this context" at ":"
+        partial
+        "#,
     );
     check(
         "modifiers:\n  - !EpochRangeModifier\n    end_epoch: 1\n   start_epoch: 0\n",
         r#"
-    mapping "modifiers:\n  - !Ep…r\n    end_epoch: 1"
-      ? scalar Plain "modifiers" "modifiers"
-      : sequence "- !EpochRangeModifier\n    end_epoch: 1"
-        - mapping tag=!|EpochRangeModifier@"!EpochRangeModifier" "end_epoch: 1"
-          ? scalar Plain "end_epoch" "end_epoch"
-          : scalar Plain "1" "1"
-    error "while parsing a block collection, did not find expected '-' indicator" at "s"
-    partial
-    "#,
+        mapping "modifiers:\n  - !Ep…r\n    end_epoch: 1"
+          ? scalar Plain "modifiers" "modifiers"
+          : sequence "- !EpochRangeModifier\n    end_epoch: 1"
+            - mapping tag=!|EpochRangeModifier@"!EpochRangeModifier" "end_epoch: 1"
+              ? scalar Plain "end_epoch" "end_epoch"
+              : scalar Plain "1" "1"
+        error "while parsing a block collection, did not find expected '-' indicator" at "s"
+        partial
+        "#,
     );
 }
 
@@ -512,12 +512,12 @@ fn tab_indentation() {
     check(
         "modifiers:\n\t- !EpochRangeModifier\n",
         r#"
-    mapping "modifiers"
-      ? scalar Plain "modifiers" "modifiers"
-      : scalar Plain "" ""
-    error "tabs disallowed within this context (block indentation)" at "-"
-    partial
-    "#,
+        mapping "modifiers"
+          ? scalar Plain "modifiers" "modifiers"
+          : scalar Plain "" ""
+        error "tabs disallowed within this context (block indentation)" at "-"
+        partial
+        "#,
     );
 }
 
@@ -526,15 +526,15 @@ fn key_without_value_at_the_error() {
     check(
         "a:\n  b: [1\n",
         r#"
-    mapping "a:\n  b: [1"
-      ? scalar Plain "a" "a"
-      : mapping "b: [1"
-        ? scalar Plain "b" "b"
-        : flow-sequence "[1"
-          - scalar Plain "1" "1"
-    error "while parsing a flow sequence, expected ',' or ']'" at ""
-    partial
-    "#,
+        mapping "a:\n  b: [1"
+          ? scalar Plain "a" "a"
+          : mapping "b: [1"
+            ? scalar Plain "b" "b"
+            : flow-sequence "[1"
+              - scalar Plain "1" "1"
+        error "while parsing a flow sequence, expected ',' or ']'" at ""
+        partial
+        "#,
     );
 }
 

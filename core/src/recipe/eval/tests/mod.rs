@@ -26,7 +26,7 @@ fn vars(name: &str) -> Option<Value> {
 }
 
 /// Python's repr of the result, or the error code.
-pub(super) fn run(input: &str) -> String {
+fn run(input: &str) -> String {
     match parse_eval(input).and_then(|e| evaluate(&e, &vars)) {
         Ok(v) => v.to_string(),
         Err(e) => e.code.to_string(),
@@ -34,7 +34,7 @@ pub(super) fn run(input: &str) -> String {
 }
 
 #[track_caller]
-pub(super) fn check(input: &str, expected: &str) {
+fn check(input: &str, expected: &str) {
     assert_eq!(run(input), expected, "eval({input})");
 }
 
@@ -42,22 +42,22 @@ fn def(name: &str, d: Definition) -> (String, Definition) {
     (name.to_string(), d)
 }
 
-pub(super) fn lit(name: &str, v: Value) -> (String, Definition) {
+fn lit(name: &str, v: Value) -> (String, Definition) {
     def(name, Definition::Literal(v))
 }
 
-pub(super) fn ev(name: &str, text: &str) -> (String, Definition) {
+fn ev(name: &str, text: &str) -> (String, Definition) {
     def(name, Definition::Eval(text.to_string()))
 }
 
-pub(super) fn get<'a>(
+fn get<'a>(
     results: &'a [(String, Result<Value, EvalError>)],
     name: &str,
 ) -> &'a Result<Value, EvalError> {
     &results.iter().find(|(n, _)| n == name).unwrap().1
 }
 
-pub(super) fn code(r: &Result<Value, EvalError>) -> &'static str {
+fn code(r: &Result<Value, EvalError>) -> &'static str {
     r.as_ref().err().map_or("ok", |e| e.code)
 }
 
