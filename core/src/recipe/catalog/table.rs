@@ -257,8 +257,8 @@ pub static MODIFIERS: &[ModifierSpec] = &[
                 T::Float,
                 "Epoch at which final_lr is reached; must be greater than start_epoch.",
             ),
-            // "meant to be > 0 for cyclic_linear, but the check compares the wrong variable and
-            // never fires": no range here.
+            // SparseML means to require > 0 for cyclic_linear, but its check compares the wrong
+            // variable and never fires: no range here.
             opt(
                 "cycle_epochs",
                 T::Float,
@@ -653,7 +653,7 @@ pub static MODIFIERS: &[ModifierSpec] = &[
         pytorch_since: Some("0.9"),
         legacy: false,
     },
-    // MFAC: "no sparsity-range check", so no range and no strict type on the sparsities.
+    // MFAC does not check its sparsities' range, so no range and no strict type on them.
     ModifierSpec {
         name: "MFACPruningModifier",
         frameworks: PT,
