@@ -5,6 +5,7 @@
 //! DejaVu Sans, embedded in the binary (see `DejaVuSans.LICENSE`).
 
 mod benchmark;
+mod kit;
 mod layers;
 mod plan;
 mod profiles;
@@ -16,7 +17,8 @@ pub use benchmark::{
     benchmark_batch_scaling, benchmark_comparison, benchmark_iterations, benchmark_speedups,
     benchmark_thread_scaling,
 };
-pub use layers::{MAX_BARS, params_and_flops};
+pub use kit::style::MAX_BARS;
+pub use layers::params_and_flops;
 pub use plan::{plan_schedule, plan_sparsity};
 pub use profiles::{
     loss_curves, loss_layers, perf_layers, perf_op_types, perf_speedup, quantization_layers,
