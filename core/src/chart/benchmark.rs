@@ -3,6 +3,8 @@
 //! Same look as the profile charts: a bold title, a muted caption, a framed line chart with its
 //! legend on the right, or zebra rows with names on the left.
 
+use plotters::style::RGBColor;
+
 use super::Chart;
 use super::kit::axis::{TickFormat, nice_step};
 use super::kit::bars::{Aside, Bar, BarChart, BarPanel, BarRow};
@@ -17,7 +19,7 @@ use crate::benchmark::BenchmarkRun;
 /// The most lines one chart draws (one colour each).
 const MAX_LINES: usize = SERIES.len();
 /// The estimated time of a pruned model on a sparsity-aware engine: a light accent.
-const ESTIMATE: plotters::style::RGBColor = LIGHT_ACCENT;
+const ESTIMATE: RGBColor = LIGHT_ACCENT;
 /// The most rows of the comparison.
 const MAX_ROWS: usize = 40;
 /// Room inside both ends of the x axis, so that the end points are not on the axes.

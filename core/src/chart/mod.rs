@@ -3,6 +3,10 @@
 //! Front ends show `png` with its 1× size declared (`width`, `height`); `svg` is the same picture
 //! as vector text for those that can show it. Rendering needs no system fonts: the bitmap text uses
 //! DejaVu Sans, embedded in the binary (see `DejaVuSans.LICENSE`).
+//!
+//! `render` turns a laid-out `Scene` into the PNG and the SVG; `kit` holds what every chart is
+//! drawn with (palette, sizes, number formats, axes, the bar and line panels); the other modules
+//! are the charts of one subject each.
 
 mod benchmark;
 mod kit;

@@ -7,7 +7,7 @@ use plotters::style::RGBColor;
 use super::Chart;
 use super::kit::axis::{axis, nice_step};
 use super::kit::lines::{LineFrame, XTick};
-use super::kit::numbers::{num, percent_rounded as pct, tick_num};
+use super::kit::numbers::{num, percent_rounded, tick_num};
 use super::kit::page::{caption_line, empty_scene, keep_head, title};
 use super::kit::rows::{Rows, panel_heading};
 use super::kit::style::{
@@ -66,8 +66,8 @@ pub fn plan_sparsity(plan: &PruningPlan) -> Result<Chart> {
     let mut caption = format!(
         "target {}, achieved {} (average over the prunable params); {pruned} of {total} layers \
          pruned",
-        pct(plan.target),
-        pct(plan.achieved)
+        percent_rounded(plan.target),
+        percent_rounded(plan.achieved)
     );
     if overridden > 0 {
         caption.push_str(&format!(", {overridden} overridden"));
@@ -157,7 +157,14 @@ pub fn plan_sparsity(plan: &PruningPlan) -> Result<Chart> {
                         shade(l.loss_sensitivity),
                     );
                 }
-                scene.text(pct(s), end + 4.0, baseline, SMALL_SIZE, INK, Align::Left);
+                scene.text(
+                    percent_rounded(s),
+                    end + 4.0,
+                    baseline,
+                    SMALL_SIZE,
+                    INK,
+                    Align::Left,
+                );
             }
             Some(_) => {
                 let x = panel_x + 5.0;
@@ -222,7 +229,7 @@ fn sparsity_legend(scene: &mut Scene, plan: &PruningPlan, shaded: bool, right: f
         (plan.achieved, ACHIEVED, "achieved"),
         (plan.target, TARGET, "target"),
     ] {
-        word(scene, &mut x, &format!("{name} {}", pct(value)));
+        word(scene, &mut x, &format!("{name} {}", percent_rounded(value)));
         scene.rect(x - 6.0, baseline - 11.0, x - 4.0, baseline + 2.0, color);
         x -= 6.0 + 16.0;
     }
@@ -265,7 +272,7 @@ pub fn plan_schedule(plan: &PruningPlan) -> Result<Chart> {
         tick_num(s.end_epoch),
         tick_num(s.pruning_start),
         tick_num(s.pruning_end),
-        pct(s.init_sparsity),
+        percent_rounded(s.init_sparsity),
         tick_num(s.update_frequency),
         tick_num(s.fine_tune_start),
         tick_num(s.end_epoch),
