@@ -6,47 +6,24 @@
 use plotters::style::RGBColor;
 
 use super::Chart;
-use super::layers::{INSET, LABEL_GAP, MAX_LABEL_WIDTH, MIN_LABEL_WIDTH, PAD, ROWS_TOP, WIDTH};
-use super::profiles::{
-    Bar, BarRow, Bars, TickFormat, axis, bars_scene, caption_line, empty_scene, keep_head,
-    nice_step, num, tick_num, title,
-};
-use super::render::{
-    ACCENT, AXIS, Align, GREY, GRID, INK, LABEL_SIZE, MUTED, SMALL_SIZE, Scene, ZEBRA, keep_tail,
-    legend, render, text_width,
-};
+use super::kit::axis::{TickFormat, nice_step};
+use super::kit::bars::{Aside, Bar, BarChart, BarPanel, BarRow};
+use super::kit::lines::{LineChart, Series, XTick};
+use super::kit::numbers::{num, tick_num, times};
+use super::kit::page::empty_scene;
+use super::kit::style::{ACCENT, GREY, LIGHT_ACCENT, MARK_POINTS_UP_TO, SERIES};
+use super::render::render;
 use crate::Result;
 use crate::benchmark::BenchmarkRun;
 
-/// The colours of the lines, in order: the accent first.
-const SERIES: [RGBColor; 8] = [
-    ACCENT,
-    RGBColor(0xe0, 0x7a, 0x2f),
-    RGBColor(0x2f, 0x9e, 0x6b),
-    RGBColor(0xc2, 0x3b, 0x5a),
-    RGBColor(0x7d, 0x5b, 0xc6),
-    RGBColor(0x1f, 0x9a, 0xb0),
-    RGBColor(0x8a, 0x6d, 0x3b),
-    MUTED,
-];
 /// The most lines one chart draws (one colour each).
 const MAX_LINES: usize = SERIES.len();
-/// Lines with at most this many points have them marked.
-const MARK_POINTS_UP_TO: usize = 30;
 /// The estimated time of a pruned model on a sparsity-aware engine: a light accent.
-const ESTIMATE: RGBColor = RGBColor(0x9c, 0xb8, 0xea);
-
-/// The line charts' size and frame.
-const LINE_HEIGHT: u32 = 420;
-const FRAME_TOP: f64 = 96.0;
-const FRAME_BOTTOM_PAD: f64 = 56.0;
-
-/// The comparison's rows: up to three bars each.
-const ROW3: f64 = 38.0;
-const BAR3: f64 = 9.0;
-const SLOT_GAP: f64 = 2.0;
+const ESTIMATE: RGBColor = LIGHT_ACCENT;
 /// The most rows of the comparison.
 const MAX_ROWS: usize = 40;
+/// Room inside both ends of the x axis, so that the end points are not on the axes.
+const LINE_INSET: f64 = 12.0;
 
 // ---------------------------------------------------------------------------------------------
 // The charts.
@@ -83,7 +60,7 @@ pub fn benchmark_iterations(runs: &[BenchmarkRun]) -> Result<Chart> {
     if with_ms.is_empty() {
         return render(&empty_scene(heading, &caption, "no timed runs to chart"));
     }
-    let series: Vec<(String, Vec<(f64, f64)>)> = with_ms
+    let series: Vec<Series> = with_ms
         .iter()
         .take(shown)
         .map(|r| {
@@ -105,27 +82,28 @@ pub fn benchmark_iterations(runs: &[BenchmarkRun]) -> Result<Chart> {
         .max(1);
     let x_hi = (n as f64).max(2.0);
     let step = nice_step((x_hi - 1.0) / 8.0).max(1.0).round();
-    let mut x_ticks: Vec<(f64, String)> = vec![(1.0, "1".to_string())];
+    let mut x_ticks: Vec<XTick> = vec![(1.0, Some("1".to_string()))];
     let mut t = step;
     while t <= x_hi + 1e-9 {
         if t > 1.0 + 0.4 * step {
-            x_ticks.push((t, tick_num(t)));
+            x_ticks.push((t, Some(tick_num(t))));
         }
         t += step;
     }
-    let lines = Lines {
+    let lines = LineChart {
         heading: heading.to_string(),
         caption,
-        y_label: "ms per batch".to_string(),
-        x_label: "timed run".to_string(),
+        y_name: "ms per batch".to_string(),
+        x_name: "timed run".to_string(),
         x_lo: 1.0,
         x_hi,
         x_ticks,
+        x_inset: LINE_INSET,
         series,
         from_zero: false,
         mark: n <= MARK_POINTS_UP_TO,
     };
-    render(&lines_scene(&lines))
+    render(&lines.scene())
 }
 
 /// Throughput (items per second) against batch size, one line per (model, threads). The batch
@@ -158,11 +136,6 @@ pub fn benchmark_thread_scaling(runs: &[BenchmarkRun]) -> Result<Chart> {
     )
 }
 
-/// For each (batch, threads) with both a dense and a pruned run: grouped bars of ms per item,
-/// dense grey and pruned blue, the measured speedup (dense ms / pruned ms) written beside the
-/// pruned bar. With `estimated_speedup` (from a perf profile's cost model for a sparsity-aware
-/// engine), a third, light bar per row shows the dense ms over it, and a note below the rows puts
-/// the measured and estimated speedups side by side.
 /// The measured speedup of every model over the dense one (ms per item), one row per batch size
 /// and thread count, one bar per model: what int8 and pruning buy on this CPU in ONNX Runtime.
 pub fn benchmark_speedups(runs: &[BenchmarkRun]) -> Result<Chart> {
@@ -213,21 +186,32 @@ pub fn benchmark_speedups(runs: &[BenchmarkRun]) -> Result<Chart> {
             "no batch size and thread count timed with dense and another model",
         ));
     }
-    render(&bars_scene(&Bars {
+    let legend = models
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (SERIES[i % SERIES.len()], m.to_string()))
+        .collect();
+    let chart = BarChart {
         heading,
         caption,
-        panel: "speedup (dense ms per item over the model's)".into(),
-        legend: models
-            .iter()
-            .enumerate()
-            .map(|(i, m)| (SERIES[i % SERIES.len()], m.to_string()))
-            .collect(),
+        panel: BarPanel {
+            aside: Aside::Legend(legend),
+            ..BarPanel::new(
+                "speedup (dense ms per item over the model's)",
+                TickFormat::Number,
+            )
+        },
         rows,
-        ticks: TickFormat::Number,
-        log: false,
-    }))
+        note: None,
+    };
+    render(&chart.scene())
 }
 
+/// For each (batch, threads) with both a dense and a pruned run: grouped bars of ms per item,
+/// dense grey and pruned blue, the measured speedup (dense ms / pruned ms) written beside the
+/// pruned bar. With `estimated_speedup` (from a perf profile's cost model for a sparsity-aware
+/// engine), a third, light bar per row shows the dense ms over it, and a note below the rows puts
+/// the measured and estimated speedups side by side.
 pub fn benchmark_comparison(
     runs: &[BenchmarkRun],
     estimated_speedup: Option<f64>,
@@ -276,147 +260,42 @@ pub fn benchmark_comparison(
         .iter()
         .map(|(_, d, p)| if *p > 0.0 { d / p } else { f64::NAN })
         .collect();
-    let slots = if estimate.is_some() { 3 } else { 2 };
-    let row_h = if slots == 3 { ROW3 } else { 26.0 };
-    let first_top = (row_h - BAR3 * slots as f64 - SLOT_GAP * (slots - 1) as f64) / 2.0;
-
-    let width = f64::from(WIDTH);
-    let rows_bottom = ROWS_TOP + row_h * pairs.len() as f64;
-    let height = (rows_bottom + 56.0).ceil() as u32;
-    let mut scene = Scene::new(WIDTH, height);
-    title(&mut scene, &heading);
-    caption_line(&mut scene, &caption, width - 2.0 * PAD);
-
-    let widest = pairs
+    let rows: Vec<BarRow> = pairs
         .iter()
-        .map(|(n, _, _)| text_width(n, LABEL_SIZE))
-        .fold(0.0, f64::max);
-    let label_width = (widest + 2.0).clamp(MIN_LABEL_WIDTH, MAX_LABEL_WIDTH);
-    let panel_x = PAD + INSET + label_width + LABEL_GAP;
-    let panel_width = width - PAD - INSET - panel_x;
-
-    scene.bold_text(
-        "ms per item",
-        panel_x,
-        78.0,
-        LABEL_SIZE + 1.0,
-        INK,
-        Align::Left,
-    );
-    let mut entries = vec![
+        .zip(&speedups)
+        .map(|((name, dense, pruned), speedup)| {
+            let mut bars = vec![
+                Some(Bar {
+                    value: *dense,
+                    label: format!("{} ms", num(*dense)),
+                    color: GREY,
+                }),
+                Some(Bar {
+                    value: *pruned,
+                    label: format!("{} ms, measured {}", num(*pruned), times(*speedup)),
+                    color: ACCENT,
+                }),
+            ];
+            if let Some(e) = estimate {
+                let ms = dense / e;
+                bars.push(Some(Bar {
+                    value: ms,
+                    label: format!("{} ms, estimated {}", num(ms), times(e)),
+                    color: ESTIMATE,
+                }));
+            }
+            BarRow {
+                name: name.clone(),
+                bars,
+            }
+        })
+        .collect();
+    let mut legend = vec![
         (GREY, "dense".to_string()),
         (ACCENT, "pruned, measured".to_string()),
     ];
     if estimate.is_some() {
-        entries.push((ESTIMATE, "pruned, estimated".to_string()));
-    }
-    legend(&mut scene, &entries, width - PAD - INSET, 78.0);
-    scene.rect(panel_x, 84.0, panel_x + panel_width, 85.0, AXIS);
-
-    for i in (0..pairs.len()).step_by(2) {
-        let y = ROWS_TOP + row_h * i as f64;
-        scene.rect(PAD, y, width - PAD, y + row_h, ZEBRA);
-    }
-    for (i, (name, _, _)) in pairs.iter().enumerate() {
-        let baseline = ROWS_TOP + row_h * i as f64 + row_h / 2.0 + 4.0;
-        let name = keep_tail(name, LABEL_SIZE, label_width);
-        let right = PAD + INSET + label_width;
-        scene.text(name, right, baseline, LABEL_SIZE, INK, Align::Right);
-    }
-
-    // (value, label, colour) per slot.
-    let rows: Vec<Vec<(f64, String, RGBColor)>> = pairs
-        .iter()
-        .zip(&speedups)
-        .map(|((_, dense, pruned), speedup)| {
-            let mut bars = vec![
-                (*dense, format!("{} ms", num(*dense)), GREY),
-                (
-                    *pruned,
-                    format!("{} ms, measured {}", num(*pruned), times(*speedup)),
-                    ACCENT,
-                ),
-            ];
-            if let Some(e) = estimate {
-                let ms = dense / e;
-                bars.push((
-                    ms,
-                    format!("{} ms, estimated {}", num(ms), times(e)),
-                    ESTIMATE,
-                ));
-            }
-            bars
-        })
-        .collect();
-    let max = rows
-        .iter()
-        .flatten()
-        .map(|b| b.0)
-        .filter(|v| v.is_finite())
-        .fold(0.0f64, f64::max);
-    let room = rows
-        .iter()
-        .flatten()
-        .map(|b| text_width(&b.1, SMALL_SIZE))
-        .fold(0.0, f64::max)
-        + 8.0;
-    let span = (panel_width - room).max(20.0);
-    let fraction = |v: f64| {
-        if max > 0.0 && v.is_finite() && v > 0.0 {
-            v / max
-        } else {
-            0.0
-        }
-    };
-
-    if max > 0.0 {
-        let step = nice_step(max / 4.0);
-        let ticks = (0..)
-            .map(|k| f64::from(k) * step)
-            .take_while(|t| *t <= max * (1.0 + 1e-9));
-        for (k, tick) in ticks.enumerate() {
-            let x = (panel_x + span * fraction(tick)).round();
-            if k > 0 {
-                scene.rect(x, ROWS_TOP, x + 1.0, rows_bottom, GRID);
-            }
-            let (x, align) = if k == 0 {
-                (panel_x, Align::Left)
-            } else {
-                (x + 0.5, Align::Center)
-            };
-            let label = tick_num(tick);
-            scene.text(label, x, rows_bottom + 16.0, SMALL_SIZE, MUTED, align);
-        }
-    }
-    scene.rect(panel_x, ROWS_TOP, panel_x + 1.0, rows_bottom, AXIS);
-
-    for (i, bars) in rows.iter().enumerate() {
-        for (slot, (value, label, color)) in bars.iter().enumerate() {
-            let top = ROWS_TOP + row_h * i as f64 + first_top + (BAR3 + SLOT_GAP) * slot as f64;
-            let drawn = value.is_finite() && *value > 0.0;
-            let length = if drawn {
-                (span * fraction(*value)).max(1.5)
-            } else {
-                0.0
-            };
-            if drawn {
-                scene.rect(
-                    panel_x + 1.0,
-                    top,
-                    panel_x + 1.0 + length,
-                    top + BAR3,
-                    *color,
-                );
-            }
-            scene.text(
-                label.as_str(),
-                panel_x + 1.0 + length.max(1.5) + 4.0,
-                top + BAR3 / 2.0 + 4.0,
-                SMALL_SIZE,
-                if drawn { INK } else { MUTED },
-                Align::Left,
-            );
-        }
+        legend.push((ESTIMATE, "pruned, estimated".to_string()));
     }
 
     // The two speedups side by side.
@@ -436,9 +315,17 @@ pub fn benchmark_comparison(
         ),
         None => format!("{measured} (dense ms / pruned ms)"),
     };
-    let note = keep_head(&note, LABEL_SIZE, width - 2.0 * PAD);
-    scene.bold_text(note, PAD, rows_bottom + 42.0, LABEL_SIZE, INK, Align::Left);
-    render(&scene)
+    let chart = BarChart {
+        heading,
+        caption,
+        panel: BarPanel {
+            aside: Aside::Legend(legend),
+            ..BarPanel::new("ms per item", TickFormat::Number)
+        },
+        rows,
+        note: Some(note),
+    };
+    render(&chart.scene())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -494,7 +381,7 @@ fn scaling<K: Ord + Copy>(
         return render(&empty_scene(heading, &caption, "no throughput to chart"));
     }
 
-    let series: Vec<(String, Vec<(f64, f64)>)> = names
+    let series: Vec<Series> = names
         .iter()
         .map(|name| {
             let mut points: Vec<(f64, f64)> = Vec::new();
@@ -510,7 +397,7 @@ fn scaling<K: Ord + Copy>(
     let x_ticks = xs
         .iter()
         .enumerate()
-        .map(|(i, x)| (i as f64, x_text(*x)))
+        .map(|(i, x)| (i as f64, Some(x_text(*x))))
         .collect();
     // One category sits in the middle.
     let (x_lo, x_hi) = if xs.len() > 1 {
@@ -518,159 +405,20 @@ fn scaling<K: Ord + Copy>(
     } else {
         (-1.0, 1.0)
     };
-    let lines = Lines {
+    let lines = LineChart {
         heading: heading.to_string(),
         caption,
-        y_label: "items per second".to_string(),
-        x_label: x_label.to_string(),
+        y_name: "items per second".to_string(),
+        x_name: x_label.to_string(),
         x_lo,
         x_hi,
         x_ticks,
+        x_inset: LINE_INSET,
         series,
         from_zero: true,
         mark: true,
     };
-    render(&lines_scene(&lines))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Line charts with a legend column on the right.
-
-struct Lines {
-    heading: String,
-    caption: String,
-    y_label: String,
-    x_label: String,
-    x_lo: f64,
-    x_hi: f64,
-    x_ticks: Vec<(f64, String)>,
-    series: Vec<(String, Vec<(f64, f64)>)>,
-    /// The y axis starts at 0.
-    from_zero: bool,
-    /// Every point gets a dot (a single point always does).
-    mark: bool,
-}
-
-fn lines_scene(l: &Lines) -> Scene {
-    let values = l.series.iter().flat_map(|(_, p)| p.iter().map(|p| p.1));
-    let (min, max) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-        (a.min(v), b.max(v))
-    });
-    let (min, max) = if min <= max { (min, max) } else { (0.0, 1.0) };
-    let lo = if l.from_zero { min.min(0.0) } else { min };
-    let (y_lo, y_hi, y_ticks) = axis(lo, max, false);
-    let y_labels: Vec<String> = y_ticks.iter().map(|t| tick_num(*t)).collect();
-
-    let widest = l
-        .series
-        .iter()
-        .map(|(n, _)| text_width(n, LABEL_SIZE))
-        .fold(0.0, f64::max);
-    let name_width = (widest + 2.0).clamp(100.0, 260.0);
-    let legend_width = 28.0 + name_width;
-
-    let mut scene = Scene::new(WIDTH, LINE_HEIGHT);
-    title(&mut scene, &l.heading);
-    caption_line(&mut scene, &l.caption, f64::from(WIDTH) - 2.0 * PAD);
-
-    let widest_y = y_labels
-        .iter()
-        .map(|s| text_width(s, SMALL_SIZE))
-        .fold(0.0, f64::max);
-    let left = (PAD + widest_y + 10.0).max(PAD + 30.0).round();
-    let right = (f64::from(WIDTH) - PAD - 16.0 - legend_width - 24.0).round();
-    let top = FRAME_TOP;
-    let bottom = f64::from(LINE_HEIGHT) - FRAME_BOTTOM_PAD;
-    // A little room inside the frame at both ends so the end points are not on the axes.
-    let inner = 12.0;
-    let x = |v: f64| {
-        let t = if l.x_hi > l.x_lo {
-            (v - l.x_lo) / (l.x_hi - l.x_lo)
-        } else {
-            0.5
-        };
-        left + inner + (right - left - 2.0 * inner) * t
-    };
-    let y = |v: f64| {
-        let t = if y_hi > y_lo {
-            (v - y_lo) / (y_hi - y_lo)
-        } else {
-            0.0
-        };
-        bottom - (bottom - top) * t
-    };
-
-    let y_label = keep_head(&l.y_label, LABEL_SIZE + 1.0, right - PAD);
-    scene.bold_text(y_label, PAD, 78.0, LABEL_SIZE + 1.0, INK, Align::Left);
-    for (tick, label) in y_ticks.iter().zip(&y_labels) {
-        let py = y(*tick).round();
-        scene.rect(left, py, right, py + 1.0, GRID);
-        scene.text(
-            label.as_str(),
-            left - 8.0,
-            py + 4.5,
-            SMALL_SIZE,
-            MUTED,
-            Align::Right,
-        );
-    }
-    // Tick labels that would overlap the previous one are skipped (the gridline stays).
-    let mut last_right = f64::NEG_INFINITY;
-    for (v, label) in &l.x_ticks {
-        let px = x(*v).round();
-        scene.rect(px, top, px + 1.0, bottom, GRID);
-        let half = text_width(label, SMALL_SIZE) / 2.0;
-        if px - half > last_right + 6.0 {
-            scene.text(
-                label.as_str(),
-                px + 0.5,
-                bottom + 16.0,
-                SMALL_SIZE,
-                MUTED,
-                Align::Center,
-            );
-            last_right = px + half;
-        }
-    }
-    scene.rect(left, top, left + 1.0, bottom + 1.0, AXIS);
-    scene.rect(left, bottom, right + 1.0, bottom + 1.0, AXIS);
-    scene.text(
-        l.x_label.as_str(),
-        (left + right) / 2.0,
-        bottom + 36.0,
-        LABEL_SIZE,
-        MUTED,
-        Align::Center,
-    );
-
-    for ((_, points), color) in l.series.iter().zip(SERIES) {
-        let pixels: Vec<(f64, f64)> = points.iter().map(|&(a, b)| (x(a), y(b))).collect();
-        if pixels.len() > 1 {
-            scene.line(&pixels, 2.0, color);
-        }
-        if l.mark || pixels.len() == 1 {
-            for &(px, py) in &pixels {
-                scene.dot(px, py, 3.0, color);
-            }
-        }
-    }
-    let legend_left = f64::from(WIDTH) - PAD - legend_width;
-    for (i, ((name, _), color)) in l.series.iter().zip(SERIES).enumerate() {
-        let baseline = top + 4.0 + 20.0 * i as f64;
-        let mid = baseline - 4.0;
-        scene.line(&[(legend_left, mid), (legend_left + 20.0, mid)], 2.0, color);
-        scene.dot(legend_left + 10.0, mid, 3.0, color);
-        let name = keep_tail(name, LABEL_SIZE, name_width);
-        scene.text(
-            name,
-            legend_left + 28.0,
-            baseline,
-            LABEL_SIZE,
-            INK,
-            Align::Left,
-        );
-    }
-    scene
+    render(&lines.scene())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -692,19 +440,6 @@ fn threads_text(threads: Option<usize>) -> String {
         None => "all threads".to_string(),
         Some(1) => "1 thread".to_string(),
         Some(t) => format!("{t} threads"),
-    }
-}
-
-/// A ratio: 1.02×, 12.3×.
-fn times(v: f64) -> String {
-    if !v.is_finite() {
-        "n/a".to_string()
-    } else if v < 10.0 {
-        format!("{v:.2}×")
-    } else if v < 100.0 {
-        format!("{v:.1}×")
-    } else {
-        format!("{v:.0}×")
     }
 }
 

@@ -3,30 +3,20 @@
 use std::path::Path;
 
 use super::Chart;
-use super::render::{
-    ACCENT, AXIS, Align, GREY, GRID, INK, LABEL_SIZE, MUTED, SMALL_SIZE, Scene, TITLE_SIZE, ZEBRA,
-    keep_tail, legend, render, text_width,
+use super::kit::axis::TickFormat;
+use super::kit::bars::{Aside, Bar, BarPanel, Slots};
+use super::kit::page::{caption_line, empty_stripe, legend};
+use super::kit::rows::Rows;
+use super::kit::style::{
+    ACCENT, CAPTION_BASELINE, GREY, INK, MAX_BARS, PAD, ROWS_BOTTOM_PAD, TITLE_BASELINE,
+    TITLE_SIZE, WIDTH,
 };
-use crate::format::{short_si, si};
+use super::render::{Align, Scene, keep_tail, render, text_width};
+use crate::format::si;
 use crate::{Error, ModelAnalysis, Result};
 
-/// The most bars one chart shows; a model with more layers shows its top layers by FLOPs.
-pub const MAX_BARS: usize = 60;
-
-pub(super) const WIDTH: u32 = 960;
-pub(super) const PAD: f64 = 16.0;
-pub(super) const ROW: f64 = 20.0;
-pub(super) const BAR: f64 = 12.0;
-/// Where the first row starts, below the title, the caption and the panel headings.
-pub(super) const ROWS_TOP: f64 = 92.0;
-/// Room below the last row for the tick labels.
-pub(super) const ROWS_BOTTOM_PAD: f64 = 34.0;
-pub(super) const MIN_LABEL_WIDTH: f64 = 120.0;
-pub(super) const MAX_LABEL_WIDTH: f64 = 300.0;
-pub(super) const LABEL_GAP: f64 = 10.0;
+/// Between the two panels.
 const PANEL_GAP: f64 = 28.0;
-/// Space between the edges of the zebra stripes and what is drawn on them.
-pub(super) const INSET: f64 = 8.0;
 
 /// One row of the chart.
 struct Row<'a> {
@@ -108,7 +98,7 @@ fn title(scene: &mut Scene, file: &str, heading: &str) {
     scene.bold_text(
         format!("{file}{rest}"),
         PAD,
-        28.0,
+        TITLE_BASELINE,
         TITLE_SIZE,
         INK,
         Align::Left,
@@ -118,19 +108,12 @@ fn title(scene: &mut Scene, file: &str, heading: &str) {
 fn empty_scene(file: &str, heading: &str, caption: &str) -> Scene {
     let mut scene = Scene::new(WIDTH, 130);
     title(&mut scene, file, heading);
-    scene.text(caption, PAD, 48.0, LABEL_SIZE, MUTED, Align::Left);
-    scene.rect(PAD, 64.0, f64::from(WIDTH) - PAD, 114.0, ZEBRA);
-    scene.text(
-        "no layers with parameters or FLOPs",
-        f64::from(WIDTH) / 2.0,
-        93.0,
-        LABEL_SIZE,
-        MUTED,
-        Align::Center,
-    );
+    caption_line(&mut scene, caption, f64::from(WIDTH) - 2.0 * PAD);
+    empty_stripe(&mut scene, "no layers with parameters or FLOPs");
     scene
 }
 
+/// The rows, then a panel of params and a panel of FLOPs side by side, each with its total.
 fn bars_scene(
     file: &str,
     heading: &str,
@@ -140,184 +123,40 @@ fn bars_scene(
     total_flops: u64,
 ) -> Scene {
     let width = f64::from(WIDTH);
-    let rows_bottom = ROWS_TOP + ROW * rows.len() as f64;
-    let height = (rows_bottom + ROWS_BOTTOM_PAD).ceil() as u32;
-    let mut scene = Scene::new(WIDTH, height);
-
+    let layout = Rows::new(rows.iter().map(|r| r.name.to_string()).collect(), 1);
+    let mut scene = Scene::new(WIDTH, layout.height(ROWS_BOTTOM_PAD));
     title(&mut scene, file, heading);
-    scene.text(caption, PAD, 48.0, LABEL_SIZE, MUTED, Align::Left);
-    legend(
-        &mut scene,
-        &[(ACCENT, "prunable"), (GREY, "not prunable")],
-        width - PAD - INSET,
-        48.0,
-    );
+    caption_line(&mut scene, caption, width - 2.0 * PAD);
+    let entries = [(ACCENT, "prunable"), (GREY, "not prunable")];
+    legend(&mut scene, &entries, layout.panels_right, CAPTION_BASELINE);
+    layout.draw(&mut scene);
 
-    // The name column is as wide as the longest name, within limits; longer names lose their head.
-    let widest = rows
-        .iter()
-        .map(|r| text_width(r.name, LABEL_SIZE))
-        .fold(0.0, f64::max);
-    let label_width = (widest + 2.0).clamp(MIN_LABEL_WIDTH, MAX_LABEL_WIDTH);
-    let panels_left = PAD + INSET + label_width + LABEL_GAP;
-    let panel_width = (width - PAD - INSET - panels_left - PANEL_GAP) / 2.0;
-
-    // Zebra stripes first, so that everything else lies on top of them.
-    for i in (0..rows.len()).step_by(2) {
-        let y = ROWS_TOP + ROW * i as f64;
-        scene.rect(PAD, y, width - PAD, y + ROW, ZEBRA);
-    }
-    for (i, row) in rows.iter().enumerate() {
-        let baseline = ROWS_TOP + ROW * i as f64 + 14.0;
-        let name = keep_tail(row.name, LABEL_SIZE, label_width);
-        let right = PAD + INSET + label_width;
-        scene.text(name, right, baseline, LABEL_SIZE, INK, Align::Right);
-    }
-
-    let params: Vec<Option<u64>> = rows.iter().map(|r| Some(r.params)).collect();
-    let flops: Vec<Option<u64>> = rows.iter().map(|r| r.flops).collect();
+    let bars = |value: &dyn Fn(&Row) -> Option<u64>| -> Vec<Slots> {
+        rows.iter()
+            .map(|r| {
+                let v = value(r);
+                vec![Some(Bar {
+                    value: v.map_or(f64::NAN, |v| v as f64),
+                    label: v.map_or_else(|| "n/a".to_string(), si),
+                    color: if r.prunable { ACCENT } else { GREY },
+                })]
+            })
+            .collect()
+    };
+    let panel_width = (layout.panels_right - layout.panels_left - PANEL_GAP) / 2.0;
     let panels = [
-        ("Params", total_params, &params, panels_left),
-        (
-            "FLOPs",
-            total_flops,
-            &flops,
-            panels_left + panel_width + PANEL_GAP,
-        ),
+        ("Params", total_params, bars(&|r| Some(r.params))),
+        ("FLOPs", total_flops, bars(&|r| r.flops)),
     ];
-    for (label, total, values, x) in panels {
-        let panel = Panel {
-            x,
-            width: panel_width,
-            rows_bottom,
+    for (i, (heading, total, values)) in panels.into_iter().enumerate() {
+        let x = layout.panels_left + i as f64 * (panel_width + PANEL_GAP);
+        let panel = BarPanel {
+            aside: Aside::Note(format!("total {}", si(total))),
+            ..BarPanel::new(heading, TickFormat::Count)
         };
-        panel.draw(&mut scene, label, total, values, rows);
+        panel.draw(&mut scene, &layout, x, x + panel_width, &values);
     }
     scene
-}
-
-struct Panel {
-    x: f64,
-    width: f64,
-    rows_bottom: f64,
-}
-
-impl Panel {
-    fn draw(
-        &self,
-        scene: &mut Scene,
-        label: &str,
-        total: u64,
-        values: &[Option<u64>],
-        rows: &[Row],
-    ) {
-        scene.bold_text(label, self.x, 78.0, LABEL_SIZE + 1.0, INK, Align::Left);
-        let total_text = format!("total {}", si(total));
-        scene.text(
-            total_text,
-            self.x + self.width,
-            78.0,
-            SMALL_SIZE,
-            MUTED,
-            Align::Right,
-        );
-        scene.rect(self.x, 84.0, self.x + self.width, 85.0, AXIS);
-
-        let max = values.iter().flatten().copied().max().unwrap_or(0);
-        let labels: Vec<String> = values
-            .iter()
-            .map(|v| v.map_or_else(|| "n/a".to_string(), si))
-            .collect();
-        // Leave room right of the longest bar for its value.
-        let room = labels
-            .iter()
-            .map(|l| text_width(l, SMALL_SIZE))
-            .fold(0.0, f64::max)
-            + 8.0;
-        let span = (self.width - room).max(20.0);
-        let scale = |v: u64| {
-            if max == 0 {
-                0.0
-            } else {
-                span * v as f64 / max as f64
-            }
-        };
-
-        // Gridlines and their tick labels, then the zero axis.
-        for tick in ticks(max) {
-            let x = (self.x + scale(tick)).round();
-            if tick > 0 {
-                scene.rect(x, ROWS_TOP, x + 1.0, self.rows_bottom, GRID);
-            }
-            let align = if tick == 0 {
-                Align::Left
-            } else {
-                Align::Center
-            };
-            scene.text(
-                short_si(tick),
-                if tick == 0 { self.x } else { x + 0.5 },
-                self.rows_bottom + 16.0,
-                SMALL_SIZE,
-                MUTED,
-                align,
-            );
-        }
-        scene.rect(self.x, ROWS_TOP, self.x + 1.0, self.rows_bottom, AXIS);
-
-        for (i, (value, row)) in values.iter().zip(rows).enumerate() {
-            let top = ROWS_TOP + ROW * i as f64 + (ROW - BAR) / 2.0;
-            let baseline = ROWS_TOP + ROW * i as f64 + 14.0;
-            let length = value.map_or(0.0, scale);
-            let color = if row.prunable { ACCENT } else { GREY };
-            if value.is_some_and(|v| v > 0) {
-                // Every non-zero value shows at least a sliver.
-                scene.rect(
-                    self.x + 1.0,
-                    top,
-                    self.x + 1.0 + length.max(1.5),
-                    top + BAR,
-                    color,
-                );
-            }
-            let text_color = if value.is_some_and(|v| v > 0) {
-                INK
-            } else {
-                MUTED
-            };
-            scene.text(
-                &labels[i],
-                self.x + 1.0 + length.max(1.5) + 4.0,
-                baseline - 0.5,
-                SMALL_SIZE,
-                text_color,
-                Align::Left,
-            );
-        }
-    }
-}
-
-/// Round tick values from 0 up to at most `max`: steps of 1, 2, 2.5 or 5 times a power of ten,
-/// three to five of them.
-fn ticks(max: u64) -> Vec<u64> {
-    if max == 0 {
-        return vec![0];
-    }
-    let rough = max as f64 / 4.0;
-    let power = 10f64.powf(rough.log10().floor());
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
-        .iter()
-        .map(|m| m * power)
-        .find(|s| *s >= rough)
-        .unwrap_or(10.0 * power)
-        .max(1.0);
-    let mut out = Vec::new();
-    let mut k = 0.0;
-    while k * step <= max as f64 + 0.5 {
-        out.push((k * step).round() as u64);
-        k += 1.0;
-    }
-    out
 }
 
 #[cfg(test)]
@@ -424,13 +263,5 @@ mod tests {
         save(&chart, "chart-empty");
         analysis.layers.clear();
         assert!(params_and_flops(&analysis, None).is_ok());
-    }
-
-    #[test]
-    fn ticks_are_round() {
-        assert_eq!(ticks(0), vec![0]);
-        assert_eq!(ticks(36_864), vec![0, 10_000, 20_000, 30_000]);
-        assert_eq!(ticks(9216), vec![0, 2500, 5000, 7500]);
-        assert_eq!(ticks(3), vec![0, 1, 2, 3]);
     }
 }

@@ -3,8 +3,13 @@
 //! Front ends show `png` with its 1× size declared (`width`, `height`); `svg` is the same picture
 //! as vector text for those that can show it. Rendering needs no system fonts: the bitmap text uses
 //! DejaVu Sans, embedded in the binary (see `DejaVuSans.LICENSE`).
+//!
+//! `render` turns a laid-out `Scene` into the PNG and the SVG; `kit` holds what every chart is
+//! drawn with (palette, sizes, number formats, axes, the bar and line panels); the other modules
+//! are the charts of one subject each.
 
 mod benchmark;
+mod kit;
 mod layers;
 mod plan;
 mod profiles;
@@ -16,7 +21,8 @@ pub use benchmark::{
     benchmark_batch_scaling, benchmark_comparison, benchmark_iterations, benchmark_speedups,
     benchmark_thread_scaling,
 };
-pub use layers::{MAX_BARS, params_and_flops};
+pub use kit::style::MAX_BARS;
+pub use layers::params_and_flops;
 pub use plan::{plan_schedule, plan_sparsity};
 pub use profiles::{
     loss_curves, loss_layers, perf_layers, perf_op_types, perf_speedup, quantization_layers,

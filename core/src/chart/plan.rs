@@ -5,42 +5,32 @@
 use plotters::style::RGBColor;
 
 use super::Chart;
-use super::layers::{
-    BAR, INSET, LABEL_GAP, MAX_BARS, MAX_LABEL_WIDTH, MIN_LABEL_WIDTH, PAD, ROW, ROWS_TOP, WIDTH,
+use super::kit::axis::{axis, nice_step};
+use super::kit::lines::{LineFrame, XTick};
+use super::kit::numbers::{num, percent_rounded, tick_num};
+use super::kit::page::{caption_line, empty_scene, keep_head, title};
+use super::kit::rows::{Rows, panel_heading};
+use super::kit::style::{
+    ACCENT, AXIS, BLUES, CRIMSON, GREY, GRID, INK, LABEL_SIZE, LINE_HEIGHT, MAX_BARS, MUTED,
+    ORANGE, PAD, PANEL_BASELINE, ROWS_TOP, SMALL_SIZE, WIDTH,
 };
-use super::profiles::{
-    axis, caption_line, empty_scene, keep_head, nice_step, num, tick_num, title,
-};
-use super::render::{
-    ACCENT, AXIS, Align, GREY, GRID, INK, LABEL_SIZE, MUTED, SMALL_SIZE, Scene, ZEBRA, keep_tail,
-    render, text_width,
-};
+use super::render::{Align, Scene, render, text_width};
 use crate::Result;
 use crate::optimize::plan::{LrModifier, PruningPlan, Schedule};
 
 /// The bar shades, from the least to the most loss-sensitive layer.
-const SHADES: [RGBColor; 5] = [
-    RGBColor(0xc6, 0xd6, 0xf2),
-    RGBColor(0x9c, 0xb8, 0xea),
-    RGBColor(0x6b, 0x93, 0xdc),
-    ACCENT,
-    RGBColor(0x1d, 0x3f, 0x85),
-];
+const SHADES: [RGBColor; 5] = BLUES;
 /// The target and achieved averages' lines.
 const TARGET: RGBColor = INK;
-const ACHIEVED: RGBColor = RGBColor(0xe0, 0x7a, 0x2f);
+const ACHIEVED: RGBColor = ORANGE;
 
 /// The stages' bands, light enough for the learning rate line on top.
 const STABILIZATION: RGBColor = RGBColor(0xe9, 0xeb, 0xef);
 const PRUNING: RGBColor = RGBColor(0xd8, 0xe4, 0xf8);
 const FINE_TUNING: RGBColor = RGBColor(0xdb, 0xf0, 0xe4);
 /// The learning rate line.
-const LR_LINE: RGBColor = RGBColor(0xc2, 0x3b, 0x5a);
+const LR_LINE: RGBColor = CRIMSON;
 
-/// The schedule chart's size and frame.
-const LINE_HEIGHT: u32 = 420;
-const FRAME_TOP: f64 = 96.0;
-const FRAME_BOTTOM_PAD: f64 = 56.0;
 /// The most step boundaries one LR modifier adds to the line.
 const MAX_STEPS: usize = 1000;
 
@@ -76,8 +66,8 @@ pub fn plan_sparsity(plan: &PruningPlan) -> Result<Chart> {
     let mut caption = format!(
         "target {}, achieved {} (average over the prunable params); {pruned} of {total} layers \
          pruned",
-        pct(plan.target),
-        pct(plan.achieved)
+        percent_rounded(plan.target),
+        percent_rounded(plan.achieved)
     );
     if overridden > 0 {
         caption.push_str(&format!(", {overridden} overridden"));
@@ -120,44 +110,21 @@ pub fn plan_sparsity(plan: &PruningPlan) -> Result<Chart> {
         .collect();
 
     let width = f64::from(WIDTH);
-    let rows_bottom = ROWS_TOP + ROW * layers.len() as f64;
-    let height = (rows_bottom + 50.0).ceil() as u32;
-    let mut scene = Scene::new(WIDTH, height);
+    let layout = Rows::new(names, 1);
+    let rows_bottom = layout.bottom();
+    let mut scene = Scene::new(WIDTH, layout.height(50.0));
     title(&mut scene, &heading);
     caption_line(&mut scene, &caption, width - 2.0 * PAD);
+    layout.draw(&mut scene);
 
-    let widest = names
-        .iter()
-        .map(|n| text_width(n, LABEL_SIZE))
-        .fold(0.0, f64::max);
-    let label_width = (widest + 2.0).clamp(MIN_LABEL_WIDTH, MAX_LABEL_WIDTH);
-    let panel_x = PAD + INSET + label_width + LABEL_GAP;
-    let panel_width = width - PAD - INSET - panel_x;
+    let (panel_x, right) = (layout.panels_left, layout.panels_right);
+    let panel_width = right - panel_x;
     // Room right of a full bar for its value.
     let span = (panel_width - text_width("100%", SMALL_SIZE) - 8.0).max(20.0);
     let x_of = |s: f64| panel_x + 1.0 + span * s.clamp(0.0, 1.0);
 
-    scene.bold_text(
-        "sparsity",
-        panel_x,
-        78.0,
-        LABEL_SIZE + 1.0,
-        INK,
-        Align::Left,
-    );
-    sparsity_legend(&mut scene, plan, any_sensitivity, width - PAD - INSET, 78.0);
-    scene.rect(panel_x, 84.0, panel_x + panel_width, 85.0, AXIS);
-
-    for i in (0..layers.len()).step_by(2) {
-        let y = ROWS_TOP + ROW * i as f64;
-        scene.rect(PAD, y, width - PAD, y + ROW, ZEBRA);
-    }
-    for (i, name) in names.iter().enumerate() {
-        let baseline = ROWS_TOP + ROW * i as f64 + 14.0;
-        let name = keep_tail(name, LABEL_SIZE, label_width);
-        let right = PAD + INSET + label_width;
-        scene.text(name, right, baseline, LABEL_SIZE, INK, Align::Right);
-    }
+    panel_heading(&mut scene, "sparsity", panel_x, right);
+    sparsity_legend(&mut scene, plan, any_sensitivity, right, PANEL_BASELINE);
 
     for k in 0..=5 {
         let s = f64::from(k) / 5.0;
@@ -176,8 +143,8 @@ pub fn plan_sparsity(plan: &PruningPlan) -> Result<Chart> {
     scene.rect(panel_x, ROWS_TOP, panel_x + 1.0, rows_bottom, AXIS);
 
     for (i, l) in layers.iter().enumerate() {
-        let top = ROWS_TOP + ROW * i as f64 + (ROW - BAR) / 2.0;
-        let baseline = top + BAR / 2.0 + 4.0;
+        let top = layout.bar_top(i, 0);
+        let baseline = layout.bar_baseline(top);
         match l.sparsity {
             Some(s) if s.is_finite() => {
                 let end = x_of(s).max(panel_x + 2.5);
@@ -186,11 +153,18 @@ pub fn plan_sparsity(plan: &PruningPlan) -> Result<Chart> {
                         panel_x + 1.0,
                         top,
                         end,
-                        top + BAR,
+                        top + layout.bar_height,
                         shade(l.loss_sensitivity),
                     );
                 }
-                scene.text(pct(s), end + 4.0, baseline, SMALL_SIZE, INK, Align::Left);
+                scene.text(
+                    percent_rounded(s),
+                    end + 4.0,
+                    baseline,
+                    SMALL_SIZE,
+                    INK,
+                    Align::Left,
+                );
             }
             Some(_) => {
                 let x = panel_x + 5.0;
@@ -255,7 +229,7 @@ fn sparsity_legend(scene: &mut Scene, plan: &PruningPlan, shaded: bool, right: f
         (plan.achieved, ACHIEVED, "achieved"),
         (plan.target, TARGET, "target"),
     ] {
-        word(scene, &mut x, &format!("{name} {}", pct(value)));
+        word(scene, &mut x, &format!("{name} {}", percent_rounded(value)));
         scene.rect(x - 6.0, baseline - 11.0, x - 4.0, baseline + 2.0, color);
         x -= 6.0 + 16.0;
     }
@@ -267,19 +241,6 @@ fn sparsity_legend(scene: &mut Scene, plan: &PruningPlan, shaded: bool, right: f
         }
         x -= 6.0;
         word(scene, &mut x, "insensitive");
-    }
-}
-
-/// A sparsity as a percentage with at most one decimal: 80%, 97.5%, n/a.
-fn pct(v: f64) -> String {
-    if !v.is_finite() {
-        return "n/a".to_string();
-    }
-    let p = v * 100.0;
-    if (p - p.round()).abs() < 0.05 {
-        format!("{:.0}%", p.round())
-    } else {
-        format!("{p:.1}%")
     }
 }
 
@@ -311,7 +272,7 @@ pub fn plan_schedule(plan: &PruningPlan) -> Result<Chart> {
         tick_num(s.end_epoch),
         tick_num(s.pruning_start),
         tick_num(s.pruning_end),
-        pct(s.init_sparsity),
+        percent_rounded(s.init_sparsity),
         tick_num(s.update_frequency),
         tick_num(s.fine_tune_start),
         tick_num(s.end_epoch),
@@ -357,83 +318,32 @@ pub fn plan_schedule(plan: &PruningPlan) -> Result<Chart> {
     let mut scene = Scene::new(WIDTH, LINE_HEIGHT);
     title(&mut scene, heading);
     caption_line(&mut scene, &caption, f64::from(WIDTH) - 2.0 * PAD);
-    let widest = y_labels
-        .iter()
-        .map(|l| text_width(l, SMALL_SIZE))
-        .fold(0.0, f64::max);
-    let frame = EpochFrame {
-        left: (PAD + widest + 10.0).max(PAD + 30.0).round(),
-        right: (f64::from(WIDTH) - PAD - 16.0).round(),
-        top: FRAME_TOP,
-        bottom: f64::from(LINE_HEIGHT) - FRAME_BOTTOM_PAD,
-        end,
-        y_lo,
-        y_hi,
-    };
+    let frame = LineFrame::new(&y_labels, 0.0, (0.0, end), (y_lo, y_hi));
 
-    let y_label = if has_lr { "learning rate" } else { "stages" };
-    scene.bold_text(y_label, PAD, 78.0, LABEL_SIZE + 1.0, INK, Align::Left);
-    schedule_legend(&mut scene, &bands, has_lr, f64::from(WIDTH) - PAD, 78.0);
+    frame.draw_y_name(&mut scene, if has_lr { "learning rate" } else { "stages" });
+    schedule_legend(
+        &mut scene,
+        &bands,
+        has_lr,
+        f64::from(WIDTH) - PAD,
+        PANEL_BASELINE,
+    );
 
     // The bands first, so that the grid and the line lie on top of them.
     for &(_, a, b, color) in &bands {
         scene.rect(frame.x(a), frame.top, frame.x(b), frame.bottom, color);
     }
     if has_lr {
-        for (tick, label) in y_ticks.iter().zip(&y_labels) {
-            let y = frame.y(*tick).round();
-            scene.rect(frame.left, y, frame.right, y + 1.0, GRID);
-            scene.text(
-                label.as_str(),
-                frame.left - 8.0,
-                y + 4.5,
-                SMALL_SIZE,
-                MUTED,
-                Align::Right,
-            );
-        }
+        frame.draw_y_ticks(&mut scene, &y_ticks, &y_labels);
     }
     let step = nice_step(end / 8.0);
-    let mut k = 0.0;
-    while k * step <= end * (1.0 + 1e-9) {
-        let e = k * step;
-        let x = frame.x(e).round();
-        if e > 0.0 {
-            scene.rect(x, frame.top, x + 1.0, frame.bottom, GRID);
-        }
-        let label = tick_num(e);
-        scene.text(
-            label,
-            x + 0.5,
-            frame.bottom + 16.0,
-            SMALL_SIZE,
-            MUTED,
-            Align::Center,
-        );
-        k += 1.0;
-    }
-    scene.rect(
-        frame.left,
-        frame.top,
-        frame.left + 1.0,
-        frame.bottom + 1.0,
-        AXIS,
-    );
-    scene.rect(
-        frame.left,
-        frame.bottom,
-        frame.right + 1.0,
-        frame.bottom + 1.0,
-        AXIS,
-    );
-    scene.text(
-        "epoch",
-        (frame.left + frame.right) / 2.0,
-        frame.bottom + 36.0,
-        LABEL_SIZE,
-        MUTED,
-        Align::Center,
-    );
+    let epochs: Vec<XTick> = (0..)
+        .map(|k| f64::from(k) * step)
+        .take_while(|e| *e <= end * (1.0 + 1e-9))
+        .map(|e| (e, Some(tick_num(e))))
+        .collect();
+    frame.draw_x_ticks(&mut scene, &epochs);
+    frame.draw_axes(&mut scene, "epoch");
 
     // The stages' names and epochs, where they fit in their band.
     for &(name, a, b, _) in &bands {
@@ -499,31 +409,6 @@ fn schedule_legend(
         x -= text_width(name, LABEL_SIZE) + 6.0;
         scene.rect(x - 10.0, baseline - 9.5, x, baseline + 0.5, color);
         x -= 10.0 + 16.0;
-    }
-}
-
-struct EpochFrame {
-    left: f64,
-    right: f64,
-    top: f64,
-    bottom: f64,
-    end: f64,
-    y_lo: f64,
-    y_hi: f64,
-}
-
-impl EpochFrame {
-    fn x(&self, epoch: f64) -> f64 {
-        self.left + (self.right - self.left) * (epoch / self.end).clamp(0.0, 1.0)
-    }
-
-    fn y(&self, v: f64) -> f64 {
-        let t = if self.y_hi > self.y_lo {
-            (v - self.y_lo) / (self.y_hi - self.y_lo)
-        } else {
-            0.0
-        };
-        self.bottom - (self.bottom - self.top) * t
     }
 }
 

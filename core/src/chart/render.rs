@@ -26,20 +26,6 @@ const SVG_EM: f64 = 1.24;
 /// How many bitmap pixels make one CSS pixel.
 pub(super) const PNG_SCALE: u32 = 2;
 
-/// The palette: white ground, one accent for prunable layers, a grey for the rest.
-pub(super) const ACCENT: RGBColor = RGBColor(0x35, 0x6c, 0xd4);
-pub(super) const GREY: RGBColor = RGBColor(0xb3, 0xb9, 0xc2);
-pub(super) const INK: RGBColor = RGBColor(0x1f, 0x23, 0x28);
-pub(super) const MUTED: RGBColor = RGBColor(0x5f, 0x66, 0x70);
-pub(super) const GRID: RGBColor = RGBColor(0xe4, 0xe7, 0xeb);
-pub(super) const AXIS: RGBColor = RGBColor(0x9a, 0xa1, 0xab);
-pub(super) const ZEBRA: RGBColor = RGBColor(0xf6, 0xf7, 0xf9);
-
-/// Text sizes, in CSS pixels to the em.
-pub(super) const TITLE_SIZE: f64 = 15.0;
-pub(super) const LABEL_SIZE: f64 = 12.0;
-pub(super) const SMALL_SIZE: f64 = 11.0;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Align {
     Left,
@@ -222,24 +208,6 @@ fn layout(font: &FontRef<'static>, text: &str, size: f64) -> (Vec<Glyph>, f64) {
         previous = Some(id);
     }
     (glyphs, f64::from(x))
-}
-
-/// A swatch and a word for each entry, right-aligned at `right`: the legend of every chart with
-/// coloured series.
-pub(super) fn legend<S: AsRef<str>>(
-    scene: &mut Scene,
-    entries: &[(RGBColor, S)],
-    right: f64,
-    baseline: f64,
-) {
-    let mut x = right;
-    for (color, word) in entries.iter().rev() {
-        let word = word.as_ref();
-        scene.text(word, x, baseline, LABEL_SIZE, MUTED, Align::Right);
-        x -= text_width(word, LABEL_SIZE) + 6.0;
-        scene.rect(x - 10.0, baseline - 9.5, x, baseline + 0.5, *color);
-        x -= 10.0 + 16.0;
-    }
 }
 
 /// The advance width of `text` at `size` px to the em, in CSS pixels, in the embedded font.
@@ -711,6 +679,7 @@ fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chart::kit::style::{ACCENT, LABEL_SIZE};
 
     #[test]
     fn keep_tail_keeps_the_end() {

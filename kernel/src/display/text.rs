@@ -151,7 +151,44 @@ pub fn layer_rows(layers: &[Layer]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::keep_tail;
+    use super::{keep_tail, layer_rows};
+    use prunekit_core::Layer;
+
+    fn layer(params: u64, macs: u64) -> Layer {
+        Layer {
+            name: "/fc/Gemm_output_0".into(),
+            node_name: "/fc/Gemm".into(),
+            op_type: "Gemm".into(),
+            inputs: Vec::new(),
+            outputs: vec!["/fc/Gemm_output_0".into()],
+            input_shapes: Vec::new(),
+            output_shapes: vec![Some(vec![1, 10])],
+            attributes: Vec::new(),
+            params,
+            is_prunable: false,
+            not_prunable_reason: None,
+            weight: None,
+            weight_input: None,
+            bias: None,
+            prunable_params: 0,
+            zeroed_params: 0,
+            macs: Some(macs),
+            flops: None,
+        }
+    }
+
+    #[test]
+    fn counts_round_into_the_next_digit_or_suffix_like_the_charts() {
+        let rows = layer_rows(&[layer(999_950, 9_999_999)]);
+        let row = rows.lines().nth(1).unwrap();
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        // layer, op, shape (two words), params, MACs, FLOPs.
+        assert_eq!(cells[4..7], ["1.00M", "10.0M", "?"], "{row}");
+        assert!(
+            !rows.contains("1000K") && !rows.contains("10.00M"),
+            "{rows}"
+        );
+    }
 
     #[test]
     fn long_names_keep_their_tail_on_character_boundaries() {
