@@ -1,4 +1,4 @@
-//! Which model a recipe is about, in DESIGN.md's order: a modeline `# prunekit: model=PATH`
+//! Which model a recipe is about, first match wins: a modeline `# prunekit: model=PATH`
 //! (relative to the recipe), else the `prunekit.model` setting, else an `.onnx` file of the same
 //! stem beside the recipe (`resnet.recipe.yaml` → `resnet.onnx`).
 

@@ -201,10 +201,13 @@ impl World {
 }
 
 /// The document's analysis at its current version, computed now if it is stale. The lock is held
-/// only to read the inputs and to store the result: parsing, checking and loading a model happen
-/// outside it, so edits keep flowing in while a big recipe is checked.
+/// only to read the inputs, to look a model up in the cache and to store the result. Nothing
+/// under it touches the file system: resolving the model path (`is_file`) and its stamp
+/// (`metadata`) happen between the lock's uses, and parsing, checking and loading a model after
+/// them, so edits keep flowing in while a model is read or a big recipe is checked. Callers run
+/// it on a blocking thread (`spawn_blocking`), never on the async runtime.
 pub fn analysis(world: &Shared, uri: &Uri) -> Option<Arc<Analysis>> {
-    let (path, text, version, settings, cached) = {
+    let (path, text, version, settings) = {
         let w = lock(world);
         let doc = w.documents.get(uri)?;
         if let Some(a) = &doc.analysis
@@ -212,23 +215,23 @@ pub fn analysis(world: &Shared, uri: &Uri) -> Option<Arc<Analysis>> {
         {
             return Some(a.clone());
         }
-        let model_path =
-            model_link::resolve(&doc.path, &doc.text, w.settings.model.as_deref()).map(|(p, _)| p);
-        let cached = model_path.and_then(|p| {
-            let now = stamp(&p)?;
-            let (seen, model) = w.models.get(&p)?;
-            (*seen == now).then(|| (p, model.clone()))
-        });
         (
             doc.path.clone(),
             doc.text.clone(),
             doc.version,
             w.settings.clone(),
-            cached,
         )
     };
-    let (model, mut link_diagnostics) = match cached {
-        Some((_, model)) => (Some(model), Vec::new()),
+    // File-system work, with the lock released.
+    let current = model_link::resolve(&path, &text, settings.model.as_deref())
+        .and_then(|(p, _)| Some((stamp(&p)?, p)));
+    let cached = current.and_then(|(now, p)| {
+        let w = lock(world);
+        let (seen, model) = w.models.get(&p)?;
+        (*seen == now).then(|| model.clone())
+    });
+    let (model, link_diagnostics) = match cached {
+        Some(model) => (Some(model), Vec::new()),
         None => {
             let link = model_context(&path, &text, settings.model.as_deref());
             let model = link.model.map(Arc::new);
@@ -240,18 +243,14 @@ pub fn analysis(world: &Shared, uri: &Uri) -> Option<Arc<Analysis>> {
             (model, link.diagnostics)
         }
     };
-    let checked = recipe::check(&text, &options(&path, settings.framework, model.as_deref()));
-    let mut diagnostics = checked.diagnostics.clone();
-    diagnostics.append(&mut link_diagnostics);
-    diagnostics.sort_by_key(|d| (d.span.start, d.severity));
-    let analysis = Arc::new(Analysis {
-        version,
-        index: LineIndex::new(&text),
+    let analysis = Arc::new(analyze(
+        &path,
         text,
-        checked,
+        version,
+        settings.framework,
         model,
-        diagnostics,
-    });
+        link_diagnostics,
+    ));
     let mut w = lock(world);
     if let Some(doc) = w.documents.get_mut(uri)
         && doc.version == version
@@ -264,6 +263,30 @@ pub fn analysis(world: &Shared, uri: &Uri) -> Option<Arc<Analysis>> {
     Some(analysis)
 }
 
+/// The analysis of `text` (the recipe at `path`) with its model already linked: a pure function,
+/// no file system, no lock. `link_diagnostics` are what the model link found.
+pub fn analyze(
+    path: &Path,
+    text: Arc<String>,
+    version: i32,
+    framework: Framework,
+    model: Option<Arc<ModelContext>>,
+    mut link_diagnostics: Vec<Diagnostic>,
+) -> Analysis {
+    let checked = recipe::check(&text, &options(path, framework, model.as_deref()));
+    let mut diagnostics = checked.diagnostics.clone();
+    diagnostics.append(&mut link_diagnostics);
+    diagnostics.sort_by_key(|d| (d.span.start, d.severity));
+    Analysis {
+        version,
+        index: LineIndex::new(&text),
+        text,
+        checked,
+        model,
+        diagnostics,
+    }
+}
+
 pub fn last_good(world: &Shared, uri: &Uri) -> Option<Arc<Analysis>> {
     lock(world)
         .documents
@@ -273,7 +296,65 @@ pub fn last_good(world: &Shared, uri: &Uri) -> Option<Arc<Analysis>> {
 
 #[cfg(test)]
 mod tests {
-    use super::map_offset;
+    use super::*;
+
+    /// A world holding one recipe whose modeline names the digits fixture model.
+    fn world_with_recipe() -> (Shared, Uri) {
+        let model = crate::handlers::fixture::digits_path();
+        let text = format!("# prunekit: model={}\nmodifiers: []\n", model.display());
+        let uri: Uri = "file:///fixture/cache.recipe.yaml".parse().unwrap();
+        let world = Shared::default();
+        lock(&world).documents.insert(
+            uri.clone(),
+            Document {
+                path: PathBuf::from("/fixture/cache.recipe.yaml"),
+                text: Arc::new(text),
+                version: 1,
+                analysis: None,
+                last_good: None,
+            },
+        );
+        (world, uri)
+    }
+
+    #[test]
+    fn a_model_is_loaded_once_and_reloaded_after_it_is_forgotten() {
+        let (world, uri) = world_with_recipe();
+        let first = analysis(&world, &uri).unwrap();
+        let model = first.model.clone().expect("the modeline's model loads");
+        assert_eq!(model.name, "digits_cnn.onnx");
+        // The same version: the stored analysis.
+        assert!(Arc::ptr_eq(&first, &analysis(&world, &uri).unwrap()));
+        // A new version is analyzed again, with the cached model.
+        lock(&world).documents.get_mut(&uri).unwrap().version = 2;
+        let second = analysis(&world, &uri).unwrap();
+        assert_eq!(second.version, 2);
+        assert!(Arc::ptr_eq(&model, second.model.as_ref().unwrap()));
+        // A watched file changed: the model is read again.
+        lock(&world).forget_models();
+        let third = analysis(&world, &uri).unwrap();
+        assert!(!Arc::ptr_eq(&model, third.model.as_ref().unwrap()));
+        assert_eq!(*model, **third.model.as_ref().unwrap());
+    }
+
+    #[test]
+    fn a_missing_model_is_a_diagnostic_at_the_modeline() {
+        let world = Shared::default();
+        let uri: Uri = "file:///fixture/gone.recipe.yaml".parse().unwrap();
+        lock(&world).documents.insert(
+            uri.clone(),
+            Document {
+                path: PathBuf::from("/fixture/gone.recipe.yaml"),
+                text: Arc::new("# prunekit: model=gone.onnx\nmodifiers: []\n".into()),
+                version: 1,
+                analysis: None,
+                last_good: None,
+            },
+        );
+        let a = analysis(&world, &uri).unwrap();
+        assert!(a.model.is_none());
+        assert!(a.diagnostics.iter().any(|d| d.code == "model"));
+    }
 
     #[test]
     fn offsets_outside_the_edit_map_back() {

@@ -394,3 +394,238 @@ fn weights(analysis: &Analysis, with_tokens: bool) -> Vec<CompletionItem> {
     }
     items
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handlers::fixture::{Model, fixture_with};
+
+    fn items(marked: &str, model: Model, snippets: bool) -> Vec<CompletionItem> {
+        let f = fixture_with(marked, model);
+        match complete(&f.analysis, Encoding::Utf16, f.position, snippets) {
+            Some(CompletionResponse::Array(items)) => items,
+            Some(other) => panic!("completion answers an array, not {other:?}"),
+            None => panic!("no completion at the cursor of {marked:?}"),
+        }
+    }
+
+    fn labels(marked: &str, model: Model) -> Vec<String> {
+        items(marked, model, false)
+            .into_iter()
+            .map(|i| i.label)
+            .collect()
+    }
+
+    /// Labels in the order the editor shows them (by `sort_text`, else the label).
+    fn sorted_labels(marked: &str, model: Model) -> Vec<String> {
+        let mut items = items(marked, model, false);
+        items.sort_by(|a, b| {
+            let key = |i: &CompletionItem| i.sort_text.clone().unwrap_or_else(|| i.label.clone());
+            key(a).cmp(&key(b))
+        });
+        items.into_iter().map(|i| i.label).collect()
+    }
+
+    const GM_HEAD: &str = "\
+modifiers:
+  - !GMPruningModifier
+    init_sparsity: 0.05
+    final_sparsity: 0.9
+";
+
+    #[test]
+    fn modifier_names_after_the_tag_mark() {
+        let all = items("modifiers:\n  - !$0\n", Model::None, false);
+        let gm = all
+            .iter()
+            .find(|i| i.label == "GMPruningModifier")
+            .expect("GMPruningModifier is offered");
+        assert_eq!(gm.kind, Some(CompletionItemKind::CLASS));
+        assert!(all.iter().any(|i| i.label == "QuantizationModifier"));
+        assert!(all.iter().any(|i| i.label == "ConstantPruningModifier"));
+        // Without snippets, the required fields follow as plain keys, two columns right of `-`.
+        assert_eq!(gm.insert_text_format, Some(InsertTextFormat::PLAIN_TEXT));
+        assert!(
+            gm.insert_text
+                .as_deref()
+                .unwrap()
+                .starts_with("GMPruningModifier\n    init_sparsity: \n    final_sparsity: "),
+            "{:?}",
+            gm.insert_text
+        );
+    }
+
+    #[test]
+    fn modifier_names_as_snippets_with_their_required_fields() {
+        let all = items("modifiers:\n  - !GM$0\n", Model::None, true);
+        let gm = all.iter().find(|i| i.label == "GMPruningModifier").unwrap();
+        assert_eq!(gm.insert_text_format, Some(InsertTextFormat::SNIPPET));
+        assert_eq!(gm.insert_text_mode, Some(InsertTextMode::AS_IS));
+        let text = gm.insert_text.as_deref().unwrap();
+        assert!(
+            text.starts_with(
+                "GMPruningModifier\n    init_sparsity: ${1:}\n    final_sparsity: ${2:}"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn field_names_are_the_ones_not_written_yet_required_first() {
+        let names = sorted_labels(&format!("{GM_HEAD}    $0\n"), Model::None);
+        assert!(!names.contains(&"init_sparsity".to_string()), "{names:?}");
+        assert!(!names.contains(&"final_sparsity".to_string()), "{names:?}");
+        // The required ones left, in name order, then the optional ones.
+        assert_eq!(
+            names[..4],
+            ["end_epoch", "params", "start_epoch", "update_frequency"]
+        );
+        assert!(names.contains(&"inter_func".to_string()), "{names:?}");
+        assert!(names.contains(&"leave_enabled".to_string()), "{names:?}");
+    }
+
+    #[test]
+    fn a_field_name_inserts_its_key() {
+        let all = items(&format!("{GM_HEAD}    inter$0\n"), Model::None, false);
+        let inter = all.iter().find(|i| i.label == "inter_func").unwrap();
+        assert_eq!(inter.insert_text.as_deref(), Some("inter_func: "));
+        assert_eq!(inter.kind, Some(CompletionItemKind::FIELD));
+        assert_eq!(inter.detail.as_deref(), Some("str"));
+        let end = all.iter().find(|i| i.label == "end_epoch").unwrap();
+        assert_eq!(end.detail.as_deref(), Some("float, required"));
+        assert_eq!(end.sort_text.as_deref(), Some("0end_epoch"));
+    }
+
+    #[test]
+    fn enum_values() {
+        assert_eq!(
+            labels(&format!("{GM_HEAD}    inter_func: $0\n"), Model::None),
+            ["linear", "cubic", "inverse_cubic"]
+        );
+    }
+
+    #[test]
+    fn boolean_values() {
+        assert_eq!(
+            labels(&format!("{GM_HEAD}    leave_enabled: $0\n"), Model::None),
+            ["true", "false"]
+        );
+    }
+
+    #[test]
+    fn the_default_when_a_field_has_no_listed_values() {
+        let all = items(
+            "modifiers:\n  - !QuantizationModifier\n    start_epoch: $0\n",
+            Model::None,
+            false,
+        );
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].detail.as_deref(), Some("default"));
+    }
+
+    #[test]
+    fn layer_names_least_sensitive_first_after_the_tokens() {
+        let marked = format!("{GM_HEAD}    params: [$0\n");
+        assert_eq!(
+            sorted_labels(&marked, Model::DigitsWithProject),
+            [
+                "conv2.weight",
+                "fc1.weight",
+                "fc2.weight",
+                "conv1.weight",
+                "__ALL_PRUNABLE__",
+                "__ALL__"
+            ]
+        );
+        let all = items(&marked, Model::DigitsWithProject, false);
+        let conv2 = all.iter().find(|i| i.label == "conv2.weight").unwrap();
+        let detail = conv2.detail.as_deref().unwrap();
+        assert!(detail.starts_with("Conv ["), "{detail}");
+        assert!(
+            detail.ends_with(", sensitivity 0.067 (measured)"),
+            "{detail}"
+        );
+    }
+
+    #[test]
+    fn layer_names_say_when_sensitivity_is_approximated() {
+        let all = items(&format!("{GM_HEAD}    params: $0\n"), Model::Digits, false);
+        let fc1 = all.iter().find(|i| i.label == "fc1.weight").unwrap();
+        assert!(
+            fc1.detail.as_deref().unwrap().ends_with("(approximated)"),
+            "{:?}",
+            fc1.detail
+        );
+    }
+
+    #[test]
+    fn layer_names_in_a_block_list_come_without_the_tokens() {
+        let names = labels(
+            &format!("{GM_HEAD}    params:\n      - $0\n"),
+            Model::Digits,
+        );
+        assert_eq!(names.len(), 4, "{names:?}");
+        assert!(names.iter().all(|n| n.ends_with(".weight")), "{names:?}");
+    }
+
+    #[test]
+    fn without_a_model_params_offers_the_tokens() {
+        assert_eq!(
+            labels(&format!("{GM_HEAD}    params: [$0\n"), Model::None),
+            ["__ALL__", "__ALL_PRUNABLE__"]
+        );
+    }
+
+    #[test]
+    fn variables_inside_eval() {
+        let all = items(
+            &format!("num_epochs: 10.0\nwarmup: 2.0\n{GM_HEAD}    end_epoch: eval(num$0\n"),
+            Model::None,
+            false,
+        );
+        let shown: Vec<(&str, Option<&str>)> = all
+            .iter()
+            .map(|i| (i.label.as_str(), i.detail.as_deref()))
+            .collect();
+        assert_eq!(
+            shown,
+            [("num_epochs", Some("10.0")), ("warmup", Some("2.0"))]
+        );
+    }
+
+    #[test]
+    fn top_level_keys_at_the_margin() {
+        let names = labels(&format!("{GM_HEAD}$0\n"), Model::None);
+        assert!(names.contains(&"modifiers".to_string()), "{names:?}");
+        assert!(!names.iter().any(|n| n.starts_with('<')), "{names:?}");
+    }
+
+    #[test]
+    fn modules_for_ignore() {
+        let names = labels(
+            "modifiers:\n  - !QuantizationModifier\n    ignore: [$0\n",
+            Model::Digits,
+        );
+        assert_eq!(names, ["conv1", "conv2", "fc1", "fc2"]);
+    }
+
+    #[test]
+    fn scheme_keys_and_values() {
+        let head = "modifiers:\n  - !QuantizationModifier\n    scheme:\n";
+        let keys = labels(&format!("{head}      $0\n"), Model::None);
+        assert_eq!(keys, catalog::SCHEME_KEYS);
+        let args = labels(&format!("{head}      weights:\n        $0\n"), Model::None);
+        assert_eq!(args, catalog::SCHEME_ARGS_KEYS);
+        let strategies = labels(
+            &format!("{head}      weights:\n        strategy: $0\n"),
+            Model::None,
+        );
+        assert_eq!(strategies, catalog::QUANTIZATION_STRATEGIES);
+    }
+
+    #[test]
+    fn nothing_for_an_unknown_field_value() {
+        let f = fixture_with(&format!("{GM_HEAD}    no_such_field: $0\n"), Model::None);
+        assert!(complete(&f.analysis, Encoding::Utf16, f.position, false).is_none());
+    }
+}

@@ -371,3 +371,203 @@ fn module_doc(analysis: &Analysis, m: &Modifier, entry: &str) -> String {
     out.push_str(&quantization_lines(model, &weights));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handlers::fixture::{Fixture, Model, fixture_with};
+    use tower_lsp_server::ls_types::Range;
+
+    const GM: &str = "\
+modifiers:
+  - !GMPruningModifier
+    init_sparsity: 0.05
+    final_sparsity: 0.9
+    start_epoch: 0.0
+    end_epoch: 10.0
+    update_frequency: 1.0
+    inter_func: cubic
+    params: [conv1.weight, conv2.weight, fc1.weight, fc2.weight]
+";
+
+    /// `GM` with `$0` put after the first occurrence of `at`.
+    fn gm_at(at: &str) -> String {
+        let i = GM.find(at).unwrap_or_else(|| panic!("{at:?} is not in GM")) + at.len();
+        format!("{}$0{}", &GM[..i], &GM[i..])
+    }
+
+    fn hover_of(f: &Fixture, markdown: bool) -> Option<(String, Range)> {
+        let found = hover(&f.analysis, Encoding::Utf16, f.position, markdown)?;
+        let HoverContents::Markup(content) = found.contents else {
+            panic!("hover answers markup");
+        };
+        assert_eq!(
+            content.kind,
+            if markdown {
+                MarkupKind::Markdown
+            } else {
+                MarkupKind::PlainText
+            }
+        );
+        Some((content.value, found.range.expect("hover has a range")))
+    }
+
+    fn hover_text(marked: &str, model: Model) -> String {
+        let f = fixture_with(marked, model);
+        hover_of(&f, true)
+            .unwrap_or_else(|| panic!("no hover at the cursor of {marked:?}"))
+            .0
+    }
+
+    #[test]
+    fn modifier_tag_shows_its_doc_and_schedule() {
+        let f = fixture_with(&gm_at("!GMPrun"), Model::None);
+        let (text, range) = hover_of(&f, true).unwrap();
+        assert!(
+            text.starts_with("**GMPruningModifier**\n\nGradual magnitude pruning"),
+            "{text}"
+        );
+        assert!(
+            text.contains("- epochs 0 → 10, 10 pruning steps\n"),
+            "{text}"
+        );
+        assert!(text.contains("- sparsity 0.05 → 0.9\n"), "{text}");
+        // No model: no line about the layers it selects.
+        assert!(!text.contains("layer(s)"), "{text}");
+        // The range is the tag on line 1.
+        assert_eq!((range.start.line, range.end.line), (1, 1));
+        assert_eq!(range.start.character, 4);
+    }
+
+    #[test]
+    fn modifier_tag_with_a_model_counts_the_selected_layers() {
+        let text = hover_text(&gm_at("!GM"), Model::Digits);
+        assert!(text.contains("- 4 layer(s) of digits_cnn.onnx, "), "{text}");
+    }
+
+    #[test]
+    fn an_unknown_modifier_says_so() {
+        let text = hover_text("modifiers:\n  - !NoSuch$0Modifier\n    a: 1\n", Model::None);
+        assert_eq!(text, "**!NoSuchModifier**: not a SparseML modifier.");
+    }
+
+    #[test]
+    fn field_key_shows_type_requirement_and_range() {
+        let text = hover_text(&gm_at("final_spar"), Model::None);
+        assert!(text.starts_with("**final_sparsity** ("), "{text}");
+        assert!(
+            text.contains(", required\n\nSparsity reached at end_epoch"),
+            "{text}"
+        );
+        assert!(text.contains("\n- valid: "), "{text}");
+    }
+
+    #[test]
+    fn field_value_shows_the_field_with_its_default_and_values() {
+        let text = hover_text(&gm_at("inter_func: cu"), Model::None);
+        assert!(text.starts_with("**inter_func** ("), "{text}");
+        assert!(text.contains("\n- default: `cubic`"), "{text}");
+        assert!(
+            text.contains("\n- one of: linear, cubic, inverse_cubic"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn plain_text_clients_get_no_markdown() {
+        let f = fixture_with(&gm_at("final_spar"), Model::None);
+        let (text, _) = hover_of(&f, false).unwrap();
+        assert!(text.starts_with("final_sparsity ("), "{text}");
+        assert!(!text.contains("**") && !text.contains('`'), "{text}");
+    }
+
+    #[test]
+    fn an_unknown_field_has_no_hover() {
+        let f = fixture_with(
+            "modifiers:\n  - !GMPruningModifier\n    no_such_fi$0eld: 1\n",
+            Model::None,
+        );
+        assert!(hover_of(&f, true).is_none());
+    }
+
+    #[test]
+    fn layer_name_with_a_project_shows_the_measured_sensitivity() {
+        let text = hover_text(&gm_at("conv2.we"), Model::DigitsWithProject);
+        assert!(
+            text.starts_with("**conv2.weight** — Conv `/conv2/Conv_output_0`\n\n"),
+            "{text}"
+        );
+        assert!(text.contains("- weight shape ["), "{text}");
+        assert!(
+            text.contains(" FLOPs per run; at 0.9 sparsity about "),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "- loss sensitivity 0.067, rank 4 of 4 (1 = most sensitive; from the magnitude loss profile 'magnitude' (mean abs weight removed))"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn layer_name_without_a_project_shows_the_approximation() {
+        let text = hover_text(&gm_at("conv1.we"), Model::Digits);
+        assert!(text.starts_with("**conv1.weight** — Conv"), "{text}");
+        assert!(
+            text.contains("- loss sensitivity 57.600, rank 1 of 4 (1 = most sensitive; approximated from shapes"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn layer_name_without_a_model_says_how_to_name_one() {
+        let text = hover_text(&gm_at("fc1.we"), Model::None);
+        assert_eq!(
+            text,
+            "`fc1.weight`: no model is associated; add `# prunekit: model=PATH.onnx` to see its layers."
+        );
+    }
+
+    #[test]
+    fn a_name_the_model_lacks_is_named() {
+        let text = hover_text(&GM.replace("fc2.weight]", "fc9.we$0ight]"), Model::Digits);
+        assert_eq!(text, "`fc9.weight` is not a weight of digits_cnn.onnx.");
+    }
+
+    #[test]
+    fn a_regex_lists_what_it_matches() {
+        let text = hover_text(
+            &GM.replace(
+                "[conv1.weight, conv2.weight, fc1.weight, fc2.weight]",
+                "['re:conv$0.*']",
+            ),
+            Model::Digits,
+        );
+        assert_eq!(
+            text,
+            "`re:conv.*` matches 2 prunable weight(s) of digits_cnn.onnx: conv1.weight, conv2.weight"
+        );
+    }
+
+    #[test]
+    fn a_variable_in_eval_shows_its_value() {
+        let marked = format!(
+            "num_epochs: 10.0\n{}",
+            GM.replace("end_epoch: 10.0", "end_epoch: eval(num_e$0pochs)")
+        );
+        let text = hover_text(&marked, Model::None);
+        assert_eq!(text, "**num_epochs** = `10.0`  \nrecipe variable");
+    }
+
+    #[test]
+    fn whitespace_and_the_group_key_have_no_hover() {
+        for at in ["modifiers:\n$0  - !GMPruningModifier", "modif$0iers:"] {
+            let f = fixture_with(&GM.replacen(&at.replace("$0", ""), at, 1), Model::Digits);
+            assert_eq!(f.analysis.text.as_str(), GM);
+            assert!(hover_of(&f, true).is_none(), "{at:?}");
+        }
+        let f = fixture_with(&format!("{GM}\n$0\n"), Model::Digits);
+        assert!(hover_of(&f, true).is_none());
+    }
+}

@@ -4,6 +4,8 @@
 pub mod code_action;
 pub mod completion;
 pub mod context;
+#[cfg(test)]
+pub mod fixture;
 pub mod hover;
 pub mod inlay;
 pub mod lens;
