@@ -164,7 +164,7 @@ pub fn analyze(model: &Model, options: &AnalysisOptions) -> Result<ModelAnalysis
     let mut unknown_flops_ops = HashSet::new();
     let mut totals = Totals::default();
     let mut counted_weights = HashSet::new();
-    for i in index.topological_order() {
+    for &i in index.topological_order() {
         let node = &graph.node[i];
         let ctx = OpContext {
             node,

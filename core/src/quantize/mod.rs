@@ -26,11 +26,11 @@ use self::calibrate::Observer;
 use self::qdq::Activation;
 use self::scale::ActivationParams;
 use crate::analysis::DimDecl;
+use crate::analysis::graph::GraphIndex;
 use crate::error::{Error, Result};
 use crate::model::onnx::ModelProto;
 use crate::profile::Skipped;
 use crate::profile::loss::DataInfo;
-use crate::profile::one_shot::plan::Planner;
 use crate::profile::one_shot::{analysis_batch, dataset};
 use crate::progress::{Cancel, Progress};
 use crate::runtime::{Batch, Dataset, InputArray, build_session, to_value};
@@ -373,13 +373,14 @@ fn calibrate(
         .graph
         .as_ref()
         .ok_or_else(|| Error::Usage("the model has no graph to calibrate.".into()))?;
-    let planner = Planner::new(graph);
+    let index = GraphIndex::new(graph);
+    // Graph inputs are fed, not computed: their ranges come from the batches themselves.
     let computed: Vec<String> = activations
         .iter()
         .map(|a| a.name.clone())
-        .filter(|n| !planner.is_graph_input(n))
+        .filter(|n| !(index.is_graph_input(n) && !index.is_initializer(n)))
         .collect();
-    let proto = planner.with_outputs(proto, &computed);
+    let proto = crate::model::with_outputs(proto, &computed);
     let threads = options
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

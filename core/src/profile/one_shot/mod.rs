@@ -89,7 +89,7 @@ pub fn profile(
     let mut cached: Vec<String> = parts
         .iter()
         .flat_map(|(_, p)| p.inputs.iter().chain(std::iter::once(&p.weight)))
-        .filter(|v| !planner.is_graph_input(v) && !is_initializer(graph, v))
+        .filter(|v| !planner.is_graph_input(v) && !planner.index().is_initializer(v))
         .cloned()
         .collect();
     cached.sort();
@@ -99,7 +99,7 @@ pub fn profile(
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let total_steps = (parts.len() * options.levels.len()) as u64 + batches.len() as u64;
     progress.report(0, total_steps, "baseline run");
-    let baseline_proto = planner.with_outputs(&model.proto, &cached);
+    let baseline_proto = crate::model::with_outputs(&model.proto, &cached);
     let mut baseline_session = build_session(&baseline_proto, Some(threads))?;
     let output_names: Vec<String> = graph.output.iter().map(|o| o.name().to_string()).collect();
     let mut cache: Vec<HashMap<String, DynValue>> = Vec::with_capacity(batches.len());
@@ -548,10 +548,6 @@ fn check_cache_size(
         )));
     }
     Ok(())
-}
-
-fn is_initializer(graph: &crate::model::onnx::GraphProto, name: &str) -> bool {
-    graph.initializer.iter().any(|t| t.name() == name)
 }
 
 /// ONNX's element type number for ONNX Runtime's element type.

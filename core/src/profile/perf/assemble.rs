@@ -219,7 +219,7 @@ fn layer_times(
                     (perf.ms, perf.p50_ms, perf.p90_ms) =
                         (s.map(|s| s.mean), s.map(|s| s.p50), s.map(|s| s.p90));
                     perf.fused_from = graph
-                        .order
+                        .order()
                         .iter()
                         .filter(|&&n| attribution.fate[n] == Fate::FusedInto(node))
                         .map(|&n| graph.nodes[n].layer.clone())
@@ -328,10 +328,10 @@ fn fused_lines(
     kernel_ops: &HashMap<usize, Vec<&str>>,
 ) -> Vec<String> {
     let mut members: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
-    for &node in &graph.order {
+    for &node in graph.order() {
         if let Fate::FusedInto(owner) = attribution.fate[node] {
             members
-                .entry(graph.position[owner])
+                .entry(graph.position(owner))
                 .or_default()
                 .push(&graph.nodes[node].layer);
         }
@@ -339,7 +339,7 @@ fn fused_lines(
     members
         .into_iter()
         .map(|(position, fused)| {
-            let owner = graph.order[position];
+            let owner = graph.order()[position];
             let ops = kernel_ops
                 .get(&owner)
                 .map_or(graph.nodes[owner].op.to_string(), |ops| ops.join(" + "));
@@ -361,7 +361,7 @@ fn fate_notes(
 ) -> Vec<String> {
     let named = |fate: Fate| -> Vec<&str> {
         graph
-            .order
+            .order()
             .iter()
             .filter(|&&n| attribution.fate[n] == fate)
             .map(|&n| graph.nodes[n].layer.as_str())

@@ -196,7 +196,7 @@ pub fn measure(
     drop(scratch);
 
     let trace = kernel_times(&events, options.warmup);
-    let graph = OnnxGraph::new(model, analysis);
+    let graph = OnnxGraph::new(model);
     let attribution = attribute(&graph, &trace.kernels, optimized.as_deref());
     let mut profile = assemble(analysis, options, &run_ms, &trace, &graph, &attribution);
     profile.notes.splice(0..0, notes);
