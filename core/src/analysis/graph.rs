@@ -246,6 +246,11 @@ impl<'g> GraphIndex<'g> {
         self.inputs.contains(value)
     }
 
+    /// Whether `value` is a graph input fed by the caller: listed, and not an initializer.
+    pub fn is_data_input(&self, value: &str) -> bool {
+        self.is_graph_input(value) && !self.is_initializer(value)
+    }
+
     pub fn constant(&self, value: &str) -> Option<&TensorProto> {
         self.constants.get(value).map(|t| t.as_ref())
     }

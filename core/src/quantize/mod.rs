@@ -9,6 +9,7 @@ mod fold;
 mod options;
 mod qdq;
 mod scale;
+pub mod sensitivity;
 mod targets;
 
 use std::borrow::Cow;
@@ -25,15 +26,13 @@ pub use targets::{Target, find as find_targets};
 use self::calibrate::Observer;
 use self::qdq::Activation;
 use self::scale::ActivationParams;
-use crate::analysis::DimDecl;
+use crate::analysis::Skipped;
 use crate::analysis::graph::GraphIndex;
 use crate::error::{Error, Result};
 use crate::model::onnx::ModelProto;
-use crate::profile::Skipped;
-use crate::profile::loss::DataInfo;
-use crate::profile::one_shot::{analysis_batch, dataset};
 use crate::progress::{Cancel, Progress};
-use crate::runtime::{Batch, Dataset, InputArray, build_session, to_value};
+use crate::runtime::batch::{analysis_batch, dataset, model_fixed_batch};
+use crate::runtime::{Batch, DataInfo, Dataset, InputArray, build_session, to_value};
 use crate::{Model, ModelAnalysis};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -336,12 +335,7 @@ pub fn calibration_data(
     analysis: &ModelAnalysis,
     options: &QuantizeOptions,
 ) -> Result<(crate::runtime::Dataset, usize)> {
-    let fixed_batch = analysis.inputs.iter().any(|i| {
-        matches!(
-            i.declared.as_ref().and_then(|d| d.first()),
-            Some(DimDecl::Fixed(_))
-        )
-    });
+    let fixed_batch = model_fixed_batch(analysis).is_some();
     let batch = options
         .batch
         .or((!fixed_batch).then_some(CALIBRATION_BATCH));
@@ -378,7 +372,7 @@ fn calibrate(
     let computed: Vec<String> = activations
         .iter()
         .map(|a| a.name.clone())
-        .filter(|n| !(index.is_graph_input(n) && !index.is_initializer(n)))
+        .filter(|n| !index.is_data_input(n))
         .collect();
     let proto = crate::model::with_outputs(proto, &computed);
     let threads = options

@@ -2,15 +2,18 @@
 //! The library is loaded at run time (`ort`'s `load-dynamic`), so prunekit builds without it and
 //! says in one sentence how to get it when it is missing.
 
+pub mod batch;
 mod data;
 mod dataset;
 mod locate;
 pub mod memory;
+pub mod metric;
 mod npz;
 mod session;
 
+pub use batch::analysis_batch;
 pub use data::InputArray;
-pub use dataset::{Batch, Dataset, LABELS};
+pub use dataset::{Batch, DataInfo, Dataset, LABELS};
 pub use locate::{RUNTIME_MISSING_FIX, Runtime, runtime};
 pub use npz::{Npz, read_npz};
 pub use session::{ModelSession, SessionOptions, SplitMix64, generated_inputs};

@@ -65,7 +65,7 @@ fn producers_and_consumers_are_indexed_by_value() {
     );
     assert_eq!(index.consumers("y").count(), 0);
     assert!(index.is_initializer("w") && !index.is_graph_input("w"));
-    assert!(index.is_graph_input("x"));
+    assert!(index.is_graph_input("x") && index.is_data_input("x"));
     assert_eq!(index.uses(1).collect::<Vec<_>>(), vec!["x", "w"]);
 }
 

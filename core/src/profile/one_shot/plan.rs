@@ -99,7 +99,7 @@ impl<'g> Planner<'g> {
 
     /// Whether a value is a graph input of the model (fed from the data, not cached).
     pub fn is_graph_input(&self, value: &str) -> bool {
-        self.index.is_graph_input(value) && !self.index.is_initializer(value)
+        self.index.is_data_input(value)
     }
 
     /// The sub-model of `part`. `input_types` gives each input's ONNX element type and shape

@@ -8,13 +8,10 @@ use super::estimate::{
     CostModel, flops_caveats, layer_base, layer_flops_estimates, model_flops_estimates,
 };
 use super::trace::Trace;
-use super::{
-    LayerPerf, ModelPerf, OpTypePerf, PERF_LEVELS, PerfKind, PerfOptions, PerfProfile,
-    analysis_batch,
-};
+use super::{LayerPerf, ModelPerf, OpTypePerf, PERF_LEVELS, PerfKind, PerfOptions, PerfProfile};
 use crate::analysis::ModelAnalysis;
 use crate::profile::levels::level_key;
-use crate::runtime::runtime;
+use crate::runtime::{analysis_batch, runtime};
 
 #[derive(Debug, Clone, Copy)]
 struct Stats {
@@ -196,21 +193,18 @@ fn layer_times(
     trace: &Trace,
     batch_scale: f64,
 ) -> Vec<LayerPerf> {
-    let node_of: HashMap<&str, usize> = graph
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.layer.as_str(), i))
-        .collect();
     let zero = (trace.runs_with_events > 0).then_some(0.0);
     analysis
         .layers
         .iter()
-        .map(|layer| {
+        .enumerate()
+        .map(|(k, layer)| {
             let flops = layer.flops.map(|f| (f as f64 * batch_scale).round() as u64);
             let mut perf = layer_base(layer, flops);
             perf.estimated_flops = layer_flops_estimates(layer, flops);
-            let Some(&node) = node_of.get(layer.name.as_str()) else {
+            // The analysis lists one layer per node, in the graph index's topological order.
+            let node = graph.order().get(k).copied();
+            let Some(node) = node.filter(|&n| graph.nodes[n].layer == layer.name) else {
                 return perf;
             };
             match attribution.fate[node] {
