@@ -1,6 +1,8 @@
 //! int8 quantization of an ONNX model, done by prunekit itself (no Python): static QDQ with
 //! calibrated activation ranges (`calibrate`, `qdq`), dynamic quantization of MatMul and Gemm
-//! (`dynamic`), the arithmetic both share (`scale`), and which layers they take (`targets`).
+//! (`dynamic`), the arithmetic both share (`scale`), which layers they take (`targets`), and how
+//! much quantizing each layer alone hurts (`sensitivity`, the loss profile's quantization part).
+//! It reads graphs through `analysis::graph` and samples through `runtime`, never `profile`.
 
 mod build;
 mod calibrate;

@@ -1,4 +1,6 @@
-//! ONNX Runtime: finding its shared library, and running models on generated or given inputs.
+//! ONNX Runtime: finding its shared library, and running models on generated or given inputs:
+//! the samples (`Dataset`) and the batch to run them in (`batch`), and how far a changed model's
+//! outputs are from the original's (`metric`).
 //! The library is loaded at run time (`ort`'s `load-dynamic`), so prunekit builds without it and
 //! says in one sentence how to get it when it is missing.
 
