@@ -222,10 +222,7 @@ fn inputs_at(
                 .iter()
                 .map(|&d| d as usize)
                 .collect();
-            let free = matches!(
-                input.declared.as_ref().and_then(|d| d.first()),
-                Some(crate::analysis::DimDecl::Symbol(_) | crate::analysis::DimDecl::Anonymous) | None
-            );
+            let free = crate::runtime::batch::fixed_batch(input).is_none();
             if let Some(first) = shape.first_mut() {
                 if free {
                     *first = batch;

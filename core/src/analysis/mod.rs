@@ -73,6 +73,14 @@ impl Totals {
     }
 }
 
+/// A layer (or part) a pass left out, and why: a profile could not measure it, quantization
+/// left it float.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Skipped {
+    pub name: String,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct OutputInfo {
     pub name: String,
@@ -164,7 +172,7 @@ pub fn analyze(model: &Model, options: &AnalysisOptions) -> Result<ModelAnalysis
     let mut unknown_flops_ops = HashSet::new();
     let mut totals = Totals::default();
     let mut counted_weights = HashSet::new();
-    for i in index.topological_order() {
+    for &i in index.topological_order() {
         let node = &graph.node[i];
         let ctx = OpContext {
             node,
@@ -338,7 +346,7 @@ fn declared_facts(ty: &TypeProto, symbols: &HashMap<String, u64>) -> Option<Valu
 
 impl Layer {
     /// Sparsify's approximated loss sensitivity of a prunable layer (its virtual "Approximated"
-    /// loss profile, recipes.md §9.5): `(in + out) / params × max(in/out, out/in)` where `in` and
+    /// loss profile): `(in + out) / params × max(in/out, out/in)` where `in` and
     /// `out` are the activation volumes (known, non-zero dims) and `params` the weight and bias.
     /// A structural prior from shapes alone, until a measured loss profile exists.
     pub fn approx_sensitivity(&self) -> Option<f64> {
@@ -435,7 +443,8 @@ mod tests {
 
     #[test]
     fn approximated_sensitivity_matches_sparsifys_worked_examples() {
-        // recipes.md §9.5: Conv 3→4, 3×3, 8×8, with bias: (192 + 256) / 112 × 256/192 = 5.333.
+        // Sparsify's own example: Conv 3→4, 3×3, 8×8, with bias: (192 + 256) / 112 × 256/192
+        // = 5.333.
         let conv = layer(
             "Conv",
             vec![

@@ -22,7 +22,7 @@ use crate::model::{attr, tensor};
 const INVALID: &str = "the model is invalid: re-export it";
 
 /// How deep subgraphs are followed (a corrupt file can nest them arbitrarily).
-const MAX_SUBGRAPH_DEPTH: usize = 64;
+pub(super) const MAX_SUBGRAPH_DEPTH: usize = 64;
 
 /// Ops with a sliding window over spatial dims, and so strides, dilations and a kernel.
 const WINDOW_OPS: &[&str] = &["Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"];
@@ -41,7 +41,7 @@ fn describe(node: &NodeProto, index: usize) -> String {
 
 /// The first reason the graph is invalid, as a sentence without the model's path.
 pub(super) fn graph(graph: &GraphProto, index: &GraphIndex) -> Result<(), String> {
-    definitions(graph)?;
+    definitions(graph, index)?;
     let mut scope: HashSet<&str> = HashSet::new();
     reads(graph, &mut scope, 0)?;
     outputs(graph)?;
@@ -64,7 +64,7 @@ pub(super) fn graph(graph: &GraphProto, index: &GraphIndex) -> Result<(), String
 /// Every value is defined once: graph inputs, initializers and node outputs are one namespace
 /// (static single assignment), except that an initializer may also be listed as a graph input.
 /// Node names, when given, are unique too.
-fn definitions(graph: &GraphProto) -> Result<(), String> {
+fn definitions(graph: &GraphProto, index: &GraphIndex) -> Result<(), String> {
     let inputs: HashSet<&str> = graph.input.iter().map(|i| i.name()).collect();
     if let Some(input) = first_duplicate(graph.input.iter().map(|i| i.name())) {
         return Err(format!(
@@ -82,14 +82,23 @@ fn definitions(graph: &GraphProto) -> Result<(), String> {
             "two nodes are named '{name}' (names must be unique); {INVALID}."
         ));
     }
-    let mut producers: HashMap<&str, usize> = HashMap::new();
     for (i, node) in graph.node.iter().enumerate() {
-        for out in node.output.iter().filter(|o| !o.is_empty()) {
+        for (j, out) in node
+            .output
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| !o.is_empty())
+        {
+            // The index keeps the first node that writes a value: an earlier writer, or this
+            // node when an earlier output of its own has the name too, is a second definition.
+            let first = index
+                .producer_index(out)
+                .filter(|&p| p < i || node.output[..j].contains(out));
             let what = if inputs.contains(out.as_str()) {
                 "a graph input"
             } else if initializers.contains(out.as_str()) {
                 "an initializer"
-            } else if let Some(&first) = producers.get(out.as_str()) {
+            } else if let Some(first) = first {
                 if first == i {
                     return Err(format!(
                         "{} writes '{out}' twice; {INVALID}.",
@@ -102,7 +111,6 @@ fn definitions(graph: &GraphProto) -> Result<(), String> {
                     describe(node, i)
                 ));
             } else {
-                producers.insert(out, i);
                 continue;
             };
             return Err(format!(
@@ -321,17 +329,6 @@ fn outputs(graph: &GraphProto) -> Result<(), String> {
 /// No node depends on its own output, directly or through others.
 fn cycles(graph: &GraphProto, index: &GraphIndex) -> Result<(), String> {
     let nodes = &graph.node;
-    // A node's producers, by index (self-reads included).
-    let producers: Vec<Vec<usize>> = nodes
-        .iter()
-        .map(|node| {
-            node.input
-                .iter()
-                .filter(|s| !s.is_empty())
-                .filter_map(|s| index.producer_index(s))
-                .collect()
-        })
-        .collect();
     for (i, node) in nodes.iter().enumerate() {
         if let Some(own) = node
             .input
@@ -344,34 +341,26 @@ fn cycles(graph: &GraphProto, index: &GraphIndex) -> Result<(), String> {
             ));
         }
     }
-    let mut n_waiting: Vec<usize> = producers.iter().map(Vec::len).collect();
-    let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
-    for (i, ps) in producers.iter().enumerate() {
-        for &p in ps {
-            consumers[p].push(i);
-        }
-    }
-    let mut ready: Vec<usize> = (0..nodes.len()).filter(|&i| n_waiting[i] == 0).collect();
-    let mut done = vec![false; nodes.len()];
-    while let Some(i) = ready.pop() {
-        done[i] = true;
-        for &c in &consumers[i] {
-            n_waiting[c] -= 1;
-            if n_waiting[c] == 0 {
-                ready.push(c);
-            }
-        }
-    }
-    let Some(start) = done.iter().position(|d| !d) else {
+    let Some(&start) = index.unsorted().first() else {
         return Ok(());
     };
+    let mut done = vec![true; nodes.len()];
+    for &i in index.unsorted() {
+        done[i] = false;
+    }
     // Every node left waits on another node left, so walking back through producers that are
     // left must come round: the nodes from the first repeat on are the cycle.
     let mut path = vec![start];
     let mut seen = HashMap::from([(start, 0usize)]);
     let mut current = start;
     let cycle = loop {
-        let Some(&next) = producers[current].iter().find(|&&p| !done[p]) else {
+        let Some(next) = nodes[current]
+            .input
+            .iter()
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| index.producer_index(s))
+            .find(|&p| !done[p])
+        else {
             // Unreachable by construction; say so without naming a cycle rather than panic.
             return Err(format!(
                 "{} is part of a cycle; {INVALID}.",

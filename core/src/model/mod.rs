@@ -36,3 +36,20 @@ impl Model {
         default_opset(&self.proto).unwrap_or(0)
     }
 }
+
+/// `model` with `extra` values added as graph outputs (those it outputs already stay once): for
+/// a run that reads intermediate activations back.
+pub fn with_outputs(model: &onnx::ModelProto, extra: &[String]) -> onnx::ModelProto {
+    let mut proto = model.clone();
+    if let Some(graph) = proto.graph.as_mut() {
+        let existing: std::collections::HashSet<String> =
+            graph.output.iter().map(|o| o.name().to_string()).collect();
+        for name in extra.iter().filter(|n| !existing.contains(*n)) {
+            graph.output.push(onnx::ValueInfoProto {
+                name: Some(name.clone()),
+                ..Default::default()
+            });
+        }
+    }
+    proto
+}

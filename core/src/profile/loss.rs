@@ -5,6 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::levels;
+pub use crate::analysis::Skipped;
+pub use crate::quantize::sensitivity::{QuantLayerLoss, QuantModelLoss, QuantizationLoss};
+pub use crate::runtime::DataInfo;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -62,48 +65,6 @@ pub struct LossProfile {
     pub quantization: Option<QuantizationLoss>,
 }
 
-/// How much int8 quantization hurts: each layer quantized alone (its weight and the activations
-/// around it, with the calibrated ranges), then the whole model quantized as `export model`
-/// would, each run in ONNX Runtime (`profile::quant_loss`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QuantizationLoss {
-    pub mode: crate::quantize::QuantMode,
-    pub calibration: crate::quantize::Calibration,
-    pub per_channel: bool,
-    /// What `value` measures: the one-shot metric ("kl_divergence", "nmse").
-    pub metric: String,
-    pub layers: Vec<QuantLayerLoss>,
-    /// Every quantizable layer quantized at once.
-    pub model: QuantModelLoss,
-    /// The float model's accuracy on the same samples, when they carry `labels`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub float_accuracy: Option<f64>,
-    /// Samples each run used, and where they came from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<DataInfo>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QuantLayerLoss {
-    pub name: String,
-    pub weight: String,
-    pub op_type: String,
-    /// The metric with this layer alone quantized.
-    pub value: f64,
-    /// Held-out accuracy with this layer alone quantized, when the data carries `labels`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub accuracy: Option<f64>,
-    /// 1 for the most sensitive layer (largest value).
-    pub rank: usize,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct QuantModelLoss {
-    pub value: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub accuracy: Option<f64>,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerLoss {
     pub name: String,
@@ -129,23 +90,6 @@ pub struct ModelLoss {
     /// The unpruned model's accuracy, when the data carries `labels`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_accuracy: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DataInfo {
-    /// The `.npz` path, or "generated" for seeded random inputs.
-    pub source: String,
-    pub samples: usize,
-    pub batch: usize,
-    pub has_labels: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seed: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Skipped {
-    pub name: String,
-    pub reason: String,
 }
 
 /// One layer's measured values before the summaries are added.

@@ -9,7 +9,8 @@ pub mod magnitude;
 pub mod one_shot;
 pub mod perf;
 pub mod prune;
-pub mod quant_loss;
+/// The quantization loss profile is quantization sensitivity, measured where quantization lives.
+pub use crate::quantize::sensitivity as quant_loss;
 pub mod weights;
 
 pub use levels::{LOSS_LEVELS, PERF_LEVELS, level_key, magnitude_levels};

@@ -5,59 +5,40 @@
 //! unnormalized output, whose range is not the one that matters, and the BatchNormalization would
 //! stay a float op. Folded first, the int8 weight already holds the normalization.
 
-use std::collections::HashMap;
-
 use super::build::{self, Names};
+use crate::analysis::graph::{GraphIndex, is_default_domain};
 use crate::model::attr;
 use crate::model::onnx::{GraphProto, data_type as dt};
 use crate::model::tensor;
-use crate::profile::one_shot::plan::uses;
 
-/// Folds every Conv → BatchNormalization pair it safely can; returns how many.
-pub fn batch_norms(graph: &mut GraphProto) -> usize {
-    let mut readers: HashMap<String, usize> = HashMap::new();
-    let mut direct_readers: HashMap<&str, usize> = HashMap::new();
-    for node in &graph.node {
-        for value in uses(node) {
-            *readers.entry(value).or_default() += 1;
-        }
-        for value in &node.input {
-            *direct_readers.entry(value.as_str()).or_default() += 1;
-        }
-    }
-    let producer: HashMap<String, usize> = graph
-        .node
-        .iter()
-        .enumerate()
-        .filter_map(|(i, n)| n.output.first().map(|o| (o.clone(), i)))
-        .collect();
+/// The (Conv, BatchNormalization) node pairs that can be folded: the BatchNormalization reads a
+/// Conv's only output, which nothing else reads, and has the Conv's weight and bias to itself.
+fn pairs(index: &GraphIndex) -> Vec<(usize, usize)> {
+    let graph = index.graph;
     let outputs: Vec<String> = graph.output.iter().map(|o| o.name().to_string()).collect();
-    let mut names = Names::of(graph);
     let mut folded: Vec<(usize, usize)> = Vec::new();
     for (bn, node) in graph.node.iter().enumerate() {
         if node.op_type() != "BatchNormalization"
-            || !crate::analysis::graph::is_default_domain(node)
+            || !is_default_domain(node)
             || node.output.iter().filter(|o| !o.is_empty()).count() != 1
             || node.input.len() != 5
         {
             continue;
         }
-        let Some(&conv) = producer.get(&node.input[0]) else {
+        let Some(conv) = index.producer_index(&node.input[0]) else {
             continue;
         };
         // Its readers will read the Conv instead: each must name it as an input, not read it
         // from inside a subgraph, and it cannot be a model output.
         let out = node.output[0].as_str();
-        if outputs.iter().any(|o| o == out)
-            || readers.get(out).copied().unwrap_or(0)
-                != direct_readers.get(out).copied().unwrap_or(0)
-        {
+        if outputs.iter().any(|o| o == out) || index.read_in_subgraph(out) {
             continue;
         }
         let c = &graph.node[conv];
-        let only_reader = |v: &str| readers.get(v).copied() == Some(1);
+        let only_reader = |v: &str| index.reads_of(v).len() == 1;
         if c.op_type() != "Conv"
-            || !crate::analysis::graph::is_default_domain(c)
+            || !is_default_domain(c)
+            || c.output.first() != Some(&node.input[0])
             || !only_reader(&c.output[0])
             || outputs.contains(&c.output[0])
             || !c.input.iter().skip(1).all(|v| only_reader(v))
@@ -67,7 +48,13 @@ pub fn batch_norms(graph: &mut GraphProto) -> usize {
         }
         folded.push((conv, bn));
     }
+    folded
+}
 
+/// Folds every Conv → BatchNormalization pair it safely can; returns how many.
+pub fn batch_norms(graph: &mut GraphProto) -> usize {
+    let folded = pairs(&GraphIndex::new(graph));
+    let mut names = Names::of(graph);
     let mut done = 0;
     let mut removed = Vec::new();
     for (conv, bn) in folded {

@@ -1,6 +1,8 @@
 //! int8 quantization of an ONNX model, done by prunekit itself (no Python): static QDQ with
 //! calibrated activation ranges (`calibrate`, `qdq`), dynamic quantization of MatMul and Gemm
-//! (`dynamic`), the arithmetic both share (`scale`), and which layers they take (`targets`).
+//! (`dynamic`), the arithmetic both share (`scale`), which layers they take (`targets`), and how
+//! much quantizing each layer alone hurts (`sensitivity`, the loss profile's quantization part).
+//! It reads graphs through `analysis::graph` and samples through `runtime`, never `profile`.
 
 mod build;
 mod calibrate;
@@ -9,6 +11,7 @@ mod fold;
 mod options;
 mod qdq;
 mod scale;
+pub mod sensitivity;
 mod targets;
 
 use std::borrow::Cow;
@@ -25,15 +28,13 @@ pub use targets::{Target, find as find_targets};
 use self::calibrate::Observer;
 use self::qdq::Activation;
 use self::scale::ActivationParams;
-use crate::analysis::DimDecl;
+use crate::analysis::Skipped;
+use crate::analysis::graph::GraphIndex;
 use crate::error::{Error, Result};
 use crate::model::onnx::ModelProto;
-use crate::profile::Skipped;
-use crate::profile::loss::DataInfo;
-use crate::profile::one_shot::plan::Planner;
-use crate::profile::one_shot::{analysis_batch, dataset};
 use crate::progress::{Cancel, Progress};
-use crate::runtime::{Batch, Dataset, InputArray, build_session, to_value};
+use crate::runtime::batch::{analysis_batch, dataset, model_fixed_batch};
+use crate::runtime::{Batch, DataInfo, Dataset, InputArray, build_session, to_value};
 use crate::{Model, ModelAnalysis};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -336,12 +337,7 @@ pub fn calibration_data(
     analysis: &ModelAnalysis,
     options: &QuantizeOptions,
 ) -> Result<(crate::runtime::Dataset, usize)> {
-    let fixed_batch = analysis.inputs.iter().any(|i| {
-        matches!(
-            i.declared.as_ref().and_then(|d| d.first()),
-            Some(DimDecl::Fixed(_))
-        )
-    });
+    let fixed_batch = model_fixed_batch(analysis).is_some();
     let batch = options
         .batch
         .or((!fixed_batch).then_some(CALIBRATION_BATCH));
@@ -373,13 +369,14 @@ fn calibrate(
         .graph
         .as_ref()
         .ok_or_else(|| Error::Usage("the model has no graph to calibrate.".into()))?;
-    let planner = Planner::new(graph);
+    let index = GraphIndex::new(graph);
+    // Graph inputs are fed, not computed: their ranges come from the batches themselves.
     let computed: Vec<String> = activations
         .iter()
         .map(|a| a.name.clone())
-        .filter(|n| !planner.is_graph_input(n))
+        .filter(|n| !index.is_data_input(n))
         .collect();
-    let proto = planner.with_outputs(proto, &computed);
+    let proto = crate::model::with_outputs(proto, &computed);
     let threads = options
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

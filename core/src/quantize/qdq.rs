@@ -10,10 +10,10 @@ use super::scale::{
     ActivationParams, ChannelLayout, quantize_bias, quantize_weight, weight_scales,
 };
 use super::targets::Target;
+use crate::analysis::graph::{GraphIndex, is_default_domain};
 use crate::error::{Error, Result};
 use crate::model::onnx::{GraphProto, ModelProto, NodeProto, TensorProto, data_type as dt};
 use crate::model::tensor;
-use crate::profile::one_shot::plan::uses;
 
 /// An activation that gets a Q/DQ pair.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,16 +42,7 @@ pub fn activations(graph: &GraphProto, targets: &[Target]) -> Vec<Activation> {
         )
         .collect();
     let graph_outputs: HashSet<&str> = graph.output.iter().map(|o| o.name()).collect();
-    let mut consumers: HashMap<String, Vec<usize>> = HashMap::new();
-    let mut direct_reads: HashMap<&str, usize> = HashMap::new();
-    for (i, node) in graph.node.iter().enumerate() {
-        for value in uses(node) {
-            consumers.entry(value).or_default().push(i);
-        }
-        for value in node.input.iter().filter(|v| !v.is_empty()) {
-            *direct_reads.entry(value.as_str()).or_default() += 1;
-        }
-    }
+    let index = GraphIndex::new(graph);
     let is_activation = |v: &str| !v.is_empty() && !constants.contains(v);
 
     // (node, inputs it reads quantized)
@@ -67,11 +58,9 @@ pub fn activations(graph: &GraphProto, targets: &[Target]) -> Vec<Activation> {
         .iter()
         .filter_map(|t| graph.node[t.node].output.first())
         .flat_map(|out| {
-            let relu_out = consumers
-                .get(out)
-                .into_iter()
-                .flatten()
-                .map(|&c| &graph.node[c])
+            let relu_out = index
+                .consumers(out)
+                .map(|c| &graph.node[c])
                 .filter(|n| n.op_type() == "Relu")
                 .filter_map(|n| n.output.first().map(String::as_str));
             std::iter::once(out.as_str())
@@ -81,7 +70,7 @@ pub fn activations(graph: &GraphProto, targets: &[Target]) -> Vec<Activation> {
         .collect();
     for (i, node) in graph.node.iter().enumerate() {
         if node.op_type() == "Add"
-            && crate::analysis::graph::is_default_domain(node)
+            && is_default_domain(node)
             && node.input.len() == 2
             && node.input.iter().all(|v| is_activation(v))
             && node
@@ -95,16 +84,15 @@ pub fn activations(graph: &GraphProto, targets: &[Target]) -> Vec<Activation> {
 
     // A ReLU that is the only reader of a quantized node's output folds into the output's pair.
     let folds = |value: &str| -> Option<(usize, String)> {
-        let readers = consumers.get(value)?;
+        let readers: Vec<usize> = index.consumers(value).collect();
         let &[relu] = readers.as_slice() else {
             return None;
         };
         let node = &graph.node[relu];
         let out = node.output.first()?;
-        let subgraph_reads = consumers.get(out).map_or(0, Vec::len)
-            != direct_reads.get(out.as_str()).copied().unwrap_or(0);
+        let subgraph_reads = index.read_in_subgraph(out);
         (node.op_type() == "Relu"
-            && crate::analysis::graph::is_default_domain(node)
+            && is_default_domain(node)
             && !graph_outputs.contains(value)
             && !graph_outputs.contains(out.as_str())
             && !subgraph_reads)
@@ -129,7 +117,7 @@ pub fn activations(graph: &GraphProto, targets: &[Target]) -> Vec<Activation> {
         let Some(out) = graph.node[*node].output.first() else {
             continue;
         };
-        if !consumers.contains_key(out) {
+        if index.reads_of(out).is_empty() {
             continue;
         }
         match folds(out) {
@@ -167,23 +155,22 @@ pub fn rewrite(
     params: &HashMap<String, ActivationParams>,
     per_channel: bool,
 ) -> Result<Vec<Rewritten>> {
-    let graph = proto
-        .graph
-        .as_mut()
-        .ok_or_else(|| Error::Usage("the model has no graph to quantize.".into()))?;
+    let no_graph = || Error::Usage("the model has no graph to quantize.".into());
+    // Pairs placed after the node that produces their source; graph inputs' pairs go first.
+    let producers: Vec<Option<usize>> = {
+        let index = GraphIndex::new(proto.graph.as_ref().ok_or_else(no_graph)?);
+        activations
+            .iter()
+            .map(|a| index.producer_index(&a.source))
+            .collect()
+    };
+    let graph = proto.graph.as_mut().ok_or_else(no_graph)?;
     let mut names = Names::of(graph);
     let mut new_initializers = Vec::new();
-    // Pairs placed after the node that produces their source; graph inputs' pairs go first.
-    let producer: HashMap<String, usize> = graph
-        .node
-        .iter()
-        .enumerate()
-        .flat_map(|(i, n)| n.output.iter().map(move |o| (o.clone(), i)))
-        .collect();
     let mut after: HashMap<Option<usize>, Vec<NodeProto>> = HashMap::new();
     let mut renamed: HashMap<String, String> = HashMap::new();
     let mut removed: HashSet<usize> = HashSet::new();
-    for a in activations {
+    for (a, &producer) in activations.iter().zip(&producers) {
         let Some(p) = params.get(&a.name) else {
             continue;
         };
@@ -209,10 +196,7 @@ pub fn rewrite(
             vec![quantized, scale, zero_point],
             vec![dequantized.clone()],
         );
-        after
-            .entry(producer.get(&a.source).copied())
-            .or_default()
-            .extend([q, dq]);
+        after.entry(producer).or_default().extend([q, dq]);
         renamed.insert(a.name.clone(), dequantized);
         if let Some(relu) = a.folded_relu {
             removed.insert(relu);
@@ -367,19 +351,18 @@ fn dequantize_node(
 /// Drops the float initializers (and value infos) nothing reads any more: the weights and biases
 /// now stored as integers, the outputs of folded ReLUs.
 pub(super) fn drop_unread(graph: &mut GraphProto) {
-    let read: HashSet<String> = graph
-        .node
-        .iter()
-        .flat_map(uses)
-        .chain(graph.output.iter().map(|o| o.name().to_string()))
-        .collect();
+    let dropped: HashSet<String> = {
+        let index = GraphIndex::new(graph);
+        let outputs: HashSet<&str> = graph.output.iter().map(|o| o.name()).collect();
+        graph
+            .initializer
+            .iter()
+            .map(|t| t.name())
+            .filter(|n| index.reads_of(n).is_empty() && !outputs.contains(n))
+            .map(str::to_string)
+            .collect()
+    };
     let produced: HashSet<String> = graph.node.iter().flat_map(|n| n.output.clone()).collect();
-    let dropped: HashSet<String> = graph
-        .initializer
-        .iter()
-        .map(|t| t.name().to_string())
-        .filter(|n| !read.contains(n))
-        .collect();
     graph.initializer.retain(|t| !dropped.contains(t.name()));
     // Old models list initializers among the inputs too; a dropped one goes from both.
     graph.input.retain(|i| !dropped.contains(i.name()));

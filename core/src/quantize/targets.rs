@@ -1,11 +1,10 @@
 //! Which layers a quantization rewrites, and why the others stay float.
 
-use std::collections::HashMap;
-
 use super::options::QuantMode;
+use crate::analysis::Skipped;
+use crate::analysis::graph::GraphIndex;
 use crate::model::attr;
 use crate::model::onnx::{GraphProto, data_type as dt};
-use crate::profile::Skipped;
 use crate::{Layer, ModelAnalysis};
 
 /// One Conv, Gemm or MatMul whose weight becomes int8.
@@ -54,12 +53,7 @@ pub fn find(
     ignore: &[String],
     mode: QuantMode,
 ) -> (Vec<Target>, Vec<Skipped>) {
-    let node_of: HashMap<&str, usize> = graph
-        .node
-        .iter()
-        .enumerate()
-        .filter_map(|(i, n)| n.output.first().map(|o| (o.as_str(), i)))
-        .collect();
+    let index = GraphIndex::new(graph);
     let mut targets = Vec::new();
     let mut skipped = Vec::new();
     for layer in &analysis.layers {
@@ -77,7 +71,7 @@ pub fn find(
             skipped.push(skip("it is on the ignore list, so it stays float".into()));
             continue;
         }
-        match target(graph, &node_of, layer, mode) {
+        match target(&index, layer, mode) {
             Ok(t) => targets.push(t),
             Err(reason) => skipped.push(skip(reason)),
         }
@@ -85,12 +79,8 @@ pub fn find(
     (targets, skipped)
 }
 
-fn target(
-    graph: &GraphProto,
-    node_of: &HashMap<&str, usize>,
-    layer: &Layer,
-    mode: QuantMode,
-) -> Result<Target, String> {
+fn target(index: &GraphIndex, layer: &Layer, mode: QuantMode) -> Result<Target, String> {
+    let graph = index.graph;
     let op = layer.op_type.as_str();
     if mode == QuantMode::Dynamic && op == "Conv" {
         return Err(
@@ -104,8 +94,8 @@ fn target(
             None => "it has no float32 constant weight to quantize".into(),
         });
     };
-    let node = *node_of
-        .get(layer.name.as_str())
+    let node = index
+        .node_of(&layer.name)
         .ok_or("its node could not be found in the graph")?;
     let n = &graph.node[node];
     let weight = n.input.get(weight_input).cloned().unwrap_or_default();

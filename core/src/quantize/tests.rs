@@ -22,7 +22,7 @@ fn digits_accuracy(proto: &ModelProto) -> f64 {
     let data = Dataset::from_npz(&fixture("digits_test.npz"), &analysis.inputs, None).unwrap();
     let labels = data.labels.clone().unwrap();
     let out = session(proto).run(&data.inputs).unwrap();
-    crate::profile::one_shot::metric::correct(&out[0].1, &labels) as f64 / labels.len() as f64
+    crate::runtime::metric::correct(&out[0].1, &labels) as f64 / labels.len() as f64
 }
 
 fn count(proto: &ModelProto, op: &str) -> usize {
@@ -202,14 +202,9 @@ fn the_quantization_loss_profile_ranks_every_layer_on_real_int8_runs() {
         data: Some(fixture("digits_test.npz")),
         ..QuantizeOptions::new(QuantMode::Static)
     };
-    let loss = crate::profile::quant_loss::profile(
-        &model,
-        &analysis,
-        &options,
-        &NoProgress,
-        &Cancel::default(),
-    )
-    .unwrap();
+    let loss =
+        super::sensitivity::profile(&model, &analysis, &options, &NoProgress, &Cancel::default())
+            .unwrap();
     assert_eq!(loss.metric, "kl_divergence");
     assert_eq!(loss.layers.len(), 4);
     let mut ranks: Vec<usize> = loss.layers.iter().map(|l| l.rank).collect();

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use ndarray::{Axis, Slice};
+use serde::{Deserialize, Serialize};
 
 use super::data::InputArray;
 use super::npz::read_npz;
@@ -13,6 +14,18 @@ use crate::analysis::{DimDecl, ResolvedInput};
 use crate::error::{Error, Result};
 use crate::model::onnx::data_type as dt;
 use crate::model::tensor::dtype_name;
+
+/// The samples a run used, as profiles and quantization reports record them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataInfo {
+    /// The `.npz` path, or "generated" for seeded random inputs.
+    pub source: String,
+    pub samples: usize,
+    pub batch: usize,
+    pub has_labels: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
 
 /// The array of class indices that turns loss measurements into accuracies too.
 pub const LABELS: &str = "labels";

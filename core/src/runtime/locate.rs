@@ -1,4 +1,4 @@
-//! Finding and loading `libonnxruntime`, in the order DESIGN.md gives: `ORT_DYLIB_PATH`, the
+//! Finding and loading `libonnxruntime`, in this order: `ORT_DYLIB_PATH`, the
 //! project's own `.venv`, then the `onnxruntime` package of the `python3` on PATH. It is looked up
 //! at first use, not at start-up, so installing it while a kernel runs works without a restart.
 

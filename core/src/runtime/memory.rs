@@ -76,11 +76,7 @@ pub fn check(
 /// analysis's shapes were inferred at its own batch (the first dim of the first input), so they
 /// are scaled to `batch`.
 pub fn check_activations(analysis: &ModelAnalysis, batch: usize, what: &str) -> Result<()> {
-    let analysis_batch = analysis
-        .inputs
-        .iter()
-        .find_map(|input| input.shape.as_ref()?.first().copied())
-        .map_or(1, |d| d.max(1)) as f64;
+    let analysis_batch = super::batch::analysis_batch(analysis) as f64;
     let shapes_bytes = |shapes: &[Option<Shape>]| -> f64 {
         shapes
             .iter()

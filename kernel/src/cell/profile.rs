@@ -70,7 +70,7 @@ fn perf(
         let options = PerfOptions {
             batch: flags
                 .count("--batch", 1)?
-                .unwrap_or_else(|| analysis_batch(loaded)),
+                .unwrap_or_else(|| prunekit_core::runtime::analysis_batch(&loaded.analysis)),
             threads: flags.count("--threads", 1)?.or(session.settings.threads),
             warmup: flags.count("--warmup", 0)?.unwrap_or(DEFAULT_WARMUP),
             iterations: flags
@@ -370,16 +370,6 @@ fn resolve(loaded: &LoadedModel, path: &str) -> PathBuf {
         return dir.join(&given);
     }
     given
-}
-
-fn analysis_batch(loaded: &LoadedModel) -> usize {
-    loaded
-        .analysis
-        .inputs
-        .first()
-        .and_then(|i| i.shape.as_ref())
-        .and_then(|s| s.first())
-        .map_or(1, |&d| d.max(1) as usize)
 }
 
 fn finish<T>(progress: &ProgressDisplay, result: &Result<T>, done: &str) {

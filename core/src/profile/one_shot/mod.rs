@@ -6,8 +6,10 @@
 //! layer and what lies downstream of it (`plan`) is built, and each level only feeds it the pruned
 //! weight and the cached activations. Layers run in parallel, one session each.
 
-pub(crate) mod metric;
 pub(crate) mod plan;
+
+/// How outputs are compared; it lives with the runtime, which the quantization profile shares.
+pub use crate::runtime::metric;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -20,16 +22,16 @@ use ndarray::ArrayD;
 use ort::session::{Session, SessionInputValue};
 use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
 
-use self::metric::{Accumulator, Comparison};
 use self::plan::{Downstream, Planner};
 use super::levels;
 use super::loss::{DataInfo, LossMethod, LossProfile, RawLayer, Skipped, not_prunable};
 use super::prune;
-use crate::analysis::DimDecl;
 use crate::error::{Error, Result};
 use crate::model::tensor;
 use crate::progress::{Cancel, Progress};
-use crate::runtime::{Dataset, build_session, to_f32, to_value};
+use crate::runtime::batch::{analysis_batch, dataset};
+use crate::runtime::metric::{Accumulator, Comparison};
+use crate::runtime::{build_session, to_f32, to_value};
 use crate::{Layer, Model, ModelAnalysis};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,9 +48,6 @@ pub struct OneShotOptions {
     pub threads: Option<usize>,
     pub seed: u64,
 }
-
-/// Samples per run when neither the model nor the user fixes it.
-const DEFAULT_BATCH: usize = 64;
 
 pub fn profile(
     model: &Model,
@@ -89,7 +88,7 @@ pub fn profile(
     let mut cached: Vec<String> = parts
         .iter()
         .flat_map(|(_, p)| p.inputs.iter().chain(std::iter::once(&p.weight)))
-        .filter(|v| !planner.is_graph_input(v) && !is_initializer(graph, v))
+        .filter(|v| !planner.is_graph_input(v) && !planner.index().is_initializer(v))
         .cloned()
         .collect();
     cached.sort();
@@ -99,7 +98,7 @@ pub fn profile(
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let total_steps = (parts.len() * options.levels.len()) as u64 + batches.len() as u64;
     progress.report(0, total_steps, "baseline run");
-    let baseline_proto = planner.with_outputs(&model.proto, &cached);
+    let baseline_proto = crate::model::with_outputs(&model.proto, &cached);
     let mut baseline_session = build_session(&baseline_proto, Some(threads))?;
     let output_names: Vec<String> = graph.output.iter().map(|o| o.name().to_string()).collect();
     let mut cache: Vec<HashMap<String, DynValue>> = Vec::with_capacity(batches.len());
@@ -550,10 +549,6 @@ fn check_cache_size(
     Ok(())
 }
 
-fn is_initializer(graph: &crate::model::onnx::GraphProto, name: &str) -> bool {
-    graph.initializer.iter().any(|t| t.name() == name)
-}
-
 /// ONNX's element type number for ONNX Runtime's element type.
 fn onnx_type(ty: TensorElementType) -> i32 {
     use crate::model::onnx::data_type as dt;
@@ -567,63 +562,6 @@ fn onnx_type(ty: TensorElementType) -> i32 {
         TensorElementType::Uint8 => dt::UINT8,
         TensorElementType::Bool => dt::BOOL,
         _ => 0,
-    }
-}
-
-/// The samples to run and the batch to run them in: the first `samples` of `data`, else
-/// `default_samples` seeded random ones.
-pub(crate) fn dataset(
-    analysis: &ModelAnalysis,
-    data: Option<&std::path::Path>,
-    samples: Option<usize>,
-    default_samples: usize,
-    batch: Option<usize>,
-    seed: u64,
-) -> Result<(Dataset, usize)> {
-    let data = match data {
-        Some(path) => Dataset::from_npz(path, &analysis.inputs, samples)?,
-        None => Dataset::generated(&analysis.inputs, samples.unwrap_or(default_samples), seed)?,
-    };
-    let batch = batch_size(analysis, &data, batch)?;
-    crate::runtime::memory::check_activations(analysis, batch, "running the model")?;
-    Ok((data, batch))
-}
-
-/// The load's batch: the first dim of the first input.
-pub(crate) fn analysis_batch(analysis: &ModelAnalysis) -> usize {
-    analysis
-        .inputs
-        .first()
-        .and_then(|i| i.shape.as_ref())
-        .and_then(|s| s.first())
-        .map_or(1, |&d| d.max(1) as usize)
-}
-
-/// The model's fixed batch, else the user's, else up to `DEFAULT_BATCH`.
-fn batch_size(analysis: &ModelAnalysis, data: &Dataset, wanted: Option<usize>) -> Result<usize> {
-    let fixed = analysis
-        .inputs
-        .iter()
-        .find_map(|i| match i.declared.as_ref()?.first()? {
-            DimDecl::Fixed(n) => Some(*n as usize),
-            _ => None,
-        });
-    match (fixed, wanted) {
-        (Some(f), Some(w)) if f != w => Err(Error::Usage(format!(
-            "the model's batch dim is fixed at {f}; drop --batch or give --batch {f}."
-        ))),
-        (Some(f), _) => {
-            if !data.samples.is_multiple_of(f) {
-                return Err(Error::Usage(format!(
-                    "the model takes batches of exactly {f} but there are {} samples; give --samples as a multiple of {f}.",
-                    data.samples
-                )));
-            }
-            Ok(f)
-        }
-        (None, Some(0)) => Err(Error::Usage("--batch must be at least 1.".into())),
-        (None, Some(w)) => Ok(w),
-        (None, None) => Ok(data.samples.clamp(1, DEFAULT_BATCH)),
     }
 }
 

@@ -3,8 +3,9 @@
 //! activations the rest of the graph feeds it, cached from one baseline run; constants it reads
 //! come along as initializers or `Constant` nodes.
 //!
-//! Control flow (If, Loop, Scan) reads outer-scope values without naming them as inputs; those
-//! reads count as uses here, so a subgraph that reads a pruned layer's output is downstream of it.
+//! Control flow (If, Loop, Scan) reads outer-scope values without naming them as inputs; the graph
+//! index counts those reads as uses, so a subgraph that reads a pruned layer's output is
+//! downstream of it.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -32,121 +33,47 @@ pub struct Downstream {
     initializers: Vec<String>,
 }
 
-/// Every value a node reads: its inputs, and what its subgraphs read from outer scopes.
-pub fn uses(node: &NodeProto) -> Vec<String> {
-    let mut out: Vec<String> = node
-        .input
-        .iter()
-        .filter(|i| !i.is_empty())
-        .cloned()
-        .collect();
-    for attr in &node.attribute {
-        for graph in attr.g.iter().chain(&attr.graphs) {
-            out.extend(outer_reads(graph));
-        }
-    }
-    out
-}
-
-/// The values a subgraph reads that it does not define itself.
-fn outer_reads(graph: &GraphProto) -> BTreeSet<String> {
-    let mut defined: HashSet<&str> = graph.input.iter().map(|i| i.name()).collect();
-    defined.extend(graph.initializer.iter().map(|t| t.name()));
-    let mut reads = BTreeSet::new();
-    for node in &graph.node {
-        for value in uses(node) {
-            if !defined.contains(value.as_str()) {
-                reads.insert(value);
-            }
-        }
-        defined.extend(node.output.iter().map(String::as_str));
-    }
-    reads
-}
-
 pub struct Planner<'g> {
-    graph: &'g GraphProto,
-    /// Position of each node in a valid topological order.
-    position: Vec<usize>,
-    uses: Vec<Vec<String>>,
-    consumers: HashMap<String, Vec<usize>>,
-    producer: HashMap<&'g str, usize>,
-    initializers: HashSet<&'g str>,
+    index: GraphIndex<'g>,
 }
 
 impl<'g> Planner<'g> {
     pub fn new(graph: &'g GraphProto) -> Self {
-        let order = GraphIndex::new(graph).topological_order();
-        let mut position = vec![0; graph.node.len()];
-        for (pos, &node) in order.iter().enumerate() {
-            position[node] = pos;
-        }
-        let uses: Vec<Vec<String>> = graph.node.iter().map(uses).collect();
-        let mut consumers: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, u) in uses.iter().enumerate() {
-            for value in u {
-                consumers.entry(value.clone()).or_default().push(i);
-            }
-        }
-        let mut producer = HashMap::new();
-        for (i, node) in graph.node.iter().enumerate() {
-            for out in node.output.iter().filter(|o| !o.is_empty()) {
-                producer.entry(out.as_str()).or_insert(i);
-            }
-        }
         Planner {
-            graph,
-            position,
-            uses,
-            consumers,
-            producer,
-            initializers: graph.initializer.iter().map(|t| t.name()).collect(),
+            index: GraphIndex::new(graph),
         }
+    }
+
+    /// The graph index the plan is made from.
+    pub fn index(&self) -> &GraphIndex<'g> {
+        &self.index
     }
 
     /// The node whose first output is `name`.
     pub fn node_of(&self, layer_name: &str) -> Option<usize> {
-        self.producer
-            .get(layer_name)
-            .copied()
-            .filter(|&i| self.graph.node[i].output.first().map(String::as_str) == Some(layer_name))
+        self.index.node_of(layer_name)
     }
 
     /// The recomputed part for pruning `weight`, read by node `layer`.
     pub fn downstream(&self, layer: usize, weight: &str) -> Downstream {
-        let mut seen = vec![false; self.graph.node.len()];
-        let mut stack = vec![layer];
-        seen[layer] = true;
-        while let Some(n) = stack.pop() {
-            for out in &self.graph.node[n].output {
-                for &c in self.consumers.get(out).into_iter().flatten() {
-                    if !seen[c] {
-                        seen[c] = true;
-                        stack.push(c);
-                    }
-                }
-            }
-        }
-        let mut nodes: Vec<usize> = (0..seen.len()).filter(|&i| seen[i]).collect();
-        nodes.sort_by_key(|&i| self.position[i]);
-
+        let graph = self.index.graph;
+        let nodes = self.index.downstream(layer);
         let produced: HashSet<&str> = nodes
             .iter()
-            .flat_map(|&i| self.graph.node[i].output.iter().map(String::as_str))
+            .flat_map(|&i| graph.node[i].output.iter().map(String::as_str))
             .collect();
         let mut inputs = BTreeSet::new();
         let mut initializers = BTreeSet::new();
         let mut constant_nodes = BTreeSet::new();
         for &n in &nodes {
-            for value in &self.uses[n] {
-                let value = value.as_str();
+            for value in self.index.uses(n) {
                 if produced.contains(value) || value == weight {
                     continue;
                 }
-                if self.initializers.contains(value) {
+                if self.index.is_initializer(value) {
                     initializers.insert(value.to_string());
-                } else if let Some(&p) = self.producer.get(value)
-                    && self.graph.node[p].op_type() == "Constant"
+                } else if let Some(p) = self.index.producer_index(value)
+                    && graph.node[p].op_type() == "Constant"
                 {
                     constant_nodes.insert(p);
                 } else {
@@ -154,8 +81,7 @@ impl<'g> Planner<'g> {
                 }
             }
         }
-        let outputs = self
-            .graph
+        let outputs = graph
             .output
             .iter()
             .map(|o| o.name().to_string())
@@ -173,7 +99,7 @@ impl<'g> Planner<'g> {
 
     /// Whether a value is a graph input of the model (fed from the data, not cached).
     pub fn is_graph_input(&self, value: &str) -> bool {
-        self.graph.input.iter().any(|i| i.name() == value) && !self.initializers.contains(value)
+        self.index.is_data_input(value)
     }
 
     /// The sub-model of `part`. `input_types` gives each input's ONNX element type and shape
@@ -184,7 +110,7 @@ impl<'g> Planner<'g> {
         part: &Downstream,
         input_types: &HashMap<String, (i32, Vec<Option<i64>>)>,
     ) -> ModelProto {
-        let graph = self.graph;
+        let graph = self.index.graph;
         let mut node: Vec<NodeProto> = part
             .constant_nodes
             .iter()
@@ -227,22 +153,6 @@ impl<'g> Planner<'g> {
             functions: model.functions.clone(),
             ..Default::default()
         }
-    }
-
-    /// The model with `extra` values added as outputs, for the baseline run that fills the cache.
-    pub fn with_outputs(&self, model: &ModelProto, extra: &[String]) -> ModelProto {
-        let mut proto = model.clone();
-        if let Some(graph) = proto.graph.as_mut() {
-            let existing: HashSet<String> =
-                graph.output.iter().map(|o| o.name().to_string()).collect();
-            for name in extra.iter().filter(|n| !existing.contains(*n)) {
-                graph.output.push(ValueInfoProto {
-                    name: Some(name.clone()),
-                    ..Default::default()
-                });
-            }
-        }
-        proto
     }
 }
 

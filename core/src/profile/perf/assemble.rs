@@ -8,13 +8,10 @@ use super::estimate::{
     CostModel, flops_caveats, layer_base, layer_flops_estimates, model_flops_estimates,
 };
 use super::trace::Trace;
-use super::{
-    LayerPerf, ModelPerf, OpTypePerf, PERF_LEVELS, PerfKind, PerfOptions, PerfProfile,
-    analysis_batch,
-};
+use super::{LayerPerf, ModelPerf, OpTypePerf, PERF_LEVELS, PerfKind, PerfOptions, PerfProfile};
 use crate::analysis::ModelAnalysis;
 use crate::profile::levels::level_key;
-use crate::runtime::runtime;
+use crate::runtime::{analysis_batch, runtime};
 
 #[derive(Debug, Clone, Copy)]
 struct Stats {
@@ -196,21 +193,18 @@ fn layer_times(
     trace: &Trace,
     batch_scale: f64,
 ) -> Vec<LayerPerf> {
-    let node_of: HashMap<&str, usize> = graph
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.layer.as_str(), i))
-        .collect();
     let zero = (trace.runs_with_events > 0).then_some(0.0);
     analysis
         .layers
         .iter()
-        .map(|layer| {
+        .enumerate()
+        .map(|(k, layer)| {
             let flops = layer.flops.map(|f| (f as f64 * batch_scale).round() as u64);
             let mut perf = layer_base(layer, flops);
             perf.estimated_flops = layer_flops_estimates(layer, flops);
-            let Some(&node) = node_of.get(layer.name.as_str()) else {
+            // The analysis lists one layer per node, in the graph index's topological order.
+            let node = graph.order().get(k).copied();
+            let Some(node) = node.filter(|&n| graph.nodes[n].layer == layer.name) else {
                 return perf;
             };
             match attribution.fate[node] {
@@ -219,7 +213,7 @@ fn layer_times(
                     (perf.ms, perf.p50_ms, perf.p90_ms) =
                         (s.map(|s| s.mean), s.map(|s| s.p50), s.map(|s| s.p90));
                     perf.fused_from = graph
-                        .order
+                        .order()
                         .iter()
                         .filter(|&&n| attribution.fate[n] == Fate::FusedInto(node))
                         .map(|&n| graph.nodes[n].layer.clone())
@@ -328,10 +322,10 @@ fn fused_lines(
     kernel_ops: &HashMap<usize, Vec<&str>>,
 ) -> Vec<String> {
     let mut members: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
-    for &node in &graph.order {
+    for &node in graph.order() {
         if let Fate::FusedInto(owner) = attribution.fate[node] {
             members
-                .entry(graph.position[owner])
+                .entry(graph.position(owner))
                 .or_default()
                 .push(&graph.nodes[node].layer);
         }
@@ -339,7 +333,7 @@ fn fused_lines(
     members
         .into_iter()
         .map(|(position, fused)| {
-            let owner = graph.order[position];
+            let owner = graph.order()[position];
             let ops = kernel_ops
                 .get(&owner)
                 .map_or(graph.nodes[owner].op.to_string(), |ops| ops.join(" + "));
@@ -361,7 +355,7 @@ fn fate_notes(
 ) -> Vec<String> {
     let named = |fate: Fate| -> Vec<&str> {
         graph
-            .order
+            .order()
             .iter()
             .filter(|&&n| attribution.fate[n] == fate)
             .map(|&n| graph.nodes[n].layer.as_str())

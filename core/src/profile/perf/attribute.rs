@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::trace::{KernelTime, OptimizedNode};
-use crate::analysis::ModelAnalysis;
+use crate::analysis::graph::GraphIndex;
 use crate::model::Model;
 
 /// How far up the graph a fused node is looked for from where ONNX Runtime's name points
@@ -33,20 +33,16 @@ fn is_constant_node(node: &crate::model::onnx::NodeProto) -> bool {
 pub(super) struct OnnxGraph<'a> {
     pub(super) nodes: Vec<OnnxNode<'a>>,
     by_key: HashMap<String, usize>,
-    producer: HashMap<&'a str, usize>,
+    /// Producers, and the topological order the analysis lists its layers in.
+    index: GraphIndex<'a>,
     /// Initializers and values computed from constants alone.
     constant: HashSet<&'a str>,
-    graph_inputs: HashSet<&'a str>,
     /// Nodes computed from constants alone: ONNX Runtime folds them before the first run.
     folded: Vec<bool>,
-    /// Node indices in the analysis's (topological) layer order.
-    pub(super) order: Vec<usize>,
-    /// Each node's position in `order`.
-    pub(super) position: Vec<usize>,
 }
 
 impl<'a> OnnxGraph<'a> {
-    pub(super) fn new(model: &'a Model, analysis: &ModelAnalysis) -> OnnxGraph<'a> {
+    pub(super) fn new(model: &'a Model) -> OnnxGraph<'a> {
         let graph = model.graph();
         // ONNX Runtime turns Constant nodes into initializers as it loads a graph, so an unnamed
         // node's index in its names counts the other nodes only.
@@ -76,32 +72,10 @@ impl<'a> OnnxGraph<'a> {
                 inputs: &node.input,
             })
             .collect();
-        let mut producer = HashMap::new();
-        for (i, node) in graph.node.iter().enumerate() {
-            for output in node.output.iter().filter(|o| !o.is_empty()) {
-                producer.insert(output.as_str(), i);
-            }
-        }
-        let by_layer: HashMap<&str, usize> = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.layer.as_str(), i))
-            .collect();
-        let mut order: Vec<usize> = analysis
-            .layers
-            .iter()
-            .filter_map(|layer| by_layer.get(layer.name.as_str()).copied())
-            .collect();
-        if order.len() != nodes.len() {
-            order = (0..nodes.len()).collect();
-        }
-        let mut position = vec![0; nodes.len()];
-        for (p, &i) in order.iter().enumerate() {
-            position[i] = p;
-        }
+        let index = GraphIndex::new(graph);
         let mut constant: HashSet<&str> = graph.initializer.iter().map(|t| t.name()).collect();
         let mut folded = vec![false; nodes.len()];
-        for &i in &order {
+        for &i in index.topological_order() {
             let node = &graph.node[i];
             let inputs: Vec<&String> = node.input.iter().filter(|n| !n.is_empty()).collect();
             let from_constants = node.op_type() == "Constant"
@@ -118,29 +92,36 @@ impl<'a> OnnxGraph<'a> {
         OnnxGraph {
             nodes,
             by_key,
-            producer,
+            index,
             constant,
-            graph_inputs: graph.input.iter().map(|i| i.name()).collect(),
             folded,
-            order,
-            position,
         }
     }
 }
 
 impl OnnxGraph<'_> {
+    /// Node indices in the analysis's (topological) layer order.
+    pub(super) fn order(&self) -> &[usize] {
+        self.index.topological_order()
+    }
+
+    /// Node `node`'s position in `order`.
+    pub(super) fn position(&self, node: usize) -> usize {
+        self.index.position(node)
+    }
+
     /// The producer of the node's first input that is not a constant: the way back up a chain.
     fn data_producer(&self, node: usize) -> Option<usize> {
         self.nodes[node]
             .inputs
             .iter()
             .filter(|t| !t.is_empty() && !self.constant.contains(t.as_str()))
-            .find_map(|t| self.producer.get(t.as_str()).copied())
+            .find_map(|t| self.index.producer_index(t))
     }
 
     /// Whether a value exists in the model as given (not one ONNX Runtime made).
     fn is_model_value(&self, name: &str) -> bool {
-        self.producer.contains_key(name) || self.graph_inputs.contains(name)
+        self.index.producer_index(name).is_some() || self.index.is_graph_input(name)
     }
 }
 
@@ -215,7 +196,7 @@ pub(super) fn attribute(
             }
         }
     }
-    for &node in &graph.order {
+    for &node in graph.order() {
         if state[node].is_some() {
             continue;
         }
@@ -265,7 +246,7 @@ fn by_nchwc_name(
     kernel: &KernelTime,
 ) -> Option<(usize, Vec<usize>)> {
     let value = kernel.name.strip_suffix("_nchwc")?;
-    let start = *graph.producer.get(value)?;
+    let start = graph.index.producer_index(value)?;
     let mut node = start;
     let mut passed = Vec::new();
     for _ in 0..=MAX_HOPS {
@@ -334,7 +315,7 @@ fn by_optimized_graph(
     let mut stack: Vec<usize> = node
         .outputs
         .iter()
-        .filter_map(|t| graph.producer.get(t.as_str()).copied())
+        .filter_map(|t| graph.index.producer_index(t))
         .collect();
     let mut seen = HashSet::new();
     let mut covered = Vec::new();
@@ -350,12 +331,12 @@ fn by_optimized_graph(
             if t.is_empty() || bounds.contains(t.as_str()) || graph.constant.contains(t.as_str()) {
                 continue;
             }
-            if let Some(&up) = graph.producer.get(t.as_str()) {
+            if let Some(up) = graph.index.producer_index(t) {
                 stack.push(up);
             }
         }
     }
-    covered.sort_by_key(|&n| graph.position[n]);
+    covered.sort_by_key(|&n| graph.position(n));
     let anchor = covered
         .iter()
         .copied()
@@ -378,7 +359,7 @@ fn owner_above(
         .iter()
         .filter(|t| !t.is_empty() && !graph.constant.contains(t.as_str()));
     for t in inputs {
-        let Some(&up) = graph.producer.get(t.as_str()) else {
+        let Some(up) = graph.index.producer_index(t) else {
             continue;
         };
         match state[up] {

@@ -19,8 +19,8 @@ use crate::profile::levels::level_key;
 /// - at sparsity `s` the compute part shrinks with the weights: `t(s) = (t − c) + c·(1 − s)`.
 ///
 /// Non-prunable layers keep their time. The model at level `s` is the measured model time less
-/// every prunable layer's saving, `T(s) = T − Σ (t(0) − t(s))`: Sparsify's `est_time` shape
-/// (reference §5.8), so `T(0)` is the measurement itself. It is an optimistic bound: sparse
+/// every prunable layer's saving, `T(s) = T − Σ (t(0) − t(s))`: the shape of Sparsify's
+/// `est_time`, so `T(0)` is the measurement itself. It is an optimistic bound: sparse
 /// kernels run below the dense FLOP rate, and small layers gain less than their FLOPs say.
 pub(super) struct CostModel {
     pub(super) flops_per_ms: f64,

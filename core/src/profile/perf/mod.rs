@@ -44,7 +44,8 @@ use crate::analysis::{DimDecl, ModelAnalysis};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::progress::{Cancel, Progress};
-use crate::runtime::{generated_inputs, runtime, to_value};
+use crate::runtime::batch::fixed_batch;
+use crate::runtime::{analysis_batch, generated_inputs, runtime, to_value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -196,7 +197,7 @@ pub fn measure(
     drop(scratch);
 
     let trace = kernel_times(&events, options.warmup);
-    let graph = OnnxGraph::new(model, analysis);
+    let graph = OnnxGraph::new(model);
     let attribution = attribute(&graph, &trace.kernels, optimized.as_deref());
     let mut profile = assemble(analysis, options, &run_ms, &trace, &graph, &attribution);
     profile.notes.splice(0..0, notes);
@@ -306,31 +307,21 @@ fn check_options(options: &PerfOptions) -> Result<()> {
 /// A fixed first dim stays as it is when another input has a free one (a broadcast input such as
 /// position ids), and is an error when none has: that model's batch is fixed.
 fn input_specs(analysis: &ModelAnalysis, batch: usize) -> Result<Vec<(String, i32, Vec<usize>)>> {
-    let first_dims: Vec<Option<&DimDecl>> = analysis
+    let batch_symbols: HashSet<&str> = analysis
         .inputs
         .iter()
-        .map(|input| input.declared.as_ref().and_then(|dims| dims.first()))
-        .collect();
-    let batch_symbols: HashSet<&str> = first_dims
-        .iter()
-        .filter_map(|d| match d {
-            Some(DimDecl::Symbol(symbol)) => Some(symbol.as_str()),
+        .filter_map(|input| match input.declared.as_ref()?.first()? {
+            DimDecl::Symbol(symbol) => Some(symbol.as_str()),
             _ => None,
         })
         .collect();
-    let any_free = analysis
-        .inputs
-        .iter()
-        .zip(&first_dims)
-        .any(|(input, first)| {
-            !matches!(first, Some(DimDecl::Fixed(_)))
-                && input.shape.as_ref().is_some_and(|s| !s.is_empty())
-        });
+    let any_free = analysis.inputs.iter().any(|input| {
+        fixed_batch(input).is_none() && input.shape.as_ref().is_some_and(|s| !s.is_empty())
+    });
     analysis
         .inputs
         .iter()
-        .zip(&first_dims)
-        .map(|(input, first)| {
+        .map(|input| {
             let shape = input.shape.as_ref().ok_or_else(|| {
                 Error::Usage(format!(
                     "input '{}' has no known shape; give it with `load --input {}=D0,D1,..` and profile again.",
@@ -338,15 +329,15 @@ fn input_specs(analysis: &ModelAnalysis, batch: usize) -> Result<Vec<(String, i3
                 ))
             })?;
             let mut dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-            match first {
-                Some(DimDecl::Fixed(size)) if *size as usize != batch && !any_free => {
+            match fixed_batch(input) {
+                Some(size) if size != batch && !any_free => {
                     return Err(Error::Usage(format!(
                         "input '{}' has a fixed batch of {size}; profile it with --batch {size}.",
                         input.name
                     )));
                 }
-                Some(DimDecl::Fixed(_)) => {}
-                _ => {
+                Some(_) => {}
+                None => {
                     if let Some(d) = dims.first_mut() {
                         *d = batch;
                     }
@@ -360,15 +351,6 @@ fn input_specs(analysis: &ModelAnalysis, batch: usize) -> Result<Vec<(String, i3
             Ok((input.name.clone(), input.data_type, dims))
         })
         .collect()
-}
-
-/// The batch the analysis counted FLOPs at: the first dim of the first input with a shape.
-pub(super) fn analysis_batch(analysis: &ModelAnalysis) -> usize {
-    analysis
-        .inputs
-        .iter()
-        .find_map(|input| input.shape.as_ref()?.first().copied())
-        .map_or(1, |d| d.max(1) as usize)
 }
 
 // ---------------------------------------------------------------------------------------------

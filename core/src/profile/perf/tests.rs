@@ -151,7 +151,7 @@ fn digits_cnn_times_every_layer_and_folds_batch_norm_into_the_conv() {
         "{:?}",
         profile.fused
     );
-    // The JSON contract (DESIGN.md, `profile perf`).
+    // The JSON contract of `profile perf`: the keys the front ends and saved profiles read.
     let json = serde_json::to_value(&profile).unwrap();
     for key in ["ms_per_batch", "items_per_second", "batch", "threads"] {
         assert!(json["model"].get(key).is_some(), "model.{key}");

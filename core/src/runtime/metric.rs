@@ -1,4 +1,4 @@
-//! How far a pruned model's outputs are from the unpruned ones. Classifier outputs (rank 2, at
+//! How far a changed (pruned, quantized) model's outputs are from the unchanged ones. Classifier outputs (rank 2, at
 //! least two classes) are compared as distributions: the KL divergence KL(p₀ ‖ p) of their
 //! softmax (or of the values themselves when they already are probabilities), averaged over
 //! samples. Other outputs use the normalized mean squared error Σ(y − y₀)² / Σy₀². With labels,

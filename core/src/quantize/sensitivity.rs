@@ -10,14 +10,57 @@ use std::collections::HashMap;
 
 use ndarray::ArrayD;
 
-use super::loss::{DataInfo, QuantLayerLoss, QuantModelLoss, QuantizationLoss};
-use super::one_shot::metric::{self, Accumulator, Comparison};
+use serde::{Deserialize, Serialize};
+
 use crate::error::Result;
 use crate::model::onnx::ModelProto;
 use crate::progress::{Cancel, Progress};
-use crate::quantize::{self, QuantizeOptions};
-use crate::runtime::{Batch, ModelSession, SessionOptions};
+use crate::quantize::{self, Calibration, QuantMode, QuantizeOptions};
+use crate::runtime::metric::{self, Accumulator, Comparison};
+use crate::runtime::{Batch, DataInfo, ModelSession, SessionOptions, analysis_batch};
 use crate::{Model, ModelAnalysis};
+
+/// How much int8 quantization hurts: each layer quantized alone (its weight and the activations
+/// around it, with the calibrated ranges), then the whole model quantized as `export model`
+/// would, each run in ONNX Runtime (`profile`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantizationLoss {
+    pub mode: QuantMode,
+    pub calibration: Calibration,
+    pub per_channel: bool,
+    /// What `value` measures: the one-shot metric ("kl_divergence", "nmse").
+    pub metric: String,
+    pub layers: Vec<QuantLayerLoss>,
+    /// Every quantizable layer quantized at once.
+    pub model: QuantModelLoss,
+    /// The float model's accuracy on the same samples, when they carry `labels`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub float_accuracy: Option<f64>,
+    /// Samples each run used, and where they came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantLayerLoss {
+    pub name: String,
+    pub weight: String,
+    pub op_type: String,
+    /// The metric with this layer alone quantized.
+    pub value: f64,
+    /// Held-out accuracy with this layer alone quantized, when the data carries `labels`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
+    /// 1 for the most sensitive layer (largest value).
+    pub rank: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct QuantModelLoss {
+    pub value: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
+}
 
 /// The float model's outputs on every batch, and how each output is compared.
 struct Reference<'a> {
@@ -79,7 +122,7 @@ pub fn profile(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<QuantizationLoss> {
-    let unit = crate::profile::one_shot::analysis_batch(analysis);
+    let unit = analysis_batch(analysis);
     // One model run per layer: without data, fewer generated samples keep big models quick (a
     // ranking on random inputs gains little from more).
     let options = &QuantizeOptions {
