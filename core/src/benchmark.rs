@@ -11,7 +11,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::ModelAnalysis;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Sentence, Setting};
 use crate::progress::{Cancel, Progress};
 use crate::runtime::{InputArray, ModelSession, SessionOptions, generated_inputs, to_value};
 
@@ -214,10 +214,7 @@ fn inputs_at(
                 .shape
                 .as_ref()
                 .ok_or_else(|| {
-                    Error::Usage(format!(
-                        "input '{}' has no known shape; size it with `load --input {}=D0,D1,..`.",
-                        input.name, input.name
-                    ))
+                    Error::from(crate::analysis::no_known_shape(&input.name).text("."))
                 })?
                 .iter()
                 .map(|&d| d as usize)
@@ -227,10 +224,13 @@ fn inputs_at(
                 if free {
                     *first = batch;
                 } else if *first != batch {
-                    return Err(Error::Usage(format!(
-                        "input '{}' has a fixed batch of {first}; benchmark it with --batch {first}.",
+                    return Err(Sentence::new(format!(
+                        "input '{}' has a fixed batch of {first}; benchmark it with ",
                         input.name
-                    )));
+                    ))
+                    .set(Setting::Batch, *first)
+                    .text(".")
+                    .into());
                 }
             }
             Ok((input.name.clone(), input.data_type, shape))

@@ -10,6 +10,9 @@ pub enum Error {
     Model { path: PathBuf, problem: String },
     /// The caller asked for something that cannot be done as asked (a bad flag, a bad shape).
     Usage(String),
+    /// The same, in a sentence that names the settings to change; each front end words them in its
+    /// own syntax (the kernel as its flags), so the core never spells a front end's flag.
+    Advice(Sentence),
     /// ONNX Runtime's shared library could not be found or loaded.
     RuntimeMissing(String),
     /// ONNX Runtime failed while building or running a session.
@@ -47,11 +50,24 @@ impl Error {
         }
     }
 
+    /// Whether the caller can fix it by asking differently (a CLI exits 2 for these).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Error::Usage(_) | Error::Advice(_))
+    }
+
+    /// The one-line message, with the settings it names worded by `wording`.
+    pub fn message(&self, wording: &dyn Wording) -> String {
+        match self {
+            Error::Advice(sentence) => one_line(&sentence.words(wording)),
+            other => other.to_string(),
+        }
+    }
+
     /// The short name a front end shows (`ModelError`, `UsageError`, ...).
     pub fn kind_name(&self) -> &'static str {
         match self {
             Error::Model { .. } => "ModelError",
-            Error::Usage(_) => "UsageError",
+            Error::Usage(_) | Error::Advice(_) => "UsageError",
             Error::RuntimeMissing(_) => "RuntimeMissing",
             Error::Runtime(_) => "RuntimeError",
             Error::Cancelled => "KeyboardInterrupt",
@@ -66,9 +82,179 @@ impl fmt::Display for Error {
             Error::Model { path, problem } => format!("{}: {problem}", path.display()),
             Error::Io { path, problem } => format!("{} {problem}.", path.display()),
             Error::Usage(msg) | Error::RuntimeMissing(msg) | Error::Runtime(msg) => msg.clone(),
+            Error::Advice(sentence) => sentence.words(&PlainWording),
             Error::Cancelled => "Cancelled; the state before this command is kept.".into(),
         };
         f.write_str(&one_line(&text))
+    }
+}
+
+/// A value the user gives a command, named in an error's advice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// Items per run.
+    Batch,
+    /// How many samples a profile or calibration uses.
+    Samples,
+    /// Timed runs per measurement.
+    Iterations,
+    /// ONNX Runtime's intra-op threads.
+    Threads,
+    /// The sparsity levels a profile measures.
+    Levels,
+    /// Sizes of the model's named free dims.
+    Dim,
+    /// Whole input shapes.
+    Input,
+    /// A file of real samples (`.npz`).
+    Data,
+    /// The quantization mode.
+    Quantize,
+}
+
+/// Something the user can run to get what an operation lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Give the named input a shape when the model is loaded.
+    SizeInput(String),
+    /// Measure a loss profile with its quantization section.
+    LossWithQuantization,
+}
+
+/// How a front end spells settings and steps.
+pub trait Wording {
+    /// The setting itself ("--batch").
+    fn setting(&self, setting: Setting) -> String;
+    /// The setting given a value ("--batch 8").
+    fn set(&self, setting: Setting, value: &str) -> String;
+    /// A step to run ("`profile loss --quantization`").
+    fn step(&self, step: &Step) -> String;
+}
+
+/// Front-end-neutral words: what `Display` prints.
+pub struct PlainWording;
+
+impl Wording for PlainWording {
+    fn setting(&self, setting: Setting) -> String {
+        match setting {
+            Setting::Batch => "the batch size",
+            Setting::Samples => "the sample count",
+            Setting::Iterations => "the iteration count",
+            Setting::Threads => "the thread count",
+            Setting::Levels => "the sparsity levels",
+            Setting::Dim => "the free-dim sizes",
+            Setting::Input => "the input shapes",
+            Setting::Data => "a data file",
+            Setting::Quantize => "the quantization mode",
+        }
+        .into()
+    }
+
+    fn set(&self, setting: Setting, value: &str) -> String {
+        match setting {
+            Setting::Batch => format!("a batch size of {value}"),
+            Setting::Samples => format!("a sample count of {value}"),
+            Setting::Iterations => format!("{value} iterations"),
+            Setting::Threads => format!("{value} threads"),
+            Setting::Levels => format!("the sparsity levels {value}"),
+            Setting::Dim => format!("the free-dim sizes {value}"),
+            Setting::Input => format!("the input shape {value}"),
+            Setting::Data => format!("a data file ({value})"),
+            Setting::Quantize => format!("{value} quantization"),
+        }
+    }
+
+    fn step(&self, step: &Step) -> String {
+        match step {
+            Step::SizeInput(name) => format!("a shape for input '{name}' when loading the model"),
+            Step::LossWithQuantization => "a loss profile with quantization".into(),
+        }
+    }
+}
+
+/// One piece of a [`Sentence`].
+#[derive(Debug, Clone, PartialEq)]
+enum Piece {
+    Text(String),
+    Setting(Setting),
+    Set(Setting, String),
+    Step(Step),
+}
+
+/// An error sentence whose settings and steps stay typed until a front end words them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Sentence(Vec<Piece>);
+
+impl Sentence {
+    pub fn new(text: impl Into<String>) -> Self {
+        Sentence(vec![Piece::Text(text.into())])
+    }
+
+    pub fn text(mut self, text: impl Into<String>) -> Self {
+        self.0.push(Piece::Text(text.into()));
+        self
+    }
+
+    pub fn setting(mut self, setting: Setting) -> Self {
+        self.0.push(Piece::Setting(setting));
+        self
+    }
+
+    pub fn set(mut self, setting: Setting, value: impl ToString) -> Self {
+        self.0.push(Piece::Set(setting, value.to_string()));
+        self
+    }
+
+    pub fn step(mut self, step: Step) -> Self {
+        self.0.push(Piece::Step(step));
+        self
+    }
+
+    /// This sentence followed by `rest`.
+    pub fn then(mut self, rest: Sentence) -> Self {
+        self.0.extend(rest.0);
+        self
+    }
+
+    /// The settings and steps this sentence names, in order (for tests and front ends).
+    pub fn names(&self) -> Vec<Setting> {
+        self.0
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Setting(s) | Piece::Set(s, _) => Some(*s),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn words(&self, wording: &dyn Wording) -> String {
+        self.0
+            .iter()
+            .map(|piece| match piece {
+                Piece::Text(text) => text.clone(),
+                Piece::Setting(s) => wording.setting(*s),
+                Piece::Set(s, value) => wording.set(*s, value),
+                Piece::Step(step) => wording.step(step),
+            })
+            .collect()
+    }
+}
+
+impl From<&str> for Sentence {
+    fn from(text: &str) -> Self {
+        Sentence::new(text)
+    }
+}
+
+impl From<String> for Sentence {
+    fn from(text: String) -> Self {
+        Sentence::new(text)
+    }
+}
+
+impl From<Sentence> for Error {
+    fn from(sentence: Sentence) -> Self {
+        Error::Advice(sentence)
     }
 }
 
@@ -120,5 +306,46 @@ mod tests {
         assert_eq!(err.to_string(), "m.onnx: tensor 'a\\u{1e}b' is bad.");
         let plain = Error::Usage("give a batch.".into());
         assert_eq!(plain.to_string(), "give a batch.");
+    }
+
+    struct Flags;
+    impl Wording for Flags {
+        fn setting(&self, _: Setting) -> String {
+            "--batch".into()
+        }
+        fn set(&self, _: Setting, value: &str) -> String {
+            format!("--batch {value}")
+        }
+        fn step(&self, _: &Step) -> String {
+            "`profile loss`".into()
+        }
+    }
+
+    #[test]
+    fn advice_is_worded_by_the_front_end_and_plainly_by_display() {
+        let err = Error::from(
+            Sentence::new("the model's batch is fixed at 4; drop ")
+                .setting(Setting::Batch)
+                .text(" or give ")
+                .set(Setting::Batch, 4)
+                .text("."),
+        );
+        assert_eq!(
+            err.message(&Flags),
+            "the model's batch is fixed at 4; drop --batch or give --batch 4."
+        );
+        assert_eq!(
+            err.to_string(),
+            "the model's batch is fixed at 4; drop the batch size or give a batch size of 4."
+        );
+        assert!(err.is_usage());
+        assert_eq!(err.kind_name(), "UsageError");
+        let Error::Advice(sentence) = &err else {
+            unreachable!()
+        };
+        assert_eq!(sentence.names(), vec![Setting::Batch, Setting::Batch]);
+        // Plain errors are worded the same by every front end.
+        let io = Error::Runtime("ONNX Runtime failed.".into());
+        assert_eq!(io.message(&Flags), io.to_string());
     }
 }

@@ -8,6 +8,7 @@ mod install;
 mod server;
 mod session;
 mod wire;
+mod wording;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -51,8 +52,8 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("prunekit: {err}");
-            ExitCode::from(if matches!(err, Error::Usage(_)) { 2 } else { 1 })
+            eprintln!("prunekit: {}", wording::message(&err));
+            ExitCode::from(if err.is_usage() { 2 } else { 1 })
         }
     }
 }

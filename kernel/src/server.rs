@@ -570,11 +570,14 @@ async fn execute(
     };
     let error = match outcome {
         Ok(Ok(Ok(()))) => None,
-        Ok(Ok(Err(err))) => Some(ErrorContent {
-            ename: err.kind_name().to_string(),
-            evalue: err.to_string(),
-            traceback: vec![format!("\u{1b}[0;31m{}\u{1b}[0m: {err}", err.kind_name())],
-        }),
+        Ok(Ok(Err(err))) => {
+            let message = crate::wording::message(&err);
+            Some(ErrorContent {
+                ename: err.kind_name().to_string(),
+                traceback: vec![format!("\u{1b}[0;31m{}\u{1b}[0m: {message}", err.kind_name())],
+                evalue: message,
+            })
+        }
         _ => Some(ErrorContent {
             ename: "InternalError".into(),
             evalue: "prunekit hit a bug running this cell; the kernel carries on. Please report the cell.".into(),

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use super::AnalysisOptions;
 use super::graph::GraphIndex;
 use super::ops::Shape;
-use crate::error::{Error, Result};
+use crate::error::{Result, Sentence, Setting, Step};
 use crate::model::onnx::tensor_shape_proto::dimension::Value as DimValue;
 use crate::model::onnx::{GraphProto, type_proto};
 
@@ -21,11 +21,23 @@ fn check_size(name: &str, shape: &[u64]) -> Result<()> {
     let count = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
     match count {
         Some(count) if count <= MAX_INPUT_ELEMENTS => Ok(()),
-        _ => Err(Error::Usage(format!(
-            "input '{name}' would have shape {shape:?}, {} elements, more than the 2^40 (about 1.1 trillion) one input may hold; use smaller --dim or --input sizes.",
+        _ => Err(Sentence::new(format!(
+            "input '{name}' would have shape {shape:?}, {} elements, more than the 2^40 (about 1.1 trillion) one input may hold; use smaller ",
             count.map_or("over 2^64".to_string(), |c| c.to_string()),
-        ))),
+        ))
+        .setting(Setting::Dim)
+        .text(" or ")
+        .setting(Setting::Input)
+        .text(" sizes.")
+        .into()),
     }
+}
+
+/// The start of every refusal of an input whose shape is unknown: "input 'x' has no known shape;
+/// size it with <the step that gives it one>"; callers finish the sentence.
+pub fn no_known_shape(name: &str) -> Sentence {
+    Sentence::new(format!("input '{name}' has no known shape; size it with "))
+        .step(Step::SizeInput(name.to_string()))
 }
 
 /// The size free dims get when the user names none.
@@ -78,10 +90,13 @@ pub(super) fn resolve(
     };
     for (name, _) in &options.input_shapes {
         if !graph_inputs.iter().any(|i| i.name() == name) {
-            return Err(Error::Usage(format!(
-                "--input names '{name}', but the model's inputs are: {}.",
-                names()
-            )));
+            return Err(Sentence::default()
+                .setting(Setting::Input)
+                .text(format!(
+                    " names '{name}', but the model's inputs are: {}.",
+                    names()
+                ))
+                .into());
         }
     }
 
@@ -112,13 +127,15 @@ pub(super) fn resolve(
             .map(|(_, s)| s);
         let shape = match (given, &declared) {
             (Some(given), Some(declared)) if given.len() != declared.len() => {
-                return Err(Error::Usage(format!(
-                    "--input {} gives {} dims, but the model declares that input with {} dims; give all {} sizes.",
-                    input.name(),
-                    given.len(),
-                    declared.len(),
-                    declared.len()
-                )));
+                return Err(Sentence::default()
+                    .set(Setting::Input, input.name())
+                    .text(format!(
+                        " gives {} dims, but the model declares that input with {} dims; give all {} sizes.",
+                        given.len(),
+                        declared.len(),
+                        declared.len()
+                    ))
+                    .into());
             }
             (Some(given), declared) => {
                 let fixed = declared
@@ -130,11 +147,13 @@ pub(super) fn resolve(
                         _ => None,
                     });
                 if let Some((i, size)) = fixed {
-                    return Err(Error::Usage(format!(
-                        "--input {} sets dim {i} to {}, but the model fixes it at {size}; only free dims can be sized.",
-                        input.name(),
-                        given[i]
-                    )));
+                    return Err(Sentence::default()
+                        .set(Setting::Input, input.name())
+                        .text(format!(
+                            " sets dim {i} to {}, but the model fixes it at {size}; only free dims can be sized.",
+                            given[i]
+                        ))
+                        .into());
                 }
                 Some(given.clone())
             }
@@ -164,10 +183,11 @@ pub(super) fn resolve(
                     .collect(),
             ),
             (None, None) => {
+                // Warnings are stored with the analysis as plain text, so this one names no
+                // front end's syntax.
                 warnings.push(format!(
-                    "input '{}' has no declared shape; give it with --input {}=D0,D1,...",
+                    "input '{}' has no declared shape; give its shape (all its dims) when loading the model.",
                     input.name(),
-                    input.name()
                 ));
                 None
             }
@@ -191,9 +211,12 @@ pub(super) fn resolve(
             } else {
                 known.join(", ")
             };
-            return Err(Error::Usage(format!(
-                "--dim names '{symbol}', which no model input uses; the model's free dims are: {known}."
-            )));
+            return Err(Sentence::default()
+                .setting(Setting::Dim)
+                .text(format!(
+                    " names '{symbol}', which no model input uses; the model's free dims are: {known}."
+                ))
+                .into());
         }
     }
     let mut symbols: HashMap<String, u64> = defaults.iter().cloned().collect();

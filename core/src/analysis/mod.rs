@@ -18,7 +18,7 @@ use crate::model::onnx::tensor_shape_proto::dimension::Value as DimValue;
 use crate::model::onnx::{TypeProto, type_proto};
 use crate::model::{Model, tensor};
 use graph::GraphIndex;
-pub use inputs::{DimDecl, ResolvedInput};
+pub use inputs::{DimDecl, ResolvedInput, no_known_shape};
 use ops::{OpContext, Shape, ValueFacts};
 
 /// How free dims are sized. Every free dim not named here is 1.
@@ -193,7 +193,7 @@ pub fn analyze(model: &Model, options: &AnalysisOptions) -> Result<ModelAnalysis
                 ));
             }
             warnings.push(format!(
-                "{mismatch} with the sizes used; give the free dims their real sizes with --dim or --input."
+                "{mismatch} with the sizes used; give the free dims their real sizes when loading the model."
             ));
         }
         let inferred = ops::infer(&ctx);

@@ -30,7 +30,7 @@ use self::qdq::Activation;
 use self::scale::ActivationParams;
 use crate::analysis::Skipped;
 use crate::analysis::graph::GraphIndex;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Sentence, Setting};
 use crate::model::onnx::ModelProto;
 use crate::progress::{Cancel, Progress};
 use crate::runtime::batch::{analysis_batch, dataset, model_fixed_batch};
@@ -162,20 +162,23 @@ pub fn prepare(
     let graph: &crate::model::onnx::GraphProto = graph;
     let (targets, skipped) = find_targets(graph, analysis, &options.ignore, options.mode);
     if targets.is_empty() {
-        return Err(Error::Usage(match options.mode {
-            QuantMode::Dynamic => format!(
-                "{} has no MatMul or Gemm with a float32 weight for dynamic quantization to make int8; try --quantize static, which covers Conv too.",
+        return Err(match options.mode {
+            QuantMode::Dynamic => Sentence::new(format!(
+                "{} has no MatMul or Gemm with a float32 weight for dynamic quantization to make int8; try ",
                 model.path.display()
-            ),
-            QuantMode::Static => format!(
+            ))
+            .set(Setting::Quantize, "static")
+            .text(", which covers Conv too.")
+            .into(),
+            QuantMode::Static => Error::Usage(format!(
                 "{} has no Conv, Gemm or MatMul with a float32 constant weight for static quantization to make int8{}.",
                 model.path.display(),
                 skipped.first().map_or(String::new(), |s| format!(
                     " (layer {}: {})",
                     s.name, s.reason
                 ))
-            ),
-        }));
+            )),
+        });
     }
     // Per-channel DequantizeLinear is opset 13; MatMulInteger takes per-column zero points earlier.
     let mut per_channel = options.per_channel;
@@ -228,7 +231,7 @@ pub fn prepare(
                 if data.samples == 1 { "" } else { "s" },
             ));
             if data.source == "generated" {
-                notes.push("Calibrated on random inputs: give --data with real samples for ranges that match real use.".into());
+                notes.push("Calibrated on random inputs: calibrate on real samples for ranges that match real use.".into());
             }
             (activations, params, Some(data), Some((set, batch)))
         }

@@ -11,7 +11,7 @@ use super::data::InputArray;
 use super::npz::read_npz;
 use super::session::generated_inputs;
 use crate::analysis::{DimDecl, ResolvedInput};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 use crate::model::onnx::data_type as dt;
 use crate::model::tensor::dtype_name;
 
@@ -119,10 +119,12 @@ impl Dataset {
                     .shape
                     .as_ref()
                     .ok_or_else(|| {
-                        Error::Usage(format!(
-                            "input '{}' has no known shape; size it with `load --input {}=D0,D1,..` or give data with --data FILE.npz.",
-                            input.name, input.name
-                        ))
+                        Error::from(
+                            crate::analysis::no_known_shape(&input.name)
+                                .text(" or give data with ")
+                                .set(Setting::Data, "FILE.npz")
+                                .text("."),
+                        )
                     })?
                     .iter()
                     .map(|&d| d as usize)

@@ -11,7 +11,7 @@
 
 use crate::analysis::ModelAnalysis;
 use crate::analysis::ops::Shape;
-use crate::error::{Error, Result};
+use crate::error::{Result, Sentence, Setting};
 use crate::format::bytes as bytes_text;
 
 /// The memory one request may use, and where that number comes from (for the message).
@@ -49,25 +49,27 @@ pub fn budget() -> Budget {
 pub fn check(
     need: Option<u64>,
     what: impl FnOnce() -> String,
-    fix: impl FnOnce(&Budget) -> String,
+    fix: impl FnOnce(&Budget) -> Sentence,
 ) -> Result<()> {
     let budget = budget();
-    match need {
-        Some(need) if need <= budget.bytes => Ok(()),
-        Some(need) => Err(Error::Usage(format!(
-            "{} would need {}, more than the {} {}; {}.",
+    let problem = match need {
+        Some(need) if need <= budget.bytes => return Ok(()),
+        Some(need) => format!(
+            "{} would need {}, more than the {} {}; ",
             what(),
             bytes_text(need),
             bytes_text(budget.bytes),
             budget.source,
-            fix(&budget)
-        ))),
-        None => Err(Error::Usage(format!(
-            "{} would need more bytes than a 64-bit count can hold (the sizes overflow); {}.",
+        ),
+        None => format!(
+            "{} would need more bytes than a 64-bit count can hold (the sizes overflow); ",
             what(),
-            fix(&budget)
-        ))),
-    }
+        ),
+    };
+    Err(Sentence::new(problem)
+        .then(fix(&budget))
+        .text(".")
+        .into())
 }
 
 /// Refuses running `analysis`'s model at `batch` when its largest layer alone (its activation
@@ -111,12 +113,21 @@ pub fn check_activations(analysis: &ModelAnalysis, batch: usize, what: &str) -> 
         |budget| {
             let fits = (budget.bytes as f64 / per_sample.max(1.0)).floor() as u64;
             if fits > 0 {
-                format!("use a batch of at most {fits}")
+                format!("use a batch of at most {fits}").into()
             } else {
-                "use smaller --dim or --input sizes".into()
+                smaller_shapes()
             }
         },
     )
+}
+
+/// The advice when not even one sample fits: the shapes themselves must shrink.
+pub(crate) fn smaller_shapes() -> Sentence {
+    Sentence::new("use smaller ")
+        .setting(Setting::Dim)
+        .text(" or ")
+        .setting(Setting::Input)
+        .text(" sizes")
 }
 
 /// `MemAvailable` from /proc/meminfo: what can be allocated without swapping.

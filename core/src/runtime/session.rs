@@ -10,7 +10,7 @@ use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
 
 use super::data::InputArray;
 use super::locate::runtime;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Sentence, Setting};
 use crate::model::onnx::{ModelProto, data_type as dt};
 use prost::Message;
 
@@ -175,10 +175,13 @@ pub fn generated_inputs(
                 dt::INT64 | dt::INT32 => InputArray::I64(ArrayD::from_shape_simple_fn(shape, || (rng.next_u64() % 16) as i64)),
                 dt::BOOL => InputArray::Bool(ArrayD::from_shape_simple_fn(shape, || rng.next_u64() & 1 == 1)),
                 other => {
-                    return Err(Error::Usage(format!(
-                        "input '{name}' has element type {}, which prunekit cannot generate data for; give real data with --data FILE.npz.",
+                    return Err(Sentence::new(format!(
+                        "input '{name}' has element type {}, which prunekit cannot generate data for; give real data with ",
                         crate::model::tensor::dtype_name(other)
-                    )));
+                    ))
+                    .set(Setting::Data, "FILE.npz")
+                    .text(".")
+                    .into());
                 }
             };
             Ok((name.clone(), array))
@@ -219,11 +222,15 @@ fn check_generated_size(specs: &[(String, i32, Vec<usize>)]) -> Result<()> {
             None => "generated inputs".into(),
         },
         |budget| match per_sample {
-            Some(per) if per > 0 && budget.bytes / per > 0 => format!(
-                "use a smaller batch, sample count or --dim (at most {} samples of this shape fit)",
-                budget.bytes / per
-            ),
-            _ => "use smaller --dim or --input sizes".into(),
+            Some(per) if per > 0 && budget.bytes / per > 0 => {
+                Sentence::new("use a smaller batch, sample count or ")
+                    .setting(Setting::Dim)
+                    .text(format!(
+                        " (at most {} samples of this shape fit)",
+                        budget.bytes / per
+                    ))
+            }
+            _ => super::memory::smaller_shapes(),
         },
     )
 }

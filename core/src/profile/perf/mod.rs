@@ -41,7 +41,7 @@ use self::estimate::{flops_caveats, layer_base, layer_flops_estimates, model_flo
 use self::trace::{kernel_times, read_optimized, read_trace};
 use super::PERF_LEVELS;
 use crate::analysis::{DimDecl, ModelAnalysis};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Sentence, Setting};
 use crate::model::Model;
 use crate::progress::{Cancel, Progress};
 use crate::runtime::batch::fixed_batch;
@@ -280,20 +280,26 @@ pub fn flops_only(analysis: &ModelAnalysis) -> PerfProfile {
 
 fn check_options(options: &PerfOptions) -> Result<()> {
     if options.batch == 0 {
-        return Err(Error::Usage(
-            "--batch must be 1 or more; give the number of items per run, such as --batch 1."
-                .into(),
-        ));
+        return Err(Sentence::default()
+            .setting(Setting::Batch)
+            .text(" must be 1 or more; give the number of items per run, such as ")
+            .set(Setting::Batch, 1)
+            .text(".")
+            .into());
     }
     if options.iterations == 0 {
-        return Err(Error::Usage(
-            "--iterations must be 1 or more; give the number of timed runs, such as --iterations 20.".into(),
-        ));
+        return Err(Sentence::default()
+            .setting(Setting::Iterations)
+            .text(" must be 1 or more; give the number of timed runs, such as ")
+            .set(Setting::Iterations, 20)
+            .text(".")
+            .into());
     }
     if options.threads == Some(0) {
-        return Err(Error::Usage(
-            "--threads must be 1 or more; leave it out to let ONNX Runtime use every core.".into(),
-        ));
+        return Err(Sentence::default()
+            .setting(Setting::Threads)
+            .text(" must be 1 or more; leave it out to let ONNX Runtime use every core.")
+            .into());
     }
     Ok(())
 }

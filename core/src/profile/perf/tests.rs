@@ -252,8 +252,12 @@ fn a_fixed_batch_must_be_profiled_at_that_batch() {
         iterations: 0,
         ..options()
     };
-    let result = measure(&model, &analysis, &bad, &NoProgress, &Cancel::default());
-    assert!(matches!(result, Err(Error::Usage(_))));
+    let err = measure(&model, &analysis, &bad, &NoProgress, &Cancel::default()).unwrap_err();
+    assert!(err.is_usage(), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "the iteration count must be 1 or more; give the number of timed runs, such as 20 iterations."
+    );
 }
 
 #[test]

@@ -1,0 +1,71 @@
+//! How the kernel spells the settings and steps core errors name: as its own flags and commands.
+//! The core words them plainly (it knows no front end); every error the kernel shows, in a
+//! notebook or on a terminal, goes through [`message`].
+
+use prunekit_core::Error;
+use prunekit_core::error::{Setting, Step, Wording};
+
+/// The kernel's cell and command-line syntax.
+pub struct Flags;
+
+impl Wording for Flags {
+    fn setting(&self, setting: Setting) -> String {
+        flag(setting).into()
+    }
+
+    fn set(&self, setting: Setting, value: &str) -> String {
+        format!("{} {value}", flag(setting))
+    }
+
+    fn step(&self, step: &Step) -> String {
+        match step {
+            Step::SizeInput(name) => format!("`load --input {name}=D0,D1,..`"),
+            Step::LossWithQuantization => "`profile loss --quantization`".into(),
+        }
+    }
+}
+
+fn flag(setting: Setting) -> &'static str {
+    match setting {
+        Setting::Batch => "--batch",
+        Setting::Samples => "--samples",
+        Setting::Iterations => "--iterations",
+        Setting::Threads => "--threads",
+        Setting::Levels => "--levels",
+        Setting::Dim => "--dim",
+        Setting::Input => "--input",
+        Setting::Data => "--data",
+        Setting::Quantize => "--quantize",
+    }
+}
+
+/// The one-line message the kernel shows for `err`.
+pub fn message(err: &Error) -> String {
+    err.message(&Flags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prunekit_core::error::Sentence;
+
+    #[test]
+    fn settings_read_as_the_kernels_flags() {
+        let err = Error::from(
+            Sentence::new("use smaller ")
+                .setting(Setting::Dim)
+                .text(" or ")
+                .set(Setting::Input, "x=1,3")
+                .text("; or run ")
+                .step(Step::SizeInput("x".into()))
+                .text(" then ")
+                .step(Step::LossWithQuantization)
+                .text("."),
+        );
+        assert_eq!(
+            message(&err),
+            "use smaller --dim or --input x=1,3; or run `load --input x=D0,D1,..` then `profile loss --quantization`."
+        );
+        assert!(!err.to_string().contains("--"), "{err}");
+    }
+}
