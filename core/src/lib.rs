@@ -25,6 +25,7 @@ pub mod quantize;
 pub mod recipe;
 pub mod runtime;
 pub mod user_file;
+pub mod workflow;
 
 pub use analysis::{AnalysisOptions, Layer, ModelAnalysis, analyze};
 pub use error::{Error, Result};
