@@ -49,3 +49,46 @@ impl Steps for StepDisplay<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cell::output::{Collected, Output};
+
+    fn words(_step: Step, outcome: Option<Outcome>) -> &'static str {
+        match outcome {
+            None => "working",
+            Some(Outcome::Done) => "done",
+            Some(_) => "stopped",
+        }
+    }
+
+    fn text(output: &Output) -> String {
+        match output {
+            Output::Display { bundle, .. } | Output::Update { bundle, .. } => {
+                bundle.data["text/plain"].as_str().unwrap().to_string()
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_step_is_one_display_left_in_its_final_state() {
+        let sink = Collected::default();
+        let steps = StepDisplay::new(&sink, words);
+        // Progress outside a step goes nowhere.
+        steps.report(1, 2, "early");
+        steps.begin(Step::Quantizing);
+        steps.end(Step::Quantizing, Outcome::Done);
+        steps.begin(Step::Benchmarking);
+        steps.end(Step::Benchmarking, Outcome::Cancelled);
+        let outputs = sink.0.into_inner().unwrap();
+        let texts: Vec<String> = outputs.iter().map(text).collect();
+        assert_eq!(texts.len(), 4, "{texts:?}");
+        assert!(texts[0].starts_with("working [") && texts[0].contains("0/0"));
+        assert!(texts[1].starts_with("done [") && texts[1].contains("1/1"));
+        assert!(texts[3].starts_with("stopped [") && texts[3].contains("0/1"));
+        assert!(matches!(outputs[0], Output::Display { .. }));
+        assert!(matches!(outputs[1], Output::Update { .. }));
+    }
+}
