@@ -2,7 +2,7 @@
 //!
 //! Modules read only the modules below them:
 //! `model` (ONNX in/out) → `analysis` → `runtime` (ONNX Runtime) → profiles, pruning, benchmarks →
-//! optimization → recipes, project files, charts.
+//! optimization → recipes, project files, charts → `workflow` (the use cases front ends call).
 //!
 //! The core knows nothing of Jupyter, LSP, async runtimes or stdout: front ends call these
 //! synchronous functions and translate the typed `Error` into their own terms.
@@ -26,6 +26,7 @@ pub mod recipe;
 pub mod runtime;
 pub mod suggest;
 pub mod user_file;
+pub mod workflow;
 
 pub use analysis::{AnalysisOptions, Layer, ModelAnalysis, analyze};
 pub use error::{Error, Result};

@@ -17,7 +17,7 @@ use crate::atomic_file;
 use crate::benchmark::Benchmark;
 use crate::error::{Error, Result};
 use crate::optimize::PruningPlan;
-use crate::profile::{LossProfile, PerfProfile};
+use crate::profile::{LossProfile, PerfKind, PerfProfile};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -146,6 +146,14 @@ impl ProjectFile {
     pub fn latest_perf_profile(&self) -> Option<(&str, &PerfProfile)> {
         let name = self.latest_perf.as_deref()?;
         Some((name, self.perf_profiles.get(name)?))
+    }
+
+    /// The latest performance profile when it was measured: what a fit and the editor use by
+    /// default. A FLOPs profile saved last gives `None`, so callers estimate from the analysis
+    /// (as the FLOPs profile would) rather than treat counted FLOPs as timings.
+    pub fn latest_measured_perf_profile(&self) -> Option<(&str, &PerfProfile)> {
+        self.latest_perf_profile()
+            .filter(|(_, p)| p.kind == PerfKind::Measured)
     }
 }
 

@@ -1,6 +1,6 @@
 //! PyTorch code that trains with an exported recipe through SparseML 1.x
 //! (`ScheduledModifierManager.from_yaml`, `manager.modify`, `manager.finalize`). Unlike Sparsify's
-//! templates (`sparsify.md` §8, issues #78 and #83), every name the code uses is defined in it:
+//! templates (whose undefined names are Sparsify's issues #78 and #83), every name the code uses is defined in it:
 //! what the user must supply is a clearly marked function that raises `NotImplementedError` until
 //! it is filled in.
 

@@ -1,13 +1,12 @@
-//! The recipe of a pruning plan, laid out as SparseML serialises one (`sparsify.md` §7,
-//! `recipes.md` §11): a modeline naming the model, `version: 1.1.0`, then the modifiers sorted by
-//! end epoch (−1 last), start epoch and class, each with its properties in alphabetical order.
+//! The recipe of a pruning plan, laid out as SparseML serialises one: a modeline naming the
+//! model, `version: 1.1.0`, then the modifiers sorted by end epoch (−1 last), start epoch and
+//! class, each with its properties in alphabetical order.
 //! Unlike SparseML, lists are YAML flow lists with quoted names, booleans are lower case and floats
 //! are always decimals with a dot, so that PyYAML's YAML 1.1 rules read every number as a float.
 //!
 //! A plan with static int8 quantization gets SparseML's (1.4+) `QuantizationModifier` for
-//! quantization-aware training at the end of fine-tuning (`recipes.md` §7.10); dynamic
-//! quantization needs no training, so its recipe only says, in a comment, that `export model`
-//! applies it.
+//! quantization-aware training at the end of fine-tuning; dynamic quantization needs no training,
+//! so its recipe only says, in a comment, that `export model` applies it.
 
 use std::collections::BTreeMap;
 
@@ -271,7 +270,7 @@ fn ignored_layers(plan: &PruningPlan) -> impl Iterator<Item = (&str, &str)> {
 }
 
 /// The weight names the recipe would carry that will not match the framework's parameter names
-/// (`sparsify.md` §12, issue #58), in plan order (pruned layers, then layers left unquantized);
+/// (names such as `onnx::Conv_12` that the ONNX exporter made up; Sparsify's issue #58), in plan order (pruned layers, then layers left unquantized);
 /// empty when every name looks kept.
 pub fn generated_names(plan: &PruningPlan) -> Vec<String> {
     let pruned = plan

@@ -92,7 +92,7 @@ fn floats_are_yaml_1_1_floats() {
     assert_eq!(yaml_float(f64::INFINITY), ".inf");
 }
 
-/// `sparsify.md` §7's example, in prunekit's conventions: YAML flow lists with quoted names,
+/// Sparsify's example recipe, in prunekit's conventions: YAML flow lists with quoted names,
 /// lower-case booleans, PyTorch-only keys (`global_sparsity`, `constant_logging`, `param_groups`)
 /// left at their defaults so that Keras and TensorFlow read the recipe too.
 #[test]

@@ -1,7 +1,8 @@
-//! Estimates per layer and for the model (`sparsify.md` §5.8), every value an `Option` that stays
-//! absent when its input is (§10 #13): a FLOPs profile gives no times, a layer without FLOPs no
-//! FLOPs figure. FLOPs and params are given for the whole model (what the user sees change) and,
-//! as Sparsify showed them, for the prunable layers only (§10 #18).
+//! Estimates per layer and for the model, every value an `Option` that stays absent when its
+//! input is (Sparsify's estimates crashed on a missing FLOPs or time figure): a FLOPs profile
+//! gives no times, a layer without FLOPs no FLOPs figure. FLOPs and params are given for the
+//! whole model (what the user sees change) and, as Sparsify showed them, for the prunable layers
+//! only.
 
 use super::plan::{LayerPlan, ModelEstimate};
 use super::series::{LayerSeries, Series};
@@ -13,7 +14,7 @@ use crate::profile::{PerfKind, PerfProfile, level_key};
 /// otherwise `(B − E) / B + 1` (B = 0.4, E = 0.5 gives 0.75).
 ///
 /// The reference is the loss-only fit (balance 1, no restrictions or filters) at the *user's*
-/// target. Sparsify always used 0.85 for it whatever the target (§10 #11), so at a target of 0.5
+/// target. Sparsify always used 0.85 for it whatever the target, so at a target of 0.5
 /// every layer looked far more recoverable than the loss curve says.
 pub fn recovery(loss: &Series, reference: Option<f64>, s: Option<f64>) -> f64 {
     let Some(s) = s.filter(|&s| s > 0.0) else {

@@ -1,5 +1,7 @@
 //! The auto-fit: costs, water-filling, restrictions, filters and redistribution
-//! (`sparsify.md` §5.4–§5.7, with the fixes of §10 #1, #8, #9, #10).
+//! of Sparsify's pruning model evaluator, with four of its defects fixed: the inverted perf cost,
+//! the `min_speedup` threshold that never filtered, the target missed after filtering, and a 0
+//! threshold read as "off" (each explained below).
 //!
 //! **Costs.** For every layer and every sparsity s on the grid 0.00, 0.01, …, 0.95:
 //!
@@ -12,7 +14,7 @@
 //! of any layer (so `e` is in [0, 1] and the most efficient layer has `e = 1`). The perf term is
 //! non-decreasing in s, which the walk below needs, and it is *smaller* for layers that save more
 //! time: at b < 1 such layers get more sparsity. Sparsify's own perf term was the rescaled saving
-//! itself, which made the layers that save the most the most expensive to prune (§10 #1); under
+//! itself, which made the layers that save the most the most expensive to prune; under
 //! the FLOPs profile it used each layer's whole FLOP count as a constant cost, with the same
 //! inverted effect. Saving per weight is the quantity the budget trades: the target is a count of
 //! weights, and a weight removed from a layer that saves more per weight buys more speed.
@@ -28,10 +30,10 @@
 //! grouped convs are structurally pruned). Then a layer is left dense when its fitted sparsity is
 //! below `min_sparsity`, its speedup `t(0)/t(s)` below `min_speedup`, or its recovery confidence
 //! below `min_recovery`. Each filter is an `Option`: `None` is off and any `Some` value is
-//! applied, 0 included (Sparsify's Python truthiness turned a 0 threshold off, §10 #10).
+//! applied, 0 included (Sparsify's Python truthiness turned a 0 threshold off).
 //!
 //! **Redistribution.** Sparsify left the share of a dropped layer unpruned, so the achieved
-//! average fell short of the target (§10 #9). Here the layers that are fixed — overridden,
+//! average fell short of the target. Here the layers that are fixed — overridden,
 //! restricted or dropped by a filter — keep their sparsity, and the fit is re-run over the others
 //! with the target raised so the whole model still reaches the user's average:
 //! `t' = (target · Σ params − Σ fixed pruned weights) / Σ free params`. Filters are applied to
@@ -478,7 +480,8 @@ mod tests {
         Series::new([(0.0, base), (1.0, at_one)], false)
     }
 
-    /// `sparsify.md` §5.5: A (1000 params, sens 1) and B (100 params, sens 4) at target 0.5,
+    /// Sparsify's worked example of the walk: A (1000 params, sens 1) and B (100 params, sens 4)
+    /// at target 0.5,
     /// loss only: the walk stops at cost 0.135 with A = 0.53 and B = 0.13 (543 weights).
     #[test]
     fn worked_example_before_filters() {

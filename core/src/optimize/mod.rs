@@ -1,6 +1,7 @@
 //! Optimization: the sparsity of each prunable layer, auto-fitted from a performance profile (or
 //! FLOPs) and a loss profile (or approx), with its estimates and training schedule — Sparsify's
-//! `PruningModelEvaluator` (`sparsify.md` §5) and default schedule (§6), with the fixes of §10.
+//! `PruningModelEvaluator` and default schedule, with the defects of both fixed (the module docs of
+//! `fit`, `series` and `estimate` say which).
 //!
 //! The steps of [`optimize`]:
 //!
@@ -48,7 +49,7 @@ impl Default for OptimizeOptions {
     ///
     /// `min_speedup` is off. Sparsify's `filter_min_perf_gain` (0.6 on the server, 0.75 in the UI)
     /// compared `baseline / value(s)` of a decreasing series, which is at least 1 whenever pruning
-    /// does not slow a layer down, so a threshold below 1 never filtered anything (§10 #8). Here
+    /// does not slow a layer down, so a threshold below 1 never filtered anything. Here
     /// `min_speedup` is that same ratio named for what it is — the layer's estimated time ratio
     /// `t(0) / t(s)` (its FLOPs ratio under the FLOPs profile) — and a useful threshold is above 1
     /// (1.2: keep only layers that get at least 20 % faster); off unless the user sets one.

@@ -143,7 +143,7 @@ pub enum LrModifier {
     },
 }
 
-/// Sparsify's defaults for E = 90, L0 = 0.1, Lf = 0.001 (`sparsify.md` §6), written out: the
+/// Sparsify's default schedule for E = 90, L0 = 0.1, Lf = 0.001, written out: the
 /// schedule the chart and export tests use.
 #[cfg(test)]
 pub(crate) fn schedule_e90() -> Schedule {

@@ -1,5 +1,5 @@
 //! The training schedule from the project's training settings, as Sparsify's
-//! `default_epochs_distribution` and `optim_lr_sched_default_mods` make it (`sparsify.md` §6).
+//! `default_epochs_distribution` and `optim_lr_sched_default_mods` make it.
 //!
 //! Epochs (E = the training epochs; 100 when unset or below 1): one stabilization epoch, then
 //! ⌊E/3⌋ pruning epochs from epoch 1, then ⌊E/4⌋ fine-tuning epochs; the schedule ends at
@@ -117,7 +117,7 @@ pub fn quantization_epochs(schedule: &Schedule) -> (f64, f64, f64) {
 mod tests {
     use super::*;
 
-    /// `sparsify.md` §6: E = 90, L0 = 0.1, Lf = 0.001.
+    /// Sparsify's own example: E = 90, L0 = 0.1, Lf = 0.001.
     #[test]
     fn worked_example_e90() {
         let s = schedule("sgd", 90.0, Some(0.1), Some(0.001));

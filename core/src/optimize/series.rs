@@ -1,5 +1,6 @@
 //! Per-layer series (sparsity → value) read from the chosen profiles, their smoothing and
-//! optimisation transform, and the global normalisation (`sparsify.md` §5.1–§5.3).
+//! optimisation transform, and the global normalisation, as Sparsify's pruning model evaluator
+//! builds them.
 //!
 //! Every prunable layer gets two series:
 //!
@@ -11,7 +12,7 @@
 //!
 //! A layer that a chosen profile does not list falls back to its estimate series (FLOPs or
 //! approx), scaled into the profile's units, and a note says so: Sparsify gave such a layer an
-//! empty series, hence cost 0, so it looked free to prune (`sparsify.md` §10 #19).
+//! empty series, hence cost 0, so it looked free to prune.
 //!
 //! Smoothing keeps each series' trend (running maximum for increasing series, running minimum for
 //! decreasing ones); the optimisation values are the smoothed value for increasing series and
@@ -36,7 +37,7 @@ pub struct Series {
 
 impl Series {
     /// A series from (level, value) points; `None` when fewer than two finite points remain
-    /// (interpolation needs two, `sparsify.md` §10 #14). Points are sorted by level and a repeated
+    /// (interpolation needs two; Sparsify failed on a series of one point). Points are sorted by level and a repeated
     /// level keeps its first value.
     pub fn new(points: impl IntoIterator<Item = (f64, f64)>, increasing: bool) -> Option<Series> {
         let mut points: Vec<(f64, f64)> = points

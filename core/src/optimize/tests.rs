@@ -357,7 +357,7 @@ fn infeasible_targets_are_reported() {
     assert!(plan.achieved < 0.84);
 }
 
-/// A threshold of 0 is applied, not taken as "off" (Sparsify's truthiness, §10 #10): it is kept
+/// A threshold of 0 is applied, not taken as "off" (Sparsify's Python truthiness turned it off): it is kept
 /// in the plan and compared (`fit::tests` shows min_recovery 0 dropping a layer). Nothing is
 /// below a sparsity or a speedup of 0, so those two leave the fit as it was.
 #[test]

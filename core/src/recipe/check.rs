@@ -12,8 +12,8 @@ use super::rules;
 use super::span::Span;
 use super::yaml::{self, YamlDocument};
 use crate::ModelAnalysis;
+use crate::profile::level_key;
 use crate::profile::loss::LossProfile;
-use crate::profile::{PerfKind, level_key};
 use crate::project::ProjectFile;
 
 /// Ranks prunable weights by sensitivity, 1 for the most sensitive.
@@ -117,9 +117,7 @@ impl ModelContext {
             .collect();
         self.plans
             .sort_by_key(|(name, _)| Some(name.as_str()) != latest);
-        if let Some((name, perf)) = project.latest_perf_profile()
-            && perf.kind == PerfKind::Measured
-        {
+        if let Some((name, perf)) = project.latest_measured_perf_profile() {
             let key = level_key(0.9);
             for w in &mut self.weights {
                 let layer = perf.layers.iter().find(|l| l.name == w.layer);

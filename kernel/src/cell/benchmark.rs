@@ -1,28 +1,22 @@
 //! `benchmark [--batch LIST] [--threads LIST] [--iterations N | --seconds S] [--warmup N] [--optimization NAME]
 //! [--name NAME]`: measured latency and throughput in ONNX Runtime, of the dense model alone or
-//! against an optimization's pruned model, saved in the project file.
+//! against an optimization's pruned model, saved in the project file. The flags become a request
+//! to `workflow::benchmark`, which builds and times the models.
 
-use prunekit_core::benchmark::{self, Benchmark, BenchmarkOptions, BenchmarkRun, Iterations};
-use prunekit_core::project::{self, Found, ProjectFile};
-use std::path::{Path, PathBuf};
-
-use prunekit_core::model::onnx::ModelProto;
-use prunekit_core::quantize::{QuantizeOptions, quantize};
-use prunekit_core::{Cancel, Error, Result, chart, export};
+use prunekit_core::benchmark::{Benchmark, BenchmarkOptions, BenchmarkRun, Iterations};
+use prunekit_core::workflow::benchmark::BenchmarkRequest;
+use prunekit_core::workflow::fit::QuantizeChoice;
+use prunekit_core::workflow::{self, Outcome, Step};
+use prunekit_core::{Cancel, Error, Result, chart};
 
 use super::flags::Flags;
 use super::output::{Output, Sink};
+use super::steps::StepDisplay;
 use crate::display::bundle::Bundle;
-use crate::display::progress::ProgressDisplay;
 use crate::display::table::{self, Column, escape};
 use crate::session::KernelSession;
 
 const DEFAULT_WARMUP: usize = 5;
-/// Generated samples that calibrate the quantized models a benchmark times.
-const BENCHMARK_CALIBRATION_SAMPLES: usize = 16;
-
-/// Said with every comparison: what ONNX Runtime can and cannot show.
-const DENSE_KERNELS: &str = "ONNX Runtime's CPU kernels are dense, so an unstructured-pruned model runs at about dense speed there; the estimate is what a sparsity-aware engine would give.";
 
 pub fn benchmark(
     session: &mut KernelSession,
@@ -47,13 +41,7 @@ pub fn benchmark(
     )?;
     flags.no_positional()?;
     let loaded = session.model()?;
-    let default_batch = loaded
-        .analysis
-        .inputs
-        .first()
-        .and_then(|i| i.shape.as_ref())
-        .and_then(|s| s.first())
-        .map_or(1, |&d| d.max(1) as usize);
+    let default_batch = workflow::model_batch(&loaded.analysis);
     let batches = match flags.get("--batch") {
         Some(text) => list(text, "--batch", |w| {
             w.parse().ok().filter(|&b: &usize| b > 0)
@@ -74,144 +62,23 @@ pub fn benchmark(
         warmup: flags.count("--warmup", 0)?.unwrap_or(DEFAULT_WARMUP),
         seed: session.settings.seed,
     };
-    let project = match project::read(&loaded.path)? {
-        Found::Project(p) => *p,
-        _ => ProjectFile::new(&loaded.path),
-    };
-    // The pruned and quantized models go to temporary files for the run.
-    let mut estimated = None;
-    let optimization = flags.get("--optimization").map(str::to_string);
-    let plan = match &optimization {
-        Some(name) => Some(project.optimizations.get(name).ok_or_else(|| {
-            let have: Vec<&str> = project.optimizations.keys().map(String::as_str).collect();
-            Error::Usage(format!(
-                "there is no optimization '{name}'; the choices are {} (run `optimize`).",
-                if have.is_empty() {
-                    "none yet".into()
-                } else {
-                    have.join(", ")
-                }
-            ))
-        })?),
-        None => None,
-    };
-    // --quantize, else what the optimization asks for.
-    let quantization: Option<QuantizeOptions> = match flags.get("--quantize") {
-        Some("off") => None,
-        Some(text) => {
-            let mode = super::quantization::mode("--quantize", text)?;
-            Some(match plan.and_then(|p| p.quantization.as_ref()) {
-                Some(q) if q.mode == mode => QuantizeOptions::from_plan(q, None, options.seed),
-                _ => QuantizeOptions {
-                    seed: options.seed,
-                    ..QuantizeOptions::new(mode)
-                },
-            })
-        }
-        None => plan
-            .and_then(|p| p.quantization.as_ref())
-            .map(|q| QuantizeOptions::from_plan(q, None, options.seed)),
-    };
-    // Timing does not depend on the calibrated ranges: a few generated samples set them.
-    // A whole number of the model's batches, in case its batch dim is fixed.
-    let calibration_samples = BENCHMARK_CALIBRATION_SAMPLES.div_ceil(default_batch) * default_batch;
-    let quantization = quantization.map(|q| QuantizeOptions {
-        samples: Some(calibration_samples),
+    let request = BenchmarkRequest {
+        options,
+        optimization: flags.get("--optimization").map(str::to_string),
+        quantize: match flags.get("--quantize") {
+            None => QuantizeChoice::Keep,
+            Some("off") => QuantizeChoice::Off,
+            Some(text) => QuantizeChoice::Mode(super::quantization::mode("--quantize", text)?),
+        },
         threads: session.settings.threads,
-        ..q
-    });
-    let mut models: Vec<(&str, PathBuf)> = vec![("dense", loaded.path.clone())];
-    let scratch = |what: &str| {
-        std::env::temp_dir().join(format!(
-            "prunekit-benchmark-{}-{}-{what}.onnx",
-            std::process::id(),
-            uuid::Uuid::new_v4()
-        ))
+        name: flags.get("--name").map(str::to_string),
     };
-    let remove_scratch = |models: &[(&str, PathBuf)]| {
-        for (_, path) in models.iter().skip(1) {
-            let _ = std::fs::remove_file(path);
-        }
-    };
-    // Only the pruned and quantized models need preparing (the dense one is timed from its file).
-    if plan.is_some() || quantization.is_some() {
-        let preparing = ProgressDisplay::start(sink, "preparing the models to time");
-        let prepared = (|| -> Result<()> {
-            let model = prunekit_core::load(&loaded.path)?;
-            let mut add = |name: &'static str, proto: &ModelProto| -> Result<()> {
-                let path = scratch(name);
-                prunekit_core::save(proto, &path)?;
-                models.push((name, path));
-                Ok(())
-            };
-            if let Some(q) = &quantization {
-                add(
-                    "quantized",
-                    &quantize(&model, &loaded.analysis, q, &preparing, cancel)?.proto,
-                )?;
-            }
-            if let Some(plan) = plan {
-                estimated = plan.model.estimated_speedup;
-                let (proto, _) = export::model::pruned_model(&model, plan)?;
-                add("pruned", &proto)?;
-                if let Some(q) = &quantization {
-                    let pruned = prunekit_core::Model { proto, ..model };
-                    add(
-                        "pruned+quantized",
-                        &quantize(&pruned, &loaded.analysis, q, &preparing, cancel)?.proto,
-                    )?;
-                }
-            }
-            Ok(())
-        })();
-        if let Err(err) = prepared {
-            preparing.finish(0, 1, "failed");
-            remove_scratch(&models);
-            return Err(err);
-        }
-        preparing.finish(1, 1, "ready");
-    }
-    let model_refs: Vec<(&str, &Path)> = models.iter().map(|(n, p)| (*n, p.as_path())).collect();
-    let progress = ProgressDisplay::start(sink, "benchmarking");
-    let result = benchmark::run(&model_refs, &loaded.analysis, &options, &progress, cancel);
-    remove_scratch(&models);
-    match &result {
-        Ok(_) => progress.finish(1, 1, "benchmarked"),
-        Err(Error::Cancelled) => {
-            progress.finish(0, 1, "interrupted; the project file is unchanged")
-        }
-        Err(_) => progress.finish(0, 1, "failed"),
-    }
-    let runs = result?;
-    let mut notes = Vec::new();
-    if optimization.is_some() {
-        notes.push(DENSE_KERNELS.to_string());
-    }
-    if let Some(q) = &quantization {
-        notes.push(format!(
-            "The {} int8 models were calibrated on {calibration_samples} generated samples: their ranges do not change how long they take. ONNX Runtime runs them with its integer kernels{}.",
-            q.mode.name(),
-            cpu_int8_note()
-        ));
-    }
-    let result = Benchmark {
-        optimization: optimization.clone(),
-        runs,
-        notes,
-    };
-    let name = flags
-        .get("--name")
-        .map(str::to_string)
-        .or(optimization.clone())
-        .or(quantization
-            .as_ref()
-            .map(|q| format!("int8-{}", q.mode.name())))
-        .unwrap_or_else(|| "dense".into());
-    let saved = result.clone();
-    super::saving::save(&loaded.path, sink, |p| {
-        p.benchmarks.insert(name.clone(), saved);
-    })?;
-
+    let steps = StepDisplay::new(sink, step_words);
+    let done = workflow::benchmark::run(&loaded.path, &loaded.analysis, &request, &steps, cancel)?;
+    super::saving::moved_aside_all(sink, &done.moved_aside);
+    let (name, result, estimated) = (&done.name, &done.benchmark, done.estimated);
+    let optimization = &request.optimization;
+    let options = &request.options;
     let mut charts = vec![chart::benchmark_iterations(&result.runs)?];
     if options.batches.len() > 1 {
         charts.push(chart::benchmark_batch_scaling(&result.runs)?);
@@ -222,7 +89,7 @@ pub fn benchmark(
     if optimization.is_some() {
         charts.push(chart::benchmark_comparison(&result.runs, estimated)?);
     }
-    if quantization.is_some() {
+    if done.quantized.is_some() {
         charts.push(chart::benchmark_speedups(&result.runs)?);
     }
     for c in charts {
@@ -231,10 +98,10 @@ pub fn benchmark(
             display_id: None,
         });
     }
-    let summary = summary(&name, &result, estimated);
-    let mut value = serde_json::to_value(&result).expect("benchmarks serialize");
+    let summary = summary(name, result, estimated);
+    let mut value = serde_json::to_value(result).expect("benchmarks serialize");
     value["name"] = serde_json::json!(name);
-    if optimization.is_some() || quantization.is_some() {
+    if optimization.is_some() || done.quantized.is_some() {
         value["estimated_speedup"] = serde_json::json!(estimated);
         value["speedups"] = serde_json::json!(measured_speedups(&result.runs));
     }
@@ -281,13 +148,17 @@ fn measured_speedups(runs: &[BenchmarkRun]) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// Whether this CPU has the instructions ONNX Runtime's int8 kernels are fastest with.
-fn cpu_int8_note() -> String {
-    let isa = prunekit_core::benchmark::int8_isa();
-    if isa.is_empty() {
-        String::new()
-    } else {
-        format!(" (this CPU has {})", isa.join(", "))
+/// What the progress displays of preparing and timing say.
+fn step_words(step: Step, outcome: Option<Outcome>) -> &'static str {
+    match (step, outcome) {
+        (Step::PreparingModels, None) => "preparing the models to time",
+        (Step::PreparingModels, Some(Outcome::Done)) => "ready",
+        (_, None) => "benchmarking",
+        (_, Some(Outcome::Done)) => "benchmarked",
+        (Step::Benchmarking, Some(Outcome::Cancelled)) => {
+            "interrupted; the project file is unchanged"
+        }
+        (_, Some(_)) => "failed",
     }
 }
 

@@ -4,19 +4,15 @@
 
 use std::time::{Duration, Instant};
 
-use prunekit_core::project::{self, Found, LoadState, ProjectFile};
-use prunekit_core::{Cancel, Error, Progress, Result, format};
-use regex::Regex;
+use prunekit_core::{Cancel, Error, Progress, Result};
 
-use super::load::LoadArgs;
 use super::output::{Output, Sink};
 use super::parse::{self, Line};
 use super::spec;
 use crate::display::bundle::Bundle;
 use crate::display::progress::ProgressDisplay;
-use crate::display::table::{self, Column};
-use crate::display::{json, text};
-use crate::session::{KernelSession, LoadedModel};
+use crate::display::table;
+use crate::session::KernelSession;
 
 pub fn run(
     session: &mut KernelSession,
@@ -40,13 +36,13 @@ fn run_line(
     cancel: &Cancel,
 ) -> Result<()> {
     match line.verb.as_str() {
-        "load" => load(session, &line.words, sink),
-        "layers" => layers(session, &line.words, sink),
+        "load" => super::load::load(session, &line.words, sink),
+        "layers" => super::layers::layers(session, &line.words, sink),
         "profile" => super::profile::profile(session, &line.words, sink, cancel),
         "profiles" => super::profile::list(session, &line.words, sink),
         "optimize" => super::optimize::optimize(session, &line.words, sink),
         "override" => super::optimize::override_layers(session, &line.words, sink),
-        "export" => super::optimize::export(session, &line.words, sink, cancel),
+        "export" => super::export::export(session, &line.words, sink, cancel),
         "benchmark" => super::benchmark::benchmark(session, &line.words, sink, cancel),
         "settings" => super::settings::settings(session, &line.words, sink),
         "help" => help(&line.words, sink),
@@ -60,288 +56,6 @@ fn run_line(
         "sleep" => sleep(&line.words, sink, cancel),
         other => unreachable!("parse::check checked the verb {other}"),
     }
-}
-
-fn load(session: &mut KernelSession, words: &[String], sink: &dyn Sink) -> Result<()> {
-    let mut rest = Vec::new();
-    let mut args = LoadArgs::parse(words, &mut rest)?;
-    if let Some(flag) = rest.first() {
-        return Err(Error::Usage(format!(
-            "unknown flag {flag}; load takes --input and --dim."
-        )));
-    }
-    // A new project starts with the session's settings.
-    let model_path = args.path.clone();
-    let fresh = |settings: &project::Settings| ProjectFile {
-        settings: settings.clone(),
-        ..ProjectFile::new(&model_path)
-    };
-    let project = match project::read(&args.path)? {
-        Found::Project(project) => {
-            // A restarted kernel carries on with the settings this model had.
-            session.settings = project.settings.clone();
-            *project
-        }
-        Found::None => fresh(&session.settings),
-        Found::MovedAside(aside) => {
-            super::saving::moved_aside(sink, &project::moved_aside_notice(&aside));
-            fresh(&session.settings)
-        }
-    };
-    // Sizes given now win; without any, the sizes of the last load of this model are reused,
-    // and the output says so.
-    let mut restored = String::new();
-    if args.options.input_shapes.is_empty() && args.options.dims.is_empty() {
-        args.options = project.load.to_options();
-        let inputs = args.options.input_shapes.iter().map(|(n, s)| {
-            let dims: Vec<String> = s.iter().map(u64::to_string).collect();
-            format!("--input {n}={}", dims.join(","))
-        });
-        let dims = args
-            .options
-            .dims
-            .iter()
-            .map(|(n, s)| format!("--dim {n}={s}"));
-        let sizes: Vec<String> = inputs.chain(dims).collect();
-        if !sizes.is_empty() {
-            restored = format!(
-                "Sizes from this model's project file: {} (give --dim or --input to change them).\n",
-                sizes.join(" ")
-            );
-        }
-    }
-    let model = prunekit_core::load(&args.path)?;
-    let analysis = prunekit_core::analyze(&model, &args.options)?;
-    // Only the sizes are saved, into the project as it is now: other processes may have saved
-    // to it while the model was analyzed.
-    let load_state = LoadState::from_options(&args.options);
-    super::saving::save_or_create(
-        &args.path,
-        sink,
-        || fresh(&session.settings),
-        |p| p.load = load_state,
-    )?;
-
-    let summary = format!("{restored}{}", text::analysis(&analysis));
-    let note = if restored.is_empty() {
-        String::new()
-    } else {
-        format!("<p>{}</p>", table::escape(restored.trim()))
-    };
-    let html = format!(
-        "{note}{}{}",
-        summary_html(&analysis),
-        layers_table(&analysis.layers.iter().collect::<Vec<_>>())
-    );
-    sink.emit(Output::Result(
-        Bundle::text(summary)
-            .html(html)
-            .json(&json::analysis(&analysis)),
-    ));
-    session.current = Some(LoadedModel {
-        path: args.path,
-        analysis,
-    });
-    Ok(())
-}
-
-fn summary_html(a: &prunekit_core::ModelAnalysis) -> String {
-    let t = &a.totals;
-    let file = a.path.file_name().map_or_else(
-        || a.path.display().to_string(),
-        |f| f.to_string_lossy().into_owned(),
-    );
-    let defaults = if a.defaults.is_empty() {
-        String::new()
-    } else {
-        let list: Vec<String> = a.defaults.iter().map(|(s, n)| format!("{s}={n}")).collect();
-        format!(
-            "<br>free dims set by default: {} (size them with <code>--dim</code>)",
-            table::escape(&list.join(", "))
-        )
-    };
-    format!(
-        "<p><b>{}</b>: opset {}, {} layers ({} prunable), {} params ({} prunable, {:.1}% already zero), {} MACs, {} FLOPs{}</p>",
-        table::escape(&file),
-        a.opset,
-        a.layers.len(),
-        a.n_prunable(),
-        format::grouped(t.params),
-        format::grouped(t.prunable_params),
-        100.0 * t.sparsity(),
-        format::si(t.macs),
-        format::si(t.flops),
-        defaults
-    )
-}
-
-fn layers_table(layers: &[&prunekit_core::Layer]) -> String {
-    let columns = [
-        Column {
-            title: "layer",
-            is_numeric: false,
-        },
-        Column {
-            title: "op",
-            is_numeric: false,
-        },
-        Column {
-            title: "output shape",
-            is_numeric: false,
-        },
-        Column {
-            title: "params",
-            is_numeric: true,
-        },
-        Column {
-            title: "MACs",
-            is_numeric: true,
-        },
-        Column {
-            title: "FLOPs",
-            is_numeric: true,
-        },
-        Column {
-            title: "prunable",
-            is_numeric: false,
-        },
-    ];
-    let rows: Vec<Vec<String>> = layers
-        .iter()
-        .map(|l| {
-            let shape = match l.output_shapes.first() {
-                Some(Some(dims)) => format!("{dims:?}"),
-                _ => "?".into(),
-            };
-            let opt = |v: Option<u64>| v.map_or("?".to_string(), format::si);
-            let prunable = match (&l.is_prunable, &l.not_prunable_reason) {
-                (true, _) => "yes".to_string(),
-                (false, Some(reason)) => format!("no: {reason}"),
-                (false, None) => String::new(),
-            };
-            vec![
-                l.name.clone(),
-                l.op_type.clone(),
-                shape,
-                format::si(l.params),
-                opt(l.macs),
-                opt(l.flops),
-                prunable,
-            ]
-        })
-        .collect();
-    table::html(None, &columns, &rows)
-}
-
-fn layers(session: &mut KernelSession, words: &[String], sink: &dyn Sink) -> Result<()> {
-    let loaded = session.model()?;
-    // Graph order unless asked otherwise.
-    let mut sort = "graph";
-    let mut top: Option<usize> = None;
-    let mut pattern: Option<Regex> = None;
-    let mut it = words.iter();
-    while let Some(word) = it.next() {
-        let mut value = |flag: &str| {
-            it.next()
-                .ok_or_else(|| Error::Usage(format!("{flag} needs a value; see `help layers`.")))
-        };
-        match word.as_str() {
-            "--sort" => {
-                sort = match value("--sort")?.as_str() {
-                    "name" => "name",
-                    "params" => "params",
-                    "flops" => "flops",
-                    "macs" => "macs",
-                    other => {
-                        return Err(Error::Usage(format!(
-                            "--sort {other} is not a key; use name, params, flops or macs."
-                        )));
-                    }
-                }
-            }
-            "--top" => {
-                let text = value("--top")?;
-                top = Some(
-                    text.parse()
-                        .ok()
-                        .filter(|&n: &usize| n > 0)
-                        .ok_or_else(|| {
-                            Error::Usage(format!(
-                                "--top {text} is not a count; give a whole number above 0."
-                            ))
-                        })?,
-                );
-            }
-            "--match" => {
-                let text = value("--match")?;
-                pattern = Some(Regex::new(text).map_err(|err| {
-                    Error::Usage(format!(
-                        "--match {text} is not a valid regular expression ({err})."
-                    ))
-                })?);
-            }
-            other => {
-                return Err(Error::Usage(format!(
-                    "unexpected '{other}'; see `help layers`."
-                )));
-            }
-        }
-    }
-    let analysis = &loaded.analysis;
-    let mut selected: Vec<&prunekit_core::Layer> = analysis
-        .layers
-        .iter()
-        .filter(|l| {
-            pattern.as_ref().is_none_or(|re| {
-                re.is_match(&l.name)
-                    || re.is_match(&l.op_type)
-                    || l.weight.as_ref().is_some_and(|w| re.is_match(&w.name))
-            })
-        })
-        .collect();
-    let key = |l: &prunekit_core::Layer| match sort {
-        "params" => l.params,
-        "flops" => l.flops.unwrap_or(0),
-        "macs" => l.macs.unwrap_or(0),
-        _ => 0,
-    };
-    match sort {
-        "graph" => {}
-        "name" => selected.sort_by(|a, b| a.name.cmp(&b.name)),
-        _ => selected.sort_by_key(|l| std::cmp::Reverse(key(l))),
-    }
-    if let Some(n) = top {
-        selected.truncate(n);
-    }
-    let mut subset = analysis.clone();
-    subset.layers = selected.iter().map(|l| (*l).clone()).collect();
-
-    let chart = prunekit_core::chart::params_and_flops(&subset, None)?;
-    sink.emit(Output::Display {
-        bundle: Bundle::text(format!(
-            "[chart: params and FLOPs of {} layers]",
-            subset.layers.len()
-        ))
-        .png(&chart.png, chart.width, chart.height),
-        display_id: None,
-    });
-    let caption = format!(
-        "{} of {} layers",
-        subset.layers.len(),
-        analysis.layers.len()
-    );
-    let plain = text::layer_rows(&subset.layers);
-    let html = format!(
-        "<p>{}</p>{}",
-        table::escape(&caption),
-        layers_table(&selected)
-    );
-    sink.emit(Output::Result(
-        Bundle::text(format!("{caption}\n{plain}"))
-            .html(html)
-            .json(&json::analysis(&subset)),
-    ));
-    Ok(())
 }
 
 fn help(words: &[String], sink: &dyn Sink) -> Result<()> {

@@ -34,3 +34,10 @@ pub fn moved_aside(sink: &dyn Sink, notice: &str) {
         text: format!("{notice}\n"),
     });
 }
+
+/// One stderr line for each project file a core workflow moved aside.
+pub fn moved_aside_all(sink: &dyn Sink, asides: &[std::path::PathBuf]) {
+    for aside in asides {
+        moved_aside(sink, &project::moved_aside_notice(aside));
+    }
+}

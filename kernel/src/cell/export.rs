@@ -1,0 +1,275 @@
+//! `export recipe PATH | export code PATH [--framework pytorch] [--training] | export model PATH`:
+//! the flags become a request to `workflow::export`, and what was written is said in a sentence
+//! with its facts as a table under it.
+
+use std::path::PathBuf;
+
+use prunekit_core::quantize::{QuantMode, QuantizeOptions};
+use prunekit_core::workflow::export::{
+    self, CodeExport, CodeWritten, ModelExport, ModelWritten, RecipeExport, RecipeWritten,
+};
+use prunekit_core::workflow::{Outcome, Step};
+use prunekit_core::{Cancel, Error, Result};
+use serde_json::json;
+
+use super::flags::Flags;
+use super::output::{Output, Sink};
+use super::plan_view::pct;
+use super::steps::StepDisplay;
+use crate::display::bundle::Bundle;
+use crate::display::table::{self, Column, escape};
+use crate::session::KernelSession;
+
+pub fn export(
+    session: &mut KernelSession,
+    words: &[String],
+    sink: &dyn Sink,
+    cancel: &Cancel,
+) -> Result<()> {
+    let flags = Flags::parse(
+        "export",
+        words,
+        &[
+            "--optimization",
+            "--names",
+            "--framework",
+            "--data",
+            "--recipe",
+            "--calibration-data",
+            "--quantize",
+            "--calibration",
+        ],
+        &["--training", "--per-tensor"],
+    )?;
+    let [kind, path] = flags.positional[..] else {
+        return Err(Error::Usage(
+            "say what to write and where: `export recipe PATH`, `export code PATH` or `export model PATH`.".into(),
+        ));
+    };
+    let loaded = session.model()?;
+    if flags.get("--quantize") == Some("dynamic") {
+        super::quantization::no_calibration_flags(
+            &flags,
+            &["--calibration", "--calibration-data"],
+        )?;
+    }
+    let quantize = match flags.get("--quantize") {
+        Some(text) if kind == "model" => Some(QuantizeOptions {
+            calibration: super::quantization::calibration(&flags)?,
+            per_channel: !flags.has("--per-tensor"),
+            ..QuantizeOptions::new(super::quantization::mode("--quantize", text)?)
+        }),
+        Some(_) => {
+            return Err(Error::Usage(
+                "--quantize applies to `export model`; a recipe takes its quantization from `optimize --quantize`.".into(),
+            ));
+        }
+        None => None,
+    };
+    let path = PathBuf::from(path);
+    let optimization = flags.get("--optimization").map(str::to_string);
+    let (text, value, moved_aside) = match kind {
+        "recipe" => {
+            let request = RecipeExport {
+                path,
+                optimization,
+                names: flags.get("--names").map(PathBuf::from),
+            };
+            let written = export::export_recipe(&loaded.path, &request)?;
+            let (text, value) = recipe_written(&written);
+            (text, value, written.moved_aside)
+        }
+        "code" => {
+            match flags.get("--framework").unwrap_or("pytorch") {
+                "pytorch" => {}
+                other => {
+                    return Err(Error::Usage(format!(
+                        "--framework {other} is not offered; prunekit writes pytorch integration code."
+                    )));
+                }
+            }
+            let request = CodeExport {
+                path,
+                optimization,
+                recipe: flags.get("--recipe").map(str::to_string),
+                training: flags.has("--training"),
+            };
+            let written = export::export_code(&loaded.path, &request)?;
+            let (text, value) = code_written(&written);
+            (text, value, written.moved_aside)
+        }
+        "model" => {
+            let request = ModelExport {
+                path,
+                optimization,
+                quantize,
+                data: flags.get("--data").map(PathBuf::from),
+                calibration_data: flags.get("--calibration-data").map(PathBuf::from),
+                seed: session.settings.seed,
+            };
+            let steps = StepDisplay::new(sink, step_words);
+            let written =
+                export::export_model(&loaded.path, &loaded.analysis, &request, &steps, cancel)?;
+            let (text, value) = model_written(&written);
+            (text, value, written.moved_aside)
+        }
+        other => {
+            return Err(Error::Usage(format!(
+                "'export {other}' is not something prunekit writes; use recipe, code or model."
+            )));
+        }
+    };
+    super::saving::moved_aside_all(sink, &moved_aside);
+    emit_written(sink, &text, &value);
+    Ok(())
+}
+
+/// What the quantizing step's progress display says.
+fn step_words(_step: Step, outcome: Option<Outcome>) -> &'static str {
+    match outcome {
+        None => "quantizing",
+        Some(Outcome::Done) => "quantized",
+        Some(Outcome::Cancelled) => "interrupted; nothing was written",
+        Some(Outcome::Failed) => "failed",
+    }
+}
+
+fn recipe_written(w: &RecipeWritten) -> (String, serde_json::Value) {
+    let mut message = format!(
+        "Wrote {} ({} modifiers, {} layers pruned).",
+        w.path.display(),
+        w.modifiers,
+        w.layers_pruned.len()
+    );
+    if let Some(q) = &w.quantization {
+        message.push_str(&match q.mode {
+            QuantMode::Static => format!(
+                " Quantization-aware training from epoch {} (QuantizationModifier){}.",
+                q.start_epoch,
+                if q.ignore.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; {} layer{} left float: {}",
+                        q.ignore.len(),
+                        if q.ignore.len() == 1 { "" } else { "s" },
+                        q.ignore
+                            .iter()
+                            .map(|i| i.weight.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            ),
+            QuantMode::Dynamic => " Dynamic quantization needs no training: `export model` applies it after pruning (the recipe says so in a comment).".into(),
+        });
+    }
+    if !w.generated_names.is_empty() && !w.names_given {
+        message.push_str(&format!(
+            " {} weight names look generated by the exporter ({}...); they will not match the framework's parameter names: give --names MAP.json mapping each to its framework name.",
+            w.generated_names.len(),
+            w.generated_names.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let value = json!({"path": w.path, "kind": "recipe", "modifiers": w.modifiers, "layers_pruned": w.layers_pruned, "generated_names": w.generated_names, "quantization": w.quantization.as_ref().map(|q| q.mode)});
+    (message, value)
+}
+
+fn code_written(w: &CodeWritten) -> (String, serde_json::Value) {
+    let recipe = &w.recipe;
+    (
+        format!(
+            "Wrote {} (PyTorch {}; it reads the recipe {recipe}).",
+            w.path.display(),
+            if w.training {
+                "training loop"
+            } else {
+                "integration"
+            }
+        ),
+        json!({"path": w.path, "kind": "code", "framework": "pytorch", "training": w.training, "recipe": recipe}),
+    )
+}
+
+fn model_written(w: &ModelWritten) -> (String, serde_json::Value) {
+    let mut message = if w.pruned {
+        format!(
+            "Wrote {}: {} layers pruned by magnitude to the plan.",
+            w.path.display(),
+            w.layers.iter().filter(|(_, s)| *s > 0.0).count()
+        )
+    } else {
+        format!("Wrote {}: the dense model.", w.path.display())
+    };
+    if let Some(q) = &w.quantized {
+        message.push(' ');
+        message.push_str(&super::quantization::describe(q));
+        if w.calibrated_on_measured {
+            message.push_str(" It was calibrated on the samples its accuracy is measured on; give --calibration-data other samples for a held-out figure.");
+        }
+    }
+    let mut accuracy = serde_json::Value::Null;
+    if let Some(a) = &w.accuracy {
+        message.push_str(&format!(
+            " Held-out accuracy on {} samples: {} before, {} after (not fine-tuned).",
+            a.samples,
+            pct(a.before),
+            pct(a.after)
+        ));
+        accuracy = json!({"before": a.before, "after": a.after, "samples": a.samples});
+    }
+    let layers: Vec<serde_json::Value> = w
+        .layers
+        .iter()
+        .map(|(w, s)| json!({"weight": w, "sparsity": s}))
+        .collect();
+    let quantization = w.quantized.as_ref().map(|q| {
+        json!({
+            "mode": q.mode,
+            "layers": q.layers,
+            "float": q.skipped,
+            "activations": q.activations,
+            "calibration": q.data,
+            "notes": q.notes,
+        })
+    });
+    (
+        message,
+        json!({"path": w.path, "kind": "model", "layers": layers, "accuracy": accuracy, "quantization": quantization}),
+    )
+}
+
+/// The sentence of what was written, with its facts as a two-column table under it.
+fn emit_written(sink: &dyn Sink, text: &str, value: &serde_json::Value) {
+    let rows: Vec<Vec<String>> = value
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| {
+            let shown = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            vec![k.clone(), shown]
+        })
+        .collect();
+    let columns = [
+        Column {
+            title: "written",
+            is_numeric: false,
+        },
+        Column {
+            title: "",
+            is_numeric: false,
+        },
+    ];
+    sink.emit(Output::Result(
+        Bundle::text(text.to_string())
+            .html(format!(
+                "<p>{}</p>{}",
+                escape(text),
+                table::html(None, &columns, &rows)
+            ))
+            .json(value),
+    ));
+}
