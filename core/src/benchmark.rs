@@ -213,9 +213,7 @@ fn inputs_at(
             let mut shape: Vec<usize> = input
                 .shape
                 .as_ref()
-                .ok_or_else(|| {
-                    Error::from(crate::analysis::no_known_shape(&input.name).text("."))
-                })?
+                .ok_or_else(|| Error::from(crate::analysis::no_known_shape(&input.name).text(".")))?
                 .iter()
                 .map(|&d| d as usize)
                 .collect();

@@ -110,25 +110,39 @@ pub enum Setting {
     Data,
     /// The quantization mode.
     Quantize,
+    /// How calibration ranges are found (min-max, percentile, entropy).
+    Calibration,
+    /// One scale per tensor instead of per channel.
+    PerTensor,
+    /// Samples to calibrate on when a model is exported.
+    CalibrationData,
 }
 
 /// Something the user can run to get what an operation lacks.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub enum Action {
     /// Give the named input a shape when the model is loaded.
     SizeInput(String),
     /// Measure a loss profile with its quantization section.
     LossWithQuantization,
+    /// List the profiles measured so far.
+    ListProfiles,
+    /// Fit an optimization, under a name when one is given.
+    Optimize(Option<String>),
+    /// Fit an optimization that quantizes statically.
+    OptimizeQuantized,
+    /// Export the dense model in int8.
+    ExportDenseInt8,
 }
 
-/// How a front end spells settings and steps.
+/// How a front end spells settings and actions.
 pub trait Wording {
     /// The setting itself ("--batch").
     fn setting(&self, setting: Setting) -> String;
     /// The setting given a value ("--batch 8").
     fn set(&self, setting: Setting, value: &str) -> String;
-    /// A step to run ("`profile loss --quantization`").
-    fn step(&self, step: &Step) -> String;
+    /// An action to run ("`profile loss --quantization`").
+    fn action(&self, action: &Action) -> String;
 }
 
 /// Front-end-neutral words: what `Display` prints.
@@ -146,6 +160,9 @@ impl Wording for PlainWording {
             Setting::Input => "the input shapes",
             Setting::Data => "a data file",
             Setting::Quantize => "the quantization mode",
+            Setting::Calibration => "a calibration method",
+            Setting::PerTensor => "per-tensor scales",
+            Setting::CalibrationData => "calibration data",
         }
         .into()
     }
@@ -161,13 +178,21 @@ impl Wording for PlainWording {
             Setting::Input => format!("the input shape {value}"),
             Setting::Data => format!("a data file ({value})"),
             Setting::Quantize => format!("{value} quantization"),
+            Setting::Calibration => format!("the {value} calibration"),
+            Setting::PerTensor => "per-tensor scales".into(),
+            Setting::CalibrationData => format!("calibration data ({value})"),
         }
     }
 
-    fn step(&self, step: &Step) -> String {
-        match step {
-            Step::SizeInput(name) => format!("a shape for input '{name}' when loading the model"),
-            Step::LossWithQuantization => "a loss profile with quantization".into(),
+    fn action(&self, action: &Action) -> String {
+        match action {
+            Action::SizeInput(name) => format!("a shape for input '{name}' when loading the model"),
+            Action::LossWithQuantization => "a loss profile with quantization".into(),
+            Action::ListProfiles => "a look at the profiles measured".into(),
+            Action::Optimize(None) => "an optimization".into(),
+            Action::Optimize(Some(name)) => format!("an optimization named '{name}'"),
+            Action::OptimizeQuantized => "an optimization with static quantization".into(),
+            Action::ExportDenseInt8 => "an int8 export of the dense model".into(),
         }
     }
 }
@@ -178,10 +203,10 @@ enum Piece {
     Text(String),
     Setting(Setting),
     Set(Setting, String),
-    Step(Step),
+    Action(Action),
 }
 
-/// An error sentence whose settings and steps stay typed until a front end words them.
+/// An error sentence whose settings and actions stay typed until a front end words them.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Sentence(Vec<Piece>);
 
@@ -205,8 +230,8 @@ impl Sentence {
         self
     }
 
-    pub fn step(mut self, step: Step) -> Self {
-        self.0.push(Piece::Step(step));
+    pub fn action(mut self, action: Action) -> Self {
+        self.0.push(Piece::Action(action));
         self
     }
 
@@ -216,7 +241,7 @@ impl Sentence {
         self
     }
 
-    /// The settings and steps this sentence names, in order (for tests and front ends).
+    /// The settings this sentence names, in order (for tests and front ends).
     pub fn names(&self) -> Vec<Setting> {
         self.0
             .iter()
@@ -234,7 +259,7 @@ impl Sentence {
                 Piece::Text(text) => text.clone(),
                 Piece::Setting(s) => wording.setting(*s),
                 Piece::Set(s, value) => wording.set(*s, value),
-                Piece::Step(step) => wording.step(step),
+                Piece::Action(action) => wording.action(action),
             })
             .collect()
     }
@@ -316,7 +341,7 @@ mod tests {
         fn set(&self, _: Setting, value: &str) -> String {
             format!("--batch {value}")
         }
-        fn step(&self, _: &Step) -> String {
+        fn action(&self, _: &Action) -> String {
             "`profile loss`".into()
         }
     }

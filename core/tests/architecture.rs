@@ -45,7 +45,11 @@ fn sources(dir: &str) -> Vec<(String, String)> {
         .into_iter()
         .map(|p| {
             let text = fs::read_to_string(&p).expect("source file is readable");
-            let rel = p.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             (rel, text)
         })
         .collect()
@@ -110,7 +114,11 @@ fn expand_use(tree: &str) -> Vec<String> {
     parts
         .into_iter()
         .filter(|p| !p.is_empty())
-        .flat_map(|p| expand_use(&p).into_iter().map(move |e| format!("{prefix}{e}")))
+        .flat_map(|p| {
+            expand_use(&p)
+                .into_iter()
+                .map(move |e| format!("{prefix}{e}"))
+        })
         .collect()
 }
 
@@ -142,7 +150,8 @@ fn core_module_graph() -> BTreeMap<String, BTreeSet<String>> {
         let mut rest = code.as_str();
         while let Some(i) = rest.find("use ") {
             let after = &rest[i + 4..];
-            let boundary = i == 0 || !rest[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_');
+            let boundary =
+                i == 0 || !rest[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_');
             let end = after.find(';').unwrap_or(after.len());
             if boundary {
                 named.extend(expand_use(&after[..end]));
@@ -255,7 +264,10 @@ fn core_modules_form_no_import_cycle() {
     let graph = core_module_graph();
     assert!(graph.len() > 20, "the module graph looks empty: {graph:?}");
     let found = cycles(&graph);
-    assert!(found.is_empty(), "import cycles among core's modules: {found:?}");
+    assert!(
+        found.is_empty(),
+        "import cycles among core's modules: {found:?}"
+    );
     // The same at the top level (`profile`, `quantize`, ...): the layers of docs/architecture.md.
     let mut top: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (from, tos) in &graph {
@@ -267,7 +279,10 @@ fn core_modules_form_no_import_cycle() {
         }
     }
     let found = cycles(&top);
-    assert!(found.is_empty(), "import cycles among core's top-level modules: {found:?}");
+    assert!(
+        found.is_empty(),
+        "import cycles among core's top-level modules: {found:?}"
+    );
 }
 
 #[test]
@@ -317,7 +332,15 @@ fn core_does_no_terminal_jupyter_or_lsp_io() {
             continue;
         }
         for (n, line) in production_code(&text).lines().enumerate() {
-            for io in ["println!", "eprintln!", "print!(", "eprint!(", "io::stdout", "io::stderr", "io::stdin"] {
+            for io in [
+                "println!",
+                "eprintln!",
+                "print!(",
+                "eprint!(",
+                "io::stdout",
+                "io::stderr",
+                "io::stdin",
+            ] {
                 if line.contains(io) {
                     found.push(format!("{path}:{}: {}", n + 1, line.trim()));
                 }
@@ -412,5 +435,8 @@ fn comments_cite_only_documents_in_this_repository() {
             }
         }
     }
-    assert!(found.is_empty(), "citations of documents outside the repository: {found:#?}");
+    assert!(
+        found.is_empty(),
+        "citations of documents outside the repository: {found:#?}"
+    );
 }

@@ -1,9 +1,9 @@
-//! How the kernel spells the settings and steps core errors name: as its own flags and commands.
+//! How the kernel spells the settings and actions core errors name: as its own flags and commands.
 //! The core words them plainly (it knows no front end); every error the kernel shows, in a
 //! notebook or on a terminal, goes through [`message`].
 
 use prunekit_core::Error;
-use prunekit_core::error::{Setting, Step, Wording};
+use prunekit_core::error::{Action, Setting, Wording};
 
 /// The kernel's cell and command-line syntax.
 pub struct Flags;
@@ -17,10 +17,15 @@ impl Wording for Flags {
         format!("{} {value}", flag(setting))
     }
 
-    fn step(&self, step: &Step) -> String {
-        match step {
-            Step::SizeInput(name) => format!("`load --input {name}=D0,D1,..`"),
-            Step::LossWithQuantization => "`profile loss --quantization`".into(),
+    fn action(&self, action: &Action) -> String {
+        match action {
+            Action::SizeInput(name) => format!("`load --input {name}=D0,D1,..`"),
+            Action::LossWithQuantization => "`profile loss --quantization`".into(),
+            Action::ListProfiles => "`profiles`".into(),
+            Action::Optimize(None) => "`optimize`".into(),
+            Action::Optimize(Some(name)) => format!("`optimize --name {name}`"),
+            Action::OptimizeQuantized => "`optimize --quantize static`".into(),
+            Action::ExportDenseInt8 => "`export model PATH --quantize static`".into(),
         }
     }
 }
@@ -36,6 +41,9 @@ fn flag(setting: Setting) -> &'static str {
         Setting::Input => "--input",
         Setting::Data => "--data",
         Setting::Quantize => "--quantize",
+        Setting::Calibration => "--calibration",
+        Setting::PerTensor => "--per-tensor",
+        Setting::CalibrationData => "--calibration-data",
     }
 }
 
@@ -57,9 +65,9 @@ mod tests {
                 .text(" or ")
                 .set(Setting::Input, "x=1,3")
                 .text("; or run ")
-                .step(Step::SizeInput("x".into()))
+                .action(Action::SizeInput("x".into()))
                 .text(" then ")
-                .step(Step::LossWithQuantization)
+                .action(Action::LossWithQuantization)
                 .text("."),
         );
         assert_eq!(

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use super::AnalysisOptions;
 use super::graph::GraphIndex;
 use super::ops::Shape;
-use crate::error::{Result, Sentence, Setting, Step};
+use crate::error::{Action, Result, Sentence, Setting};
 use crate::model::onnx::tensor_shape_proto::dimension::Value as DimValue;
 use crate::model::onnx::{GraphProto, type_proto};
 
@@ -37,7 +37,7 @@ fn check_size(name: &str, shape: &[u64]) -> Result<()> {
 /// size it with <the step that gives it one>"; callers finish the sentence.
 pub fn no_known_shape(name: &str) -> Sentence {
     Sentence::new(format!("input '{name}' has no known shape; size it with "))
-        .step(Step::SizeInput(name.to_string()))
+        .action(Action::SizeInput(name.to_string()))
 }
 
 /// The size free dims get when the user names none.

@@ -117,7 +117,7 @@ pub fn benchmark_batch_scaling(runs: &[BenchmarkRun]) -> Result<Chart> {
         |r| Some(r.batch),
         |b| b.map_or_else(String::new, |b| b.to_string()),
         |r| format!("{}, {}", r.model, threads_text(r.threads)),
-        "one batch size was run; run several: --batch 1,8,32",
+        "one batch size was run; run several (such as 1, 8 and 32) to see the curve",
     )
 }
 
@@ -132,7 +132,7 @@ pub fn benchmark_thread_scaling(runs: &[BenchmarkRun]) -> Result<Chart> {
         |r| r.threads,
         |t| t.map_or_else(|| "all".to_string(), |t| t.to_string()),
         |r| format!("{}, batch {}", r.model, r.batch),
-        "one thread count was run; run several: --threads 1,2,4",
+        "one thread count was run; run several (such as 1, 2 and 4) to see the curve",
     )
 }
 
@@ -533,7 +533,7 @@ mod tests {
         save(&chart, "benchmark-batch-scaling");
 
         let one = benchmark_batch_scaling(&[run("dense", 1, None, 2.0)]).unwrap();
-        check(&one, &["run several: --batch 1,8,32", "<circle"]);
+        check(&one, &["run several (such as 1, 8 and 32)", "<circle"]);
         let empty = benchmark_batch_scaling(&[]).unwrap();
         check(&empty, &["no runs"]);
     }

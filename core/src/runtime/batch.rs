@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::dataset::Dataset;
 use crate::analysis::{DimDecl, ModelAnalysis, ResolvedInput};
-use crate::error::{Error, Result};
+use crate::error::{Result, Sentence, Setting};
 
 /// Samples per run when neither the model nor the user fixes it.
 pub const DEFAULT_BATCH: usize = 64;
@@ -58,19 +58,30 @@ pub fn dataset(
 fn batch_size(analysis: &ModelAnalysis, data: &Dataset, wanted: Option<usize>) -> Result<usize> {
     let fixed = model_fixed_batch(analysis);
     match (fixed, wanted) {
-        (Some(f), Some(w)) if f != w => Err(Error::Usage(format!(
-            "the model's batch dim is fixed at {f}; drop --batch or give --batch {f}."
-        ))),
+        (Some(f), Some(w)) if f != w => Err(Sentence::new(format!(
+            "the model's batch dim is fixed at {f}; drop "
+        ))
+        .setting(Setting::Batch)
+        .text(" or give ")
+        .set(Setting::Batch, f)
+        .text(".")
+        .into()),
         (Some(f), _) => {
             if !data.samples.is_multiple_of(f) {
-                return Err(Error::Usage(format!(
-                    "the model takes batches of exactly {f} but there are {} samples; give --samples as a multiple of {f}.",
+                return Err(Sentence::new(format!(
+                    "the model takes batches of exactly {f} but there are {} samples; give ",
                     data.samples
-                )));
+                ))
+                .setting(Setting::Samples)
+                .text(format!(" as a multiple of {f}."))
+                .into());
             }
             Ok(f)
         }
-        (None, Some(0)) => Err(Error::Usage("--batch must be at least 1.".into())),
+        (None, Some(0)) => Err(Sentence::default()
+            .setting(Setting::Batch)
+            .text(" must be at least 1.")
+            .into()),
         (None, Some(w)) => Ok(w),
         (None, None) => Ok(data.samples.clamp(1, DEFAULT_BATCH)),
     }

@@ -66,10 +66,7 @@ pub fn check(
             what(),
         ),
     };
-    Err(Sentence::new(problem)
-        .then(fix(&budget))
-        .text(".")
-        .into())
+    Err(Sentence::new(problem).then(fix(&budget)).text(".").into())
 }
 
 /// Refuses running `analysis`'s model at `batch` when its largest layer alone (its activation

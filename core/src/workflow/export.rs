@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use ndarray::{ArrayD, IxDyn};
 
 use crate::ModelAnalysis;
-use crate::error::{Error, Result};
+use crate::error::{Action, Error, Result, Sentence, Setting};
 use crate::export;
 use crate::model::{self, Model};
 use crate::optimize::PruningPlan;
@@ -54,15 +54,22 @@ fn chosen_optimization<'a>(
     let name = match name.or(project.latest_optimization.as_deref()) {
         Some(n) => n.to_string(),
         None => {
-            return Err(Error::Usage(
-                "there is no optimization yet; run `optimize` first (or `export model PATH --quantize static` for the dense model in int8).".into(),
-            ));
+            return Err(Sentence::new("there is no optimization yet; run ")
+                .action(Action::Optimize(None))
+                .text(" first (or ")
+                .action(Action::ExportDenseInt8)
+                .text(" for the dense model in int8).")
+                .into());
         }
     };
     project.optimizations.get(&name).ok_or_else(|| {
-        Error::Usage(format!(
-            "there is no optimization '{name}'; run `profiles` and `optimize --name {name}`."
-        ))
+        Error::from(
+            Sentence::new(format!("there is no optimization '{name}'; run "))
+                .action(Action::ListProfiles)
+                .text(" and ")
+                .action(Action::Optimize(Some(name.clone())))
+                .text("."),
+        )
     })
 }
 
@@ -250,9 +257,14 @@ pub fn export_model(
             .map(|q| QuantizeOptions::from_plan(q, None, request.seed))
     });
     if request.calibration_data.is_some() && quantize.is_none() {
-        return Err(Error::Usage(
-            "--calibration-data applies to a quantized model only; add --quantize static (or `optimize --quantize static`).".into(),
-        ));
+        return Err(Sentence::default()
+            .setting(Setting::CalibrationData)
+            .text(" applies to a quantized model only; add ")
+            .set(Setting::Quantize, "static")
+            .text(" (or ")
+            .action(Action::OptimizeQuantized)
+            .text(").")
+            .into());
     }
     let model = crate::load(model_path)?;
     let (proto, layers) = match plan {

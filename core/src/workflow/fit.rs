@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::ModelAnalysis;
-use crate::error::{Error, Result};
+use crate::error::{Action, Error, Result, Sentence, Setting};
 use crate::optimize::{self, OptimizeOptions, Override, PruningPlan, Schedule};
 use crate::profile::{self, LossProfile, PerfProfile};
 use crate::project::{ProjectFile, Settings};
@@ -139,13 +139,18 @@ pub fn quantization_plan(
     };
     let Some(mode) = mode else {
         let given = [
-            ("--calibration", request.calibration.is_some()),
-            ("--per-tensor", request.per_tensor),
+            (Setting::Calibration, request.calibration.is_some()),
+            (Setting::PerTensor, request.per_tensor),
         ];
-        if let Some((flag, _)) = given.iter().find(|(_, given)| *given) {
-            return Err(Error::Usage(format!(
-                "{flag} applies to quantization only; add --quantize static or --quantize dynamic."
-            )));
+        if let Some((setting, _)) = given.iter().find(|(_, given)| *given) {
+            return Err(Sentence::default()
+                .setting(*setting)
+                .text(" applies to quantization only; add ")
+                .set(Setting::Quantize, "static")
+                .text(" or ")
+                .set(Setting::Quantize, "dynamic")
+                .text(".")
+                .into());
         }
         return Ok(None);
     };
@@ -306,15 +311,18 @@ pub fn fit_override(
     {
         Some(name) => name.to_string(),
         None => {
-            return Err(Error::Usage(
-                "there is no optimization yet; run `optimize` first.".into(),
-            ));
+            return Err(Sentence::new("there is no optimization yet; run ")
+                .action(Action::Optimize(None))
+                .text(" first.")
+                .into());
         }
     };
     let earlier = project.optimizations.get(&name).ok_or_else(|| {
-        Error::Usage(format!(
-            "there is no optimization '{name}'; run `optimize --name {name}` first."
-        ))
+        Error::from(
+            Sentence::new(format!("there is no optimization '{name}'; run "))
+                .action(Action::Optimize(Some(name.clone())))
+                .text(" first."),
+        )
     })?;
     let mut overrides: Vec<Override> = earlier
         .overrides

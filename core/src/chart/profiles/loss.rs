@@ -2,6 +2,7 @@
 //! the values of chosen layers against sparsity as curves.
 
 use super::{check_top, range_text, rank, sparsity_ticks};
+use crate::Result;
 use crate::chart::Chart;
 use crate::chart::kit::axis::TickFormat;
 use crate::chart::kit::bars::{Aside, Bar, BarChart, BarPanel, BarRow};
@@ -10,8 +11,8 @@ use crate::chart::kit::numbers::num;
 use crate::chart::kit::page::empty_scene;
 use crate::chart::kit::style::{ACCENT, MARK_POINTS_UP_TO, MAX_BARS, SERIES};
 use crate::chart::render::render;
+use crate::error::{Action, Sentence};
 use crate::profile::{LayerLoss, LossProfile};
-use crate::{Error, Result};
 
 /// The most curves one loss chart draws (one colour each).
 const MAX_CURVES: usize = SERIES.len();
@@ -97,10 +98,12 @@ pub fn loss_layers(profile: &LossProfile, sorted: bool, top: Option<usize>) -> R
 /// with its accuracy when the data has labels.
 pub fn quantization_layers(profile: &LossProfile) -> Result<Chart> {
     let Some(q) = &profile.quantization else {
-        return Err(Error::Usage(
-            "this loss profile has no quantization section; run `profile loss --quantization`."
+        return Err(
+            Sentence::new("this loss profile has no quantization section; run ")
+                .action(Action::LossWithQuantization)
+                .text(".")
                 .into(),
-        ));
+        );
     };
     let total = q.layers.len();
     let (layers, ranked) = rank(q.layers.iter().collect(), None, |l| l.value);
@@ -283,7 +286,10 @@ mod tests {
         use crate::quantize::{Calibration, QuantMode};
         let mut p = loss(3, crate::profile::LOSS_LEVELS.to_vec());
         let err = quantization_layers(&p).unwrap_err().to_string();
-        assert!(err.contains("--quantization"), "{err}");
+        assert!(
+            err.ends_with("no quantization section; run a loss profile with quantization."),
+            "{err}"
+        );
         p.quantization = Some(QuantizationLoss {
             mode: QuantMode::Static,
             calibration: Calibration::MinMax,
@@ -351,7 +357,7 @@ mod tests {
         assert!(!top.svg.contains(last.as_str()));
         assert!(matches!(
             loss_layers(&p, true, Some(0)),
-            Err(Error::Usage(_))
+            Err(crate::Error::Usage(_))
         ));
 
         let empty = loss(0, crate::profile::LOSS_LEVELS.to_vec());

@@ -26,7 +26,7 @@ use self::plan::{Downstream, Planner};
 use super::levels;
 use super::loss::{DataInfo, LossMethod, LossProfile, RawLayer, Skipped, not_prunable};
 use super::prune;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Sentence, Setting};
 use crate::model::tensor;
 use crate::progress::{Cancel, Progress};
 use crate::runtime::batch::{analysis_batch, dataset};
@@ -57,7 +57,13 @@ pub fn profile(
     cancel: &Cancel,
 ) -> Result<LossProfile> {
     let started = Instant::now();
-    levels::validate(&options.levels).map_err(|why| Error::Usage(format!("--levels: {why}.")))?;
+    levels::validate(&options.levels).map_err(|why| {
+        Error::from(
+            Sentence::default()
+                .setting(Setting::Levels)
+                .text(format!(": {why}.")),
+        )
+    })?;
     let mut skipped = not_prunable(analysis);
     let default_samples = analysis_batch(analysis);
     let (data, batch) = dataset(
@@ -541,10 +547,13 @@ fn check_cache_size(
         let fits = ((samples as f64) * CACHE_LIMIT_BYTES / projected)
             .floor()
             .max(1.0);
-        return Err(Error::Usage(format!(
-            "the one-shot profile caches the activations of every sample, {:.1} GB for {samples} samples; give --samples {fits} or fewer.",
+        return Err(Sentence::new(format!(
+            "the one-shot profile caches the activations of every sample, {:.1} GB for {samples} samples; give ",
             projected / 1e9
-        )));
+        ))
+        .set(Setting::Samples, fits)
+        .text(" or fewer.")
+        .into());
     }
     Ok(())
 }

@@ -329,18 +329,20 @@ fn input_specs(analysis: &ModelAnalysis, batch: usize) -> Result<Vec<(String, i3
         .iter()
         .map(|input| {
             let shape = input.shape.as_ref().ok_or_else(|| {
-                Error::Usage(format!(
-                    "input '{}' has no known shape; give it with `load --input {}=D0,D1,..` and profile again.",
-                    input.name, input.name
-                ))
+                Error::from(
+                    crate::analysis::no_known_shape(&input.name).text(" and profile again."),
+                )
             })?;
             let mut dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
             match fixed_batch(input) {
                 Some(size) if size != batch && !any_free => {
-                    return Err(Error::Usage(format!(
-                        "input '{}' has a fixed batch of {size}; profile it with --batch {size}.",
+                    return Err(Sentence::new(format!(
+                        "input '{}' has a fixed batch of {size}; profile it with ",
                         input.name
-                    )));
+                    ))
+                    .set(Setting::Batch, size)
+                    .text(".")
+                    .into());
                 }
                 Some(_) => {}
                 None => {
