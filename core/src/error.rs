@@ -161,7 +161,7 @@ impl Wording for PlainWording {
             Setting::Data => "a data file",
             Setting::Quantize => "the quantization mode",
             Setting::Calibration => "a calibration method",
-            Setting::PerTensor => "per-tensor scales",
+            Setting::PerTensor => "the per-tensor option",
             Setting::CalibrationData => "calibration data",
         }
         .into()
@@ -179,7 +179,7 @@ impl Wording for PlainWording {
             Setting::Data => format!("a data file ({value})"),
             Setting::Quantize => format!("{value} quantization"),
             Setting::Calibration => format!("the {value} calibration"),
-            Setting::PerTensor => "per-tensor scales".into(),
+            Setting::PerTensor => "the per-tensor option".into(),
             Setting::CalibrationData => format!("calibration data ({value})"),
         }
     }
@@ -188,11 +188,11 @@ impl Wording for PlainWording {
         match action {
             Action::SizeInput(name) => format!("a shape for input '{name}' when loading the model"),
             Action::LossWithQuantization => "a loss profile with quantization".into(),
-            Action::ListProfiles => "a look at the profiles measured".into(),
+            Action::ListProfiles => "a listing of the profiles".into(),
             Action::Optimize(None) => "an optimization".into(),
             Action::Optimize(Some(name)) => format!("an optimization named '{name}'"),
             Action::OptimizeQuantized => "an optimization with static quantization".into(),
-            Action::ExportDenseInt8 => "an int8 export of the dense model".into(),
+            Action::ExportDenseInt8 => "an export with static quantization".into(),
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod project;
 pub mod quantize;
 pub mod recipe;
 pub mod runtime;
+mod scratch;
 pub mod suggest;
 pub mod user_file;
 pub mod workflow;

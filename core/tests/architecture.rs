@@ -440,3 +440,58 @@ fn comments_cite_only_documents_in_this_repository() {
         "citations of documents outside the repository: {found:#?}"
     );
 }
+
+/// A loop over a graph's nodes that files their input or output names into a map: a private
+/// producer/consumer index.
+fn builds_a_graph_map(window: &[&str]) -> bool {
+    let Some(first) = window.first() else {
+        return false;
+    };
+    let over_nodes = first.contains(".node.iter()")
+        || first.split("in &").nth(1).is_some_and(|rest| {
+            rest.split_whitespace()
+                .next()
+                .unwrap_or("")
+                .ends_with(".node")
+        });
+    let text = window.join("\n");
+    over_nodes
+        && (text.contains("node.output") || text.contains("node.input"))
+        && (text.contains(".insert(") || text.contains(".entry("))
+}
+
+#[test]
+fn no_module_keeps_its_own_graph_map() {
+    assert!(builds_a_graph_map(&[
+        "for (i, node) in graph.node.iter().enumerate() {",
+        "    for out in &node.output {",
+        "        producers.insert(out.as_str(), i);",
+    ]));
+    assert!(builds_a_graph_map(&[
+        "for node in &graph.node {",
+        "    for name in &node.input {",
+        "        *readers.entry(name.as_str()).or_insert(0) += 1;",
+    ]));
+    assert!(!builds_a_graph_map(&[
+        "for node in &graph.node {",
+        "    count += 1;"
+    ]));
+    let mut found = Vec::new();
+    for (path, text) in sources("core/src") {
+        // `analysis::graph::GraphIndex` is the one index; analysis builds it.
+        if is_test_file(&path) || path.starts_with("core/src/analysis/") {
+            continue;
+        }
+        let code = production_code(&text);
+        let lines: Vec<&str> = code.lines().collect();
+        for n in 0..lines.len() {
+            if builds_a_graph_map(&lines[n..(n + 8).min(lines.len())]) {
+                found.push(format!("{path}:{}: {}", n + 1, lines[n].trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "modules outside analysis build their own producer/consumer maps; use analysis::graph::GraphIndex: {found:#?}"
+    );
+}

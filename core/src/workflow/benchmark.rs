@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::ModelAnalysis;
 use crate::benchmark::{self, Benchmark, BenchmarkOptions};
-use crate::error::{Error, Result};
+use crate::error::{Action, Error, Result, Sentence};
 use crate::export;
 use crate::model::onnx::ModelProto;
 use crate::model::{self, Model};
@@ -15,8 +15,8 @@ use crate::progress::{Cancel, Progress};
 use crate::quantize::{QuantMode, QuantizeOptions, quantize};
 
 use super::fit::QuantizeChoice;
-use super::scratch::ScratchDir;
 use super::{Step, Steps};
+use crate::scratch::ScratchDir;
 
 /// Generated samples that calibrate the quantized models a benchmark times.
 pub const CALIBRATION_SAMPLES: usize = 16;
@@ -64,14 +64,18 @@ pub fn run(
     let plan = match &request.optimization {
         Some(name) => Some(project.optimizations.get(name).ok_or_else(|| {
             let have: Vec<&str> = project.optimizations.keys().map(String::as_str).collect();
-            Error::Usage(format!(
-                "there is no optimization '{name}'; the choices are {} (run `optimize`).",
-                if have.is_empty() {
-                    "none yet".into()
-                } else {
-                    have.join(", ")
-                }
-            ))
+            Error::from(
+                Sentence::new(format!(
+                    "there is no optimization '{name}'; the choices are {} (run ",
+                    if have.is_empty() {
+                        "none yet".into()
+                    } else {
+                        have.join(", ")
+                    }
+                ))
+                .action(Action::Optimize(None))
+                .text(")."),
+            )
         })?),
         None => None,
     };

@@ -81,10 +81,13 @@ fn missing<'a>(
 ) -> Error {
     let mut names: Vec<&str> = have.map(String::as_str).collect();
     names.push(virtual_name);
-    Error::Usage(format!(
-        "there is no {kind} profile '{name}'; the choices are {} (run `profiles`).",
+    Sentence::new(format!(
+        "there is no {kind} profile '{name}'; the choices are {} (run ",
         names.join(", ")
     ))
+    .action(Action::ListProfiles)
+    .text(").")
+    .into()
 }
 
 /// The training schedule the project's settings give.

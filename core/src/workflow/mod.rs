@@ -9,7 +9,6 @@
 pub mod benchmark;
 pub mod export;
 pub mod fit;
-mod scratch;
 
 use std::path::{Path, PathBuf};
 

@@ -27,7 +27,6 @@ mod tests;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use ort::session::{Session, SessionInputValue};
@@ -46,6 +45,7 @@ use crate::model::Model;
 use crate::progress::{Cancel, Progress};
 use crate::runtime::batch::fixed_batch;
 use crate::runtime::{analysis_batch, generated_inputs, runtime, to_value};
+use crate::scratch::ScratchDir;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -175,7 +175,7 @@ pub fn measure(
 
     // The scratch folder outlives the session: ONNX Runtime writes the trace when the session is
     // dropped without `end_profiling` (a cancelled run), and the folder's drop deletes it.
-    let scratch = ScratchDir::create()?;
+    let scratch = ScratchDir::create("perf")?;
     let mut notes = Vec::new();
     let (mut session, optimized_path) =
         open_profiled(model, options.threads, &scratch, &mut notes)?;
@@ -365,31 +365,6 @@ fn input_specs(analysis: &ModelAnalysis, batch: usize) -> Result<Vec<(String, i3
 // The session
 // ---------------------------------------------------------------------------------------------
 
-/// A fresh folder under the system temp dir, deleted with everything in it when dropped.
-struct ScratchDir(PathBuf);
-
-impl ScratchDir {
-    fn create() -> Result<Self> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path = std::env::temp_dir().join(format!(
-            "prunekit-perf-{}-{}-{nanos}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir(&path).map_err(|err| Error::io(&path, &err))?;
-        Ok(ScratchDir(path))
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The optimized graph's file in the scratch folder; its weights go to a `.data` file next to
 /// it, so the graph itself stays small to read back.
 const OPTIMIZED_MODEL: &str = "optimized.onnx";
@@ -403,7 +378,7 @@ fn open_profiled(
     scratch: &ScratchDir,
     notes: &mut Vec<String>,
 ) -> Result<(Session, Option<PathBuf>)> {
-    let optimized = scratch.0.join(OPTIMIZED_MODEL);
+    let optimized = scratch.path().join(OPTIMIZED_MODEL);
     match open_session(model, threads, scratch, Some(&optimized)) {
         Ok(session) => Ok((session, Some(optimized))),
         Err(first) => {
@@ -432,7 +407,7 @@ fn open_session(
             .map_err(|e| fail("set the thread count", e.into()))?;
     }
     builder = builder
-        .with_profiling(scratch.0.join("trace"))
+        .with_profiling(scratch.path().join("trace"))
         .map_err(|e| fail("start its profiler", e.into()))?;
     if let Some(path) = optimized {
         let saving = |e: ort::Error<_>| fail("save its optimized graph", e.into());

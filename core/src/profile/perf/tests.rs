@@ -243,10 +243,8 @@ fn a_fixed_batch_must_be_profiled_at_that_batch() {
         &Cancel::default(),
     );
     assert_eq!(
-        result,
-        Err(Error::Usage(
-            "input 'input' has a fixed batch of 1; profile it with --batch 1.".into()
-        ))
+        result.unwrap_err().to_string(),
+        "input 'input' has a fixed batch of 1; profile it with a batch size of 1."
     );
     let bad = PerfOptions {
         iterations: 0,

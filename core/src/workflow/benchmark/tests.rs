@@ -186,7 +186,7 @@ fn the_variants_are_built_timed_and_removed() {
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "there is no optimization 'b'; the choices are a (run `optimize`)."
+        "there is no optimization 'b'; the choices are a (run an optimization)."
     );
 }
 

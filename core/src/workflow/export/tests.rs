@@ -149,7 +149,7 @@ fn exports_need_an_optimization() {
     .unwrap_err();
     assert!(
         err.to_string()
-            .starts_with("there is no optimization yet; run `optimize` first"),
+            .starts_with("there is no optimization yet; run an optimization first"),
         "{err}"
     );
     let err = export_code(
@@ -273,7 +273,7 @@ fn the_dense_model_in_int8_and_a_quantizing_optimization() {
     )
     .unwrap_err();
     assert!(
-        err.to_string().starts_with("--calibration-data applies"),
+        err.to_string().starts_with("calibration data applies"),
         "{err}"
     );
     assert!(!copied.path("refused.onnx").exists());

@@ -69,12 +69,12 @@ fn a_missing_profile_names_the_choices() {
     let err = perf_profile(&project, &analysis, Some("nope")).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "there is no performance profile 'nope'; the choices are counted, timed, flops (run `profiles`)."
+        "there is no performance profile 'nope'; the choices are counted, timed, flops (run a listing of the profiles)."
     );
     let err = loss_profile(&project, &analysis, Some("nope")).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "there is no loss profile 'nope'; the choices are mine, approx (run `profiles`)."
+        "there is no loss profile 'nope'; the choices are mine, approx (run a listing of the profiles)."
     );
 }
 
@@ -136,7 +136,7 @@ fn an_override_replaces_the_same_pattern_and_keeps_the_rest() {
     let err = fit_override(&project, &analysis, &request("conv1.weight", None)).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "there is no optimization yet; run `optimize` first."
+        "there is no optimization yet; run an optimization first."
     );
     let mut plan = fit_optimization(
         &project,
@@ -194,7 +194,7 @@ fn an_override_replaces_the_same_pattern_and_keeps_the_rest() {
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "there is no optimization 'b'; run `optimize --name b` first."
+        "there is no optimization 'b'; run an optimization named 'b' first."
     );
 }
 
@@ -272,7 +272,7 @@ fn the_quantization_plan_follows_the_request_then_the_earlier_run() {
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "--per-tensor applies to quantization only; add --quantize static or --quantize dynamic."
+        "the per-tensor option applies to quantization only; add static quantization or dynamic quantization."
     );
     let err = choose(
         QuantizationRequest {
@@ -283,7 +283,7 @@ fn the_quantization_plan_follows_the_request_then_the_earlier_run() {
     )
     .unwrap_err();
     assert!(
-        err.to_string().starts_with("--calibration applies"),
+        err.to_string().starts_with("a calibration method applies"),
         "{err}"
     );
 }

@@ -1,5 +1,6 @@
-//! A scratch folder for files a workflow needs only while it runs (the models a benchmark times):
-//! removed with everything in it when dropped, on success, error and cancellation alike.
+//! A scratch folder for files needed only while an operation runs (the models a benchmark times,
+//! the graph a performance profile saves): removed with everything in it when dropped, on
+//! success, error and cancellation alike.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
