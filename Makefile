@@ -11,7 +11,7 @@ DEMO_MODEL := tests/fixtures/digits_cnn.onnx
 VSCODE := vscode-extension
 VSCODE_DEPS := $(VSCODE)/node_modules/.prunekit-package-lock
 
-.PHONY: all setup setup-browser setup-editor setup-vscode release demo test test-rust test-vscode test-python lint schema vsix fixtures bench bench-profiles bench-runtime bench-quantize clean
+.PHONY: all setup setup-models setup-browser setup-editor setup-vscode release demo test test-rust test-vscode test-python lint schema vsix fixtures bench bench-profiles bench-runtime bench-quantize clean
 
 all: release
 
@@ -23,6 +23,10 @@ $(VENV_STAMP): tests/requirements.txt
 	@test -x $(VENV_PY) || $(PYTHON) -m venv $(VENV)
 	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 	@cp tests/requirements.txt $(VENV_STAMP)
+
+## setup-models: trained ONNX models that wheels ship (ddddocr 1.6.1, nudenet 3.4.2, rapidocr-onnxruntime 1.4.4; pip download, SHA-256 checked), cached in ~/.cache/prunekit/models for tests/test_real_models.py.
+setup-models: setup
+	@$(VENV_PY) tests/real_models/fetch.py
 
 ## setup-browser: Debian's Chromium and playwright-core, for the JupyterLab test (no browser download).
 setup-browser:
@@ -61,7 +65,7 @@ demo: setup release
 	@echo "Analyze from a shell:   $(KERNEL) analyze $(DEMO_MODEL)"
 
 ## test: every test: formatting, lints, Rust unit and integration tests, the VS Code extension's unit tests and packages, end-to-end tests in Python (the .vsix in a real VS Code among them).
-test: setup setup-browser setup-editor setup-vscode release lint test-rust test-vscode test-python
+test: setup setup-models setup-browser setup-editor setup-vscode release lint test-rust test-vscode test-python
 
 lint:
 	@echo "==> cargo fmt --check, cargo clippy"
