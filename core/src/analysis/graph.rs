@@ -8,8 +8,8 @@ use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 
-use crate::model::attr;
-use crate::model::onnx::{GraphProto, NodeProto, TensorProto, data_type as dt};
+use crate::model::onnx::{GraphProto, NodeProto, TensorProto};
+pub use crate::model::weight::Home;
 
 /// Ops that only rearrange their first input; applied to a constant, their output is a view of it.
 const PASS_THROUGH_OPS: &[&str] = &[
@@ -43,7 +43,8 @@ pub struct GraphIndex<'g> {
     outer_reads: Vec<Vec<&'g str>>,
     /// Initializers and `Constant` node outputs, by value name.
     constants: HashMap<&'g str, Cow<'g, TensorProto>>,
-    initializers: HashSet<&'g str>,
+    /// Initializer index by name.
+    initializers: HashMap<&'g str, usize>,
     /// Names listed as graph inputs (old files list their initializers there too).
     inputs: HashSet<&'g str>,
     /// Node indices, producers before consumers; the nodes after `n_sorted` are caught in (or
@@ -61,6 +62,17 @@ pub struct Read {
     /// Which input of the node it is; `None` when a subgraph of the node reads it from the
     /// enclosing graph.
     pub input: Option<usize>,
+}
+
+/// A constant weight: the tensor behind a node input, and where it is stored.
+#[derive(Debug, Clone, Copy)]
+pub struct Weight<'a> {
+    /// The constant's own name: the initializer's, or the `Constant` node's output.
+    pub name: &'a str,
+    pub home: Home,
+    pub tensor: &'a TensorProto,
+    /// How many `Identity` nodes lie between the input read and the constant (0: read directly).
+    pub identities: usize,
 }
 
 /// Where a layer's weight input comes from.
@@ -126,7 +138,12 @@ impl<'g> GraphIndex<'g> {
             reads,
             outer_reads,
             constants,
-            initializers: graph.initializer.iter().map(|t| t.name()).collect(),
+            initializers: graph
+                .initializer
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.name(), i))
+                .collect(),
             inputs: graph.input.iter().map(|i| i.name()).collect(),
             order,
             position,
@@ -238,7 +255,7 @@ impl<'g> GraphIndex<'g> {
     }
 
     pub fn is_initializer(&self, value: &str) -> bool {
-        self.initializers.contains(value)
+        self.initializers.contains_key(value)
     }
 
     /// Whether `value` is listed among the graph inputs (an initializer may be listed too).
@@ -258,6 +275,41 @@ impl<'g> GraphIndex<'g> {
     /// Every root constant: initializers and `Constant` node values, by name.
     pub fn constants(&self) -> impl Iterator<Item = (&'g str, &TensorProto)> + '_ {
         self.constants.iter().map(|(name, t)| (*name, t.as_ref()))
+    }
+
+    /// Where the constant named `constant` (an initializer, or a `Constant` node's output) is
+    /// stored.
+    pub fn home(&self, constant: &str) -> Option<Home> {
+        if let Some(&i) = self.initializers.get(constant) {
+            return Some(Home::Initializer(i));
+        }
+        self.constants.get(constant)?;
+        let node = self.producer_index(constant)?;
+        (self.graph.node[node].op_type() == "Constant").then_some(Home::ConstantNode(node))
+    }
+
+    /// The constant tensor that `value` is, read directly or through `Identity` nodes, and where
+    /// it is stored: the one notion of a weight that pruning, one-shot profiles, quantization,
+    /// BatchNormalization folding and export share. Views that change the layout (Transpose,
+    /// Reshape…) are not followed: the tensor answered holds exactly what the reader sees.
+    pub fn weight(&self, value: &str) -> Option<Weight<'_>> {
+        let mut current = value;
+        for identities in 0..MAX_VIEW_DEPTH {
+            if let Some((name, tensor)) = self.constants.get_key_value(current) {
+                return Some(Weight {
+                    name,
+                    home: self.home(name)?,
+                    tensor: tensor.as_ref(),
+                    identities,
+                });
+            }
+            let node = self.producer(current)?;
+            if !is_default_domain(node) || node.op_type() != "Identity" {
+                return None;
+            }
+            current = node.input.first().filter(|i| !i.is_empty())?;
+        }
+        None
     }
 
     /// The root constant that `value` is (or is a view of), if any.
@@ -395,44 +447,7 @@ pub fn is_default_domain(node: &NodeProto) -> bool {
     matches!(node.domain(), "" | "ai.onnx")
 }
 
-/// The tensor a `Constant` node produces, from whichever of its value attributes it uses.
-pub fn constant_value(node: &NodeProto) -> Option<Cow<'_, TensorProto>> {
-    if let Some(tensor) = attr::tensor(node, "value") {
-        return Some(Cow::Borrowed(tensor));
-    }
-    let scalar = |data_type, dims: Vec<i64>| TensorProto {
-        data_type: Some(data_type),
-        dims,
-        ..Default::default()
-    };
-    if let Some(v) = attr::float(node, "value_float") {
-        return Some(Cow::Owned(TensorProto {
-            float_data: vec![v],
-            ..scalar(dt::FLOAT, vec![])
-        }));
-    }
-    if let Some(a) = attr::find(node, "value_floats") {
-        let n = a.floats.len() as i64;
-        return Some(Cow::Owned(TensorProto {
-            float_data: a.floats.clone(),
-            ..scalar(dt::FLOAT, vec![n])
-        }));
-    }
-    if let Some(v) = attr::int(node, "value_int") {
-        return Some(Cow::Owned(TensorProto {
-            int64_data: vec![v],
-            ..scalar(dt::INT64, vec![])
-        }));
-    }
-    if let Some(a) = attr::find(node, "value_ints") {
-        let n = a.ints.len() as i64;
-        return Some(Cow::Owned(TensorProto {
-            int64_data: a.ints.clone(),
-            ..scalar(dt::INT64, vec![n])
-        }));
-    }
-    None
-}
+pub use crate::model::weight::constant_value;
 
 #[cfg(test)]
 mod tests;

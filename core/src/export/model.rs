@@ -1,17 +1,17 @@
 //! A one-shot pruned copy of the model: each planned layer's weight zeroed by magnitude to its
 //! planned sparsity (SparseML's rounding, `profile::prune`), every other byte of the model kept.
 
-use bytes::Bytes;
-
+use crate::analysis::graph::GraphIndex;
 use crate::error::{Error, Result};
-use crate::model::Model;
 use crate::model::onnx::{ModelProto, data_type as dt};
 use crate::model::tensor::to_f32;
+use crate::model::{Model, weight};
 use crate::optimize::plan::PruningPlan;
 use crate::profile::prune::{magnitude_order, pruned};
 
-/// A copy of `model`'s proto with each planned layer's weight initializer pruned by magnitude to
-/// its sparsity (rewritten as little-endian float32 `raw_data`), and the sparsity measured on
+/// A copy of `model`'s proto with each planned layer's weight pruned by magnitude to its sparsity
+/// and written back where it is stored, an initializer or a `Constant` node (as little-endian
+/// float32 `raw_data`, `model::weight::write_f32`), and the sparsity measured on
 /// each pruned weight (the fraction of zeros, zeros already there included), in plan order.
 /// Layers left dense are untouched and not listed. Save it with `crate::save`.
 pub fn pruned_model(model: &Model, plan: &PruningPlan) -> Result<(ModelProto, Vec<(String, f64)>)> {
@@ -22,6 +22,9 @@ pub fn pruned_model(model: &Model, plan: &PruningPlan) -> Result<(ModelProto, Ve
             "has no graph; export it again from the framework.",
         )
     })?;
+    // The copy has the same nodes and initializers as the original, so a weight's home in the
+    // original is its home in the copy.
+    let index = GraphIndex::new(model.graph());
     let mut measured: Vec<(String, f64)> = Vec::new();
     for layer in &plan.layers {
         let Some(sparsity) = layer.sparsity else {
@@ -36,18 +39,14 @@ pub fn pruned_model(model: &Model, plan: &PruningPlan) -> Result<(ModelProto, Ve
                 layer.name
             )));
         }
-        let Some(tensor) = graph
-            .initializer
-            .iter_mut()
-            .find(|t| t.name.as_deref() == Some(layer.weight.as_str()))
-        else {
+        let Some(weight) = index.weight(&layer.weight) else {
             return Err(Error::Usage(format!(
-                "the plan prunes weight '{}' of layer {}, but the model has no initializer of that name; fit the optimization again on this model.",
+                "the plan prunes weight '{}' of layer {}, but the model has no constant of that name (an initializer or a Constant node); fit the optimization again on this model.",
                 layer.weight, layer.name
             )));
         };
-        let values = (tensor.data_type() == dt::FLOAT)
-            .then(|| to_f32(tensor))
+        let values = (weight.tensor.data_type() == dt::FLOAT)
+            .then(|| to_f32(weight.tensor))
             .flatten()
             .ok_or_else(|| {
                 Error::Usage(format!(
@@ -63,9 +62,7 @@ pub fn pruned_model(model: &Model, plan: &PruningPlan) -> Result<(ModelProto, Ve
         } else {
             zeros as f64 / out.len() as f64
         };
-        let raw: Vec<u8> = out.iter().flat_map(|v| v.to_le_bytes()).collect();
-        tensor.float_data.clear();
-        tensor.raw_data = Some(Bytes::from(raw));
+        weight::write_f32(graph, weight.home, &out);
         measured.push((layer.weight.clone(), fraction));
     }
     Ok((proto, measured))

@@ -695,6 +695,44 @@ fn pruned_model_matches_the_plan_and_runs() {
 }
 
 #[test]
+fn pruned_model_writes_a_constant_node_weight_back_into_its_node() {
+    // The transformer block stores ffn.fc2.weight in a Constant node, the others as initializers.
+    let model = load(&fixture("transformer_block.onnx")).unwrap();
+    let analysis = analyze(&model, &AnalysisOptions::default()).unwrap();
+    let layers = analysis
+        .layers
+        .iter()
+        .filter(|l| l.is_prunable)
+        .map(|l| LayerPlan {
+            name: l.name.clone(),
+            weight: l.weight.as_ref().unwrap().name.clone(),
+            op_type: l.op_type.clone(),
+            params: l.prunable_params,
+            sparsity: Some(0.75),
+            ..Default::default()
+        })
+        .collect::<Vec<_>>();
+    assert!(layers.iter().any(|l| l.weight == "ffn.fc2.weight"));
+    let (proto, measured) = pruned_model(&model, &plan(layers, schedule_e90())).unwrap();
+    let graph = proto.graph.as_ref().unwrap();
+    let original = model.graph();
+    assert_eq!(graph.node.len(), original.node.len());
+    assert_eq!(graph.initializer.len(), original.initializer.len());
+    assert!(
+        measured.iter().all(|(_, s)| (s - 0.75).abs() < 1e-3),
+        "{measured:?}"
+    );
+    let node = graph
+        .node
+        .iter()
+        .find(|n| n.op_type() == "Constant" && n.output[0] == "ffn.fc2.weight")
+        .expect("the weight stays in its Constant node");
+    let values = to_f32(crate::model::attr::tensor(node, "value").unwrap()).unwrap();
+    let zeros = values.iter().filter(|v| **v == 0.0).count();
+    assert_eq!(zeros, values.len() * 3 / 4);
+}
+
+#[test]
 fn pruned_model_refuses_unknown_and_non_float_weights() {
     let (model, _, mut plan) = digits();
     plan.layers[1].weight = "conv9.weight".into();

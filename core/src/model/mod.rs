@@ -6,6 +6,7 @@ mod load;
 pub mod onnx;
 mod save;
 pub mod tensor;
+pub mod weight;
 
 use std::path::PathBuf;
 

@@ -6,10 +6,10 @@
 //! stay a float op. Folded first, the int8 weight already holds the normalization.
 
 use super::build::{self, Names};
-use crate::analysis::graph::{GraphIndex, is_default_domain};
-use crate::model::attr;
+use crate::analysis::graph::{GraphIndex, Home, is_default_domain};
 use crate::model::onnx::{GraphProto, data_type as dt};
 use crate::model::tensor;
+use crate::model::{attr, weight};
 
 /// The (Conv, BatchNormalization) node pairs that can be folded: the BatchNormalization reads a
 /// Conv's only output, which nothing else reads, and has the Conv's weight and bias to itself.
@@ -51,51 +51,87 @@ fn pairs(index: &GraphIndex) -> Vec<(usize, usize)> {
     folded
 }
 
-/// Folds every Conv → BatchNormalization pair it safely can; returns how many.
+/// One fold, read from the graph before anything is written.
+struct Fold {
+    conv: usize,
+    bn: usize,
+    /// The Conv's weight (where it is stored, its values) and its bias, if it has one.
+    weight: (Home, Vec<f32>),
+    bias: Option<(Home, Vec<f32>)>,
+    /// The BatchNormalization's scale, B, mean and var.
+    params: [Vec<f32>; 4],
+    channels: usize,
+}
+
+/// What folding the pair needs, when every tensor is a float32 constant of the right size and
+/// the Conv's weight and bias are read by it alone (where they are stored, past any `Identity`).
+fn read(index: &GraphIndex, conv: usize, bn: usize) -> Option<Fold> {
+    let graph = index.graph;
+    let float = |value: &str| {
+        index
+            .weight(value)
+            .filter(|w| w.tensor.data_type() == dt::FLOAT)
+    };
+    let values = |value: &str| float(value).and_then(|w| tensor::to_f32(w.tensor));
+    let own = |value: &str| {
+        float(value)
+            .filter(|w| index.reads_of(w.name).len() == 1)
+            .and_then(|w| Some((w.home, tensor::to_f32(w.tensor)?, w.tensor.dims.clone())))
+    };
+    let bn_node = &graph.node[bn];
+    let conv_node = &graph.node[conv];
+    let params: [Vec<f32>; 4] = [
+        values(&bn_node.input[1])?,
+        values(&bn_node.input[2])?,
+        values(&bn_node.input[3])?,
+        values(&bn_node.input[4])?,
+    ];
+    let (w_home, w, w_dims) = own(conv_node.input.get(1)?)?;
+    let channels = w_dims.first().copied().unwrap_or(0) as usize;
+    if channels == 0 || params.iter().any(|p| p.len() != channels) {
+        return None;
+    }
+    let bias = match conv_node.input.get(2).filter(|b| !b.is_empty()) {
+        Some(b) => match own(b)? {
+            (home, values, _) if values.len() == channels => Some((home, values)),
+            _ => return None,
+        },
+        None => None,
+    };
+    Some(Fold {
+        conv,
+        bn,
+        weight: (w_home, w),
+        bias,
+        params,
+        channels,
+    })
+}
+
+/// Folds every Conv → BatchNormalization pair it safely can; returns how many. The weight and
+/// bias are written back where they are stored (`model::weight::write_f32`); a Conv without a
+/// bias gets a new initializer.
 pub fn batch_norms(graph: &mut GraphProto) -> usize {
-    let folded = pairs(&GraphIndex::new(graph));
+    let folds: Vec<Fold> = {
+        let index = GraphIndex::new(graph);
+        pairs(&index)
+            .into_iter()
+            .filter_map(|(conv, bn)| read(&index, conv, bn))
+            .collect()
+    };
     let mut names = Names::of(graph);
-    let mut done = 0;
     let mut removed = Vec::new();
-    for (conv, bn) in folded {
-        let find = |name: &str| {
-            graph
-                .initializer
-                .iter()
-                .position(|t| t.name() == name && t.data_type() == dt::FLOAT)
-        };
-        let bn_node = graph.node[bn].clone();
-        let params: Option<Vec<Vec<f32>>> = bn_node.input[1..5]
-            .iter()
-            .map(|n| find(n).and_then(|i| tensor::to_f32(&graph.initializer[i])))
-            .collect();
-        let conv_node = graph.node[conv].clone();
-        let (Some(params), Some(w_index)) = (params, find(&conv_node.input[1])) else {
-            continue;
-        };
-        let w_dims = graph.initializer[w_index].dims.clone();
-        let Some(mut w) = tensor::to_f32(&graph.initializer[w_index]) else {
-            continue;
-        };
-        let channels = w_dims.first().copied().unwrap_or(0) as usize;
-        if channels == 0 || params.iter().any(|p| p.len() != channels) {
-            continue;
-        }
-        let bias_index = conv_node
-            .input
-            .get(2)
-            .filter(|b| !b.is_empty())
-            .map(|b| find(b));
-        let mut bias = match bias_index {
-            Some(Some(i)) => match tensor::to_f32(&graph.initializer[i]) {
-                Some(b) if b.len() == channels => b,
-                _ => continue,
-            },
-            Some(None) => continue,
-            None => vec![0.0; channels],
-        };
+    for fold in &folds {
+        let bn_node = graph.node[fold.bn].clone();
+        let conv_node = graph.node[fold.conv].clone();
+        let channels = fold.channels;
+        let (w_home, mut w) = fold.weight.clone();
+        let mut bias = fold
+            .bias
+            .as_ref()
+            .map_or_else(|| vec![0.0; channels], |(_, b)| b.clone());
         let epsilon = attr::float(&bn_node, "epsilon").unwrap_or(1e-5);
-        let (gamma, beta, mean, var) = (&params[0], &params[1], &params[2], &params[3]);
+        let [gamma, beta, mean, var] = &fold.params;
         let per_channel = w.len() / channels;
         for c in 0..channels {
             let s = gamma[c] / (var[c] + epsilon).sqrt();
@@ -104,19 +140,20 @@ pub fn batch_norms(graph: &mut GraphProto) -> usize {
             }
             bias[c] = (bias[c] - mean[c]) * s + beta[c];
         }
-        let w_name = conv_node.input[1].clone();
-        graph.initializer[w_index] = build::f32_tensor(w_name, w_dims, &w);
-        let bias_tensor = |name: String| build::f32_tensor(name, vec![channels as i64], &bias);
-        match bias_index {
-            Some(Some(i)) => {
-                let name = graph.initializer[i].name().to_string();
-                graph.initializer[i] = bias_tensor(name);
+        weight::write_f32(graph, w_home, &w);
+        match &fold.bias {
+            Some((home, _)) => {
+                weight::write_f32(graph, *home, &bias);
             }
-            _ => {
+            None => {
                 let name = names.fresh(&conv_node.input[1], "folded_bias");
-                graph.initializer.push(bias_tensor(name.clone()));
-                graph.node[conv].input.resize(2, String::new());
-                graph.node[conv].input.push(name);
+                graph.initializer.push(build::f32_tensor(
+                    name.clone(),
+                    vec![channels as i64],
+                    &bias,
+                ));
+                graph.node[fold.conv].input.resize(2, String::new());
+                graph.node[fold.conv].input.push(name);
             }
         }
         // The Conv now writes what the BatchNormalization wrote; its readers read the Conv.
@@ -128,8 +165,7 @@ pub fn batch_norms(graph: &mut GraphProto) -> usize {
                 }
             }
         }
-        removed.push(bn);
-        done += 1;
+        removed.push(fold.bn);
     }
     let mut index = 0;
     graph.node.retain(|_| {
@@ -137,5 +173,5 @@ pub fn batch_norms(graph: &mut GraphProto) -> usize {
         !removed.contains(&(index - 1))
     });
     super::qdq::drop_unread(graph);
-    done
+    folds.len()
 }

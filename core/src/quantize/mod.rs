@@ -2,10 +2,14 @@
 //! calibrated activation ranges (`calibrate`, `qdq`), dynamic quantization of MatMul and Gemm
 //! (`dynamic`), the arithmetic both share (`scale`), which layers they take (`targets`), and how
 //! much quantizing each layer alone hurts (`sensitivity`, the loss profile's quantization part).
+//! A weight stored in a `Constant` node (behind `Identity` nodes or not) is quantized like an
+//! initializer: `prepare` first moves it into an initializer of the same name that its layer reads
+//! directly (`constants`), and the written model keeps only its int8 form.
 //! It reads graphs through `analysis::graph` and samples through `runtime`, never `profile`.
 
 mod build;
 mod calibrate;
+mod constants;
 mod dynamic;
 mod fold;
 mod options;
@@ -149,6 +153,8 @@ pub fn prepare(
             "has no graph; export it again from the framework.",
         )
     })?;
+    // Weights stored in `Constant` nodes become initializers their layers read directly.
+    constants::weights_to_initializers(graph);
     if options.mode == QuantMode::Static {
         let folded = fold::batch_norms(graph);
         if folded > 0 {

@@ -29,21 +29,15 @@ pub struct Activation {
 /// The activations around the targets (their inputs and outputs), and around each Add of two
 /// activations that reads a target's output (so residual additions run in int8 too).
 pub fn activations(graph: &GraphProto, targets: &[Target]) -> Vec<Activation> {
-    let constants: HashSet<&str> = graph
-        .initializer
-        .iter()
-        .map(|t| t.name())
-        .chain(
-            graph
-                .node
-                .iter()
-                .filter(|n| n.op_type() == "Constant")
-                .flat_map(|n| n.output.iter().map(String::as_str)),
-        )
-        .collect();
     let graph_outputs: HashSet<&str> = graph.output.iter().map(|o| o.name()).collect();
     let index = GraphIndex::new(graph);
-    let is_activation = |v: &str| !v.is_empty() && !constants.contains(v);
+    // Constants (initializers, `Constant` nodes of any value, either behind `Identity` nodes)
+    // are not activations.
+    let is_activation = |v: &str| {
+        !v.is_empty()
+            && index.weight(v).is_none()
+            && index.producer(v).is_none_or(|n| n.op_type() != "Constant")
+    };
 
     // (node, inputs it reads quantized)
     let mut quantized_nodes: Vec<(usize, Vec<String>)> = targets
@@ -203,6 +197,8 @@ pub fn rewrite(
         }
     }
 
+    // Nothing below changes the graph until every target is read.
+    let index = GraphIndex::new(graph);
     let mut weight_nodes = Vec::new();
     let mut node_inputs: HashMap<(usize, usize), String> = HashMap::new();
     let mut done_weights: HashMap<String, (String, Vec<f32>)> = HashMap::new();
@@ -245,7 +241,8 @@ pub fn rewrite(
         let bias = t
             .bias_input
             .and_then(|i| node.input.get(i))
-            .and_then(|b| graph.initializer.iter().find(|i| i.name() == b))
+            .and_then(|b| index.weight(b))
+            .map(|b| b.tensor)
             .filter(|b| {
                 b.data_type() == dt::FLOAT && b.dims.len() == 1 && Some(b.dims[0]) == channels
             });
@@ -254,7 +251,7 @@ pub fn rewrite(
             && let Some(values) = tensor::to_f32(bias)
         {
             let (q, bias_scales) = quantize_bias(&values, s_in, &scales);
-            let name = bias.name().to_string();
+            let name = node.input[i].clone();
             let dq = dequantize_node(
                 &mut names,
                 &mut new_initializers,
@@ -349,8 +346,11 @@ fn dequantize_node(
 }
 
 /// Drops the float initializers (and value infos) nothing reads any more: the weights and biases
-/// now stored as integers, the outputs of folded ReLUs.
+/// now stored as integers, the outputs of folded ReLUs; and the `Constant` and `Identity` nodes
+/// whose outputs nothing reads (a weight's `Identity` chain once its layer reads the weight
+/// directly).
 pub(super) fn drop_unread(graph: &mut GraphProto) {
+    super::constants::drop_unread_nodes(graph);
     let dropped: HashSet<String> = {
         let index = GraphIndex::new(graph);
         let outputs: HashSet<&str> = graph.output.iter().map(|o| o.name()).collect();

@@ -2,9 +2,9 @@
 
 use super::options::QuantMode;
 use crate::analysis::Skipped;
-use crate::analysis::graph::GraphIndex;
-use crate::model::attr;
+use crate::analysis::graph::{GraphIndex, Home};
 use crate::model::onnx::{GraphProto, data_type as dt};
+use crate::model::{attr, weight};
 use crate::{Layer, ModelAnalysis};
 
 /// One Conv, Gemm or MatMul whose weight becomes int8.
@@ -15,9 +15,12 @@ pub struct Target {
     pub op_type: String,
     /// Index of the node in the graph.
     pub node: usize,
-    /// The float initializer the node reads as its weight, and at which input.
+    /// The float constant the node reads as its weight (its own name: an initializer's, or a
+    /// `Constant` node's output), at which input, and where it is stored in the graph the
+    /// targets were found in.
     pub weight: String,
     pub weight_input: usize,
+    pub weight_home: Home,
     pub weight_dims: Vec<i64>,
     /// The input that carries the activation.
     pub activation_input: usize,
@@ -30,13 +33,10 @@ pub struct Target {
 }
 
 impl Target {
-    /// The float values of its weight initializer in `graph`.
+    /// The float values of its weight in `graph` (the graph it was found in, or a copy).
     pub fn weight_values(&self, graph: &GraphProto) -> crate::Result<Vec<f32>> {
-        graph
-            .initializer
-            .iter()
-            .find(|i| i.name() == self.weight)
-            .and_then(crate::model::tensor::to_f32)
+        weight::stored(graph, self.weight_home)
+            .and_then(|t| crate::model::tensor::to_f32(&t))
             .ok_or_else(|| {
                 crate::Error::Usage(format!(
                     "weight '{}' of layer {} has an unreadable payload; export the model again.",
@@ -98,18 +98,17 @@ fn target(index: &GraphIndex, layer: &Layer, mode: QuantMode) -> Result<Target, 
         .node_of(&layer.name)
         .ok_or("its node could not be found in the graph")?;
     let n = &graph.node[node];
-    let weight = n.input.get(weight_input).cloned().unwrap_or_default();
-    let init = graph
-        .initializer
-        .iter()
-        .find(|t| t.name() == weight)
-        .ok_or_else(|| {
-            format!("its weight '{weight}' is computed in the graph, not stored as an initializer")
-        })?;
-    if init.data_type() != dt::FLOAT {
+    let input = n.input.get(weight_input).map_or("", String::as_str);
+    let stored = index.weight(input).ok_or_else(|| {
+        format!(
+            "its weight '{input}' is computed in the graph, not stored as an initializer or a Constant node"
+        )
+    })?;
+    let weight = stored.name.to_string();
+    if stored.tensor.data_type() != dt::FLOAT {
         return Err(format!("its weight '{weight}' is not float32"));
     }
-    let dims = init.dims.clone();
+    let dims = stored.tensor.dims.clone();
     let int = |name: &str, default: i64| attr::int(n, name).unwrap_or(default);
     let (activation_input, channel_axis, bias_input, transposed) = match op {
         "Conv" => (0, Some(0), (n.input.len() > 2).then_some(2), false),
@@ -149,6 +148,7 @@ fn target(index: &GraphIndex, layer: &Layer, mode: QuantMode) -> Result<Target, 
         node,
         weight,
         weight_input,
+        weight_home: stored.home,
         weight_dims: dims,
         activation_input,
         channel_axis,

@@ -224,3 +224,105 @@ fn the_quantization_loss_profile_ranks_every_layer_on_real_int8_runs() {
     assert!(loss.model.value >= worst * 0.5, "{:?}", loss.model);
     assert!((loss.model.accuracy.unwrap() - float_accuracy).abs() <= 0.01);
 }
+
+/// The digits CNN with every weight in a `Constant` node, as Paddle's and old PyTorch's
+/// exporters write them; the weights of conv2 and fc2 (and a BatchNormalization's variance) are
+/// read through an `Identity` (two for fc2), and conv1's weight stays an initializer, so both
+/// forms mix in one model.
+fn digits_with_constant_weights() -> (Model, ModelAnalysis) {
+    use crate::model::onnx::{AttributeProto, NodeProto, attribute_type};
+    let (mut model, _) = load_analyzed("digits_cnn.onnx");
+    let graph = model.proto.graph.as_mut().unwrap();
+    let mut nodes = Vec::new();
+    let identities = |name: &str| match name {
+        "conv2.weight" | "bn2.running_var" => 1,
+        "fc2.weight" => 2,
+        _ => 0,
+    };
+    for tensor in std::mem::take(&mut graph.initializer) {
+        let name = tensor.name().to_string();
+        if name == "conv1.weight" {
+            graph.initializer.push(tensor);
+            continue;
+        }
+        nodes.push(NodeProto {
+            op_type: Some("Constant".into()),
+            output: vec![name.clone()],
+            attribute: vec![AttributeProto {
+                name: Some("value".into()),
+                r#type: Some(attribute_type::TENSOR),
+                t: Some(tensor),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let mut read = name.clone();
+        for k in 0..identities(&name) {
+            let out = format!("{name}/read{k}");
+            nodes.push(NodeProto {
+                op_type: Some("Identity".into()),
+                input: vec![read],
+                output: vec![out.clone()],
+                ..Default::default()
+            });
+            read = out;
+        }
+        for node in &mut graph.node {
+            for input in &mut node.input {
+                if *input == name {
+                    *input = read.clone();
+                }
+            }
+        }
+    }
+    nodes.append(&mut graph.node);
+    graph.node = nodes;
+    let analysis = crate::analyze(&model, &Default::default()).unwrap();
+    (model, analysis)
+}
+
+#[test]
+fn weights_in_constant_nodes_quantize_like_initializers() {
+    let (model, analysis) = digits_with_constant_weights();
+    let options = QuantizeOptions {
+        data: Some(fixture("digits_train.npz")),
+        ..QuantizeOptions::new(QuantMode::Static)
+    };
+    let q = quantize(&model, &analysis, &options, &NoProgress, &Cancel::default()).unwrap();
+    assert_eq!(q.layers.len(), 4, "{:?}", q.skipped);
+    assert!(q.layers.iter().all(|l| l.per_channel));
+    assert!(
+        q.notes[0].starts_with("2 BatchNormalizations were folded"),
+        "{:?}",
+        q.notes
+    );
+    assert_eq!(count(&q.proto, "BatchNormalization"), 0);
+    // No float weight is left: no Constant node, no Identity, no float initializer of a weight.
+    assert_eq!(count(&q.proto, "Constant"), 0);
+    assert_eq!(count(&q.proto, "Identity"), 0);
+    let graph = q.proto.graph.as_ref().unwrap();
+    for w in ["conv1.weight", "conv2.weight", "fc1.weight", "fc2.weight"] {
+        assert!(!graph.initializer.iter().any(|i| i.name() == w), "{w}");
+        assert!(
+            graph
+                .initializer
+                .iter()
+                .any(|i| i.name() == format!("{w}_quantized")),
+            "{w}"
+        );
+    }
+    let float = digits_accuracy(&model.proto);
+    let int8 = digits_accuracy(&q.proto);
+    assert!((float - int8).abs() <= 0.01, "float {float}, int8 {int8}");
+
+    let dynamic = quantize(
+        &model,
+        &analysis,
+        &QuantizeOptions::new(QuantMode::Dynamic),
+        &NoProgress,
+        &Cancel::default(),
+    )
+    .unwrap();
+    assert_eq!(dynamic.layers.len(), 2, "{:?}", dynamic.skipped);
+    assert!((digits_accuracy(&dynamic.proto) - float).abs() <= 0.01);
+}

@@ -90,11 +90,17 @@ pub fn profile(
         }
     }
 
-    // One baseline run per batch caches what the downstream parts read.
+    // One baseline run per batch caches what the downstream parts read; a weight stored as a
+    // constant (an initializer or a `Constant` node, behind `Identity` nodes or not) is read
+    // from the model instead.
+    let index = planner.index();
     let mut cached: Vec<String> = parts
         .iter()
-        .flat_map(|(_, p)| p.inputs.iter().chain(std::iter::once(&p.weight)))
-        .filter(|v| !planner.is_graph_input(v) && !planner.index().is_initializer(v))
+        .flat_map(|(_, p)| {
+            let computed_weight = index.weight(&p.weight).is_none().then_some(&p.weight);
+            p.inputs.iter().chain(computed_weight)
+        })
+        .filter(|v| !planner.is_graph_input(v) && !index.is_initializer(v))
         .cloned()
         .collect();
     cached.sort();
@@ -433,18 +439,18 @@ impl Shared<'_> {
         Ok((value, accuracy))
     }
 
-    /// The values and dims of the tensor the layer reads as its weight.
+    /// The values and dims of the tensor the layer reads as its weight: the constant it is
+    /// stored as, or (a view computed in the graph) what the baseline run computed.
     fn weight(&self, part: &Downstream) -> Result<(Vec<f32>, Vec<i64>)> {
-        let graph = self.model.graph();
-        if let Some(init) = graph.initializer.iter().find(|t| t.name() == part.weight) {
-            let values = tensor::to_f32(init).ok_or_else(|| {
+        if let Some(weight) = self.planner.index().weight(&part.weight) {
+            let values = tensor::to_f32(weight.tensor).ok_or_else(|| {
                 Error::Usage(format!(
                     "its weight '{}' is {}, not float; one-shot pruning reads float weights.",
                     part.weight,
-                    tensor::dtype_name(init.data_type())
+                    tensor::dtype_name(weight.tensor.data_type())
                 ))
             })?;
-            return Ok((values, init.dims.clone()));
+            return Ok((values, weight.tensor.dims.clone()));
         }
         let value = self.cache[0].get(&part.weight).ok_or_else(|| {
             Error::Runtime(format!(
