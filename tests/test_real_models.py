@@ -23,9 +23,6 @@ import real_models
 from prunekit_cli import MISSING_BINARY, PRUNEKIT_BIN
 from real_models import ocr, shapes
 
-# Paddle's exporter keeps every weight in a Constant node; writing models from such weights is
-# what issue 16 adds.  strict: the test fails loudly once it passes, so the mark comes off.
-CONSTANT_WEIGHTS = pytest.mark.xfail(strict=True, reason="weights in Constant nodes: issue 16")
 # The .npz check wants a fixed dim matched exactly, the batch dim included, so a model whose batch
 # is fixed at 1 (both ddddocr models) takes one sample of --data or --calibration-data at a time.
 ONE_SAMPLE_NPZ = pytest.mark.xfail(
@@ -81,10 +78,9 @@ def ids(cases):
 
 
 def writing(cases):
-    """The cases as pytest params for a command that writes a model from the weights: those with
-    their weights in Constant nodes marked xfail until it can."""
-    return [pytest.param(c, id=c.id, marks=CONSTANT_WEIGHTS if c.constant_weights else ())
-            for c in cases]
+    """The cases as pytest params for a command that writes a model from the weights (PP-OCRv4's
+    weights live in Constant nodes, as Paddle's exporter writes them)."""
+    return [pytest.param(c, id=c.id) for c in cases]
 
 
 def cached(name: str) -> Path:
