@@ -151,3 +151,16 @@ def test_a_healthy_int8_export_says_it_agrees(tmp_path):
     line = text[-1]
     assert line.startswith("Wrote int8.onnx"), text
     assert "It agrees with the original on" in line and "top-1 agreement" in line, line
+
+
+def test_the_blame_comes_from_the_loss_profile_that_measured_the_same_quantization(broken):
+    command = "export model int8.onnx --quantize static --per-tensor --data data.npz"
+    # A per-channel profile measured another quantization: the export measures its own.
+    out = run(broken, "load broken.onnx", "profile loss --quantization --data data.npz", command)
+    assert "measured_samples" in out[2]["agreement"]["blamed"]["source"]
+    out = run(broken, "load broken.onnx",
+              "profile loss --quantization --per-tensor --data data.npz --name pt", command)
+    blamed = out[2]["agreement"]["blamed"]
+    assert blamed["source"] == {"profile": "pt"}
+    assert blamed["layers"][0]["weight"] == "fc1.weight"
+    assert "(the loss profile 'pt') blames hidden" in out[2]["warning"]

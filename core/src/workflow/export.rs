@@ -331,14 +331,24 @@ pub fn export_model(
         Ok(quantized)
     };
     let mut quantized = write(options.as_ref())?;
-    let sets = check_sets(analysis, request, options.as_ref())?;
-    let check_all = || -> Result<Vec<Check>> {
+    let check_all = |sets: &[(Dataset, usize)]| -> Result<Vec<Check>> {
         sets.iter()
             .map(|(set, batch)| {
                 cancel.check()?;
                 agreement::check(model_path, &request.path, set, *batch)
             })
             .collect()
+    };
+    let auto = request.keep_float == Some(KeepFloat::Auto);
+    // A model that cannot be checked (its samples would not fit in memory, ONNX Runtime cannot
+    // run it) is still written, and the front end says why it was not checked; only the
+    // automatic choice, asked for, needs the check.
+    let checked = check_sets(analysis, request, options.as_ref())
+        .and_then(|sets| Ok((check_all(&sets)?, sets)));
+    let (checks, sets, unchecked) = match checked {
+        Ok((checks, sets)) => (checks, sets, None),
+        Err(err) if auto || err == Error::Cancelled => return Err(err),
+        Err(err) => (Vec::new(), Vec::new(), Some(err)),
     };
     let calibrated_on_measured = request.calibration_data.is_none() && request.data.is_some();
     let data_source = request.data.as_ref().map(|d| d.display().to_string());
@@ -362,13 +372,15 @@ pub fn export_model(
         }
     };
     let mut agreement = Agreement {
-        checks: check_all()?,
+        checks,
+        unchecked,
         blame: None,
         kept_float: keep_float,
-        auto: request.keep_float == Some(KeepFloat::Auto),
+        auto,
         quantized: options.is_some(),
     };
     if let Some(options) = &options
+        && agreement.unchecked.is_none()
         && (!agreement.agrees() || agreement.auto)
     {
         let ranking = super::run_step(steps, Step::Quantizing, |progress| {
@@ -391,13 +403,14 @@ pub fn export_model(
                 options.ignore.push(layer.clone());
                 agreement.kept_float.push(layer);
                 quantized = write(Some(&options))?;
-                agreement.checks = check_all()?;
+                agreement.checks = check_all(&sets)?;
             }
         }
         agreement.blame = Some(ranking);
     }
     Ok(written(quantized, agreement))
 }
+
 /// The samples the written model is checked on, each with its batch: the calibration samples
 /// when they are not `data`'s, `data` when given, else the seeded samples (those calibration
 /// read, when it did).

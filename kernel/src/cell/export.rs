@@ -273,6 +273,12 @@ fn model_written(w: &ModelWritten) -> (String, serde_json::Value) {
 /// The agreement in a sentence: the figures of the failing check, else of the last (the data,
 /// when given), and the layers kept float.
 fn agreement_words(a: &Agreement) -> String {
+    if let Some(err) = &a.unchecked {
+        return format!(
+            "It was not checked against the original: {}",
+            crate::wording::message(err)
+        );
+    }
     let Some(check) = a.failing().or(a.checks.last()) else {
         return String::new();
     };
@@ -340,7 +346,8 @@ fn agreement_json(a: &Agreement, verdict: Option<&str>) -> serde_json::Value {
         })
     });
     json!({
-        "agrees": a.agrees(),
+        "agrees": a.unchecked.is_none().then(|| a.agrees()),
+        "unchecked": a.unchecked.as_ref().map(crate::wording::message),
         "verdict": verdict,
         "min_top1": export::MIN_TOP1_AGREEMENT,
         "checks": checks,

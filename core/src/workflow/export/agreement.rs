@@ -7,7 +7,7 @@ use std::path::Path;
 
 use ndarray::{ArrayD, IxDyn};
 
-use crate::error::{Result, Sentence, Setting};
+use crate::error::{Error, Result, Sentence, Setting};
 use crate::runtime::metric::{self, Accumulator, Comparison};
 use crate::runtime::{Dataset, ModelSession, SessionOptions};
 
@@ -189,6 +189,9 @@ pub struct Agreement {
     /// One per set of samples: the calibration samples (when quantized on samples other than
     /// `data`), `data` (when given), generated samples (when neither).
     pub checks: Vec<Check>,
+    /// Why there are no checks: the samples or the runs failed (the model is written all the
+    /// same).
+    pub unchecked: Option<Error>,
     /// The layers the int8 sensitivity blames, worst first: measured when a quantized model
     /// disagrees or `KeepFloat::Auto` is asked.
     pub blame: Option<Blame>,
@@ -202,6 +205,7 @@ pub struct Agreement {
 }
 
 impl Agreement {
+    /// No check disagrees (also when none ran: see `unchecked`).
     pub fn agrees(&self) -> bool {
         self.checks.iter().all(Check::agrees)
     }

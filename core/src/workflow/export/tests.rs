@@ -452,6 +452,7 @@ fn the_verdict_names_the_figures_the_blamed_layers_and_the_fix() {
     };
     let mut agreement = Agreement {
         checks: vec![check(Some(0.99), 1e-4)],
+        unchecked: None,
         blame: None,
         kept_float: Vec::new(),
         auto: false,
@@ -529,4 +530,41 @@ impl Steps for Recorder {
             .borrow_mut()
             .push(format!("end {step:?} {outcome:?}"));
     }
+}
+
+#[test]
+fn a_model_that_cannot_be_checked_is_written_and_says_why() {
+    let copied = optimized("export-unchecked", false);
+    let request = ModelExport {
+        data: Some(copied.path("missing.npz")),
+        ..model_request(&copied, "pruned.onnx")
+    };
+    let written = export_model(
+        copied.model(),
+        &copied.analysis,
+        &request,
+        &NoProgress,
+        &Default::default(),
+    )
+    .unwrap();
+    assert!(copied.path("pruned.onnx").is_file());
+    let agreement = &written.agreement;
+    assert!(agreement.checks.is_empty() && agreement.verdict().is_none());
+    let err = agreement.unchecked.as_ref().expect("the data is missing");
+    assert!(err.to_string().contains("missing.npz"), "{err}");
+    // Asked to keep layers float until it agrees, it cannot go on without the check.
+    let err = export_model(
+        copied.model(),
+        &copied.analysis,
+        &ModelExport {
+            quantize: Some(QuantizeOptions::new(QuantMode::Static)),
+            calibration_data: Some(fixture("digits_train.npz")),
+            keep_float: Some(KeepFloat::Auto),
+            ..request
+        },
+        &NoProgress,
+        &Default::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("missing.npz"), "{err}");
 }
