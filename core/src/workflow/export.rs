@@ -316,7 +316,6 @@ pub fn export_model(
             ..options
         }
     });
-    super::make_parent(&request.path)?;
     let write = |options: Option<&QuantizeOptions>| -> Result<Option<Quantized>> {
         let (proto, quantized) = match options {
             None => (pruned.proto.clone(), None),
@@ -327,6 +326,7 @@ pub fn export_model(
                 (std::mem::take(&mut quantized.proto), Some(quantized))
             }
         };
+        super::make_parent(&request.path)?;
         model::save(&proto, &request.path)?;
         Ok(quantized)
     };
