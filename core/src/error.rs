@@ -116,6 +116,8 @@ pub enum Setting {
     PerTensor,
     /// Samples to calibrate on when a model is exported.
     CalibrationData,
+    /// Layers an exported model keeps float (named, or `auto`: the most int8-sensitive).
+    KeepFloat,
 }
 
 /// Something the user can run to get what an operation lacks.
@@ -163,6 +165,7 @@ impl Wording for PlainWording {
             Setting::Calibration => "a calibration method",
             Setting::PerTensor => "the per-tensor option",
             Setting::CalibrationData => "calibration data",
+            Setting::KeepFloat => "layers kept float",
         }
         .into()
     }
@@ -181,6 +184,10 @@ impl Wording for PlainWording {
             Setting::Calibration => format!("the {value} calibration"),
             Setting::PerTensor => "the per-tensor option".into(),
             Setting::CalibrationData => format!("calibration data ({value})"),
+            Setting::KeepFloat if value == "auto" => {
+                "the most int8-sensitive layers kept float".into()
+            }
+            Setting::KeepFloat => format!("layers kept float ({value})"),
         }
     }
 

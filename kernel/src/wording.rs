@@ -44,6 +44,7 @@ fn flag(setting: Setting) -> &'static str {
         Setting::Calibration => "--calibration",
         Setting::PerTensor => "--per-tensor",
         Setting::CalibrationData => "--calibration-data",
+        Setting::KeepFloat => "--keep-float",
     }
 }
 

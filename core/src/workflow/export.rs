@@ -4,19 +4,27 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-use ndarray::{ArrayD, IxDyn};
-
 use crate::ModelAnalysis;
 use crate::error::{Action, Error, Result, Sentence, Setting};
 use crate::export;
 use crate::model::{self, Model};
 use crate::optimize::PruningPlan;
-use crate::profile::one_shot::metric;
 use crate::project::ProjectFile;
+use crate::quantize::CALIBRATION_SAMPLES;
 use crate::quantize::{QuantizationPlan, QuantizeOptions, Quantized};
-use crate::runtime::{Dataset, ModelSession, SessionOptions};
+use crate::runtime::Dataset;
+use crate::runtime::batch::dataset;
 
 use super::{Step, Steps};
+
+mod agreement;
+mod blame;
+
+pub use agreement::{
+    Agreement, Check, HeldOutAccuracy, MAX_AUTO_KEEP_FLOAT, MAX_KL_DIVERGENCE, MAX_NMSE,
+    MIN_TOP1_AGREEMENT, OutputAgreement,
+};
+pub use blame::{Blame, BlameSource, SENSITIVITY_SAMPLES};
 
 /// The model's path as the recipe's modeline gives it: relative to the recipe's folder, with `/`
 /// between parts. Where the two share no root (different drives), the model's absolute path.
@@ -201,15 +209,19 @@ pub struct ModelExport {
     /// `calibration_data`, what calibration reads).
     pub data: Option<PathBuf>,
     pub calibration_data: Option<PathBuf>,
+    /// Layers to leave float besides those the plan leaves float (quantized exports only).
+    pub keep_float: Option<KeepFloat>,
     pub seed: u64,
 }
 
-/// Top-1 accuracy on held-out samples, of the model read and the model written.
+/// Which layers a quantized export keeps float.
 #[derive(Debug, Clone, PartialEq)]
-pub struct HeldOutAccuracy {
-    pub before: f64,
-    pub after: f64,
-    pub samples: usize,
+pub enum KeepFloat {
+    /// These layers (by layer, node or weight name).
+    Layers(Vec<String>),
+    /// The layers the int8 sensitivity blames, the worst first, one more at a time until the
+    /// written model agrees with the original (at most `MAX_AUTO_KEEP_FLOAT`).
+    Auto,
 }
 
 /// A model written.
@@ -226,12 +238,15 @@ pub struct ModelWritten {
     pub calibrated_on_measured: bool,
     /// `None` without `data`, or when the data has no labels.
     pub accuracy: Option<HeldOutAccuracy>,
+    /// The written model against the original.
+    pub agreement: Agreement,
     pub moved_aside: Vec<PathBuf>,
 }
 
 /// Writes the optimization's pruned model (the dense one without an optimization), quantized
 /// when the request or the plan asks for it, calibrated on `calibration_data` or else `data`,
-/// and measures its accuracy on `data`. Quantizing is the step `steps` hears of.
+/// and checks it against the original (its accuracy on `data`, when labelled). Quantizing is the
+/// step `steps` hears of.
 pub fn export_model(
     model_path: &Path,
     analysis: &ModelAnalysis,
@@ -256,97 +271,225 @@ pub fn export_model(
         plan.and_then(|p| p.quantization.as_ref())
             .map(|q| QuantizeOptions::from_plan(q, None, request.seed))
     });
-    if request.calibration_data.is_some() && quantize.is_none() {
-        return Err(Sentence::default()
-            .setting(Setting::CalibrationData)
-            .text(" applies to a quantized model only; add ")
-            .set(Setting::Quantize, "static")
-            .text(" (or ")
-            .action(Action::OptimizeQuantized)
-            .text(").")
-            .into());
+    if quantize.is_none() {
+        let only_quantized = if request.calibration_data.is_some() {
+            Some(Setting::CalibrationData)
+        } else {
+            request.keep_float.as_ref().map(|_| Setting::KeepFloat)
+        };
+        if let Some(setting) = only_quantized {
+            return Err(Sentence::default()
+                .setting(setting)
+                .text(" applies to a quantized model only; add ")
+                .set(Setting::Quantize, "static")
+                .text(" (or ")
+                .action(Action::OptimizeQuantized)
+                .text(").")
+                .into());
+        }
     }
+    let keep_float = match &request.keep_float {
+        Some(KeepFloat::Layers(names)) => keep_float_layers(analysis, names)?,
+        _ => Vec::new(),
+    };
     let model = crate::load(model_path)?;
     let (proto, layers) = match plan {
         Some(plan) => export::model::pruned_model(&model, plan)?,
         None => (model.proto.clone(), Vec::new()),
     };
-    let (proto, quantized) = match quantize {
-        None => (proto, None),
-        Some(options) => {
-            let options = QuantizeOptions {
-                // Calibration reads the calibration data, else the data accuracy is measured on.
-                data: request
-                    .calibration_data
-                    .clone()
-                    .or_else(|| request.data.clone()),
-                seed: request.seed,
-                ..options
-            };
-            let pruned = Model { proto, ..model };
-            let mut quantized = super::run_step(steps, Step::Quantizing, |progress| {
-                crate::quantize::quantize(&pruned, analysis, &options, progress, cancel)
-            })?;
-            (std::mem::take(&mut quantized.proto), Some(quantized))
-        }
-    };
-    super::make_parent(&request.path)?;
-    model::save(&proto, &request.path)?;
-    let accuracy = match &request.data {
-        Some(data) => {
-            let set = Dataset::from_npz(data, &analysis.inputs, None)?;
-            match (
-                held_out_accuracy(model_path, &set)?,
-                held_out_accuracy(&request.path, &set)?,
-            ) {
-                (Some(before), Some(after)) => Some(HeldOutAccuracy {
-                    before,
-                    after,
-                    samples: set.samples,
-                }),
-                _ => None,
+    let pruned = Model { proto, ..model };
+    let options = quantize.map(|options| {
+        let mut ignore = options.ignore.clone();
+        for layer in &keep_float {
+            if !ignore.contains(layer) {
+                ignore.push(layer.clone());
             }
         }
-        None => None,
+        QuantizeOptions {
+            // Calibration reads the calibration data, else the data accuracy is measured on.
+            data: request
+                .calibration_data
+                .clone()
+                .or_else(|| request.data.clone()),
+            seed: request.seed,
+            ignore,
+            ..options
+        }
+    });
+    let write = |options: Option<&QuantizeOptions>| -> Result<Option<Quantized>> {
+        let (proto, quantized) = match options {
+            None => (pruned.proto.clone(), None),
+            Some(options) => {
+                let mut quantized = super::run_step(steps, Step::Quantizing, |progress| {
+                    crate::quantize::quantize(&pruned, analysis, options, progress, cancel)
+                })?;
+                (std::mem::take(&mut quantized.proto), Some(quantized))
+            }
+        };
+        super::make_parent(&request.path)?;
+        model::save(&proto, &request.path)?;
+        Ok(quantized)
     };
-    Ok(ModelWritten {
-        path: request.path.clone(),
-        pruned: plan.is_some(),
-        layers,
-        calibrated_on_measured: quantized.is_some()
-            && request.calibration_data.is_none()
-            && request.data.is_some(),
-        quantized,
-        accuracy,
-        moved_aside,
-    })
+    let mut quantized = write(options.as_ref())?;
+    let check_all = |sets: &[(Dataset, usize)]| -> Result<Vec<Check>> {
+        sets.iter()
+            .map(|(set, batch)| {
+                cancel.check()?;
+                agreement::check(model_path, &request.path, set, *batch)
+            })
+            .collect()
+    };
+    let auto = request.keep_float == Some(KeepFloat::Auto);
+    // A model that cannot be checked (its samples would not fit in memory, ONNX Runtime cannot
+    // run it) is still written, and the front end says why it was not checked; only the
+    // automatic choice, asked for, needs the check.
+    let checked = check_sets(analysis, request, options.as_ref())
+        .and_then(|sets| Ok((check_all(&sets)?, sets)));
+    let (checks, sets, unchecked) = match checked {
+        Ok((checks, sets)) => (checks, sets, None),
+        Err(err) if auto || err == Error::Cancelled => return Err(err),
+        Err(err) => (Vec::new(), Vec::new(), Some(err)),
+    };
+    let calibrated_on_measured = request.calibration_data.is_none() && request.data.is_some();
+    let data_source = request.data.as_ref().map(|d| d.display().to_string());
+    let pruned_to_plan = plan.is_some();
+    let written = move |quantized: Option<Quantized>, agreement: Agreement| {
+        // The held-out accuracy is the data's check's.
+        let accuracy = agreement
+            .checks
+            .iter()
+            .filter(|c| data_source.as_deref() == Some(c.source.as_str()))
+            .find_map(|c| c.accuracy.clone());
+        ModelWritten {
+            path: request.path.clone(),
+            pruned: pruned_to_plan,
+            layers,
+            calibrated_on_measured: quantized.is_some() && calibrated_on_measured,
+            quantized,
+            accuracy,
+            agreement,
+            moved_aside,
+        }
+    };
+    let mut agreement = Agreement {
+        checks,
+        unchecked,
+        blame: None,
+        kept_float: keep_float,
+        auto,
+        quantized: options.is_some(),
+    };
+    if let Some(options) = &options
+        && agreement.unchecked.is_none()
+        && (!agreement.agrees() || agreement.auto)
+    {
+        let ranking = super::run_step(steps, Step::Quantizing, |progress| {
+            blame::blame(&project, &pruned, analysis, options, progress, cancel)
+        });
+        // Without a ranking the verdict still offers the automatic choice; only that choice,
+        // asked for, needs one.
+        let ranking = match ranking {
+            Ok(ranking) => ranking,
+            Err(err) if agreement.auto || err == Error::Cancelled => return Err(err),
+            Err(_) => return Ok(written(quantized, agreement)),
+        };
+        if agreement.auto {
+            let order: Vec<String> = ranking.layers.iter().map(|l| l.name.clone()).collect();
+            let mut options = options.clone();
+            for layer in order.into_iter().take(MAX_AUTO_KEEP_FLOAT) {
+                if agreement.agrees() {
+                    break;
+                }
+                options.ignore.push(layer.clone());
+                agreement.kept_float.push(layer);
+                quantized = write(Some(&options))?;
+                agreement.checks = check_all(&sets)?;
+            }
+        }
+        agreement.blame = Some(ranking);
+    }
+    Ok(written(quantized, agreement))
 }
 
-/// Top-1 accuracy of the model's first output on `data`; `None` without labels. Each batch's
-/// output is read as one row of class scores per sample, whatever its shape.
-fn held_out_accuracy(model: &Path, data: &Dataset) -> Result<Option<f64>> {
-    let Some(labels) = &data.labels else {
-        return Ok(None);
-    };
-    let mut session = ModelSession::from_file(model, &SessionOptions::default())?;
-    let mut correct = 0usize;
-    let mut start = 0usize;
-    for batch in data.batches(256) {
-        let outputs = session.run(&batch.inputs)?;
-        let Some((_, scores)) = outputs.into_iter().next() else {
-            return Ok(None);
-        };
-        let n = batch.size();
-        let classes = (scores.len() / n.max(1)).max(1);
-        let mut values: Vec<f32> = scores.iter().copied().collect();
-        let rows = values.len() / classes;
-        values.truncate(rows * classes);
-        let scores = ArrayD::from_shape_vec(IxDyn(&[rows, classes]), values)
-            .expect("rows times classes values");
-        correct += metric::correct(&scores, &labels[start.min(labels.len())..]);
-        start += n;
+/// The samples the written model is checked on, each with its batch: the calibration samples
+/// when they are not `data`'s, `data` when given, else the seeded samples (those calibration
+/// read, when it did).
+fn check_sets(
+    analysis: &ModelAnalysis,
+    request: &ModelExport,
+    options: Option<&QuantizeOptions>,
+) -> Result<Vec<(Dataset, usize)>> {
+    let mut sets = Vec::new();
+    if let (Some(options), Some(_)) = (options, &request.calibration_data) {
+        sets.push(crate::quantize::calibration_data(analysis, options)?);
     }
-    Ok(Some(correct as f64 / data.samples as f64))
+    if let Some(data) = &request.data {
+        sets.push(dataset(
+            analysis,
+            Some(data),
+            None,
+            CALIBRATION_SAMPLES,
+            None,
+            request.seed,
+        )?);
+    }
+    if sets.is_empty() {
+        sets.push(match options {
+            Some(options) => crate::quantize::calibration_data(analysis, options)?,
+            None => dataset(
+                analysis,
+                None,
+                None,
+                CALIBRATION_SAMPLES,
+                None,
+                request.seed,
+            )?,
+        });
+    }
+    Ok(sets)
+}
+
+/// The quantizable layers `names` mean, by layer, node or weight name, as layer names.
+fn keep_float_layers(analysis: &ModelAnalysis, names: &[String]) -> Result<Vec<String>> {
+    let quantizable: Vec<&crate::analysis::Layer> = analysis
+        .layers
+        .iter()
+        .filter(|l| matches!(l.op_type.as_str(), "Conv" | "Gemm" | "MatMul"))
+        .collect();
+    names
+        .iter()
+        .map(|name| {
+            quantizable
+                .iter()
+                .find(|l| {
+                    &l.name == name
+                        || &l.node_name == name
+                        || l.weight.as_ref().is_some_and(|w| &w.name == name)
+                })
+                .map(|l| l.name.clone())
+                .ok_or_else(|| {
+                    let candidates = quantizable.iter().flat_map(|l| {
+                        [l.name.as_str(), l.node_name.as_str()]
+                            .into_iter()
+                            .chain(l.weight.as_ref().map(|w| w.name.as_str()))
+                    });
+                    Error::Usage(match crate::suggest::did_you_mean(name, candidates) {
+                        Some(close) => format!(
+                            "there is no Conv, Gemm or MatMul layer '{name}' to keep float; did you mean '{close}'?"
+                        ),
+                        None => format!(
+                            "there is no Conv, Gemm or MatMul layer '{name}' to keep float; the layers are {}.",
+                            quantizable
+                                .iter()
+                                .take(8)
+                                .map(|l| l.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    })
+                })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use prunekit_core::quantize::{QuantMode, QuantizeOptions};
 use prunekit_core::workflow::export::{
-    self, CodeExport, CodeWritten, ModelExport, ModelWritten, RecipeExport, RecipeWritten,
+    self, Agreement, BlameSource, CodeExport, CodeWritten, KeepFloat, ModelExport, ModelWritten,
+    RecipeExport, RecipeWritten,
 };
 use prunekit_core::workflow::{Outcome, Step};
 use prunekit_core::{Cancel, Error, Result};
@@ -38,6 +39,7 @@ pub fn export(
             "--calibration-data",
             "--quantize",
             "--calibration",
+            "--keep-float",
         ],
         &["--training", "--per-tensor"],
     )?;
@@ -105,6 +107,7 @@ pub fn export(
                 quantize,
                 data: flags.get("--data").map(PathBuf::from),
                 calibration_data: flags.get("--calibration-data").map(PathBuf::from),
+                keep_float: flags.get("--keep-float").map(keep_float).transpose()?,
                 seed: session.settings.seed,
             };
             let steps = StepDisplay::new(sink, step_words);
@@ -122,6 +125,25 @@ pub fn export(
     super::saving::moved_aside_all(sink, &moved_aside);
     emit_written(sink, &text, &value);
     Ok(())
+}
+
+/// `--keep-float auto` or `--keep-float LAYER,LAYER`.
+fn keep_float(text: &str) -> Result<KeepFloat> {
+    if text == "auto" {
+        return Ok(KeepFloat::Auto);
+    }
+    let layers: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    if layers.is_empty() {
+        return Err(Error::Usage(
+            "--keep-float takes layer names separated by commas, or auto.".into(),
+        ));
+    }
+    Ok(KeepFloat::Layers(layers))
 }
 
 /// What the quantizing step's progress display says.
@@ -208,6 +230,15 @@ fn model_written(w: &ModelWritten) -> (String, serde_json::Value) {
             message.push_str(" It was calibrated on the samples its accuracy is measured on; give --calibration-data other samples for a held-out figure.");
         }
     }
+    message.push(' ');
+    message.push_str(&agreement_words(&w.agreement));
+    let verdict = w
+        .agreement
+        .verdict()
+        .map(|v| v.words(&crate::wording::Flags));
+    if let Some(verdict) = &verdict {
+        message = format!("{verdict}\n{message}");
+    }
     let mut accuracy = serde_json::Value::Null;
     if let Some(a) = &w.accuracy {
         message.push_str(&format!(
@@ -235,8 +266,95 @@ fn model_written(w: &ModelWritten) -> (String, serde_json::Value) {
     });
     (
         message,
-        json!({"path": w.path, "kind": "model", "layers": layers, "accuracy": accuracy, "quantization": quantization}),
+        json!({"path": w.path, "kind": "model", "warning": verdict, "agreement": agreement_json(&w.agreement, verdict.as_deref()), "layers": layers, "accuracy": accuracy, "quantization": quantization}),
     )
+}
+
+/// The agreement in a sentence: the figures of the failing check, else of the last (the data,
+/// when given), and the layers kept float.
+fn agreement_words(a: &Agreement) -> String {
+    if let Some(err) = &a.unchecked {
+        return format!(
+            "It was not checked against the original: {}",
+            crate::wording::message(err)
+        );
+    }
+    let Some(check) = a.failing().or(a.checks.last()) else {
+        return String::new();
+    };
+    let mut figures: Vec<String> = Vec::new();
+    if let Some(top1) = check.top1 {
+        figures.push(format!("top-1 agreement {}", pct(top1)));
+    }
+    for o in &check.outputs {
+        figures.push(format!(
+            "{} {} {:.2e}",
+            o.name,
+            o.metric.replace('_', " "),
+            o.value
+        ));
+    }
+    let on = if check.source == "generated" {
+        format!("{} generated samples", check.samples)
+    } else {
+        format!("{} samples of {}", check.samples, check.source)
+    };
+    let mut text = format!(
+        "{} the original on {on}: {}.",
+        if a.agrees() {
+            "It agrees with"
+        } else {
+            "It differs from"
+        },
+        figures.join(", ")
+    );
+    if !a.kept_float.is_empty() {
+        text.push_str(&format!(
+            " Kept float{}: {}.",
+            if a.auto { " (auto)" } else { "" },
+            a.kept_float.join(", ")
+        ));
+    } else if a.auto && a.agrees() {
+        text.push_str(" --keep-float auto kept no layer float: none was needed.");
+    }
+    text
+}
+
+fn agreement_json(a: &Agreement, verdict: Option<&str>) -> serde_json::Value {
+    let checks: Vec<serde_json::Value> = a
+        .checks
+        .iter()
+        .map(|c| {
+            json!({
+                "source": c.source,
+                "samples": c.samples,
+                "agrees": c.agrees(),
+                "top1": c.top1,
+                "outputs": c.outputs.iter().map(|o| json!({"name": o.name, "metric": o.metric, "value": o.value, "threshold": o.threshold(), "agrees": o.agrees()})).collect::<Vec<_>>(),
+                "accuracy": c.accuracy.as_ref().map(|x| json!({"before": x.before, "after": x.after, "samples": x.samples})),
+            })
+        })
+        .collect();
+    let blamed = a.blame.as_ref().map(|b| {
+        json!({
+            "source": match &b.source {
+                BlameSource::Profile(name) => json!({"profile": name}),
+                BlameSource::Measured { samples } => json!({"measured_samples": samples}),
+            },
+            "metric": b.metric,
+            "layers": b.layers.iter().map(|l| json!({"name": l.name, "weight": l.weight, "value": l.value})).collect::<Vec<_>>(),
+        })
+    });
+    json!({
+        "agrees": a.unchecked.is_none().then(|| a.agrees()),
+        "unchecked": a.unchecked.as_ref().map(crate::wording::message),
+        "verdict": verdict,
+        "min_top1": export::MIN_TOP1_AGREEMENT,
+        "checks": checks,
+        "blamed": blamed,
+        "kept_float": a.kept_float,
+        "auto": a.auto,
+    })
 }
 
 /// The sentence of what was written, with its facts as a two-column table under it.

@@ -171,8 +171,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "export",
-        synopsis: "export recipe PATH [--names MAP.json] | export code PATH [--framework pytorch] [--training] [--recipe FILE] | export model PATH [--data FILE.npz] [--quantize static|dynamic] [--calibration-data FILE.npz] [--calibration minmax|percentile[:P]] [--per-tensor] [--optimization NAME]",
-        summary: "Write the latest (or --optimization) optimization: a SparseML recipe with the modeline the editor reads, PyTorch integration code (--training: a full training loop), or the ONNX model pruned by magnitude to the plan and, when the optimization (or --quantize) asks for it, quantized to int8 (--data with labels reports the accuracy before and after; calibration reads --calibration-data, else --data, else generated samples). With --quantize and no optimization yet, the dense model is quantized. Files are replaced only once the new one is complete.",
+        synopsis: "export recipe PATH [--names MAP.json] | export code PATH [--framework pytorch] [--training] [--recipe FILE] | export model PATH [--data FILE.npz] [--quantize static|dynamic] [--calibration-data FILE.npz] [--calibration minmax|percentile[:P]] [--per-tensor] [--keep-float LAYERS|auto] [--optimization NAME]",
+        summary: "Write the latest (or --optimization) optimization: a SparseML recipe with the modeline the editor reads, PyTorch integration code (--training: a full training loop), or the ONNX model pruned by magnitude to the plan and, when the optimization (or --quantize) asks for it, quantized to int8 (--data with labels reports the accuracy before and after; calibration reads --calibration-data, else --data, else generated samples). With --quantize and no optimization yet, the dense model is quantized. The written model is run beside the original and their agreement reported; when it no longer agrees, the first line says so, names the layers the int8 sensitivity blames, and --keep-float repairs it. Files are replaced only once the new one is complete.",
         flags: &[
             ("--optimization", "which optimization (default: the latest)"),
             (
@@ -207,6 +207,10 @@ pub const COMMANDS: &[CommandSpec] = &[
             (
                 "--per-tensor",
                 "model: one weight scale per tensor instead of per output channel",
+            ),
+            (
+                "--keep-float",
+                "model: layers to leave float (LAYER,LAYER), or auto: the most int8-sensitive, one more at a time until the model agrees",
             ),
         ],
     },

@@ -194,6 +194,7 @@ fn model_request(copied: &Copied, name: &str) -> ModelExport {
         quantize: None,
         data: Some(fixture("digits_test.npz")),
         calibration_data: None,
+        keep_float: None,
         seed: 0,
     }
 }
@@ -224,8 +225,16 @@ fn the_pruned_model_is_written_with_its_accuracy() {
     assert!(accuracy.before > 0.8, "{accuracy:?}");
     assert!(accuracy.after > 0.2, "{accuracy:?}");
     // The accuracy is the top-1 count of the model written.
-    let after = held_out_accuracy(&request.path, &set).unwrap().unwrap();
-    assert_eq!(after, accuracy.after);
+    assert_eq!(held_out_accuracy(&request.path, &set), accuracy.after);
+    // It is checked against the original on the data, the only set of samples given.
+    let checks = &written.agreement.checks;
+    assert_eq!(checks.len(), 1);
+    assert_eq!(
+        checks[0].source,
+        fixture("digits_test.npz").display().to_string()
+    );
+    assert_eq!(checks[0].accuracy.as_ref(), Some(&accuracy));
+    assert!(!written.agreement.quantized && written.agreement.blame.is_none());
     let reloaded = crate::load(&request.path).unwrap();
     assert!(reloaded.proto.graph.is_some());
 }
@@ -298,6 +307,212 @@ fn a_cancelled_quantization_writes_nothing() {
     assert_eq!(steps.0.borrow().last().unwrap(), "end Quantizing Cancelled");
 }
 
+/// Top-1 accuracy of the model's first output on `data`.
+fn held_out_accuracy(model: &Path, data: &Dataset) -> f64 {
+    let mut session = crate::runtime::ModelSession::from_file(model, &Default::default()).unwrap();
+    let out = session.run(&data.inputs).unwrap();
+    let labels = data.labels.as_ref().unwrap();
+    crate::runtime::metric::correct(&out[0].1, labels) as f64 / data.samples as f64
+}
+
+#[test]
+fn a_healthy_int8_model_agrees_and_says_how_closely() {
+    let copied = Copied::new("export-agrees", "digits_cnn.onnx");
+    let request = ModelExport {
+        quantize: Some(QuantizeOptions::new(QuantMode::Static)),
+        calibration_data: Some(fixture("digits_train.npz")),
+        ..model_request(&copied, "int8.onnx")
+    };
+    let written = export_model(
+        copied.model(),
+        &copied.analysis,
+        &request,
+        &NoProgress,
+        &Default::default(),
+    )
+    .unwrap();
+    let agreement = &written.agreement;
+    assert!(agreement.agrees(), "{agreement:?}");
+    assert_eq!(agreement.verdict(), None);
+    // The calibration samples and the data, each compared.
+    let sources: Vec<&str> = agreement.checks.iter().map(|c| c.source.as_str()).collect();
+    assert_eq!(
+        sources,
+        [
+            fixture("digits_train.npz").display().to_string(),
+            fixture("digits_test.npz").display().to_string()
+        ]
+    );
+    for check in &agreement.checks {
+        assert!(check.top1.unwrap() >= MIN_TOP1_AGREEMENT, "{check:?}");
+        assert_eq!(check.outputs.len(), 1);
+        assert_eq!(check.outputs[0].metric, "kl_divergence");
+        assert!(
+            check.outputs[0].value < MAX_KL_DIVERGENCE / 10.0,
+            "{check:?}"
+        );
+    }
+    // Agreeing, nothing is blamed and nothing more is measured.
+    assert!(agreement.blame.is_none() && agreement.kept_float.is_empty());
+    assert_eq!(
+        written.accuracy.as_ref(),
+        agreement.checks[1].accuracy.as_ref()
+    );
+}
+
+#[test]
+fn keep_float_leaves_the_named_layers_float_and_auto_only_what_is_needed() {
+    let copied = Copied::new("export-keep-float", "digits_cnn.onnx");
+    let fc2 = copied
+        .analysis
+        .layers
+        .iter()
+        .find(|l| l.weight.as_ref().is_some_and(|w| w.name == "fc2.weight"))
+        .unwrap()
+        .name
+        .clone();
+    let int8 = |keep_float: KeepFloat, name: &str| {
+        export_model(
+            copied.model(),
+            &copied.analysis,
+            &ModelExport {
+                quantize: Some(QuantizeOptions::new(QuantMode::Static)),
+                keep_float: Some(keep_float),
+                ..model_request(&copied, name)
+            },
+            &NoProgress,
+            &Default::default(),
+        )
+    };
+    // By weight name: the layer is named as the analysis names it, and left float.
+    let written = int8(KeepFloat::Layers(vec!["fc2.weight".into()]), "named.onnx").unwrap();
+    assert_eq!(written.agreement.kept_float, vec![fc2.clone()]);
+    let quantized = written.quantized.unwrap();
+    assert!(quantized.skipped.iter().any(|s| s.name == fc2));
+    assert!(!quantized.layers.iter().any(|l| l.name == fc2));
+    assert!(written.agreement.agrees());
+
+    // Auto on a model that already agrees keeps nothing float, but ranks the layers.
+    let written = int8(KeepFloat::Auto, "auto.onnx").unwrap();
+    let agreement = &written.agreement;
+    assert!(agreement.agrees() && agreement.auto && agreement.kept_float.is_empty());
+    let blame = agreement.blame.as_ref().expect("auto ranks the layers");
+    assert_eq!(blame.layers.len(), written.quantized.unwrap().layers.len());
+    assert!(matches!(blame.source, BlameSource::Measured { .. }));
+    assert!(blame.layers.windows(2).all(|w| w[0].value >= w[1].value));
+
+    // An unknown layer is refused with the closest name, and nothing is written.
+    let err = int8(KeepFloat::Layers(vec!["fc2.weigth".into()]), "refused.onnx").unwrap_err();
+    assert!(err.to_string().contains("did you mean"), "{err}");
+    assert!(!copied.path("refused.onnx").exists());
+    // Keeping layers float needs a quantization.
+    let pruned = optimized("export-keep-float-pruned", false);
+    let err = export_model(
+        pruned.model(),
+        &pruned.analysis,
+        &ModelExport {
+            keep_float: Some(KeepFloat::Auto),
+            ..model_request(&pruned, "no.onnx")
+        },
+        &NoProgress,
+        &Default::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().starts_with("layers kept float applies"),
+        "{err}"
+    );
+    assert!(!pruned.path("no.onnx").exists());
+}
+
+fn check(top1: Option<f64>, kl: f64) -> Check {
+    Check {
+        source: "data.npz".into(),
+        samples: 100,
+        outputs: vec![OutputAgreement {
+            name: "logits".into(),
+            metric: "kl_divergence",
+            value: kl,
+        }],
+        top1,
+        accuracy: None,
+    }
+}
+
+#[test]
+fn the_verdict_names_the_figures_the_blamed_layers_and_the_fix() {
+    use crate::quantize::sensitivity::QuantLayerLoss;
+    let layer = |name: &str, value: f64| QuantLayerLoss {
+        name: name.into(),
+        weight: format!("{name}.weight"),
+        op_type: "Gemm".into(),
+        value,
+        accuracy: None,
+        rank: 0,
+    };
+    let mut agreement = Agreement {
+        checks: vec![check(Some(0.99), 1e-4)],
+        unchecked: None,
+        blame: None,
+        kept_float: Vec::new(),
+        auto: false,
+        quantized: true,
+    };
+    assert!(agreement.agrees() && agreement.verdict().is_none());
+    // Either figure past its threshold disagrees.
+    agreement.checks = vec![check(Some(0.94), 1e-4)];
+    assert!(!agreement.agrees());
+    agreement.checks = vec![check(None, 0.5)];
+    assert!(!agreement.agrees());
+    agreement.checks = vec![check(Some(0.17), 0.38)];
+    agreement.blame = Some(Blame {
+        source: BlameSource::Measured { samples: 64 },
+        metric: "kl_divergence".into(),
+        layers: vec![layer("fc1", 0.37), layer("fc3", 0.05), layer("fc2", 1e-4)],
+    });
+    let verdict = agreement.verdict().unwrap();
+    assert_eq!(
+        verdict.names(),
+        vec![Setting::KeepFloat, Setting::KeepFloat]
+    );
+    let text = verdict.words(&crate::error::PlainWording);
+    assert!(
+        text.starts_with("The written model no longer agrees with the original: the top class matches on 17.0% of samples (at least 95.0% agree); output logits has kl divergence 0.380 (at most 0.020 agrees) on 100 samples of data.npz."),
+        "{text}"
+    );
+    // The worst layer and those within a tenth of it.
+    assert!(
+        text.contains("blames fc1 (kl divergence 0.370), fc3 (kl divergence 0.050); keep the worst float with layers kept float (fc1) or "),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("the most int8-sensitive layers kept float."),
+        "{text}"
+    );
+    // The automatic choice, stopped at its bound, says so.
+    agreement.auto = true;
+    agreement.kept_float = vec!["fc1".into(); MAX_AUTO_KEEP_FLOAT];
+    let text = agreement
+        .verdict()
+        .unwrap()
+        .words(&crate::error::PlainWording);
+    assert!(
+        text.starts_with(
+            "The written model still does not agree with the original after keeping 8 layers float"
+        ),
+        "{text}"
+    );
+    // A pruned model that disagrees is told to fine-tune.
+    agreement.quantized = false;
+    assert!(
+        agreement
+            .verdict()
+            .unwrap()
+            .words(&crate::error::PlainWording)
+            .contains("fine-tune")
+    );
+}
+
 /// Steps as lines, in order.
 #[derive(Default)]
 struct Recorder(std::cell::RefCell<Vec<String>>);
@@ -315,4 +530,41 @@ impl Steps for Recorder {
             .borrow_mut()
             .push(format!("end {step:?} {outcome:?}"));
     }
+}
+
+#[test]
+fn a_model_that_cannot_be_checked_is_written_and_says_why() {
+    let copied = optimized("export-unchecked", false);
+    let request = ModelExport {
+        data: Some(copied.path("missing.npz")),
+        ..model_request(&copied, "pruned.onnx")
+    };
+    let written = export_model(
+        copied.model(),
+        &copied.analysis,
+        &request,
+        &NoProgress,
+        &Default::default(),
+    )
+    .unwrap();
+    assert!(copied.path("pruned.onnx").is_file());
+    let agreement = &written.agreement;
+    assert!(agreement.checks.is_empty() && agreement.verdict().is_none());
+    let err = agreement.unchecked.as_ref().expect("the data is missing");
+    assert!(err.to_string().contains("missing.npz"), "{err}");
+    // Asked to keep layers float until it agrees, it cannot go on without the check.
+    let err = export_model(
+        copied.model(),
+        &copied.analysis,
+        &ModelExport {
+            quantize: Some(QuantizeOptions::new(QuantMode::Static)),
+            calibration_data: Some(fixture("digits_train.npz")),
+            keep_float: Some(KeepFloat::Auto),
+            ..request
+        },
+        &NoProgress,
+        &Default::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("missing.npz"), "{err}");
 }

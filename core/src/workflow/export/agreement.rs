@@ -1,0 +1,312 @@
+//! Whether a written model still agrees with the model it was made from: both run in ONNX
+//! Runtime on the same samples, their outputs compared by the one-shot metric
+//! (`runtime::metric`: KL divergence of class scores, normalized MSE of anything else), the top
+//! class compared sample by sample, and, with labels, each model's accuracy.
+
+use std::path::Path;
+
+use ndarray::{ArrayD, IxDyn};
+
+use crate::error::{Error, Result, Sentence, Setting};
+use crate::runtime::metric::{self, Accumulator, Comparison};
+use crate::runtime::{Dataset, ModelSession, SessionOptions};
+
+use super::blame::{Blame, BlameSource};
+
+/// A written classifier no longer agrees when fewer than this share of samples keep their top
+/// class. A healthy int8 copy keeps nearly all of them (the digits fixture in int8, per channel
+/// or per tensor, keeps 100%), while a copy whose int8 scales crushed a layer keeps about what
+/// chance gives (17% on the test's broken model); 95% leaves room for the few near-ties that
+/// rounding flips on a real model, and is the largest loss a user would accept without being
+/// told.
+pub const MIN_TOP1_AGREEMENT: f64 = 0.95;
+/// A written model no longer agrees when one output's KL divergence from the original's (in
+/// nats, averaged over samples) is above this. Healthy int8 copies of the digits fixture measure
+/// 3e-5 to 3e-4, the broken test model 0.38: the threshold sits between them, at about the
+/// divergence of a class probability of 0.5 moving to 0.4.
+pub const MAX_KL_DIVERGENCE: f64 = 0.02;
+/// A written model no longer agrees when one output's normalized MSE (error energy over the
+/// original output's energy) is above this: the error at a fifth of the signal's RMS (14 dB).
+/// Healthy int8 copies of the digits fixture measure 7e-5 to 2e-4 on their logits, the broken
+/// test model 0.91: two orders of magnitude of headroom for a real model's larger, sound error.
+pub const MAX_NMSE: f64 = 0.04;
+
+/// The most layers `KeepFloat::Auto` keeps float before it stops and says the model still
+/// disagrees: past a handful, the trouble is rarely a few layers (calibration data, a model int8
+/// does not suit), and each try quantizes and runs the model again.
+pub const MAX_AUTO_KEEP_FLOAT: usize = 8;
+
+/// Accuracy on labelled samples of the model read and the model written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeldOutAccuracy {
+    pub before: f64,
+    pub after: f64,
+    pub samples: usize,
+}
+
+/// How far one output of the written model is from the original's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputAgreement {
+    pub name: String,
+    /// "kl_divergence" or "nmse" (`runtime::metric::Comparison::metric_name`).
+    pub metric: &'static str,
+    pub value: f64,
+}
+
+impl OutputAgreement {
+    /// The largest value of this metric that still agrees.
+    pub fn threshold(&self) -> f64 {
+        if self.metric == "nmse" {
+            MAX_NMSE
+        } else {
+            MAX_KL_DIVERGENCE
+        }
+    }
+
+    pub fn agrees(&self) -> bool {
+        self.value <= self.threshold()
+    }
+}
+
+/// The written model against the original on one set of samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    /// The `.npz` read, or "generated" for seeded random inputs.
+    pub source: String,
+    pub samples: usize,
+    /// Each output compared, in the model's output order.
+    pub outputs: Vec<OutputAgreement>,
+    /// The share of samples whose top class is the same in both, on the first output when it is
+    /// a row of class scores per sample.
+    pub top1: Option<f64>,
+    /// When the samples carry labels.
+    pub accuracy: Option<HeldOutAccuracy>,
+}
+
+impl Check {
+    pub fn agrees(&self) -> bool {
+        self.outputs.iter().all(OutputAgreement::agrees)
+            && self.top1.is_none_or(|t| t >= MIN_TOP1_AGREEMENT)
+    }
+}
+
+/// Runs `original` and `written` on `set` in batches of `batch` and compares their outputs.
+pub fn check(original: &Path, written: &Path, set: &Dataset, batch: usize) -> Result<Check> {
+    let options = SessionOptions::default();
+    let mut before = ModelSession::from_file(original, &options)?;
+    let mut after = ModelSession::from_file(written, &options)?;
+    let mut comparisons: Vec<(String, Comparison, Accumulator)> = Vec::new();
+    let (mut same_top, mut rows_compared) = (0usize, 0usize);
+    let (mut correct_before, mut correct_after) = (0usize, 0usize);
+    let mut classifier = true;
+    let mut start = 0usize;
+    for b in set.batches(batch) {
+        let n = b.size();
+        let reference = before.run(&b.inputs)?;
+        let changed = after.run(&b.inputs)?;
+        if comparisons.is_empty() {
+            comparisons = reference
+                .iter()
+                .map(|(name, out)| (name.clone(), Comparison::of(out), Accumulator::default()))
+                .collect();
+        }
+        for (name, comparison, accumulator) in &mut comparisons {
+            let (Some((_, r)), Some((_, c))) = (
+                reference.iter().find(|(n, _)| n == name),
+                changed.iter().find(|(n, _)| n == name),
+            ) else {
+                continue;
+            };
+            if r.shape() == c.shape() {
+                accumulator.add(*comparison, r, c);
+            }
+        }
+        // The first output as one row of class scores per sample, whatever its shape.
+        let (Some((_, r)), Some((_, c))) = (reference.first(), changed.first()) else {
+            continue;
+        };
+        let (r, c) = (rows(r, n), rows(c, n));
+        classifier &= r.shape()[1] >= 2 && r.shape() == c.shape();
+        same_top += tops(&r)
+            .iter()
+            .zip(tops(&c))
+            .filter(|(a, b)| **a == *b)
+            .count();
+        rows_compared += r.shape()[0];
+        if let Some(labels) = &set.labels {
+            let labels = &labels[start.min(labels.len())..];
+            correct_before += metric::correct(&r, labels);
+            correct_after += metric::correct(&c, labels);
+        }
+        start += n;
+    }
+    let share = |count: usize, of: usize| count as f64 / of.max(1) as f64;
+    Ok(Check {
+        source: set.source.clone(),
+        samples: set.samples,
+        outputs: comparisons
+            .into_iter()
+            .map(|(name, comparison, accumulator)| OutputAgreement {
+                name,
+                metric: comparison.metric_name(),
+                value: accumulator.value(),
+            })
+            .collect(),
+        top1: (classifier && rows_compared > 0).then(|| share(same_top, rows_compared)),
+        accuracy: set.labels.as_ref().map(|_| HeldOutAccuracy {
+            before: share(correct_before, set.samples),
+            after: share(correct_after, set.samples),
+            samples: set.samples,
+        }),
+    })
+}
+
+/// `values` as `samples` rows (the values of an output that is not one row per sample are cut
+/// to whole rows).
+fn rows(values: &ArrayD<f32>, samples: usize) -> ArrayD<f32> {
+    let classes = (values.len() / samples.max(1)).max(1);
+    let mut flat: Vec<f32> = values.iter().copied().collect();
+    let n = flat.len() / classes;
+    flat.truncate(n * classes);
+    ArrayD::from_shape_vec(IxDyn(&[n, classes]), flat).expect("rows times classes values")
+}
+
+/// Each row's top class.
+fn tops(rows: &ArrayD<f32>) -> Vec<usize> {
+    rows.outer_iter()
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map_or(0, |(i, _)| i)
+        })
+        .collect()
+}
+
+/// How the written model compares with the original, and what was done about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agreement {
+    /// One per set of samples: the calibration samples (when quantized on samples other than
+    /// `data`), `data` (when given), generated samples (when neither).
+    pub checks: Vec<Check>,
+    /// Why there are no checks: the samples or the runs failed (the model is written all the
+    /// same).
+    pub unchecked: Option<Error>,
+    /// The layers the int8 sensitivity blames, worst first: measured when a quantized model
+    /// disagrees or `KeepFloat::Auto` is asked.
+    pub blame: Option<Blame>,
+    /// Layers kept float at the request's asking (named, or found by `KeepFloat::Auto`).
+    pub kept_float: Vec<String>,
+    /// `KeepFloat::Auto` was asked.
+    pub auto: bool,
+    /// Whether the written model was quantized (the fix is then to keep layers float); else
+    /// only pruned (the fix is fine-tuning).
+    pub quantized: bool,
+}
+
+impl Agreement {
+    /// No check disagrees (also when none ran: see `unchecked`).
+    pub fn agrees(&self) -> bool {
+        self.checks.iter().all(Check::agrees)
+    }
+
+    /// The first check that disagrees.
+    pub fn failing(&self) -> Option<&Check> {
+        self.checks.iter().find(|c| !c.agrees())
+    }
+
+    /// What the front end says first when the written model no longer agrees; `None` when it
+    /// agrees.
+    pub fn verdict(&self) -> Option<Sentence> {
+        let check = self.failing()?;
+        let mut figures: Vec<String> = Vec::new();
+        if let Some(top1) = check.top1.filter(|t| *t < MIN_TOP1_AGREEMENT) {
+            figures.push(format!(
+                "the top class matches on {} of samples (at least {} agree)",
+                percent(top1),
+                percent(MIN_TOP1_AGREEMENT)
+            ));
+        }
+        for output in check.outputs.iter().filter(|o| !o.agrees()) {
+            figures.push(format!(
+                "output {} has {} {} (at most {} agrees)",
+                output.name,
+                output.metric.replace('_', " "),
+                figure(output.value),
+                figure(output.threshold())
+            ));
+        }
+        let on = if check.source == "generated" {
+            format!("{} generated samples", check.samples)
+        } else {
+            format!("{} samples of {}", check.samples, check.source)
+        };
+        let opening = if self.auto && !self.kept_float.is_empty() {
+            format!(
+                "The written model still does not agree with the original after keeping {} layer{} float (the most the automatic choice tries is {MAX_AUTO_KEEP_FLOAT}): ",
+                self.kept_float.len(),
+                if self.kept_float.len() == 1 { "" } else { "s" }
+            )
+        } else {
+            "The written model no longer agrees with the original: ".to_string()
+        };
+        let sentence = Sentence::new(format!("{opening}{} on {on}.", figures.join("; ")));
+        if !self.quantized {
+            return Some(sentence.text(
+                " It was pruned in one shot and not fine-tuned: fine-tune it with the optimization's recipe.",
+            ));
+        }
+        let Some(blame) = self.blame.as_ref().filter(|b| !b.layers.is_empty()) else {
+            return Some(
+                sentence
+                    .text(" Keep its most int8-sensitive layers float with ")
+                    .set(Setting::KeepFloat, "auto")
+                    .text("."),
+            );
+        };
+        // The worst layer, and those within a tenth of it: the rest quantize well.
+        let worst_value = blame.layers[0].value;
+        let worst: Vec<String> = blame
+            .layers
+            .iter()
+            .take(3)
+            .filter(|l| l.value >= worst_value / 10.0)
+            .map(|l| {
+                format!(
+                    "{} ({} {})",
+                    l.name,
+                    blame.metric.replace('_', " "),
+                    figure(l.value)
+                )
+            })
+            .collect();
+        let source = match &blame.source {
+            BlameSource::Profile(name) => format!("the loss profile '{name}'"),
+            BlameSource::Measured { samples } => format!("measured on {samples} samples"),
+        };
+        Some(
+            sentence
+                .text(format!(
+                    " The int8 sensitivity ({source}) blames {}; keep the worst float with ",
+                    worst.join(", ")
+                ))
+                .set(Setting::KeepFloat, &blame.layers[0].name)
+                .text(" or ")
+                .set(Setting::KeepFloat, "auto")
+                .text("."),
+        )
+    }
+}
+
+/// A metric's value: small ones in scientific notation.
+fn figure(value: f64) -> String {
+    if value != 0.0 && value.abs() < 0.01 {
+        format!("{value:.2e}")
+    } else {
+        format!("{value:.3}")
+    }
+}
+
+fn percent(value: f64) -> String {
+    format!("{:.1}%", value * 100.0)
+}
