@@ -23,10 +23,14 @@ import real_models
 from prunekit_cli import MISSING_BINARY, PRUNEKIT_BIN
 from real_models import ocr, shapes
 
-# The .npz check wants a fixed dim matched exactly, the batch dim included, so a model whose batch
-# is fixed at 1 (both ddddocr models) takes one sample of --data or --calibration-data at a time.
-ONE_SAMPLE_NPZ = pytest.mark.xfail(
-    strict=True, reason="an .npz of many samples is refused for a model whose batch dim is fixed at 1")
+# What one-shot work cannot do yet on PP-OCRv4 (weights in Constant nodes, opset 12). strict: a
+# test fails loudly once it passes, so the mark comes off.
+MAGNITUDE_RUINS_IT = pytest.mark.xfail(
+    strict=True, reason="50% magnitude pruning without retraining ruins PP-OCRv4 (CER 100%): "
+                        "reconstruction pruning is issue 17")
+PER_TENSOR_RUINS_IT = pytest.mark.xfail(
+    strict=True, reason="int8 at opset 12 is per tensor and ruins PP-OCRv4 (CER 99%): per-channel "
+                        "at every opset is issue 16's opset upgrade")
 
 OCR_SAMPLES = 96
 DETECTOR_SAMPLES = 6
@@ -77,10 +81,12 @@ def ids(cases):
     return [c.id for c in cases]
 
 
-def writing(cases):
+def writing(cases, ruined_by=None):
     """The cases as pytest params for a command that writes a model from the weights (PP-OCRv4's
-    weights live in Constant nodes, as Paddle's exporter writes them)."""
-    return [pytest.param(c, id=c.id) for c in cases]
+    weights live in Constant nodes, as Paddle's exporter writes them); `ruined_by` marks the
+    PP-OCRv4 case whose figure is out of reach today."""
+    return [pytest.param(c, id=c.id, marks=ruined_by if ruined_by and c.id == "ppocrv4-rec" else ())
+            for c in cases]
 
 
 def cached(name: str) -> Path:
@@ -139,13 +145,12 @@ def float_detections(case: Case) -> np.ndarray:
 
 @pytest.fixture()
 def folder(request, tmp_path):
-    """A copy of the case's model (commands write a project file beside it), its calibration
-    samples as cal.npz, and the first of them alone as cal1.npz."""
+    """A copy of the case's model (commands write a project file beside it) and its calibration
+    samples as cal.npz."""
     case: Case = request.node.callspec.params["case"]
     shutil.copy(cached(case.file), tmp_path / case.file)
     samples = calibration_set(case)
     np.savez(tmp_path / "cal.npz", **{input_name(case): samples})
-    np.savez(tmp_path / "cal1.npz", **{input_name(case): samples[:1]})
     return tmp_path
 
 
@@ -237,7 +242,7 @@ def test_export_recipe(case, folder):
     assert "GMPruningModifier" in (folder / "model.recipe.yaml").read_text()
 
 
-@pytest.mark.parametrize("case", writing(PRUNABLE))
+@pytest.mark.parametrize("case", writing(PRUNABLE, MAGNITUDE_RUINS_IT))
 def test_export_pruned_model(case, folder):
     # Half the weights, by magnitude and without retraining: a figure to watch, not a goal.
     [_, export] = prunekit(case, folder, "optimize --sparsity 0.5", "export model pruned.onnx")
@@ -248,10 +253,9 @@ def test_export_pruned_model(case, folder):
     assert figure <= case.pruned_bound
 
 
-@pytest.mark.parametrize("case", writing(PRUNABLE))
+@pytest.mark.parametrize("case", writing(PRUNABLE, PER_TENSOR_RUINS_IT))
 def test_export_int8_model(case, folder):
-    # The whole calibration set where the model takes it (see ONE_SAMPLE_NPZ), else one sample.
-    data = "cal1.npz" if case.fixed_batch else "cal.npz"
+    data = "cal.npz"
     [export] = prunekit(case, folder, f"export model int8.onnx --quantize static --calibration-data {data}")
     quantization = export["quantization"]
     assert quantization["mode"] == "static" and quantization["layers"]
@@ -267,12 +271,24 @@ def test_export_int8_model(case, folder):
     assert figure <= case.int8_bound
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=ONE_SAMPLE_NPZ)
-                                  for c in PRUNABLE if c.fixed_batch])
+@pytest.mark.parametrize("case", [c for c in PRUNABLE if c.fixed_batch],
+                         ids=ids([c for c in PRUNABLE if c.fixed_batch]))
 def test_a_batch_one_model_calibrates_on_many_samples(case, folder):
     [export] = prunekit(case, folder, "export model int8.onnx --quantize static --calibration-data cal.npz")
     expected = CALIBRATION_SAMPLES if case.ocr else DETECTOR_SAMPLES
     assert export["quantization"]["calibration"]["samples"] == expected
+
+
+@pytest.mark.parametrize("case", [c for c in PRUNABLE if c.id == "ppocrv4-rec"], ids=["ppocrv4-rec"])
+def test_a_ruined_export_is_announced(case, folder):
+    # Per-tensor int8 at opset 12 no longer reads the text (CER 99%): the export says so in its
+    # first line and its JSON, and blames layers, instead of handing the model over silently.
+    [export] = prunekit(case, folder, "export model int8.onnx --quantize static --calibration-data cal.npz")
+    agreement = export["agreement"]
+    assert agreement["agrees"] is False, agreement
+    assert agreement["blamed"], agreement
+    assert "--keep-float" in export["warning"], export["warning"]
+    assert measure(case, folder / "int8.onnx") > 0.5
 
 
 def test_an_int8_model_has_nothing_left_to_quantize(tmp_path):

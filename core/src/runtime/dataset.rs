@@ -228,10 +228,14 @@ fn check_fits(array: &InputArray, input: &ResolvedInput) -> std::result::Result<
         ));
     }
     if let Some(declared) = &input.declared {
+        // The first axis holds the samples, so a batch dim fixed at 1 (as many exporters write
+        // it) still takes a file of many samples: they run one batch of the model's size at a
+        // time, and the batch policy (`runtime::batch`) asks for a whole number of batches.
         let fixed_mismatch = declared
             .iter()
             .zip(shape)
             .enumerate()
+            .skip(1)
             .find(|(_, (d, s))| matches!(d, DimDecl::Fixed(f) if *f as usize != **s));
         if shape.len() != declared.len() || fixed_mismatch.is_some() {
             let want: Vec<String> = declared
@@ -250,4 +254,29 @@ fn check_fits(array: &InputArray, input: &ResolvedInput) -> std::result::Result<
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{fixture, load_analyzed};
+
+    #[test]
+    fn a_batch_fixed_at_one_takes_a_file_of_many_samples_but_other_dims_must_fit() {
+        let (_, mut analysis) = load_analyzed("digits_cnn.onnx");
+        if let Some(dims) = analysis.inputs[0].declared.as_mut() {
+            dims[0] = DimDecl::Fixed(1);
+        }
+        // digits_test.npz holds many samples of [1, 8, 8]: one run of the model each.
+        let data = Dataset::from_npz(&fixture("digits_test.npz"), &analysis.inputs, None).unwrap();
+        assert!(data.samples > 1, "{}", data.samples);
+        // A fixed dim after the first must still match the file.
+        if let Some(dims) = analysis.inputs[0].declared.as_mut() {
+            dims[2] = DimDecl::Fixed(7);
+        }
+        let err = Dataset::from_npz(&fixture("digits_test.npz"), &analysis.inputs, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("reshape the array to fit"), "{err}");
+    }
 }
