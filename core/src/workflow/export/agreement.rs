@@ -86,7 +86,16 @@ pub struct Check {
 impl Check {
     pub fn agrees(&self) -> bool {
         self.outputs.iter().all(OutputAgreement::agrees)
-            && self.top1.is_none_or(|t| t >= MIN_TOP1_AGREEMENT)
+            && self.judged_top1().is_none_or(|t| t >= MIN_TOP1_AGREEMENT)
+    }
+
+    /// Top-1 agreement where it says something about the model: on real samples only. On seeded
+    /// random inputs a classifier's scores are near ties that int8 rounding reorders without
+    /// harm (ddddocr's OCR model, whose int8 reads rendered text as well as float, keeps its top
+    /// class on 91% of noise inputs), so there the output metric alone decides; the figure is
+    /// still reported.
+    pub fn judged_top1(&self) -> Option<f64> {
+        self.top1.filter(|_| self.source != "generated")
     }
 }
 
@@ -220,7 +229,7 @@ impl Agreement {
     pub fn verdict(&self) -> Option<Sentence> {
         let check = self.failing()?;
         let mut figures: Vec<String> = Vec::new();
-        if let Some(top1) = check.top1.filter(|t| *t < MIN_TOP1_AGREEMENT) {
+        if let Some(top1) = check.judged_top1().filter(|t| *t < MIN_TOP1_AGREEMENT) {
             figures.push(format!(
                 "the top class matches on {} of samples (at least {} agree)",
                 percent(top1),

@@ -425,6 +425,24 @@ fn keep_float_leaves_the_named_layers_float_and_auto_only_what_is_needed() {
     assert!(!pruned.path("no.onnx").exists());
 }
 
+#[test]
+fn top1_is_judged_on_real_samples_and_only_reported_on_generated_ones() {
+    let real = check(Some(0.90), 1e-4);
+    assert!(!real.agrees());
+    let generated = Check {
+        source: "generated".into(),
+        ..real.clone()
+    };
+    assert!(generated.agrees(), "{generated:?}");
+    assert_eq!(generated.top1, Some(0.90));
+    // The output metric still decides on generated samples.
+    let broken = Check {
+        source: "generated".into(),
+        ..check(Some(0.90), 0.5)
+    };
+    assert!(!broken.agrees());
+}
+
 fn check(top1: Option<f64>, kl: f64) -> Check {
     Check {
         source: "data.npz".into(),
