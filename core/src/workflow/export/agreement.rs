@@ -293,6 +293,19 @@ impl Agreement {
             BlameSource::Profile(name) => format!("the loss profile '{name}'"),
             BlameSource::Measured { samples } => format!("measured on {samples} samples"),
         };
+        if self.auto && !self.kept_float.is_empty() {
+            // The automatic choice already kept the worst layers float: suggesting them again
+            // would send the user round in a circle.
+            return Some(
+                sentence
+                    .text(format!(
+                        " The int8 sensitivity ({source}) blamed {}; the trouble is wider than a few layers: calibrate on more real samples, or name more layers to keep float with ",
+                        worst.join(", ")
+                    ))
+                    .set(Setting::KeepFloat, "LAYER,LAYER,..")
+                    .text("."),
+            );
+        }
         Some(
             sentence
                 .text(format!(

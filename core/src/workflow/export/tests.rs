@@ -520,6 +520,12 @@ fn the_verdict_names_the_figures_the_blamed_layers_and_the_fix() {
         ),
         "{text}"
     );
+    // It does not offer again what the automatic choice already did.
+    assert!(
+        text.contains("the trouble is wider than a few layers")
+            && !text.contains("the most int8-sensitive layers kept float"),
+        "{text}"
+    );
     // A pruned model that disagrees is told to fine-tune.
     agreement.quantized = false;
     assert!(
