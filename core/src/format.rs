@@ -53,6 +53,11 @@ pub fn short_si(n: u64) -> String {
     }
 }
 
+/// A fraction as a percentage with one decimal: 0.8766 -> "87.7%".
+pub fn percent(fraction: f64) -> String {
+    format!("{:.1}%", fraction * 100.0)
+}
+
 /// A count with thousands separators: 25,610,152.
 pub fn grouped(n: u64) -> String {
     let digits = n.to_string();
@@ -85,6 +90,13 @@ pub fn bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_has_one_decimal() {
+        assert_eq!(percent(0.8766), "87.7%");
+        assert_eq!(percent(1.0), "100.0%");
+        assert_eq!(percent(0.0), "0.0%");
+    }
 
     #[test]
     fn si_keeps_three_significant_digits() {

@@ -16,6 +16,7 @@ use super::ops::OpContext;
 use crate::model::onnx::{
     GraphProto, NodeProto, TensorProto, attribute_type as at, data_type as dt,
 };
+use crate::model::weight::VALUE_ATTRIBUTES;
 use crate::model::{attr, tensor};
 
 /// The end of every sentence here: what is wrong is the file, and only its exporter can fix it.
@@ -141,17 +142,7 @@ fn reads<'g>(
             "subgraphs are nested more than {MAX_SUBGRAPH_DEPTH} deep; {INVALID}."
         ));
     }
-    let own: Vec<&str> = graph
-        .input
-        .iter()
-        .map(|i| i.name())
-        .chain(graph.initializer.iter().map(|t| t.name()))
-        .chain(
-            graph
-                .node
-                .iter()
-                .flat_map(|n| n.output.iter().map(String::as_str)),
-        )
+    let own: Vec<&str> = defined_names(graph)
         .filter(|n| !n.is_empty() && !scope.contains(n))
         .collect();
     scope.extend(own.iter().copied());
@@ -304,18 +295,7 @@ fn outputs(graph: &GraphProto) -> Result<(), String> {
     if graph.output.is_empty() {
         return Err(format!("the graph has no outputs; {INVALID}."));
     }
-    let defined: HashSet<&str> = graph
-        .input
-        .iter()
-        .map(|i| i.name())
-        .chain(graph.initializer.iter().map(|t| t.name()))
-        .chain(
-            graph
-                .node
-                .iter()
-                .flat_map(|n| n.output.iter().map(String::as_str)),
-        )
-        .collect();
+    let defined: HashSet<&str> = defined_names(graph).collect();
     match graph.output.iter().find(|o| !defined.contains(o.name())) {
         Some(o) if o.name().is_empty() => Err(format!("a graph output has no name; {INVALID}.")),
         Some(o) => Err(format!(
@@ -468,22 +448,31 @@ fn payload(tensor: &TensorProto) -> Option<String> {
     })
 }
 
+/// Every name a graph defines: its inputs, initializers and node outputs.
+fn defined_names(graph: &GraphProto) -> impl Iterator<Item = &str> {
+    graph
+        .input
+        .iter()
+        .map(|i| i.name())
+        .chain(graph.initializer.iter().map(|t| t.name()))
+        .chain(
+            graph
+                .node
+                .iter()
+                .flat_map(|n| n.output.iter().map(String::as_str)),
+        )
+}
+
 /// A Constant node holds a value, and a well-formed one.
 fn constant(node: &NodeProto, i: usize) -> Result<(), String> {
     if !is_default_domain(node) || node.op_type() != "Constant" {
         return Ok(());
     }
-    const VALUES: &[&str] = &[
-        "value",
-        "value_float",
-        "value_floats",
-        "value_int",
-        "value_ints",
-        "value_string",
-        "value_strings",
-        "sparse_value",
-    ];
-    if !node.attribute.iter().any(|a| VALUES.contains(&a.name())) {
+    if !node
+        .attribute
+        .iter()
+        .any(|a| VALUE_ATTRIBUTES.contains(&a.name()))
+    {
         return Err(format!("{} has no value; {INVALID}.", describe(node, i)));
     }
     if let Some(problem) = attr::tensor(node, "value").and_then(payload) {

@@ -27,7 +27,7 @@ pub enum Home {
 }
 
 /// The attributes a `Constant` node can hold its value in; exactly one is set.
-const VALUE_ATTRIBUTES: &[&str] = &[
+pub const VALUE_ATTRIBUTES: &[&str] = &[
     "value",
     "value_float",
     "value_floats",

@@ -151,7 +151,7 @@ pub fn run(
 /// calibrated ranges, so a few; a whole number of the model's batches, in case its batch dim is
 /// fixed.
 pub fn calibration_samples(analysis: &ModelAnalysis) -> usize {
-    let batch = super::model_batch(analysis);
+    let batch = crate::runtime::analysis_batch(analysis);
     CALIBRATION_SAMPLES.div_ceil(batch) * batch
 }
 

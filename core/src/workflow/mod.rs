@@ -109,15 +109,5 @@ fn make_parent(path: &Path) -> Result<()> {
     }
 }
 
-/// The first input's first dim: the model's batch (1 when it is free or unknown).
-pub fn model_batch(analysis: &crate::ModelAnalysis) -> usize {
-    analysis
-        .inputs
-        .first()
-        .and_then(|i| i.shape.as_ref())
-        .and_then(|s| s.first())
-        .map_or(1, |&d| d.max(1) as usize)
-}
-
 #[cfg(test)]
 pub(crate) mod testing;

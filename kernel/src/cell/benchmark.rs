@@ -41,7 +41,7 @@ pub fn benchmark(
     )?;
     flags.no_positional()?;
     let loaded = session.model()?;
-    let default_batch = workflow::model_batch(&loaded.analysis);
+    let default_batch = prunekit_core::runtime::analysis_batch(&loaded.analysis);
     let batches = match flags.get("--batch") {
         Some(text) => list(text, "--batch", |w| {
             w.parse().ok().filter(|&b: &usize| b > 0)

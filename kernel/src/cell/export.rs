@@ -15,11 +15,11 @@ use serde_json::json;
 
 use super::flags::Flags;
 use super::output::{Output, Sink};
-use super::plan_view::pct;
 use super::steps::StepDisplay;
 use crate::display::bundle::Bundle;
 use crate::display::table::{self, Column, escape};
 use crate::session::KernelSession;
+use prunekit_core::format::percent;
 
 pub fn export(
     session: &mut KernelSession,
@@ -244,8 +244,8 @@ fn model_written(w: &ModelWritten) -> (String, serde_json::Value) {
         message.push_str(&format!(
             " Held-out accuracy on {} samples: {} before, {} after (not fine-tuned).",
             a.samples,
-            pct(a.before),
-            pct(a.after)
+            percent(a.before),
+            percent(a.after)
         ));
         accuracy = json!({"before": a.before, "after": a.after, "samples": a.samples});
     }
@@ -284,7 +284,7 @@ fn agreement_words(a: &Agreement) -> String {
     };
     let mut figures: Vec<String> = Vec::new();
     if let Some(top1) = check.top1 {
-        figures.push(format!("top-1 agreement {}", pct(top1)));
+        figures.push(format!("top-1 agreement {}", percent(top1)));
     }
     for o in &check.outputs {
         figures.push(format!(

@@ -10,9 +10,7 @@ use crate::display::bundle::Bundle;
 use crate::display::table::{self, Column, escape};
 use crate::display::text::keep_tail;
 
-pub fn pct(s: f64) -> String {
-    format!("{:.1}%", s * 100.0)
-}
+use prunekit_core::format::percent;
 
 /// The charts, then the summary and the layer table as the result.
 pub fn show(sink: &dyn Sink, name: &str, plan: &PruningPlan) -> Result<()> {
@@ -29,8 +27,8 @@ pub fn show(sink: &dyn Sink, name: &str, plan: &PruningPlan) -> Result<()> {
     let m = &plan.model;
     let mut summary = format!(
         "Optimization '{name}': target {} sparsity, achieved {} (balance {}, perf from {}, loss from {}).\n",
-        pct(plan.target),
-        pct(plan.achieved),
+        percent(plan.target),
+        percent(plan.achieved),
         plan.balance,
         plan.perf,
         plan.loss
@@ -93,7 +91,7 @@ pub fn show(sink: &dyn Sink, name: &str, plan: &PruningPlan) -> Result<()> {
         .layers
         .iter()
         .map(|l| {
-            let sparsity = l.sparsity.map_or("dense".into(), pct);
+            let sparsity = l.sparsity.map_or("dense".into(), percent);
             let ms = l.estimated_ms.map_or(String::new(), |v| format!("{v:.4}"));
             let note = match (&l.reason, l.overridden) {
                 (Some(r), _) => r.clone(),

@@ -235,7 +235,7 @@ pub fn quantization_rows(p: &LossProfile) -> String {
             keep_tail(&l.name, 40),
             l.value,
             l.accuracy
-                .map_or(String::new(), |a| format!("{:.1}%", a * 100.0))
+                .map_or(String::new(), prunekit_core::format::percent)
         ));
     }
     out
@@ -297,7 +297,7 @@ pub fn loss_table(p: &LossProfile) -> String {
             ];
             if with_acc {
                 row.push(
-                    accuracy_at_90(p, l).map_or(String::new(), |a| format!("{:.1}%", a * 100.0)),
+                    accuracy_at_90(p, l).map_or(String::new(), prunekit_core::format::percent),
                 );
             }
             row

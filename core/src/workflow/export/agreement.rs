@@ -232,8 +232,8 @@ impl Agreement {
         if let Some(top1) = check.judged_top1().filter(|t| *t < MIN_TOP1_AGREEMENT) {
             figures.push(format!(
                 "the top class matches on {} of samples (at least {} agree)",
-                percent(top1),
-                percent(MIN_TOP1_AGREEMENT)
+                crate::format::percent(top1),
+                crate::format::percent(MIN_TOP1_AGREEMENT)
             ));
         }
         for output in check.outputs.iter().filter(|o| !o.agrees()) {
@@ -327,8 +327,4 @@ fn figure(value: f64) -> String {
     } else {
         format!("{value:.3}")
     }
-}
-
-fn percent(value: f64) -> String {
-    format!("{:.1}%", value * 100.0)
 }
