@@ -9,8 +9,6 @@ pub mod magnitude;
 pub mod one_shot;
 pub mod perf;
 pub mod prune;
-/// The quantization loss profile is quantization sensitivity, measured where quantization lives.
-pub use crate::quantize::sensitivity as quant_loss;
 pub mod weights;
 
 pub use levels::{LOSS_LEVELS, PERF_LEVELS, level_key, magnitude_levels};

@@ -220,8 +220,13 @@ fn loss(
         };
         let model = prunekit_core::load(&loaded.path)?;
         let progress = ProgressDisplay::start(sink, "quantizing each layer");
-        let result =
-            profile::quant_loss::profile(&model, &loaded.analysis, &options, &progress, cancel);
+        let result = prunekit_core::quantize::sensitivity::profile(
+            &model,
+            &loaded.analysis,
+            &options,
+            &progress,
+            cancel,
+        );
         finish(&progress, &result, "layers quantized");
         profile.quantization = Some(result?);
     }

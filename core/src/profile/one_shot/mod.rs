@@ -8,9 +8,6 @@
 
 pub(crate) mod plan;
 
-/// How outputs are compared; it lives with the runtime, which the quantization profile shares.
-pub use crate::runtime::metric;
-
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -30,7 +27,7 @@ use crate::error::{Error, Result, Sentence, Setting};
 use crate::model::tensor;
 use crate::progress::{Cancel, Progress};
 use crate::runtime::batch::{analysis_batch, dataset};
-use crate::runtime::metric::{Accumulator, Comparison};
+use crate::runtime::metric::{self, Accumulator, Comparison};
 use crate::runtime::{build_session, to_f32, to_value};
 use crate::{Layer, Model, ModelAnalysis};
 
