@@ -23,6 +23,7 @@ pub mod progress;
 pub mod project;
 pub mod quantize;
 pub mod recipe;
+pub mod reconstruct;
 pub mod runtime;
 mod scratch;
 pub mod suggest;
