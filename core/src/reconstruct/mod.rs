@@ -6,8 +6,11 @@
 //! whatever its ONNX layout (Conv through im2col, Gemm either transposed, MatMul with the weight
 //! on either side); `stats` holds what the calibration inputs tell about those columns.
 
+pub mod collect;
+pub mod layout;
 pub mod method;
 pub mod pattern;
+pub mod sequence;
 pub mod stats;
 
 use ndarray::Array2;
