@@ -10,12 +10,15 @@
 //! magnitude pruning always has), and exactly N of every M columns of each row under N:M; ties
 //! between equal scores go to the earlier position.
 
+pub mod collect;
+pub mod layout;
 pub mod magnitude;
 mod mask;
 pub mod method;
 pub mod pattern;
 pub mod rate;
 pub mod repair;
+pub mod sequence;
 pub mod sparsegpt;
 pub mod stats;
 mod wanda;

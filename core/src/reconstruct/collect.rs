@@ -1,0 +1,323 @@
+//! The inputs layers see on calibration samples, through ONNX Runtime: their data inputs added as
+//! graph outputs, the samples run batch by batch, and each batch's activations turned into rows
+//! of input features (im2col for Conv) and added to each group's [`InputStats`] at once, in
+//! chunks, so that no layer's rows are ever held whole.
+
+use std::borrow::Cow;
+
+use ndarray::{Array2, ArrayView2, ArrayViewD, Axis, s};
+use ort::session::SessionInputValue;
+
+use super::layout::{ConvGeometry, InputForm, LayerLayout};
+use super::stats::InputStats;
+use crate::analysis::graph::GraphIndex;
+use crate::error::{Error, Result};
+use crate::model::onnx::{ModelProto, ValueInfoProto, type_proto};
+use crate::progress::Cancel;
+use crate::runtime::{Batch, InputArray, build_session, to_f32, to_value};
+
+/// Values per chunk of rows handed to [`InputStats::add`] (4 Mi floats: 16 MB, and twice that
+/// while it widens them to f64).
+const CHUNK_VALUES: usize = 1 << 22;
+
+/// One layer's statistics, one per weight group, filled batch by batch.
+#[derive(Debug, Clone)]
+pub struct Collector {
+    pub layer: String,
+    /// The value the layer reads its activations from.
+    pub input: String,
+    form: InputForm,
+    pub stats: Vec<InputStats>,
+}
+
+impl Collector {
+    pub fn new(layer: &str, layout: &LayerLayout) -> Collector {
+        Collector {
+            layer: layer.to_string(),
+            input: layout.input.clone(),
+            form: layout.form.clone(),
+            stats: (0..layout.layout.groups())
+                .map(|_| InputStats::new(layout.layout.columns()))
+                .collect(),
+        }
+    }
+
+    /// Adds one batch of the layer's input activations.
+    pub fn add(&mut self, x: ArrayViewD<'_, f32>) -> Result<()> {
+        let stats = &mut self.stats;
+        let columns = stats.first().map_or(0, InputStats::columns);
+        feature_rows(&self.form, x.view(), columns, &mut |g, rows| stats[g].add(rows)).map_err(
+            |what| {
+                Error::Usage(format!(
+                    "layer {} reads '{}' of shape {:?}, {what}; check that the samples fit the model's inputs.",
+                    self.layer,
+                    self.input,
+                    x.shape()
+                ))
+            },
+        )
+    }
+}
+
+/// Hands the rows of input features in `x` to `sink` (group, rows), in chunks of at most
+/// [`CHUNK_VALUES`] values; why not when `x` does not fit a weight of `columns` columns.
+pub fn feature_rows(
+    form: &InputForm,
+    x: ArrayViewD<'_, f32>,
+    columns: usize,
+    sink: &mut dyn FnMut(usize, ArrayView2<'_, f32>),
+) -> std::result::Result<(), String> {
+    let features = || format!("but its weight takes {columns} input features");
+    match form {
+        InputForm::Rows => {
+            let k = x.shape().last().copied().unwrap_or(1);
+            if k != columns {
+                return Err(features());
+            }
+            let x = x.as_standard_layout();
+            let rows = x
+                .view()
+                .into_shape_with_order((x.len() / k.max(1), k))
+                .expect("a standard-layout array reshapes");
+            chunked(rows, &mut |r| sink(0, r));
+        }
+        InputForm::Columns => {
+            let nd = x.ndim();
+            let k = if nd >= 2 { x.shape()[nd - 2] } else { x.len() };
+            if k != columns {
+                return Err(features());
+            }
+            if nd < 2 {
+                let row = x.into_shape_with_order((1, k)).expect("one row");
+                sink(0, row);
+                return Ok(());
+            }
+            let n = x.shape()[nd - 1];
+            let x = x.as_standard_layout();
+            let matrices = x
+                .view()
+                .into_shape_with_order((x.len() / (k * n).max(1), k, n))
+                .expect("a standard-layout array reshapes");
+            for m in matrices.axis_iter(Axis(0)) {
+                chunked(m.reversed_axes(), &mut |r| sink(0, r));
+            }
+        }
+        InputForm::Conv(geometry) => {
+            let d = geometry.kernel.len();
+            if x.ndim() != d + 2 || x.shape()[1] != geometry.channels {
+                return Err(format!(
+                    "but its weight takes {} channels of {d}-D inputs",
+                    geometry.channels
+                ));
+            }
+            let x = x.as_standard_layout();
+            im2col(geometry, x.view(), sink);
+        }
+    }
+    Ok(())
+}
+
+/// `rows` in chunks of at most [`CHUNK_VALUES`] values.
+fn chunked(rows: ArrayView2<'_, f32>, sink: &mut dyn FnMut(ArrayView2<'_, f32>)) {
+    let chunk = (CHUNK_VALUES / rows.ncols().max(1)).max(1);
+    let mut start = 0;
+    while start < rows.nrows() {
+        let end = (start + chunk).min(rows.nrows());
+        sink(rows.slice(s![start..end, ..]));
+        start = end;
+    }
+}
+
+/// The im2col rows of a standard-layout Conv input `[N, C, spatial…]`, one row per output
+/// position, handed to `sink` (group, rows) in chunks: row columns run over the group's
+/// channels, then the kernel's positions in memory order, as the weight's do.
+pub fn im2col(
+    geometry: &ConvGeometry,
+    x: ArrayViewD<'_, f32>,
+    sink: &mut dyn FnMut(usize, ArrayView2<'_, f32>),
+) {
+    let data = x.as_slice().expect("standard layout");
+    let shape = x.shape();
+    let (batch, channels) = (shape[0], shape[1]);
+    let spatial = &shape[2..];
+    let d = spatial.len();
+    let (begins, out) = geometry.output(spatial);
+    let positions: usize = out.iter().product();
+    let plane: usize = spatial.iter().product();
+    let mut spatial_stride = vec![1usize; d];
+    for i in (0..d.saturating_sub(1)).rev() {
+        spatial_stride[i] = spatial_stride[i + 1] * spatial[i + 1];
+    }
+    let kernel_positions: usize = geometry.kernel.iter().product();
+    // Each kernel position's offset along each dim, dilated.
+    let offsets: Vec<Vec<usize>> = (0..kernel_positions)
+        .map(|k| {
+            let mut rest = k;
+            let mut o = vec![0; d];
+            for i in (0..d).rev() {
+                o[i] = rest % geometry.kernel[i] * geometry.dilations[i];
+                rest /= geometry.kernel[i];
+            }
+            o
+        })
+        .collect();
+    let per_group = channels / geometry.group;
+    let columns = per_group * kernel_positions;
+    let rows_total = batch * positions;
+    let chunk = (CHUNK_VALUES / columns.max(1)).clamp(1, rows_total.max(1));
+    let mut buffer = Array2::<f32>::zeros((chunk, columns));
+    let mut origin = vec![0isize; d];
+    let mut at = vec![0usize; d];
+    for g in 0..geometry.group {
+        let mut start = 0;
+        while start < rows_total {
+            let end = (start + chunk).min(rows_total);
+            for r in start..end {
+                let (n, mut p) = (r / positions, r % positions);
+                for i in (0..d).rev() {
+                    origin[i] = (p % out[i] * geometry.strides[i]) as isize - begins[i] as isize;
+                    p /= out[i];
+                }
+                let mut row = buffer.row_mut(r - start);
+                let base = (n * channels + g * per_group) * plane;
+                for (k, offset) in offsets.iter().enumerate() {
+                    let mut inside = true;
+                    for i in 0..d {
+                        let v = origin[i] + offset[i] as isize;
+                        if v < 0 || v as usize >= spatial[i] {
+                            inside = false;
+                            break;
+                        }
+                        at[i] = v as usize;
+                    }
+                    if !inside {
+                        for c in 0..per_group {
+                            row[c * kernel_positions + k] = 0.0;
+                        }
+                        continue;
+                    }
+                    let within: usize = at.iter().zip(&spatial_stride).map(|(a, s)| a * s).sum();
+                    for c in 0..per_group {
+                        row[c * kernel_positions + k] = data[base + c * plane + within];
+                    }
+                }
+            }
+            sink(g, buffer.slice(s![..end - start, ..]));
+            start = end;
+        }
+    }
+}
+
+/// Runs `proto` on every batch and adds each collector's input activations to it; `on_batch`
+/// is called after each batch (progress, cancellation).
+pub fn collect(
+    proto: &ModelProto,
+    collectors: &mut [Collector],
+    batches: &[Batch],
+    cancel: &Cancel,
+    on_batch: &mut dyn FnMut(usize),
+) -> Result<()> {
+    let graph = proto.graph.as_ref().ok_or_else(|| {
+        Error::Usage("the model has no graph; export it again from the framework.".into())
+    })?;
+    let index = GraphIndex::new(graph);
+    let mut wanted: Vec<String> = collectors
+        .iter()
+        .map(|c| c.input.clone())
+        .filter(|v| !index.is_data_input(v))
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    let with = crate::model::with_outputs(proto, &wanted);
+    let mut session = build_session(&with, None)?;
+    for (b, batch) in batches.iter().enumerate() {
+        cancel.check()?;
+        let mut values = Vec::with_capacity(batch.inputs.len());
+        for (name, array) in &batch.inputs {
+            values.push((name.clone(), to_value(array)?));
+        }
+        let inputs: Vec<(Cow<str>, SessionInputValue)> = values
+            .iter()
+            .map(|(n, v)| (Cow::from(n.as_str()), SessionInputValue::from(v)))
+            .collect();
+        let outputs = session
+            .run(inputs)
+            .map_err(|e| run_error(&graph.input, batch, &e.to_string()))?;
+        for collector in collectors.iter_mut() {
+            let name = collector.input.clone();
+            if let Some((_, array)) = batch.inputs.iter().find(|(n, _)| *n == name) {
+                match array {
+                    InputArray::F32(a) => collector.add(a.view())?,
+                    _ => {
+                        return Err(Error::Usage(format!(
+                            "layer {} reads model input '{name}', which is not float32; give float32 samples for it.",
+                            collector.layer
+                        )));
+                    }
+                }
+                continue;
+            }
+            let value = outputs.get(name.as_str()).ok_or_else(|| {
+                Error::Runtime(format!(
+                    "ONNX Runtime did not return '{name}', the input of layer {}.",
+                    collector.layer
+                ))
+            })?;
+            let array = to_f32(&name, &value.view())?;
+            collector.add(array.view())?;
+        }
+        on_batch(b);
+    }
+    Ok(())
+}
+
+/// One sentence for a run that failed: the samples' shapes beside the model's declared ones.
+fn run_error(declared: &[ValueInfoProto], batch: &Batch, why: &str) -> Error {
+    let shapes: Vec<String> = batch
+        .inputs
+        .iter()
+        .map(|(name, array)| {
+            let model = declared
+                .iter()
+                .find(|v| v.name() == name)
+                .map_or_else(|| "undeclared".to_string(), declared_dims);
+            format!(
+                "input '{name}' of shape {:?} where the model declares {model}",
+                array.shape()
+            )
+        })
+        .collect();
+    Error::Runtime(format!(
+        "ONNX Runtime could not run the model on the calibration samples ({}): {}; give samples shaped as the model's inputs.",
+        shapes.join(", "),
+        why.trim_end_matches('.')
+    ))
+}
+
+fn declared_dims(info: &ValueInfoProto) -> String {
+    let Some(type_proto::Value::TensorType(t)) =
+        info.r#type.as_ref().and_then(|t| t.value.as_ref())
+    else {
+        return "no tensor type".into();
+    };
+    let Some(shape) = &t.shape else {
+        return "no shape".into();
+    };
+    let dims: Vec<String> = shape
+        .dim
+        .iter()
+        .map(|d| match &d.value {
+            Some(crate::model::onnx::tensor_shape_proto::dimension::Value::DimValue(v)) => {
+                v.to_string()
+            }
+            Some(crate::model::onnx::tensor_shape_proto::dimension::Value::DimParam(p)) => {
+                p.clone()
+            }
+            None => "?".into(),
+        })
+        .collect();
+    format!("[{}]", dims.join(", "))
+}
+
+#[cfg(test)]
+mod tests;
