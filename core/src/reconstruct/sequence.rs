@@ -564,3 +564,6 @@ fn repair(
     }
     weight::write_f32(graph, home, &values);
 }
+
+#[cfg(test)]
+mod tests;
