@@ -44,7 +44,7 @@ impl Pattern {
     pub fn fits(self, columns: usize) -> bool {
         match self {
             Pattern::Unstructured => true,
-            Pattern::NofM { m, .. } => columns % m == 0,
+            Pattern::NofM { m, .. } => columns.is_multiple_of(m),
         }
     }
 }

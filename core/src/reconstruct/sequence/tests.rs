@@ -108,9 +108,13 @@ fn wanda_and_sparsegpt_keep_the_digits_cnn_closer_to_dense_than_magnitude() {
             .unwrap();
             assert_eq!(pruned.layers.len(), 4);
             for layer in &pruned.layers {
-                let n = analysis.layer(&layer.name).unwrap().prunable_params as f64;
+                let l = analysis.layer(&layer.name).unwrap();
+                let n = l.prunable_params as f64;
+                // SparseGPT zeroes the weights of inputs never active on the samples too.
+                let dead =
+                    (layer.dead_columns * l.weight.as_ref().unwrap().shape[0] as usize) as f64;
                 assert!(
-                    (layer.sparsity - 0.5).abs() <= 0.5 / n,
+                    layer.sparsity >= 0.5 - 0.5 / n && layer.sparsity <= 0.5 + (dead + 0.5) / n,
                     "{} {}: {} at {}",
                     method.name(),
                     pattern.name(),
@@ -120,12 +124,7 @@ fn wanda_and_sparsegpt_keep_the_digits_cnn_closer_to_dense_than_magnitude() {
             }
             // conv1 has 9 inputs per output: 2:4 cannot apply, and says so.
             let conv1 = &pruned.layers[0];
-            assert_eq!(
-                conv1.pattern == Pattern::Unstructured,
-                true,
-                "{}",
-                conv1.name
-            );
+            assert_eq!(conv1.pattern, Pattern::Unstructured, "{}", conv1.name);
             if pattern != Pattern::Unstructured {
                 assert!(conv1.note.as_deref().unwrap().contains("9 input features"));
                 assert_eq!(pruned.layers[1].pattern, pattern);
@@ -141,8 +140,8 @@ fn wanda_and_sparsegpt_keep_the_digits_cnn_closer_to_dense_than_magnitude() {
     }
 }
 
-#[test]
-fn digits_cnn_at_70_percent_keeps_its_accuracy() {
+/// Held-out accuracy of the digits CNN pruned by each method to `plan`, printed beside dense.
+fn accuracy_by_method(what: &str, plan: &[(String, f64)]) -> Vec<f64> {
     let (model, analysis, train, test) = digits();
     let dense = outputs(&model.proto, &test);
     let (_, dense_accuracy) = judge(&model.proto, &dense, &test);
@@ -157,7 +156,7 @@ fn digits_cnn_at_70_percent_keeps_its_accuracy() {
         let pruned = prune_model(
             &model,
             &analysis,
-            &prunable(&analysis, 0.7),
+            plan,
             &options(method, Pattern::Unstructured, repair),
             &train,
             64,
@@ -174,7 +173,7 @@ fn digits_cnn_at_70_percent_keeps_its_accuracy() {
         }
         let (kl, acc) = judge(&pruned.proto, &dense, &test);
         eprintln!(
-            "digits 70%: {}{}: accuracy {:.2}%, KL {kl:.4} (dense {:.2}%)",
+            "digits {what}: {}{}: accuracy {:.2}%, KL {kl:.4} (dense {:.2}%)",
             method.name(),
             if repair { " + repair" } else { "" },
             acc * 100.0,
@@ -182,8 +181,31 @@ fn digits_cnn_at_70_percent_keeps_its_accuracy() {
         );
         accuracy.push(acc);
     }
-    assert!(accuracy[3] > accuracy[0], "{accuracy:?}");
-    assert!(accuracy[4] > accuracy[0], "{accuracy:?}");
+    accuracy
+}
+
+#[test]
+fn digits_cnn_keeps_more_accuracy_under_sparsegpt_than_magnitude() {
+    // Every layer at 70%: conv1 (9 weights per output) too, which magnitude alone breaks.
+    let (_, analysis) = load_analyzed("digits_cnn.onnx");
+    let uniform = accuracy_by_method("uniform 70%", &prunable(&analysis, 0.7));
+    assert!(
+        uniform[3] > uniform[0] && uniform[4] > uniform[0],
+        "{uniform:?}"
+    );
+    // The plan `optimize --sparsity 0.7` fits after the one-shot profile on 64 training
+    // samples (conv1 left dense), and the quickstart's with fc1 raised to 90%.
+    let plan = |fc1: f64| {
+        vec![
+            ("/conv2/Conv_output_0".to_string(), 0.63),
+            ("/fc1/Gemm_output_0".to_string(), fc1),
+            ("logits".to_string(), 0.45),
+        ]
+    };
+    let planned = accuracy_by_method("70% plan", &plan(0.8));
+    assert!(planned[4] > planned[0], "{planned:?}");
+    let quickstart = accuracy_by_method("70% plan, fc1 90%", &plan(0.9));
+    assert!(quickstart[4] > quickstart[0], "{quickstart:?}");
 }
 
 #[test]

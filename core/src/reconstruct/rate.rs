@@ -1,0 +1,1 @@
+//! The machine's measured matrix-product rate, against which a pruning run's FLOPs are judged.

@@ -1,0 +1,1 @@
+//! SparseGPT and Wanda against an independent numpy reference (tests/oneshot_reference.py).

@@ -1,0 +1,1 @@
+//! Repairing a pruned layer's outputs on the calibration inputs: bias and scale corrections.
