@@ -51,6 +51,9 @@ pub struct LayerOutcome {
     /// SparseGPT: the highest dampening its groups needed.
     pub damp: Option<f64>,
     pub retries: usize,
+    /// SparseGPT: input columns never active on the samples, whose weights were zeroed (beyond
+    /// the sparsity asked).
+    pub dead_columns: usize,
     /// The tensor repair shifted: the bias, or the BatchNormalization's running mean.
     pub repaired: Option<String>,
     pub seconds: f64,
@@ -446,6 +449,7 @@ fn prune_layer(
     };
     let mut damp: Option<f64> = None;
     let mut retries = 0;
+    let mut dead_columns = 0;
     let mut flops = 0.0;
     for (g, matrix) in matrices.iter_mut().enumerate() {
         let group_stats = match options.method {
@@ -460,15 +464,17 @@ fn prune_layer(
             pattern,
             &options.settings,
         )
-        .map_err(|MatrixError::Singular { damp }| {
-            Error::Usage(format!(
-                "layer {name}'s input statistics stayed singular with dampening raised to {damp}; give more (or more varied) calibration samples, or prune it by magnitude."
-            ))
+        .map_err(|err| match err {
+            MatrixError::Singular { damp } => Error::Usage(format!(
+                "layer {name}'s Hessian stayed singular with dampening raised to {damp} of its mean diagonal; give more (or more varied) calibration samples, or prune it by magnitude."
+            )),
+            other => Error::Usage(format!("layer {name} could not be pruned: {other}.")),
         })?;
         if let Some(d) = report.damp {
             damp = Some(damp.map_or(d, |m: f64| m.max(d)));
         }
         retries += report.retries;
+        dead_columns += report.dead_columns;
         flops += report.flops;
     }
     let out = layout.layout.from_matrices(&matrices);
@@ -510,6 +516,7 @@ fn prune_layer(
             note,
             damp,
             retries,
+            dead_columns,
             repaired,
             seconds: started.elapsed().as_secs_f64(),
         },
@@ -564,3 +571,6 @@ fn repair(
     }
     weight::write_f32(graph, home, &values);
 }
+
+#[cfg(test)]
+mod tests;

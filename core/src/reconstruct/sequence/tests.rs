@@ -1,0 +1,389 @@
+//! The sequential driver on the committed fixtures, through ONNX Runtime: rounds from the graph,
+//! exact sparsity, outputs closer to the dense model's than magnitude pruning leaves them.
+
+use ndarray::ArrayD;
+
+use super::*;
+use crate::fixtures::{fixture, load_analyzed};
+use crate::progress::NoProgress;
+use crate::runtime::metric::{self, Accumulator, Comparison};
+use crate::runtime::{InputArray, ModelSession, SessionOptions};
+
+fn options(method: Method, pattern: Pattern, repair: bool) -> OneShotPruning {
+    OneShotPruning {
+        method,
+        pattern,
+        settings: SparseGptSettings::default(),
+        repair,
+    }
+}
+
+fn prunable(analysis: &ModelAnalysis, sparsity: f64) -> Vec<(String, f64)> {
+    analysis
+        .layers
+        .iter()
+        .filter(|l| l.is_prunable)
+        .map(|l| (l.name.clone(), sparsity))
+        .collect()
+}
+
+fn round_names(model: &str) -> Vec<Vec<String>> {
+    let (model, analysis) = load_analyzed(model);
+    let index = GraphIndex::new(model.graph());
+    let targets: Vec<Target> = prunable(&analysis, 0.5)
+        .iter()
+        .filter_map(|(n, s)| target(&analysis, &index, n, *s).unwrap())
+        .collect();
+    rounds(&index, &targets)
+        .into_iter()
+        .map(|r| {
+            r.into_iter()
+                .map(|t| targets[t].layer.name.clone())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn rounds_gather_the_layers_that_do_not_depend_on_each_other() {
+    assert_eq!(round_names("digits_cnn.onnx").len(), 4);
+    let rounds = round_names("transformer_block.onnx");
+    assert_eq!(rounds.len(), 4, "{rounds:?}");
+    assert_eq!(
+        rounds[0].len(),
+        3,
+        "q, k and v read the same input: {rounds:?}"
+    );
+    assert!(rounds[1][0].contains("out_proj"), "{rounds:?}");
+}
+
+/// The model's outputs on `data`: logits per batch.
+fn outputs(proto: &ModelProto, data: &Dataset) -> Vec<ArrayD<f32>> {
+    let mut session = ModelSession::from_proto(proto, &SessionOptions::default()).unwrap();
+    data.batches(150)
+        .iter()
+        .map(|b| session.run(&b.inputs).unwrap().remove(0).1)
+        .collect()
+}
+
+/// KL divergence from the dense outputs, and accuracy.
+fn judge(proto: &ModelProto, dense: &[ArrayD<f32>], test: &Dataset) -> (f64, f64) {
+    let mut kl = Accumulator::default();
+    let mut correct = 0;
+    for ((out, base), batch) in outputs(proto, test)
+        .iter()
+        .zip(dense)
+        .zip(test.batches(150))
+    {
+        kl.add(Comparison::Logits, base, out);
+        correct += metric::correct(out, batch.labels.as_deref().unwrap());
+    }
+    (kl.value(), correct as f64 / test.samples as f64)
+}
+
+fn digits() -> (Model, ModelAnalysis, Dataset, Dataset) {
+    let (model, analysis) = load_analyzed("digits_cnn.onnx");
+    let train = Dataset::from_npz(&fixture("digits_train.npz"), &analysis.inputs, None).unwrap();
+    let test = Dataset::from_npz(&fixture("digits_test.npz"), &analysis.inputs, None).unwrap();
+    (model, analysis, train, test)
+}
+
+#[test]
+fn wanda_and_sparsegpt_keep_the_digits_cnn_closer_to_dense_than_magnitude() {
+    let (model, analysis, train, test) = digits();
+    let dense = outputs(&model.proto, &test);
+    for pattern in [Pattern::Unstructured, Pattern::NofM { n: 2, m: 4 }] {
+        let mut kl = Vec::new();
+        for method in Method::ALL {
+            let pruned = prune_model(
+                &model,
+                &analysis,
+                &prunable(&analysis, 0.5),
+                &options(method, pattern, false),
+                &train,
+                64,
+                &NoProgress,
+                &Cancel::default(),
+            )
+            .unwrap();
+            assert_eq!(pruned.layers.len(), 4);
+            for layer in &pruned.layers {
+                let l = analysis.layer(&layer.name).unwrap();
+                let n = l.prunable_params as f64;
+                // SparseGPT zeroes the weights of inputs never active on the samples too.
+                let dead =
+                    (layer.dead_columns * l.weight.as_ref().unwrap().shape[0] as usize) as f64;
+                assert!(
+                    layer.sparsity >= 0.5 - 0.5 / n && layer.sparsity <= 0.5 + (dead + 0.5) / n,
+                    "{} {}: {} at {}",
+                    method.name(),
+                    pattern.name(),
+                    layer.name,
+                    layer.sparsity
+                );
+            }
+            // conv1 has 9 inputs per output: 2:4 cannot apply, and says so.
+            let conv1 = &pruned.layers[0];
+            assert_eq!(conv1.pattern, Pattern::Unstructured, "{}", conv1.name);
+            if pattern != Pattern::Unstructured {
+                assert!(conv1.note.as_deref().unwrap().contains("9 input features"));
+                assert_eq!(pruned.layers[1].pattern, pattern);
+            }
+            assert_eq!(
+                pruned.rounds,
+                if method == Method::Magnitude { 0 } else { 4 }
+            );
+            kl.push(judge(&pruned.proto, &dense, &test).0);
+        }
+        assert!(kl[1] < kl[0], "{}: wanda {kl:?}", pattern.name());
+        assert!(kl[2] < kl[0], "{}: sparsegpt {kl:?}", pattern.name());
+    }
+}
+
+/// Held-out accuracy of the digits CNN pruned by each method to `plan`, printed beside dense.
+fn accuracy_by_method(what: &str, plan: &[(String, f64)]) -> Vec<f64> {
+    let (model, analysis, train, test) = digits();
+    let dense = outputs(&model.proto, &test);
+    let (_, dense_accuracy) = judge(&model.proto, &dense, &test);
+    let mut accuracy = Vec::new();
+    for (method, repair) in [
+        (Method::Magnitude, false),
+        (Method::Wanda, false),
+        (Method::Wanda, true),
+        (Method::SparseGpt, false),
+        (Method::SparseGpt, true),
+    ] {
+        let pruned = prune_model(
+            &model,
+            &analysis,
+            plan,
+            &options(method, Pattern::Unstructured, repair),
+            &train,
+            64,
+            &NoProgress,
+            &Cancel::default(),
+        )
+        .unwrap();
+        if repair {
+            assert!(
+                pruned.layers.iter().all(|l| l.repaired.is_some()),
+                "{:?}",
+                pruned.layers
+            );
+        }
+        let (kl, acc) = judge(&pruned.proto, &dense, &test);
+        eprintln!(
+            "digits {what}: {}{}: accuracy {:.2}%, KL {kl:.4} (dense {:.2}%)",
+            method.name(),
+            if repair { " + repair" } else { "" },
+            acc * 100.0,
+            dense_accuracy * 100.0
+        );
+        accuracy.push(acc);
+    }
+    accuracy
+}
+
+#[test]
+fn digits_cnn_keeps_more_accuracy_under_sparsegpt_than_magnitude() {
+    // Every layer at 70%: conv1 (9 weights per output) too, which magnitude alone breaks.
+    let (_, analysis) = load_analyzed("digits_cnn.onnx");
+    let uniform = accuracy_by_method("uniform 70%", &prunable(&analysis, 0.7));
+    assert!(
+        uniform[3] > uniform[0] && uniform[4] > uniform[0],
+        "{uniform:?}"
+    );
+    // The plan `optimize --sparsity 0.7` fits after the one-shot profile on 64 training
+    // samples (conv1 left dense), and the quickstart's with fc1 raised to 90%.
+    let plan = |fc1: f64| {
+        vec![
+            ("/conv2/Conv_output_0".to_string(), 0.63),
+            ("/fc1/Gemm_output_0".to_string(), fc1),
+            ("logits".to_string(), 0.45),
+        ]
+    };
+    let planned = accuracy_by_method("70% plan", &plan(0.8));
+    assert!(planned[4] > planned[0], "{planned:?}");
+    let quickstart = accuracy_by_method("70% plan, fc1 90%", &plan(0.9));
+    assert!(quickstart[4] > quickstart[0], "{quickstart:?}");
+}
+
+#[test]
+fn grouped_convs_and_the_transformer_prune_exactly_and_repair_their_biases() {
+    for (name, pattern) in [
+        ("grouped_convs.onnx", Pattern::NofM { n: 2, m: 4 }),
+        ("transformer_block.onnx", Pattern::Unstructured),
+        ("mlp.onnx", Pattern::NofM { n: 2, m: 4 }),
+    ] {
+        let (model, analysis) = load_analyzed(name);
+        let data = Dataset::generated(&analysis.inputs, 32, 7).unwrap();
+        let pruned = prune_model(
+            &model,
+            &analysis,
+            &prunable(&analysis, 0.5),
+            &options(Method::SparseGpt, pattern, true),
+            &data,
+            16,
+            &NoProgress,
+            &Cancel::default(),
+        )
+        .unwrap();
+        for layer in &pruned.layers {
+            let l = analysis.layer(&layer.name).unwrap();
+            let n = l.prunable_params as f64;
+            if l.zeroed_params == 0 {
+                // Rounded per group: at most half a weight per group off.
+                assert!((layer.sparsity - 0.5).abs() <= 8.0 / n, "{name}: {layer:?}");
+            } else {
+                // Zeros already there stay; N:M adds its own beside them.
+                assert!(layer.sparsity >= 0.5 - 0.5 / n, "{name}: {layer:?}");
+            }
+        }
+        // Every layer with a bias or a BatchNormalization after it was repaired.
+        let repaired: Vec<&str> = pruned
+            .layers
+            .iter()
+            .filter_map(|l| l.repaired.as_deref())
+            .collect();
+        match name {
+            "grouped_convs.onnx" => {
+                assert_eq!(repaired, ["dw.bias", "bn.running_mean", "fc.bias"]);
+                let dw = &pruned.layers[0];
+                assert_eq!(dw.pattern, Pattern::Unstructured);
+                assert_eq!(pruned.layers[1].pattern, pattern);
+            }
+            "transformer_block.onnx" => assert_eq!(repaired.len(), 6, "{repaired:?}"),
+            _ => assert_eq!(repaired, ["fc1.bias", "fc2.bias", "fc3.bias"]),
+        }
+        // The pruned model still runs and its weights were written where they live.
+        let session_inputs: Vec<(String, InputArray)> = data.batches(32).remove(0).inputs;
+        let mut session =
+            ModelSession::from_proto(&pruned.proto, &SessionOptions::default()).unwrap();
+        session.run(&session_inputs).unwrap();
+        let after = crate::analyze(
+            &Model {
+                proto: pruned.proto.clone(),
+                ..model.clone()
+            },
+            &Default::default(),
+        )
+        .unwrap();
+        for layer in &pruned.layers {
+            let l = after.layer(&layer.name).unwrap();
+            let measured = l.zeroed_params as f64 / l.prunable_params as f64;
+            assert!(
+                (measured - layer.sparsity).abs() < 1e-9,
+                "{name}: {}",
+                layer.name
+            );
+        }
+    }
+}
+
+#[test]
+fn repair_keeps_each_output_mean_on_the_calibration_inputs() {
+    // Wanda does not update the kept weights, so without repair the output means move; with it,
+    // the mean of fc1's outputs on the calibration samples is the dense model's.
+    let (model, analysis) = load_analyzed("mlp.onnx");
+    let data = Dataset::generated(&analysis.inputs, 64, 3).unwrap();
+    let layers = vec![("/fc1/Gemm_output_0".to_string(), 0.7)];
+    let mean_of = |proto: &ModelProto| -> Vec<f64> {
+        let with = crate::model::with_outputs(proto, &["/fc1/Gemm_output_0".into()]);
+        let mut s = ModelSession::from_proto(&with, &SessionOptions::default()).unwrap();
+        let out = s.run(&data.batches(64).remove(0).inputs).unwrap();
+        let y = &out
+            .iter()
+            .find(|(n, _)| n == "/fc1/Gemm_output_0")
+            .unwrap()
+            .1;
+        y.mean_axis(ndarray::Axis(0))
+            .unwrap()
+            .iter()
+            .map(|&v| v as f64)
+            .collect()
+    };
+    let dense = mean_of(&model.proto);
+    let gap = |repair: bool| -> f64 {
+        let pruned = prune_model(
+            &model,
+            &analysis,
+            &layers,
+            &options(Method::Wanda, Pattern::Unstructured, repair),
+            &data,
+            64,
+            &NoProgress,
+            &Cancel::default(),
+        )
+        .unwrap();
+        mean_of(&pruned.proto)
+            .iter()
+            .zip(&dense)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max)
+    };
+    let (without, with) = (gap(false), gap(true));
+    assert!(without > 1e-3, "pruning moved the means: {without}");
+    assert!(with < 1e-4, "repair kept them: {with} (without: {without})");
+}
+
+#[test]
+fn methods_that_read_samples_refuse_to_run_without_them() {
+    let (model, analysis, train, _) = digits();
+    let none = train.first(0);
+    let err = prune_model(
+        &model,
+        &analysis,
+        &prunable(&analysis, 0.5),
+        &options(Method::SparseGpt, Pattern::Unstructured, false),
+        &none,
+        64,
+        &NoProgress,
+        &Cancel::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("calibration samples"), "{err}");
+    let err = prune_model(
+        &model,
+        &analysis,
+        &[("conv9".into(), 0.5)],
+        &options(Method::Magnitude, Pattern::Unstructured, false),
+        &none,
+        64,
+        &NoProgress,
+        &Cancel::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("no layer named conv9"), "{err}");
+}
+
+#[test]
+fn samples_the_model_cannot_take_are_named_with_their_shapes() {
+    let (model, analysis, _, _) = digits();
+    let data = Dataset {
+        inputs: vec![(
+            "input".into(),
+            InputArray::F32(ArrayD::zeros(ndarray::IxDyn(&[4, 1, 9, 9]))),
+        )],
+        labels: None,
+        samples: 4,
+        source: "test".into(),
+    };
+    let err = prune_model(
+        &model,
+        &analysis,
+        &prunable(&analysis, 0.5),
+        &options(Method::Wanda, Pattern::Unstructured, false),
+        &data,
+        4,
+        &NoProgress,
+        &Cancel::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains(
+            "input 'input' of shape [4, 1, 9, 9] where the model declares [batch, 1, 8, 8]"
+        ),
+        "{err}"
+    );
+}
