@@ -118,6 +118,10 @@ pub enum Setting {
     CalibrationData,
     /// Layers an exported model keeps float (named, or `auto`: the most int8-sensitive).
     KeepFloat,
+    /// How an exported model's layers are pruned (magnitude, Wanda, SparseGPT).
+    Method,
+    /// Where the zeros go (unstructured, N:M).
+    Pattern,
 }
 
 /// Something the user can run to get what an operation lacks.
@@ -166,6 +170,8 @@ impl Wording for PlainWording {
             Setting::PerTensor => "the per-tensor option",
             Setting::CalibrationData => "calibration data",
             Setting::KeepFloat => "layers kept float",
+            Setting::Method => "a pruning method",
+            Setting::Pattern => "a sparsity pattern",
         }
         .into()
     }
@@ -188,6 +194,8 @@ impl Wording for PlainWording {
                 "the most int8-sensitive layers kept float".into()
             }
             Setting::KeepFloat => format!("layers kept float ({value})"),
+            Setting::Method => format!("the {value} pruning method"),
+            Setting::Pattern => format!("the {value} sparsity pattern"),
         }
     }
 

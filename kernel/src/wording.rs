@@ -45,6 +45,8 @@ fn flag(setting: Setting) -> &'static str {
         Setting::PerTensor => "--per-tensor",
         Setting::CalibrationData => "--calibration-data",
         Setting::KeepFloat => "--keep-float",
+        Setting::Method => "--method",
+        Setting::Pattern => "--pattern",
     }
 }
 

@@ -63,6 +63,10 @@ pub struct LossProfile {
     /// one-shot pruning values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantization: Option<QuantizationLoss>,
+    /// How a one-shot profile pruned each layer (`--prune`); `None` (as in profiles written
+    /// before the choice existed) is magnitude.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruned_by: Option<crate::reconstruct::Method>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,6 +123,19 @@ impl RawLayer {
 }
 
 impl LossProfile {
+    /// How the values were obtained, in a few words: "one-shot, pruned by sparsegpt".
+    pub fn pruning_words(&self) -> String {
+        match self.method {
+            LossMethod::OneShot => format!(
+                "one-shot, pruned by {}",
+                self.pruned_by
+                    .unwrap_or(crate::reconstruct::Method::Magnitude)
+                    .name()
+            ),
+            other => other.name().to_string(),
+        }
+    }
+
     /// How the editor and charts name where values come from when the profile is saved as
     /// `name`: "one-shot loss profile 'x' (kl divergence)".
     pub fn source(&self, name: &str) -> String {
@@ -175,6 +192,7 @@ impl LossProfile {
             notes: Vec::new(),
             seconds: 0.0,
             quantization: None,
+            pruned_by: None,
         }
     }
 

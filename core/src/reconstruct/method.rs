@@ -1,7 +1,10 @@
 //! Which one-shot pruning method, and SparseGPT's settings.
 
+use serde::{Deserialize, Serialize};
+
 /// How a layer's weights are chosen for pruning (and updated).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Method {
     /// The smallest |w|; needs no samples.
     Magnitude,

@@ -96,15 +96,14 @@ struct Target<'a> {
 }
 
 /// Prunes `layers` (name, sparsity) of `model` with `options`, collecting each layer's inputs on
-/// `data` in batches of `batch`.
-#[allow(clippy::too_many_arguments)]
+/// the samples `data` (with the batch to run them in), which magnitude pruning does without (and
+/// then repairs nothing).
 pub fn prune_model(
     model: &Model,
     analysis: &ModelAnalysis,
     layers: &[(String, f64)],
     options: &OneShotPruning,
-    data: &Dataset,
-    batch: usize,
+    data: Option<(&Dataset, usize)>,
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<Reconstructed> {
@@ -125,7 +124,7 @@ pub fn prune_model(
     }
     targets.sort_by_key(|t| index.position(t.node));
 
-    let has_samples = data.samples > 0;
+    let has_samples = data.is_some_and(|(set, _)| set.samples > 0);
     if options.method.needs_samples() && !has_samples {
         return Err(Sentence::new(format!(
             "{} pruning needs calibration samples; give ",
@@ -141,7 +140,10 @@ pub fn prune_model(
     } else {
         vec![(0..targets.len()).collect()]
     };
-    let batches = if run { data.batches(batch) } else { vec![] };
+    let batches = match data {
+        Some((set, batch)) if run => set.batches(batch),
+        _ => Vec::new(),
+    };
     let total = (targets.len() + if run { rounds.len() * batches.len() } else { 0 }) as u64;
     let mut done = 0u64;
     progress.report(0, total, "one-shot pruning");

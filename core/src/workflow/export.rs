@@ -11,6 +11,7 @@ use crate::model::{self, Model};
 use crate::optimize::PruningPlan;
 use crate::project::ProjectFile;
 use crate::quantize::CALIBRATION_SAMPLES;
+use crate::reconstruct::Method;
 use crate::quantize::{QuantizationPlan, QuantizeOptions, Quantized};
 use crate::runtime::Dataset;
 use crate::runtime::batch::dataset;
@@ -19,12 +20,14 @@ use super::{Step, Steps};
 
 mod agreement;
 mod blame;
+mod prune;
 
 pub use agreement::{
     Agreement, Check, HeldOutAccuracy, MAX_AUTO_KEEP_FLOAT, MAX_KL_DIVERGENCE, MAX_NMSE,
     MIN_TOP1_AGREEMENT, OutputAgreement,
 };
 pub use blame::{Blame, BlameSource, SENSITIVITY_SAMPLES};
+pub use prune::{PRUNING_SAMPLES, Pruning, PruningRequest};
 
 /// The model's path as the recipe's modeline gives it: relative to the recipe's folder, with `/`
 /// between parts. Where the two share no root (different drives), the model's absolute path.
@@ -211,6 +214,8 @@ pub struct ModelExport {
     pub calibration_data: Option<PathBuf>,
     /// Layers to leave float besides those the plan leaves float (quantized exports only).
     pub keep_float: Option<KeepFloat>,
+    /// How the plan's layers are pruned.
+    pub pruning: PruningRequest,
     pub seed: u64,
 }
 
@@ -228,13 +233,11 @@ pub enum KeepFloat {
 #[derive(Debug, Clone)]
 pub struct ModelWritten {
     pub path: PathBuf,
-    /// Whether it was pruned to an optimization (else it is the dense model).
-    pub pruned: bool,
-    /// Each pruned weight with its measured sparsity, in plan order.
-    pub layers: Vec<(String, f64)>,
+    /// How it was pruned to the optimization's plan; `None`: it is the dense model.
+    pub pruning: Option<Pruning>,
     /// What quantization did; its `proto` is empty (the model is at `path`).
     pub quantized: Option<Quantized>,
-    /// Whether calibration read the samples the accuracy is measured on.
+    /// Whether calibration (or reconstruction) read the samples the accuracy is measured on.
     pub calibrated_on_measured: bool,
     /// `None` without `data`, or when the data has no labels.
     pub accuracy: Option<HeldOutAccuracy>,
@@ -271,8 +274,10 @@ pub fn export_model(
         plan.and_then(|p| p.quantization.as_ref())
             .map(|q| QuantizeOptions::from_plan(q, None, request.seed))
     });
+    // Pruning that reconstructs layers reads the calibration samples too.
+    let reconstructs = plan.is_some() && request.pruning.method != Some(Method::Magnitude);
     if quantize.is_none() {
-        let only_quantized = if request.calibration_data.is_some() {
+        let only_quantized = if request.calibration_data.is_some() && !reconstructs {
             Some(Setting::CalibrationData)
         } else {
             request.keep_float.as_ref().map(|_| Setting::KeepFloat)
@@ -292,10 +297,38 @@ pub fn export_model(
         Some(KeepFloat::Layers(names)) => keep_float_layers(analysis, names)?,
         _ => Vec::new(),
     };
+    if plan.is_none() && request.pruning != PruningRequest::default() {
+        return Err(Sentence::default()
+            .setting(Setting::Method)
+            .text(", ")
+            .setting(Setting::Pattern)
+            .text(" and ")
+            .setting(Setting::Samples)
+            .text(" prune to an optimization, and there is none; run ")
+            .action(Action::Optimize(None))
+            .text(" first.")
+            .into());
+    }
     let model = crate::load(model_path)?;
-    let (proto, layers) = match plan {
-        Some(plan) => export::model::pruned_model(&model, plan)?,
-        None => (model.proto.clone(), Vec::new()),
+    // Pruning reads the calibration samples, else the data accuracy is measured on.
+    let samples = request.calibration_data.as_ref().or(request.data.as_ref());
+    let (proto, pruning) = match plan {
+        Some(plan) => {
+            let (proto, pruning) = super::run_step(steps, Step::Pruning, |progress| {
+                prune::prune(
+                    &model,
+                    analysis,
+                    plan,
+                    &request.pruning,
+                    samples,
+                    request.seed,
+                    progress,
+                    cancel,
+                )
+            })?;
+            (proto, Some(pruning))
+        }
+        None => (model.proto.clone(), None),
     };
     let pruned = Model { proto, ..model };
     let options = quantize.map(|options| {
@@ -351,8 +384,8 @@ pub fn export_model(
         Err(err) => (Vec::new(), Vec::new(), Some(err)),
     };
     let calibrated_on_measured = request.calibration_data.is_none() && request.data.is_some();
+    let pruning_read_samples = pruning.as_ref().is_some_and(|p| p.data.is_some());
     let data_source = request.data.as_ref().map(|d| d.display().to_string());
-    let pruned_to_plan = plan.is_some();
     let written = move |quantized: Option<Quantized>, agreement: Agreement| {
         // The held-out accuracy is the data's check's.
         let accuracy = agreement
@@ -362,9 +395,9 @@ pub fn export_model(
             .find_map(|c| c.accuracy.clone());
         ModelWritten {
             path: request.path.clone(),
-            pruned: pruned_to_plan,
-            layers,
-            calibrated_on_measured: quantized.is_some() && calibrated_on_measured,
+            pruning,
+            calibrated_on_measured: (quantized.is_some() || pruning_read_samples)
+                && calibrated_on_measured,
             quantized,
             accuracy,
             agreement,

@@ -20,6 +20,8 @@ use crate::project::{self, Found, ProjectFile};
 /// its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
+    /// Pruning the model to export to its plan.
+    Pruning,
     /// Quantizing the model to export.
     Quantizing,
     /// Pruning and quantizing the models a benchmark times.

@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 
 use prunekit_core::quantize::{QuantMode, QuantizeOptions};
+use prunekit_core::reconstruct::{Method, Pattern};
 use prunekit_core::workflow::export::{
     self, Agreement, BlameSource, CodeExport, CodeWritten, KeepFloat, ModelExport, ModelWritten,
-    RecipeExport, RecipeWritten,
+    Pruning, PruningRequest, RecipeExport, RecipeWritten,
 };
 use prunekit_core::workflow::{Outcome, Step};
 use prunekit_core::{Cancel, Error, Result};
@@ -40,6 +41,9 @@ pub fn export(
             "--quantize",
             "--calibration",
             "--keep-float",
+            "--method",
+            "--pattern",
+            "--samples",
         ],
         &["--training", "--per-tensor"],
     )?;
@@ -108,6 +112,7 @@ pub fn export(
                 data: flags.get("--data").map(PathBuf::from),
                 calibration_data: flags.get("--calibration-data").map(PathBuf::from),
                 keep_float: flags.get("--keep-float").map(keep_float).transpose()?,
+                pruning: pruning_request(&flags)?,
                 seed: session.settings.seed,
             };
             let steps = StepDisplay::new(sink, step_words);
@@ -125,6 +130,37 @@ pub fn export(
     super::saving::moved_aside_all(sink, &moved_aside);
     emit_written(sink, &text, &value);
     Ok(())
+}
+
+/// `--method magnitude|wanda|sparsegpt`, `--pattern unstructured|N:M`, `--samples N`.
+fn pruning_request(flags: &Flags) -> Result<PruningRequest> {
+    let method = flags
+        .get("--method")
+        .map(|text| {
+            Method::parse(text).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--method {text} is not a pruning method; use magnitude, wanda or sparsegpt."
+                ))
+            })
+        })
+        .transpose()?;
+    let pattern = flags
+        .get("--pattern")
+        .map(|text| {
+            Pattern::parse(text).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--pattern {text} is not a sparsity pattern; use unstructured, 2:4 or 4:8 (N:M: N zeros in every M weights)."
+                ))
+            })
+        })
+        .transpose()?
+        .unwrap_or(Pattern::Unstructured);
+    let samples = flags.count("--samples", 1)?;
+    Ok(PruningRequest {
+        method,
+        pattern,
+        samples,
+    })
 }
 
 /// `--keep-float auto` or `--keep-float LAYER,LAYER`.
@@ -146,13 +182,15 @@ fn keep_float(text: &str) -> Result<KeepFloat> {
     Ok(KeepFloat::Layers(layers))
 }
 
-/// What the quantizing step's progress display says.
-fn step_words(_step: Step, outcome: Option<Outcome>) -> &'static str {
-    match outcome {
-        None => "quantizing",
-        Some(Outcome::Done) => "quantized",
-        Some(Outcome::Cancelled) => "interrupted; nothing was written",
-        Some(Outcome::Failed) => "failed",
+/// What the pruning and quantizing steps' progress display says.
+fn step_words(step: Step, outcome: Option<Outcome>) -> &'static str {
+    match (step, outcome) {
+        (Step::Pruning, None) => "pruning",
+        (Step::Pruning, Some(Outcome::Done)) => "pruned",
+        (_, None) => "quantizing",
+        (_, Some(Outcome::Done)) => "quantized",
+        (_, Some(Outcome::Cancelled)) => "interrupted; nothing was written",
+        (_, Some(Outcome::Failed)) => "failed",
     }
 }
 
@@ -214,14 +252,9 @@ fn code_written(w: &CodeWritten) -> (String, serde_json::Value) {
 }
 
 fn model_written(w: &ModelWritten) -> (String, serde_json::Value) {
-    let mut message = if w.pruned {
-        format!(
-            "Wrote {}: {} layers pruned by magnitude to the plan.",
-            w.path.display(),
-            w.layers.iter().filter(|(_, s)| *s > 0.0).count()
-        )
-    } else {
-        format!("Wrote {}: the dense model.", w.path.display())
+    let mut message = match &w.pruning {
+        Some(p) => format!("Wrote {}: {}", w.path.display(), pruning_words(p)),
+        None => format!("Wrote {}: the dense model.", w.path.display()),
     };
     if let Some(q) = &w.quantized {
         message.push(' ');
@@ -249,11 +282,17 @@ fn model_written(w: &ModelWritten) -> (String, serde_json::Value) {
         ));
         accuracy = json!({"before": a.before, "after": a.after, "samples": a.samples});
     }
-    let layers: Vec<serde_json::Value> = w
-        .layers
-        .iter()
-        .map(|(w, s)| json!({"weight": w, "sparsity": s}))
-        .collect();
+    let layers: Vec<serde_json::Value> = w.pruning.iter().flat_map(|p| &p.layers).map(|l| json!({"name": l.name, "weight": l.weight, "sparsity": l.sparsity, "pattern": l.pattern.name(), "damp": l.damp, "retries": l.retries, "note": l.note})).collect();
+    let pruning = w.pruning.as_ref().map(|p| {
+        json!({
+            "method": p.method.name(),
+            "pattern": p.pattern.name(),
+            "samples": p.data,
+            "seconds": p.seconds,
+            "flops": p.flops,
+            "peak_bytes": p.peak_bytes,
+        })
+    });
     let quantization = w.quantized.as_ref().map(|q| {
         json!({
             "mode": q.mode,
@@ -266,8 +305,51 @@ fn model_written(w: &ModelWritten) -> (String, serde_json::Value) {
     });
     (
         message,
-        json!({"path": w.path, "kind": "model", "warning": verdict, "agreement": agreement_json(&w.agreement, verdict.as_deref()), "layers": layers, "accuracy": accuracy, "quantization": quantization}),
+        json!({"path": w.path, "kind": "model", "warning": verdict, "agreement": agreement_json(&w.agreement, verdict.as_deref()), "layers": layers, "pruning": pruning, "accuracy": accuracy, "quantization": quantization}),
     )
+}
+
+/// How the model was pruned, in a sentence or two: the method and pattern, the samples read,
+/// and each layer's note (a pattern it could not take, a Hessian dampened harder).
+fn pruning_words(p: &Pruning) -> String {
+    let pruned = p.layers.iter().filter(|l| l.sparsity > 0.0).count();
+    let pattern = match p.pattern {
+        Pattern::Unstructured => String::new(),
+        other => format!(" in the {} pattern", other.name()),
+    };
+    let mut text = match (&p.data, p.method) {
+        (Some(data), method) => format!(
+            "{pruned} layers pruned by {}{pattern} to the plan, from their inputs on {} samples of {} ({:.1} s).",
+            method_words(method),
+            data.samples,
+            data.source,
+            p.seconds
+        ),
+        (None, _) => format!("{pruned} layers pruned by magnitude{pattern} to the plan."),
+    };
+    if p.method == Method::Magnitude && p.method_chosen {
+        text.push_str(" Give --data (or --calibration-data) samples to prune with SparseGPT, which keeps accuracy without training.");
+    }
+    if let Some(s) = p.pattern.sparsity() {
+        text.push_str(&format!(
+            " The {} pattern fixes each pruned layer at {}, whatever the plan's level.",
+            p.pattern.name(),
+            percent(s)
+        ));
+    }
+    for note in p.layers.iter().filter_map(|l| l.note.as_deref()) {
+        text.push(' ');
+        text.push_str(note);
+    }
+    text
+}
+
+fn method_words(method: Method) -> &'static str {
+    match method {
+        Method::Magnitude => "magnitude",
+        Method::Wanda => "Wanda (|w|·‖x‖)",
+        Method::SparseGpt => "SparseGPT",
+    }
 }
 
 /// The agreement in a sentence: the figures of the failing check, else of the last (the data,

@@ -106,9 +106,12 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "profiles",
-        synopsis: "profiles",
-        summary: "List the current model's saved profiles, marking the latest of each kind (the one the editor shows).",
-        flags: &[],
+        synopsis: "profiles [--compare NAME,NAME]",
+        summary: "List the current model's saved profiles, marking the latest of each kind (the one the editor shows). --compare draws saved loss profiles side by side, one bar per profile for each layer's sensitivity (for example the same one-shot profile pruned by magnitude and by sparsegpt).",
+        flags: &[(
+            "--compare",
+            "loss profiles to draw side by side, by name, separated by commas",
+        )],
     },
     CommandSpec {
         name: "optimize",
@@ -171,8 +174,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "export",
-        synopsis: "export recipe PATH [--names MAP.json] | export code PATH [--framework pytorch] [--training] [--recipe FILE] | export model PATH [--data FILE.npz] [--quantize static|dynamic] [--calibration-data FILE.npz] [--calibration minmax|percentile[:P]] [--per-tensor] [--keep-float LAYERS|auto] [--optimization NAME]",
-        summary: "Write the latest (or --optimization) optimization: a SparseML recipe with the modeline the editor reads, PyTorch integration code (--training: a full training loop), or the ONNX model pruned by magnitude to the plan and, when the optimization (or --quantize) asks for it, quantized to int8 (--data with labels reports the accuracy before and after; calibration reads --calibration-data, else --data, else generated samples). With --quantize and no optimization yet, the dense model is quantized. The written model is run beside the original and their agreement reported; when it no longer agrees, the first line says so, names the layers the int8 sensitivity blames, and --keep-float repairs it. Files are replaced only once the new one is complete.",
+        synopsis: "export recipe PATH [--names MAP.json] | export code PATH [--framework pytorch] [--training] [--recipe FILE] | export model PATH [--data FILE.npz] [--method magnitude|wanda|sparsegpt] [--pattern unstructured|2:4|4:8] [--samples N] [--quantize static|dynamic] [--calibration-data FILE.npz] [--calibration minmax|percentile[:P]] [--per-tensor] [--keep-float LAYERS|auto] [--optimization NAME]",
+        summary: "Write the latest (or --optimization) optimization: a SparseML recipe with the modeline the editor reads, PyTorch integration code (--training: a full training loop), or the ONNX model pruned to the plan (by SparseGPT reconstruction from the samples when --data or --calibration-data is given, else by magnitude; --method picks, --pattern 2:4 gives the N:M pattern sparse tensor cores run) and, when the optimization (or --quantize) asks for it, quantized to int8 (--data with labels reports the accuracy before and after; calibration reads --calibration-data, else --data, else generated samples). With --quantize and no optimization yet, the dense model is quantized. The written model is run beside the original and their agreement reported; when it no longer agrees, the first line says so, names the layers the int8 sensitivity blames, and --keep-float repairs it. Files are replaced only once the new one is complete.",
         flags: &[
             ("--optimization", "which optimization (default: the latest)"),
             (
@@ -191,6 +194,18 @@ pub const COMMANDS: &[CommandSpec] = &[
             (
                 "--data",
                 "model: an .npz with labels, to report the accuracy before and after",
+            ),
+            (
+                "--method",
+                "model: how the plan's layers are pruned: magnitude, wanda or sparsegpt (default: sparsegpt with samples, else magnitude)",
+            ),
+            (
+                "--pattern",
+                "model: where the zeros go: unstructured (default), 2:4 or 4:8 (N zeros in every M weights of a row)",
+            ),
+            (
+                "--samples",
+                "model: the samples wanda and sparsegpt read (default 128; the first N of the data)",
             ),
             (
                 "--quantize",

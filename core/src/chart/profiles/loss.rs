@@ -162,6 +162,89 @@ pub fn quantization_layers(profile: &LossProfile) -> Result<Chart> {
     render(&chart.scene())
 }
 
+/// Two or more loss profiles of one model side by side: per layer (in the first profile's order;
+/// layers it lacks are left out), one bar per profile for its sensitivity (the integral of its
+/// values over its levels), each profile in its colour, named in the legend. The profiles must
+/// measure the same metric over the same levels, else the bars would not compare.
+pub fn loss_compare(profiles: &[(&str, &LossProfile)]) -> Result<Chart> {
+    let Some((first_name, first)) = profiles.first() else {
+        return Err(crate::Error::Usage(
+            "name at least two loss profiles to compare.".into(),
+        ));
+    };
+    for (name, p) in &profiles[1..] {
+        if p.metric != first.metric || p.levels != first.levels {
+            return Err(crate::Error::Usage(format!(
+                "loss profiles '{first_name}' and '{name}' do not compare: '{first_name}' measures {} over sparsity {}, '{name}' {} over {}; profile both with the same method and --levels.",
+                first.metric,
+                range_text(&first.levels),
+                p.metric,
+                range_text(&p.levels)
+            )));
+        }
+    }
+    let shown = &profiles[..profiles.len().min(SERIES.len())];
+    let heading = format!(
+        "loss sensitivity per layer — {}",
+        shown
+            .iter()
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(" vs ")
+    );
+    let caption = format!(
+        "the integral of {} over sparsity {}, each layer pruned alone; {}",
+        first.metric,
+        range_text(&first.levels),
+        shown
+            .iter()
+            .map(|(name, p)| format!("{name}: {}", p.pruning_words()))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    let rows: Vec<BarRow> = first
+        .layers
+        .iter()
+        .take(MAX_BARS)
+        .map(|layer| BarRow {
+            name: layer.name.clone(),
+            bars: shown
+                .iter()
+                .zip(SERIES)
+                .map(|((_, p), color)| {
+                    p.layer(&layer.name).map(|l| Bar {
+                        value: l.integral,
+                        label: num(l.integral),
+                        color,
+                    })
+                })
+                .collect(),
+        })
+        .collect();
+    if rows.is_empty() {
+        return render(&empty_scene(&heading, &caption, "no layers in the profiles"));
+    }
+    let chart = BarChart {
+        heading,
+        caption,
+        panel: BarPanel {
+            heading: "sensitivity (integral)".to_string(),
+            aside: Aside::Legend(
+                shown
+                    .iter()
+                    .zip(SERIES)
+                    .map(|((name, _), color)| (color, name.to_string()))
+                    .collect(),
+            ),
+            ticks: TickFormat::Number,
+            log: false,
+        },
+        rows,
+        note: None,
+    };
+    render(&chart.scene())
+}
+
 /// The values of a loss profile against sparsity, one curve per layer named in `layers` (in that
 /// order; names the profile lacks are left out, and repeats). An empty `layers` draws the 5 most
 /// sensitive layers by rank. At most 8 curves, each with its colour in the legend; points are

@@ -6,7 +6,7 @@
 mod loss;
 mod perf;
 
-pub use loss::{loss_curves, loss_layers, quantization_layers};
+pub use loss::{loss_compare, loss_curves, loss_layers, quantization_layers};
 pub use perf::{perf_layers, perf_op_types, perf_speedup};
 
 use super::kit::lines::XTick;

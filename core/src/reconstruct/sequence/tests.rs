@@ -100,8 +100,7 @@ fn wanda_and_sparsegpt_keep_the_digits_cnn_closer_to_dense_than_magnitude() {
                 &analysis,
                 &prunable(&analysis, 0.5),
                 &options(method, pattern, false),
-                &train,
-                64,
+                Some((&train, 64)),
                 &NoProgress,
                 &Cancel::default(),
             )
@@ -158,8 +157,7 @@ fn accuracy_by_method(what: &str, plan: &[(String, f64)]) -> Vec<f64> {
             &analysis,
             plan,
             &options(method, Pattern::Unstructured, repair),
-            &train,
-            64,
+            Some((&train, 64)),
             &NoProgress,
             &Cancel::default(),
         )
@@ -222,8 +220,7 @@ fn grouped_convs_and_the_transformer_prune_exactly_and_repair_their_biases() {
             &analysis,
             &prunable(&analysis, 0.5),
             &options(Method::SparseGpt, pattern, true),
-            &data,
-            16,
+            Some((&data, 16)),
             &NoProgress,
             &Cancel::default(),
         )
@@ -309,8 +306,7 @@ fn repair_keeps_each_output_mean_on_the_calibration_inputs() {
             &analysis,
             &layers,
             &options(Method::Wanda, Pattern::Unstructured, repair),
-            &data,
-            64,
+            Some((&data, 64)),
             &NoProgress,
             &Cancel::default(),
         )
@@ -335,8 +331,7 @@ fn methods_that_read_samples_refuse_to_run_without_them() {
         &analysis,
         &prunable(&analysis, 0.5),
         &options(Method::SparseGpt, Pattern::Unstructured, false),
-        &none,
-        64,
+        Some((&none, 64)),
         &NoProgress,
         &Cancel::default(),
     )
@@ -347,8 +342,7 @@ fn methods_that_read_samples_refuse_to_run_without_them() {
         &analysis,
         &[("conv9".into(), 0.5)],
         &options(Method::Magnitude, Pattern::Unstructured, false),
-        &none,
-        64,
+        Some((&none, 64)),
         &NoProgress,
         &Cancel::default(),
     )
@@ -373,8 +367,7 @@ fn samples_the_model_cannot_take_are_named_with_their_shapes() {
         &analysis,
         &prunable(&analysis, 0.5),
         &options(Method::Wanda, Pattern::Unstructured, false),
-        &data,
-        4,
+        Some((&data, 4)),
         &NoProgress,
         &Cancel::default(),
     )

@@ -195,6 +195,7 @@ fn model_request(copied: &Copied, name: &str) -> ModelExport {
         data: Some(fixture("digits_test.npz")),
         calibration_data: None,
         keep_float: None,
+        pruning: PruningRequest::default(),
         seed: 0,
     }
 }
@@ -211,10 +212,11 @@ fn the_pruned_model_is_written_with_its_accuracy() {
         &Default::default(),
     )
     .unwrap();
-    assert!(written.pruned && written.quantized.is_none());
-    assert!(!written.layers.is_empty());
-    for (_, sparsity) in &written.layers {
-        assert!((0.0..=1.0).contains(sparsity));
+    assert!(written.quantized.is_none());
+    let pruning = written.pruning.as_ref().expect("pruned to the plan");
+    assert!(!pruning.layers.is_empty());
+    for layer in &pruning.layers {
+        assert!((0.0..=1.0).contains(&layer.sparsity));
     }
     let accuracy = written.accuracy.expect("the test data has labels");
     let set =
@@ -255,7 +257,7 @@ fn the_dense_model_in_int8_and_a_quantizing_optimization() {
         &Default::default(),
     )
     .unwrap();
-    assert!(!written.pruned && written.layers.is_empty());
+    assert!(written.pruning.is_none());
     let quantized = written.quantized.expect("quantized");
     assert!(!quantized.layers.is_empty());
     assert!(written.calibrated_on_measured);
