@@ -3,7 +3,9 @@
 
 pub mod attr;
 mod load;
+pub mod names;
 pub mod onnx;
+pub mod opset;
 mod save;
 pub mod tensor;
 pub mod weight;
