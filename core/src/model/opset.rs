@@ -152,6 +152,12 @@ struct Upgrader {
     converted: BTreeMap<String, usize>,
 }
 
+/// What became of a node: rewritten, or left as opset 13 reads it.
+enum Outcome {
+    Rewritten(Rewrite),
+    Unchanged(NodeProto),
+}
+
 /// A rewritten node: the nodes that replace it, in order, and the initializers they read.
 #[derive(Default)]
 struct Rewrite {
@@ -161,7 +167,11 @@ struct Rewrite {
 
 impl Upgrader {
     fn learn_types(&mut self, graph: &GraphProto) {
-        let infos = graph.input.iter().chain(&graph.output).chain(&graph.value_info);
+        let infos = graph
+            .input
+            .iter()
+            .chain(&graph.output)
+            .chain(&graph.value_info);
         for info in infos {
             if let Some(type_proto::Value::TensorType(t)) =
                 info.r#type.as_ref().and_then(|t| t.value.as_ref())
@@ -203,12 +213,12 @@ impl Upgrader {
             }
             let op = node.op_type().to_string();
             match self.node(node)? {
-                Ok(rewrite) => {
+                Outcome::Rewritten(rewrite) => {
                     *self.converted.entry(op).or_insert(0) += 1;
                     out.extend(rewrite.nodes);
                     graph.initializer.extend(rewrite.initializers);
                 }
-                Err(unchanged) => out.push(unchanged),
+                Outcome::Unchanged(unchanged) => out.push(unchanged),
             }
         }
         graph.node = out;
@@ -216,12 +226,12 @@ impl Upgrader {
     }
 
     /// The node's rewrite, or the node back when opset 13 reads it as it is.
-    fn node(&mut self, mut node: NodeProto) -> Result<Result<Rewrite, NodeProto>, UpgradeError> {
+    fn node(&mut self, mut node: NodeProto) -> Result<Outcome, UpgradeError> {
         let mut rewrite = Rewrite::default();
         match node.op_type() {
             "Split" => {
                 let Some(split) = attr::ints(&node, "split").map(<[i64]>::to_vec) else {
-                    return Ok(Err(node));
+                    return Ok(Outcome::Unchanged(node));
                 };
                 remove(&mut node, "split");
                 let name = self.i64_input(&node, "split", &split, &mut rewrite);
@@ -232,7 +242,7 @@ impl Upgrader {
                     if node.op_type() == "Unsqueeze" && node.input.len() < 2 {
                         return Err(self.unconvertible(&node, "it has no axes attribute"));
                     }
-                    return Ok(Err(node));
+                    return Ok(Outcome::Unchanged(node));
                 };
                 remove(&mut node, "axes");
                 let name = self.i64_input(&node, "axes", &axes, &mut rewrite);
@@ -242,7 +252,7 @@ impl Upgrader {
             "Clip" if self.from < 11 => {
                 let (min, max) = (attr::float(&node, "min"), attr::float(&node, "max"));
                 if min.is_none() && max.is_none() {
-                    return Ok(Err(node));
+                    return Ok(Outcome::Unchanged(node));
                 }
                 remove(&mut node, "min");
                 remove(&mut node, "max");
@@ -272,7 +282,7 @@ impl Upgrader {
             "Resize" if self.from < 11 => self.resize_from_10(&mut node)?,
             "Dropout" if self.from < 12 => {
                 let Some(ratio) = attr::float(&node, "ratio") else {
-                    return Ok(Err(node));
+                    return Ok(Outcome::Unchanged(node));
                 };
                 remove(&mut node, "ratio");
                 let name = self.names.fresh(&base(&node), "ratio");
@@ -282,15 +292,15 @@ impl Upgrader {
                 set_input(&mut node, 1, name);
             }
             "Scatter" => node.op_type = Some("ScatterElements".into()),
-            _ => return Ok(Err(node)),
+            _ => return Ok(Outcome::Unchanged(node)),
         }
         rewrite.nodes.push(node);
-        Ok(Ok(rewrite))
+        Ok(Outcome::Rewritten(rewrite))
     }
 
     /// Softmax, LogSoftmax or Hardmax: the same axis where it is the last one, else the opset-12
     /// meaning spelled out (flatten to 2-D at `axis`, the op on the last axis, reshape back).
-    fn softmax(&mut self, mut node: NodeProto) -> Result<Rewrite, NodeProto> {
+    fn softmax(&mut self, mut node: NodeProto) -> Outcome {
         let explicit = attr::int(&node, "axis");
         let axis = explicit.unwrap_or(1);
         let rank = node
@@ -301,18 +311,17 @@ impl Upgrader {
         let last = axis == -1 || rank.is_some_and(|r| axis == r as i64 - 1);
         if last {
             if explicit.is_some() {
-                return Err(node);
+                return Outcome::Unchanged(node);
             }
             // The opset-12 default (1) is the last axis here; opset 13 must be told.
             set_int(&mut node, "axis", axis);
-            return Ok(Rewrite {
+            return Outcome::Rewritten(Rewrite {
                 nodes: vec![node],
                 initializers: Vec::new(),
             });
         }
-        let (Some(x), Some(y)) = (node.input.first().cloned(), node.output.first().cloned())
-        else {
-            return Err(node);
+        let (Some(x), Some(y)) = (node.input.first().cloned(), node.output.first().cloned()) else {
+            return Outcome::Unchanged(node);
         };
         let base = base(&node);
         let flat = self.names.fresh(&base, "flat");
@@ -330,7 +339,7 @@ impl Upgrader {
         node.input[0] = flat;
         node.output[0] = inner;
         set_int(&mut node, "axis", -1);
-        Ok(Rewrite {
+        Outcome::Rewritten(Rewrite {
             nodes: vec![flatten, node, shape_of, reshape],
             initializers: Vec::new(),
         })

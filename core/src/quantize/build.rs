@@ -2,9 +2,7 @@
 
 use bytes::Bytes;
 
-use crate::model::onnx::{
-    AttributeProto, NodeProto, TensorProto, attribute_type, data_type as dt,
-};
+use crate::model::onnx::{AttributeProto, NodeProto, TensorProto, attribute_type, data_type as dt};
 
 pub use crate::model::names::Names;
 

@@ -4,7 +4,8 @@
 //! much quantizing each layer alone hurts (`sensitivity`, the loss profile's quantization part).
 //! A weight stored in a `Constant` node (behind `Identity` nodes or not) is quantized like an
 //! initializer: `prepare` first moves it into an initializer of the same name that its layer reads
-//! directly (`constants`), and the written model keeps only its int8 form.
+//! directly (`constants`), and the written model keeps only its int8 form. Static per-channel
+//! quantization of a model older than opset 13 upgrades it to 13 first (`model::opset`).
 //! It reads graphs through `analysis::graph` and samples through `runtime`, never `profile`.
 
 mod build;
@@ -123,7 +124,8 @@ pub struct Quantized {
 /// calibrated. `rewrite` then quantizes all of its layers, or one at a time (the sensitivity
 /// profile), without calibrating again.
 pub struct Prepared {
-    /// The float model after folding: what the quantized one is compared with.
+    /// The float model after folding (and the opset upgrade): what the quantized one is compared
+    /// with.
     pub proto: ModelProto,
     pub mode: QuantMode,
     per_channel: bool,

@@ -354,9 +354,7 @@ fn digits_cnn_at_opset_12(path: &std::path::Path) -> Model {
         }],
         ..Default::default()
     };
-    graph
-        .node
-        .push(axes("Unsqueeze", "logits_2d", "logits_3d"));
+    graph.node.push(axes("Unsqueeze", "logits_2d", "logits_3d"));
     graph.node.push(axes("Squeeze", "logits_3d", &logits));
     crate::save(&proto, path).unwrap();
     crate::load(path).unwrap()
@@ -385,7 +383,10 @@ fn static_int8_of_an_opset_12_model_is_per_channel_at_opset_13_and_says_how() {
         q.notes
     );
     let (float, int8) = (digits_accuracy(&model.proto), digits_accuracy(&q.proto));
-    assert!(float > 0.9 && (float - int8).abs() <= 0.01, "float {float}, int8 {int8}");
+    assert!(
+        float > 0.9 && (float - int8).abs() <= 0.01,
+        "float {float}, int8 {int8}"
+    );
 
     // Per tensor on request: no upgrade needed, none done.
     let options = QuantizeOptions {
@@ -395,7 +396,11 @@ fn static_int8_of_an_opset_12_model_is_per_channel_at_opset_13_and_says_how() {
     let q = quantize(&model, &analysis, &options, &NoProgress, &Cancel::default()).unwrap();
     assert!(q.layers.iter().all(|l| !l.per_channel), "{:?}", q.layers);
     assert_eq!(crate::model::default_opset(&q.proto), Some(12));
-    assert!(!q.notes.iter().any(|n| n.contains("opset")), "{:?}", q.notes);
+    assert!(
+        !q.notes.iter().any(|n| n.contains("opset")),
+        "{:?}",
+        q.notes
+    );
 }
 
 #[test]

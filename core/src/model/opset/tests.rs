@@ -224,10 +224,20 @@ fn split_squeeze_unsqueeze_and_reduce_sum_take_their_axes_as_inputs() {
             opset,
             &[2, 5, 3],
             vec![
-                node("Split", &["x"], &["a", "b"], vec![int("axis", 1), ints("split", &[2, 3])]),
+                node(
+                    "Split",
+                    &["x"],
+                    &["a", "b"],
+                    vec![int("axis", 1), ints("split", &[2, 3])],
+                ),
                 node("Unsqueeze", &["a"], &["u"], vec![ints("axes", &[0, 3])]),
                 node("Squeeze", &["u"], &["s"], vec![ints("axes", &[0, 3])]),
-                node("ReduceSum", &["b"], &["r"], vec![ints("axes", &[1]), int("keepdims", 0)]),
+                node(
+                    "ReduceSum",
+                    &["b"],
+                    &["r"],
+                    vec![ints("axes", &[1]), int("keepdims", 0)],
+                ),
                 // No axes: every dim of size 1 goes, and at opset 13 too.
                 node("Unsqueeze", &["r"], &["r1"], vec![ints("axes", &[1])]),
                 node("Squeeze", &["r1"], &["r2"], vec![]),
@@ -239,7 +249,12 @@ fn split_squeeze_unsqueeze_and_reduce_sum_take_their_axes_as_inputs() {
         let (after, upgrade) = upgrade_and_compare(&case);
         assert_eq!(
             converted(&upgrade),
-            [("ReduceSum", 1), ("Split", 1), ("Squeeze", 1), ("Unsqueeze", 2)]
+            [
+                ("ReduceSum", 1),
+                ("Split", 1),
+                ("Squeeze", 1),
+                ("Unsqueeze", 2)
+            ]
         );
         assert_eq!(
             upgrade.summary(),
@@ -247,12 +262,7 @@ fn split_squeeze_unsqueeze_and_reduce_sum_take_their_axes_as_inputs() {
         );
         let graph = after.graph.as_ref().unwrap();
         assert_eq!(graph.initializer.len(), 5);
-        assert!(
-            graph
-                .initializer
-                .iter()
-                .all(|t| t.data_type() == dt::INT64)
-        );
+        assert!(graph.initializer.iter().all(|t| t.data_type() == dt::INT64));
         assert!(graph.node.iter().all(|n| attr::find(n, "axes").is_none()));
     }
 }
@@ -290,7 +300,12 @@ fn softmax_keeps_its_opset_12_meaning_on_any_axis() {
         );
     }
     // A rank-2 input at the default axis is its last one: only the axis is written out.
-    let case = Case::new(12, &[3, 5], vec![node("Softmax", &["x"], &["y"], vec![])], &["y"]);
+    let case = Case::new(
+        12,
+        &[3, 5],
+        vec![node("Softmax", &["x"], &["y"], vec![])],
+        &["y"],
+    );
     let (after, upgrade) = upgrade_and_compare(&case);
     assert_eq!(converted(&upgrade), [("Softmax", 1)]);
     assert_eq!(ops(&after), ["Softmax"]);
@@ -302,7 +317,12 @@ fn clip_and_pad_at_opset_10_take_their_attributes_as_inputs() {
         10,
         &[1, 2, 3, 3],
         vec![
-            node("Clip", &["x"], &["both"], vec![float("min", -1.0), float("max", 1.5)]),
+            node(
+                "Clip",
+                &["x"],
+                &["both"],
+                vec![float("min", -1.0), float("max", 1.5)],
+            ),
             node("Clip", &["x"], &["below"], vec![float("max", 0.5)]),
             node("Clip", &["x"], &["above"], vec![float("min", 0.25)]),
             node("Clip", &["x"], &["none"], vec![]),
@@ -328,7 +348,9 @@ fn clip_and_pad_at_opset_10_take_their_attributes_as_inputs() {
                 ],
             ),
         ],
-        &["both", "below", "above", "none", "constant", "zero", "reflect"],
+        &[
+            "both", "below", "above", "none", "constant", "zero", "reflect",
+        ],
     );
     let (after, upgrade) = upgrade_and_compare(&case);
     assert_eq!(converted(&upgrade), [("Clip", 3), ("Pad", 3)]);
@@ -365,9 +387,24 @@ fn resize_at_opset_10_and_upsample_sample_as_they_did() {
             &[1, 2, 3, 4],
             vec![
                 node(op, &["x", "scales"], &["nearest"], vec![]),
-                node(op, &["x", "odd"], &["odd_nearest"], vec![string("mode", "nearest")]),
-                node(op, &["x", "scales"], &["linear"], vec![string("mode", "linear")]),
-                node(op, &["x", "odd"], &["odd_linear"], vec![string("mode", "linear")]),
+                node(
+                    op,
+                    &["x", "odd"],
+                    &["odd_nearest"],
+                    vec![string("mode", "nearest")],
+                ),
+                node(
+                    op,
+                    &["x", "scales"],
+                    &["linear"],
+                    vec![string("mode", "linear")],
+                ),
+                node(
+                    op,
+                    &["x", "odd"],
+                    &["odd_linear"],
+                    vec![string("mode", "linear")],
+                ),
             ],
             &["nearest", "odd_nearest", "linear", "odd_linear"],
         );
@@ -425,7 +462,12 @@ fn dropout_and_scatter_are_written_as_opset_13_reads_them() {
     let mut case = Case::new(
         10,
         &[2, 3],
-        vec![node("Scatter", &["x", "idx", "upd"], &["s"], vec![int("axis", 1)])],
+        vec![node(
+            "Scatter",
+            &["x", "idx", "upd"],
+            &["s"],
+            vec![int("axis", 1)],
+        )],
         &["s"],
     );
     case.initializers = vec![
@@ -525,7 +567,12 @@ fn what_cannot_be_converted_is_named_in_one_sentence() {
     let case = Case::new(
         10,
         &[1, 1, 2, 2],
-        vec![node("Resize", &["x", "s"], &["y"], vec![string("mode", "cubic")])],
+        vec![node(
+            "Resize",
+            &["x", "s"],
+            &["y"],
+            vec![string("mode", "cubic")],
+        )],
         &["y"],
     );
     let err = upgrade_to_13(&case.proto()).unwrap_err();
