@@ -28,9 +28,6 @@ from real_models import ocr, shapes
 MAGNITUDE_RUINS_IT = pytest.mark.xfail(
     strict=True, reason="50% magnitude pruning without retraining ruins PP-OCRv4 (CER 100%): "
                         "reconstruction pruning is issue 17")
-PER_TENSOR_RUINS_IT = pytest.mark.xfail(
-    strict=True, reason="int8 at opset 12 is per tensor and ruins PP-OCRv4 (CER 99%): per-channel "
-                        "at every opset is issue 16's opset upgrade")
 
 OCR_SAMPLES = 96
 DETECTOR_SAMPLES = 6
@@ -253,7 +250,7 @@ def test_export_pruned_model(case, folder):
     assert figure <= case.pruned_bound
 
 
-@pytest.mark.parametrize("case", writing(PRUNABLE, PER_TENSOR_RUINS_IT))
+@pytest.mark.parametrize("case", writing(PRUNABLE))
 def test_export_int8_model(case, folder):
     data = "cal.npz"
     [export] = prunekit(case, folder, f"export model int8.onnx --quantize static --calibration-data {data}")
@@ -263,9 +260,17 @@ def test_export_int8_model(case, folder):
     figure = measure(case, folder / "int8.onnx")
     layers = quantization["layers"]
     per = f"{sum(layer['per_channel'] for layer in layers)} of {len(layers)} layers per channel"
+    # Per channel at every opset (the quantizer still keeps a few layers per tensor, as it does at
+    # opset 17): models older than opset 13 are upgraded to it, and say so.
+    assert sum(layer["per_channel"] for layer in layers) > len(layers) // 2, per
+    if case.opset < 13:
+        assert any(f"opset {case.opset} was upgraded to 13" in note for note in quantization["notes"]), \
+            quantization["notes"]
     if case.ocr:
         base = measure(case, cached(case.file))
         print(f"\n{case.id}: static int8 ({per}, calibrated on {data}) CER {figure:.2%}, float {base:.2%}")
+        # The issue's aim: int8 within half a point of float.
+        assert figure <= base + 0.005
     else:
         print(f"\n{case.id}: static int8 ({per}, calibrated on {data}) relative output error {figure:.2%}")
     assert figure <= case.int8_bound
@@ -281,9 +286,11 @@ def test_a_batch_one_model_calibrates_on_many_samples(case, folder):
 
 @pytest.mark.parametrize("case", [c for c in PRUNABLE if c.id == "ppocrv4-rec"], ids=["ppocrv4-rec"])
 def test_a_ruined_export_is_announced(case, folder):
-    # Per-tensor int8 at opset 12 no longer reads the text (CER 99%): the export says so in its
-    # first line and its JSON, and blames layers, instead of handing the model over silently.
-    [export] = prunekit(case, folder, "export model int8.onnx --quantize static --calibration-data cal.npz")
+    # Per-tensor int8 (asked for: per channel is the default, at every opset) no longer reads the
+    # text (CER 99%): the export says so in its first line and its JSON, and blames layers, instead
+    # of handing the model over silently.
+    [export] = prunekit(case, folder,
+                        "export model int8.onnx --quantize static --per-tensor --calibration-data cal.npz")
     agreement = export["agreement"]
     assert agreement["agrees"] is False, agreement
     assert agreement["blamed"], agreement

@@ -1,9 +1,12 @@
 //! ONNX models in and out: the protobuf types, loading (memory-mapped, external data resolved),
-//! saving, typed tensor payloads and typed attributes. Knows nothing of analysis.
+//! saving, typed tensor payloads and typed attributes, names new to a graph (`names`) and the
+//! upgrade of an older default-domain opset to 13 (`opset`). Knows nothing of analysis.
 
 pub mod attr;
 mod load;
+pub mod names;
 pub mod onnx;
+pub mod opset;
 mod save;
 pub mod tensor;
 pub mod weight;

@@ -1,43 +1,10 @@
 //! Making the nodes and initializers the rewrites add, under names the graph does not use yet.
 
-use std::collections::HashSet;
-
 use bytes::Bytes;
 
-use crate::model::onnx::{
-    AttributeProto, GraphProto, NodeProto, TensorProto, attribute_type, data_type as dt,
-};
+use crate::model::onnx::{AttributeProto, NodeProto, TensorProto, attribute_type, data_type as dt};
 
-/// Hands out value and node names that are new to the graph.
-pub struct Names {
-    taken: HashSet<String>,
-}
-
-impl Names {
-    pub fn of(graph: &GraphProto) -> Names {
-        let mut taken: HashSet<String> = HashSet::new();
-        taken.extend(graph.input.iter().map(|v| v.name().to_string()));
-        taken.extend(graph.output.iter().map(|v| v.name().to_string()));
-        taken.extend(graph.initializer.iter().map(|t| t.name().to_string()));
-        for node in &graph.node {
-            taken.extend(node.output.iter().cloned());
-            taken.extend(node.name.iter().cloned());
-        }
-        Names { taken }
-    }
-
-    /// `base_suffix`, or `base_suffix_2`, `_3`… when that is taken.
-    pub fn fresh(&mut self, base: &str, suffix: &str) -> String {
-        let mut name = format!("{base}_{suffix}");
-        let mut n = 2;
-        while self.taken.contains(&name) {
-            name = format!("{base}_{suffix}_{n}");
-            n += 1;
-        }
-        self.taken.insert(name.clone());
-        name
-    }
-}
+pub use crate::model::names::Names;
 
 pub fn node(op: &str, name: String, inputs: Vec<String>, outputs: Vec<String>) -> NodeProto {
     NodeProto {

@@ -4,7 +4,8 @@
 //! much quantizing each layer alone hurts (`sensitivity`, the loss profile's quantization part).
 //! A weight stored in a `Constant` node (behind `Identity` nodes or not) is quantized like an
 //! initializer: `prepare` first moves it into an initializer of the same name that its layer reads
-//! directly (`constants`), and the written model keeps only its int8 form.
+//! directly (`constants`), and the written model keeps only its int8 form. Static per-channel
+//! quantization of a model older than opset 13 upgrades it to 13 first (`model::opset`).
 //! It reads graphs through `analysis::graph` and samples through `runtime`, never `profile`.
 
 mod build;
@@ -36,6 +37,7 @@ use crate::analysis::Skipped;
 use crate::analysis::graph::GraphIndex;
 use crate::error::{Error, Result, Sentence, Setting};
 use crate::model::onnx::ModelProto;
+use crate::model::opset;
 use crate::progress::{Cancel, Progress};
 use crate::runtime::batch::{analysis_batch, dataset, model_fixed_batch};
 use crate::runtime::{Batch, DataInfo, Dataset, InputArray, build_session, to_value};
@@ -122,7 +124,8 @@ pub struct Quantized {
 /// calibrated. `rewrite` then quantizes all of its layers, or one at a time (the sensitivity
 /// profile), without calibrating again.
 pub struct Prepared {
-    /// The float model after folding: what the quantized one is compared with.
+    /// The float model after folding (and the opset upgrade): what the quantized one is compared
+    /// with.
     pub proto: ModelProto,
     pub mode: QuantMode,
     per_channel: bool,
@@ -145,7 +148,7 @@ pub fn prepare(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<Prepared> {
-    let mut proto = model.proto.clone();
+    let (mut proto, per_channel, opset_note) = per_channel_opset(model, options)?;
     let mut notes = Vec::new();
     let graph = proto.graph.as_mut().ok_or_else(|| {
         Error::model(
@@ -186,15 +189,7 @@ pub fn prepare(
             )),
         });
     }
-    // Per-channel DequantizeLinear is opset 13; MatMulInteger takes per-column zero points earlier.
-    let mut per_channel = options.per_channel;
-    if per_channel && options.mode == QuantMode::Static && model.opset() < 13 {
-        per_channel = false;
-        notes.push(format!(
-            "Weights were quantized per tensor: the model's opset {} predates per-channel DequantizeLinear (opset 13).",
-            model.opset()
-        ));
-    }
+    notes.extend(opset_note);
     let (activations, params, data, samples) = match options.mode {
         QuantMode::Dynamic => {
             notes.push(
@@ -253,6 +248,50 @@ pub fn prepare(
         data,
         samples,
         notes,
+    })
+}
+
+/// The model to quantize and whether its weights can be per channel. Per-channel
+/// DequantizeLinear is opset 13 (MatMulInteger takes per-column zero points earlier): static
+/// per-channel quantization of an older model upgrades it to opset 13 first, and falls back to
+/// per tensor, with a note saying why, when an operator cannot be converted.
+fn per_channel_opset(
+    model: &Model,
+    options: &QuantizeOptions,
+) -> Result<(ModelProto, bool, Option<String>)> {
+    let opset = crate::model::default_opset(&model.proto);
+    let Some(opset) = opset.filter(|_| options.mode == QuantMode::Static) else {
+        return Ok((model.proto.clone(), options.per_channel, None));
+    };
+    if opset < opset::OLDEST {
+        return Err(Error::model(
+            &model.path,
+            format!(
+                "the model uses opset {opset} of the default ONNX domain, which has no QuantizeLinear (opset {}); convert it with onnx.version_converter.convert_version(model, {}) before static quantization.",
+                opset::OLDEST,
+                opset::TARGET
+            ),
+        ));
+    }
+    if !options.per_channel || opset >= opset::TARGET {
+        return Ok((model.proto.clone(), options.per_channel, None));
+    }
+    Ok(match opset::upgrade_to_13(&model.proto) {
+        Ok((proto, upgrade)) => {
+            let note = format!(
+                "The model's opset {} was upgraded to {} ({}) so that weights are quantized per channel.",
+                upgrade.from,
+                opset::TARGET,
+                upgrade.summary()
+            );
+            (proto, true, Some(note))
+        }
+        Err(why) => {
+            let note = format!(
+                "Weights were quantized per tensor: the model's opset {opset} predates per-channel DequantizeLinear (opset 13), and {why}."
+            );
+            (model.proto.clone(), false, Some(note))
+        }
     })
 }
 

@@ -326,3 +326,110 @@ fn weights_in_constant_nodes_quantize_like_initializers() {
     assert_eq!(dynamic.layers.len(), 2, "{:?}", dynamic.skipped);
     assert!((digits_accuracy(&dynamic.proto) - float).abs() <= 0.01);
 }
+
+/// digits_cnn at opset 12 (every op of it reads the same there), with an Unsqueeze and a
+/// Squeeze on its logits that opset 13 reads differently, saved to `path`.
+fn digits_cnn_at_opset_12(path: &std::path::Path) -> Model {
+    use crate::model::onnx::{AttributeProto, NodeProto, attribute_type};
+    let mut proto = crate::load(&fixture("digits_cnn.onnx")).unwrap().proto;
+    proto.opset_import[0].version = Some(12);
+    let graph = proto.graph.as_mut().unwrap();
+    let logits = graph.output[0].name().to_string();
+    let last = graph
+        .node
+        .iter_mut()
+        .find(|n| n.output[0] == logits)
+        .unwrap();
+    last.output[0] = "logits_2d".into();
+    let axes = |name: &str, input: &str, output: &str| NodeProto {
+        input: vec![input.into()],
+        output: vec![output.into()],
+        name: Some(name.into()),
+        op_type: Some(name.into()),
+        attribute: vec![AttributeProto {
+            name: Some("axes".into()),
+            r#type: Some(attribute_type::INTS),
+            ints: vec![1],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    graph.node.push(axes("Unsqueeze", "logits_2d", "logits_3d"));
+    graph.node.push(axes("Squeeze", "logits_3d", &logits));
+    crate::save(&proto, path).unwrap();
+    crate::load(path).unwrap()
+}
+
+#[test]
+fn static_int8_of_an_opset_12_model_is_per_channel_at_opset_13_and_says_how() {
+    let path = std::env::temp_dir().join(format!("prunekit-opset12-{}.onnx", std::process::id()));
+    let model = digits_cnn_at_opset_12(&path);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(model.opset(), 12);
+    let analysis = crate::analyze(&model, &Default::default()).unwrap();
+    let options = QuantizeOptions {
+        data: Some(fixture("digits_train.npz")),
+        ..QuantizeOptions::new(QuantMode::Static)
+    };
+    let q = quantize(&model, &analysis, &options, &NoProgress, &Cancel::default()).unwrap();
+    assert!(q.layers.iter().all(|l| l.per_channel), "{:?}", q.layers);
+    assert_eq!(crate::model::default_opset(&q.proto), Some(13));
+    assert!(
+        q.notes.contains(
+            &"The model's opset 12 was upgraded to 13 (1 Squeeze, 1 Unsqueeze converted) so that weights are quantized per channel."
+                .to_string()
+        ),
+        "{:?}",
+        q.notes
+    );
+    let (float, int8) = (digits_accuracy(&model.proto), digits_accuracy(&q.proto));
+    assert!(
+        float > 0.9 && (float - int8).abs() <= 0.01,
+        "float {float}, int8 {int8}"
+    );
+
+    // Per tensor on request: no upgrade needed, none done.
+    let options = QuantizeOptions {
+        per_channel: false,
+        ..options
+    };
+    let q = quantize(&model, &analysis, &options, &NoProgress, &Cancel::default()).unwrap();
+    assert!(q.layers.iter().all(|l| !l.per_channel), "{:?}", q.layers);
+    assert_eq!(crate::model::default_opset(&q.proto), Some(12));
+    assert!(
+        !q.notes.iter().any(|n| n.contains("opset")),
+        "{:?}",
+        q.notes
+    );
+}
+
+#[test]
+fn a_model_the_converter_cannot_upgrade_is_quantized_per_tensor_with_the_reason() {
+    let (mut model, _) = load_analyzed("mlp.onnx");
+    model.proto.opset_import[0].version = Some(11);
+    // An Unsqueeze without axes: nothing says which axes opset 13 should be given.
+    let graph = model.proto.graph.as_mut().unwrap();
+    graph.node.push(crate::model::onnx::NodeProto {
+        input: vec![graph.output[0].name().to_string()],
+        output: vec!["wider".into()],
+        name: Some("widen".into()),
+        op_type: Some("Unsqueeze".into()),
+        ..Default::default()
+    });
+    let options = QuantizeOptions::new(QuantMode::Static);
+    let (proto, per_channel, note) = per_channel_opset(&model, &options).unwrap();
+    assert!(!per_channel);
+    assert_eq!(proto, model.proto);
+    assert_eq!(
+        note.unwrap(),
+        "Weights were quantized per tensor: the model's opset 11 predates per-channel DequantizeLinear (opset 13), and the Unsqueeze node 'widen' at opset 11 cannot be converted to opset 13: it has no axes attribute."
+    );
+    // Before opset 10 there is no QuantizeLinear at all.
+    model.proto.opset_import[0].version = Some(9);
+    let err = per_channel_opset(&model, &options).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the model uses opset 9 of the default ONNX domain, which has no QuantizeLinear (opset 10)"),
+        "{err}"
+    );
+}
