@@ -11,6 +11,7 @@ mod build;
 mod calibrate;
 mod constants;
 mod dynamic;
+mod entropy;
 mod fold;
 mod options;
 mod qdq;
@@ -26,7 +27,9 @@ use ort::session::SessionInputValue;
 use ort::value::{TensorElementType, ValueType};
 use serde::{Deserialize, Serialize};
 
-pub use options::{Calibration, DEFAULT_PERCENTILE, IgnoredLayer, QuantMode, QuantizationPlan};
+pub use options::{
+    Calibration, CalibrationSource, DEFAULT_PERCENTILE, IgnoredLayer, QuantMode, QuantizationPlan,
+};
 pub use targets::{Target, find as find_targets};
 
 use self::calibrate::Observer;
@@ -129,6 +132,10 @@ pub struct Prepared {
     pub targets: Vec<Target>,
     pub skipped: Vec<Skipped>,
     activations: Vec<Activation>,
+    /// What calibration saw of each activation (static only): every method's ranges come from it.
+    observers: HashMap<String, Observer>,
+    /// The method `params` were read off with.
+    calibration: Calibration,
     params: HashMap<String, ActivationParams>,
     pub data: Option<DataInfo>,
     /// The calibration samples and their batch (static only), for the sensitivity profile to run
@@ -195,7 +202,7 @@ pub fn prepare(
             model.opset()
         ));
     }
-    let (activations, params, data, samples) = match options.mode {
+    let (activations, observers, data, samples) = match options.mode {
         QuantMode::Dynamic => {
             notes.push(
                 "Activations are quantized at run time from their own range: no calibration."
@@ -206,7 +213,7 @@ pub fn prepare(
         QuantMode::Static => {
             let activations = qdq::activations(graph, &targets);
             let (set, batch) = calibration_data(analysis, options)?;
-            let params = calibrate(
+            let observers = calibrate(
                 &proto,
                 &activations,
                 options,
@@ -223,11 +230,7 @@ pub fn prepare(
             };
             notes.push(format!(
                 "Activation ranges are the {} of {} {} sample{}.",
-                match options.calibration {
-                    Calibration::MinMax => "minimum and maximum".to_string(),
-                    Calibration::Percentile { percentile } =>
-                        format!("{percentile}th percentiles (both tails)"),
-                },
+                options.calibration.describe(),
                 data.samples,
                 if data.source == "generated" {
                     "generated"
@@ -239,9 +242,10 @@ pub fn prepare(
             if data.source == "generated" {
                 notes.push("Calibrated on random inputs: calibrate on real samples for ranges that match real use.".into());
             }
-            (activations, params, Some(data), Some((set, batch)))
+            (activations, observers, Some(data), Some((set, batch)))
         }
     };
+    let params = params_of(&observers, options.calibration);
     Ok(Prepared {
         proto,
         mode: options.mode,
@@ -249,6 +253,8 @@ pub fn prepare(
         targets,
         skipped,
         activations,
+        observers,
+        calibration: options.calibration,
         params,
         data,
         samples,
@@ -256,7 +262,30 @@ pub fn prepare(
     })
 }
 
+/// Each activation's parameters under `calibration`.
+fn params_of(
+    observers: &HashMap<String, Observer>,
+    calibration: Calibration,
+) -> HashMap<String, ActivationParams> {
+    observers
+        .iter()
+        .map(|(n, o)| (n.clone(), o.params(calibration)))
+        .collect()
+}
+
 impl Prepared {
+    /// The calibration method the activation ranges are read off with.
+    pub fn calibration(&self) -> Calibration {
+        self.calibration
+    }
+
+    /// Reads the activation ranges off the same calibration pass with another method: what
+    /// `rewrite` writes from then on.
+    pub fn recalibrate(&mut self, calibration: Calibration) {
+        self.params = params_of(&self.observers, calibration);
+        self.calibration = calibration;
+    }
+
     /// The model with every chosen layer quantized, or only the layer named `only`.
     pub fn rewrite(&self, only: Option<&str>) -> Result<(ModelProto, Vec<QuantizedLayer>)> {
         let targets: Vec<Target> = self
@@ -365,7 +394,7 @@ pub fn calibration_data(
     )
 }
 
-/// The calibrated parameters of each activation that is a float tensor, over `batches`.
+/// What calibration saw of each activation that is a float tensor, over `batches`.
 fn calibrate(
     proto: &ModelProto,
     activations: &[Activation],
@@ -373,7 +402,7 @@ fn calibrate(
     batches: &[Batch],
     progress: &dyn Progress,
     cancel: &Cancel,
-) -> Result<HashMap<String, ActivationParams>> {
+) -> Result<HashMap<String, Observer>> {
     let graph = proto
         .graph
         .as_ref()
@@ -392,7 +421,7 @@ fn calibrate(
     let mut session = build_session(&proto, Some(threads))?;
     let mut observers: HashMap<String, Observer> = activations
         .iter()
-        .map(|a| (a.name.clone(), Observer::new(options.calibration)))
+        .map(|a| (a.name.clone(), Observer::new()))
         .collect();
     for (i, b) in batches.iter().enumerate() {
         cancel.check()?;
@@ -444,10 +473,6 @@ fn calibrate(
     Ok(observers
         .into_iter()
         .filter(|(_, o)| !o.is_empty())
-        .map(|(n, o)| {
-            let p = o.params(options.calibration);
-            (n, p)
-        })
         .collect())
 }
 
