@@ -47,18 +47,53 @@ impl Histogram<'_> {
         if let Some(n) = bins.get_mut(self.zero) {
             *n = n.saturating_sub(self.exact_zeros);
         }
+        // The extent counts the spikes: a range may reach out to one.
         let first = bins.iter().position(|&n| n > 0)?;
         let last = bins.iter().rposition(|&n| n > 0)?;
+        let spikes = split_spikes(&mut bins);
         // Bins below zero that hold values, and bins from zero up.
         let below = self.zero.saturating_sub(first);
         let above = (last + 1).saturating_sub(self.zero);
         let (a, b) = if below + above <= MIN_BINS {
             (below, above)
         } else {
-            Search::new(&bins, self.zero).best(below, above)
+            Search::new(&bins, &spikes, self.zero).best(below, above)
         };
         Some((-(a as f64) * self.width, b as f64 * self.width))
     }
+}
+
+/// Bins around a bin that tell its background.
+const SPIKE_NEIGHBORS: usize = 8;
+/// A bin is a spike when it holds more than this many times its background (and more than this
+/// many values).
+const SPIKE_RATIO: u64 = 8;
+
+/// Takes the spikes out of `bins` and returns them: a bin holding many times what the bins on
+/// either side of it hold is a value repeated many times (an image's flat background through a
+/// convolution gives one per channel), not a density. Like the zeros, each is one value that any
+/// range wide enough represents to within half a step, so spreading it over its level's other
+/// bins would overstate what a wide range loses; what is left in the bin is its background, and
+/// the excess counts only where a range clips it.
+fn split_spikes(bins: &mut [u64]) -> Vec<u64> {
+    let n = bins.len();
+    let mean = |range: std::ops::Range<usize>| {
+        let len = range.len().max(1) as u64;
+        bins[range].iter().sum::<u64>() / len
+    };
+    let mut excess = vec![0u64; n];
+    for k in 0..n {
+        let left = mean(k.saturating_sub(SPIKE_NEIGHBORS)..k);
+        let right = mean((k + 1).min(n)..(k + 1 + SPIKE_NEIGHBORS).min(n));
+        let background = left.max(right);
+        if bins[k] > SPIKE_RATIO * (background + 1) {
+            excess[k] = bins[k] - background;
+        }
+    }
+    for (bin, e) in bins.iter_mut().zip(&excess) {
+        *bin -= e;
+    }
+    excess
 }
 
 /// The histogram's running sums, for the mass outside a candidate range.
@@ -67,16 +102,28 @@ struct Search<'a> {
     zero: usize,
     /// `prefix[i]` is the count in `bins[..i]`.
     prefix: Vec<u64>,
+    /// The same over the spikes' excess.
+    spike_prefix: Vec<u64>,
+}
+
+/// Running sums of `counts`, from 0.
+fn running_sums(counts: &[u64]) -> Vec<u64> {
+    let mut prefix = Vec::with_capacity(counts.len() + 1);
+    prefix.push(0u64);
+    for &n in counts {
+        prefix.push(prefix.last().copied().unwrap_or(0) + n);
+    }
+    prefix
 }
 
 impl<'a> Search<'a> {
-    fn new(bins: &'a [u64], zero: usize) -> Search<'a> {
-        let mut prefix = Vec::with_capacity(bins.len() + 1);
-        prefix.push(0u64);
-        for &n in bins {
-            prefix.push(prefix.last().copied().unwrap_or(0) + n);
+    fn new(bins: &'a [u64], spikes: &[u64], zero: usize) -> Search<'a> {
+        Search {
+            bins,
+            zero,
+            prefix: running_sums(bins),
+            spike_prefix: running_sums(spikes),
         }
-        Search { bins, zero, prefix }
     }
 
     /// The best `(a, b)` with `a <= below`, `b <= above` and at least `MIN_BINS` bins in all.
@@ -124,11 +171,14 @@ impl<'a> Search<'a> {
     /// KL(reference ‖ quantized) for the range of `a` bins below zero and `b` from zero up.
     fn divergence(&self, a: usize, b: usize) -> f64 {
         let (lo, hi) = (self.zero - a, self.zero + b);
-        let total = *self.prefix.last().unwrap_or(&0) as f64;
-        let clipped_low = self.prefix[lo];
-        let clipped_high = self.prefix[self.bins.len()] - self.prefix[hi];
-        let kept = total - (clipped_low + clipped_high) as f64;
-        if total <= 0.0 || kept <= 0.0 {
+        let end = self.bins.len();
+        // Spikes inside the range are left out; clipped ones pile onto its ends.
+        let clipped_low = self.prefix[lo] + self.spike_prefix[lo];
+        let clipped_high =
+            self.prefix[end] - self.prefix[hi] + self.spike_prefix[end] - self.spike_prefix[hi];
+        let kept = (self.prefix[hi] - self.prefix[lo]) as f64;
+        let total = kept + (clipped_low + clipped_high) as f64;
+        if kept <= 0.0 {
             return f64::INFINITY;
         }
         // Bins per step, and the level zero is (the zero point).
@@ -270,6 +320,24 @@ mod tests {
         values.extend(std::iter::repeat_n(0.0, 800_000));
         let (_, hi) = range_of(&values);
         assert!(hi > 0.5 * max, "hi {hi}, max {max}");
+    }
+
+    #[test]
+    fn repeated_values_do_not_narrow_the_range_but_count_when_clipped() {
+        // A normal body and a flat background's values, each repeated many times (one per
+        // channel): spikes that every wide range represents well.
+        let mut values = normal(100_000, 7);
+        for spike in [-3.3, -1.7, 0.9, 2.4, 3.1] {
+            values.extend(std::iter::repeat_n(spike, 40_000));
+        }
+        let (lo, hi) = range_of(&values);
+        eprintln!("spikes: ({lo}, {hi})");
+        assert!(lo <= -3.3 && hi >= 3.1, "({lo}, {hi}) clips a spike");
+        // A spike at the end of the range (an image's white background) is kept too.
+        let mut values: Vec<f64> = uniform(100_000, 8);
+        values.extend(std::iter::repeat_n(1.0, 300_000));
+        let (_, hi) = range_of(&values);
+        assert!(hi >= 1.0, "hi {hi} clips the background");
     }
 
     #[test]
