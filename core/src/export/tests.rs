@@ -279,6 +279,7 @@ fn quantization(mode: QuantMode, per_channel: bool, ignored: &[(&str, &str)]) ->
     QuantizationPlan {
         mode,
         calibration: Calibration::MinMax,
+        calibration_source: Default::default(),
         per_channel,
         ignore: ignored
             .iter()

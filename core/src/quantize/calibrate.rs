@@ -1,15 +1,18 @@
-//! Calibration: the range of each activation over the calibration data, read off as min-max or as
-//! percentiles.
+//! Calibration: the range of each activation over the calibration data, read off as min-max, as
+//! percentiles or by the entropy (KL divergence) threshold search (`entropy`).
 //!
-//! Percentiles need the distribution, not just the extremes, without keeping every value: each
-//! tensor keeps a histogram symmetric about zero that doubles its range (merging bin pairs) when
-//! a value falls outside it, so one pass over the data is enough whatever the range turns out to be.
+//! Percentiles and entropy need the distribution, not just the extremes, without keeping every
+//! value: each tensor keeps a histogram symmetric about zero that doubles its range (merging bin
+//! pairs) when a value falls outside it, so one pass over the data is enough whatever the range
+//! turns out to be. Every method reads its range off the same observer, so one pass serves them
+//! all (the quantization loss profile compares them on the whole model).
 
+use super::entropy::Histogram;
 use super::options::Calibration;
 use super::scale::ActivationParams;
 
 /// Bins on each side of zero.
-const HALF_BINS: usize = 2048;
+const HALF_BINS: usize = 4096;
 
 #[derive(Debug, Clone)]
 pub struct Observer {
@@ -18,25 +21,22 @@ pub struct Observer {
     /// The histogram covers `[-reach, reach)`; zero while nothing non-zero was seen.
     reach: f32,
     /// `2 * HALF_BINS` bins; bin `i` covers `[-reach + i·w, -reach + (i+1)·w)`, `w = reach / HALF_BINS`.
-    /// Empty for min-max, which needs no histogram.
     bins: Vec<u64>,
     /// Values in the histogram.
     count: u64,
+    /// Values exactly zero (in zero's bin too), which any range represents exactly.
+    zeros: u64,
 }
 
 impl Observer {
-    pub fn new(calibration: Calibration) -> Observer {
-        let keep_histogram = matches!(calibration, Calibration::Percentile { .. });
+    pub fn new() -> Observer {
         Observer {
             min: f32::INFINITY,
             max: f32::NEG_INFINITY,
             reach: 0.0,
-            bins: if keep_histogram {
-                vec![0; 2 * HALF_BINS]
-            } else {
-                Vec::new()
-            },
+            bins: vec![0; 2 * HALF_BINS],
             count: 0,
+            zeros: 0,
         }
     }
 
@@ -61,9 +61,6 @@ impl Observer {
         }
         self.min = self.min.min(lo);
         self.max = self.max.max(hi);
-        if self.bins.is_empty() {
-            return;
-        }
         let needed = lo.abs().max(hi.abs());
         if self.reach == 0.0 && needed > 0.0 {
             self.reach = needed * (1.0 + 1e-6);
@@ -73,13 +70,16 @@ impl Observer {
         }
         let width = self.reach / HALF_BINS as f32;
         for v in finite {
+            // Counted from zero's bin, so that zeros (a ReLU's) land exactly in it.
             let bin = if width > 0.0 {
-                (((v + self.reach) / width) as usize).min(2 * HALF_BINS - 1)
+                (HALF_BINS as f32 + (v / width).floor()).clamp(0.0, (2 * HALF_BINS - 1) as f32)
+                    as usize
             } else {
                 HALF_BINS
             };
             self.bins[bin] += 1;
             self.count += 1;
+            self.zeros += u64::from(v == 0.0);
         }
     }
 
@@ -134,6 +134,20 @@ impl Observer {
                 }
                 (lo.max(self.min), hi.min(self.max))
             }
+            Calibration::Entropy => {
+                let histogram = Histogram {
+                    bins: &self.bins,
+                    zero: HALF_BINS,
+                    width: f64::from(self.reach) / HALF_BINS as f64,
+                    exact_zeros: self.zeros,
+                };
+                match histogram.entropy_range() {
+                    Some((lo, hi)) if self.reach > 0.0 => {
+                        ((lo as f32).max(self.min), (hi as f32).min(self.max))
+                    }
+                    _ => (self.min, self.max),
+                }
+            }
         }
     }
 
@@ -149,7 +163,7 @@ mod tests {
 
     #[test]
     fn minmax_is_the_extremes_over_every_batch() {
-        let mut o = Observer::new(Calibration::MinMax);
+        let mut o = Observer::new();
         o.observe(&[0.5, 1.0]);
         o.observe(&[-2.0, f32::NAN]);
         assert_eq!(o.range(Calibration::MinMax), (-2.0, 1.0));
@@ -158,7 +172,7 @@ mod tests {
     #[test]
     fn percentiles_clip_rare_outliers_even_after_the_range_grows() {
         let calibration = Calibration::Percentile { percentile: 99.0 };
-        let mut o = Observer::new(calibration);
+        let mut o = Observer::new();
         // Small values first, so the histogram must grow when the outliers arrive.
         let body: Vec<f32> = (0..10_000).map(|i| (i % 100) as f32 / 100.0).collect();
         o.observe(&body);
@@ -172,9 +186,34 @@ mod tests {
     #[test]
     fn an_all_zero_tensor_gets_a_harmless_range() {
         let calibration = Calibration::Percentile { percentile: 99.99 };
-        let mut o = Observer::new(calibration);
+        let mut o = Observer::new();
         o.observe(&[0.0; 16]);
         assert_eq!(o.range(calibration), (0.0, 0.0));
         assert_eq!(o.params(calibration).scale, 1.0);
+    }
+
+    #[test]
+    fn entropy_reads_a_relu_range_off_the_grown_histogram() {
+        let mut o = Observer::new();
+        // A ReLU's output: zeros and a decaying body, then far outliers in a later batch (the
+        // histogram doubles its range to take them).
+        let body: Vec<f32> = (0..20_000)
+            .map(|i| {
+                if i % 2 == 0 {
+                    0.0
+                } else {
+                    (i % 1000) as f32 / 1000.0
+                }
+            })
+            .map(|v: f32| v * v * 2.0)
+            .collect();
+        o.observe(&body);
+        o.observe(&[50.0, 60.0]);
+        let (lo, hi) = o.range(Calibration::Entropy);
+        assert_eq!(lo, 0.0);
+        assert!((1.5..=6.0).contains(&hi), "hi {hi}");
+        // Every level above zero: the zero point is 0.
+        assert_eq!(o.params(Calibration::Entropy).zero_point, 0);
+        assert_eq!(o.range(Calibration::MinMax), (0.0, 60.0));
     }
 }

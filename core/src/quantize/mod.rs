@@ -12,6 +12,7 @@ mod build;
 mod calibrate;
 mod constants;
 mod dynamic;
+mod entropy;
 mod fold;
 mod options;
 mod qdq;
@@ -27,7 +28,9 @@ use ort::session::SessionInputValue;
 use ort::value::{TensorElementType, ValueType};
 use serde::{Deserialize, Serialize};
 
-pub use options::{Calibration, DEFAULT_PERCENTILE, IgnoredLayer, QuantMode, QuantizationPlan};
+pub use options::{
+    Calibration, CalibrationSource, DEFAULT_PERCENTILE, IgnoredLayer, QuantMode, QuantizationPlan,
+};
 pub use targets::{Target, find as find_targets};
 
 use self::calibrate::Observer;
@@ -132,6 +135,10 @@ pub struct Prepared {
     pub targets: Vec<Target>,
     pub skipped: Vec<Skipped>,
     activations: Vec<Activation>,
+    /// What calibration saw of each activation (static only): every method's ranges come from it.
+    observers: HashMap<String, Observer>,
+    /// The method `params` were read off with.
+    calibration: Calibration,
     params: HashMap<String, ActivationParams>,
     pub data: Option<DataInfo>,
     /// The calibration samples and their batch (static only), for the sensitivity profile to run
@@ -190,7 +197,7 @@ pub fn prepare(
         });
     }
     notes.extend(opset_note);
-    let (activations, params, data, samples) = match options.mode {
+    let (activations, observers, data, samples) = match options.mode {
         QuantMode::Dynamic => {
             notes.push(
                 "Activations are quantized at run time from their own range: no calibration."
@@ -201,7 +208,7 @@ pub fn prepare(
         QuantMode::Static => {
             let activations = qdq::activations(graph, &targets);
             let (set, batch) = calibration_data(analysis, options)?;
-            let params = calibrate(
+            let observers = calibrate(
                 &proto,
                 &activations,
                 options,
@@ -218,11 +225,7 @@ pub fn prepare(
             };
             notes.push(format!(
                 "Activation ranges are the {} of {} {} sample{}.",
-                match options.calibration {
-                    Calibration::MinMax => "minimum and maximum".to_string(),
-                    Calibration::Percentile { percentile } =>
-                        format!("{percentile}th percentiles (both tails)"),
-                },
+                options.calibration.describe(),
                 data.samples,
                 if data.source == "generated" {
                     "generated"
@@ -234,9 +237,10 @@ pub fn prepare(
             if data.source == "generated" {
                 notes.push("Calibrated on random inputs: calibrate on real samples for ranges that match real use.".into());
             }
-            (activations, params, Some(data), Some((set, batch)))
+            (activations, observers, Some(data), Some((set, batch)))
         }
     };
+    let params = params_of(&observers, options.calibration);
     Ok(Prepared {
         proto,
         mode: options.mode,
@@ -244,6 +248,8 @@ pub fn prepare(
         targets,
         skipped,
         activations,
+        observers,
+        calibration: options.calibration,
         params,
         data,
         samples,
@@ -295,7 +301,30 @@ fn per_channel_opset(
     })
 }
 
+/// Each activation's parameters under `calibration`.
+fn params_of(
+    observers: &HashMap<String, Observer>,
+    calibration: Calibration,
+) -> HashMap<String, ActivationParams> {
+    observers
+        .iter()
+        .map(|(n, o)| (n.clone(), o.params(calibration)))
+        .collect()
+}
+
 impl Prepared {
+    /// The calibration method the activation ranges are read off with.
+    pub fn calibration(&self) -> Calibration {
+        self.calibration
+    }
+
+    /// Reads the activation ranges off the same calibration pass with another method: what
+    /// `rewrite` writes from then on.
+    pub fn recalibrate(&mut self, calibration: Calibration) {
+        self.params = params_of(&self.observers, calibration);
+        self.calibration = calibration;
+    }
+
     /// The model with every chosen layer quantized, or only the layer named `only`.
     pub fn rewrite(&self, only: Option<&str>) -> Result<(ModelProto, Vec<QuantizedLayer>)> {
         let targets: Vec<Target> = self
@@ -404,7 +433,7 @@ pub fn calibration_data(
     )
 }
 
-/// The calibrated parameters of each activation that is a float tensor, over `batches`.
+/// What calibration saw of each activation that is a float tensor, over `batches`.
 fn calibrate(
     proto: &ModelProto,
     activations: &[Activation],
@@ -412,7 +441,7 @@ fn calibrate(
     batches: &[Batch],
     progress: &dyn Progress,
     cancel: &Cancel,
-) -> Result<HashMap<String, ActivationParams>> {
+) -> Result<HashMap<String, Observer>> {
     let graph = proto
         .graph
         .as_ref()
@@ -431,7 +460,7 @@ fn calibrate(
     let mut session = build_session(&proto, Some(threads))?;
     let mut observers: HashMap<String, Observer> = activations
         .iter()
-        .map(|a| (a.name.clone(), Observer::new(options.calibration)))
+        .map(|a| (a.name.clone(), Observer::new()))
         .collect();
     for (i, b) in batches.iter().enumerate() {
         cancel.check()?;
@@ -483,10 +512,6 @@ fn calibrate(
     Ok(observers
         .into_iter()
         .filter(|(_, o)| !o.is_empty())
-        .map(|(n, o)| {
-            let p = o.params(options.calibration);
-            (n, p)
-        })
         .collect())
 }
 

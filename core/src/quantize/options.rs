@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::sensitivity::CalibrationLoss;
+
 /// How activations get their scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -39,24 +41,49 @@ pub enum Calibration {
     MinMax,
     /// The `percentile`-th and `(100 - percentile)`-th percentiles: outliers are clipped.
     Percentile { percentile: f64 },
+    /// The range whose uint8 version of the values' histogram is closest to it in KL divergence
+    /// (`entropy`): clips a tail when the precision gained in the body outweighs it.
+    Entropy,
 }
 
 /// The percentile `--calibration percentile` uses when none is given.
 pub const DEFAULT_PERCENTILE: f64 = 99.99;
 
 impl Calibration {
-    /// "minmax", or "percentile:99.99".
+    /// The methods the quantization loss profile compares on the whole model.
+    pub const COMPARED: [Calibration; 3] = [
+        Calibration::MinMax,
+        Calibration::Percentile {
+            percentile: DEFAULT_PERCENTILE,
+        },
+        Calibration::Entropy,
+    ];
+
+    /// "minmax", "percentile:99.99" or "entropy".
     pub fn name(self) -> String {
         match self {
             Calibration::MinMax => "minmax".into(),
             Calibration::Percentile { percentile } => format!("percentile:{percentile}"),
+            Calibration::Entropy => "entropy".into(),
         }
     }
 
-    /// `minmax`, `percentile` or `percentile:P` with 50 < P < 100.
+    /// What the ranges are, in words: "minimum and maximum" (of the samples).
+    pub fn describe(self) -> String {
+        match self {
+            Calibration::MinMax => "minimum and maximum".into(),
+            Calibration::Percentile { percentile } => {
+                format!("{percentile}th percentiles (both tails)")
+            }
+            Calibration::Entropy => "KL-divergence (entropy) thresholds".into(),
+        }
+    }
+
+    /// `minmax`, `percentile`, `percentile:P` with 50 < P < 100, or `entropy`.
     pub fn parse(text: &str) -> Option<Calibration> {
         match text.split_once(':') {
             None if text == "minmax" => Some(Calibration::MinMax),
+            None if text == "entropy" => Some(Calibration::Entropy),
             None if text == "percentile" => Some(Calibration::Percentile {
                 percentile: DEFAULT_PERCENTILE,
             }),
@@ -77,6 +104,9 @@ impl Calibration {
 pub struct QuantizationPlan {
     pub mode: QuantMode,
     pub calibration: Calibration,
+    /// Why `calibration`: named, measured best in a loss profile, or the default.
+    #[serde(default)]
+    pub calibration_source: CalibrationSource,
     /// Weights get one scale per output channel (else one per tensor).
     pub per_channel: bool,
     /// Layers left in float, each with why (too sensitive in the loss profile, or asked).
@@ -88,6 +118,26 @@ pub struct QuantizationPlan {
     pub observer_end_epoch: f64,
     /// The epoch batch-norm statistics are frozen (`freeze_bn_stats_epoch`).
     pub freeze_bn_epoch: f64,
+}
+
+/// Where a plan's calibration method came from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "from")]
+pub enum CalibrationSource {
+    /// Named in the request; a re-run keeps it. A plan saved before calibrations were measured
+    /// says nothing and counts as named, so a re-run keeps what it had.
+    #[default]
+    Named,
+    /// Nothing named, nothing measured: min-max.
+    Default,
+    /// The best of the methods the quantization loss profile `profile` measured on the whole
+    /// model in int8 (`sensitivity::best_of`).
+    Measured {
+        profile: String,
+        /// What the values measure ("kl_divergence", "nmse").
+        metric: String,
+        calibrations: Vec<CalibrationLoss>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

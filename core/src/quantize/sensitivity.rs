@@ -1,10 +1,12 @@
 //! The quantization loss profile (`profile loss --quantization`): each layer quantized to int8
 //! alone (its weight, and the activations around it with the calibrated ranges), the model run
 //! in ONNX Runtime on the data and its outputs compared with the float model's by the one-shot
-//! metric; then every layer at once, exactly the model `export model` writes.
+//! metric; then every layer at once, exactly the model `export model` writes; then (static) every
+//! layer at once with each calibration method's ranges, to tell which suits the model.
 //!
-//! One calibration serves every run (`quantize::prepare`); each run is a real quantized model, so
-//! what is measured includes ONNX Runtime's integer kernels and their rounding.
+//! One calibration serves every run (`quantize::prepare`): each method reads its ranges off the
+//! same histograms. Each run is a real quantized model, so what is measured includes ONNX
+//! Runtime's integer kernels and their rounding.
 
 use std::collections::HashMap;
 
@@ -39,6 +41,40 @@ pub struct QuantizationLoss {
     /// Samples each run used, and where they came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<DataInfo>,
+    /// Every layer at once with each calibration method (static only): `Calibration::COMPARED`
+    /// and the profile's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calibrations: Vec<CalibrationLoss>,
+    /// The method of `calibrations` that keeps the model closest to float (`best_of`): what
+    /// `optimize --quantize static` calibrates with when none is named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_calibration: Option<Calibration>,
+}
+
+/// The whole model in int8 with one calibration method's ranges.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationLoss {
+    pub calibration: Calibration,
+    /// The metric with every layer quantized.
+    pub value: f64,
+    /// Accuracy with every layer quantized, when the data carries `labels`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
+}
+
+/// The best of `measured`: the highest accuracy where every method has one (the metric breaks
+/// ties), else the smallest metric. `None` when nothing was measured.
+pub fn best_of(measured: &[CalibrationLoss]) -> Option<&CalibrationLoss> {
+    let by_accuracy = measured.iter().all(|m| m.accuracy.is_some());
+    measured.iter().min_by(|x, y| {
+        let accuracy = if by_accuracy {
+            let (ax, ay) = (x.accuracy.unwrap_or(0.0), y.accuracy.unwrap_or(0.0));
+            ay.total_cmp(&ax)
+        } else {
+            std::cmp::Ordering::Equal
+        };
+        accuracy.then(x.value.total_cmp(&y.value))
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,7 +175,20 @@ pub fn profile(
         None => quantize::calibration_data(analysis, options)?,
     };
     let batches = data.batches(batch);
-    let total = prepared.targets.len() as u64 + 2;
+    // Every layer at once with each other calibration method (the profile's own is measured
+    // already).
+    let mut methods = Vec::new();
+    if options.mode == QuantMode::Static {
+        methods.extend(Calibration::COMPARED);
+        if !methods.contains(&options.calibration) {
+            methods.push(options.calibration);
+        }
+    }
+    let others = methods
+        .iter()
+        .filter(|&&c| c != options.calibration)
+        .count();
+    let total = (prepared.targets.len() + 2 + others) as u64;
     progress.report(0, total, "float model");
 
     let threads = options.threads;
@@ -198,9 +247,31 @@ pub fn profile(
             rank: 0,
         });
     }
-    progress.report(total - 1, total, "every layer at once");
+    let mut step = prepared.targets.len() as u64 + 1;
+    progress.report(step, total, "every layer at once");
     let (proto, _) = prepared.rewrite(None)?;
     let (value, accuracy) = reference.compare(&proto, cancel)?;
+    let mut calibrations = Vec::with_capacity(methods.len());
+    for &calibration in &methods {
+        let (value, accuracy) = if calibration == options.calibration {
+            (value, accuracy)
+        } else {
+            step += 1;
+            progress.report(
+                step,
+                total,
+                &format!("every layer at once, {} calibration", calibration.name()),
+            );
+            prepared.recalibrate(calibration);
+            let (proto, _) = prepared.rewrite(None)?;
+            reference.compare(&proto, cancel)?
+        };
+        calibrations.push(CalibrationLoss {
+            calibration,
+            value,
+            accuracy,
+        });
+    }
     progress.report(total, total, "done");
 
     let mut order: Vec<usize> = (0..layers.len()).collect();
@@ -223,5 +294,39 @@ pub fn profile(
             has_labels: data.labels.is_some(),
             seed: options.data.is_none().then_some(options.seed),
         }),
+        best_calibration: best_of(&calibrations).map(|b| b.calibration),
+        calibrations,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measured(calibration: Calibration, value: f64, accuracy: Option<f64>) -> CalibrationLoss {
+        CalibrationLoss {
+            calibration,
+            value,
+            accuracy,
+        }
+    }
+
+    #[test]
+    fn the_best_calibration_is_the_most_accurate_then_the_closest() {
+        let [minmax, percentile, entropy] = Calibration::COMPARED;
+        let by_value = [
+            measured(minmax, 0.03, None),
+            measured(percentile, 0.01, None),
+            measured(entropy, 0.02, None),
+        ];
+        assert_eq!(best_of(&by_value).unwrap().calibration, percentile);
+        // Accuracy first where every method has one; the metric breaks a tie.
+        let by_accuracy = [
+            measured(minmax, 0.03, Some(0.9)),
+            measured(percentile, 0.01, Some(0.8)),
+            measured(entropy, 0.02, Some(0.9)),
+        ];
+        assert_eq!(best_of(&by_accuracy).unwrap().calibration, entropy);
+        assert_eq!(best_of(&[]), None);
+    }
 }

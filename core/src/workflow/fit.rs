@@ -116,8 +116,9 @@ pub enum QuantizeChoice {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QuantizationRequest {
     pub choice: QuantizeChoice,
-    /// Given explicitly. Without it a static re-run keeps its calibration; anything else
-    /// calibrates min-max.
+    /// Given explicitly. Without it a static re-run keeps the calibration it was given; anything
+    /// else calibrates with the best the loss profile measured, else min-max
+    /// (`optimize::quantization::calibration`).
     pub calibration: Option<Calibration>,
     /// One weight scale per tensor. Without it a re-run keeps its choice; a first run uses one
     /// scale per output channel.
@@ -157,26 +158,23 @@ pub fn quantization_plan(
         }
         return Ok(None);
     };
-    let calibration = match (request.calibration, before) {
-        (None, Some(q)) if mode == QuantMode::Static => q.calibration,
-        (given, _) => given.unwrap_or(Calibration::MinMax),
-    };
     let per_channel = !request.per_tensor && before.is_none_or(|q| q.per_channel);
     let loss = project
         .loss_profiles
-        .get(&plan.loss)
-        .and_then(|p| p.quantization.as_ref())
+        .get_key_value(&plan.loss)
+        .and_then(|(name, p)| Some((name.as_str(), p.quantization.as_ref()?)))
         .or_else(|| {
             project
                 .latest_loss_profile()
-                .and_then(|(_, p)| p.quantization.as_ref())
+                .and_then(|(name, p)| Some((name, p.quantization.as_ref()?)))
         })
-        .filter(|q| q.mode == mode);
+        .filter(|(_, q)| q.mode == mode);
+    let calibration = optimize::quantization::calibration(mode, request.calibration, before, loss);
     Ok(Some(optimize::quantization::plan(
         mode,
         calibration,
         per_channel,
-        loss,
+        loss.map(|(_, q)| q),
         &plan.schedule,
     )))
 }

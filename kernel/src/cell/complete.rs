@@ -122,6 +122,7 @@ fn candidates(session: &KernelSession, before: &[String], word: &str) -> Vec<Com
             "percentile",
             "percentile:99.99",
             "percentile:99.9",
+            "entropy",
         ]
         .iter()
         .map(|k| keyword(k, "keyword", None))
@@ -231,6 +232,14 @@ mod tests {
                 44
             )),
             vec!["percentile", "percentile:99.99", "percentile:99.9"]
+        );
+        assert_eq!(
+            texts(&complete(
+                &s,
+                "optimize --quantize static --calibration e",
+                42
+            )),
+            vec!["entropy"]
         );
     }
 

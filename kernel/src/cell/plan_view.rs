@@ -69,6 +69,7 @@ pub fn show(sink: &dyn Sink, name: &str, plan: &PruningPlan) -> Result<()> {
                 format!("{} left float", q.ignore.len())
             }
         ));
+        summary.push_str(&super::quantization::calibration_reason(q));
         for i in &q.ignore {
             summary.push_str(&format!("    float: {} ({})\n", i.name, i.reason));
         }

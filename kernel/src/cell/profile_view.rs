@@ -213,6 +213,11 @@ pub fn loss_summary(name: &str, p: &LossProfile) -> String {
                 _ => String::new(),
             }
         ));
+        out.push_str(&super::quantization::calibration_rows(
+            &q.calibrations,
+            q.best_calibration,
+            &q.metric,
+        ));
     }
     out
 }

@@ -1,7 +1,11 @@
 //! The quantization flags `profile loss`, `optimize` and `benchmark` share, and the lines that
 //! describe a quantization in their results.
 
-use prunekit_core::quantize::{Calibration, QuantMode, Quantized};
+use prunekit_core::format::percent;
+use prunekit_core::quantize::sensitivity::CalibrationLoss;
+use prunekit_core::quantize::{
+    Calibration, CalibrationSource, QuantMode, QuantizationPlan, Quantized,
+};
 use prunekit_core::{Error, Result};
 
 use super::flags::Flags;
@@ -15,13 +19,13 @@ pub fn mode(flag: &str, text: &str) -> Result<QuantMode> {
     })
 }
 
-/// `--calibration minmax|percentile[:P]`, min-max when absent.
+/// `--calibration minmax|percentile[:P]|entropy`, min-max when absent.
 pub fn calibration(flags: &Flags) -> Result<Calibration> {
     match flags.get("--calibration") {
         None => Ok(Calibration::MinMax),
         Some(text) => Calibration::parse(text).ok_or_else(|| {
             Error::Usage(format!(
-                "--calibration {text} is not a calibration; use minmax, percentile, or percentile:P with 50 < P < 100 (such as percentile:99.99)."
+                "--calibration {text} is not a calibration; use minmax, percentile, percentile:P with 50 < P < 100 (such as percentile:99.99), or entropy."
             ))
         }),
     }
@@ -57,4 +61,80 @@ pub fn describe(q: &Quantized) -> String {
         out.push_str(note);
     }
     out
+}
+
+/// The loss profile's comparison of calibration methods, one row each, the best marked: empty
+/// when the profile measured none.
+pub fn calibration_rows(
+    measured: &[CalibrationLoss],
+    best: Option<Calibration>,
+    metric: &str,
+) -> String {
+    if measured.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "  int8 with each calibration (every layer at once; optimize --quantize static uses the best unless --calibration is given):\n",
+    );
+    for m in measured {
+        out.push_str(&format!(
+            "    {:<18} {:>10.3e} {}{}{}\n",
+            m.calibration.name(),
+            m.value,
+            metric.replace('_', " "),
+            m.accuracy
+                .map_or(String::new(), |a| format!(", accuracy {}", percent(a))),
+            if best == Some(m.calibration) {
+                "  <- best"
+            } else {
+                ""
+            }
+        ));
+    }
+    out
+}
+
+/// Why a static plan calibrates as it does, as an indented line; empty when the user named it.
+pub fn calibration_reason(q: &QuantizationPlan) -> String {
+    if q.mode != QuantMode::Static {
+        return String::new();
+    }
+    match &q.calibration_source {
+        CalibrationSource::Named => String::new(),
+        CalibrationSource::Default => format!(
+            "    calibration: {}, the default; `profile loss --quantization` measures minmax, percentile and entropy on the model and the next optimize uses the best.\n",
+            q.calibration.name()
+        ),
+        CalibrationSource::Measured {
+            profile,
+            metric,
+            calibrations,
+        } => {
+            let figure = |m: &CalibrationLoss| {
+                format!(
+                    "{:.3e} {}{}",
+                    m.value,
+                    metric.replace('_', " "),
+                    m.accuracy
+                        .map_or(String::new(), |a| format!(", accuracy {}", percent(a)))
+                )
+            };
+            let chosen = calibrations.iter().find(|m| m.calibration == q.calibration);
+            let others: Vec<String> = calibrations
+                .iter()
+                .filter(|m| m.calibration != q.calibration)
+                .map(|m| format!("{} {}", m.calibration.name(), figure(m)))
+                .collect();
+            format!(
+                "    calibration: {}, the best in loss profile '{profile}' with every layer in int8{}{}.\n",
+                q.calibration.name(),
+                chosen.map_or(String::new(), |m| format!(": {}", figure(m))),
+                if others.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (against {})", others.join("; "))
+                }
+            )
+        }
+    }
 }

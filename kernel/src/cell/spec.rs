@@ -42,7 +42,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "profile",
-        synopsis: "profile perf [--batch N] [--threads N] [--iterations N] [--warmup N] [--flops] [--level S] [--log] [--name NAME]\nprofile loss [--method approx|magnitude|one-shot] [--data FILE.npz] [--samples N] [--batch N] [--levels LIST] [--quantization [--dynamic] [--calibration minmax|percentile[:P]] [--per-tensor]] [--sorted] [--show LAYERS] [--name NAME]",
+        synopsis: "profile perf [--batch N] [--threads N] [--iterations N] [--warmup N] [--flops] [--level S] [--log] [--name NAME]\nprofile loss [--method approx|magnitude|one-shot] [--data FILE.npz] [--samples N] [--batch N] [--levels LIST] [--quantization [--dynamic] [--calibration minmax|percentile[:P]|entropy] [--per-tensor]] [--sorted] [--show LAYERS] [--name NAME]",
         summary: "Profile the current model and save the profile by name in its project file. `perf` times every layer in ONNX Runtime (fused work attributed to its layer) and estimates what pruning each layer would save on a sparsity-aware engine; --flops counts FLOPs instead, running nothing. `loss` measures how much pruning each layer alone hurts: approx (from shapes), magnitude (the weights removed; the default) or one-shot (each layer pruned and the model run on --data FILE.npz, arrays named after the inputs plus optional `labels`, or on seeded random inputs). --quantization adds the int8 sensitivity of each layer: the layer quantized alone (static QDQ, calibrated on the same samples) and run in ONNX Runtime, then every layer at once.",
         flags: &[
             (
@@ -84,7 +84,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             ),
             (
                 "--calibration",
-                "quantization: minmax (default), percentile, or percentile:P (such as percentile:99.99)",
+                "quantization: minmax (default), percentile, percentile:P (such as percentile:99.99) or entropy; every layer at once is also measured with each of minmax, percentile and entropy",
             ),
             (
                 "--per-tensor",
@@ -115,7 +115,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "optimize",
-        synopsis: "optimize [--sparsity S] [--balance B] [--min-sparsity S|off] [--min-speedup X|off] [--min-recovery R|off] [--perf NAME|flops] [--loss NAME|approx] [--epochs E] [--lr INIT[:FINAL]] [--quantize static|dynamic|off] [--calibration minmax|percentile[:P]] [--per-tensor] [--name NAME]",
+        synopsis: "optimize [--sparsity S] [--balance B] [--min-sparsity S|off] [--min-speedup X|off] [--min-recovery R|off] [--perf NAME|flops] [--loss NAME|approx] [--epochs E] [--lr INIT[:FINAL]] [--quantize static|dynamic|off] [--calibration minmax|percentile[:P]|entropy] [--per-tensor] [--name NAME]",
         summary: "Fit a sparsity per prunable layer so the model reaches the target average, cheapest layers first: the cost of pruning each layer blends its loss profile with the time it saves (--balance 0 = performance, 1 = loss). The first prunable layer and grouped convolutions stay dense unless overridden; sparsity a filter removes goes to the other layers. Gives estimates (time, FLOPs, params, recovery) and the training schedule, and saves the optimization by name (default: default). Without --perf and --loss it uses the latest profiles, else FLOPs and the approximation. --quantize adds int8 quantization to the plan: `export model` applies it after pruning, `export recipe` writes a QuantizationModifier for the last epochs, and layers the loss profile's quantization section finds too sensitive (over 1 point of accuracy alone) stay float.",
         flags: &[
             (
@@ -154,7 +154,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             ),
             (
                 "--calibration",
-                "quantization: minmax (default), percentile, or percentile:P",
+                "quantization: minmax, percentile, percentile:P or entropy (default: kept when redone, else the best the loss profile measured, else minmax)",
             ),
             (
                 "--per-tensor",
@@ -174,7 +174,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "export",
-        synopsis: "export recipe PATH [--names MAP.json] | export code PATH [--framework pytorch] [--training] [--recipe FILE] | export model PATH [--data FILE.npz] [--method magnitude|wanda|sparsegpt] [--pattern unstructured|2:4|4:8] [--samples N] [--quantize static|dynamic] [--calibration-data FILE.npz] [--calibration minmax|percentile[:P]] [--per-tensor] [--keep-float LAYERS|auto] [--optimization NAME]",
+        synopsis: "export recipe PATH [--names MAP.json] | export code PATH [--framework pytorch] [--training] [--recipe FILE] | export model PATH [--data FILE.npz] [--method magnitude|wanda|sparsegpt] [--pattern unstructured|2:4|4:8] [--samples N] [--quantize static|dynamic] [--calibration-data FILE.npz] [--calibration minmax|percentile[:P]|entropy] [--per-tensor] [--keep-float LAYERS|auto] [--optimization NAME]",
         summary: "Write the latest (or --optimization) optimization: a SparseML recipe with the modeline the editor reads, PyTorch integration code (--training: a full training loop), or the ONNX model pruned to the plan (by SparseGPT reconstruction from the samples when --data or --calibration-data is given, else by magnitude; --method picks, --pattern 2:4 gives the N:M pattern sparse tensor cores run) and, when the optimization (or --quantize) asks for it, quantized to int8 (--data with labels reports the accuracy before and after; calibration reads --calibration-data, else --data, else generated samples). With --quantize and no optimization yet, the dense model is quantized. The written model is run beside the original and their agreement reported; when it no longer agrees, the first line says so, names the layers the int8 sensitivity blames, and --keep-float repairs it. Files are replaced only once the new one is complete.",
         flags: &[
             ("--optimization", "which optimization (default: the latest)"),
@@ -217,7 +217,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             ),
             (
                 "--calibration",
-                "model: minmax (default), percentile, or percentile:P",
+                "model: minmax (default), percentile, percentile:P or entropy",
             ),
             (
                 "--per-tensor",

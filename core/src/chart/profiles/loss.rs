@@ -397,6 +397,8 @@ mod tests {
             },
             float_accuracy: Some(0.976),
             data: None,
+            calibrations: Vec::new(),
+            best_calibration: None,
         });
         let chart = quantization_layers(&p).unwrap();
         check(

@@ -202,7 +202,10 @@ fn the_int8_models_follow_the_request_then_the_optimization() {
     assert_eq!((asked.mode, asked.seed), (QuantMode::Static, 3));
     plan.quantization = Some(crate::optimize::quantization::plan(
         QuantMode::Static,
-        crate::quantize::Calibration::Percentile { percentile: 99.9 },
+        (
+            crate::quantize::Calibration::Percentile { percentile: 99.9 },
+            crate::quantize::CalibrationSource::Named,
+        ),
         false,
         None,
         &plan.schedule,
