@@ -277,3 +277,51 @@ fn bad_requests_are_errors_not_panics() {
     );
     assert_eq!(w, Array2::<f32>::ones((2, 6)));
 }
+
+/// The benchmark's figure, not a check: `cargo test --release -p prunekit-core --lib
+/// reconstruct::tests::sparsegpt_speed -- --ignored --nocapture`.
+#[test]
+#[ignore = "prints timings"]
+fn sparsegpt_speed() {
+    let (rows, columns) = (512, 4608);
+    // An AR(1) covariance (ρ^|i−j|): positive definite, correlated, and cheap to build.
+    let mut stats = InputStats::new(columns);
+    stats.rows = 1000;
+    stats.xtx = Mat::from_fn(columns, columns, |i, j| {
+        1000.0 * 0.9f64.powi(i.abs_diff(j) as i32)
+    });
+    let mut rng = SplitMix64(1);
+    let w = Array2::from_shape_fn((rows, columns), |_| normal(&mut rng));
+    let rate = rate::matmul_rate();
+    let start = std::time::Instant::now();
+    let factor = sparsegpt::inverse_factor(&stats, 0.01).unwrap();
+    println!(
+        "factorization and inverse alone: {:.2} s, {:.1} GFLOP",
+        start.elapsed().as_secs_f64(),
+        factor.flops / 1e9
+    );
+    drop(factor);
+    for pattern in [Pattern::Unstructured, Pattern::NofM { n: 2, m: 4 }] {
+        let mut out = w.clone();
+        let start = std::time::Instant::now();
+        let report = prune_matrix(
+            Method::SparseGpt,
+            &mut out,
+            Some(&stats),
+            0.5,
+            pattern,
+            &SparseGptSettings::default(),
+        )
+        .unwrap();
+        let seconds = start.elapsed().as_secs_f64();
+        println!(
+            "sparsegpt {rows}×{columns} {}: {seconds:.2} s, {:.1} GFLOP, bound {:.2} s at {:.1} GFLOP/s \
+             (sparsity {:.4})",
+            pattern.name(),
+            report.flops / 1e9,
+            report.flops / rate,
+            rate / 1e9,
+            report.sparsity
+        );
+    }
+}
