@@ -555,10 +555,10 @@ fn repair(
     let mut shift = Vec::new();
     let mut ratio = Vec::new();
     for ((w, p), s) in original.iter().zip(pruned).zip(stats) {
-        let (mean_before, var_before) = row_moments(w, s);
-        let (mean_after, var_after) = row_moments(p, s);
-        shift.extend(mean_before.iter().zip(&mean_after).map(|(b, a)| b - a));
+        shift.extend(super::repair::bias_deltas(w.view(), p.view(), s));
         if matches!(site, RepairSite::BatchNorm { .. }) {
+            let var_before = super::repair::output_variances(w.view(), s);
+            let var_after = super::repair::output_variances(p.view(), s);
             ratio.extend(
                 var_before
                     .iter()
@@ -590,33 +590,6 @@ fn repair(
             }
         }
     }
-}
-
-/// Each row's mean output `w·μ` and variance `w Σ wᵀ` on the calibration inputs.
-fn row_moments(weight: &Array2<f32>, stats: &super::InputStats) -> (Vec<f64>, Vec<f64>) {
-    let (rows, cols) = weight.dim();
-    let mean = stats.mean();
-    let n = stats.rows.max(1) as f64;
-    let w = faer::Mat::<f64>::from_fn(rows, cols, |r, c| weight[[r, c]] as f64);
-    let mut product = faer::Mat::<f64>::zeros(rows, cols);
-    faer::linalg::matmul::matmul(
-        product.as_mut(),
-        faer::Accum::Replace,
-        w.as_ref(),
-        stats.xtx.as_ref(),
-        1.0 / n,
-        faer::Par::rayon(0),
-    );
-    let means: Vec<f64> = (0..rows)
-        .map(|r| (0..cols).map(|c| w[(r, c)] * mean[c]).sum())
-        .collect();
-    let variances = (0..rows)
-        .map(|r| {
-            let second: f64 = (0..cols).map(|c| product[(r, c)] * w[(r, c)]).sum();
-            (second - means[r] * means[r]).max(0.0)
-        })
-        .collect();
-    (means, variances)
 }
 
 #[cfg(test)]
