@@ -5,7 +5,8 @@
 //! does not depend on another of them, collects all their inputs in one ONNX Runtime pass over
 //! the samples (`collect`), prunes each weight (`prune_matrix`), writes it back where it is
 //! stored, and, with repair on, shifts the layer's bias (or the running mean of the
-//! BatchNormalization after it) so that each output's mean on the calibration inputs is kept.
+//! BatchNormalization after it) so that each output's mean on the calibration inputs is kept;
+//! a BatchNormalization's running variance follows its input's variance too.
 //! Magnitude pruning needs no samples and no run.
 
 use std::collections::{HashMap, HashSet};
@@ -31,7 +32,8 @@ pub struct OneShotPruning {
     pub method: Method,
     pub pattern: Pattern,
     pub settings: SparseGptSettings,
-    /// Keep each output's mean on the calibration inputs (bias or BatchNormalization mean).
+    /// Keep each output's mean on the calibration inputs (bias or BatchNormalization mean; the
+    /// BatchNormalization's variance re-estimated too).
     pub repair: bool,
 }
 
@@ -54,7 +56,8 @@ pub struct LayerOutcome {
     /// SparseGPT: input columns never active on the samples, whose weights were zeroed (beyond
     /// the sparsity asked).
     pub dead_columns: usize,
-    /// The tensor repair shifted: the bias, or the BatchNormalization's running mean.
+    /// The tensor repair shifted: the bias, or the BatchNormalization's running mean (its
+    /// running variance rescaled beside it).
     pub repaired: Option<String>,
     pub seconds: f64,
 }
@@ -82,8 +85,12 @@ enum RepairSite {
         home: Home,
         scale: f64,
     },
-    /// The running mean of the BatchNormalization that reads the outputs.
-    BatchNorm { name: String, home: Home },
+    /// The running mean (and variance) of the BatchNormalization that reads the outputs.
+    BatchNorm {
+        name: String,
+        home: Home,
+        variance: Option<Home>,
+    },
 }
 
 struct Target<'a> {
@@ -345,7 +352,17 @@ fn repair_site(
                     graph.node[c].input.get(3).and_then(|m| constant(m))
                 && numel(&dims) == outputs
             {
-                return Some(RepairSite::BatchNorm { name, home });
+                let variance = graph.node[c]
+                    .input
+                    .get(4)
+                    .and_then(|v| constant(v))
+                    .filter(|(_, _, dims)| numel(dims) == outputs)
+                    .map(|(_, home, _)| home);
+                return Some(RepairSite::BatchNorm {
+                    name,
+                    home,
+                    variance,
+                });
             }
             let (name, home, dims) = constant(node_proto.input.get(2)?)?;
             (numel(&dims) == outputs).then_some(RepairSite::Bias {
@@ -526,30 +543,10 @@ fn prune_layer(
     ))
 }
 
-/// The shift of each output's mean that pruning caused, `(W − Ŵ)·mean(x)`, all groups in output
-/// order.
-fn output_shift(
-    original: &[Array2<f32>],
-    pruned: &[Array2<f32>],
-    stats: &[super::InputStats],
-) -> Vec<f64> {
-    let mut shift = Vec::new();
-    for ((w, p), s) in original.iter().zip(pruned).zip(stats) {
-        let mean = s.mean();
-        for (wr, pr) in w.rows().into_iter().zip(p.rows()) {
-            shift.push(
-                wr.iter()
-                    .zip(pr.iter())
-                    .zip(&mean)
-                    .map(|((&a, &b), &m)| (a as f64 - b as f64) * m)
-                    .sum(),
-            );
-        }
-    }
-    shift
-}
-
-/// Writes the repair: a bias grows by the shift, a BatchNormalization's mean drops by it.
+/// Writes the repair: a bias grows by each output's mean shift `(W − Ŵ)·μ`; a
+/// BatchNormalization's running mean drops by it, and its running variance follows the outputs'
+/// variance on the calibration inputs (`var · var̂ / var₀`), as re-estimating its statistics
+/// would.
 fn repair(
     graph: &mut GraphProto,
     site: &RepairSite,
@@ -557,21 +554,44 @@ fn repair(
     pruned: &[Array2<f32>],
     stats: &[super::InputStats],
 ) {
-    let shift = output_shift(original, pruned, stats);
-    let (home, sign) = match site {
-        RepairSite::Bias { home, scale, .. } => (*home, *scale),
-        RepairSite::BatchNorm { home, .. } => (*home, -1.0),
-    };
-    let Some(mut values) = weight::stored(graph, home).and_then(|t| to_f32(&t)) else {
-        return;
-    };
-    if values.len() != shift.len() {
-        return;
+    let mut shift = Vec::new();
+    let mut ratio = Vec::new();
+    for ((w, p), s) in original.iter().zip(pruned).zip(stats) {
+        shift.extend(super::repair::bias_deltas(w.view(), p.view(), s));
+        if matches!(site, RepairSite::BatchNorm { .. }) {
+            let var_before = super::repair::output_variances(w.view(), s);
+            let var_after = super::repair::output_variances(p.view(), s);
+            ratio.extend(
+                var_before
+                    .iter()
+                    .zip(&var_after)
+                    .map(|(b, a)| if *b > 0.0 && *a > 0.0 { a / b } else { 1.0 }),
+            );
+        }
     }
-    for (v, s) in values.iter_mut().zip(&shift) {
-        *v = (*v as f64 + sign * s) as f32;
+    let update = |graph: &mut GraphProto, home: Home, change: &dyn Fn(usize, f64) -> f64| {
+        let Some(mut values) = weight::stored(graph, home).and_then(|t| to_f32(&t)) else {
+            return;
+        };
+        if values.len() != shift.len() {
+            return;
+        }
+        for (i, v) in values.iter_mut().enumerate() {
+            *v = change(i, *v as f64) as f32;
+        }
+        weight::write_f32(graph, home, &values);
+    };
+    match site {
+        RepairSite::Bias { home, scale, .. } => {
+            update(graph, *home, &|i, v| v + scale * shift[i]);
+        }
+        RepairSite::BatchNorm { home, variance, .. } => {
+            update(graph, *home, &|i, v| v - shift[i]);
+            if let Some(variance) = variance {
+                update(graph, *variance, &|i, v| v * ratio[i]);
+            }
+        }
     }
-    weight::write_f32(graph, home, &values);
 }
 
 #[cfg(test)]

@@ -380,3 +380,46 @@ fn samples_the_model_cannot_take_are_named_with_their_shapes() {
         "{err}"
     );
 }
+
+#[test]
+fn repair_keeps_a_batch_normalizations_output_mean_and_variance() {
+    // conv2 alone pruned: its BatchNormalization's running mean and variance follow the pruned
+    // outputs, so what the BatchNormalization emits keeps its mean and spread per channel.
+    let (model, analysis, train, _) = digits();
+    let bn = "/bn2/BatchNormalization_output_0";
+    let moments = |proto: &ModelProto| -> Vec<(f64, f64)> {
+        let with = crate::model::with_outputs(proto, &[bn.into()]);
+        let mut s = ModelSession::from_proto(&with, &SessionOptions::default()).unwrap();
+        let out = s.run(&train.batches(256).remove(0).inputs).unwrap();
+        let y = &out.iter().find(|(n, _)| n == bn).unwrap().1;
+        y.axis_iter(ndarray::Axis(1))
+            .map(|c| {
+                let m = c.iter().map(|&v| v as f64).sum::<f64>() / c.len() as f64;
+                let v = c.iter().map(|&x| (x as f64 - m).powi(2)).sum::<f64>() / c.len() as f64;
+                (m, v)
+            })
+            .collect()
+    };
+    let dense = moments(&model.proto);
+    let gap = |repair: bool| -> f64 {
+        let pruned = prune_model(
+            &model,
+            &analysis,
+            &[("/conv2/Conv_output_0".to_string(), 0.7)],
+            &options(Method::Wanda, Pattern::Unstructured, repair),
+            &train,
+            64,
+            &NoProgress,
+            &Cancel::default(),
+        )
+        .unwrap();
+        moments(&pruned.proto)
+            .iter()
+            .zip(&dense)
+            .map(|((m, v), (m0, v0))| (m - m0).abs().max((v / v0 - 1.0).abs()))
+            .fold(0.0, f64::max)
+    };
+    let (without, with) = (gap(false), gap(true));
+    assert!(without > 0.05, "pruning moved the statistics: {without}");
+    assert!(with < 0.01, "repair kept them: {with} (without: {without})");
+}
