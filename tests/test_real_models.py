@@ -27,7 +27,7 @@ from real_models import ocr, shapes
 # test fails loudly once it passes, so the mark comes off.
 MAGNITUDE_RUINS_IT = pytest.mark.xfail(
     strict=True, reason="50% magnitude pruning without retraining ruins PP-OCRv4 (CER 100%): "
-                        "reconstruction pruning is issue 17")
+                        "SparseGPT keeps it (test_export_reconstructed_model)")
 
 OCR_SAMPLES = 96
 DETECTOR_SAMPLES = 6
@@ -248,6 +248,28 @@ def test_export_pruned_model(case, folder):
     what = "CER" if case.ocr else "relative output error"
     print(f"\n{case.id}: pruned to 50% sparsity, {what} {figure:.2%}")
     assert figure <= case.pruned_bound
+
+
+@pytest.mark.parametrize("pattern", ["unstructured", "2:4"])
+@pytest.mark.parametrize("case", [c for c in OCR if c.prunable], ids=ids([c for c in OCR if c.prunable]))
+def test_export_reconstructed_model(case, folder, pattern):
+    # Every prunable layer but the first (the optimizer's rule) at half its weights: SparseGPT from
+    # the rendered calibration text keeps the reading where magnitude loses it.
+    [layers] = prunekit(case, folder, "layers")
+    first = next(layer["name"] for layer in layers["layers"] if layer["prunable"])
+    *_, export = prunekit(case, folder, "optimize --sparsity 0.5", "override re:.* 0.5",
+                          f"override {first} off",
+                          f"export model pruned.onnx --calibration-data cal.npz --pattern {pattern}",
+                          timeout=600)
+    assert export["pruning"]["method"] == "sparsegpt" and export["layers"]
+    figure = measure(case, folder / "pruned.onnx")
+    base = measure(case, cached(case.file))
+    print(f"\n{case.id}: SparseGPT {pattern}, every layer but the first at 50%, CER {figure:.2%} (float {base:.2%}, "
+          f"{export['pruning']['seconds']:.1f} s)")
+    # PP-OCRv4 stays within a point of float (measured 0.41% and 0.62%, float 0.41%); ddddocr's
+    # smaller CNN loses one to two (1.24% and 2.48%; 128 calibration strings instead of 32 change
+    # nothing), against magnitude's 100% on PP-OCRv4.
+    assert figure <= base + (0.01 if case.id == "ppocrv4-rec" else 0.03)
 
 
 @pytest.mark.parametrize("case", writing(PRUNABLE))

@@ -136,13 +136,7 @@ pub fn export(
 fn pruning_request(flags: &Flags) -> Result<PruningRequest> {
     let method = flags
         .get("--method")
-        .map(|text| {
-            Method::parse(text).ok_or_else(|| {
-                Error::Usage(format!(
-                    "--method {text} is not a pruning method; use magnitude, wanda or sparsegpt."
-                ))
-            })
-        })
+        .map(|text| pruning_method("--method", text))
         .transpose()?;
     let pattern = flags
         .get("--pattern")
@@ -160,6 +154,15 @@ fn pruning_request(flags: &Flags) -> Result<PruningRequest> {
         method,
         pattern,
         samples,
+    })
+}
+
+/// A pruning method named by `flag`.
+pub(super) fn pruning_method(flag: &str, text: &str) -> Result<Method> {
+    Method::parse(text).ok_or_else(|| {
+        Error::Usage(format!(
+            "{flag} {text} is not a pruning method; use magnitude, wanda or sparsegpt."
+        ))
     })
 }
 

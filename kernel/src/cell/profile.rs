@@ -132,6 +132,7 @@ fn loss(
             "--name",
             "--show",
             "--calibration",
+            "--prune",
         ],
         &["--sorted", "--quantization", "--dynamic", "--per-tensor"],
     )?;
@@ -153,6 +154,12 @@ fn loss(
     }
     if flags.has("--dynamic") {
         super::quantization::no_calibration_flags(&flags, &["--calibration"])?;
+    }
+    if flags.has("--prune") && method != LossMethod::OneShot {
+        return Err(Error::Usage(
+            "--prune applies to --method one-shot only, which prunes each layer and runs the model."
+                .into(),
+        ));
     }
     if method != LossMethod::OneShot {
         // The quantization profile runs the model too, on --data or generated samples.
@@ -194,6 +201,11 @@ fn loss(
                 batch: flags.count("--batch", 1)?,
                 threads: session.settings.threads,
                 seed: session.settings.seed,
+                prune: flags
+                    .get("--prune")
+                    .map(|text| super::export::pruning_method("--prune", text))
+                    .transpose()?
+                    .unwrap_or(prunekit_core::reconstruct::Method::Magnitude),
             };
             let model = prunekit_core::load(&loaded.path)?;
             let progress = ProgressDisplay::start(sink, "pruning each layer");

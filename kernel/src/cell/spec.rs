@@ -42,7 +42,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "profile",
-        synopsis: "profile perf [--batch N] [--threads N] [--iterations N] [--warmup N] [--flops] [--level S] [--log] [--name NAME]\nprofile loss [--method approx|magnitude|one-shot] [--data FILE.npz] [--samples N] [--batch N] [--levels LIST] [--quantization [--dynamic] [--calibration minmax|percentile[:P]|entropy] [--per-tensor]] [--sorted] [--show LAYERS] [--name NAME]",
+        synopsis: "profile perf [--batch N] [--threads N] [--iterations N] [--warmup N] [--flops] [--level S] [--log] [--name NAME]\nprofile loss [--method approx|magnitude|one-shot] [--prune magnitude|wanda|sparsegpt] [--data FILE.npz] [--samples N] [--batch N] [--levels LIST] [--quantization [--dynamic] [--calibration minmax|percentile[:P]|entropy] [--per-tensor]] [--sorted] [--show LAYERS] [--name NAME]",
         summary: "Profile the current model and save the profile by name in its project file. `perf` times every layer in ONNX Runtime (fused work attributed to its layer) and estimates what pruning each layer would save on a sparsity-aware engine; --flops counts FLOPs instead, running nothing. `loss` measures how much pruning each layer alone hurts: approx (from shapes), magnitude (the weights removed; the default) or one-shot (each layer pruned and the model run on --data FILE.npz, arrays named after the inputs plus optional `labels`, or on seeded random inputs). --quantization adds the int8 sensitivity of each layer: the layer quantized alone (static QDQ, calibrated on the same samples) and run in ONNX Runtime, then every layer at once.",
         flags: &[
             (
@@ -85,6 +85,10 @@ pub const COMMANDS: &[CommandSpec] = &[
             (
                 "--calibration",
                 "quantization: minmax (default), percentile, percentile:P (such as percentile:99.99) or entropy; every layer at once is also measured with each of minmax, percentile and entropy",
+            ),
+            (
+                "--prune",
+                "one-shot: how each layer is pruned at each level: magnitude (default), wanda or sparsegpt (these read --data), as `export model --method` will prune it",
             ),
             (
                 "--per-tensor",

@@ -26,6 +26,9 @@ use super::prune;
 use crate::error::{Error, Result, Sentence, Setting};
 use crate::model::tensor;
 use crate::progress::{Cancel, Progress};
+use crate::reconstruct::collect::Collector;
+use crate::reconstruct::layout::{self, WeightLayout};
+use crate::reconstruct::{self, InputStats, Method, Pattern, SparseGptSettings};
 use crate::runtime::batch::{analysis_batch, dataset};
 use crate::runtime::metric::{self, Accumulator, Comparison};
 use crate::runtime::{build_session, to_f32, to_value};
@@ -44,6 +47,9 @@ pub struct OneShotOptions {
     /// Cores to use; `None` for all.
     pub threads: Option<usize>,
     pub seed: u64,
+    /// How each layer is pruned at each level: magnitude, or reconstructed from the inputs the
+    /// layer sees on the samples (Wanda, SparseGPT), as `export model --method` will prune it.
+    pub prune: Method,
 }
 
 pub fn profile(
@@ -61,6 +67,15 @@ pub fn profile(
                 .text(format!(": {why}.")),
         )
     })?;
+    if options.prune.needs_samples() && options.data.is_none() {
+        return Err(Sentence::new(format!(
+            "pruning by {} reads the inputs each layer sees on real samples; give ",
+            options.prune.name()
+        ))
+        .setting(Setting::Data)
+        .text(" FILE.npz.")
+        .into());
+    }
     let mut skipped = not_prunable(analysis);
     let default_samples = analysis_batch(analysis);
     let (data, batch) = dataset(
@@ -185,6 +200,7 @@ pub fn profile(
         baseline_correct,
         samples: data.samples,
         levels: &options.levels,
+        prune: options.prune,
     };
 
     // Largest downstream part first, so the last layer to finish is a short one.
@@ -223,7 +239,7 @@ pub fn profile(
                             done.fetch_add(1, Ordering::SeqCst);
                             *last_step.lock().unwrap() = format!("{} at {level}", layer.name);
                         };
-                        let result = shared.layer(part, intra, cancel, &report);
+                        let result = shared.layer(layer, part, intra, cancel, &report);
                         if let Ok(r) = &result {
                             evaluated_flops
                                 .fetch_add(flops_of(part) * r.levels_run as u64, Ordering::SeqCst);
@@ -276,8 +292,10 @@ pub fn profile(
     });
     let seconds = started.elapsed().as_secs_f64();
     profile.seconds = seconds;
+    profile.pruned_by = Some(options.prune);
     profile.notes.push(format!(
-        "Each layer was pruned alone by magnitude and the model run on {} {} sample{} in batches of {batch}; values are the {} of the outputs from the unpruned model's.",
+        "Each layer was pruned alone by {} and the model run on {} {} sample{} in batches of {batch}; values are the {} of the outputs from the unpruned model's.",
+        options.prune.name(),
         data.samples,
         if options.data.is_some() { "given" } else { "generated" },
         if data.samples == 1 { "" } else { "s" },
@@ -307,6 +325,7 @@ struct Shared<'a> {
     baseline_correct: Option<usize>,
     samples: usize,
     levels: &'a [f64],
+    prune: Method,
 }
 
 struct LayerResult {
@@ -319,6 +338,7 @@ struct LayerResult {
 impl Shared<'_> {
     fn layer(
         &self,
+        layer: &Layer,
         part: &Downstream,
         intra_threads: usize,
         cancel: &Cancel,
@@ -326,6 +346,10 @@ impl Shared<'_> {
     ) -> Result<LayerResult> {
         let (weights, dims) = self.weight(part)?;
         let order = prune::magnitude_order(&weights);
+        let reconstruct = match self.prune {
+            Method::Magnitude => None,
+            method => Some(self.reconstruction(layer, part, method)?),
+        };
         let zeros = weights.iter().filter(|w| **w == 0.0).count();
         let mut types = HashMap::new();
         for name in &part.inputs {
@@ -363,7 +387,10 @@ impl Shared<'_> {
                 (pv, pa)
             } else {
                 levels_run += 1;
-                let pruned = prune::pruned(&weights, &order, level);
+                let pruned = match &reconstruct {
+                    None => prune::pruned(&weights, &order, level),
+                    Some(r) => r.pruned(&weights, level, &layer.name)?,
+                };
                 let tensor = Tensor::from_array((shape.clone(), pruned))
                     .map_err(|e| {
                         Error::Runtime(format!(
@@ -382,6 +409,29 @@ impl Shared<'_> {
             values,
             accuracy: baseline_accuracy.map(|_| accuracy),
             levels_run,
+        })
+    }
+
+    /// What pruning `layer` by `method` needs: its weight as matrices and the statistics of the
+    /// inputs it sees on the samples (those of the unpruned model, from the baseline run).
+    fn reconstruction(&self, layer: &Layer, part: &Downstream, method: Method) -> Result<Reconstruction> {
+        let node = part.nodes[0];
+        let layout = layout::of(layer, &self.model.graph().node[node], self.planner.index())
+            .map_err(|why| Error::Usage(format!("{} cannot prune it: {why}", method.name())))?;
+        let mut collector = Collector::new(&layer.name, &layout);
+        for values in self.cache {
+            let value = values.get(&layout.input).ok_or_else(|| {
+                Error::Runtime(format!(
+                    "the baseline run did not keep '{}', the layer's input.",
+                    layout.input
+                ))
+            })?;
+            collector.add(to_f32(&layout.input, &value.view())?.view())?;
+        }
+        Ok(Reconstruction {
+            method,
+            layout: layout.layout,
+            stats: collector.stats,
         })
     }
 
@@ -605,6 +655,31 @@ fn compute_bound_note(
     ))
 }
 
+/// A layer pruned by Wanda or SparseGPT at any level, from its inputs' statistics.
+struct Reconstruction {
+    method: Method,
+    layout: WeightLayout,
+    stats: Vec<InputStats>,
+}
+
+impl Reconstruction {
+    fn pruned(&self, weights: &[f32], level: f64, layer: &str) -> Result<Vec<f32>> {
+        let mut matrices = self.layout.to_matrices(weights);
+        for (matrix, stats) in matrices.iter_mut().zip(&self.stats) {
+            reconstruct::prune_matrix(
+                self.method,
+                matrix,
+                Some(stats),
+                level,
+                Pattern::Unstructured,
+                &SparseGptSettings::default(),
+            )
+            .map_err(|e| Error::Usage(format!("layer {layer}: {e}")))?;
+        }
+        Ok(self.layout.from_matrices(&matrices))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -624,6 +699,7 @@ mod tests {
             batch: None,
             threads: Some(2),
             seed: 0,
+            prune: Method::Magnitude,
         }
     }
 

@@ -407,8 +407,7 @@ fn repair_keeps_a_batch_normalizations_output_mean_and_variance() {
             &analysis,
             &[("/conv2/Conv_output_0".to_string(), 0.7)],
             &options(Method::Wanda, Pattern::Unstructured, repair),
-            &train,
-            64,
+            Some((&train, 64)),
             &NoProgress,
             &Cancel::default(),
         )
