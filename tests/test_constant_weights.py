@@ -227,10 +227,12 @@ def test_quantized_exports_agree_with_the_float_model(work):
 
 
 def test_pruned_export_writes_each_weight_where_it_was(work):
-    _, plan, recipe, pruned, both = prunekit(
+    _, plan, recipe, pruned, both, sparsegpt = prunekit(
         work, "load weights.onnx", "optimize --sparsity 0.7", "export recipe out/r.recipe.yaml",
-        "export model out/pruned.onnx --data digits_test.npz",
-        "export model out/pq.onnx --quantize static --calibration-data digits_train.npz")
+        "export model out/pruned.onnx --data digits_test.npz --method magnitude",
+        "export model out/pq.onnx --quantize static --calibration-data digits_train.npz "
+        "--method magnitude",
+        "export model out/sgpt.onnx --calibration-data digits_train.npz")
     planned = {l["weight"]: l["sparsity"] for l in plan["layers"] if l["sparsity"]}
     assert len(planned) >= 2, plan["layers"]
     assert sorted(recipe["layers_pruned"]) == sorted(planned)
@@ -255,6 +257,17 @@ def test_pruned_export_writes_each_weight_where_it_was(work):
             measured = next(l["sparsity"] for l in pruned["layers"] if l["weight"] == weight)
             assert zeros == pytest.approx(measured)
             assert abs(zeros - planned[weight]) <= 1 / after.size, (weight, zeros)
+
+    # SparseGPT writes each weight (and the BatchNormalization statistics it repairs) where it
+    # was too, at the planned sparsity.
+    assert sparsegpt["pruning"]["method"] == "sparsegpt"
+    reconstructed = onnx.load(work / "out" / "sgpt.onnx")
+    assert [t.name for t in reconstructed.graph.initializer] == \
+        [t.name for t in original.graph.initializer]
+    for weight in planned:
+        after, home_after = stored(reconstructed, weight)
+        assert home_after == stored(original, weight)[1], weight
+        assert abs(float(np.mean(after == 0)) - planned[weight]) <= 1 / after.size, weight
 
     x = np.load(work / "digits_test.npz")["input"]
     np.testing.assert_allclose(logits(work / "out" / "pruned.onnx", x),

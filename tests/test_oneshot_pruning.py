@@ -63,16 +63,17 @@ def weights(model: Path) -> dict[str, np.ndarray]:
     return {t.name: numpy_helper.to_array(t) for t in onnx.load(model).graph.initializer}
 
 
-UNIFORM_70 = ("optimize --sparsity 0.7", "override re:.* 0.7")
+# The flow: a one-shot profile, then the plain 70% plan (the first layer stays dense).
+PLAN_70 = ("profile loss --method one-shot --data digits_train.npz", "optimize --sparsity 0.7")
 
 
 def export(folder: Path, out: str, flags: str) -> dict:
-    return results(folder, "load digits_cnn.onnx", *UNIFORM_70,
+    return results(folder, "load digits_cnn.onnx", *PLAN_70,
                    f"export model {out} --data digits_test.npz {flags}")[-1]
 
 
 def test_sparsegpt_keeps_the_digits_cnn_accurate_where_magnitude_does_not(digits):
-    calibrate = "--calibration-data digits_train.npz"
+    calibrate = "--calibration-data digits_train.npz --samples 256"
     magnitude = export(digits, "magnitude.onnx", "--method magnitude")
     wanda = export(digits, "wanda.onnx", f"--method wanda {calibrate}")
     sparsegpt = export(digits, "sparsegpt.onnx", calibrate)
@@ -81,15 +82,17 @@ def test_sparsegpt_keeps_the_digits_cnn_accurate_where_magnitude_does_not(digits
     figures = {name: accuracy(digits / f"{name}.onnx", test)
                for name in ("magnitude", "wanda", "sparsegpt")}
     dense = accuracy(digits / "digits_cnn.onnx", test)
-    print(f"\ndigits CNN, every layer at 70%: dense {dense:.1%}, "
+    print(f"\ndigits CNN, the 70% plan: dense {dense:.1%}, "
           + ", ".join(f"{k} {v:.1%}" for k, v in figures.items()))
-    # The figures the export reports are ONNX Runtime's on the written file.
+    # The figures the export reports are ONNX Runtime's on the written file, and every method
+    # prunes each layer exactly to the plan.
     for name, written in (("magnitude", magnitude), ("wanda", wanda), ("sparsegpt", sparsegpt)):
         assert written["accuracy"]["after"] == pytest.approx(figures[name]), name
-        for layer in written["layers"]:
-            assert layer["sparsity"] == pytest.approx(0.7, abs=0.01), layer
+        assert [l["sparsity"] for l in written["layers"]] == \
+            pytest.approx([l["sparsity"] for l in magnitude["layers"]], abs=0.01), name
+    # Measured: dense 97.6%, magnitude 89.8%, wanda 89.8%, sparsegpt 96.4%.
     assert figures["sparsegpt"] >= dense - 0.02
-    assert figures["sparsegpt"] > figures["magnitude"]
+    assert figures["sparsegpt"] > figures["magnitude"] + 0.03
     # Reconstruction read the calibration split, not the held-out one.
     assert sparsegpt["pruning"]["samples"]["source"].endswith("digits_train.npz")
 

@@ -75,7 +75,7 @@ def test_exports_validate_load_compile_and_carry_the_plan(digits):
     out = run(digits, "load digits_cnn.onnx", "profile loss --method one-shot --data digits_test.npz",
               "settings epochs=90 lr=0.1:0.001", "optimize --sparsity 0.7",
               "export recipe digits_cnn.recipe.yaml", "export code integrate.py",
-              "export code train.py --training", "export model pruned.onnx --data digits_test.npz")
+              "export code train.py --training", "export model pruned.onnx --data digits_test.npz --method magnitude")
     plan, recipe_out, _, _, model_out = out[3], out[4], out[5], out[6], out[7]
 
     text = (digits / "digits_cnn.recipe.yaml").read_text()

@@ -67,11 +67,12 @@ def check_executed(nb: nbformat.NotebookNode) -> None:
                 tables += 1
 
     # A chart from each `layers`, three from `profile perf`, three from `profile loss
-    # --quantization`, two from `optimize` and from `override`, four from `benchmark --quantize`
-    # (iterations, batch scaling, dense against pruned, speedups over dense); a table from every
-    # one of the 13 code cells.
-    assert charts == 16, f"expected 1 + 1 + 3 + 3 + 2 + 2 + 4 charts, got {charts}"
-    assert tables == len(code_cells) == 13, f"expected a table from every code cell, got {tables}"
+    # --quantization`, two from `profile loss --prune sparsegpt`, one from `profiles --compare`
+    # (magnitude against sparsegpt), two from `optimize` and from `override`, four from
+    # `benchmark --quantize` (iterations, batch scaling, dense against pruned, speedups over
+    # dense); a table from every one of the 15 code cells.
+    assert charts == 19, f"expected 1 + 1 + 3 + 3 + 2 + 1 + 2 + 2 + 4 charts, got {charts}"
+    assert tables == len(code_cells) == 15, f"expected a table from every code cell, got {tables}"
 
     load_json = next(o for o in code_cells[0].outputs if o.output_type == "execute_result"
                      ).data[RESULT_MIME]
@@ -85,7 +86,10 @@ def check_executed(nb: nbformat.NotebookNode) -> None:
     assert len(flops) == 5 and flops == sorted(flops, reverse=True), flops
 
     def result_of(command: str) -> dict:
-        cell = next(c for c in code_cells if c.source.startswith(command))
+        # The cell that runs `command`, with flags or without ("profiles" is not "profiles
+        # --compare": an exact command is matched first).
+        cell = next((c for c in code_cells if c.source == command), None) or next(
+            c for c in code_cells if c.source.startswith(command + " "))
         return next(o for o in cell.outputs if o.output_type == "execute_result").data[RESULT_MIME]
 
     perf = result_of("profile perf")
@@ -97,11 +101,20 @@ def check_executed(nb: nbformat.NotebookNode) -> None:
     int8 = loss["quantization"]
     assert len(int8["layers"]) == 4
     assert abs(int8["model"]["accuracy"] - int8["float_accuracy"]) <= 0.01, int8["model"]
+    sparsegpt = result_of("profile loss --method one-shot --prune sparsegpt")
+    assert sparsegpt["pruned_by"] == "sparsegpt"
+    compared = result_of("profiles --compare")["compare"]
+    assert [p["name"] for p in compared] == ["one-shot", "sparsegpt"]
+    # Reconstruction makes pruning cost less, layer by layer, summed over the layers.
+    total = [sum(layer["integral"] for layer in p["layers"]) for p in compared]
+    assert total[1] < total[0], total
     names = [p["name"] for p in result_of("profiles")["profiles"]]
-    assert names == ["baseline", "one-shot"], names
+    assert names == ["baseline", "one-shot", "sparsegpt"], names
     plan = result_of("override")
     assert abs(plan["achieved"] - 0.7) <= 0.01 and plan["schedule"]["end_epoch"] == 53
-    assert result_of("export model")["accuracy"]["before"] > 0.95
+    exported = result_of("export model")
+    assert exported["accuracy"]["before"] > 0.95
+    assert exported["pruning"]["method"] == "sparsegpt"
     bench = result_of("benchmark")
     assert {(r["model"], r["batch"]) for r in bench["runs"]} == {
         (m, b) for m in ("dense", "quantized", "pruned", "pruned+quantized") for b in (1, 16)}
@@ -127,7 +140,8 @@ def test_quickstart_runs_with_nbclient(tmp_path: Path) -> None:
     examples.mkdir(parents=True)
     model.parent.mkdir(parents=True)
     shutil.copy(DIGITS, model)
-    shutil.copy(DIGITS.with_name("digits_test.npz"), model.with_name("digits_test.npz"))
+    for data in ("digits_test.npz", "digits_train.npz"):
+        shutil.copy(DIGITS.with_name(data), model.with_name(data))
     nb = nbformat.read(QUICKSTART, as_version=4)
     client = NotebookClient(nb, kernel_name=KERNEL_NAME, timeout=30,
                             resources={"metadata": {"path": str(examples)}})
