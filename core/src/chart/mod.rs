@@ -25,7 +25,8 @@ pub use kit::style::MAX_BARS;
 pub use layers::params_and_flops;
 pub use plan::{plan_schedule, plan_sparsity};
 pub use profiles::{
-    loss_compare, loss_curves, loss_layers, perf_layers, perf_op_types, perf_speedup, quantization_layers,
+    loss_compare, loss_curves, loss_layers, perf_layers, perf_op_types, perf_speedup,
+    quantization_layers,
 };
 
 use std::fmt;

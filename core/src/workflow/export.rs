@@ -11,8 +11,8 @@ use crate::model::{self, Model};
 use crate::optimize::PruningPlan;
 use crate::project::ProjectFile;
 use crate::quantize::CALIBRATION_SAMPLES;
-use crate::reconstruct::Method;
 use crate::quantize::{QuantizationPlan, QuantizeOptions, Quantized};
+use crate::reconstruct::Method;
 use crate::runtime::Dataset;
 use crate::runtime::batch::dataset;
 

@@ -222,7 +222,11 @@ pub fn loss_compare(profiles: &[(&str, &LossProfile)]) -> Result<Chart> {
         })
         .collect();
     if rows.is_empty() {
-        return render(&empty_scene(&heading, &caption, "no layers in the profiles"));
+        return render(&empty_scene(
+            &heading,
+            &caption,
+            "no layers in the profiles",
+        ));
     }
     let chart = BarChart {
         heading,

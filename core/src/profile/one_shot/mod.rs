@@ -414,7 +414,12 @@ impl Shared<'_> {
 
     /// What pruning `layer` by `method` needs: its weight as matrices and the statistics of the
     /// inputs it sees on the samples (those of the unpruned model, from the baseline run).
-    fn reconstruction(&self, layer: &Layer, part: &Downstream, method: Method) -> Result<Reconstruction> {
+    fn reconstruction(
+        &self,
+        layer: &Layer,
+        part: &Downstream,
+        method: Method,
+    ) -> Result<Reconstruction> {
         let node = part.nodes[0];
         let layout = layout::of(layer, &self.model.graph().node[node], self.planner.index())
             .map_err(|why| Error::Usage(format!("{} cannot prune it: {why}", method.name())))?;

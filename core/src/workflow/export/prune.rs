@@ -4,9 +4,11 @@
 
 use std::path::PathBuf;
 
+use crate::ModelAnalysis;
 use crate::error::{Result, Sentence, Setting};
 use crate::export;
 use crate::model::Model;
+use crate::model::onnx::ModelProto;
 use crate::optimize::PruningPlan;
 use crate::progress::{Cancel, Progress};
 use crate::quantize::CALIBRATION_SAMPLES;
@@ -14,8 +16,6 @@ use crate::reconstruct::sequence::{self, LayerOutcome, OneShotPruning};
 use crate::reconstruct::{Method, Pattern, SparseGptSettings};
 use crate::runtime::DataInfo;
 use crate::runtime::batch::dataset;
-use crate::ModelAnalysis;
-use crate::model::onnx::ModelProto;
 
 /// How `export model` prunes the plan's layers.
 #[derive(Debug, Clone, PartialEq)]

@@ -187,6 +187,14 @@ fn code_reads_the_recipe_export_suggests() {
     assert!(code.contains("digits_cnn.recipe.yaml"));
 }
 
+/// Plain magnitude pruning, which reads no samples.
+fn magnitude() -> PruningRequest {
+    PruningRequest {
+        method: Some(Method::Magnitude),
+        ..PruningRequest::default()
+    }
+}
+
 fn model_request(copied: &Copied, name: &str) -> ModelExport {
     ModelExport {
         path: copied.path(name),
@@ -277,6 +285,7 @@ fn the_dense_model_in_int8_and_a_quantizing_optimization() {
         &copied.analysis,
         &ModelExport {
             calibration_data: Some(fixture("digits_train.npz")),
+            pruning: magnitude(),
             ..model_request(&copied, "refused.onnx")
         },
         &NoProgress,
@@ -299,7 +308,10 @@ fn a_cancelled_quantization_writes_nothing() {
     let err = export_model(
         copied.model(),
         &copied.analysis,
-        &model_request(&copied, "cancelled.onnx"),
+        &ModelExport {
+            pruning: magnitude(),
+            ..model_request(&copied, "cancelled.onnx")
+        },
         &steps,
         &cancel,
     )
@@ -563,6 +575,7 @@ fn a_model_that_cannot_be_checked_is_written_and_says_why() {
     let copied = optimized("export-unchecked", false);
     let request = ModelExport {
         data: Some(copied.path("missing.npz")),
+        pruning: magnitude(),
         ..model_request(&copied, "pruned.onnx")
     };
     let written = export_model(
@@ -593,4 +606,26 @@ fn a_model_that_cannot_be_checked_is_written_and_says_why() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("missing.npz"), "{err}");
+}
+
+#[test]
+fn a_cancelled_reconstruction_writes_nothing() {
+    let copied = optimized("export-cancel-sparsegpt", false);
+    let cancel = crate::Cancel::default();
+    cancel.cancel();
+    let steps = Recorder::default();
+    let err = export_model(
+        copied.model(),
+        &copied.analysis,
+        &ModelExport {
+            calibration_data: Some(fixture("digits_train.npz")),
+            ..model_request(&copied, "cancelled.onnx")
+        },
+        &steps,
+        &cancel,
+    )
+    .unwrap_err();
+    assert_eq!(err, Error::Cancelled);
+    assert!(!copied.path("cancelled.onnx").exists());
+    assert_eq!(steps.0.borrow().last().unwrap(), "end Pruning Cancelled");
 }
