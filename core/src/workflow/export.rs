@@ -11,8 +11,8 @@ use crate::model::{self, Model};
 use crate::optimize::PruningPlan;
 use crate::project::ProjectFile;
 use crate::quantize::CALIBRATION_SAMPLES;
-use crate::reconstruct::Method;
 use crate::quantize::{QuantizationPlan, QuantizeOptions, Quantized};
+use crate::reconstruct::Method;
 use crate::runtime::Dataset;
 use crate::runtime::batch::dataset;
 
@@ -364,11 +364,17 @@ pub fn export_model(
         Ok(quantized)
     };
     let mut quantized = write(options.as_ref())?;
+    let scores = pruned
+        .proto
+        .graph
+        .as_ref()
+        .map(agreement::class_score_outputs)
+        .unwrap_or_default();
     let check_all = |sets: &[(Dataset, usize)]| -> Result<Vec<Check>> {
         sets.iter()
             .map(|(set, batch)| {
                 cancel.check()?;
-                agreement::check(model_path, &request.path, set, *batch)
+                agreement::check(model_path, &request.path, set, *batch, &scores)
             })
             .collect()
     };
