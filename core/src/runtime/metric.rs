@@ -1,24 +1,45 @@
-//! How far a changed (pruned, quantized) model's outputs are from the unchanged ones. Classifier outputs (rank 2, at
-//! least two classes) are compared as distributions: the KL divergence KL(p₀ ‖ p) of their
-//! softmax (or of the values themselves when they already are probabilities), averaged over
-//! samples. Other outputs use the normalized mean squared error Σ(y − y₀)² / Σy₀². With labels,
-//! the first classifier output also gives an accuracy.
+//! How far a changed (pruned, quantized) model's outputs are from the unchanged ones. Outputs of
+//! class scores are compared as distributions: the KL divergence KL(p₀ ‖ p) of their softmax (or
+//! of the values themselves when they already are probabilities), averaged over rows. A rank-2
+//! classifier has one row per sample; an output of rank 3 or more whose last axis holds class
+//! scores at every position (a CTC text reader's [N, T, classes]) has one row per position, so
+//! the figure is the divergence per position averaged over positions and samples. Other outputs
+//! use the normalized mean squared error Σ(y − y₀)² / Σy₀². With labels, the first rank-2
+//! classifier output also gives an accuracy.
 
 use ndarray::{ArrayD, ArrayView2, Axis, Ix2};
 
 /// The kind of comparison one output gets, decided once from the baseline.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Comparison {
-    /// Log-softmax of logits.
+    /// Log-softmax of logits along the last axis.
     Logits,
-    /// Rows that already sum to 1.
+    /// Rows along the last axis that already sum to 1.
     Probabilities,
     Nmse,
 }
 
 impl Comparison {
+    /// From the values alone: a rank-2 output of at least two columns is a classifier (its rows
+    /// probabilities when they sum to 1, else logits). Of a higher rank, only an output whose
+    /// last axis is a probability distribution at every position (a softmax over classes) is
+    /// compared as one: logits at every position look like any feature map, so they need the
+    /// graph's word (`Comparison::of_scores`). Everything else is NMSE.
     pub fn of(baseline: &ArrayD<f32>) -> Comparison {
-        let Ok(rows) = baseline.view().into_dimensionality::<Ix2>() else {
+        match baseline.ndim() {
+            2 => Comparison::of_scores(baseline),
+            n if n > 2 => match Comparison::of_scores(baseline) {
+                Comparison::Probabilities => Comparison::Probabilities,
+                _ => Comparison::Nmse,
+            },
+            _ => Comparison::Nmse,
+        }
+    }
+
+    /// For an output known to hold class scores along its last axis (at least two classes, at
+    /// least one row): probabilities when every row is a distribution, else logits.
+    pub fn of_scores(baseline: &ArrayD<f32>) -> Comparison {
+        let Some(rows) = score_rows(baseline) else {
             return Comparison::Nmse;
         };
         if rows.ncols() < 2 || rows.nrows() == 0 {
@@ -43,12 +64,23 @@ impl Comparison {
     }
 }
 
+/// `values` as rows along its last axis (every leading axis flattened): one row per sample of a
+/// rank-2 output, one per position of a higher rank. `None` for a scalar or a vector.
+pub fn score_rows(values: &ArrayD<f32>) -> Option<ArrayView2<'_, f32>> {
+    if values.ndim() < 2 {
+        return None;
+    }
+    let classes = *values.shape().last()?;
+    let rows = values.len().checked_div(classes)?;
+    values.view().into_shape_with_order((rows, classes)).ok()
+}
+
 /// Sums over batches of one output's comparison, reduced to one number at the end.
 #[derive(Debug, Clone, Default)]
 pub struct Accumulator {
-    /// KL: sum over samples; NMSE: Σ(y − y₀)².
+    /// KL: sum over rows; NMSE: Σ(y − y₀)².
     numerator: f64,
-    /// KL: samples; NMSE: Σy₀².
+    /// KL: rows (samples, or positions of every sample); NMSE: Σy₀².
     denominator: f64,
 }
 
@@ -63,12 +95,12 @@ impl Accumulator {
                 }
             }
             Comparison::Logits | Comparison::Probabilities => {
-                let (Ok(p0), Ok(p)) = (
-                    baseline.view().into_dimensionality::<Ix2>(),
-                    pruned.view().into_dimensionality::<Ix2>(),
-                ) else {
+                let (Some(p0), Some(p)) = (score_rows(baseline), score_rows(pruned)) else {
                     return;
                 };
+                if p0.dim() != p.dim() {
+                    return;
+                }
                 self.numerator += kl_rows(comparison, p0, p);
                 self.denominator += p0.nrows() as f64;
             }
@@ -114,6 +146,28 @@ fn log_softmax<'a>(row: impl Iterator<Item = &'a f32> + Clone) -> Vec<f64> {
 
 fn log_clamped<'a>(row: impl Iterator<Item = &'a f32>) -> Vec<f64> {
     row.map(|&v| (v as f64).max(1e-12).ln()).collect()
+}
+
+/// Rows (as `score_rows` cuts them) whose top class is the same in both, and the rows compared.
+pub fn same_top(baseline: &ArrayD<f32>, changed: &ArrayD<f32>) -> (usize, usize) {
+    let (Some(a), Some(b)) = (score_rows(baseline), score_rows(changed)) else {
+        return (0, 0);
+    };
+    if a.dim() != b.dim() {
+        return (0, 0);
+    }
+    let top = |row: ndarray::ArrayView1<f32>| {
+        row.iter()
+            .enumerate()
+            .max_by(|x, y| x.1.total_cmp(y.1))
+            .map(|(i, _)| i)
+    };
+    let same = a
+        .axis_iter(Axis(0))
+        .zip(b.axis_iter(Axis(0)))
+        .filter(|(x, y)| top(*x) == top(*y))
+        .count();
+    (same, a.nrows())
 }
 
 /// Correct predictions of a classifier output (argmax per row) against labels.
@@ -170,6 +224,65 @@ mod tests {
             / 2.0;
         assert!((kl(&b) - want).abs() < 1e-9);
         assert_eq!(correct(&a, &[2, 0]), 2);
+    }
+
+    /// [samples, positions, classes] probabilities, each position a softmax of `logits`.
+    fn positions(logits: &[[[f32; 3]; 2]]) -> ArrayD<f32> {
+        let mut out = ndarray::Array3::<f32>::zeros((logits.len(), 2, 3));
+        for (s, sample) in logits.iter().enumerate() {
+            for (t, row) in sample.iter().enumerate() {
+                let sum: f32 = row.iter().map(|v| v.exp()).sum();
+                for (c, v) in row.iter().enumerate() {
+                    out[[s, t, c]] = v.exp() / sum;
+                }
+            }
+        }
+        out.into_dyn()
+    }
+
+    #[test]
+    fn a_distribution_at_every_position_is_compared_per_position() {
+        let a = positions(&[[[1.0, 2.0, 3.0], [0.5, 0.1, -1.0]]; 2]);
+        // One position of one sample changes; the rest are the same.
+        let mut b = a.clone();
+        let changed = positions(&[[[1.0, 2.0, 2.0], [0.5, 0.1, -1.0]]]);
+        b.slice_mut(ndarray::s![0, .., ..])
+            .assign(&changed.slice(ndarray::s![0, .., ..]));
+        assert_eq!(Comparison::of(&a), Comparison::Probabilities);
+        let mut acc = Accumulator::default();
+        acc.add(Comparison::Probabilities, &a, &b);
+        // The same divergence as the one changed row among four rows of a rank-2 classifier.
+        let rows = |x: &ArrayD<f32>| x.clone().into_shape_with_order((4, 3)).unwrap().into_dyn();
+        let mut flat = Accumulator::default();
+        flat.add(Comparison::Probabilities, &rows(&a), &rows(&b));
+        assert!(acc.value() > 0.0 && (acc.value() - flat.value()).abs() < 1e-12);
+        assert_eq!(same_top(&a, &a), (4, 4));
+        // The first position of the first sample now tops with class 0.
+        let flipped = positions(&[
+            [[3.0, 2.0, 1.0], [0.5, 0.1, -1.0]],
+            [[1.0, 2.0, 3.0], [0.5, 0.1, -1.0]],
+        ]);
+        assert_eq!(same_top(&a, &flipped), (3, 4));
+    }
+
+    #[test]
+    fn logits_at_every_position_need_the_graph_s_word() {
+        // Rank 3 and not distributions: a feature map for all the values say.
+        let a = ndarray::Array3::from_shape_fn((2, 4, 5), |(s, t, c)| (s + t * c) as f32 - 3.0)
+            .into_dyn();
+        assert_eq!(Comparison::of(&a), Comparison::Nmse);
+        assert_eq!(Comparison::of_scores(&a), Comparison::Logits);
+        let mut b = a.clone();
+        b[[1, 2, 3]] += 1.0;
+        let mut acc = Accumulator::default();
+        acc.add(Comparison::Logits, &a, &b);
+        let rows = |x: &ArrayD<f32>| x.clone().into_shape_with_order((8, 5)).unwrap().into_dyn();
+        let mut flat = Accumulator::default();
+        flat.add(Comparison::Logits, &rows(&a), &rows(&b));
+        assert!(acc.value() > 0.0 && (acc.value() - flat.value()).abs() < 1e-12);
+        // One class per position is no classifier.
+        let single = ndarray::Array3::<f32>::ones((2, 4, 1)).into_dyn();
+        assert_eq!(Comparison::of_scores(&single), Comparison::Nmse);
     }
 
     #[test]

@@ -364,11 +364,17 @@ pub fn export_model(
         Ok(quantized)
     };
     let mut quantized = write(options.as_ref())?;
+    let scores = pruned
+        .proto
+        .graph
+        .as_ref()
+        .map(agreement::class_score_outputs)
+        .unwrap_or_default();
     let check_all = |sets: &[(Dataset, usize)]| -> Result<Vec<Check>> {
         sets.iter()
             .map(|(set, batch)| {
                 cancel.check()?;
-                agreement::check(model_path, &request.path, set, *batch)
+                agreement::check(model_path, &request.path, set, *batch, &scores)
             })
             .collect()
     };

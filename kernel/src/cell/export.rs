@@ -384,15 +384,14 @@ fn agreement_words(a: &Agreement) -> String {
     } else {
         format!("{} samples of {}", check.samples, check.source)
     };
-    let mut text = format!(
-        "{} the original on {on}: {}.",
-        if a.agrees() {
-            "It agrees with"
-        } else {
-            "It differs from"
-        },
-        figures.join(", ")
-    );
+    let figures = figures.join(", ");
+    let mut text = match (a.agrees(), a.verified()) {
+        (true, false) => format!(
+            "It is close to the original on {on} only ({figures}), which cannot vouch for it: check it on real samples with --data."
+        ),
+        (true, true) => format!("It agrees with the original on {on}: {figures}."),
+        (false, _) => format!("It differs from the original on {on}: {figures}."),
+    };
     if !a.kept_float.is_empty() {
         text.push_str(&format!(
             " Kept float{}: {}.",
@@ -415,7 +414,8 @@ fn agreement_json(a: &Agreement, verdict: Option<&str>) -> serde_json::Value {
                 "samples": c.samples,
                 "agrees": c.agrees(),
                 "top1": c.top1,
-                "outputs": c.outputs.iter().map(|o| json!({"name": o.name, "metric": o.metric, "value": o.value, "threshold": o.threshold(), "agrees": o.agrees()})).collect::<Vec<_>>(),
+                "min_top1": c.min_top1(), "per_position": c.per_position,
+                "outputs": c.outputs.iter().map(|o| json!({"name": o.name, "metric": o.metric, "per_position": o.per_position, "value": o.value, "threshold": o.threshold(), "agrees": o.agrees()})).collect::<Vec<_>>(),
                 "accuracy": c.accuracy.as_ref().map(|x| json!({"before": x.before, "after": x.after, "samples": x.samples})),
             })
         })
@@ -431,7 +431,7 @@ fn agreement_json(a: &Agreement, verdict: Option<&str>) -> serde_json::Value {
         })
     });
     json!({
-        "agrees": a.unchecked.is_none().then(|| a.agrees()),
+        "agrees": (a.unchecked.is_none() && (a.verified() || !a.agrees())).then(|| a.agrees()), "verified": a.unchecked.is_none() && a.verified(),
         "unchecked": a.unchecked.as_ref().map(crate::wording::message),
         "verdict": verdict,
         "min_top1": export::MIN_TOP1_AGREEMENT,

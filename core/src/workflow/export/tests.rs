@@ -465,8 +465,10 @@ fn check(top1: Option<f64>, kl: f64) -> Check {
             name: "logits".into(),
             metric: "kl_divergence",
             value: kl,
+            per_position: false,
         }],
         top1,
+        per_position: false,
         accuracy: None,
     }
 }
@@ -628,4 +630,116 @@ fn a_cancelled_reconstruction_writes_nothing() {
     assert_eq!(err, Error::Cancelled);
     assert!(!copied.path("cancelled.onnx").exists());
     assert_eq!(steps.0.borrow().last().unwrap(), "end Pruning Cancelled");
+}
+
+#[test]
+fn close_on_generated_samples_only_does_not_vouch_for_the_written_model() {
+    let generated = Check {
+        source: "generated".into(),
+        ..check(Some(1.0), 1e-4)
+    };
+    let mut agreement = Agreement {
+        checks: vec![generated.clone()],
+        unchecked: None,
+        blame: None,
+        kept_float: Vec::new(),
+        auto: false,
+        quantized: true,
+    };
+    assert!(agreement.agrees() && !agreement.verified() && !agreement.vouched());
+    assert!(agreement.verdict().is_none());
+    // Real samples beside them vouch for it.
+    agreement.checks.push(check(Some(0.99), 1e-4));
+    assert!(agreement.verified() && agreement.vouched());
+    // A disagreement on generated samples is a disagreement all the same.
+    agreement.checks = vec![Check {
+        outputs: vec![OutputAgreement {
+            name: "logits".into(),
+            metric: "kl_divergence",
+            value: 0.5,
+            per_position: false,
+        }],
+        ..generated
+    }];
+    assert!(!agreement.agrees() && !agreement.vouched() && agreement.verdict().is_some());
+}
+
+#[test]
+fn class_scores_at_every_position_are_known_by_their_linear_head() {
+    use crate::model::onnx::{GraphProto, NodeProto, ValueInfoProto};
+    let node = |op: &str, inputs: &[&str], output: &str| NodeProto {
+        op_type: Some(op.into()),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        ..Default::default()
+    };
+    let value = |name: &str| ValueInfoProto {
+        name: Some(name.into()),
+        ..Default::default()
+    };
+    // ddddocr's head: Gemm, reshaped to (steps, batch, classes); PP-OCRv4's: MatMul, Add, Softmax
+    // (its probabilities known by their values); a detector's boxes: Transpose of a Concat.
+    let graph = GraphProto {
+        node: vec![
+            node("Gemm", &["h", "w", "b"], "g"),
+            node("Reshape", &["g", "shape"], "steps"),
+            node("MatMul", &["h", "w2"], "m"),
+            node("Add", &["m", "b2"], "logits"),
+            node("Softmax", &["logits"], "probabilities"),
+            node("Concat", &["h", "h"], "c"),
+            node("Transpose", &["c"], "boxes"),
+            node("Relu", &["h"], "features"),
+        ],
+        output: ["steps", "logits", "probabilities", "boxes", "features"]
+            .iter()
+            .map(|n| value(n))
+            .collect(),
+        ..Default::default()
+    };
+    assert_eq!(
+        agreement::class_score_outputs(&graph),
+        vec!["steps".to_string(), "logits".to_string()]
+    );
+}
+
+#[test]
+fn class_scores_at_every_position_have_their_own_thresholds() {
+    // PP-OCRv4's per-channel int8 on rendered text (reads as well as float), then in int8 per
+    // tensor (reads nothing): the figures measured, per position.
+    let steps = |top1: f64, kl: f64| Check {
+        outputs: vec![OutputAgreement {
+            name: "softmax".into(),
+            metric: "kl_divergence",
+            value: kl,
+            per_position: true,
+        }],
+        per_position: true,
+        ..check(Some(top1), kl)
+    };
+    let sound = steps(0.975, 0.30);
+    assert!(sound.agrees(), "{sound:?}");
+    assert!(
+        !check(Some(0.975), 0.30).agrees(),
+        "a classifier is held to more"
+    );
+    let ruined = steps(0.788, 2.28);
+    assert!(!ruined.agrees());
+    // Either figure alone is enough.
+    assert!(!steps(0.975, 2.28).agrees() && !steps(0.84, 0.30).agrees());
+    let agreement = Agreement {
+        checks: vec![steps(0.84, 0.30)],
+        unchecked: None,
+        blame: None,
+        kept_float: Vec::new(),
+        auto: false,
+        quantized: true,
+    };
+    let verdict = agreement
+        .verdict()
+        .unwrap()
+        .words(&crate::error::PlainWording);
+    assert!(
+        verdict.contains("the top class matches on 84.0% of positions (at least 90.0% agree)"),
+        "{verdict}"
+    );
 }
