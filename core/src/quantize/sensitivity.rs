@@ -205,7 +205,12 @@ pub fn profile(
             names.sort();
             for name in names {
                 let c = Comparison::of(&out[name]);
-                if c != Comparison::Nmse && classifier.is_none() && data.labels.is_some() {
+                // Labels are one class per sample: only a rank-2 output of class scores.
+                if c != Comparison::Nmse
+                    && out[name].ndim() == 2
+                    && classifier.is_none()
+                    && data.labels.is_some()
+                {
                     classifier = Some(name.clone());
                 }
                 comparisons.insert(name.clone(), c);

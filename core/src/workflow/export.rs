@@ -321,7 +321,6 @@ pub fn export_model(
                     plan,
                     &request.pruning,
                     samples,
-                    request.seed,
                     progress,
                     cancel,
                 )

@@ -5,10 +5,9 @@
 use std::path::PathBuf;
 
 use prunekit_core::quantize::{QuantMode, QuantizeOptions};
-use prunekit_core::reconstruct::{Method, Pattern};
 use prunekit_core::workflow::export::{
     self, Agreement, BlameSource, CodeExport, CodeWritten, KeepFloat, ModelExport, ModelWritten,
-    Pruning, PruningRequest, RecipeExport, RecipeWritten,
+    RecipeExport, RecipeWritten,
 };
 use prunekit_core::workflow::{Outcome, Step};
 use prunekit_core::{Cancel, Error, Result};
@@ -112,7 +111,7 @@ pub fn export(
                 data: flags.get("--data").map(PathBuf::from),
                 calibration_data: flags.get("--calibration-data").map(PathBuf::from),
                 keep_float: flags.get("--keep-float").map(keep_float).transpose()?,
-                pruning: pruning_request(&flags)?,
+                pruning: super::pruning::request(&flags)?,
                 seed: session.settings.seed,
             };
             let steps = StepDisplay::new(sink, step_words);
@@ -130,40 +129,6 @@ pub fn export(
     super::saving::moved_aside_all(sink, &moved_aside);
     emit_written(sink, &text, &value);
     Ok(())
-}
-
-/// `--method magnitude|wanda|sparsegpt`, `--pattern unstructured|N:M`, `--samples N`.
-fn pruning_request(flags: &Flags) -> Result<PruningRequest> {
-    let method = flags
-        .get("--method")
-        .map(|text| pruning_method("--method", text))
-        .transpose()?;
-    let pattern = flags
-        .get("--pattern")
-        .map(|text| {
-            Pattern::parse(text).ok_or_else(|| {
-                Error::Usage(format!(
-                    "--pattern {text} is not a sparsity pattern; use unstructured, 2:4 or 4:8 (N:M: N zeros in every M weights)."
-                ))
-            })
-        })
-        .transpose()?
-        .unwrap_or(Pattern::Unstructured);
-    let samples = flags.count("--samples", 1)?;
-    Ok(PruningRequest {
-        method,
-        pattern,
-        samples,
-    })
-}
-
-/// A pruning method named by `flag`.
-pub(super) fn pruning_method(flag: &str, text: &str) -> Result<Method> {
-    Method::parse(text).ok_or_else(|| {
-        Error::Usage(format!(
-            "{flag} {text} is not a pruning method; use magnitude, wanda or sparsegpt."
-        ))
-    })
 }
 
 /// `--keep-float auto` or `--keep-float LAYER,LAYER`.
@@ -256,7 +221,7 @@ fn code_written(w: &CodeWritten) -> (String, serde_json::Value) {
 
 fn model_written(w: &ModelWritten) -> (String, serde_json::Value) {
     let mut message = match &w.pruning {
-        Some(p) => format!("Wrote {}: {}", w.path.display(), pruning_words(p)),
+        Some(p) => format!("Wrote {}: {}", w.path.display(), super::pruning::words(p)),
         None => format!("Wrote {}: the dense model.", w.path.display()),
     };
     if let Some(q) = &w.quantized {
@@ -310,49 +275,6 @@ fn model_written(w: &ModelWritten) -> (String, serde_json::Value) {
         message,
         json!({"path": w.path, "kind": "model", "warning": verdict, "agreement": agreement_json(&w.agreement, verdict.as_deref()), "layers": layers, "pruning": pruning, "accuracy": accuracy, "quantization": quantization}),
     )
-}
-
-/// How the model was pruned, in a sentence or two: the method and pattern, the samples read,
-/// and each layer's note (a pattern it could not take, a Hessian dampened harder).
-fn pruning_words(p: &Pruning) -> String {
-    let pruned = p.layers.iter().filter(|l| l.sparsity > 0.0).count();
-    let pattern = match p.pattern {
-        Pattern::Unstructured => String::new(),
-        other => format!(" in the {} pattern", other.name()),
-    };
-    let mut text = match (&p.data, p.method) {
-        (Some(data), method) => format!(
-            "{pruned} layers pruned by {}{pattern} to the plan, from their inputs on {} samples of {} ({:.1} s).",
-            method_words(method),
-            data.samples,
-            data.source,
-            p.seconds
-        ),
-        (None, _) => format!("{pruned} layers pruned by magnitude{pattern} to the plan."),
-    };
-    if p.method == Method::Magnitude && p.method_chosen {
-        text.push_str(" Give --data (or --calibration-data) samples to prune with SparseGPT, which keeps accuracy without training.");
-    }
-    if let Some(s) = p.pattern.sparsity() {
-        text.push_str(&format!(
-            " The {} pattern fixes each pruned layer at {}, whatever the plan's level.",
-            p.pattern.name(),
-            percent(s)
-        ));
-    }
-    for note in p.layers.iter().filter_map(|l| l.note.as_deref()) {
-        text.push(' ');
-        text.push_str(note);
-    }
-    text
-}
-
-fn method_words(method: Method) -> &'static str {
-    match method {
-        Method::Magnitude => "magnitude",
-        Method::Wanda => "Wanda (|w|·‖x‖)",
-        Method::SparseGpt => "SparseGPT",
-    }
 }
 
 /// The agreement in a sentence: the figures of the failing check, else of the last (the data,

@@ -22,6 +22,7 @@ pub mod parse;
 pub mod plan_view;
 pub mod profile;
 pub mod profile_view;
+pub mod pruning;
 pub mod quantization;
 pub mod run;
 pub mod saving;

@@ -203,7 +203,7 @@ fn loss(
                 seed: session.settings.seed,
                 prune: flags
                     .get("--prune")
-                    .map(|text| super::export::pruning_method("--prune", text))
+                    .map(|text| super::pruning::method("--prune", text))
                     .transpose()?
                     .unwrap_or(prunekit_core::reconstruct::Method::Magnitude),
             };

@@ -175,7 +175,7 @@ pub fn loss_compare(profiles: &[(&str, &LossProfile)]) -> Result<Chart> {
     for (name, p) in &profiles[1..] {
         if p.metric != first.metric || p.levels != first.levels {
             return Err(crate::Error::Usage(format!(
-                "loss profiles '{first_name}' and '{name}' do not compare: '{first_name}' measures {} over sparsity {}, '{name}' {} over {}; profile both with the same method and --levels.",
+                "loss profiles '{first_name}' and '{name}' do not compare: '{first_name}' measures {} over sparsity {}, '{name}' {} over {}; profile both with the same method over the same levels.",
                 first.metric,
                 range_text(&first.levels),
                 p.metric,

@@ -169,9 +169,16 @@ pub fn profile(
                 .collect()
         })
         .unwrap_or_default();
+    // Labels are one class per sample: only a rank-2 output of class scores is what they label.
     let classifier = output_names
         .iter()
-        .find(|n| comparisons.get(*n).is_some_and(|c| *c != Comparison::Nmse))
+        .find(|n| {
+            comparisons.get(*n).is_some_and(|c| *c != Comparison::Nmse)
+                && baseline_outputs
+                    .first()
+                    .and_then(|o| o.get(*n))
+                    .is_some_and(|a| a.ndim() == 2)
+        })
         .cloned();
     let labels: Option<Vec<&[i64]>> = batches
         .iter()

@@ -66,7 +66,6 @@ pub fn prune(
     plan: &PruningPlan,
     request: &PruningRequest,
     data: Option<&PathBuf>,
-    seed: u64,
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<(ModelProto, Pruning)> {
@@ -152,7 +151,8 @@ pub fn prune(
                 Some(request.samples.unwrap_or(PRUNING_SAMPLES)),
                 PRUNING_SAMPLES,
                 None,
-                seed,
+                // Only real samples are read, so no seed is needed.
+                0,
             )
         })
         .transpose()?;
