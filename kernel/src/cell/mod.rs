@@ -10,6 +10,7 @@
 
 pub mod benchmark;
 pub mod cap;
+pub mod compare;
 pub mod complete;
 pub mod export;
 pub mod flags;
