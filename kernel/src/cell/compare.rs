@@ -77,14 +77,33 @@ pub fn compare(project: &project::ProjectFile, names: &str, sink: &dyn Sink) -> 
             .collect::<Vec<_>>()
             .join(" vs ")
     );
+    let widths: Vec<usize> = (0..columns.len())
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].chars().count())
+                .chain([columns[c].title.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (cell, w))| {
+                if c == 0 {
+                    format!("{cell:<w$}")
+                } else {
+                    format!("  {cell:>w$}")
+                }
+            })
+            .collect::<String>()
+    };
+    let header: Vec<String> = columns.iter().map(|c| c.title.to_string()).collect();
     let text = std::iter::once(summary.clone())
-        .chain(rows.iter().map(|r| {
-            r.iter()
-                .map(|c| format!("{c:<14}"))
-                .collect::<String>()
-                .trim_end()
-                .to_string()
-        }))
+        .chain([line(&header)])
+        .chain(rows.iter().map(|r| line(r)))
         .collect::<Vec<_>>()
         .join("\n");
     let json: Vec<serde_json::Value> = profiles
