@@ -105,6 +105,22 @@ fn candidates(session: &KernelSession, before: &[String], word: &str) -> Vec<Com
             .map(|k| keyword(k, "keyword", None))
             .collect(),
         ("profile" | "export", "--data" | "--calibration-data") => paths(word, ".npz"),
+        ("export", "--method") | ("profile", "--prune") => [
+            ("sparsegpt", "reconstructs each layer from samples"),
+            ("wanda", "|w|·‖x‖ from samples, no update"),
+            ("magnitude", "the smallest weights, no samples"),
+        ]
+        .iter()
+        .map(|(k, what)| keyword(k, "keyword", Some(what)))
+        .collect(),
+        ("export", "--pattern") => [
+            ("unstructured", "zeros anywhere"),
+            ("2:4", "2 zeros in every 4 weights of a row"),
+            ("4:8", "4 zeros in every 8 weights of a row"),
+        ]
+        .iter()
+        .map(|(k, what)| keyword(k, "keyword", Some(what)))
+        .collect(),
         ("optimize" | "export" | "benchmark", "--quantize") => [
             ("static", "Conv, Gemm and MatMul; calibrated activations"),
             (
@@ -241,6 +257,12 @@ mod tests {
             )),
             vec!["entropy"]
         );
+        let line = "export model out.onnx --method s";
+        assert_eq!(texts(&complete(&s, line, line.len())), vec!["sparsegpt"]);
+        let line = "profile loss --method one-shot --prune w";
+        assert_eq!(texts(&complete(&s, line, line.len())), vec!["wanda"]);
+        let line = "export model out.onnx --pattern 2";
+        assert_eq!(texts(&complete(&s, line, line.len())), vec!["2:4"]);
     }
 
     #[test]
