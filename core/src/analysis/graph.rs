@@ -414,10 +414,8 @@ fn subgraph_reads(node: &NodeProto, depth: usize) -> BTreeSet<&str> {
     if depth > MAX_SUBGRAPH_DEPTH {
         return out;
     }
-    for attr in &node.attribute {
-        for graph in attr.g.iter().chain(&attr.graphs) {
-            out.extend(outer_reads(graph, depth));
-        }
+    for graph in crate::model::subgraphs(node) {
+        out.extend(outer_reads(graph, depth));
     }
     out
 }

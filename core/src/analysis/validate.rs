@@ -169,12 +169,10 @@ fn reads<'g>(
             ));
             break;
         }
-        for a in &node.attribute {
-            for sub in a.g.iter().chain(&a.graphs) {
-                result = reads(sub, scope, depth + 1);
-                if result.is_err() {
-                    break 'nodes;
-                }
+        for sub in crate::model::subgraphs(node) {
+            result = reads(sub, scope, depth + 1);
+            if result.is_err() {
+                break 'nodes;
             }
         }
     }

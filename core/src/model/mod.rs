@@ -43,6 +43,13 @@ impl Model {
 
 /// `model` with `extra` values added as graph outputs (those it outputs already stay once): for
 /// a run that reads intermediate activations back.
+/// The subgraphs a node holds in its attributes (If's branches, Loop's and Scan's bodies).
+pub fn subgraphs(node: &onnx::NodeProto) -> impl Iterator<Item = &onnx::GraphProto> {
+    node.attribute
+        .iter()
+        .flat_map(|a| a.g.iter().chain(&a.graphs))
+}
+
 pub fn with_outputs(model: &onnx::ModelProto, extra: &[String]) -> onnx::ModelProto {
     let mut proto = model.clone();
     if let Some(graph) = proto.graph.as_mut() {

@@ -29,12 +29,7 @@ impl Names {
             taken.extend(node.output.iter().cloned());
             taken.extend(node.name.iter().cloned());
         }
-        let subgraphs = graph
-            .node
-            .iter()
-            .flat_map(|n| &n.attribute)
-            .flat_map(|a| a.g.iter().chain(&a.graphs));
-        for subgraph in subgraphs {
+        for subgraph in graph.node.iter().flat_map(super::subgraphs) {
             self.take(subgraph);
         }
     }

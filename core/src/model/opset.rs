@@ -185,12 +185,7 @@ impl Upgrader {
             self.types
                 .insert(t.name().to_string(), (t.data_type(), Some(t.dims.len())));
         }
-        let subgraphs = graph
-            .node
-            .iter()
-            .flat_map(|n| &n.attribute)
-            .flat_map(|a| a.g.iter().chain(&a.graphs));
-        for subgraph in subgraphs {
+        for subgraph in graph.node.iter().flat_map(super::subgraphs) {
             self.learn_types(subgraph);
         }
     }

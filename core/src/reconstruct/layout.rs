@@ -298,44 +298,33 @@ pub fn of(layer: &Layer, node: &NodeProto, index: &GraphIndex) -> Result<LayerLa
             }
             let (trans_a, trans_b) = (int("transA", 0) != 0, int("transB", 0) != 0);
             let (r0, r1) = (read[0], read[1]);
-            let (layout, input, form, axis) = if w_input == 1 {
-                // Y = A'·B', B' = W or Wᵀ: outputs are B'’s columns.
-                let layout = if trans_b {
-                    WeightLayout::Direct {
-                        rows: r0,
-                        columns: r1,
-                    }
-                } else {
-                    WeightLayout::Transposed {
-                        rows: r1,
-                        columns: r0,
-                    }
-                };
-                let form = if trans_a {
-                    InputForm::Columns
-                } else {
-                    InputForm::Rows
-                };
-                (layout, data_input(0)?, form, 1)
+            // Y = A'·B'. With the weight as B' (= W, or Wᵀ with transB) the outputs are its
+            // columns; as A' (= W, or Wᵀ with transA) its rows. Either way the weight is stored
+            // output-first exactly when it is read transposed as B or untransposed as A.
+            let as_b = w_input == 1;
+            let output_first = if as_b { trans_b } else { !trans_a };
+            let layout = if output_first {
+                WeightLayout::Direct {
+                    rows: r0,
+                    columns: r1,
+                }
             } else {
-                // Y = A'·B' with the weight as A: outputs are A'’s rows.
-                let layout = if trans_a {
-                    WeightLayout::Transposed {
-                        rows: r1,
-                        columns: r0,
-                    }
-                } else {
-                    WeightLayout::Direct {
-                        rows: r0,
-                        columns: r1,
-                    }
-                };
-                let form = if trans_b {
-                    InputForm::Rows
-                } else {
-                    InputForm::Columns
-                };
-                (layout, data_input(1)?, form, 2)
+                WeightLayout::Transposed {
+                    rows: r1,
+                    columns: r0,
+                }
+            };
+            // The other operand's features run along its rows unless its transpose says not.
+            let rows_form = if as_b { !trans_a } else { trans_b };
+            let form = if rows_form {
+                InputForm::Rows
+            } else {
+                InputForm::Columns
+            };
+            let (input, axis) = if as_b {
+                (data_input(0)?, 1)
+            } else {
+                (data_input(1)?, 2)
             };
             Ok(LayerLayout {
                 weight: weight_name,
