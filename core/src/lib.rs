@@ -26,6 +26,7 @@ pub mod recipe;
 pub mod reconstruct;
 pub mod runtime;
 mod scratch;
+pub mod structured;
 pub mod suggest;
 pub mod user_file;
 pub mod workflow;
