@@ -12,6 +12,24 @@
 //! A group is described in the coordinates of the original model, so that removing several
 //! groups that meet in one tensor (two branches concatenated, then read by one convolution)
 //! composes: each slice names the original indices its channels occupy.
+//!
+//! Removal reads a group list and a `Keep` per group it prunes. Along each axis of each tensor,
+//! the indices removed are the union, over the groups that slice it, of the indices their
+//! removed channels occupy; every other index (a `Concat` input from a branch left whole) stays.
+//! A `ShapeEntry` loses `block` per removed channel; a `ConvGroups` attribute loses one per removed
+//! channel. The carriers' value-info shapes shrink the same way.
+//!
+//! Where the slices sit, for the common layers (axes of the constant as stored):
+//!
+//! | node | producer slice | consumer slice |
+//! |---|---|---|
+//! | Conv (group 1), ConvTranspose is unprunable | weight axis 0, bias axis 0 | weight axis 1 |
+//! | Conv, depthwise (group = channels) | weight axis 0 and bias axis 0 are `PerChannel`, plus `ConvGroups` | — |
+//! | Gemm, transB = 1 | B axis 0, C axis 0 (when C has the output's width) | B axis 1 |
+//! | Gemm, transB = 0 | B axis 1, C last axis | B axis 0 |
+//! | MatMul with a constant right operand `[in, out]` | axis 1 (an `Add` of a bias after it: `PerChannel` axis 0) | axis 0 |
+//! | BatchNormalization | scale, B, mean, var: `PerChannel` axis 0 | — |
+//! | a `Flatten` or `Reshape` from `[N, C, H, W]` into a Gemm/MatMul | — | the consumer's input axis with `block` = H·W |
 
 use serde::{Deserialize, Serialize};
 
