@@ -16,6 +16,7 @@
 //! 3. [`estimate`]: per-layer and model estimates (time and speedup, FLOPs, params, recovery).
 //! 4. [`schedule()`]: the epochs split and LR modifiers, given by the caller in the options.
 
+pub mod channels;
 pub mod estimate;
 pub mod fit;
 pub mod plan;

@@ -1,0 +1,270 @@
+//! The structured fit: how many channels to remove from each channel dependency group so that the
+//! model reaches a speedup (or a FLOPs reduction) at the least loss.
+//!
+//! A layer's cost scales with the fraction of its input features and of its output channels that
+//! stay: a convolution that reads group A and writes group B costs `t · k_A · k_B` after removal,
+//! where `k` is the fraction kept (for a layer reading several groups, as after a `Concat`,
+//! `k_in = 1 − Σ share_g · f_g` with `share_g` the part of its input features group g carries). Time
+//! outside the layers (the runtime's own, element-wise ops the perf profile does not attribute)
+//! is kept as it is, so the estimate errs on the slow side.
+//!
+//! The loss of removing a fraction `f` of a group is read off the group's measured curve
+//! (linear between the measured fractions), and losses of different groups add, as the
+//! unstructured fit assumes for layers. The fit is greedy: it removes channels in steps (the
+//! group's alignment, so kept counts stay multiples of what kernels vectorize over), each time the
+//! step of any group with the least loss per unit of cost saved, until the target is met.
+
+use serde::{Deserialize, Serialize};
+
+use super::series::Series;
+
+/// The most of a group the fit removes: past it a layer is too thin to learn anything back.
+pub const MAX_FRACTION: f64 = 0.9;
+
+/// What the fit aims at.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Target {
+    /// The model's estimated time divided by this (from the perf profile's layer times).
+    Speedup(f64),
+    /// The model's FLOPs divided by this.
+    FlopsReduction(f64),
+}
+
+/// One channel group as the fit sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupCost {
+    pub name: String,
+    pub channels: usize,
+    /// Loss by fraction of channels removed (increasing); `None`: the group is left whole.
+    pub loss: Option<Series>,
+    /// Channels are removed in multiples of this (kept counts stay multiples of it too, where the
+    /// group's size is).
+    pub align: usize,
+}
+
+/// One layer as the fit sees it: its measured time and FLOPs, and the groups its input features
+/// and output channels belong to, with the share of each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerCost {
+    pub name: String,
+    pub ms: f64,
+    pub flops: f64,
+    /// `(group index, share of the layer's input features)`.
+    pub inputs: Vec<(usize, f64)>,
+    /// `(group index, share of the layer's output channels)`.
+    pub outputs: Vec<(usize, f64)>,
+}
+
+impl LayerCost {
+    /// The fraction of the layer's cost that stays when each group `g` loses `fractions[g]`.
+    pub fn factor(&self, fractions: &[f64]) -> f64 {
+        let kept = |ties: &[(usize, f64)]| {
+            (1.0 - ties.iter().map(|&(g, s)| s * fractions[g]).sum::<f64>()).max(0.0)
+        };
+        kept(&self.inputs) * kept(&self.outputs)
+    }
+}
+
+/// The fit's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelFit {
+    /// Channels removed per group, in the order given.
+    pub removed: Vec<usize>,
+    /// The estimated loss (the sum of each group's loss at its fraction).
+    pub loss: f64,
+    /// Cost before and after, in the target's unit (ms or FLOPs), the fixed part included.
+    pub cost_before: f64,
+    pub cost_after: f64,
+    /// Whether the target was reached; when not, every group is at its limit.
+    pub reached: bool,
+}
+
+impl ChannelFit {
+    pub fn ratio(&self) -> f64 {
+        if self.cost_after > 0.0 {
+            self.cost_before / self.cost_after
+        } else {
+            f64::INFINITY
+        }
+    }
+}
+
+/// Fits the channels removed per group (see the module doc). `fixed` is the cost outside the
+/// layers, in the target's unit.
+pub fn fit(groups: &[GroupCost], layers: &[LayerCost], fixed: f64, target: Target) -> ChannelFit {
+    let (factor, use_flops) = match target {
+        Target::Speedup(x) => (x, false),
+        Target::FlopsReduction(x) => (x, true),
+    };
+    let cost_of = |l: &LayerCost| if use_flops { l.flops } else { l.ms };
+    let total = |fractions: &[f64]| {
+        fixed
+            + layers
+                .iter()
+                .map(|l| cost_of(l) * l.factor(fractions))
+                .sum::<f64>()
+    };
+    let loss_at = |g: &GroupCost, removed: usize| {
+        g.loss
+            .as_ref()
+            .map_or(0.0, |s| s.value(removed as f64 / g.channels.max(1) as f64))
+    };
+    let limit = |g: &GroupCost| -> usize {
+        if g.loss.is_none() || g.channels < 2 {
+            return 0;
+        }
+        let most = ((g.channels as f64 * MAX_FRACTION).floor() as usize).min(g.channels - 1);
+        most / g.align.max(1) * g.align.max(1)
+    };
+
+    let mut removed = vec![0usize; groups.len()];
+    let mut fractions = vec![0.0f64; groups.len()];
+    let before = total(&fractions);
+    let goal = before / factor.max(1.0);
+    let mut now = before;
+    while now > goal {
+        let mut best: Option<(f64, usize, f64)> = None;
+        for (g, group) in groups.iter().enumerate() {
+            let step = group.align.max(1);
+            if removed[g] + step > limit(group) {
+                continue;
+            }
+            let mut trial = fractions.clone();
+            trial[g] = (removed[g] + step) as f64 / group.channels as f64;
+            let saved = now - total(&trial);
+            if saved <= 0.0 {
+                continue;
+            }
+            let extra = (loss_at(group, removed[g] + step) - loss_at(group, removed[g])).max(0.0);
+            // Loss per unit of cost saved; ties (free steps) go to the step that saves most.
+            let price = extra / saved - saved * 1e-12;
+            if best.is_none_or(|(p, _, _)| price < p) {
+                best = Some((price, g, saved));
+            }
+        }
+        let Some((_, g, saved)) = best else { break };
+        removed[g] += groups[g].align.max(1);
+        fractions[g] = removed[g] as f64 / groups[g].channels as f64;
+        now -= saved;
+    }
+    let loss = groups
+        .iter()
+        .zip(&removed)
+        .map(|(g, &r)| loss_at(g, r))
+        .sum();
+    ChannelFit {
+        cost_after: total(&fractions),
+        cost_before: before,
+        reached: now <= goal * (1.0 + 1e-9),
+        removed,
+        loss,
+    }
+}
+
+/// The alignment a group's channel count allows: multiples of 8 where the group has at least 32
+/// channels (what vectorized convolution kernels block channels by), of 1 otherwise.
+pub fn alignment(channels: usize) -> usize {
+    if channels >= 32 && channels.is_multiple_of(8) {
+        8
+    } else {
+        1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(name: &str, channels: usize, loss_at_half: f64) -> GroupCost {
+        GroupCost {
+            name: name.into(),
+            channels,
+            loss: Series::new([(0.0, 0.0), (0.5, loss_at_half), (1.0, 4.0 * loss_at_half)], true),
+            align: 1,
+        }
+    }
+
+    fn chain() -> (Vec<GroupCost>, Vec<LayerCost>) {
+        // conv1 writes group 0; conv2 reads 0 and writes 1; fc reads 1.
+        let groups = vec![group("a", 16, 0.1), group("b", 16, 1.0)];
+        let layers = vec![
+            LayerCost {
+                name: "conv1".into(),
+                ms: 1.0,
+                flops: 10.0,
+                inputs: vec![],
+                outputs: vec![(0, 1.0)],
+            },
+            LayerCost {
+                name: "conv2".into(),
+                ms: 4.0,
+                flops: 40.0,
+                inputs: vec![(0, 1.0)],
+                outputs: vec![(1, 1.0)],
+            },
+            LayerCost {
+                name: "fc".into(),
+                ms: 1.0,
+                flops: 10.0,
+                inputs: vec![(1, 1.0)],
+                outputs: vec![],
+            },
+        ];
+        (groups, layers)
+    }
+
+    #[test]
+    fn a_layer_between_two_groups_costs_the_product_of_what_stays() {
+        let (_, layers) = chain();
+        assert!((layers[1].factor(&[0.5, 0.5]) - 0.25).abs() < 1e-12);
+        assert!((layers[0].factor(&[0.5, 0.5]) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_fit_reaches_the_target_by_pruning_the_cheaper_group_first() {
+        let (groups, layers) = chain();
+        let fit = fit(&groups, &layers, 0.0, Target::Speedup(1.5));
+        assert!(fit.reached, "{fit:?}");
+        assert!(fit.ratio() >= 1.5);
+        assert!(fit.removed[0] > fit.removed[1], "{fit:?}");
+        // Nothing removed beyond the target: one step less would miss it.
+        let mut fewer = fit.removed.clone();
+        let g = (0..2).max_by_key(|&g| fit.removed[g]).unwrap();
+        fewer[g] -= 1;
+        let fr: Vec<f64> = fewer.iter().map(|&r| r as f64 / 16.0).collect();
+        let cost: f64 = layers.iter().map(|l| l.ms * l.factor(&fr)).sum();
+        assert!(6.0 / cost < 1.5, "one step fewer still reaches: {cost}");
+    }
+
+    #[test]
+    fn an_unreachable_target_stops_at_every_groups_limit_and_says_so() {
+        let (groups, layers) = chain();
+        let fit = fit(&groups, &layers, 5.0, Target::Speedup(10.0));
+        assert!(!fit.reached);
+        assert_eq!(fit.removed, vec![14, 14]);
+    }
+
+    #[test]
+    fn a_group_without_a_loss_curve_is_left_whole() {
+        let (mut groups, layers) = chain();
+        groups[0].loss = None;
+        let fit = fit(&groups, &layers, 0.0, Target::FlopsReduction(1.3));
+        assert_eq!(fit.removed[0], 0);
+        assert!(fit.removed[1] > 0 && fit.reached);
+    }
+
+    #[test]
+    fn alignment_keeps_counts_in_multiples_of_eight_for_wide_groups() {
+        assert_eq!(alignment(64), 8);
+        assert_eq!(alignment(20), 1);
+        assert_eq!(alignment(36), 1);
+        let (mut groups, layers) = chain();
+        for g in &mut groups {
+            g.channels = 64;
+            g.align = alignment(64);
+        }
+        let fit = fit(&groups, &layers, 0.0, Target::Speedup(1.4));
+        assert!(fit.removed.iter().all(|r| r % 8 == 0), "{fit:?}");
+    }
+}
