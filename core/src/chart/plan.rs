@@ -566,6 +566,7 @@ mod tests {
             schedule,
             notes: Vec::new(),
             quantization: None,
+            channels: None,
         }
     }
 

@@ -45,6 +45,7 @@ fn plan(layers: Vec<LayerPlan>, schedule: Schedule) -> PruningPlan {
         schedule,
         notes: Vec::new(),
         quantization: None,
+        channels: None,
     }
 }
 

@@ -14,9 +14,16 @@
 //! group's alignment, so kept counts stay multiples of what kernels vectorize over), each time the
 //! step of any group with the least loss per unit of cost saved, until the target is met.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::series::Series;
+use crate::ModelAnalysis;
+use crate::analysis::graph::GraphIndex;
+use crate::model::onnx::GraphProto;
+use crate::profile::PerfProfile;
+use crate::structured::{ChannelGroup, Role};
 
 /// The most of a group the fit removes: past it a layer is too thin to learn anything back.
 pub const MAX_FRACTION: f64 = 0.9;
@@ -162,6 +169,74 @@ pub fn fit(groups: &[GroupCost], layers: &[LayerCost], fixed: f64, target: Targe
     }
 }
 
+/// The layers' costs for the fit, from the analysis (FLOPs) and, when given, a measured perf
+/// profile (times), with the share of each layer's input features and output channels that each
+/// group carries (read off the group's slices of the layer's weight). Also the fixed cost outside
+/// the layers: `(layers, fixed ms, fixed FLOPs)`.
+pub fn layer_costs(
+    groups: &[ChannelGroup],
+    graph: &GraphProto,
+    analysis: &ModelAnalysis,
+    perf: Option<&PerfProfile>,
+) -> (Vec<LayerCost>, f64, f64) {
+    let index = GraphIndex::new(graph);
+    let ms_of: HashMap<&str, f64> = perf
+        .map(|p| {
+            p.layers
+                .iter()
+                .filter_map(|l| Some((l.name.as_str(), l.ms?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut layers = Vec::new();
+    for layer in analysis.layers.iter().filter(|l| l.flops.is_some()) {
+        let weight = layer
+            .weight_input
+            .and_then(|i| layer.inputs.get(i))
+            .and_then(|w| index.weight(w));
+        let mut inputs: Vec<(usize, f64)> = Vec::new();
+        let mut outputs: Vec<(usize, f64)> = Vec::new();
+        if let Some(weight) = weight {
+            for (g, group) in groups.iter().enumerate() {
+                for slice in group
+                    .slices
+                    .iter()
+                    .filter(|s| s.node == layer.node_name && s.tensor == weight.name)
+                {
+                    let Some(&dim) = weight.tensor.dims.get(slice.axis) else {
+                        continue;
+                    };
+                    if dim <= 0 {
+                        continue;
+                    }
+                    let share = (group.channels * slice.block) as f64 / dim as f64;
+                    let ties = match slice.role {
+                        Role::Consumer => &mut inputs,
+                        Role::Producer | Role::PerChannel => &mut outputs,
+                    };
+                    match ties.iter_mut().find(|(h, _)| *h == g) {
+                        Some(tie) => tie.1 = tie.1.max(share),
+                        None => ties.push((g, share.min(1.0))),
+                    }
+                }
+            }
+        }
+        layers.push(LayerCost {
+            name: layer.name.clone(),
+            ms: ms_of.get(layer.name.as_str()).copied().unwrap_or(0.0),
+            flops: layer.flops.unwrap_or(0) as f64,
+            inputs,
+            outputs,
+        });
+    }
+    let layer_ms: f64 = layers.iter().map(|l| l.ms).sum();
+    let layer_flops: f64 = layers.iter().map(|l| l.flops).sum();
+    let model_ms = perf.and_then(|p| p.model.ms_per_batch).unwrap_or(layer_ms);
+    let fixed_ms = (model_ms - layer_ms).max(0.0);
+    let fixed_flops = (analysis.totals.flops as f64 - layer_flops).max(0.0);
+    (layers, fixed_ms, fixed_flops)
+}
+
 /// The alignment a group's channel count allows: multiples of 8 where the group has at least 32
 /// channels (what vectorized convolution kernels block channels by), of 1 otherwise.
 pub fn alignment(channels: usize) -> usize {
@@ -180,7 +255,10 @@ mod tests {
         GroupCost {
             name: name.into(),
             channels,
-            loss: Series::new([(0.0, 0.0), (0.5, loss_at_half), (1.0, 4.0 * loss_at_half)], true),
+            loss: Series::new(
+                [(0.0, 0.0), (0.5, loss_at_half), (1.0, 4.0 * loss_at_half)],
+                true,
+            ),
             align: 1,
         }
     }

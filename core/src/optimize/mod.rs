@@ -16,6 +16,7 @@
 //! 3. [`estimate`]: per-layer and model estimates (time and speedup, FLOPs, params, recovery).
 //! 4. [`schedule()`]: the epochs split and LR modifiers, given by the caller in the options.
 
+pub mod channel_plan;
 pub mod channels;
 pub mod estimate;
 pub mod fit;
@@ -170,6 +171,7 @@ pub fn optimize(
         schedule: options.schedule.clone(),
         notes,
         quantization: None,
+        channels: None,
     })
 }
 

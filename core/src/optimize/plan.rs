@@ -29,6 +29,37 @@ pub struct PruningPlan {
     /// int8 quantization after pruning (`optimize --quantize`); `None`: the model stays float.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantization: Option<crate::quantize::QuantizationPlan>,
+    /// A structured plan (`optimize` with the channel structure): whole channels removed per
+    /// channel group. Its `layers` then give each layer's share of weights removed, and `model`
+    /// the estimates of the smaller dense model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<ChannelPlan>,
+}
+
+/// Channels removed per channel dependency group, fitted to a speedup or a FLOPs reduction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelPlan {
+    pub target: super::channels::Target,
+    /// Whether the fit reached the target; when not, every group is at its limit.
+    pub reached: bool,
+    /// The ratio the fit estimates, in the target's unit (time, or FLOPs).
+    pub estimated_ratio: f64,
+    pub groups: Vec<GroupPlan>,
+    /// Groups that cannot be pruned, and why.
+    #[serde(default)]
+    pub unprunable: Vec<crate::analysis::Skipped>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupPlan {
+    /// The group's name (its first producing layer).
+    pub name: String,
+    pub channels: usize,
+    pub kept: usize,
+    /// The loss the group's curve gives at the fraction removed (0 when nothing is removed).
+    pub loss: f64,
+    /// The layers that compute the channels.
+    pub producers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
