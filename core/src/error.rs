@@ -139,6 +139,8 @@ pub enum Action {
     OptimizeQuantized,
     /// Export the dense model in int8.
     ExportDenseInt8,
+    /// Measure the channel loss profile (each channel group losing channels).
+    ChannelProfile,
 }
 
 /// How a front end spells settings and actions.
@@ -208,6 +210,7 @@ impl Wording for PlainWording {
             Action::Optimize(Some(name)) => format!("an optimization named '{name}'"),
             Action::OptimizeQuantized => "an optimization with static quantization".into(),
             Action::ExportDenseInt8 => "an export with static quantization".into(),
+            Action::ChannelProfile => "a channel loss profile".into(),
         }
     }
 }

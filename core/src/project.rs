@@ -39,6 +39,10 @@ pub struct ProjectFile {
     pub latest_perf: Option<String>,
     #[serde(default)]
     pub latest_loss: Option<String>,
+    /// The channel loss profile saved last (a structured fit's default); `latest_loss` names
+    /// only profiles of layers, which the editor and the unstructured fit read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_channel_loss: Option<String>,
     /// Optimizations (per-layer sparsity plans) by name, and the one made or changed last.
     #[serde(default)]
     pub optimizations: BTreeMap<String, PruningPlan>,
@@ -130,6 +134,7 @@ impl ProjectFile {
             loss_profiles: BTreeMap::new(),
             latest_perf: None,
             latest_loss: None,
+            latest_channel_loss: None,
             optimizations: BTreeMap::new(),
             latest_optimization: None,
             benchmarks: BTreeMap::new(),
@@ -140,6 +145,28 @@ impl ProjectFile {
     pub fn latest_loss_profile(&self) -> Option<(&str, &LossProfile)> {
         let name = self.latest_loss.as_deref()?;
         Some((name, self.loss_profiles.get(name)?))
+    }
+
+    /// The latest channel loss profile, if any.
+    pub fn latest_channel_profile(&self) -> Option<(&str, &LossProfile)> {
+        let name = self.latest_channel_loss.as_deref()?;
+        Some((name, self.loss_profiles.get(name)?))
+    }
+
+    /// Saves a loss profile under `name` as the latest of its kind (of layers, or of channels).
+    pub fn add_loss_profile(&mut self, name: &str, profile: LossProfile) {
+        if profile.structure.is_some() {
+            self.latest_channel_loss = Some(name.to_string());
+            if self.latest_loss.as_deref() == Some(name) {
+                self.latest_loss = None;
+            }
+        } else {
+            self.latest_loss = Some(name.to_string());
+            if self.latest_channel_loss.as_deref() == Some(name) {
+                self.latest_channel_loss = None;
+            }
+        }
+        self.loss_profiles.insert(name.to_string(), profile);
     }
 
     /// The latest performance profile, if any.

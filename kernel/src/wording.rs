@@ -26,6 +26,7 @@ impl Wording for Flags {
             Action::Optimize(Some(name)) => format!("`optimize --name {name}`"),
             Action::OptimizeQuantized => "`optimize --quantize static`".into(),
             Action::ExportDenseInt8 => "`export model PATH --quantize static`".into(),
+            Action::ChannelProfile => "`profile loss --structure channel`".into(),
         }
     }
 }

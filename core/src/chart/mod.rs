@@ -9,6 +9,7 @@
 //! are the charts of one subject each.
 
 mod benchmark;
+mod channels;
 mod kit;
 mod layers;
 mod plan;
@@ -22,6 +23,7 @@ pub use benchmark::{
     benchmark_thread_scaling,
 };
 pub use kit::style::MAX_BARS;
+pub use channels::channel_plan;
 pub use layers::params_and_flops;
 pub use plan::{plan_schedule, plan_sparsity};
 pub use profiles::{

@@ -67,6 +67,19 @@ pub struct LossProfile {
     /// before the choice existed) is magnitude.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pruned_by: Option<crate::reconstruct::Method>,
+    /// `Some(Channel)`: a channel profile, whose "layers" are channel dependency groups (named
+    /// after their first producing layer) and whose levels are fractions of channels removed.
+    /// `None`: the unstructured profile of layers and sparsities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structure: Option<Structure>,
+}
+
+/// What a structured profile or plan removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Structure {
+    /// Whole channels of channel dependency groups.
+    Channel,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -193,6 +206,7 @@ impl LossProfile {
             seconds: 0.0,
             quantization: None,
             pruned_by: None,
+            structure: None,
         }
     }
 

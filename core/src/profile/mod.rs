@@ -3,6 +3,7 @@
 //! project file and shown by the front ends; the algorithms live in one file each.
 
 pub mod approx;
+pub mod channels;
 pub mod levels;
 pub mod loss;
 pub mod magnitude;
@@ -14,5 +15,6 @@ pub mod weights;
 pub use levels::{LOSS_LEVELS, PERF_LEVELS, level_key, magnitude_levels};
 pub use loss::{
     LayerLoss, LossMethod, LossProfile, QuantLayerLoss, QuantModelLoss, QuantizationLoss, Skipped,
+    Structure,
 };
 pub use perf::{LayerPerf, ModelPerf, OpTypePerf, PerfKind, PerfOptions, PerfProfile};

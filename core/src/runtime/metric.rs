@@ -170,6 +170,23 @@ pub fn same_top(baseline: &ArrayD<f32>, changed: &ArrayD<f32>) -> (usize, usize)
     (same, a.nrows())
 }
 
+/// The output labels are scored against: labels are one class per sample, so only a rank-2
+/// output of class scores (logits or probabilities) is what they label; the first such output in
+/// the graph's order `names`.
+pub fn classifier_output(
+    names: &[String],
+    outputs: &std::collections::HashMap<String, ArrayD<f32>>,
+) -> Option<String> {
+    names
+        .iter()
+        .find(|n| {
+            outputs
+                .get(*n)
+                .is_some_and(|a| a.ndim() == 2 && Comparison::of(a) != Comparison::Nmse)
+        })
+        .cloned()
+}
+
 /// Correct predictions of a classifier output (argmax per row) against labels.
 pub fn correct(output: &ArrayD<f32>, labels: &[i64]) -> usize {
     let Ok(rows) = output.view().into_dimensionality::<Ix2>() else {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::ModelAnalysis;
 use crate::error::{Action, Error, Result, Sentence, Setting};
+use crate::optimize::channels::Target;
 use crate::optimize::{self, OptimizeOptions, Override, PruningPlan, Schedule};
 use crate::profile::{self, LossProfile, PerfProfile};
 use crate::project::{ProjectFile, Settings};
@@ -62,11 +63,13 @@ pub fn loss_profile(
     };
     match name {
         Some(APPROX_PROFILE) => Ok(approx()),
-        Some(name) => project
-            .loss_profiles
-            .get(name)
-            .map(|p| (name.to_string(), p.clone()))
-            .ok_or_else(|| missing("loss", name, project.loss_profiles.keys(), APPROX_PROFILE)),
+        Some(name) => match project.loss_profiles.get(name) {
+            Some(p) if p.structure.is_some() => Err(Error::Usage(format!(
+                "the loss profile '{name}' measures channel groups, not layers; use it in a structured fit (a speedup or FLOPs-reduction target), or name a profile of layers."
+            ))),
+            Some(p) => Ok((name.to_string(), p.clone())),
+            None => Err(missing("loss", name, project.loss_profiles.keys(), APPROX_PROFILE)),
+        },
         None => Ok(project
             .latest_loss_profile()
             .map_or_else(approx, |(name, p)| (name.to_string(), p.clone()))),
@@ -196,6 +199,9 @@ pub struct OptimizeRequest {
     pub quantization: QuantizationRequest,
     /// The training settings the schedule is made from; saved as the project's settings.
     pub settings: Settings,
+    /// A structured fit: whole channels removed to this target. Without it a re-run of a
+    /// structured optimization stays structured unless a sparsity target is given.
+    pub structure: Option<Target>,
 }
 
 impl OptimizeRequest {
@@ -212,6 +218,7 @@ impl OptimizeRequest {
             loss: None,
             quantization: QuantizationRequest::default(),
             settings: Settings::default(),
+            structure: None,
         }
     }
 }
@@ -233,6 +240,15 @@ pub fn fit_optimization(
     request: &OptimizeRequest,
 ) -> Result<PruningPlan> {
     let earlier = project.optimizations.get(&request.name);
+    let channel_target = request.structure.or_else(|| {
+        earlier
+            .and_then(|p| p.channels.as_ref())
+            .filter(|_| request.target.is_none())
+            .map(|c| c.target)
+    });
+    if let Some(target) = channel_target {
+        return super::channels::fit(project, analysis, request, target);
+    }
     let defaults = OptimizeOptions::default();
     let mut filters = earlier.map_or(defaults.filters.clone(), |p| p.filters.clone());
     if let Some(v) = request.min_sparsity {

@@ -113,6 +113,12 @@ fn candidates(session: &KernelSession, before: &[String], word: &str) -> Vec<Com
         .iter()
         .map(|(k, what)| keyword(k, "keyword", Some(what)))
         .collect(),
+        ("profile" | "optimize", "--structure") => [keyword(
+            "channel",
+            "keyword",
+            Some("whole channels: a smaller dense model"),
+        )]
+        .into(),
         ("export", "--pattern") => [
             ("unstructured", "zeros anywhere"),
             ("2:4", "2 zeros in every 4 weights of a row"),

@@ -30,3 +30,4 @@ pub mod saving;
 pub mod settings;
 pub mod spec;
 pub mod steps;
+pub mod structure;

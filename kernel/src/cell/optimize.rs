@@ -38,6 +38,9 @@ pub fn optimize(session: &mut KernelSession, words: &[String], sink: &dyn Sink) 
             "--name",
             "--quantize",
             "--calibration",
+            "--structure",
+            "--speedup",
+            "--flops-reduction",
         ],
         &["--per-tensor"],
     )?;
@@ -58,6 +61,7 @@ pub fn optimize(session: &mut KernelSession, words: &[String], sink: &dyn Sink) 
         loss: flags.get("--loss").map(str::to_string),
         quantization: quantization_request(&flags)?,
         settings: session.settings.clone(),
+        structure: super::structure::target(&flags)?,
     };
     let loaded = session.model()?;
     let fitted = fit::optimize(&loaded.path, &loaded.analysis, &request)?;

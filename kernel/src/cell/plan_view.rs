@@ -14,7 +14,11 @@ use prunekit_core::format::percent;
 
 /// The charts, then the summary and the layer table as the result.
 pub fn show(sink: &dyn Sink, name: &str, plan: &PruningPlan) -> Result<()> {
-    for chart in [chart::plan_sparsity(plan)?, chart::plan_schedule(plan)?] {
+    let charts = match plan.channels {
+        Some(_) => [chart::channel_plan(plan)?, chart::plan_sparsity(plan)?],
+        None => [chart::plan_sparsity(plan)?, chart::plan_schedule(plan)?],
+    };
+    for chart in charts {
         sink.emit(Output::Display {
             bundle: Bundle::text("[chart: optimization]").png(
                 &chart.png,
@@ -25,19 +29,26 @@ pub fn show(sink: &dyn Sink, name: &str, plan: &PruningPlan) -> Result<()> {
         });
     }
     let m = &plan.model;
-    let mut summary = format!(
-        "Optimization '{name}': target {} sparsity, achieved {} (balance {}, perf from {}, loss from {}).\n",
-        percent(plan.target),
-        percent(plan.achieved),
-        plan.balance,
-        plan.perf,
-        plan.loss
-    );
+    let mut summary = match &plan.channels {
+        Some(c) => super::structure::plan_summary(name, plan, c),
+        None => format!(
+            "Optimization '{name}': target {} sparsity, achieved {} (balance {}, perf from {}, loss from {}).\n",
+            percent(plan.target),
+            percent(plan.achieved),
+            plan.balance,
+            plan.perf,
+            plan.loss
+        ),
+    };
     if let (Some(base), Some(est), Some(speedup)) =
         (m.baseline_ms, m.estimated_ms, m.estimated_speedup)
     {
+        let engine = match plan.channels {
+            Some(_) => "on any runtime (a smaller dense model)",
+            None => "on a sparsity-aware engine",
+        };
         summary.push_str(&format!(
-            "  Estimated {est:.3} ms per batch against {base:.3} ms: {speedup:.2}x on a sparsity-aware engine.\n"
+            "  Estimated {est:.3} ms per batch against {base:.3} ms: {speedup:.2}x {engine}.\n"
         ));
     }
     summary.push_str(&format!(

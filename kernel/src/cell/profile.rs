@@ -133,12 +133,16 @@ fn loss(
             "--show",
             "--calibration",
             "--prune",
+            "--structure",
         ],
         &["--sorted", "--quantization", "--dynamic", "--per-tensor"],
     )?;
     flags.no_positional()?;
     let loaded = session.model()?;
-    let method_text = flags.get("--method").unwrap_or("magnitude");
+    let structure = super::structure::structure(&flags)?;
+    let method_text = flags
+        .get("--method")
+        .unwrap_or(if structure.is_some() { "one-shot" } else { "magnitude" });
     let method = LossMethod::parse(method_text).ok_or_else(|| {
         Error::Usage(format!(
             "--method {method_text} is not a method; use approx, magnitude or one-shot."
@@ -183,6 +187,9 @@ fn loss(
         }
     }
     let mut profile = match method {
+        _ if structure.is_some() => {
+            super::structure::channel_profile(session, &flags, method, sink, cancel)?
+        }
         LossMethod::Approx => profile::approx::profile(&loaded.analysis),
         LossMethod::Magnitude => {
             let model = prunekit_core::load(&loaded.path)?;
@@ -242,11 +249,13 @@ fn loss(
         finish(&progress, &result, "layers quantized");
         profile.quantization = Some(result?);
     }
-    let name = flags.get("--name").unwrap_or(method.name()).to_string();
+    let name = flags
+        .get("--name")
+        .unwrap_or(if structure.is_some() { "channels" } else { method.name() })
+        .to_string();
     // Written into the project file only once the profile is complete.
     super::saving::save(&loaded.path, sink, |p| {
-        p.loss_profiles.insert(name.clone(), profile.clone());
-        p.latest_loss = Some(name.clone());
+        p.add_loss_profile(&name, profile.clone());
     })?;
 
     let shown: Vec<&str> = flags
@@ -372,7 +381,7 @@ pub fn list(session: &mut KernelSession, words: &[String], sink: &dyn Sink) -> R
 }
 
 /// A data path relative to the model's folder when it is not found from the working directory.
-fn resolve(loaded: &LoadedModel, path: &str) -> PathBuf {
+pub(super) fn resolve(loaded: &LoadedModel, path: &str) -> PathBuf {
     let given = PathBuf::from(path);
     if given.is_relative()
         && !given.exists()
@@ -384,7 +393,7 @@ fn resolve(loaded: &LoadedModel, path: &str) -> PathBuf {
     given
 }
 
-fn finish<T>(progress: &ProgressDisplay, result: &Result<T>, done: &str) {
+pub(super) fn finish<T>(progress: &ProgressDisplay, result: &Result<T>, done: &str) {
     match result {
         Ok(_) => progress.finish(1, 1, done),
         Err(Error::Cancelled) => {

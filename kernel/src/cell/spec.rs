@@ -42,8 +42,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "profile",
-        synopsis: "profile perf [--batch N] [--threads N] [--iterations N] [--warmup N] [--flops] [--level S] [--log] [--name NAME]\nprofile loss [--method approx|magnitude|one-shot] [--prune magnitude|wanda|sparsegpt] [--data FILE.npz] [--samples N] [--batch N] [--levels LIST] [--quantization [--dynamic] [--calibration minmax|percentile[:P]|entropy] [--per-tensor]] [--sorted] [--show LAYERS] [--name NAME]",
-        summary: "Profile the current model and save the profile by name in its project file. `perf` times every layer in ONNX Runtime (fused work attributed to its layer) and estimates what pruning each layer would save on a sparsity-aware engine; --flops counts FLOPs instead, running nothing. `loss` measures how much pruning each layer alone hurts: approx (from shapes), magnitude (the weights removed; the default) or one-shot (each layer pruned and the model run on --data FILE.npz, arrays named after the inputs plus optional `labels`, or on seeded random inputs). --quantization adds the int8 sensitivity of each layer: the layer quantized alone (static QDQ, calibrated on the same samples) and run in ONNX Runtime, then every layer at once.",
+        synopsis: "profile perf [--batch N] [--threads N] [--iterations N] [--warmup N] [--flops] [--level S] [--log] [--name NAME]\nprofile loss [--method approx|magnitude|one-shot] [--prune magnitude|wanda|sparsegpt] [--data FILE.npz] [--samples N] [--batch N] [--levels LIST] [--quantization [--dynamic] [--calibration minmax|percentile[:P]|entropy] [--per-tensor]] [--sorted] [--show LAYERS] [--name NAME]\nprofile loss --structure channel [--data FILE.npz] [--samples N] [--batch N] [--levels FRACTIONS] [--name NAME]",
+        summary: "Profile the current model and save the profile by name in its project file. `perf` times every layer in ONNX Runtime (fused work attributed to its layer) and estimates what pruning each layer would save on a sparsity-aware engine; --flops counts FLOPs instead, running nothing. `loss` measures how much pruning each layer alone hurts: approx (from shapes), magnitude (the weights removed; the default) or one-shot (each layer pruned and the model run on --data FILE.npz, arrays named after the inputs plus optional `labels`, or on seeded random inputs). --quantization adds the int8 sensitivity of each layer: the layer quantized alone (static QDQ, calibrated on the same samples) and run in ONNX Runtime, then every layer at once. --structure channel measures instead how much removing whole channels hurts: each channel dependency group (the channels a convolution computes and every layer that must lose them with it) loses each fraction of its channels alone, the least important first, and the smaller model runs on the samples; groups that cannot lose channels are listed with the reason.",
         flags: &[
             (
                 "--batch",
@@ -95,6 +95,10 @@ pub const COMMANDS: &[CommandSpec] = &[
                 "quantization: one weight scale per tensor instead of per output channel",
             ),
             (
+                "--structure",
+                "channel: each channel group loses fractions of its channels (default 0.1,0.25,0.5,0.75,0.9) instead of each layer losing weights",
+            ),
+            (
                 "--sorted",
                 "the sensitivity chart largest first instead of graph order",
             ),
@@ -119,8 +123,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "optimize",
-        synopsis: "optimize [--sparsity S] [--balance B] [--min-sparsity S|off] [--min-speedup X|off] [--min-recovery R|off] [--perf NAME|flops] [--loss NAME|approx] [--epochs E] [--lr INIT[:FINAL]] [--quantize static|dynamic|off] [--calibration minmax|percentile[:P]|entropy] [--per-tensor] [--name NAME]",
-        summary: "Fit a sparsity per prunable layer so the model reaches the target average, cheapest layers first: the cost of pruning each layer blends its loss profile with the time it saves (--balance 0 = performance, 1 = loss). The first prunable layer and grouped convolutions stay dense unless overridden; sparsity a filter removes goes to the other layers. Gives estimates (time, FLOPs, params, recovery) and the training schedule, and saves the optimization by name (default: default). Without --perf and --loss it uses the latest profiles, else FLOPs and the approximation. --quantize adds int8 quantization to the plan: `export model` applies it after pruning, `export recipe` writes a QuantizationModifier for the last epochs, and layers the loss profile's quantization section finds too sensitive (over 1 point of accuracy alone) stay float.",
+        synopsis: "optimize [--sparsity S] [--balance B] [--min-sparsity S|off] [--min-speedup X|off] [--min-recovery R|off] [--perf NAME|flops] [--loss NAME|approx] [--epochs E] [--lr INIT[:FINAL]] [--quantize static|dynamic|off] [--calibration minmax|percentile[:P]|entropy] [--per-tensor] [--name NAME]\noptimize --structure channel --speedup X|--flops-reduction F [--perf NAME|flops] [--loss NAME] [--quantize static|dynamic|off] [--name NAME]",
+        summary: "Fit a sparsity per prunable layer so the model reaches the target average, cheapest layers first: the cost of pruning each layer blends its loss profile with the time it saves (--balance 0 = performance, 1 = loss). The first prunable layer and grouped convolutions stay dense unless overridden; sparsity a filter removes goes to the other layers. Gives estimates (time, FLOPs, params, recovery) and the training schedule, and saves the optimization by name (default: default). Without --perf and --loss it uses the latest profiles, else FLOPs and the approximation. --quantize adds int8 quantization to the plan: `export model` applies it after pruning, `export recipe` writes a QuantizationModifier for the last epochs, and layers the loss profile's quantization section finds too sensitive (over 1 point of accuracy alone) stay float. --structure channel fits instead how many whole channels each channel group loses so the model gets --speedup X times faster (on the perf profile's measured layer times; FLOPs without one) or has --flops-reduction F times fewer FLOPs, at the least loss the channel loss profile measured; `export model` then writes a smaller dense model, faster on any runtime.",
         flags: &[
             (
                 "--sparsity",
@@ -163,6 +167,18 @@ pub const COMMANDS: &[CommandSpec] = &[
             (
                 "--per-tensor",
                 "quantization: one weight scale per tensor instead of per output channel",
+            ),
+            (
+                "--structure",
+                "channel: remove whole channels (a smaller dense model) instead of single weights",
+            ),
+            (
+                "--speedup",
+                "structure: how many times faster the model should get, such as 1.5",
+            ),
+            (
+                "--flops-reduction",
+                "structure: how many times fewer FLOPs the model should have, such as 2",
             ),
             (
                 "--name",

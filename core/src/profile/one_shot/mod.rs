@@ -169,17 +169,9 @@ pub fn profile(
                 .collect()
         })
         .unwrap_or_default();
-    // Labels are one class per sample: only a rank-2 output of class scores is what they label.
-    let classifier = output_names
-        .iter()
-        .find(|n| {
-            comparisons.get(*n).is_some_and(|c| *c != Comparison::Nmse)
-                && baseline_outputs
-                    .first()
-                    .and_then(|o| o.get(*n))
-                    .is_some_and(|a| a.ndim() == 2)
-        })
-        .cloned();
+    let classifier = baseline_outputs
+        .first()
+        .and_then(|outs| metric::classifier_output(&output_names, outs));
     let labels: Option<Vec<&[i64]>> = batches
         .iter()
         .map(|b| b.labels.as_deref())

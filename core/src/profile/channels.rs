@@ -1,0 +1,276 @@
+//! The channel loss profile: each channel dependency group pruned alone to each fraction of its
+//! channels (the least important first), the smaller model run on the samples, its outputs
+//! compared with the original's by the same metric as the one-shot profile.
+//!
+//! Unlike the unstructured one-shot profile, removing channels changes the shapes of the
+//! activations, so each (group, fraction) runs the whole pruned model rather than a cut of it.
+//! Saved as a loss profile whose "layers" are the groups (named after their first producing
+//! layer) and whose levels are fractions of channels removed, so the charts and tables of loss
+//! profiles show it as they are.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use ndarray::ArrayD;
+
+use super::levels;
+use super::loss::{DataInfo, LossMethod, LossProfile, RawLayer, Skipped, Structure};
+use crate::error::{Error, Result, Sentence, Setting};
+use crate::progress::{Cancel, Progress};
+use crate::runtime::batch::{analysis_batch, dataset};
+use crate::runtime::metric::{self, Accumulator, Comparison};
+use crate::runtime::{Batch, ModelSession, SessionOptions};
+use crate::structured::{self, ChannelGroup, Keep};
+use crate::{Model, ModelAnalysis};
+
+/// The fractions of a group's channels removed, by default.
+pub const CHANNEL_LEVELS: &[f64] = &[0.1, 0.25, 0.5, 0.75, 0.9];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelOptions {
+    /// Fractions of each group's channels to remove, in (0, 1).
+    pub levels: Vec<f64>,
+    /// A `.npz` of samples (arrays named after the inputs, optional `labels`); seeded random
+    /// inputs without it.
+    pub data: Option<PathBuf>,
+    pub samples: Option<usize>,
+    pub batch: Option<usize>,
+    pub threads: Option<usize>,
+    pub seed: u64,
+}
+
+pub fn profile(
+    model: &Model,
+    analysis: &ModelAnalysis,
+    options: &ChannelOptions,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<LossProfile> {
+    let started = Instant::now();
+    levels::validate(&options.levels)
+        .and_then(|()| {
+            if options.levels.iter().any(|&l| l >= 1.0) {
+                Err("a group keeps at least one channel, so every fraction is below 1".into())
+            } else {
+                Ok(())
+            }
+        })
+        .map_err(|why| {
+            Error::from(
+                Sentence::default()
+                    .setting(Setting::Levels)
+                    .text(format!(": {why}.")),
+            )
+        })?;
+    let groups = structured::channel_groups(model, analysis)?;
+    let mut skipped: Vec<Skipped> = groups
+        .iter()
+        .filter_map(|g| {
+            Some(Skipped {
+                name: g.name.clone(),
+                reason: g.unprunable.clone()?,
+            })
+        })
+        .collect();
+    let prunable: Vec<&ChannelGroup> = groups
+        .iter()
+        .filter(|g| g.unprunable.is_none() && g.channels >= 2)
+        .collect();
+    if prunable.is_empty() {
+        return Err(Error::Usage(format!(
+            "no channel group of {} can lose channels{}.",
+            model.path.display(),
+            skipped
+                .first()
+                .map(|s| format!(" ({}: {})", s.name, s.reason))
+                .unwrap_or_default()
+        )));
+    }
+    let (data, batch) = dataset(
+        analysis,
+        options.data.as_deref(),
+        options.samples,
+        analysis_batch(analysis),
+        options.batch,
+        options.seed,
+    )?;
+    let batches = data.batches(batch);
+    let session_options = SessionOptions {
+        threads: options.threads,
+    };
+    let total = (prunable.len() * options.levels.len() + 1) as u64;
+    progress.report(0, total, "baseline run");
+    let baseline = run_all(
+        &mut ModelSession::from_proto(&model.proto, &session_options)?,
+        &batches,
+    )?;
+    let names: Vec<String> = model
+        .graph()
+        .output
+        .iter()
+        .map(|o| o.name().to_string())
+        .collect();
+    let judge = Judge::new(&names, &baseline, &batches, data.samples);
+
+    let mut raw = Vec::new();
+    let mut step = 1;
+    for group in &prunable {
+        let order = structured::least_important_first(model, analysis, group, Some(&data))?;
+        let mut values = Vec::with_capacity(options.levels.len());
+        let mut accuracy = Vec::with_capacity(options.levels.len());
+        for &level in &options.levels {
+            cancel.check()?;
+            progress.report(step, total, &format!("{} at {level}", group.name));
+            step += 1;
+            let removed = ((level * group.channels as f64).round() as usize)
+                .clamp(1, group.channels - 1);
+            let mut channels: Vec<usize> = order[removed..].to_vec();
+            channels.sort_unstable();
+            let keep = Keep {
+                group: group.name.clone(),
+                channels,
+            };
+            let mut pruned = model.clone();
+            structured::remove_channels(&mut pruned, analysis, &groups, &[keep])?;
+            let outputs = run_all(
+                &mut ModelSession::from_proto(&pruned.proto, &session_options)?,
+                &batches,
+            )?;
+            let (value, correct) = judge.compare(&outputs);
+            values.push(value);
+            accuracy.push(correct.unwrap_or(0.0));
+        }
+        raw.push(RawLayer {
+            name: group.name.clone(),
+            weight: group.producers.first().cloned().unwrap_or_default(),
+            op_type: "channels".into(),
+            values,
+            accuracy: judge.baseline_accuracy().map(|_| accuracy),
+        });
+    }
+    progress.report(total, total, "done");
+    skipped.extend(
+        groups
+            .iter()
+            .filter(|g| g.unprunable.is_none() && g.channels < 2)
+            .map(|g| Skipped {
+                name: g.name.clone(),
+                reason: "it has a single channel".into(),
+            }),
+    );
+    let mut profile = LossProfile::summarize(
+        LossMethod::OneShot,
+        &judge.metric_names(),
+        options.levels.clone(),
+        raw,
+    );
+    profile.structure = Some(Structure::Channel);
+    profile.skipped = skipped;
+    profile.model.baseline_accuracy = judge.baseline_accuracy();
+    profile.data = Some(DataInfo {
+        source: data.source.clone(),
+        samples: data.samples,
+        batch,
+        has_labels: data.labels.is_some(),
+        seed: options.data.is_none().then_some(options.seed),
+    });
+    profile.seconds = started.elapsed().as_secs_f64();
+    profile.notes.push(format!(
+        "Each of {} channel groups lost each fraction of its channels alone, the least important first ({}), and the smaller model ran on {} {} sample{}; values are the {} of the outputs from the original model's.",
+        prunable.len(),
+        structured::importance_words(options.data.is_some()),
+        data.samples,
+        if options.data.is_some() { "given" } else { "generated" },
+        if data.samples == 1 { "" } else { "s" },
+        judge.metric_names().replace('+', " plus ").replace('_', " ")
+    ));
+    Ok(profile)
+}
+
+type Outputs = Vec<HashMap<String, ArrayD<f32>>>;
+
+fn run_all(session: &mut ModelSession, batches: &[Batch]) -> Result<Outputs> {
+    batches
+        .iter()
+        .map(|b| Ok(session.run(&b.inputs)?.into_iter().collect()))
+        .collect()
+}
+
+/// Compares a changed model's outputs with the baseline's, batch by batch, and counts correct
+/// labels on the classifier output when there are labels.
+struct Judge<'a> {
+    baseline: &'a Outputs,
+    comparisons: HashMap<String, Comparison>,
+    classifier: Option<String>,
+    labels: Option<Vec<&'a [i64]>>,
+    samples: usize,
+}
+
+impl<'a> Judge<'a> {
+    fn new(
+        names: &[String],
+        baseline: &'a Outputs,
+        batches: &'a [Batch],
+        samples: usize,
+    ) -> Self {
+        let comparisons: HashMap<String, Comparison> = baseline
+            .first()
+            .map(|o| o.iter().map(|(n, a)| (n.clone(), Comparison::of(a))).collect())
+            .unwrap_or_default();
+        let classifier = baseline
+            .first()
+            .and_then(|o| metric::classifier_output(names, o));
+        let labels = batches
+            .iter()
+            .map(|b| b.labels.as_deref())
+            .collect::<Option<Vec<_>>>()
+            .filter(|_| classifier.is_some());
+        Judge {
+            baseline,
+            comparisons,
+            classifier,
+            labels,
+            samples,
+        }
+    }
+
+    fn metric_names(&self) -> String {
+        let mut names: Vec<&str> = self.comparisons.values().map(|c| c.metric_name()).collect();
+        names.sort();
+        names.dedup();
+        names.join("+")
+    }
+
+    fn correct(&self, outputs: &Outputs) -> Option<f64> {
+        let (labels, classifier) = (self.labels.as_ref()?, self.classifier.as_ref()?);
+        let correct: usize = outputs
+            .iter()
+            .zip(labels)
+            .map(|(o, l)| metric::correct(&o[classifier], l))
+            .sum();
+        Some(correct as f64 / self.samples.max(1) as f64)
+    }
+
+    fn baseline_accuracy(&self) -> Option<f64> {
+        self.correct(self.baseline)
+    }
+
+    fn compare(&self, outputs: &Outputs) -> (f64, Option<f64>) {
+        let mut accumulators: HashMap<&str, Accumulator> = HashMap::new();
+        for (changed, base) in outputs.iter().zip(self.baseline) {
+            for (name, comparison) in &self.comparisons {
+                if let (Some(b), Some(c)) = (base.get(name), changed.get(name)) {
+                    accumulators
+                        .entry(name)
+                        .or_default()
+                        .add(*comparison, b, c);
+                }
+            }
+        }
+        (
+            accumulators.values().map(Accumulator::value).sum(),
+            self.correct(outputs),
+        )
+    }
+}
