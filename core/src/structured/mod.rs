@@ -5,6 +5,8 @@
 //! removal rewrites the constants, attributes and shapes; repair refits what the removal
 //! changed on calibration data.
 
+pub mod detect;
 pub mod group;
 
+pub use detect::channel_groups;
 pub use group::{Carrier, ChannelGroup, Edit, Keep, Role, Slice};
