@@ -166,6 +166,59 @@ pub fn to_i64(tensor: &TensorProto, max_elements: u64) -> Option<Vec<i64>> {
     }
 }
 
+/// The payload as little-endian bytes of [`elem_size`] each, from `raw_data` or from the typed
+/// field the type keeps it in (float16 and bfloat16 bits, and the narrow integers, in
+/// `int32_data`), so a rewrite that only moves elements (structured pruning's slicing) handles
+/// every fixed-size type alike; `None` for other types or a payload that disagrees with its dims.
+pub fn le_bytes(tensor: &TensorProto) -> Option<std::borrow::Cow<'_, [u8]>> {
+    use std::borrow::Cow;
+    if tensor.raw_data.is_some() {
+        return raw_bytes(tensor).map(Cow::Borrowed);
+    }
+    let data_type = tensor.data_type();
+    let size = elem_size(data_type)?;
+    let bytes: Vec<u8> = match data_type {
+        dt::FLOAT if typed_len_ok(tensor, tensor.float_data.len()) => tensor
+            .float_data
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect(),
+        dt::DOUBLE if typed_len_ok(tensor, tensor.double_data.len()) => tensor
+            .double_data
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect(),
+        dt::INT64 if typed_len_ok(tensor, tensor.int64_data.len()) => tensor
+            .int64_data
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect(),
+        dt::UINT32 | dt::UINT64 if typed_len_ok(tensor, tensor.uint64_data.len()) => tensor
+            .uint64_data
+            .iter()
+            .flat_map(|v| v.to_le_bytes()[..size].to_vec())
+            .collect(),
+        dt::INT32
+        | dt::INT16
+        | dt::INT8
+        | dt::UINT16
+        | dt::UINT8
+        | dt::BOOL
+        | dt::FLOAT16
+        | dt::BFLOAT16
+            if typed_len_ok(tensor, tensor.int32_data.len()) =>
+        {
+            tensor
+                .int32_data
+                .iter()
+                .flat_map(|v| v.to_le_bytes()[..size].to_vec())
+                .collect()
+        }
+        _ => return None,
+    };
+    Some(Cow::Owned(bytes))
+}
+
 /// The values of a float32 or float64 tensor as f32, or `None` for other types or a bad payload.
 pub fn to_f32(tensor: &TensorProto) -> Option<Vec<f32>> {
     let data_type = tensor.data_type();

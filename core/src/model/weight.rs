@@ -126,6 +126,35 @@ pub fn write_f32(graph: &mut GraphProto, home: Home, values: &[f32]) -> bool {
     }
 }
 
+/// Replaces the tensor at `home` with `tensor` (any dims and type), keeping its name and place:
+/// an initializer stays that initializer under its name, a `Constant` node holds it in its
+/// `value` attribute. For rewrites that change a weight's shape (structured pruning removes
+/// rows and columns); `false` when `home` holds no tensor.
+pub fn replace(graph: &mut GraphProto, home: Home, mut tensor: TensorProto) -> bool {
+    match home {
+        Home::Initializer(i) => match graph.initializer.get_mut(i) {
+            Some(old) => {
+                tensor.name = old.name.clone();
+                *old = tensor;
+                true
+            }
+            None => false,
+        },
+        Home::ConstantNode(i) => {
+            let Some(node) = graph
+                .node
+                .get_mut(i)
+                .filter(|n| n.op_type() == "Constant" && constant_value(n).is_some())
+            else {
+                return false;
+            };
+            tensor.name = None;
+            set_value(node, tensor);
+            true
+        }
+    }
+}
+
 /// Rewrites a tensor's payload as float32 `raw_data`.
 fn set_f32(tensor: &mut TensorProto, values: &[f32]) {
     tensor.data_type = Some(dt::FLOAT);

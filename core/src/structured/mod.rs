@@ -2,11 +2,18 @@
 //! ONNX graph, so the smaller dense model is faster on every runtime.
 //!
 //! `group` describes a channel dependency group; detection finds them on the graph index;
-//! removal rewrites the constants, attributes and shapes; repair refits what the removal
+//! `plan` checks which channels a list of `Keep`s removes; `remove` rewrites the constants,
+//! attributes and shapes; `importance` scores channels; `repair` refits what the removal
 //! changed on calibration data.
 
 pub mod detect;
 pub mod group;
+pub mod plan;
+pub mod remove;
+
+#[cfg(test)]
+pub(crate) mod fixtures;
 
 pub use detect::channel_groups;
 pub use group::{Carrier, ChannelGroup, Edit, Keep, Role, Slice};
+pub use remove::{GroupRemoval, Removal, remove_channels};
