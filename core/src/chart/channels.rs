@@ -28,11 +28,19 @@ pub fn channel_plan(plan: &PruningPlan) -> Result<Chart> {
         Target::Speedup(x) => format!("{} faster", times(x)),
         Target::FlopsReduction(x) => format!("{} fewer FLOPs", times(x)),
     };
-    let pruned = channels.groups.iter().filter(|g| g.kept < g.channels).count();
+    let pruned = channels
+        .groups
+        .iter()
+        .filter(|g| g.kept < g.channels)
+        .count();
     let caption = format!(
         "target {target}, estimated {}{}; {pruned} of {} groups lose channels, {} cannot",
         times(channels.estimated_ratio),
-        if channels.reached { "" } else { " (not reached)" },
+        if channels.reached {
+            ""
+        } else {
+            " (not reached)"
+        },
         channels.groups.len(),
         channels.unprunable.len()
     );

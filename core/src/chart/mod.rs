@@ -22,8 +22,8 @@ pub use benchmark::{
     benchmark_batch_scaling, benchmark_comparison, benchmark_iterations, benchmark_speedups,
     benchmark_thread_scaling,
 };
-pub use kit::style::MAX_BARS;
 pub use channels::channel_plan;
+pub use kit::style::MAX_BARS;
 pub use layers::params_and_flops;
 pub use plan::{plan_schedule, plan_sparsity};
 pub use profiles::{

@@ -98,11 +98,24 @@ pub fn plan(inputs: &ChannelFitInputs, target: Target, schedule: Schedule) -> Re
     };
     let fit = channels::fit(&costs, &layers, fixed, fit_target);
     if !fit.reached {
-        notes.push(format!(
-            "The target {ratio}× was not reached: every group is at its limit ({:.0}% of its channels at most), for an estimated {:.2}×.",
+        // Every group at its limit would ruin the model and still miss: say what can be reached.
+        let (what, unit) = match fit_target {
+            Target::Speedup(_) => (
+                "speedup",
+                "of the time is spent outside the layers that lose channels (the runtime's own work, ops no group reaches)",
+            ),
+            Target::FlopsReduction(_) => (
+                "FLOPs reduction",
+                "of the FLOPs are in layers no group reaches",
+            ),
+        };
+        return Err(Error::Usage(format!(
+            "a {what} of {ratio}× cannot be reached by removing channels: with {:.0}% of every prunable group's channels removed the estimate is {:.2}×, as {:.0}% {unit}; give a target below {:.2}.",
             channels::MAX_FRACTION * 100.0,
+            fit.ratio(),
+            100.0 * fixed / fit.cost_before.max(f64::MIN_POSITIVE),
             fit.ratio()
-        ));
+        )));
     }
     let fractions: Vec<f64> = costs
         .iter()

@@ -198,11 +198,9 @@ pub fn layer_costs(
         let mut outputs: Vec<(usize, f64)> = Vec::new();
         if let Some(weight) = weight {
             for (g, group) in groups.iter().enumerate() {
-                for slice in group
-                    .slices
-                    .iter()
-                    .filter(|s| s.node == layer.node_name && s.tensor == weight.name)
-                {
+                for slice in group.slices.iter().filter(|s| {
+                    (s.node == layer.name || s.node == layer.node_name) && s.tensor == weight.name
+                }) {
                     let Some(&dim) = weight.tensor.dims.get(slice.axis) else {
                         continue;
                     };
@@ -217,6 +215,23 @@ pub fn layer_costs(
                     match ties.iter_mut().find(|(h, _)| *h == g) {
                         Some(tie) => tie.1 = tie.1.max(share),
                         None => ties.push((g, share.min(1.0))),
+                    }
+                }
+            }
+        }
+        // A layer without a weight of its own (BatchNormalization, an activation, pooling)
+        // costs in proportion to the channels of its output that stay.
+        if inputs.is_empty() && outputs.is_empty() {
+            let output = layer.outputs.first();
+            let shape = layer.output_shapes.first().and_then(|s| s.as_ref());
+            for (g, group) in groups.iter().enumerate() {
+                for carrier in group.values.iter().filter(|c| Some(&c.value) == output) {
+                    let Some(&dim) = shape.and_then(|s| s.get(carrier.axis)) else {
+                        continue;
+                    };
+                    if dim > 0 && outputs.iter().all(|(h, _)| *h != g) {
+                        let share = (group.channels * carrier.block) as f64 / dim as f64;
+                        outputs.push((g, share.min(1.0)));
                     }
                 }
             }

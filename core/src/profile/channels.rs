@@ -21,7 +21,7 @@ use crate::progress::{Cancel, Progress};
 use crate::runtime::batch::{analysis_batch, dataset};
 use crate::runtime::metric::{self, Accumulator, Comparison};
 use crate::runtime::{Batch, ModelSession, SessionOptions};
-use crate::structured::{self, ChannelGroup, Keep};
+use crate::structured::{self, ChannelGroup};
 use crate::{Model, ModelAnalysis};
 
 /// The fractions of a group's channels removed, by default.
@@ -113,24 +113,24 @@ pub fn profile(
         .collect();
     let judge = Judge::new(&names, &baseline, &batches, data.samples);
 
+    let scores = structured::choose::scores(
+        model,
+        analysis,
+        &prunable,
+        options.data.is_some().then_some((&data, batch)),
+        progress,
+        cancel,
+    )?;
     let mut raw = Vec::new();
     let mut step = 1;
-    for group in &prunable {
-        let order = structured::least_important_first(model, analysis, group, Some(&data))?;
+    for (group, scores) in prunable.iter().zip(&scores) {
         let mut values = Vec::with_capacity(options.levels.len());
         let mut accuracy = Vec::with_capacity(options.levels.len());
         for &level in &options.levels {
             cancel.check()?;
             progress.report(step, total, &format!("{} at {level}", group.name));
             step += 1;
-            let removed = ((level * group.channels as f64).round() as usize)
-                .clamp(1, group.channels - 1);
-            let mut channels: Vec<usize> = order[removed..].to_vec();
-            channels.sort_unstable();
-            let keep = Keep {
-                group: group.name.clone(),
-                channels,
-            };
+            let keep = structured::choose::keep_highest(group, scores, level)?;
             let mut pruned = model.clone();
             structured::remove_channels(&mut pruned, analysis, &groups, &[keep])?;
             let outputs = run_all(
@@ -179,7 +179,7 @@ pub fn profile(
     profile.notes.push(format!(
         "Each of {} channel groups lost each fraction of its channels alone, the least important first ({}), and the smaller model ran on {} {} sample{}; values are the {} of the outputs from the original model's.",
         prunable.len(),
-        structured::importance_words(options.data.is_some()),
+        structured::choose::words(options.data.is_some()),
         data.samples,
         if options.data.is_some() { "given" } else { "generated" },
         if data.samples == 1 { "" } else { "s" },
@@ -208,15 +208,14 @@ struct Judge<'a> {
 }
 
 impl<'a> Judge<'a> {
-    fn new(
-        names: &[String],
-        baseline: &'a Outputs,
-        batches: &'a [Batch],
-        samples: usize,
-    ) -> Self {
+    fn new(names: &[String], baseline: &'a Outputs, batches: &'a [Batch], samples: usize) -> Self {
         let comparisons: HashMap<String, Comparison> = baseline
             .first()
-            .map(|o| o.iter().map(|(n, a)| (n.clone(), Comparison::of(a))).collect())
+            .map(|o| {
+                o.iter()
+                    .map(|(n, a)| (n.clone(), Comparison::of(a)))
+                    .collect()
+            })
             .unwrap_or_default();
         let classifier = baseline
             .first()
@@ -261,10 +260,7 @@ impl<'a> Judge<'a> {
         for (changed, base) in outputs.iter().zip(self.baseline) {
             for (name, comparison) in &self.comparisons {
                 if let (Some(b), Some(c)) = (base.get(name), changed.get(name)) {
-                    accumulators
-                        .entry(name)
-                        .or_default()
-                        .add(*comparison, b, c);
+                    accumulators.entry(name).or_default().add(*comparison, b, c);
                 }
             }
         }

@@ -45,11 +45,12 @@ pub struct ChannelGroup {
     pub slices: Vec<Slice>,
     /// Attributes and shape constants that count the group's channels.
     pub edits: Vec<Edit>,
-    /// The layers (node names) whose outputs carry the channels and whose weight rows are
-    /// removed: the convolutions, Gemm and MatMul nodes that compute them.
+    /// The layers whose outputs carry the channels and whose weight rows are removed: the
+    /// convolutions, Gemm and MatMul nodes that compute them. A layer is named as the analysis
+    /// names it: its node's first output.
     pub producers: Vec<String>,
-    /// The layers (node names) that read the channels as input features and lose those input
-    /// columns; repair refits these on the activations they see.
+    /// The layers (named by their first output) that read the channels as input features and
+    /// lose those input columns; repair refits these on the activations they see.
     pub consumers: Vec<String>,
     /// The activations (value names) that carry the channels, each with the axis the channels
     /// are on and the offset they start at (a `Concat` output carries several groups): what
@@ -89,7 +90,8 @@ pub struct Slice {
     /// folds into each channel's block of features, or an attention head's width.
     pub block: usize,
     pub role: Role,
-    /// The node that reads the constant (for messages and for repair).
+    /// The layer that reads the constant, named by its node's first output (for messages and for
+    /// repair).
     pub node: String,
 }
 

@@ -6,8 +6,10 @@
 //! attributes and shapes; `importance` scores channels; `repair` refits what the removal
 //! changed on calibration data.
 
+pub mod choose;
 pub mod detect;
 pub mod group;
+pub mod importance;
 pub mod plan;
 pub mod remove;
 

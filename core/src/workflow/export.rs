@@ -58,7 +58,7 @@ fn relative_path(model: &Path, dir: &Path) -> PathBuf {
 }
 
 /// The optimization an export writes: the named one, else the latest.
-fn chosen_optimization<'a>(
+pub(super) fn chosen_optimization<'a>(
     project: &'a ProjectFile,
     name: Option<&str>,
 ) -> Result<&'a PruningPlan> {
@@ -313,6 +313,20 @@ pub fn export_model(
     // Pruning reads the calibration samples, else the data accuracy is measured on.
     let samples = request.calibration_data.as_ref().or(request.data.as_ref());
     let (proto, pruning) = match plan {
+        Some(plan) if plan.channels.is_some() => {
+            let (proto, pruning) = super::run_step(steps, Step::Pruning, |progress| {
+                super::channels::export_pruning(
+                    &model,
+                    analysis,
+                    plan,
+                    &request.pruning,
+                    samples,
+                    progress,
+                    cancel,
+                )
+            })?;
+            (proto, Some(pruning))
+        }
         Some(plan) => {
             let (proto, pruning) = super::run_step(steps, Step::Pruning, |progress| {
                 prune::prune(
@@ -330,6 +344,15 @@ pub fn export_model(
         None => (model.proto.clone(), None),
     };
     let pruned = Model { proto, ..model };
+    // Removing channels changes the shapes quantization and blame read: analyze it again.
+    let pruned_analysis = match pruning.as_ref().and_then(|p| p.channels.as_ref()) {
+        Some(_) => Some(crate::analyze(
+            &pruned,
+            &crate::structured::remove::sizes_of(analysis),
+        )?),
+        None => None,
+    };
+    let analysis = pruned_analysis.as_ref().unwrap_or(analysis);
     let options = quantize.map(|options| {
         let mut ignore = options.ignore.clone();
         for layer in &keep_float {

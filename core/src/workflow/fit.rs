@@ -68,7 +68,12 @@ pub fn loss_profile(
                 "the loss profile '{name}' measures channel groups, not layers; use it in a structured fit (a speedup or FLOPs-reduction target), or name a profile of layers."
             ))),
             Some(p) => Ok((name.to_string(), p.clone())),
-            None => Err(missing("loss", name, project.loss_profiles.keys(), APPROX_PROFILE)),
+            None => Err(missing(
+                "loss",
+                name,
+                project.loss_profiles.keys(),
+                APPROX_PROFILE,
+            )),
         },
         None => Ok(project
             .latest_loss_profile()

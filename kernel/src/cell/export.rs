@@ -48,7 +48,7 @@ pub fn export(
     )?;
     let [kind, path] = flags.positional[..] else {
         return Err(Error::Usage(
-            "say what to write and where: `export recipe PATH`, `export code PATH` or `export model PATH`.".into(),
+            "say what to write and where: `export recipe PATH`, `export code PATH`, `export model PATH` or `export plan PATH.json`.".into(),
         ));
     };
     let loaded = session.model()?;
@@ -120,9 +120,10 @@ pub fn export(
             let (text, value) = model_written(&written);
             (text, value, written.moved_aside)
         }
+        "plan" => super::structure::export_plan(session, &flags, path, sink, cancel)?,
         other => {
             return Err(Error::Usage(format!(
-                "'export {other}' is not something prunekit writes; use recipe, code or model."
+                "'export {other}' is not something prunekit writes; use recipe, code, model or plan."
             )));
         }
     };
@@ -250,6 +251,11 @@ fn model_written(w: &ModelWritten) -> (String, serde_json::Value) {
         ));
         accuracy = json!({"before": a.before, "after": a.after, "samples": a.samples});
     }
+    let channels = w
+        .pruning
+        .as_ref()
+        .and_then(|p| p.channels.as_ref())
+        .map(super::structure::removal_json);
     let layers: Vec<serde_json::Value> = w.pruning.iter().flat_map(|p| &p.layers).map(|l| json!({"name": l.name, "weight": l.weight, "sparsity": l.sparsity, "pattern": l.pattern.name(), "damp": l.damp, "retries": l.retries, "note": l.note})).collect();
     let pruning = w.pruning.as_ref().map(|p| {
         json!({
@@ -259,6 +265,7 @@ fn model_written(w: &ModelWritten) -> (String, serde_json::Value) {
             "seconds": p.seconds,
             "flops": p.flops,
             "peak_bytes": p.peak_bytes,
+            "channels": channels,
         })
     });
     let quantization = w.quantized.as_ref().map(|q| {

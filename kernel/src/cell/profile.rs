@@ -140,9 +140,11 @@ fn loss(
     flags.no_positional()?;
     let loaded = session.model()?;
     let structure = super::structure::structure(&flags)?;
-    let method_text = flags
-        .get("--method")
-        .unwrap_or(if structure.is_some() { "one-shot" } else { "magnitude" });
+    let method_text = flags.get("--method").unwrap_or(if structure.is_some() {
+        "one-shot"
+    } else {
+        "magnitude"
+    });
     let method = LossMethod::parse(method_text).ok_or_else(|| {
         Error::Usage(format!(
             "--method {method_text} is not a method; use approx, magnitude or one-shot."
@@ -251,7 +253,11 @@ fn loss(
     }
     let name = flags
         .get("--name")
-        .unwrap_or(if structure.is_some() { "channels" } else { method.name() })
+        .unwrap_or(if structure.is_some() {
+            "channels"
+        } else {
+            method.name()
+        })
         .to_string();
     // Written into the project file only once the profile is complete.
     super::saving::save(&loaded.path, sink, |p| {

@@ -45,6 +45,9 @@ pub fn method(flag: &str, text: &str) -> Result<Method> {
 /// How the model was pruned, in a sentence or two: the method and pattern, the samples read,
 /// and each layer's note (a pattern it could not take, a Hessian dampened harder).
 pub fn words(p: &Pruning) -> String {
+    if let Some(c) = &p.channels {
+        return super::structure::removal_words(c);
+    }
     let pruned = p.layers.iter().filter(|l| l.sparsity > 0.0).count();
     let pattern = match p.pattern {
         Pattern::Unstructured => String::new(),

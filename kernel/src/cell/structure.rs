@@ -5,7 +5,11 @@ use prunekit_core::format::percent;
 use prunekit_core::optimize::channels::Target;
 use prunekit_core::optimize::plan::{ChannelPlan, PruningPlan};
 use prunekit_core::profile::{self, LossMethod, LossProfile, channels::ChannelOptions};
+use std::path::PathBuf;
+
+use prunekit_core::workflow::channels::{self, ChannelPruning, PlanExport};
 use prunekit_core::{Cancel, Error, Result};
+use serde_json::json;
 
 use super::flags::Flags;
 use super::output::Sink;
@@ -107,11 +111,19 @@ pub fn plan_summary(name: &str, plan: &PruningPlan, channels: &ChannelPlan) -> S
         Target::Speedup(x) => format!("{x}x faster"),
         Target::FlopsReduction(x) => format!("{x}x fewer FLOPs"),
     };
-    let pruned = channels.groups.iter().filter(|g| g.kept < g.channels).count();
+    let pruned = channels
+        .groups
+        .iter()
+        .filter(|g| g.kept < g.channels)
+        .count();
     let mut text = format!(
         "Optimization '{name}' (channels): target {target}, estimated {:.2}x{} (perf from {}, loss from {}).\n  {pruned} of {} channel groups lose channels; {} of the prunable weights removed.\n",
         channels.estimated_ratio,
-        if channels.reached { "" } else { ", not reached" },
+        if channels.reached {
+            ""
+        } else {
+            ", not reached"
+        },
         plan.perf,
         plan.loss,
         channels.groups.len(),
@@ -127,4 +139,85 @@ pub fn plan_summary(name: &str, plan: &PruningPlan, channels: &ChannelPlan) -> S
         text.push_str(&format!("    {} stays whole: {}\n", u.name, u.reason));
     }
     text
+}
+
+/// How a structured plan's channels were removed, in a sentence or two.
+pub fn removal_words(c: &ChannelPruning) -> String {
+    let pruned = c
+        .removal
+        .groups
+        .iter()
+        .filter(|g| g.channels_after < g.channels_before)
+        .count();
+    let mut text = format!(
+        "{pruned} channel groups lost channels, chosen {}: {:.2}x fewer MACs, {:.2}x fewer params ({:.1} s).",
+        c.importance,
+        c.removal.macs_ratio(),
+        c.removal.params_before as f64 / c.removal.params_after.max(1) as f64,
+        c.seconds
+    );
+    if c.data.is_none() {
+        text.push_str(" Give --data (or --calibration-data) samples to choose channels by the error they cause and to repair the model.");
+    }
+    text
+}
+
+/// The JSON of a structured removal: per group, the channels before and after.
+pub fn removal_json(c: &ChannelPruning) -> serde_json::Value {
+    json!({
+        "importance": c.importance,
+        "groups": c.removal.groups,
+        "params_before": c.removal.params_before,
+        "params_after": c.removal.params_after,
+        "macs_before": c.removal.macs_before,
+        "macs_after": c.removal.macs_after,
+    })
+}
+
+/// `export plan PATH.json [--data FILE.npz] [--samples N] [--optimization NAME]`.
+pub fn export_plan(
+    session: &KernelSession,
+    flags: &Flags,
+    path: PathBuf,
+    sink: &dyn Sink,
+    cancel: &Cancel,
+) -> Result<(String, serde_json::Value, Vec<PathBuf>)> {
+    for flag in [
+        "--quantize",
+        "--method",
+        "--pattern",
+        "--keep-float",
+        "--names",
+        "--recipe",
+    ] {
+        if flags.has(flag) {
+            return Err(Error::Usage(format!(
+                "{flag} does not apply to `export plan`, which writes the channels a structured optimization keeps."
+            )));
+        }
+    }
+    let loaded = session.model()?;
+    let request = PlanExport {
+        path,
+        optimization: flags.get("--optimization").map(str::to_string),
+        data: flags
+            .get("--calibration-data")
+            .or(flags.get("--data"))
+            .map(|d| resolve(loaded, d)),
+        samples: flags.count("--samples", 1)?,
+    };
+    let progress = ProgressDisplay::start(sink, "choosing the channels to keep");
+    let result = channels::export_plan(&loaded.path, &loaded.analysis, &request, &progress, cancel);
+    finish(&progress, &result, "chosen");
+    let w = result?;
+    let text = format!(
+        "Wrote {}: the channels optimization '{}' keeps in {} groups ({} channels removed, chosen {}), with every tensor that loses the others (ONNX names, axes, offsets), to apply to the framework's model.",
+        w.path.display(),
+        w.optimization,
+        w.groups,
+        w.channels_removed,
+        w.importance
+    );
+    let value = json!({"path": w.path, "kind": "plan", "optimization": w.optimization, "groups": w.groups, "channels_removed": w.channels_removed, "importance": w.importance});
+    Ok((text, value, w.moved_aside))
 }

@@ -53,6 +53,8 @@ pub struct Pruning {
     pub flops: f64,
     /// The largest working memory held at once (the Hessians), in bytes.
     pub peak_bytes: u64,
+    /// A structured plan's channels removed; `layers` is then empty.
+    pub channels: Option<crate::workflow::channels::ChannelPruning>,
 }
 
 /// Samples reconstruction reads when none are asked for: SparseGPT's papers use 128.
@@ -118,6 +120,7 @@ pub fn prune(
                 seconds: started.elapsed().as_secs_f64(),
                 flops: 0.0,
                 peak_bytes: 0,
+                channels: None,
             },
         ));
     }
@@ -189,6 +192,7 @@ pub fn prune(
             seconds: started.elapsed().as_secs_f64(),
             flops: done.flops,
             peak_bytes: done.peak_bytes,
+            channels: None,
         },
     ))
 }
