@@ -46,8 +46,11 @@ pub struct BenchmarkRequest {
 pub struct Benchmarked {
     pub name: String,
     pub benchmark: Benchmark,
-    /// The optimization's estimated speedup on a sparsity-aware engine.
+    /// The optimization's estimated speedup: on a sparsity-aware engine, or for a structured
+    /// plan, of its smaller dense model from the layer times.
     pub estimated: Option<f64>,
+    /// The optimization removes whole channels (its pruned model is smaller, not sparse).
+    pub structured: bool,
     /// The mode of the int8 models timed, if any.
     pub quantized: Option<QuantMode>,
     pub moved_aside: Vec<PathBuf>,
@@ -147,6 +150,7 @@ pub fn run(
         name,
         benchmark: result,
         estimated: plan.and_then(|p| p.model.estimated_speedup),
+        structured: plan.is_some_and(|p| p.channels.is_some()),
         quantized: quantization.map(|q| q.mode),
         moved_aside,
     })

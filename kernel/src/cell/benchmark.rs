@@ -87,7 +87,11 @@ pub fn benchmark(
         charts.push(chart::benchmark_thread_scaling(&result.runs)?);
     }
     if optimization.is_some() {
-        charts.push(chart::benchmark_comparison(&result.runs, estimated)?);
+        charts.push(chart::benchmark_comparison(
+            &result.runs,
+            estimated,
+            done.structured,
+        )?);
     }
     if done.quantized.is_some() {
         charts.push(chart::benchmark_speedups(&result.runs)?);
@@ -98,11 +102,12 @@ pub fn benchmark(
             display_id: None,
         });
     }
-    let summary = summary(name, result, estimated);
+    let summary = summary(name, result, estimated, done.structured);
     let mut value = serde_json::to_value(result).expect("benchmarks serialize");
     value["name"] = serde_json::json!(name);
     if optimization.is_some() || done.quantized.is_some() {
         value["estimated_speedup"] = serde_json::json!(estimated);
+        value["structured"] = serde_json::json!(done.structured);
         value["speedups"] = serde_json::json!(measured_speedups(&result.runs));
     }
     sink.emit(Output::Result(
@@ -166,7 +171,7 @@ fn threads_label(t: Option<usize>) -> String {
     t.map_or("auto".into(), |t| t.to_string())
 }
 
-fn summary(name: &str, b: &Benchmark, estimated: Option<f64>) -> String {
+fn summary(name: &str, b: &Benchmark, estimated: Option<f64>, structured: bool) -> String {
     let mut out = format!(
         "Benchmark '{name}': {} runs in ONNX Runtime{}.\n",
         b.runs.len(),
@@ -189,6 +194,8 @@ fn summary(name: &str, b: &Benchmark, estimated: Option<f64>) -> String {
                 other.ms_per_item,
                 dense.ms_per_item,
                 match estimated {
+                    Some(e) if other.model == "pruned" && structured =>
+                        format!("; estimated from the layer times: {e:.2}x"),
                     Some(e) if other.model == "pruned" =>
                         format!("; estimated on a sparsity-aware engine: {e:.2}x"),
                     _ => String::new(),
