@@ -7,6 +7,7 @@
 //! changed on calibration data.
 
 pub mod group;
+pub mod importance;
 pub mod plan;
 pub mod remove;
 
@@ -14,4 +15,5 @@ pub mod remove;
 pub(crate) mod fixtures;
 
 pub use group::{Carrier, ChannelGroup, Edit, Keep, Role, Slice};
+pub use importance::{Criterion, keep_highest, reconstruction_scores, weight_scores};
 pub use remove::{GroupRemoval, Removal, remove_channels};
