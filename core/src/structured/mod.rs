@@ -10,6 +10,7 @@ pub mod group;
 pub mod importance;
 pub mod plan;
 pub mod remove;
+pub mod repair;
 
 #[cfg(test)]
 pub(crate) mod fixtures;
