@@ -12,10 +12,12 @@ pub mod group;
 pub mod importance;
 pub mod plan;
 pub mod remove;
+pub mod repair;
 
 #[cfg(test)]
 pub(crate) mod fixtures;
 
 pub use detect::channel_groups;
 pub use group::{Carrier, ChannelGroup, Edit, Keep, Role, Slice};
+pub use importance::{Criterion, keep_highest, reconstruction_scores, weight_scores};
 pub use remove::{GroupRemoval, Removal, remove_channels};
