@@ -266,7 +266,9 @@ pub(super) fn matmul(w: &mut Walk, i: usize) {
         };
         carried.push((axis, m.elements));
     }
-    let (axis, elements) = carried[0].clone();
+    let Some((axis, elements)) = carried.first().cloned() else {
+        return;
+    };
     if let Some((other_axis, other)) = carried.get(1).cloned() {
         if other_axis == axis && other.len() == elements.len() {
             w.tie(&elements, &other);

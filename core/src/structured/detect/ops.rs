@@ -136,6 +136,13 @@ pub(super) fn unknown(w: &mut Walk, i: usize) {
     w.pin_inputs(i, &reason);
 }
 
+/// A node whose output `slot` has a shape the analysis could not infer: its channels stay.
+pub(super) fn shape_unknown(w: &mut Walk, i: usize, slot: usize) {
+    let value = w.node(i).output.get(slot).cloned().unwrap_or_default();
+    let reason = format!("the shape of {value} is not known");
+    w.pin_inputs(i, &reason);
+}
+
 /// The map of input `slot` of node `i`, when it has one.
 fn input_map(w: &Walk, i: usize, slot: usize) -> Option<Map> {
     let value = w.node(i).input.get(slot)?;
@@ -216,9 +223,7 @@ fn normalization(w: &mut Walk, i: usize, slots: &[usize]) {
 pub(super) fn elementwise(w: &mut Walk, i: usize, part: Part) {
     let node = w.node(i);
     let Some(out_shape) = w.shape(&node.output[0]) else {
-        let reason = format!("the shape of {} is not known", node.output[0]);
-        w.pin_inputs(i, &reason);
-        return;
+        return shape_unknown(w, i, 0);
     };
     let rank = out_shape.len();
     let inputs: Vec<(usize, String)> = node
@@ -443,7 +448,7 @@ fn reduce(w: &mut Walk, i: usize) {
     };
     let node = w.node(i);
     let Some(rank) = w.shape(&node.input[0]).map(|s| s.len()) else {
-        return unknown(w, i);
+        return shape_unknown(w, i, 0);
     };
     let axes = reduced_axes(w, i, rank);
     let keep = attr::int(node, "keepdims").unwrap_or(1) != 0;
@@ -476,7 +481,7 @@ fn softmax(w: &mut Walk, i: usize) {
     };
     let node = w.node(i);
     let Some(rank) = w.shape(&node.input[0]).map(|s| s.len()) else {
-        return unknown(w, i);
+        return shape_unknown(w, i, 0);
     };
     let old = w.opset < 13;
     let default = if old { 1 } else { -1 };
@@ -489,7 +494,6 @@ fn softmax(w: &mut Walk, i: usize) {
     if across {
         let reason = format!("{} normalizes across the channels", w.describe(i));
         w.pin(&map.elements, reason);
-        return;
     }
     let out = node.output[0].clone();
     w.set_map(&out, map);
@@ -506,7 +510,7 @@ fn transpose(w: &mut Walk, i: usize) {
         None => (0..rank).rev().collect(),
     };
     let Some(axis) = perm.iter().position(|&a| a == map.axis) else {
-        return unknown(w, i);
+        return shape_unknown(w, i, 0);
     };
     let out = node.output[0].clone();
     w.set_map(
@@ -523,7 +527,7 @@ fn transpose(w: &mut Walk, i: usize) {
 fn concat(w: &mut Walk, i: usize) {
     let node = w.node(i);
     let Some(out_shape) = w.shape(&node.output[0]) else {
-        return unknown(w, i);
+        return shape_unknown(w, i, 0);
     };
     let rank = out_shape.len();
     let Some(along) = normalize(attr::int(node, "axis").unwrap_or(0), rank) else {
@@ -553,7 +557,9 @@ fn concat(w: &mut Walk, i: usize) {
                 Some(map) => elements.extend(map.elements),
                 None => {
                     let Some(n) = w.shape(value).and_then(|s| s.get(axis).copied()) else {
-                        return unknown(w, i);
+                        let reason = format!("the shape of {value} is not known");
+                        w.pin_inputs(i, &reason);
+                        return;
                     };
                     let fresh = w.opaque(value, n as usize, i);
                     elements.extend(fresh);

@@ -92,16 +92,17 @@ pub(super) fn visit(w: &mut Walk, i: usize) {
             (axis, heads)
         }
     };
-    if node.op_type() == "Reshape" && !shape_entry(w, i, axis, map.axis, &elements) {
-        return;
+    if node.op_type() == "Reshape" {
+        shape_entry(w, i, axis, map.axis, &elements);
     }
     let out = node.output[0].clone();
     w.set_map(&out, Map { axis, elements });
 }
 
 /// Records the entry of the Reshape's target shape that counts the channels' axis, or pins the
-/// channels when that entry cannot be edited; answers whether the channels go on.
-fn shape_entry(w: &mut Walk, i: usize, axis: usize, from: usize, elements: &[u32]) -> bool {
+/// channels when that entry cannot be edited (they are still followed, so that what they meet
+/// is kept too).
+fn shape_entry(w: &mut Walk, i: usize, axis: usize, from: usize, elements: &[u32]) {
     let target = w.node(i).input[1].clone();
     match entry(w, &target, axis) {
         Some(Entry::Constant {
@@ -123,9 +124,7 @@ fn shape_entry(w: &mut Walk, i: usize, axis: usize, from: usize, elements: &[u32
                     w.describe(i)
                 );
                 w.pin(elements, reason);
-                return false;
             }
-            true
         }
         None => {
             let reason = format!(
@@ -133,7 +132,6 @@ fn shape_entry(w: &mut Walk, i: usize, axis: usize, from: usize, elements: &[u32
                 w.describe(i)
             );
             w.pin(elements, reason);
-            false
         }
     }
 }
