@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use prunekit_core::analysis::graph::GraphIndex;
 use prunekit_core::structured::{ChannelGroup, Role, channel_groups};
@@ -29,7 +29,7 @@ fn cached(name: &str) -> Option<PathBuf> {
 }
 
 /// The groups of a model analyzed at `input` = `shape`, checked and printed.
-fn groups_of(path: &PathBuf, input: &str, shape: &[u64]) -> (Model, Vec<ChannelGroup>) {
+fn groups_of(path: &Path, input: &str, shape: &[u64]) -> (Model, Vec<ChannelGroup>) {
     let model = load(path).unwrap();
     let options = AnalysisOptions {
         input_shapes: vec![(input.to_string(), shape.to_vec())],
@@ -43,7 +43,7 @@ fn groups_of(path: &PathBuf, input: &str, shape: &[u64]) -> (Model, Vec<ChannelG
     (model, groups)
 }
 
-fn print_table(path: &PathBuf, groups: &[ChannelGroup]) {
+fn print_table(path: &Path, groups: &[ChannelGroup]) {
     let name = path.file_name().unwrap().to_string_lossy();
     let prunable = groups.iter().filter(|g| g.unprunable.is_none()).count();
     println!("\n{name}: {} groups, {prunable} prunable", groups.len());

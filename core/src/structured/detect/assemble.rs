@@ -13,7 +13,7 @@ pub(super) fn groups(mut w: Walk) -> Vec<ChannelGroup> {
     tie_constant_positions(&mut w);
     pin_foreign_readers(&mut w);
     let components = components(&mut w);
-    let mut by_shape: BTreeMap<Vec<(u32, u32)>, Vec<(u32, Vec<u32>)>> = BTreeMap::new();
+    let mut by_shape: BTreeMap<Vec<(u32, u32)>, Vec<Member>> = BTreeMap::new();
     for (root, occurrences) in components {
         let shape = occurrences.iter().map(|&(s, n, _)| (s, n)).collect();
         let starts = occurrences.iter().map(|&(_, _, start)| start).collect();
@@ -22,7 +22,7 @@ pub(super) fn groups(mut w: Walk) -> Vec<ChannelGroup> {
     let mut groups = Vec::new();
     for (shape, mut members) in by_shape {
         members.sort_by(|a, b| a.1.cmp(&b.1));
-        let mut run: Vec<(u32, Vec<u32>)> = Vec::new();
+        let mut run: Vec<Member> = Vec::new();
         for member in members {
             let continues = run.last().is_some_and(|(last, starts)| {
                 let pinned = |w: &mut Walk, e: u32| w.elements.why(e).is_some();
@@ -106,6 +106,9 @@ fn components(w: &mut Walk) -> BTreeMap<u32, Vec<(u32, u32, u32)>> {
     }
     out
 }
+
+/// A component (by its root) and where each of its occurrences starts.
+type Member = (u32, Vec<u32>);
 
 /// The key of a constant position: tensor, axis (or entry), kind, position.
 type ConstantPosition = (String, usize, bool, u32);
@@ -212,11 +215,7 @@ fn pin_foreign_readers(w: &mut Walk) {
 
 /// One group from a run of components side by side; with its sort key (topological position
 /// of the first producer, offset there).
-fn group(
-    w: &mut Walk,
-    shape: &[(u32, u32)],
-    run: &[(u32, Vec<u32>)],
-) -> (usize, usize, ChannelGroup) {
+fn group(w: &mut Walk, shape: &[(u32, u32)], run: &[Member]) -> (usize, usize, ChannelGroup) {
     let (root, starts) = &run[0];
     let channels = run.len();
     let producing: BTreeSet<usize> = shape

@@ -91,7 +91,8 @@ pub(super) fn visit(w: &mut Walk, i: usize) {
     let node = w.node(i);
     let reads_channels = w.index.uses(i).any(|v| w.map(v).is_some());
     let layer = matches!(node.op_type(), "Conv" | "ConvTranspose" | "Gemm" | "MatMul");
-    if !reads_channels && !(layer && is_default_domain(node)) {
+    let produces = node.output.first().is_some_and(|o| !o.is_empty());
+    if !produces || !(reads_channels || layer && is_default_domain(node)) {
         return;
     }
     if w.index.outer_reads(i).iter().any(|v| w.map(v).is_some()) {
@@ -671,7 +672,7 @@ fn gather(w: &mut Walk, i: usize) {
     let node = w.node(i);
     let rank = w.shape(&node.input[0]).map_or(0, |s| s.len());
     let along = normalize(attr::int(node, "axis").unwrap_or(0), rank);
-    let indices_rank = w.shape(&node.input[1]).map(|s| s.len());
+    let indices_rank = node.input.get(1).and_then(|v| w.shape(v)).map(|s| s.len());
     let (Some(along), Some(indices_rank)) = (along, indices_rank) else {
         return unknown(w, i);
     };
@@ -722,10 +723,14 @@ fn shape_read(w: &mut Walk, i: usize) {
     let harmless = w.index.reads_of(out).iter().all(|read| {
         let reader = w.node(read.node);
         match (reader.op_type(), read.input) {
-            ("Gather", Some(0)) => picked(&reader.input[1]).is_some_and(|idx| {
-                idx.iter()
-                    .all(|&k| (if k < 0 { k + dims } else { k }) != dim)
-            }),
+            ("Gather", Some(0)) => reader
+                .input
+                .get(1)
+                .and_then(|v| picked(v))
+                .is_some_and(|idx| {
+                    idx.iter()
+                        .all(|&k| (if k < 0 { k + dims } else { k }) != dim)
+                }),
             ("Slice", Some(0)) => {
                 let starts = reader.input.get(1).and_then(|v| picked(v));
                 let ends = reader.input.get(2).and_then(|v| picked(v));
