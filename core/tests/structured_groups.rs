@@ -144,7 +144,7 @@ fn resnet50() -> Option<PathBuf> {
 /// conv1 → bn → relu → pool → conv2 → bn → relu → pool → Flatten → fc1 → relu → fc2: each
 /// conv's channels and fc1's hidden units are groups; the logits are the graph's output.
 #[test]
-fn digits_cnn() {
+fn structured_groups_of_digits_cnn() {
     let path = common::fixtures_dir().join("digits_cnn.onnx");
     let (_, groups) = groups_of(&path, "input", &[1, 1, 8, 8]);
     assert_summary(
@@ -166,7 +166,7 @@ fn digits_cnn() {
 /// One group for the stem, two per bottleneck (its first two convs), one per stage for the
 /// residual stream (the downsample and every block's last conv), and the classifier.
 #[test]
-fn resnet50_bench_model() {
+fn structured_groups_of_resnet50_bench_model() {
     let Some(path) = resnet50() else { return };
     let (_, groups) = groups_of(&path, "input", &[1, 3, 224, 224]);
     assert_summary(
@@ -196,7 +196,7 @@ fn resnet50_bench_model() {
 }
 
 #[test]
-fn ppocrv4_rec() {
+fn structured_groups_of_ppocrv4_rec() {
     let Some(path) = cached("ppocrv4-rec.onnx") else {
         return;
     };
@@ -227,7 +227,7 @@ fn ppocrv4_rec() {
 }
 
 #[test]
-fn ddddocr_common() {
+fn structured_groups_of_ddddocr_common() {
     let Some(path) = cached("ddddocr-common.onnx") else {
         return;
     };
@@ -246,7 +246,7 @@ fn ddddocr_common() {
 }
 
 #[test]
-fn ddddocr_common_det() {
+fn structured_groups_of_ddddocr_common_det() {
     let Some(path) = cached("ddddocr-common_det.onnx") else {
         return;
     };
@@ -262,7 +262,7 @@ fn ddddocr_common_det() {
 }
 
 #[test]
-fn nudenet_320n() {
+fn structured_groups_of_nudenet_320n() {
     let Some(path) = cached("nudenet-320n.onnx") else {
         return;
     };
