@@ -13,16 +13,16 @@ pub(super) fn groups(mut w: Walk) -> Vec<ChannelGroup> {
     tie_constant_positions(&mut w);
     pin_foreign_readers(&mut w);
     let components = components(&mut w);
-    let mut by_shape: BTreeMap<Vec<(u32, u32)>, Vec<(u32, Vec<u32>)>> = BTreeMap::new();
-    for (root, sites) in components {
-        let shape = sites.iter().map(|(&s, &(_, n))| (s, n)).collect();
-        let starts = sites.values().map(|&(start, _)| start).collect();
+    let mut by_shape: BTreeMap<Vec<(u32, u32)>, Vec<Member>> = BTreeMap::new();
+    for (root, occurrences) in components {
+        let shape = occurrences.iter().map(|&(s, n, _)| (s, n)).collect();
+        let starts = occurrences.iter().map(|&(_, _, start)| start).collect();
         by_shape.entry(shape).or_default().push((root, starts));
     }
     let mut groups = Vec::new();
     for (shape, mut members) in by_shape {
         members.sort_by(|a, b| a.1.cmp(&b.1));
-        let mut run: Vec<(u32, Vec<u32>)> = Vec::new();
+        let mut run: Vec<Member> = Vec::new();
         for member in members {
             let continues = run.last().is_some_and(|(last, starts)| {
                 let pinned = |w: &mut Walk, e: u32| w.elements.why(e).is_some();
@@ -59,9 +59,11 @@ pub(super) fn groups(mut w: Walk) -> Vec<ChannelGroup> {
         .collect()
 }
 
-/// Per component with a producer: per site, its first position and how many it occupies. A
-/// component whose positions at a site are not consecutive is pinned.
-fn components(w: &mut Walk) -> BTreeMap<u32, BTreeMap<u32, (u32, u32)>> {
+/// Per component with a producer: its occurrences, each a site, how many consecutive positions
+/// it occupies there and the first of them. A channel can occur at one site several times: a
+/// `Concat` that joins a value with its own max-pools (a spatial pyramid pool) puts each channel
+/// at one position per input, and the consumer loses one column at each.
+fn components(w: &mut Walk) -> BTreeMap<u32, Vec<(u32, u32, u32)>> {
     let mut positions: BTreeMap<u32, BTreeMap<u32, Vec<u32>>> = BTreeMap::new();
     let claims = std::mem::take(&mut w.claims);
     for c in &claims {
@@ -88,34 +90,25 @@ fn components(w: &mut Walk) -> BTreeMap<u32, BTreeMap<u32, (u32, u32)>> {
         if !produced {
             continue;
         }
-        let mut spans = BTreeMap::new();
+        let mut occurrences = Vec::new();
         for (site, mut p) in sites {
             p.sort_unstable();
             p.dedup();
-            let scattered = p.windows(2).any(|x| x[1] != x[0] + 1);
-            if scattered {
-                let reason = format!(
-                    "{} holds one channel at scattered positions",
-                    describe_site(w, site)
-                );
-                w.pin(&[root], reason);
+            let mut start = 0;
+            for k in 1..=p.len() {
+                if k == p.len() || p[k] != p[k - 1] + 1 {
+                    occurrences.push((site, (k - start) as u32, p[start]));
+                    start = k;
+                }
             }
-            spans.insert(site, (p[0], p.len() as u32));
         }
-        out.insert(root, spans);
+        out.insert(root, occurrences);
     }
     out
 }
 
-fn describe_site(w: &Walk, site: u32) -> String {
-    match &w.sites[site as usize] {
-        Site::Carrier { value, .. } => format!("the value {value}"),
-        Site::Slice { tensor, .. } | Site::ShapeEntry { tensor, .. } => {
-            format!("the constant {tensor}")
-        }
-        Site::ConvGroups { node } => w.describe(*node),
-    }
-}
+/// A component (by its root) and where each of its occurrences starts.
+type Member = (u32, Vec<u32>);
 
 /// The key of a constant position: tensor, axis (or entry), kind, position.
 type ConstantPosition = (String, usize, bool, u32);
@@ -222,11 +215,7 @@ fn pin_foreign_readers(w: &mut Walk) {
 
 /// One group from a run of components side by side; with its sort key (topological position
 /// of the first producer, offset there).
-fn group(
-    w: &mut Walk,
-    shape: &[(u32, u32)],
-    run: &[(u32, Vec<u32>)],
-) -> (usize, usize, ChannelGroup) {
+fn group(w: &mut Walk, shape: &[(u32, u32)], run: &[Member]) -> (usize, usize, ChannelGroup) {
     let (root, starts) = &run[0];
     let channels = run.len();
     let producing: BTreeSet<usize> = shape
@@ -254,7 +243,7 @@ fn group(
     producers.sort_by_key(|&n| w.index.position(n));
     let mut consumers = BTreeSet::new();
     let (mut slices, mut edits, mut values) = (Vec::new(), Vec::new(), Vec::new());
-    let mut first_offset = 0;
+    let (mut first_offset, mut first_block) = (0, 1);
     for (&(site, block), &offset) in shape.iter().zip(starts) {
         let (offset, block) = (offset as usize, block as usize);
         match w.sites[site as usize].clone() {
@@ -281,6 +270,7 @@ fn group(
                 };
                 if Some(&node) == producers.first() && role == Role::Producer {
                     first_offset = offset / block.max(1);
+                    first_block = block;
                 }
                 slices.push(Slice {
                     tensor,
@@ -316,7 +306,7 @@ fn group(
         .and_then(|v| w.map(v))
         .map_or(0, |m| m.elements.len());
     let mut name = w.label(first);
-    if first_offset != 0 || channels != width {
+    if first_offset != 0 || channels * first_block != width {
         name = format!("{name}[{first_offset}..{}]", first_offset + channels);
     }
     let unprunable = w.elements.why(*root).map(str::to_string);

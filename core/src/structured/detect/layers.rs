@@ -190,7 +190,9 @@ pub(super) fn gemm(w: &mut Walk, i: usize) {
 
 pub(super) fn matmul(w: &mut Walk, i: usize) {
     let node = w.node(i);
-    let (a, b) = (node.input[0].clone(), node.input[1].clone());
+    let (Some(a), Some(b)) = (node.input.first().cloned(), node.input.get(1).cloned()) else {
+        return unknown(w, i);
+    };
     let out_value = node.output[0].clone();
     if let Some((weight, dims, transposed)) = w.weight(&b) {
         if dims.len() != 2 || w.index.weight(&a).is_some() {
@@ -266,7 +268,9 @@ pub(super) fn matmul(w: &mut Walk, i: usize) {
         };
         carried.push((axis, m.elements));
     }
-    let (axis, elements) = carried[0].clone();
+    let Some((axis, elements)) = carried.first().cloned() else {
+        return;
+    };
     if let Some((other_axis, other)) = carried.get(1).cloned() {
         if other_axis == axis && other.len() == elements.len() {
             w.tie(&elements, &other);

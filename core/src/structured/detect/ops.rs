@@ -91,7 +91,8 @@ pub(super) fn visit(w: &mut Walk, i: usize) {
     let node = w.node(i);
     let reads_channels = w.index.uses(i).any(|v| w.map(v).is_some());
     let layer = matches!(node.op_type(), "Conv" | "ConvTranspose" | "Gemm" | "MatMul");
-    if !reads_channels && !(layer && is_default_domain(node)) {
+    let produces = node.output.first().is_some_and(|o| !o.is_empty());
+    if !produces || !(reads_channels || layer && is_default_domain(node)) {
         return;
     }
     if w.index.outer_reads(i).iter().any(|v| w.map(v).is_some()) {
@@ -133,6 +134,13 @@ pub(super) fn unknown(w: &mut Walk, i: usize) {
         "{} reads the channels, and how it uses them is not known",
         w.describe(i)
     );
+    w.pin_inputs(i, &reason);
+}
+
+/// A node whose output `slot` has a shape the analysis could not infer: its channels stay.
+pub(super) fn shape_unknown(w: &mut Walk, i: usize, slot: usize) {
+    let value = w.node(i).output.get(slot).cloned().unwrap_or_default();
+    let reason = format!("the shape of {value} is not known");
     w.pin_inputs(i, &reason);
 }
 
@@ -216,9 +224,7 @@ fn normalization(w: &mut Walk, i: usize, slots: &[usize]) {
 pub(super) fn elementwise(w: &mut Walk, i: usize, part: Part) {
     let node = w.node(i);
     let Some(out_shape) = w.shape(&node.output[0]) else {
-        let reason = format!("the shape of {} is not known", node.output[0]);
-        w.pin_inputs(i, &reason);
-        return;
+        return shape_unknown(w, i, 0);
     };
     let rank = out_shape.len();
     let inputs: Vec<(usize, String)> = node
@@ -443,7 +449,7 @@ fn reduce(w: &mut Walk, i: usize) {
     };
     let node = w.node(i);
     let Some(rank) = w.shape(&node.input[0]).map(|s| s.len()) else {
-        return unknown(w, i);
+        return shape_unknown(w, i, 0);
     };
     let axes = reduced_axes(w, i, rank);
     let keep = attr::int(node, "keepdims").unwrap_or(1) != 0;
@@ -476,7 +482,7 @@ fn softmax(w: &mut Walk, i: usize) {
     };
     let node = w.node(i);
     let Some(rank) = w.shape(&node.input[0]).map(|s| s.len()) else {
-        return unknown(w, i);
+        return shape_unknown(w, i, 0);
     };
     let old = w.opset < 13;
     let default = if old { 1 } else { -1 };
@@ -489,7 +495,6 @@ fn softmax(w: &mut Walk, i: usize) {
     if across {
         let reason = format!("{} normalizes across the channels", w.describe(i));
         w.pin(&map.elements, reason);
-        return;
     }
     let out = node.output[0].clone();
     w.set_map(&out, map);
@@ -506,7 +511,7 @@ fn transpose(w: &mut Walk, i: usize) {
         None => (0..rank).rev().collect(),
     };
     let Some(axis) = perm.iter().position(|&a| a == map.axis) else {
-        return unknown(w, i);
+        return shape_unknown(w, i, 0);
     };
     let out = node.output[0].clone();
     w.set_map(
@@ -523,7 +528,7 @@ fn transpose(w: &mut Walk, i: usize) {
 fn concat(w: &mut Walk, i: usize) {
     let node = w.node(i);
     let Some(out_shape) = w.shape(&node.output[0]) else {
-        return unknown(w, i);
+        return shape_unknown(w, i, 0);
     };
     let rank = out_shape.len();
     let Some(along) = normalize(attr::int(node, "axis").unwrap_or(0), rank) else {
@@ -553,7 +558,9 @@ fn concat(w: &mut Walk, i: usize) {
                 Some(map) => elements.extend(map.elements),
                 None => {
                     let Some(n) = w.shape(value).and_then(|s| s.get(axis).copied()) else {
-                        return unknown(w, i);
+                        let reason = format!("the shape of {value} is not known");
+                        w.pin_inputs(i, &reason);
+                        return;
                     };
                     let fresh = w.opaque(value, n as usize, i);
                     elements.extend(fresh);
@@ -665,7 +672,7 @@ fn gather(w: &mut Walk, i: usize) {
     let node = w.node(i);
     let rank = w.shape(&node.input[0]).map_or(0, |s| s.len());
     let along = normalize(attr::int(node, "axis").unwrap_or(0), rank);
-    let indices_rank = w.shape(&node.input[1]).map(|s| s.len());
+    let indices_rank = node.input.get(1).and_then(|v| w.shape(v)).map(|s| s.len());
     let (Some(along), Some(indices_rank)) = (along, indices_rank) else {
         return unknown(w, i);
     };
@@ -716,10 +723,14 @@ fn shape_read(w: &mut Walk, i: usize) {
     let harmless = w.index.reads_of(out).iter().all(|read| {
         let reader = w.node(read.node);
         match (reader.op_type(), read.input) {
-            ("Gather", Some(0)) => picked(&reader.input[1]).is_some_and(|idx| {
-                idx.iter()
-                    .all(|&k| (if k < 0 { k + dims } else { k }) != dim)
-            }),
+            ("Gather", Some(0)) => reader
+                .input
+                .get(1)
+                .and_then(|v| picked(v))
+                .is_some_and(|idx| {
+                    idx.iter()
+                        .all(|&k| (if k < 0 { k + dims } else { k }) != dim)
+                }),
             ("Slice", Some(0)) => {
                 let starts = reader.input.get(1).and_then(|v| picked(v));
                 let ends = reader.input.get(2).and_then(|v| picked(v));

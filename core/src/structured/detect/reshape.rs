@@ -22,21 +22,22 @@ enum Landing {
     Split { axis: usize, per: usize },
 }
 
+/// The product of dims, saturating: a damaged file's sizes never overflow.
 fn product(dims: &[u64]) -> u64 {
-    dims.iter().product()
+    dims.iter().fold(1u64, |p, &d| p.saturating_mul(d))
 }
 
 /// Where channel axis `a` of shape `input` lands in shape `output`, if it lands cleanly.
 fn landing(input: &[u64], output: &[u64], a: usize) -> Option<Landing> {
     let outer = product(&input[..a]);
     let unit = product(&input[a + 1..]);
-    let span = unit * input[a];
+    let span = unit.saturating_mul(input[a]);
     for b in 0..output.len() {
         let stride = product(&output[b + 1..]);
         if product(&output[..b]) == outer
-            && stride * output[b] == span
+            && stride.saturating_mul(output[b]) == span
             && stride > 0
-            && unit % stride == 0
+            && unit.is_multiple_of(stride)
         {
             return Some(Landing::Merge {
                 axis: b,
@@ -46,7 +47,7 @@ fn landing(input: &[u64], output: &[u64], a: usize) -> Option<Landing> {
     }
     let b0 = (0..output.len()).find(|&b| product(&output[..b]) == outer && output[b] > 1)?;
     let last = (b0..output.len()).find(|&b| product(&output[b + 1..]) == unit)?;
-    if product(&output[b0..=last]) != input[a] || input[a] % output[b0] != 0 {
+    if product(&output[b0..=last]) != input[a] || !input[a].is_multiple_of(output[b0]) {
         return None;
     }
     Some(Landing::Split {
@@ -92,17 +93,18 @@ pub(super) fn visit(w: &mut Walk, i: usize) {
             (axis, heads)
         }
     };
-    if node.op_type() == "Reshape" && !shape_entry(w, i, axis, map.axis, &elements) {
-        return;
+    if node.op_type() == "Reshape" {
+        shape_entry(w, i, axis, map.axis, &elements);
     }
     let out = node.output[0].clone();
     w.set_map(&out, Map { axis, elements });
 }
 
 /// Records the entry of the Reshape's target shape that counts the channels' axis, or pins the
-/// channels when that entry cannot be edited; answers whether the channels go on.
-fn shape_entry(w: &mut Walk, i: usize, axis: usize, from: usize, elements: &[u32]) -> bool {
-    let target = w.node(i).input[1].clone();
+/// channels when that entry cannot be edited (they are still followed, so that what they meet
+/// is kept too).
+fn shape_entry(w: &mut Walk, i: usize, axis: usize, from: usize, elements: &[u32]) {
+    let target = w.node(i).input.get(1).cloned().unwrap_or_default();
     match entry(w, &target, axis) {
         Some(Entry::Constant {
             tensor,
@@ -123,9 +125,7 @@ fn shape_entry(w: &mut Walk, i: usize, axis: usize, from: usize, elements: &[u32
                     w.describe(i)
                 );
                 w.pin(elements, reason);
-                return false;
             }
-            true
         }
         None => {
             let reason = format!(
@@ -133,7 +133,6 @@ fn shape_entry(w: &mut Walk, i: usize, axis: usize, from: usize, elements: &[u32
                 w.describe(i)
             );
             w.pin(elements, reason);
-            false
         }
     }
 }
