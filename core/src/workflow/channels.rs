@@ -19,6 +19,7 @@ use crate::project::ProjectFile;
 use crate::reconstruct::{Method, Pattern};
 use crate::runtime::batch::dataset;
 use crate::runtime::{DataInfo, Dataset};
+use crate::structured::repair::{RepairOptions, Repaired};
 use crate::structured::{self, ChannelGroup, Keep, Removal};
 
 use super::export::{PRUNING_SAMPLES, Pruning, PruningRequest};
@@ -105,8 +106,11 @@ pub struct ChannelPruning {
     pub keep: Vec<Keep>,
     /// How the channels to remove were chosen, in words.
     pub importance: &'static str,
-    /// The samples importance (and repair) read; `None`: weights only.
+    /// The samples importance and repair read; `None`: weights only, no repair.
     pub data: Option<DataInfo>,
+    /// Repair on the samples: the consumers refit, the BatchNormalization statistics
+    /// re-estimated.
+    pub repaired: Option<Repaired>,
     pub seconds: f64,
 }
 
@@ -165,6 +169,23 @@ pub fn prune_to_plan(
     let (groups, keep) = kept_channels(model, analysis, plan, data, progress, cancel)?;
     let mut pruned = model.clone();
     let removal = structured::remove_channels(&mut pruned, analysis, &groups, &keep)?;
+    let repaired = match data {
+        Some((set, batch)) => Some(structured::repair::repair(
+            model,
+            analysis,
+            &mut pruned,
+            &groups,
+            &keep,
+            set,
+            &RepairOptions {
+                batch,
+                ..RepairOptions::default()
+            },
+            progress,
+            cancel,
+        )?),
+        None => None,
+    };
     let info = data.map(|(set, batch)| DataInfo {
         source: set.source.clone(),
         samples: set.samples,
@@ -179,6 +200,7 @@ pub fn prune_to_plan(
             keep,
             importance: structured::choose::words(data.is_some()),
             data: info,
+            repaired,
             seconds: started.elapsed().as_secs_f64(),
         },
     ))

@@ -156,8 +156,15 @@ pub fn removal_words(c: &ChannelPruning) -> String {
         c.removal.params_before as f64 / c.removal.params_after.max(1) as f64,
         c.seconds
     );
-    if c.data.is_none() {
-        text.push_str(" Give --data (or --calibration-data) samples to choose channels by the error they cause and to repair the model.");
+    match (&c.data, &c.repaired) {
+        (Some(data), Some(r)) => text.push_str(&format!(
+            " Repaired on {} samples of {}: {} layers refit by least squares, {} BatchNormalization statistics re-estimated.",
+            data.samples,
+            data.source,
+            r.layers.iter().filter(|l| l.kind == "refit").count(),
+            r.layers.iter().filter(|l| l.kind == "batch_norm").count(),
+        )),
+        _ => text.push_str(" Give --data (or --calibration-data) samples to choose channels by the error they cause and to repair the model."),
     }
     text
 }
@@ -166,6 +173,7 @@ pub fn removal_words(c: &ChannelPruning) -> String {
 pub fn removal_json(c: &ChannelPruning) -> serde_json::Value {
     json!({
         "importance": c.importance,
+        "repaired": c.repaired,
         "groups": c.removal.groups,
         "params_before": c.removal.params_before,
         "params_after": c.removal.params_after,
