@@ -48,21 +48,13 @@ pub fn profile(
     cancel: &Cancel,
 ) -> Result<LossProfile> {
     let started = Instant::now();
-    levels::validate(&options.levels)
-        .and_then(|()| {
-            if options.levels.iter().any(|&l| l >= 1.0) {
-                Err("a group keeps at least one channel, so every fraction is below 1".into())
-            } else {
-                Ok(())
-            }
-        })
-        .map_err(|why| {
-            Error::from(
-                Sentence::default()
-                    .setting(Setting::Levels)
-                    .text(format!(": {why}.")),
-            )
-        })?;
+    levels::validate(&options.levels).map_err(|why| {
+        Error::from(
+            Sentence::default()
+                .setting(Setting::Levels)
+                .text(format!(": {why}.")),
+        )
+    })?;
     let groups = structured::channel_groups(model, analysis)?;
     let mut skipped: Vec<Skipped> = groups
         .iter()
