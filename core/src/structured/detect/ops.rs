@@ -253,7 +253,7 @@ pub(super) fn elementwise(w: &mut Walk, i: usize, part: Part) {
     };
     let width = out_shape[axis] as usize;
     let mut out: Option<Vec<u32>> = None;
-    let mut broadcast_one = false;
+    let mut spread = Vec::new();
     for (_, value) in &inputs {
         let Some(map) = w.map(value).cloned() else {
             continue;
@@ -267,19 +267,19 @@ pub(super) fn elementwise(w: &mut Walk, i: usize, part: Part) {
                 }
             }
         } else {
-            broadcast_one = true;
+            spread.extend(map.elements);
         }
     }
+    // A one-channel input (a spatial attention map) scales every channel of the others: its
+    // own channel stays, theirs are free.
+    let reason = format!(
+        "{} spreads one channel over the {width} channels of another input",
+        w.describe(i)
+    );
+    w.pin(&spread, reason);
     let Some(out) = out else {
-        return unknown(w, i);
+        return;
     };
-    if broadcast_one {
-        let reason = format!(
-            "{} spreads one channel over the {width} channels of another input",
-            w.describe(i)
-        );
-        w.pin_inputs(i, &reason);
-    }
     for (_, value) in &inputs {
         if w.map(value).is_some() {
             continue;
