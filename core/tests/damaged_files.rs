@@ -1,5 +1,5 @@
 //! Damaged models: every fixture cut at 50 random points and hit by 200 random byte flips must give
-//! an error or a valid analysis, never a panic or a hang.
+//! an error or a valid analysis (and channel groups), never a panic or a hang.
 
 mod common;
 
@@ -16,6 +16,7 @@ fn check(bytes: &[u8], dir: &std::path::Path, what: &str) {
     let started = Instant::now();
     let outcome = std::panic::catch_unwind(|| match prunekit_core::load(&path) {
         Ok(model) => prunekit_core::analyze(&model, &AnalysisOptions::default())
+            .and_then(|analysis| prunekit_core::structured::channel_groups(&model, &analysis))
             .map(|_| ())
             .map_err(|e| e.to_string()),
         Err(err) => Err(err.to_string()),

@@ -37,9 +37,12 @@ fn groups_of(path: &Path, input: &str, shape: &[u64]) -> (Model, Vec<ChannelGrou
         ..Default::default()
     };
     let analysis = analyze(&model, &options).unwrap();
+    let started = std::time::Instant::now();
     let groups = channel_groups(&model, &analysis).unwrap();
+    let took = started.elapsed();
     check(&model, &groups);
     print_table(path, &groups);
+    println!("detection took {:.1} ms", took.as_secs_f64() * 1e3);
     (model, groups)
 }
 

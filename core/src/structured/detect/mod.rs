@@ -15,8 +15,11 @@
 
 mod assemble;
 mod elements;
+mod elementwise;
 mod layers;
+mod offsets;
 mod ops;
+mod pass;
 mod reshape;
 #[cfg(test)]
 mod tests;

@@ -433,3 +433,13 @@ fn digits_cnn_groups() {
         "the Flatten into the first Gemm gives a block: {groups:#?}"
     );
 }
+
+/// Every committed fixture, the quantized and grouped ones included: the groups fit.
+#[test]
+fn every_fixture_model_gives_groups_that_fit() {
+    for name in crate::fixtures::MODELS {
+        let (model, analysis) = crate::fixtures::load_analyzed(name);
+        let groups = crate::structured::channel_groups(&model, &analysis).unwrap();
+        build::check(&model, &groups);
+    }
+}

@@ -103,3 +103,20 @@ fn a_graph_output_keeps_its_channels() {
         Some("the graph output y carries the channels")
     );
 }
+
+#[test]
+fn a_one_channel_attention_map_stays_and_the_channels_it_scales_are_free() {
+    let mut g = Graph::default();
+    g.input("x", &[1, 3, 4, 4])
+        .conv("a", "x", 3, 4, 3, 1)
+        .conv("att", "a", 4, 1, 3, 1)
+        .node("Sigmoid", &["att"], "mask", &[])
+        .node("Mul", &["a", "mask"], "attended", &[])
+        .conv("b", "attended", 4, 2, 1, 1)
+        .output("b");
+    assert_eq!(reason(&g, "a"), None);
+    assert_eq!(
+        reason(&g, "att").as_deref(),
+        Some("Mul attended spreads one channel over the 4 channels of another input")
+    );
+}
