@@ -70,9 +70,11 @@ def check_executed(nb: nbformat.NotebookNode) -> None:
     # --quantization`, two from `profile loss --prune sparsegpt`, one from `profiles --compare`
     # (magnitude against sparsegpt), two from `optimize` and from `override`, four from
     # `benchmark --quantize` (iterations, batch scaling, dense against pruned, speedups over
-    # dense); a table from every one of the 15 code cells.
-    assert charts == 19, f"expected 1 + 1 + 3 + 3 + 2 + 1 + 2 + 2 + 4 charts, got {charts}"
-    assert tables == len(code_cells) == 15, f"expected a table from every code cell, got {tables}"
+    # dense); two from the channel profile, two from the channel plan (channels kept, weights
+    # removed per layer), two from its benchmark (iterations, dense against the smaller model); a
+    # table from every one of the 20 code cells.
+    assert charts == 25, f"expected 1 + 1 + 3 + 3 + 2 + 1 + 2 + 2 + 4 + 2 + 2 + 2 charts, got {charts}"
+    assert tables == len(code_cells) == 20, f"expected a table from every code cell, got {tables}"
 
     load_json = next(o for o in code_cells[0].outputs if o.output_type == "execute_result"
                      ).data[RESULT_MIME]
@@ -119,6 +121,16 @@ def check_executed(nb: nbformat.NotebookNode) -> None:
     assert {(r["model"], r["batch"]) for r in bench["runs"]} == {
         (m, b) for m in ("dense", "quantized", "pruned", "pruned+quantized") for b in (1, 16)}
     assert {s["model"] for s in bench["speedups"]} == {"quantized", "pruned", "pruned+quantized"}
+
+    channels = result_of("profile loss --structure channel")
+    assert channels["structure"] == "channel" and len(channels["layers"]) == 3
+    plan = result_of("optimize --name channels")["channels"]
+    assert plan["reached"] and plan["estimated_ratio"] >= 1.5
+    small = result_of("export model out/digits_cnn.small.onnx")
+    assert small["pruning"]["channels"]["repaired"]["layers"]
+    assert small["accuracy"]["after"] >= small["accuracy"]["before"] - 0.01, small["accuracy"]
+    assert result_of("export plan")["channels_removed"] > 0
+    assert result_of("benchmark --optimization channels")["structured"] is True
 
 
 def test_committed_notebook_has_no_outputs() -> None:
