@@ -174,3 +174,10 @@ def test_export_refuses_weight_pruning_flags_for_a_channel_plan(fitted):
     refused(run(folder, "load digits_cnn.onnx",
                 "export model x.onnx --method sparsegpt --calibration-data digits_train.npz",
                 ok=False), "--method", "whole channels")
+
+
+@pytest.mark.parametrize("command", ["export recipe r.yaml", "export code t.py"])
+def test_a_recipe_cannot_carry_a_channel_plan_and_says_what_to_do_instead(fitted, command):
+    folder, _ = fitted
+    refused(run(folder, "load digits_cnn.onnx", command, ok=False),
+            "whole channels", "`export model PATH`", "`export plan PATH.json`")

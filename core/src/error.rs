@@ -141,6 +141,10 @@ pub enum Action {
     ExportDenseInt8,
     /// Measure the channel loss profile (each channel group losing channels).
     ChannelProfile,
+    /// Write the optimization's model.
+    ExportModel,
+    /// Write a channel plan's kept channels for the framework's model.
+    ExportPlan,
 }
 
 /// How a front end spells settings and actions.
@@ -211,6 +215,8 @@ impl Wording for PlainWording {
             Action::OptimizeQuantized => "an optimization with static quantization".into(),
             Action::ExportDenseInt8 => "an export with static quantization".into(),
             Action::ChannelProfile => "a channel loss profile".into(),
+            Action::ExportModel => "a model export".into(),
+            Action::ExportPlan => "a plan export".into(),
         }
     }
 }

@@ -27,6 +27,8 @@ impl Wording for Flags {
             Action::OptimizeQuantized => "`optimize --quantize static`".into(),
             Action::ExportDenseInt8 => "`export model PATH --quantize static`".into(),
             Action::ChannelProfile => "`profile loss --structure channel`".into(),
+            Action::ExportModel => "`export model PATH`".into(),
+            Action::ExportPlan => "`export plan PATH.json`".into(),
         }
     }
 }

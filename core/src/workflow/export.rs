@@ -116,6 +116,7 @@ pub fn export_recipe(model: &Path, request: &RecipeExport) -> Result<RecipeWritt
     let mut moved_aside = Vec::new();
     let project = super::read_project(model, &mut moved_aside)?;
     let mut plan = chosen_optimization(&project, request.optimization.as_deref())?.clone();
+    refuse_channel_plan(&plan)?;
     if let Some(map_path) = &request.names {
         let text = crate::user_file::read_to_string(
             map_path,
@@ -154,6 +155,23 @@ pub fn export_recipe(model: &Path, request: &RecipeExport) -> Result<RecipeWritt
     })
 }
 
+/// A recipe prunes weights during training to a sparsity per layer (SparseML's
+/// `GMPruningModifier`); a channel plan removes whole channels once, so a recipe cannot carry
+/// it: the smaller model itself (and the plan file for the framework's model) is what to train.
+fn refuse_channel_plan(plan: &PruningPlan) -> Result<()> {
+    if plan.channels.is_none() {
+        return Ok(());
+    }
+    Err(Sentence::new(
+        "this optimization removes whole channels, which a SparseML recipe cannot express (its pruning modifiers zero weights inside layers of the same size); write the smaller model with ",
+    )
+    .action(Action::ExportModel)
+    .text(" and the channels kept with ")
+    .action(Action::ExportPlan)
+    .text(", fine-tune that model, or fit an unstructured optimization for a recipe.")
+    .into())
+}
+
 /// `export code`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CodeExport {
@@ -179,7 +197,10 @@ pub struct CodeWritten {
 pub fn export_code(model: &Path, request: &CodeExport) -> Result<CodeWritten> {
     let mut moved_aside = Vec::new();
     let project = super::read_project(model, &mut moved_aside)?;
-    chosen_optimization(&project, request.optimization.as_deref())?;
+    refuse_channel_plan(chosen_optimization(
+        &project,
+        request.optimization.as_deref(),
+    )?)?;
     let recipe = request.recipe.clone().unwrap_or_else(|| {
         let stem = model.file_stem().unwrap_or_default().to_string_lossy();
         format!("{stem}.recipe.yaml")
