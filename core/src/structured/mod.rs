@@ -13,6 +13,8 @@ pub mod remove;
 pub mod repair;
 
 #[cfg(test)]
+mod digits_tests;
+#[cfg(test)]
 pub(crate) mod fixtures;
 
 pub use group::{Carrier, ChannelGroup, Edit, Keep, Role, Slice};
