@@ -13,7 +13,8 @@ pub mod remove;
 pub mod repair;
 
 #[cfg(test)]
-mod digits_tests;
+#[path = "tests/digits.rs"]
+mod digits;
 #[cfg(test)]
 pub(crate) mod fixtures;
 

@@ -175,7 +175,7 @@ fn latency(models: &[&ModelProto], batch: &Dataset, runs: usize) -> Vec<f64> {
 }
 
 /// The figures for docs/analysis.md:
-/// `cargo test --release -p prunekit-core --lib structured::digits_tests -- --ignored --nocapture`.
+/// `cargo test --release -p prunekit-core --lib structured::digits -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn digits_cnn_figures() {
