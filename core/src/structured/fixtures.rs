@@ -182,7 +182,7 @@ impl Net {
 
     /// Moves initializer `name` into a `Constant` node, read through an `Identity` when asked,
     /// as Paddle and old PyTorch exporters store weights.
-    pub fn into_constant_node(&mut self, name: &str, identity: bool) {
+    pub fn move_to_constant_node(&mut self, name: &str, identity: bool) {
         let i = self
             .graph
             .initializer
@@ -331,7 +331,7 @@ pub fn chain() -> (Model, Vec<ChannelGroup>) {
     net.batch_norm("bn1", "c1", "b1", 8);
     net.node("Relu", "relu1", &["b1"], "r1", vec![]);
     net.conv("conv2", "r1", "y", (8, 6), 3, 1, true);
-    net.into_constant_node("conv1.weight", true);
+    net.move_to_constant_node("conv1.weight", true);
     for v in ["c1", "b1", "r1"] {
         net.value_info(v, &[8, 8, 8]);
     }
@@ -455,7 +455,7 @@ pub fn reshape_gemm() -> (Model, Vec<ChannelGroup>) {
     let bias = net.weight("mm.bias", &[3]);
     net.node("MatMul", "mm", &["r1", &w], "m", vec![]);
     net.node("Add", "mm_bias", &["m", &bias], "y", vec![]);
-    net.into_constant_node("mm.weight", false);
+    net.move_to_constant_node("mm.weight", false);
     net.value_info("p", &[4, 2, 2]);
     net.value_info("f", &[16]);
     let model = net.finish("y", &[3]);

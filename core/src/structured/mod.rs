@@ -15,6 +15,9 @@ pub mod remove;
 pub mod repair;
 
 #[cfg(test)]
+#[path = "tests/digits.rs"]
+mod digits;
+#[cfg(test)]
 pub(crate) mod fixtures;
 
 pub use detect::channel_groups;

@@ -106,7 +106,7 @@ struct Target {
 
 enum Kind {
     Refit {
-        layout: LayerLayout,
+        layout: Box<LayerLayout>,
         weight: String,
     },
     BatchNorm {
@@ -210,7 +210,7 @@ fn targets(
                     input: layout.input.clone(),
                     kind: Kind::Refit {
                         weight: s.tensor.clone(),
-                        layout,
+                        layout: Box::new(layout),
                     },
                 });
             }
