@@ -220,7 +220,7 @@ fn model_estimate(
     let ratio = |before: f64, after: f64| if after > 0.0 { before / after } else { 1.0 };
     let layer_ms: f64 = layers.iter().map(|l| l.ms * l.factor(fractions)).sum();
     let layer_flops: f64 = layers.iter().map(|l| l.flops * l.factor(fractions)).sum();
-    let baseline_ms = measured.then(|| inputs.perf.model.ms_per_batch).flatten();
+    let baseline_ms = measured.then_some(inputs.perf.model.ms_per_batch).flatten();
     let estimated_ms = baseline_ms.map(|_| fixed_ms + layer_ms);
     let flops = fixed_flops + layer_flops;
     let prunable_flops_baseline: f64 = layers.iter().map(|l| l.flops).sum();
