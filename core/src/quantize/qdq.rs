@@ -7,7 +7,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::build::{self, Names};
 use super::scale::{
-    ActivationParams, ChannelLayout, quantize_bias, quantize_weight, weight_scales,
+    ActivationParams, ChannelLayout, quantize_activation, quantize_bias, quantize_weight,
+    weight_scales,
 };
 use super::targets::Target;
 use crate::analysis::graph::{GraphIndex, is_default_domain};
@@ -334,6 +335,69 @@ pub fn rewrite(
             per_channel: scales.len() > 1,
             int_bias,
         });
+    }
+
+    // The constant operand of a paired Add or Mul (a scale-and-shift's vector, HardSwish's 3)
+    // becomes uint8 too, so that ONNX Runtime runs the node as QLinearAdd / QLinearMul instead
+    // of float arithmetic between a DequantizeLinear and a QuantizeLinear.
+    let paired_sources: HashSet<&str> = activations
+        .iter()
+        .filter(|a| params.contains_key(&a.name))
+        .map(|a| a.source.as_str())
+        .collect();
+    for (i, node) in graph.node.iter().enumerate() {
+        let paired_output = node
+            .output
+            .first()
+            .is_some_and(|o| paired_sources.contains(o.as_str()));
+        if !(ELEMENTWISE.contains(&node.op_type()) && is_default_domain(node) && paired_output) {
+            continue;
+        }
+        let constant = |v: &str| index.weight(v).map(|w| w.tensor);
+        let others_paired = node
+            .input
+            .iter()
+            .filter(|v| constant(v).is_none())
+            .all(|v| renamed.contains_key(v.as_str()));
+        if !others_paired {
+            continue;
+        }
+        for (j, input) in node.input.iter().enumerate() {
+            let Some(tensor) = constant(input).filter(|t| t.data_type() == dt::FLOAT) else {
+                continue;
+            };
+            let Some(values) = tensor::to_f32(tensor) else {
+                continue;
+            };
+            let (lo, hi) = values
+                .iter()
+                .fold((0.0f32, 0.0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+            let p = ActivationParams::of_range(lo, hi);
+            let quantized = build::u8_tensor(
+                names.fresh(input, "quantized"),
+                tensor.dims.clone(),
+                &quantize_activation(&values, p),
+            );
+            let scale = build::f32_tensor(names.fresh(input, "scale"), Vec::new(), &[p.scale]);
+            let zero_point = build::u8_tensor(
+                names.fresh(input, "zero_point"),
+                Vec::new(),
+                &[p.zero_point],
+            );
+            let dq = build::node(
+                "DequantizeLinear",
+                names.fresh(input, "DequantizeLinear"),
+                vec![
+                    quantized.name().to_string(),
+                    scale.name().to_string(),
+                    zero_point.name().to_string(),
+                ],
+                vec![names.fresh(input, "dequantized")],
+            );
+            node_inputs.insert((i, j), dq.output[0].clone());
+            weight_nodes.push(dq);
+            new_initializers.extend([quantized, scale, zero_point]);
+        }
     }
 
     let old_nodes = std::mem::take(&mut graph.node);
