@@ -64,7 +64,10 @@ def main() -> None:
                 row["prunekit"].append(entry)
                 continue
             entry["seconds"] = round(time.perf_counter() - start, 1)
-            verdict = result["agreement"]["verdict"] or "agrees with the original"
+            agreement = result["agreement"]
+            verdict = agreement["verdict"] or {True: "agrees with the original",
+                                               None: "not vouched for: checked on generated samples only"
+                                               }.get(agreement["agrees"], "no longer agrees")
             entry["notes"] = [verdict, *result["quantization"]["notes"]]
             entry["activations"] = result["quantization"]["activations"]
             entry.update(bench.measure(out))
