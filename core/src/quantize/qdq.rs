@@ -40,7 +40,7 @@ pub enum Around {
     /// value to the calibrated range, which keeps the rounding error of the layers before it
     /// from growing through chains of element-wise arithmetic (the scale-and-shift after each
     /// Conv, HardSwish, LayerNorm, attention's scaling): on PP-OCRv4's recognizer the output
-    /// error against float falls from 0.067 to 0.042 (normalized MSE; docs/benchmarks.md,
+    /// error against float falls from 0.067 to 0.044 (normalized MSE; docs/benchmarks.md,
     /// "int8 on real trained OCR models"). ONNX Runtime's own quantizer does the same.
     Everything,
 }
