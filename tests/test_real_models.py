@@ -21,7 +21,7 @@ import pytest
 
 import real_models
 from prunekit_cli import MISSING_BINARY, PRUNEKIT_BIN
-from real_models import ocr, shapes
+from real_models import ocr, peer, shapes
 
 # What one-shot work cannot do yet on PP-OCRv4 (weights in Constant nodes, opset 12). strict: a
 # test fails loudly once it passes, so the mark comes off.
@@ -302,6 +302,35 @@ def test_export_int8_model(case, folder):
     else:
         print(f"\n{case.id}: static int8 ({per}, calibrated on {data}) relative output error {figure:.2%}")
     assert figure <= case.int8_bound
+
+
+def class_scores(case: Case, model: Path) -> np.ndarray:
+    """An OCR model's output (its class scores at every position) over the eval set."""
+    s = session(model)
+    x, _ = eval_set(case)
+    return np.concatenate([s.run(None, {input_name(case): x[i:i + case.batch]})[0]
+                           for i in range(0, len(x), case.batch)])
+
+
+@pytest.mark.parametrize("case", [c for c in PRUNABLE if c.id == "ppocrv4-rec"], ids=["ppocrv4-rec"])
+def test_int8_stays_as_close_to_float_as_onnxruntimes_quantizer(case, folder):
+    # Given the same calibration samples, prunekit's default static int8 keeps the text reader's
+    # best class at every position at least as often as onnxruntime's quantize_static at its best
+    # (per channel, MinMax here). It did not (96.3% against 97.6%) while only the layers'
+    # neighbourhoods had Q/DQ pairs: the rounding errors then grew unchecked through the
+    # element-wise arithmetic between the layers (PP-LCNet's scale-and-shift and HardSwish,
+    # the neck's LayerNorm and attention).
+    prunekit(case, folder, "export model int8.onnx --quantize static --calibration-data cal.npz")
+    peer.quantize(folder / case.file, folder / "peer.onnx", calibration_set(case), input_name(case),
+                  case.batch)
+    reference = class_scores(case, cached(case.file))
+
+    def kept(model: Path) -> float:
+        return float((class_scores(case, model).argmax(-1) == reference.argmax(-1)).mean())
+
+    ours, theirs = kept(folder / "int8.onnx"), kept(folder / "peer.onnx")
+    print(f"\n{case.id}: best class kept at {ours:.2%} of positions (onnxruntime's int8: {theirs:.2%})")
+    assert ours >= theirs
 
 
 @pytest.mark.parametrize("case", [c for c in PRUNABLE if c.fixed_batch],

@@ -206,7 +206,7 @@ pub fn prepare(
             (Vec::new(), HashMap::new(), None, None)
         }
         QuantMode::Static => {
-            let activations = qdq::activations(graph, &targets);
+            let activations = qdq::activations(graph, &targets, qdq::Around::Everything);
             let (set, batch) = calibration_data(analysis, options)?;
             let observers = calibrate(
                 &proto,
@@ -359,7 +359,7 @@ impl Prepared {
                             .graph
                             .as_ref()
                             .expect("prepare checked the graph");
-                        qdq::activations(graph, &targets)
+                        qdq::activations(graph, &targets, qdq::Around::Targets)
                     }
                 };
                 qdq::rewrite(

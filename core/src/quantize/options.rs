@@ -9,7 +9,7 @@ use super::sensitivity::CalibrationLoss;
 #[serde(rename_all = "snake_case")]
 pub enum QuantMode {
     /// QDQ: int8 weights (per channel) and uint8 activations (per tensor) whose ranges are
-    /// calibrated once on data; Conv, Gemm, MatMul and Add become integer kernels in ONNX Runtime.
+    /// calibrated once on data; Conv, Gemm, MatMul, Add and Mul become integer kernels in ONNX Runtime.
     Static,
     /// int8 weights of MatMul and Gemm; each activation's range is measured at run time
     /// (`DynamicQuantizeLinear`), so no calibration data is needed.

@@ -32,6 +32,17 @@ impl ActivationParams {
     }
 }
 
+/// The uint8 values of `values` under `params`, as QuantizeLinear computes them.
+pub fn quantize_activation(values: &[f32], params: ActivationParams) -> Vec<u8> {
+    values
+        .iter()
+        .map(|v| {
+            let q = (v / params.scale).round_ties_even() + f32::from(params.zero_point);
+            q.clamp(0.0, 255.0) as u8
+        })
+        .collect()
+}
+
 /// The largest int8 magnitude a weight takes.
 const WEIGHT_MAX: f32 = 127.0;
 
