@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use ndarray::Array2;
 
-use super::collect::{Collector, collect};
+use super::collect::{Collector, Frontier};
 use super::layout::{self, LayerLayout};
 use super::{MatrixError, Method, Pattern, SparseGptSettings, prune_matrix};
 use crate::analysis::graph::GraphIndex;
@@ -159,6 +159,7 @@ pub fn prune_model(
     let mut outcomes: Vec<LayerOutcome> = Vec::new();
     let mut flops = 0.0;
     let mut peak_bytes = 0u64;
+    let mut frontier = Frontier::new(batches.len());
     for round in &rounds {
         cancel.check()?;
         let mut collectors: Vec<Option<Collector>> = vec![None; round.len()];
@@ -181,7 +182,7 @@ pub fn prune_model(
                     .collect::<Vec<_>>()
                     .join(", ")
             );
-            collect(&proto, &mut list, &batches, cancel, &mut |_| {
+            frontier.collect(&proto, &mut list, &batches, cancel, &mut |_| {
                 done += 1;
                 progress.report(done, total, &label);
             })?;
@@ -202,6 +203,16 @@ pub fn prune_model(
             done += 1;
             progress.report(done, total, &target.layer.name);
             outcomes.push(outcome);
+        }
+        if run {
+            // The next round recomputes what this one's pruning and repair changed.
+            let changed: Vec<String> = outcomes[outcomes.len() - round.len()..]
+                .iter()
+                .flat_map(|o| std::iter::once(o.weight.clone()).chain(o.repaired.clone()))
+                .collect();
+            let nodes: Vec<usize> = round.iter().map(|&t| targets[t].node).collect();
+            let graph = proto.graph.as_ref().expect("the model has a graph");
+            frontier.invalidate(graph, &changed, &nodes);
         }
     }
     for (layer, first) in shared {
