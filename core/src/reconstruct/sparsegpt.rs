@@ -79,7 +79,7 @@ pub fn inverse_factor(stats: &InputStats, damp: f64) -> Result<InverseFactor, Ma
             if i == j {
                 diagonal(i) + damp * mean
             } else {
-                stats.xtx[(i, j)] * scale
+                stats.xtx_at(i, j) * scale
             }
         });
         flops += cube / 3.0;

@@ -1,13 +1,22 @@
 //! What a layer's calibration inputs tell about its weight's columns, accumulated batch by batch
 //! so that no input matrix is ever held whole: `XᵀX`, the column sums, and the count of rows.
 
-use faer::Mat;
+use std::cell::RefCell;
+
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::{Accum, Mat, MatRef, Par};
 use ndarray::ArrayView2;
+
+thread_local! {
+    /// The f64 copy of the rows being added.
+    static WIDENED: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
 
 /// Statistics of the input rows `x` (one row per input vector, one column per weight column).
 #[derive(Debug, Clone)]
 pub struct InputStats {
-    /// Σ xᵀx over every row seen (columns × columns), in f64.
+    /// Σ xᵀx over every row seen (columns × columns), in f64: only its lower triangle
+    /// (`i ≥ j`) is accumulated and read, the matrix being symmetric.
     pub xtx: Mat<f64>,
     /// Σ x over every row seen.
     pub sum: Vec<f64>,
@@ -35,22 +44,42 @@ impl InputStats {
             self.columns(),
             "input rows have the weight's columns"
         );
-        let block = Mat::<f64>::from_fn(x.nrows(), x.ncols(), |i, j| x[[i, j]] as f64);
-        // xtx += blockᵀ · block, on every core.
-        faer::linalg::matmul::matmul(
-            self.xtx.as_mut(),
-            faer::Accum::Add,
-            block.transpose(),
-            block.as_ref(),
-            1.0,
-            faer::Par::rayon(0),
-        );
+        let (rows, columns) = x.dim();
+        WIDENED.with_borrow_mut(|widened| {
+            // The rows widened to f64 once, row-major, in a buffer kept between calls (a fresh
+            // one per chunk costs its page faults every time).
+            widened.clear();
+            widened.reserve(rows * columns);
+            match x.as_slice() {
+                Some(values) => widened.extend(values.iter().map(|v| *v as f64)),
+                None => widened.extend(x.iter().map(|v| *v as f64)),
+            }
+            let block = MatRef::from_row_major_slice(widened.as_slice(), rows, columns);
+            // The lower triangle of xtx += blockᵀ · block (half the products of the full
+            // matrix: XᵀX is symmetric), on every core.
+            triangular::matmul(
+                self.xtx.as_mut(),
+                BlockStructure::TriangularLower,
+                Accum::Add,
+                block.transpose(),
+                BlockStructure::Rectangular,
+                block,
+                BlockStructure::Rectangular,
+                1.0,
+                Par::rayon(0),
+            );
+        });
         for row in x.rows() {
             for (s, v) in self.sum.iter_mut().zip(row) {
                 *s += *v as f64;
             }
         }
-        self.rows += x.nrows() as u64;
+        self.rows += rows as u64;
+    }
+
+    /// Σ xᵀx at (i, j), read from the accumulated lower triangle.
+    pub fn xtx_at(&self, i: usize, j: usize) -> f64 {
+        self.xtx[(i.max(j), i.min(j))]
     }
 
     /// SparseGPT's Hessian of the squared reconstruction error, `2/n · XᵀX`.
@@ -61,7 +90,7 @@ impl InputStats {
             2.0 / self.rows as f64
         };
         Mat::from_fn(self.columns(), self.columns(), |i, j| {
-            self.xtx[(i, j)] * scale
+            self.xtx_at(i, j) * scale
         })
     }
 
@@ -95,10 +124,11 @@ mod tests {
         assert_eq!(whole.rows, 3);
         for i in 0..2 {
             for j in 0..2 {
-                assert!((whole.xtx[(i, j)] - parts.xtx[(i, j)]).abs() < 1e-12);
+                assert!((whole.xtx_at(i, j) - parts.xtx_at(i, j)).abs() < 1e-12);
             }
         }
-        assert!((whole.xtx[(0, 1)] - (2.0 - 3.0)).abs() < 1e-12);
+        assert!((whole.xtx_at(0, 1) - (2.0 - 3.0)).abs() < 1e-12);
+        assert!((whole.xtx_at(1, 0) - (2.0 - 3.0)).abs() < 1e-12);
         assert!((whole.norms()[1] - 5f64.sqrt()).abs() < 1e-12);
         assert!((whole.mean()[0] - 1.5).abs() < 1e-12);
     }
