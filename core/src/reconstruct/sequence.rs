@@ -186,9 +186,11 @@ pub fn prune_model(
                 done += 1;
                 progress.report(done, total, &label);
             })?;
+            // XᵀX is symmetric: its lower triangle, n·k(k+1) operations, is all it takes.
             for c in &list {
                 for s in &c.stats {
-                    flops += 2.0 * s.rows as f64 * (s.columns() * s.columns()) as f64;
+                    let k = s.columns() as f64;
+                    flops += s.rows as f64 * k * (k + 1.0);
                 }
             }
             collectors = list.into_iter().map(Some).collect();
