@@ -14,7 +14,7 @@ open, prunekit's is followed so that results compare exactly:
   made to add up to the exact count);
 - SparseGPT's N:M mask for a group is chosen when the column walk reaches it, on the weights
   already compensated, and the block width is a multiple of m; an unstructured mask block (the
-  paper's Bs, 8 by default here) likewise, and it never straddles two lazy batches.
+  paper's Bs, 128 by default as in the paper) likewise, and it never straddles two lazy batches.
 
 Run as a script, it writes the small fixture core/tests/data/oneshot_reference.npz that a Rust test
 compares against.
@@ -77,7 +77,7 @@ def wanda(w, x, sparsity, pattern=None):
     return w
 
 
-def sparsegpt(w, x, sparsity, pattern=None, block=128, damp=0.01, mask_block=8):
+def sparsegpt(w, x, sparsity, pattern=None, block=128, damp=0.01, mask_block=128):
     """SparseGPT's column walk with the upper Cholesky factor of the dampened inverse Hessian:
     lazy batches of `block` columns (B in the paper's Algorithm 1), unstructured masks chosen per
     `mask_block` columns (its Bs) when the walk reaches them."""
