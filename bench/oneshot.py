@@ -70,10 +70,11 @@ def main() -> None:
     print(f"ResNet-50-shaped, {len(export['layers'])} layers at 50%, SparseGPT from {args.samples} samples, "
           f"{args.threads} threads")
     print(f"  pruning step      {pruning['seconds']:.1f} s (whole command {wall:.1f} s)")
-    print(f"  FLOPs counted     {pruning['flops'] / 1e9:.1f} GFLOP (XᵀX, factorizations, updates)")
+    print(f"  FLOPs counted     {pruning['flops'] / 1e9:.1f} GFLOP (XᵀX's lower triangle, "
+          f"factorizations, updates)")
     print(f"  matmul rate       {rate / 1e9:.1f} GFLOP/s (numpy f64, {args.threads} threads)")
     print(f"  bound             {bound:.1f} s; the run took {pruning['seconds'] / bound:.2f}x it "
-          f"(the rest is ONNX Runtime running the model once per round)")
+          f"(the rest: ONNX Runtime computing each round's inputs, im2col)")
     print(f"  largest XᵀX held  {pruning['peak_bytes'] / 2**20:.0f} MiB; peak RSS {rss / 1024:.0f} MiB")
 
 

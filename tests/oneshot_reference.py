@@ -13,7 +13,8 @@ open, prunekit's is followed so that results compare exactly:
   columns [c0, c1) the share round(s*rows*c1) - round(s*rows*c0) (the paper's per-block quantile,
   made to add up to the exact count);
 - SparseGPT's N:M mask for a group is chosen when the column walk reaches it, on the weights
-  already compensated, and the block width is a multiple of m.
+  already compensated, and the block width is a multiple of m; an unstructured mask block (the
+  paper's Bs, 128 by default as in the paper) likewise, and it never straddles two lazy batches.
 
 Run as a script, it writes the small fixture core/tests/data/oneshot_reference.npz that a Rust test
 compares against.
@@ -76,8 +77,10 @@ def wanda(w, x, sparsity, pattern=None):
     return w
 
 
-def sparsegpt(w, x, sparsity, pattern=None, block=128, damp=0.01):
-    """SparseGPT's column walk with the upper Cholesky factor of the dampened inverse Hessian."""
+def sparsegpt(w, x, sparsity, pattern=None, block=128, damp=0.01, mask_block=128):
+    """SparseGPT's column walk with the upper Cholesky factor of the dampened inverse Hessian:
+    lazy batches of `block` columns (B in the paper's Algorithm 1), unstructured masks chosen per
+    `mask_block` columns (its Bs) when the walk reaches them."""
     w = np.array(w, dtype=np.float64)
     rows, cols = w.shape
     h = hessian(x)
@@ -97,11 +100,14 @@ def sparsegpt(w, x, sparsity, pattern=None, block=128, damp=0.01):
         err1 = np.zeros_like(w1)
         h1 = hinv[c0:c1, c0:c1]
         mask1 = np.zeros(w1.shape, dtype=bool)
-        if pattern is None:
-            scores = w1**2 / np.diag(h1)[None, :] ** 2
-            count = pruned_count(sparsity, rows * c1) - pruned_count(sparsity, rows * c0)
-            mask1.reshape(-1)[lowest(scores.reshape(-1), count)] = True
         for i in range(width):
+            if pattern is None and (i == 0 or (c0 + i) % mask_block == 0):
+                m0, m1 = c0 + i, min(((c0 + i) // mask_block + 1) * mask_block, c1)
+                scores = w1[:, i : m1 - c0] ** 2 / np.diag(h1)[None, i : m1 - c0] ** 2
+                count = pruned_count(sparsity, rows * m1) - pruned_count(sparsity, rows * m0)
+                chosen = np.zeros(scores.size, dtype=bool)
+                chosen[lowest(scores.reshape(-1), count)] = True
+                mask1[:, i : m1 - c0] = chosen.reshape(scores.shape)
             if pattern is not None and i % pattern[1] == 0:
                 n, m = pattern
                 scores = w1[:, i : i + m] ** 2 / np.diag(h1)[None, i : i + m] ** 2
@@ -128,16 +134,16 @@ def fixture(path):
     x[:, 5] = 0.0  # a dead input
     x = x.astype(np.float32)
     w = rng.normal(size=(rows, cols)).astype(np.float32)
-    sparsity, block, damp = 0.6, 8, 0.01
+    sparsity, block, damp, mask_block = 0.6, 8, 0.01, 4
     arrays = {
         "w": w,
         "x": x,
-        "settings": np.array([sparsity, block, damp]),
+        "settings": np.array([sparsity, block, damp, mask_block]),
     }
     for name, pattern in [("unstructured", None), ("2_4", (2, 4))]:
         arrays[f"magnitude_{name}"] = magnitude(w, sparsity, pattern)
         arrays[f"wanda_{name}"] = wanda(w, x, sparsity, pattern)
-        arrays[f"sparsegpt_{name}"] = sparsegpt(w, x, sparsity, pattern, block, damp)
+        arrays[f"sparsegpt_{name}"] = sparsegpt(w, x, sparsity, pattern, block, damp, mask_block)
     np.savez(path, **arrays)
 
 

@@ -64,3 +64,35 @@ pub fn with_outputs(model: &onnx::ModelProto, extra: &[String]) -> onnx::ModelPr
     }
     proto
 }
+
+/// A graph input or output declaring a tensor of ONNX element type `elem_type` and `dims`
+/// (`None`: a free dim, named `prunekit_dim{i}`).
+pub fn tensor_info(name: &str, elem_type: i32, dims: &[Option<i64>]) -> onnx::ValueInfoProto {
+    use onnx::{
+        TensorShapeProto, TypeProto, ValueInfoProto,
+        tensor_shape_proto::{Dimension, dimension::Value as DimValue},
+        type_proto,
+    };
+    let dim = dims
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Dimension {
+            value: Some(match d {
+                Some(v) => DimValue::DimValue(*v),
+                None => DimValue::DimParam(format!("prunekit_dim{i}")),
+            }),
+            denotation: None,
+        })
+        .collect();
+    ValueInfoProto {
+        name: Some(name.to_string()),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: Some(elem_type),
+                shape: Some(TensorShapeProto { dim }),
+            })),
+            denotation: None,
+        }),
+        ..Default::default()
+    }
+}

@@ -1,20 +1,19 @@
-//! The inputs layers see on calibration samples, through ONNX Runtime: their data inputs added as
-//! graph outputs, the samples run batch by batch, and each batch's activations turned into rows
-//! of input features (im2col for Conv) and added to each group's [`InputStats`] at once, in
-//! chunks, so that no layer's rows are ever held whole.
+//! The inputs layers see on calibration samples, through ONNX Runtime: the part of the model
+//! that computes them run batch by batch (`frontier`: from what earlier rounds kept), and each
+//! batch's activations turned into rows of input features (im2col for Conv) and added to each
+//! group's [`InputStats`] at once, in chunks, so that no layer's rows are ever held whole.
 
-use std::borrow::Cow;
+mod frontier;
 
 use ndarray::{Array2, ArrayView2, ArrayViewD, Axis, s};
-use ort::session::SessionInputValue;
 
 use super::layout::{ConvGeometry, InputForm, LayerLayout};
 use super::stats::InputStats;
-use crate::analysis::graph::GraphIndex;
 use crate::error::{Error, Result};
-use crate::model::onnx::{ModelProto, ValueInfoProto, type_proto};
-use crate::progress::Cancel;
-use crate::runtime::{Batch, InputArray, build_session, to_f32, to_value};
+use crate::model::onnx::{ValueInfoProto, type_proto};
+use crate::runtime::Batch;
+
+pub use frontier::Frontier;
 
 /// Values per chunk of rows handed to [`InputStats::add`] (4 Mi floats: 16 MB, and twice that
 /// while it widens them to f64).
@@ -206,69 +205,6 @@ pub fn im2col(
             start = end;
         }
     }
-}
-
-/// Runs `proto` on every batch and adds each collector's input activations to it; `on_batch`
-/// is called after each batch (progress, cancellation).
-pub fn collect(
-    proto: &ModelProto,
-    collectors: &mut [Collector],
-    batches: &[Batch],
-    cancel: &Cancel,
-    on_batch: &mut dyn FnMut(usize),
-) -> Result<()> {
-    let graph = proto.graph.as_ref().ok_or_else(|| {
-        Error::Usage("the model has no graph; export it again from the framework.".into())
-    })?;
-    let index = GraphIndex::new(graph);
-    let mut wanted: Vec<String> = collectors
-        .iter()
-        .map(|c| c.input.clone())
-        .filter(|v| !index.is_data_input(v))
-        .collect();
-    wanted.sort();
-    wanted.dedup();
-    let with = crate::model::with_outputs(proto, &wanted);
-    let mut session = build_session(&with, None)?;
-    for (b, batch) in batches.iter().enumerate() {
-        cancel.check()?;
-        let mut values = Vec::with_capacity(batch.inputs.len());
-        for (name, array) in &batch.inputs {
-            values.push((name.clone(), to_value(array)?));
-        }
-        let inputs: Vec<(Cow<str>, SessionInputValue)> = values
-            .iter()
-            .map(|(n, v)| (Cow::from(n.as_str()), SessionInputValue::from(v)))
-            .collect();
-        let outputs = session
-            .run(inputs)
-            .map_err(|e| run_error(&graph.input, batch, &e.to_string()))?;
-        for collector in collectors.iter_mut() {
-            let name = collector.input.clone();
-            if let Some((_, array)) = batch.inputs.iter().find(|(n, _)| *n == name) {
-                match array {
-                    InputArray::F32(a) => collector.add(a.view())?,
-                    _ => {
-                        return Err(Error::Usage(format!(
-                            "layer {} reads model input '{name}', which is not float32; give float32 samples for it.",
-                            collector.layer
-                        )));
-                    }
-                }
-                continue;
-            }
-            let value = outputs.get(name.as_str()).ok_or_else(|| {
-                Error::Runtime(format!(
-                    "ONNX Runtime did not return '{name}', the input of layer {}.",
-                    collector.layer
-                ))
-            })?;
-            let array = to_f32(&name, &value.view())?;
-            collector.add(array.view())?;
-        }
-        on_batch(b);
-    }
-    Ok(())
 }
 
 /// One sentence for a run that failed: the samples' shapes beside the model's declared ones.

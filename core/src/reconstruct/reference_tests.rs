@@ -26,6 +26,7 @@ fn every_method_agrees_with_the_numpy_reference() {
         SparseGptSettings {
             block: settings[1] as usize,
             damp: settings[2],
+            mask_block: settings[3] as usize,
         },
     );
     let mut stats = InputStats::new(x.ncols());

@@ -6,7 +6,7 @@
 //! mean `w·μ` and variance `w Σ wᵀ` on the samples. Pure functions: the caller writes the weight
 //! and bias back.
 
-use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, Par};
 use ndarray::ArrayView2;
 
@@ -35,16 +35,32 @@ pub fn output_variances(weight: ArrayView2<'_, f32>, stats: &InputStats) -> Vec<
     let (rows, cols) = weight.dim();
     let n = stats.rows.max(1) as f64;
     let w = Mat::<f64>::from_fn(rows, cols, |r, c| weight[[r, c]] as f64);
-    // W · XᵀX/n, on every core.
+    // W · XᵀX/n, on every core, from the lower triangle XᵀX is kept as: W·L + W·(L − D)ᵀ.
     let mut product = Mat::<f64>::zeros(rows, cols);
-    matmul(
-        product.as_mut(),
-        Accum::Replace,
-        w.as_ref(),
-        stats.xtx.as_ref(),
-        1.0 / n,
-        Par::rayon(0),
-    );
+    for (accum, rhs, structure) in [
+        (
+            Accum::Replace,
+            stats.xtx.as_ref(),
+            BlockStructure::TriangularLower,
+        ),
+        (
+            Accum::Add,
+            stats.xtx.transpose(),
+            BlockStructure::StrictTriangularUpper,
+        ),
+    ] {
+        triangular::matmul(
+            product.as_mut(),
+            BlockStructure::Rectangular,
+            accum,
+            w.as_ref(),
+            BlockStructure::Rectangular,
+            rhs,
+            structure,
+            1.0 / n,
+            Par::rayon(0),
+        );
+    }
     let means = output_means(weight, stats);
     (0..rows)
         .map(|r| {

@@ -3,15 +3,16 @@
 //!
 //! With `H = 2/n · XᵀX` (dead inputs, `H_jj = 0`, set to 1 and their weights zeroed; the diagonal
 //! dampened by `damp · mean(diag H)`), `U` the upper Cholesky factor of `H⁻¹` (`H⁻¹ = UᵀU`):
-//! columns are walked in blocks; each block's mask is chosen by `w² / U_jj²` (unstructured: the
-//! block's lowest scores; N:M: the N lowest of each group of M of a row, chosen when the walk
-//! reaches the group, on weights already compensated), each pruned weight's error `w / U_jj`
-//! is subtracted along row `j` of `U` from the block's later columns, and the block's errors are
-//! applied to every later column in one matrix product.
+//! columns are walked in blocks; masks are chosen by `w² / U_jj²` when the walk reaches them, on
+//! the weights already compensated (unstructured: the lowest scores of each mask block of
+//! columns, across every row; N:M: the N lowest of each group of M of a row), each pruned
+//! weight's error `w / U_jj` is subtracted along row `j` of `U` from the block's later columns,
+//! and the block's errors are applied to every later column in one matrix product.
 //!
-//! Unstructured, block `[c₀, c₁)` prunes `round(s·rows·c₁) − round(s·rows·c₀)` weights, its
+//! Unstructured, mask block `[c₀, c₁)` prunes `round(s·rows·c₁) − round(s·rows·c₀)` weights, its
 //! share of the matrix's exact `round(s·rows·cols)`: the per-block quantile of the reference
-//! implementation, made to add up to the promised count.
+//! implementation, made to add up to the promised count. A mask block never straddles two
+//! compensation blocks.
 //!
 //! `U` comes from one Cholesky factorization and one triangular inverse: if `P` reverses the
 //! order of the columns and `P H P = L Lᵀ`, then `H⁻¹ = UᵀU` with `U = P L⁻¹ P`, upper
@@ -78,7 +79,7 @@ pub fn inverse_factor(stats: &InputStats, damp: f64) -> Result<InverseFactor, Ma
             if i == j {
                 diagonal(i) + damp * mean
             } else {
-                stats.xtx[(i, j)] * scale
+                stats.xtx_at(i, j) * scale
             }
         });
         flops += cube / 3.0;
@@ -169,6 +170,7 @@ pub(super) fn prune(
         }
     });
     let block = block_width(settings.block, pattern);
+    let mask_block = settings.mask_block.max(1);
     let mut err = Mat::<f64>::zeros(rows, block);
     let mut flops = factor.flops;
     let mut scores = Vec::with_capacity(rows * block);
@@ -178,18 +180,21 @@ pub(super) fn prune(
         let width = c1 - c0;
         // pruned[j * rows + r]: whether weight (r, c0 + j) goes.
         let mut pruned = vec![false; rows * width];
-        if pattern == Pattern::Unstructured {
-            scores.clear();
-            for r in 0..rows {
-                scores.extend((c0..c1).map(|c| score(w[(r, c)], u[(c, c)])));
-            }
-            let count = pruned_count(sparsity, rows * c1) - pruned_count(sparsity, rows * c0);
-            for p in mask::lowest(&scores, count) {
-                pruned[(p % width) * rows + p / width] = true;
-            }
-        }
         for j in 0..width {
             let c = c0 + j;
+            if pattern == Pattern::Unstructured && (j == 0 || c % mask_block == 0) {
+                // The mask of columns [c, m1), on the weights compensated so far.
+                let m1 = ((c / mask_block + 1) * mask_block).min(c1);
+                let span = m1 - c;
+                scores.clear();
+                for r in 0..rows {
+                    scores.extend((c..m1).map(|k| score(w[(r, k)], u[(k, k)])));
+                }
+                let count = pruned_count(sparsity, rows * m1) - pruned_count(sparsity, rows * c);
+                for p in mask::lowest(&scores, count) {
+                    pruned[(j + p % span) * rows + p / span] = true;
+                }
+            }
             if let Pattern::NofM { n: zeros, m } = pattern
                 && j % m == 0
             {

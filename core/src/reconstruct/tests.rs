@@ -150,6 +150,7 @@ fn a_singular_hessian_is_retried_with_more_dampening() {
     let settings = SparseGptSettings {
         block: 2,
         damp: 0.0,
+        ..SparseGptSettings::default()
     };
     let report = prune_matrix(
         Method::SparseGpt,

@@ -257,3 +257,19 @@ impl SplitMix64 {
         (self.next_u64() % n.max(1) as u64) as usize
     }
 }
+
+/// ONNX's element type number for ONNX Runtime's element type.
+pub(crate) fn onnx_type(ty: ort::value::TensorElementType) -> i32 {
+    use crate::model::onnx::data_type as dt;
+    match ty {
+        ort::value::TensorElementType::Float32 => dt::FLOAT,
+        ort::value::TensorElementType::Float64 => dt::DOUBLE,
+        ort::value::TensorElementType::Float16 => dt::FLOAT16,
+        ort::value::TensorElementType::Int64 => dt::INT64,
+        ort::value::TensorElementType::Int32 => dt::INT32,
+        ort::value::TensorElementType::Int8 => dt::INT8,
+        ort::value::TensorElementType::Uint8 => dt::UINT8,
+        ort::value::TensorElementType::Bool => dt::BOOL,
+        _ => 0,
+    }
+}

@@ -363,7 +363,7 @@ impl Shared<'_> {
         );
         let types = types
             .into_iter()
-            .map(|(n, (t, d))| (n, (onnx_type(t), d)))
+            .map(|(n, (t, d))| (n, (crate::runtime::onnx_type(t), d)))
             .collect();
         let proto = self.planner.sub_model(&self.model.proto, part, &types);
         let mut session = build_session(&proto, Some(intra_threads))?;
@@ -613,22 +613,6 @@ fn check_cache_size(
         .into());
     }
     Ok(())
-}
-
-/// ONNX's element type number for ONNX Runtime's element type.
-fn onnx_type(ty: TensorElementType) -> i32 {
-    use crate::model::onnx::data_type as dt;
-    match ty {
-        TensorElementType::Float32 => dt::FLOAT,
-        TensorElementType::Float64 => dt::DOUBLE,
-        TensorElementType::Float16 => dt::FLOAT16,
-        TensorElementType::Int64 => dt::INT64,
-        TensorElementType::Int32 => dt::INT32,
-        TensorElementType::Int8 => dt::INT8,
-        TensorElementType::Uint8 => dt::UINT8,
-        TensorElementType::Bool => dt::BOOL,
-        _ => 0,
-    }
 }
 
 /// How close the run came to the compute bound: the FLOPs it had to do (downstream parts, levels

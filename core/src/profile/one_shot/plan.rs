@@ -10,11 +10,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::analysis::graph::GraphIndex;
-use crate::model::onnx::{
-    GraphProto, ModelProto, NodeProto, TensorShapeProto, TypeProto, ValueInfoProto,
-    tensor_shape_proto::{Dimension, dimension::Value as DimValue},
-    type_proto,
-};
+use crate::model::onnx::{GraphProto, ModelProto, NodeProto};
 
 /// The part of the model that one layer's pruning changes.
 #[derive(Debug, Clone)]
@@ -130,7 +126,7 @@ impl<'g> Planner<'g> {
             .chain(std::iter::once(&part.weight))
             .map(|name| {
                 let (elem_type, dims) = input_types.get(name).cloned().unwrap_or((0, Vec::new()));
-                tensor_info(name, elem_type, &dims)
+                crate::model::tensor_info(name, elem_type, &dims)
             })
             .collect();
         let output = graph
@@ -153,30 +149,5 @@ impl<'g> Planner<'g> {
             functions: model.functions.clone(),
             ..Default::default()
         }
-    }
-}
-
-fn tensor_info(name: &str, elem_type: i32, dims: &[Option<i64>]) -> ValueInfoProto {
-    let dim = dims
-        .iter()
-        .enumerate()
-        .map(|(i, d)| Dimension {
-            value: Some(match d {
-                Some(v) => DimValue::DimValue(*v),
-                None => DimValue::DimParam(format!("prunekit_dim{i}")),
-            }),
-            denotation: None,
-        })
-        .collect();
-    ValueInfoProto {
-        name: Some(name.to_string()),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: Some(elem_type),
-                shape: Some(TensorShapeProto { dim }),
-            })),
-            denotation: None,
-        }),
-        ..Default::default()
     }
 }

@@ -5,6 +5,7 @@ use ndarray::ArrayD;
 
 use super::*;
 use crate::fixtures::{fixture, load_analyzed};
+use crate::model::tensor::to_f32;
 use crate::progress::NoProgress;
 use crate::runtime::metric::{self, Accumulator, Comparison};
 use crate::runtime::{InputArray, ModelSession, SessionOptions};
@@ -421,4 +422,65 @@ fn repair_keeps_a_batch_normalizations_output_mean_and_variance() {
     let (without, with) = (gap(false), gap(true));
     assert!(without > 0.05, "pruning moved the statistics: {without}");
     assert!(with < 0.01, "repair kept them: {with} (without: {without})");
+}
+
+#[test]
+fn each_round_collects_from_kept_activations_what_a_whole_run_collects() {
+    // The transformer block has residual branches: values kept across rounds, some read again
+    // after the layer that produced them was pruned.
+    let (model, analysis) = load_analyzed("transformer_block.onnx");
+    let index = GraphIndex::new(model.graph());
+    let targets: Vec<Target> = prunable(&analysis, 0.5)
+        .iter()
+        .filter_map(|(n, s)| target(&analysis, &index, n, *s).unwrap())
+        .collect();
+    let data = Dataset::generated(&analysis.inputs, 8, 3).unwrap();
+    let batches = data.batches(4);
+    let mut proto = model.proto.clone();
+    let mut frontier = Frontier::new(batches.len());
+    let cancel = Cancel::default();
+    let mut compared = 0;
+    for round in rounds(&index, &targets) {
+        let collectors = || -> Vec<Collector> {
+            round
+                .iter()
+                .map(|&t| Collector::new(&targets[t].layer.name, &targets[t].layout))
+                .collect()
+        };
+        let mut kept = collectors();
+        frontier
+            .collect(&proto, &mut kept, &batches, &cancel, &mut |_| {})
+            .unwrap();
+        let mut whole = collectors();
+        Frontier::new(batches.len())
+            .collect(&proto, &mut whole, &batches, &cancel, &mut |_| {})
+            .unwrap();
+        for (k, w) in kept.iter().zip(&whole) {
+            for (a, b) in k.stats.iter().zip(&w.stats) {
+                assert_eq!(a.rows, b.rows);
+                let n = a.columns();
+                for i in 0..n {
+                    for j in 0..=i {
+                        let (x, y) = (a.xtx_at(i, j), b.xtx_at(i, j));
+                        assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{}", k.layer);
+                    }
+                }
+                compared += 1;
+            }
+        }
+        // This round's weights change, as pruning changes them.
+        let graph = proto.graph.as_mut().unwrap();
+        for &t in &round {
+            let home = targets[t].layout.home;
+            let values = weight::stored(graph, home)
+                .and_then(|w| to_f32(&w))
+                .unwrap();
+            let halved: Vec<f32> = values.iter().map(|v| v * 0.5).collect();
+            weight::write_f32(graph, home, &halved);
+        }
+        let changed: Vec<String> = round.iter().map(|&t| targets[t].weight.clone()).collect();
+        let nodes: Vec<usize> = round.iter().map(|&t| targets[t].node).collect();
+        frontier.invalidate(proto.graph.as_ref().unwrap(), &changed, &nodes);
+    }
+    assert!(compared >= 6, "{compared}");
 }

@@ -1,0 +1,311 @@
+//! The activations kept between rounds of sequential pruning, so that each round runs only the
+//! part of the model its layers' inputs need, from where the previous rounds stopped, instead of
+//! the whole model from its inputs again.
+//!
+//! A round's run computes the nodes upstream of the values it collects, back to values already
+//! kept (or the model's inputs and constants); afterwards every value that a node not yet
+//! computed will read is kept, per batch. Pruning a layer (and repairing it) changes constants:
+//! every node that reads one, and everything downstream of it, is forgotten, and so are the
+//! values they produced; a later round recomputes what it needs of them.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
+use ort::session::SessionInputValue;
+use ort::value::{DynValue, ValueType};
+
+use super::{Collector, run_error};
+use crate::analysis::graph::GraphIndex;
+use crate::error::{Error, Result};
+use crate::model::onnx::{GraphProto, ModelProto, NodeProto};
+use crate::progress::Cancel;
+use crate::runtime::{Batch, InputArray, build_session, onnx_type, to_f32, to_value};
+
+/// Values computed on every batch that later rounds read, and the nodes whose outputs are
+/// current (computed from the constants as they are now).
+pub struct Frontier {
+    kept: Vec<HashMap<String, DynValue>>,
+    current: HashSet<usize>,
+}
+
+impl Frontier {
+    pub fn new(batches: usize) -> Frontier {
+        Frontier {
+            kept: (0..batches).map(|_| HashMap::new()).collect(),
+            current: HashSet::new(),
+        }
+    }
+
+    /// Bytes of activations kept.
+    pub fn bytes(&self) -> u64 {
+        self.kept
+            .iter()
+            .flat_map(|values| values.values())
+            .map(|v| match v.dtype() {
+                ValueType::Tensor { ty, shape, .. } => {
+                    shape.iter().map(|&d| d.max(0) as u64).product::<u64>()
+                        * ty.byte_size(1).unwrap_or(4) as u64
+                }
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// Runs the part of `proto` the collectors' inputs need on every batch, adds each batch's
+    /// inputs to its collector, and keeps what later rounds will read; `on_batch` is called after
+    /// each batch (progress, cancellation).
+    pub fn collect(
+        &mut self,
+        proto: &ModelProto,
+        collectors: &mut [Collector],
+        batches: &[Batch],
+        cancel: &Cancel,
+        on_batch: &mut dyn FnMut(usize),
+    ) -> Result<()> {
+        let graph = proto.graph.as_ref().ok_or_else(|| {
+            Error::Usage("the model has no graph; export it again from the framework.".into())
+        })?;
+        let index = GraphIndex::new(graph);
+        let is_kept = |v: &str| self.kept.first().is_some_and(|k| k.contains_key(v));
+        // The nodes to run: upstream of the wanted values, back to what is kept or fed.
+        let wanted: Vec<&str> = collectors.iter().map(|c| c.input.as_str()).collect();
+        let mut run: HashSet<usize> = HashSet::new();
+        let mut fed: Vec<String> = Vec::new();
+        let mut stack: Vec<&str> = wanted.clone();
+        let mut seen: HashSet<&str> = HashSet::new();
+        while let Some(value) = stack.pop() {
+            if !seen.insert(value) || value.is_empty() {
+                continue;
+            }
+            if is_kept(value) || index.is_data_input(value) {
+                fed.push(value.to_string());
+                continue;
+            }
+            let Some(p) = index.producer_index(value) else {
+                continue; // an initializer (or a value nothing produces: ONNX Runtime says so)
+            };
+            if run.insert(p) {
+                stack.extend(index.uses(p));
+            }
+        }
+        // After the run, the nodes computed; what a node not computed reads is kept.
+        let computed: HashSet<usize> = self.current.union(&run).copied().collect();
+        let keep: Vec<String> = frontier(&index, &computed);
+        let produced: HashSet<&str> = run
+            .iter()
+            .flat_map(|&n| graph.node[n].output.iter().map(String::as_str))
+            .collect();
+        let mut outputs: Vec<String> = wanted
+            .iter()
+            .copied()
+            .chain(keep.iter().map(String::as_str))
+            .filter(|v| produced.contains(v))
+            .map(|v| v.to_string())
+            .collect();
+        outputs.sort();
+        outputs.dedup();
+        let mut session = if outputs.is_empty() {
+            None
+        } else {
+            let part = self.part(proto, graph, &index, &run, &fed, &outputs, batches)?;
+            Some(build_session(&part, None)?)
+        };
+        for (b, batch) in batches.iter().enumerate() {
+            cancel.check()?;
+            let mut computed_values: HashMap<String, DynValue> = HashMap::new();
+            if let Some(session) = session.as_mut() {
+                let mut values: Vec<(String, DynValue)> = Vec::new();
+                for name in fed.iter().filter(|v| index.is_data_input(v)) {
+                    if let Some((_, array)) = batch.inputs.iter().find(|(n, _)| n == name) {
+                        values.push((name.clone(), to_value(array)?));
+                    }
+                }
+                let mut inputs: Vec<(Cow<str>, SessionInputValue)> = values
+                    .iter()
+                    .map(|(n, v)| (Cow::from(n.as_str()), SessionInputValue::from(v)))
+                    .collect();
+                for name in fed.iter().filter(|v| !index.is_data_input(v)) {
+                    inputs.push((
+                        Cow::from(name.as_str()),
+                        SessionInputValue::from(&self.kept[b][name]),
+                    ));
+                }
+                let mut out = session
+                    .run(inputs)
+                    .map_err(|e| run_error(&graph.input, batch, &e.to_string()))?;
+                for name in &outputs {
+                    if let Some(v) = out.remove(name.as_str()) {
+                        computed_values.insert(name.clone(), v);
+                    }
+                }
+            }
+            for collector in collectors.iter_mut() {
+                let name = collector.input.as_str();
+                if let Some((_, array)) = batch.inputs.iter().find(|(n, _)| n == name) {
+                    match array {
+                        InputArray::F32(a) => collector.add(a.view())?,
+                        _ => {
+                            return Err(Error::Usage(format!(
+                                "layer {} reads model input '{name}', which is not float32; give float32 samples for it.",
+                                collector.layer
+                            )));
+                        }
+                    }
+                    continue;
+                }
+                let value = computed_values
+                    .get(name)
+                    .or_else(|| self.kept[b].get(name))
+                    .ok_or_else(|| {
+                        Error::Runtime(format!(
+                            "ONNX Runtime did not return '{name}', the input of layer {}.",
+                            collector.layer
+                        ))
+                    })?;
+                let array = to_f32(name, &value.view())?;
+                collector.add(array.view())?;
+            }
+            // What later rounds read: kept values still needed, and the new ones.
+            let kept = &mut self.kept[b];
+            kept.retain(|name, _| keep.iter().any(|k| k == name));
+            for name in &keep {
+                if let Some(v) = computed_values.remove(name) {
+                    kept.insert(name.clone(), v);
+                }
+            }
+            on_batch(b);
+        }
+        self.current = computed;
+        Ok(())
+    }
+
+    /// Forgets every node that reads one of `changed` (constants just rewritten) or is one of
+    /// `nodes`, everything downstream of them, and the values they produced.
+    pub fn invalidate(&mut self, graph: &GraphProto, changed: &[String], nodes: &[usize]) {
+        let index = GraphIndex::new(graph);
+        let mut stale: HashSet<usize> = HashSet::new();
+        for name in changed {
+            stale.extend(index.value_downstream(name));
+            if let Some(p) = index.producer_index(name) {
+                stale.extend(index.downstream(p));
+            }
+        }
+        for &n in nodes {
+            stale.extend(index.downstream(n));
+        }
+        self.current.retain(|n| !stale.contains(n));
+        let gone: HashSet<&str> = stale
+            .iter()
+            .flat_map(|&n| graph.node[n].output.iter().map(String::as_str))
+            .collect();
+        for kept in &mut self.kept {
+            kept.retain(|name, _| !gone.contains(name.as_str()));
+        }
+    }
+
+    /// The model of just the nodes `run`, fed `fed` (model inputs, or values kept, typed as
+    /// they were computed) and giving `outputs`.
+    #[allow(clippy::too_many_arguments)]
+    fn part(
+        &self,
+        proto: &ModelProto,
+        graph: &GraphProto,
+        index: &GraphIndex,
+        run: &HashSet<usize>,
+        fed: &[String],
+        outputs: &[String],
+        batches: &[Batch],
+    ) -> Result<ModelProto> {
+        let mut order: Vec<usize> = run.iter().copied().collect();
+        order.sort_by_key(|&n| index.position(n));
+        let node: Vec<NodeProto> = order.iter().map(|&n| graph.node[n].clone()).collect();
+        let read: HashSet<&str> = order.iter().flat_map(|&n| index.uses(n)).collect();
+        let initializer = graph
+            .initializer
+            .iter()
+            .filter(|t| read.contains(t.name()))
+            .cloned()
+            .collect();
+        let mut input = Vec::new();
+        for name in fed {
+            if let Some(declared) = graph.input.iter().find(|i| i.name() == name) {
+                input.push(declared.clone());
+                continue;
+            }
+            let (ty, dims) = kept_type(&self.kept, name, batches.len())?;
+            input.push(crate::model::tensor_info(name, ty, &dims));
+        }
+        let output = outputs
+            .iter()
+            .map(|name| crate::model::onnx::ValueInfoProto {
+                name: Some(name.clone()),
+                ..Default::default()
+            })
+            .collect();
+        Ok(ModelProto {
+            graph: Some(GraphProto {
+                node,
+                name: Some("prunekit_round".into()),
+                initializer,
+                input,
+                output,
+                ..Default::default()
+            }),
+            ir_version: proto.ir_version,
+            opset_import: proto.opset_import.clone(),
+            functions: proto.functions.clone(),
+            ..Default::default()
+        })
+    }
+}
+
+/// The values produced by `computed` nodes (or fed to the model) that a node not computed reads.
+fn frontier(index: &GraphIndex, computed: &HashSet<usize>) -> Vec<String> {
+    let graph = index.graph;
+    let mut keep: Vec<String> = Vec::new();
+    for n in 0..graph.node.len() {
+        if computed.contains(&n) {
+            continue;
+        }
+        for value in index.uses(n) {
+            let from_computed = index
+                .producer_index(value)
+                .is_some_and(|p| computed.contains(&p));
+            if from_computed {
+                keep.push(value.to_string());
+            }
+        }
+    }
+    keep.sort();
+    keep.dedup();
+    keep
+}
+
+/// A kept value's ONNX element type and dims; dims that differ between batches are free.
+fn kept_type(
+    kept: &[HashMap<String, DynValue>],
+    name: &str,
+    batches: usize,
+) -> Result<(i32, Vec<Option<i64>>)> {
+    let mut result: Option<(i32, Vec<Option<i64>>)> = None;
+    for values in kept.iter().take(batches) {
+        let ValueType::Tensor { ty, shape, .. } = values[name].dtype() else {
+            return Err(Error::Usage(format!(
+                "'{name}' is not a tensor; one-shot pruning reads tensor activations only."
+            )));
+        };
+        let dims: Vec<i64> = shape.iter().copied().collect();
+        result = Some(match result {
+            None => (onnx_type(*ty), dims.into_iter().map(Some).collect()),
+            Some((t, known)) => (
+                t,
+                known
+                    .iter()
+                    .zip(dims.iter().chain(std::iter::repeat(&-1)))
+                    .map(|(k, d)| k.filter(|k| k == d))
+                    .collect(),
+            ),
+        });
+    }
+    result.ok_or_else(|| Error::Usage("there are no samples to run.".into()))
+}
