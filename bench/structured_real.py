@@ -102,7 +102,9 @@ def main() -> None:
                 "export model plain.onnx",
             ])
             seconds = time.perf_counter() - started
-            profile, plan, repaired = out[2], out[3], out[4]
+            profile = next(r for r in out if r.get("structure") == "channel")
+            plan = next(r for r in out if r.get("channels"))
+            repaired = next(r for r in out if r.get("kind") == "model")
             cer = {name: ocr.cer(texts, ocr.read(session(path), model, x, batch))
                    for name, path in (("float", local), ("repaired", folder / "repaired.onnx"),
                                       ("plain", folder / "plain.onnx"))}

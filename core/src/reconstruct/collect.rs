@@ -15,6 +15,19 @@ use crate::runtime::Batch;
 
 pub use frontier::Frontier;
 
+/// Runs the part of `proto` the collectors' inputs need on every batch, from the model's inputs,
+/// and adds each batch's inputs to its collector: one pass that keeps nothing for later
+/// (structured pruning's importance and repair, whose passes each stand alone).
+pub fn collect(
+    proto: &crate::model::onnx::ModelProto,
+    collectors: &mut [Collector],
+    batches: &[crate::runtime::Batch],
+    cancel: &crate::progress::Cancel,
+    on_batch: &mut dyn FnMut(usize),
+) -> crate::error::Result<()> {
+    Frontier::new(batches.len()).collect(proto, collectors, batches, cancel, on_batch)
+}
+
 /// Values per chunk of rows handed to [`InputStats::add`] (4 Mi floats: 16 MB, and twice that
 /// while it widens them to f64).
 const CHUNK_VALUES: usize = 1 << 22;
