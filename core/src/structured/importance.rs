@@ -234,7 +234,7 @@ pub fn reconstruction_scores(
                     for row in weight.rows() {
                         for &i in cols {
                             for &j in cols {
-                                error += row[i] as f64 * stats.xtx[(i, j)] * row[j] as f64;
+                                error += row[i] as f64 * stats.xtx_at(i, j) * row[j] as f64;
                             }
                         }
                     }

@@ -613,17 +613,16 @@ fn refit(
         .collect();
     let m = np + usize::from(has_bias);
     let n = stats.rows as f64;
-    let s = &stats.xtx;
     // A = [X_p 1]ᵀ[X_p 1]; R = [X_p 1]ᵀ (X_d Wᵀ + 1 bᵀ).
     let a = Mat::<f64>::from_fn(m, m, |i, j| match (i < np, j < np) {
-        (true, true) => s[(i, j)],
+        (true, true) => stats.xtx_at(i, j),
         (true, false) => stats.sum[i],
         (false, true) => stats.sum[j],
         (false, false) => n,
     });
     let cross = Mat::<f64>::from_fn(m, nd, |i, j| {
         if i < np {
-            s[(i, np + j)]
+            stats.xtx_at(i, np + j)
         } else {
             stats.sum[np + j]
         }
@@ -638,7 +637,7 @@ fn refit(
         }
     }
     let target_energy = {
-        let d = Mat::<f64>::from_fn(nd, nd, |i, j| s[(np + i, np + j)]);
+        let d = Mat::<f64>::from_fn(nd, nd, |i, j| stats.xtx_at(np + i, np + j));
         let wd = &w * &d;
         let mut e = 0.0;
         for o in 0..k {
