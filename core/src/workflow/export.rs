@@ -460,6 +460,7 @@ pub fn export_model(
         kept_float: keep_float,
         auto,
         quantized: options.is_some(),
+        channels_removed: pruned_analysis.is_some(),
     };
     if let Some(options) = &options
         && agreement.unchecked.is_none()

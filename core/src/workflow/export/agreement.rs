@@ -326,6 +326,8 @@ pub struct Agreement {
     /// Whether the written model was quantized (the fix is then to keep layers float); else
     /// only pruned (the fix is fine-tuning).
     pub quantized: bool,
+    /// The model had whole channels removed (a recipe cannot fine-tune it).
+    pub channels_removed: bool,
 }
 
 impl Agreement {
@@ -393,6 +395,11 @@ impl Agreement {
             "The written model no longer agrees with the original: ".to_string()
         };
         let sentence = Sentence::new(format!("{opening}{} on {on}.", figures.join("; ")));
+        if !self.quantized && self.channels_removed {
+            return Some(sentence.text(
+                " Its channels were removed in one shot and it was not fine-tuned: fine-tune the smaller model (the plan file gives the same cut for the framework's model), or fit a smaller reduction.",
+            ));
+        }
         if !self.quantized {
             return Some(sentence.text(
                 " It was pruned in one shot and not fine-tuned: fine-tune it with the optimization's recipe.",

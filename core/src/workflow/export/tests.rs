@@ -491,6 +491,7 @@ fn the_verdict_names_the_figures_the_blamed_layers_and_the_fix() {
         kept_float: Vec::new(),
         auto: false,
         quantized: true,
+        channels_removed: false,
     };
     assert!(agreement.agrees() && agreement.verdict().is_none());
     // Either figure past its threshold disagrees.
@@ -645,6 +646,7 @@ fn close_on_generated_samples_only_does_not_vouch_for_the_written_model() {
         kept_float: Vec::new(),
         auto: false,
         quantized: true,
+        channels_removed: false,
     };
     assert!(agreement.agrees() && !agreement.verified() && !agreement.vouched());
     assert!(agreement.verdict().is_none());
@@ -733,6 +735,7 @@ fn class_scores_at_every_position_have_their_own_thresholds() {
         kept_float: Vec::new(),
         auto: false,
         quantized: true,
+        channels_removed: false,
     };
     let verdict = agreement
         .verdict()
