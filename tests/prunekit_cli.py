@@ -44,3 +44,32 @@ def prunekit_analyze(model: str, args: tuple[str, ...] = ()) -> dict:
             pytest.fail(f"prunekit analyze {' '.join(key)}: stdout is not JSON ({e}):\n"
                         f"{proc.stdout[:2000]}")
     return _ANALYZE_CACHE[key]
+
+
+def run_in(folder: Path, *commands: str, ok: bool = True) -> subprocess.CompletedProcess:
+    """`prunekit-kernel run --format json COMMANDS...` in `folder`; fails the test when `ok` and it
+    does not exit 0."""
+    if not PRUNEKIT_BIN.is_file():
+        pytest.fail(MISSING_BINARY, pytrace=False)
+    proc = subprocess.run([str(PRUNEKIT_BIN), "run", "--format", "json", *commands], cwd=folder,
+                          capture_output=True, text=True, timeout=300)
+    if ok:
+        assert proc.returncode == 0, f"{commands} exited {proc.returncode}:\n{proc.stderr}"
+    return proc
+
+
+def results_in(folder: Path, *commands: str) -> list[dict]:
+    """The JSON result of each command `run_in` ran."""
+    proc = run_in(folder, *commands)
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+
+def refused(proc: subprocess.CompletedProcess, *words: str) -> str:
+    """The one sentence a refused command prints: no backtrace, and it names what is wrong."""
+    assert proc.returncode != 0, proc.stdout
+    message = proc.stderr.strip()
+    assert "panicked" not in message and "RUST_BACKTRACE" not in message, message
+    assert len(message.splitlines()) == 1, message
+    for word in words:
+        assert word in message, message
+    return message

@@ -5,9 +5,7 @@ an independent numpy implementation of the papers (`oneshot_reference.py`), and 
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -17,31 +15,9 @@ import pytest
 from onnx import helper, numpy_helper
 
 import oneshot_reference as reference
-from prunekit_cli import FIXTURES, PRUNEKIT_BIN
-
-
-def run(folder: Path, *commands: str, ok: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(PRUNEKIT_BIN), "run", "--format", "json", *commands], cwd=folder,
-                          capture_output=True, text=True, timeout=300)
-    if ok:
-        assert proc.returncode == 0, f"{commands} exited {proc.returncode}:\n{proc.stderr}"
-    return proc
-
-
-def results(folder: Path, *commands: str) -> list[dict]:
-    proc = run(folder, *commands)
-    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
-
-
-def refused(proc: subprocess.CompletedProcess, *words: str) -> str:
-    """The one sentence a refused command prints: no backtrace, and it names what is wrong."""
-    assert proc.returncode != 0, proc.stdout
-    message = proc.stderr.strip()
-    assert "panicked" not in message and "RUST_BACKTRACE" not in message, message
-    assert len(message.splitlines()) == 1, message
-    for word in words:
-        assert word in message, message
-    return message
+from prunekit_cli import FIXTURES, refused
+from prunekit_cli import results_in as results
+from prunekit_cli import run_in as run
 
 
 @pytest.fixture()

@@ -17,12 +17,11 @@ use crate::profile::LossProfile;
 use crate::progress::{Cancel, Progress};
 use crate::project::ProjectFile;
 use crate::reconstruct::{Method, Pattern};
-use crate::runtime::batch::dataset;
 use crate::runtime::{DataInfo, Dataset};
 use crate::structured::repair::{RepairOptions, Repaired};
 use crate::structured::{self, ChannelGroup, Keep, Removal};
 
-use super::export::{PRUNING_SAMPLES, Pruning, PruningRequest};
+use super::export::{Pruning, PruningRequest, calibration_set};
 use super::fit::{OptimizeRequest, perf_profile, quantization_plan, schedule_of};
 
 /// The channel loss profile to fit with: the named one, else the latest.
@@ -227,16 +226,7 @@ pub fn export_pruning(
             .into());
     }
     let set = samples
-        .map(|path| {
-            dataset(
-                analysis,
-                Some(path),
-                Some(request.samples.unwrap_or(PRUNING_SAMPLES)),
-                PRUNING_SAMPLES,
-                None,
-                0,
-            )
-        })
+        .map(|path| calibration_set(analysis, path, request.samples))
         .transpose()?;
     let (pruned, channels) = prune_to_plan(
         model,
@@ -305,16 +295,7 @@ pub fn export_plan(
     let set = request
         .data
         .as_deref()
-        .map(|path| {
-            dataset(
-                analysis,
-                Some(path),
-                Some(request.samples.unwrap_or(PRUNING_SAMPLES)),
-                PRUNING_SAMPLES,
-                None,
-                0,
-            )
-        })
+        .map(|path| calibration_set(analysis, path, request.samples))
         .transpose()?;
     let data = set.as_ref().map(|(s, b)| (s, *b));
     let (groups, keep) = kept_channels(&model, analysis, plan, data, progress, cancel)?;

@@ -27,7 +27,7 @@ pub use agreement::{
     MIN_TOP1_AGREEMENT, OutputAgreement,
 };
 pub use blame::{Blame, BlameSource, SENSITIVITY_SAMPLES};
-pub use prune::{PRUNING_SAMPLES, Pruning, PruningRequest};
+pub use prune::{PRUNING_SAMPLES, Pruning, PruningRequest, calibration_set};
 
 /// The model's path as the recipe's modeline gives it: relative to the recipe's folder, with `/`
 /// between parts. Where the two share no root (different drives), the model's absolute path.

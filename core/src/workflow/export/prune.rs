@@ -2,7 +2,7 @@
 //! reconstructed one layer after another from calibration samples (Wanda, SparseGPT), in the
 //! pattern asked for (unstructured, or N:M).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::ModelAnalysis;
 use crate::error::{Result, Sentence, Setting};
@@ -14,8 +14,8 @@ use crate::progress::{Cancel, Progress};
 use crate::quantize::CALIBRATION_SAMPLES;
 use crate::reconstruct::sequence::{self, LayerOutcome, OneShotPruning};
 use crate::reconstruct::{Method, Pattern, SparseGptSettings};
-use crate::runtime::DataInfo;
 use crate::runtime::batch::dataset;
+use crate::runtime::{DataInfo, Dataset};
 
 /// How `export model` prunes the plan's layers.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +59,24 @@ pub struct Pruning {
 
 /// Samples reconstruction reads when none are asked for: SparseGPT's papers use 128.
 pub const PRUNING_SAMPLES: usize = CALIBRATION_SAMPLES;
+
+/// The first `samples` (default [`PRUNING_SAMPLES`]) of the calibration file at `path`, with the
+/// batch they run in: what reconstruction, channel importance and repair read.
+pub fn calibration_set(
+    analysis: &ModelAnalysis,
+    path: &Path,
+    samples: Option<usize>,
+) -> Result<(Dataset, usize)> {
+    // Only real samples are read, so no seed is needed.
+    dataset(
+        analysis,
+        Some(path),
+        Some(samples.unwrap_or(PRUNING_SAMPLES)),
+        PRUNING_SAMPLES,
+        None,
+        0,
+    )
+}
 
 /// `model`'s proto with the plan's layers pruned as `request` asks, reading `data` (the
 /// calibration samples) where the method needs samples.
@@ -147,17 +165,7 @@ pub fn prune(
         .filter_map(|l| l.sparsity.filter(|s| *s > 0.0).map(|s| (l.name.clone(), s)))
         .collect();
     let samples = data
-        .map(|path| {
-            dataset(
-                analysis,
-                Some(path),
-                Some(request.samples.unwrap_or(PRUNING_SAMPLES)),
-                PRUNING_SAMPLES,
-                None,
-                // Only real samples are read, so no seed is needed.
-                0,
-            )
-        })
+        .map(|path| calibration_set(analysis, path, request.samples))
         .transpose()?;
     let info = samples.as_ref().map(|(set, batch)| DataInfo {
         source: set.source.clone(),
