@@ -344,7 +344,10 @@ mod tests {
             "{} runs",
             runs[0].ms.len()
         );
-        assert!(spent < 200.0 && started.elapsed().as_secs_f64() < 2.0);
+        // The budget bounds the runs' time; the wall time (sessions, warm-up) only has to stay far
+        // from what ignoring the budget would take, with room for a loaded machine.
+        let longest = runs[0].ms.iter().copied().fold(0.0, f64::max);
+        assert!(spent <= 200.0 + longest && started.elapsed().as_secs_f64() < 10.0);
         // A budget shorter than one run still gives the minimum number of runs.
         let tiny = BenchmarkOptions {
             iterations: Iterations::Seconds(1e-9),

@@ -234,10 +234,10 @@ pub fn check(text: &str, options: &CheckOptions) -> Checked {
         }
     }
     if options.is_yml {
-        diagnostics.push(Diagnostic::warning(
+        diagnostics.push(Diagnostic::error(
             "yml-extension",
             Span { start: 0, end: 0 },
-            "SparseML's `from_yaml(path)` accepts `.yaml` and `.md` only; rename this file to `.recipe.yaml`.",
+            "SparseML's `from_yaml(path)` raises on a `.yml` path (it accepts `.yaml` and `.md` only); rename this file to `.recipe.yaml`.",
         ));
     }
     let (recipe, lowering) = lower::lower(text, &document);
@@ -391,5 +391,145 @@ mod tests {
             d.message,
             "This recipe is 8.0 MiB, more than the 8 MiB prunekit checks; split it into smaller recipes."
         );
+    }
+}
+
+/// Layouts and values real recipes use, which SparseML loads: no error for them; and what it
+/// refuses or runs differently than written: flagged.
+#[cfg(test)]
+mod real_recipe_tests {
+    use super::{CheckOptions, check};
+    use crate::recipe::{Diagnostic, Severity};
+
+    fn diagnostics(text: &str) -> Vec<Diagnostic> {
+        check(text, &CheckOptions::default()).diagnostics
+    }
+
+    fn errors(text: &str) -> Vec<Diagnostic> {
+        diagnostics(text)
+            .into_iter()
+            .filter(|d| d.severity == Severity::Error)
+            .collect()
+    }
+
+    fn coded<'d>(found: &'d [Diagnostic], code: &str) -> Vec<&'d Diagnostic> {
+        found.iter().filter(|d| d.code == code).collect()
+    }
+
+    const GMP_FIELDS: &str = "    init_sparsity: 0.05\n    final_sparsity: 0.8\n    start_epoch: 0.0\n    end_epoch: 10.0\n    update_frequency: 1.0\n";
+
+    #[test]
+    fn a_closing_bracket_at_its_keys_column_loads() {
+        for closer in ["    ]", "  ]", "]"] {
+            let text = format!(
+                "modifiers:\n  - !GMPruningModifier\n    params: [\n      \"re:.*conv.*weight\",  # the convs\n      \"fc.weight\",\n{closer}\n{GMP_FIELDS}"
+            );
+            let checked = check(&text, &CheckOptions::default());
+            assert!(
+                checked.document.error.is_none(),
+                "{closer:?}: {:?}",
+                checked.document.error
+            );
+            let errors: Vec<_> = checked
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .collect();
+            assert!(errors.is_empty(), "{closer:?}: {errors:?}");
+            let params: Vec<String> = checked.recipe.modifiers[0]
+                .params()
+                .into_iter()
+                .map(|p| p.0)
+                .collect();
+            assert_eq!(params, ["re:.*conv.*weight", "fc.weight"]);
+            // Spans still point at the text.
+            let (_, span) = &checked.recipe.modifiers[0].params()[1];
+            assert_eq!(span.text(&text), "\"fc.weight\"");
+        }
+    }
+
+    #[test]
+    fn a_document_that_is_one_modifier_is_a_recipe_of_it() {
+        let text = format!(
+            "!GMPruningModifier\nparams: __ALL_PRUNABLE__\n{}",
+            GMP_FIELDS.replace("    ", "")
+        );
+        let checked = check(&text, &CheckOptions::default());
+        assert_eq!(checked.recipe.modifiers.len(), 1);
+        assert!(errors(&text).is_empty(), "{:?}", errors(&text));
+    }
+
+    #[test]
+    fn fields_sparseml_drops_or_accepts_quietly_are_not_warned() {
+        let text = format!(
+            "modifiers:\n  - !GMPruningModifier\n    params: __ALL_PRUNABLE__\n    log_types: __ALL__\n    global_sparsity: False\n{GMP_FIELDS}"
+        );
+        let found = diagnostics(&text);
+        assert!(
+            found.iter().all(|d| d.severity == Severity::Hint),
+            "{found:?}"
+        );
+        assert_eq!(coded(&found, "unknown-field").len(), 1);
+        let set = text.replace("global_sparsity: False", "global_sparsity: True");
+        assert_eq!(coded(&diagnostics(&set), "deprecated").len(), 1);
+    }
+
+    #[test]
+    fn a_redefined_anchor_is_an_error() {
+        let text = format!(
+            "a: &n 1\nb: &n 2\nmodifiers:\n  - !GMPruningModifier\n    params: __ALL_PRUNABLE__\n{GMP_FIELDS}"
+        );
+        let found = diagnostics(&text);
+        let anchors = coded(&found, "duplicate-anchor");
+        assert_eq!(anchors.len(), 1, "{found:?}");
+        assert_eq!(anchors[0].severity, Severity::Error);
+        assert_eq!(anchors[0].span.text(&text), "&n");
+        assert_eq!(anchors[0].related[0].span.start, text.find("&n").unwrap());
+    }
+
+    #[test]
+    fn gradual_schedules_sparseml_runs_otherwise_are_warned() {
+        let base = format!(
+            "modifiers:\n  - !GMPruningModifier\n    params: __ALL_PRUNABLE__\n{GMP_FIELDS}"
+        );
+        assert!(coded(&diagnostics(&base), "schedule").is_empty());
+        let one_step = base.replace("end_epoch: 10.0", "end_epoch: 0.0");
+        let found = diagnostics(&one_step);
+        let schedule = coded(&found, "schedule");
+        assert!(
+            schedule
+                .iter()
+                .any(|d| d.severity == Severity::Warning && d.message.contains("in one step")),
+            "{found:?}"
+        );
+        let falling = base.replace("final_sparsity: 0.8", "final_sparsity: 0.01");
+        let found = diagnostics(&falling);
+        assert!(
+            coded(&found, "range")
+                .iter()
+                .any(|d| d.message.contains("below init_sparsity")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_yml_path_is_an_error() {
+        let text = format!(
+            "modifiers:\n  - !GMPruningModifier\n    params: __ALL_PRUNABLE__\n{GMP_FIELDS}"
+        );
+        let checked = check(
+            &text,
+            &CheckOptions {
+                is_yml: true,
+                ..Default::default()
+            },
+        );
+        let yml: Vec<_> = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "yml-extension")
+            .collect();
+        assert_eq!(yml.len(), 1);
+        assert_eq!(yml[0].severity, Severity::Error);
     }
 }

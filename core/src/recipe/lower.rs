@@ -256,6 +256,8 @@ struct Lowering<'t> {
     variable_index: HashMap<String, usize>,
     variable_sizes: Vec<usize>,
     expansion: Expansion,
+    /// The first definition of each anchor name (a second one is an error).
+    anchor_spans: HashMap<String, Span>,
     /// Lowering a modifier's fields, where `eval(name)` of a non-numeric variable substitutes it.
     in_modifier: bool,
 }
@@ -275,6 +277,7 @@ pub fn lower(text: &str, doc: &YamlDocument) -> (Recipe, Vec<Diagnostic>) {
             left: limit,
             reported: false,
         },
+        anchor_spans: HashMap::new(),
         in_modifier: false,
     };
     match &doc.root {
@@ -298,13 +301,15 @@ impl Lowering<'_> {
     fn root(&mut self, root: &Node, is_partial: bool) {
         self.collect_anchors(root);
         match &root.kind {
+            // A document that is one `!Modifier` (SparseML's Keras and TensorFlow managers load
+            // it as a recipe of that modifier).
+            _ if is_modifier_tag(root) => self.modifier(root, "(root)", None),
             NodeKind::Mapping { entries, .. } => self.top_level(entries),
             NodeKind::Sequence { items, .. } => {
                 for item in items {
                     self.modifier(item, "(root list)", None);
                 }
             }
-            _ if is_modifier_tag(root) => self.modifier(root, "(root)", None),
             _ => self.diagnostics.push(Diagnostic::error(
                 "layout",
                 root.span,
@@ -323,6 +328,18 @@ impl Lowering<'_> {
     /// Anchors, aliases and `!!` tags, anywhere in the document.
     fn collect_anchors(&mut self, node: &Node) {
         if let Some(anchor) = &node.anchor {
+            if let Some(&first) = self.anchor_spans.get(&anchor.name) {
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        "duplicate-anchor",
+                        anchor.span,
+                        format!("`&{}` is defined twice; PyYAML refuses to load the recipe (\"found duplicate anchor\"): rename one of them.", anchor.name),
+                    )
+                    .with_related(first, "first defined here"),
+                );
+            } else {
+                self.anchor_spans.insert(anchor.name.clone(), anchor.span);
+            }
             self.recipe
                 .anchors
                 .push((anchor.name.clone(), anchor.span, node.span));

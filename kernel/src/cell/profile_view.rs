@@ -178,10 +178,11 @@ pub fn perf_table(p: &PerfProfile, level: f64) -> String {
 
 pub fn loss_summary(name: &str, p: &LossProfile) -> String {
     let mut out = format!(
-        "Loss profile '{name}' ({}, {}): {} layers over {} levels in {:.1} s.\n",
+        "Loss profile '{name}' ({}, {}): {} {} over {} levels in {:.1} s.\n",
         p.method.name(),
         p.metric.replace('_', " "),
         p.layers.len(),
+        unit(p),
         p.levels.len(),
         p.seconds
     );
@@ -246,12 +247,26 @@ pub fn quantization_rows(p: &LossProfile) -> String {
     out
 }
 
+/// What a loss profile's entries are: layers, or channel groups for a structured one.
+fn unit(p: &LossProfile) -> &'static str {
+    match (p.structure.is_some(), p.layers.len() == 1) {
+        (true, true) => "channel group",
+        (true, false) => "channel groups",
+        (false, true) => "layer",
+        (false, false) => "layers",
+    }
+}
+
 pub fn loss_rows(p: &LossProfile) -> String {
     let with_acc = p.layers.iter().any(|l| l.accuracy.is_some());
     let mut out = format!(
         "{:>4} {:<40} {:>12} {:>12}{}\n",
         "rank",
-        "layer",
+        if p.structure.is_some() {
+            "channel group"
+        } else {
+            "layer"
+        },
         "integral",
         "at 0.9",
         if with_acc { "  accuracy at 0.9" } else { "" }

@@ -4,8 +4,8 @@
 use super::{OpContext, Shape, ValueFacts, broadcast};
 use crate::model::onnx::data_type as dt;
 
-/// One input, output of the same shape and type.
-pub const UNARY: &[&str] = &[
+/// One input, each element computed alone: the output has the input's shape and type.
+pub const PER_ELEMENT: &[&str] = &[
     "Relu",
     "LeakyRelu",
     "Sigmoid",
@@ -43,6 +43,11 @@ pub const UNARY: &[&str] = &[
     "Acosh",
     "Atanh",
     "Clip",
+    "Shrink",
+];
+
+/// One input, output of the same shape and type, computed along axes (softmax, normalizations).
+const ALONG_AXES: &[&str] = &[
     "Softmax",
     "LogSoftmax",
     "Hardmax",
@@ -52,7 +57,6 @@ pub const UNARY: &[&str] = &[
     "LpNormalization",
     "LRN",
     "MeanVarianceNormalization",
-    "Shrink",
 ];
 
 /// Several inputs broadcast together; the output takes the first input's type.
@@ -61,7 +65,7 @@ pub const BROADCAST: &[&str] = &[
 ];
 
 /// Broadcasting ops whose output is boolean.
-const COMPARISONS: &[&str] = &[
+pub const COMPARISONS: &[&str] = &[
     "Equal",
     "Less",
     "Greater",
@@ -76,7 +80,7 @@ const COMPARISONS: &[&str] = &[
 pub fn infer(op: &str, ctx: &OpContext) -> Option<Vec<ValueFacts>> {
     let first = ctx.shape(0).cloned();
     Some(match op {
-        _ if UNARY.contains(&op) => {
+        _ if PER_ELEMENT.contains(&op) || ALONG_AXES.contains(&op) => {
             let mut outs = vec![ValueFacts::new(ctx.data_type(0), first)];
             if op == "BatchNormalization" {
                 // Training-mode outputs (running mean and var) have the channel's shape.

@@ -12,6 +12,7 @@ mod layout;
 mod linear;
 mod reduce;
 
+pub use elementwise::{BROADCAST, COMPARISONS, PER_ELEMENT};
 pub use linear::{gemm_dims, matmul};
 pub use reduce::REDUCE;
 

@@ -13,6 +13,7 @@
 
 use super::span::Span;
 
+mod closers;
 mod front_matter;
 mod parse;
 #[cfg(test)]

@@ -25,6 +25,8 @@ use crate::recipe::span::{CharOffsets, Span};
 /// Parses the first YAML document of `text`. Never fails and never panics: a syntax error is
 /// returned with the partial tree (see [`YamlDocument`]). Later documents of a stream are ignored.
 pub fn parse(text: &str) -> YamlDocument {
+    // Same length and offsets as `text` for every node (see `closers`).
+    let text = &*super::closers::move_flow_closers(text);
     let mut builder = Builder {
         text,
         offsets: CharOffsets::new(text),

@@ -4,73 +4,13 @@
 
 use super::{Map, Part, Walk, elementwise, layers, offsets, pass, reshape};
 use crate::analysis::graph::is_default_domain;
-use crate::analysis::ops::REDUCE;
+use crate::analysis::ops::{BROADCAST, COMPARISONS, PER_ELEMENT, REDUCE};
 use crate::model::{attr, tensor};
 
-/// Ops that act on each element alone (or along axes other than the channels') and keep the
-/// shape of their first input: the channels pass through unchanged.
-const UNARY: &[&str] = &[
-    "Identity",
-    "Cast",
-    "CastLike",
-    "Dropout",
-    "Relu",
-    "LeakyRelu",
-    "Sigmoid",
-    "HardSigmoid",
-    "HardSwish",
-    "Tanh",
-    "Elu",
-    "Selu",
-    "Celu",
-    "Softplus",
-    "Softsign",
-    "Gelu",
-    "Erf",
-    "Mish",
-    "ThresholdedRelu",
-    "Shrink",
-    "Neg",
-    "Abs",
-    "Sqrt",
-    "Exp",
-    "Log",
-    "Reciprocal",
-    "Floor",
-    "Ceil",
-    "Round",
-    "Sign",
-    "Sin",
-    "Cos",
-    "Not",
-    "IsNaN",
-    "IsInf",
-];
-
-/// Ops that combine inputs element by element, with broadcasting: channels at the same position
-/// are tied; a constant with one value per channel is a per-channel parameter.
-const ELEMENTWISE: &[&str] = &[
-    "Add",
-    "Sub",
-    "Mul",
-    "Div",
-    "Pow",
-    "Max",
-    "Min",
-    "Sum",
-    "Mean",
-    "Where",
-    "Equal",
-    "Less",
-    "Greater",
-    "LessOrEqual",
-    "GreaterOrEqual",
-    "And",
-    "Or",
-    "Xor",
-    "Mod",
-    "PRelu",
-    "Clip",
+/// Ops that pass their first input on element by element, besides the math of `PER_ELEMENT`:
+/// the channels pass through unchanged.
+const PASS_THROUGH: &[&str] = &[
+    "Identity", "Cast", "CastLike", "Dropout", "Not", "IsNaN", "IsInf",
 ];
 
 /// Pooling over the spatial axes of `[N, C, ...]`: each channel pooled alone.
@@ -112,8 +52,12 @@ pub(super) fn visit(w: &mut Walk, i: usize) {
         "BatchNormalization" => pass::normalization(w, i, &[1, 2, 3, 4]),
         "InstanceNormalization" => pass::normalization(w, i, &[1, 2]),
         "LayerNormalization" => elementwise::visit(w, i, Part::PerChannel),
-        op if UNARY.contains(&op) => pass::unary(w, i),
-        op if ELEMENTWISE.contains(&op) => elementwise::visit(w, i, Part::PerChannel),
+        op if PER_ELEMENT.contains(&op) || PASS_THROUGH.contains(&op) => pass::unary(w, i),
+        // Channels at the same position are tied; a constant with one value per channel is a
+        // per-channel parameter.
+        op if BROADCAST.contains(&op) || COMPARISONS.contains(&op) || op == "Where" => {
+            elementwise::visit(w, i, Part::PerChannel)
+        }
         op if POOLS.contains(&op) => pass::pool(w, i),
         op if SAME_SIZE.contains(&op) => pass::same_size(w, i),
         op if REDUCE.contains(&op) || op == "ArgMax" || op == "ArgMin" => pass::reduce(w, i),

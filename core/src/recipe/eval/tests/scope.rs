@@ -326,10 +326,13 @@ fn many_unknown_names_stay_fast() {
         .map(|i| lit(&format!("known{i:05}"), Value::Int(i)))
         .collect();
     defs.extend((0..n).map(|i| ev(&format!("use{i:05}"), &format!("knwn{i:05} + 1"))));
-    let started = std::time::Instant::now();
     let results = resolve_all(&defs);
-    assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
     let message = |name: &str| get(&results, name).as_ref().unwrap_err().message.clone();
+    // The search for a near name (the costly part) runs a bounded number of times.
+    let suggested = (0..n)
+        .filter(|i| message(&format!("use{i:05}")).contains("did you mean"))
+        .count();
+    assert!(suggested > 0 && suggested <= 100, "{suggested} suggestions");
     assert_eq!(
         message("use00000"),
         "`knwn00000` is not defined: did you mean `known00000`?"
