@@ -201,7 +201,7 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// Seeded inputs in the analysis's shapes with the first dim set to `batch` where it is free.
-fn inputs_at(
+pub(crate) fn inputs_at(
     analysis: &ModelAnalysis,
     batch: usize,
     seed: u64,

@@ -166,6 +166,7 @@ pub fn plan(inputs: &ChannelFitInputs, target: Target, schedule: Schedule) -> Re
             estimated_ratio: fit.ratio(),
             groups,
             unprunable,
+            measured: None,
         }),
     })
 }

@@ -48,6 +48,18 @@ pub struct ChannelPlan {
     /// Groups that cannot be pruned, and why.
     #[serde(default)]
     pub unprunable: Vec<crate::analysis::Skipped>,
+    /// The planned architecture timed against the original (with a measured perf profile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<MeasuredSpeedup>,
+}
+
+/// A structured plan's speedup measured in ONNX Runtime: the model with the planned channels
+/// removed against the original, at the perf profile's batch and threads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasuredSpeedup {
+    pub speedup: f64,
+    pub batch: usize,
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -51,6 +51,8 @@ pub struct Benchmarked {
     pub estimated: Option<f64>,
     /// The optimization removes whole channels (its pruned model is smaller, not sparse).
     pub structured: bool,
+    /// A structured plan's speedup as timed when it was fitted (at the perf profile's batch).
+    pub planned: Option<crate::optimize::plan::MeasuredSpeedup>,
     /// The mode of the int8 models timed, if any.
     pub quantized: Option<QuantMode>,
     pub moved_aside: Vec<PathBuf>,
@@ -151,6 +153,9 @@ pub fn run(
         benchmark: result,
         estimated: plan.and_then(|p| p.model.estimated_speedup),
         structured: plan.is_some_and(|p| p.channels.is_some()),
+        planned: plan
+            .and_then(|p| p.channels.as_ref())
+            .and_then(|c| c.measured.clone()),
         quantized: quantization.map(|q| q.mode),
         moved_aside,
     })

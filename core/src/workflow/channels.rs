@@ -13,7 +13,7 @@ use crate::model::onnx::ModelProto;
 use crate::optimize::PruningPlan;
 use crate::optimize::channel_plan::{self, ChannelFitInputs};
 use crate::optimize::channels::Target;
-use crate::profile::LossProfile;
+use crate::profile::{LossProfile, PerfKind, PerfProfile};
 use crate::progress::{Cancel, Progress};
 use crate::project::ProjectFile;
 use crate::reconstruct::{Method, Pattern};
@@ -21,6 +21,7 @@ use crate::runtime::{DataInfo, Dataset};
 use crate::structured::repair::{RepairOptions, Repaired};
 use crate::structured::{self, ChannelGroup, Keep, Removal};
 
+use super::channel_timing;
 use super::export::{Pruning, PruningRequest, calibration_set};
 use super::fit::{OptimizeRequest, perf_profile, quantization_plan, schedule_of};
 
@@ -93,7 +94,49 @@ pub fn fit(
         loss_name: &loss_name,
     };
     let mut plan = channel_plan::plan(&inputs, target, schedule_of(&request.settings))?;
+    if perf.kind == PerfKind::Measured {
+        plan = timed(&model, analysis, &perf, plan, target)?;
+    }
     plan.quantization = quantization_plan(&request.quantization, project, earlier, &plan)?;
+    Ok(plan)
+}
+
+/// `plan` with its architecture timed (see `channel_timing`), and a note that compares the
+/// measurement with the estimate and the target. The fit is not redone on the measurement: on a
+/// busy machine or a model of microseconds the timing is noisy, and a refit chasing it could
+/// remove far more channels than asked; the note says what target would reach the goal.
+fn timed(
+    model: &Model,
+    analysis: &ModelAnalysis,
+    perf: &PerfProfile,
+    mut plan: PruningPlan,
+    target: Target,
+) -> Result<PruningPlan> {
+    let measured = channel_timing::measure(model, analysis, &plan, perf)?;
+    let estimated = plan.model.estimated_speedup;
+    let threads = measured
+        .threads
+        .map_or("all".to_string(), |t| t.to_string());
+    let mut note = format!(
+        "Timed in ONNX Runtime, the planned model runs {:.2}× faster than the original at batch {}, {threads} threads{}.",
+        measured.speedup,
+        measured.batch,
+        estimated.map_or(String::new(), |e| format!(
+            " (the layer times estimated {e:.2}×)"
+        )),
+    );
+    if let (Target::Speedup(goal), Some(e)) = (target, estimated)
+        && measured.speedup < goal
+    {
+        note.push_str(&format!(
+            " That is short of {goal}×: the estimate runs ahead of the measurement at this batch, so a speedup target of about {:.2} would reach it.",
+            goal * e / measured.speedup.max(1e-6)
+        ));
+    }
+    plan.notes.push(note);
+    if let Some(channels) = plan.channels.as_mut() {
+        channels.measured = Some(measured);
+    }
     Ok(plan)
 }
 

@@ -7,6 +7,7 @@
 //! no other core module imports it.
 
 pub mod benchmark;
+mod channel_timing;
 pub mod channels;
 pub mod export;
 pub mod fit;

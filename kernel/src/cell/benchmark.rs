@@ -102,12 +102,13 @@ pub fn benchmark(
             display_id: None,
         });
     }
-    let summary = summary(name, result, estimated, done.structured);
+    let summary = summary(name, result, estimated, &done);
     let mut value = serde_json::to_value(result).expect("benchmarks serialize");
     value["name"] = serde_json::json!(name);
     if optimization.is_some() || done.quantized.is_some() {
         value["estimated_speedup"] = serde_json::json!(estimated);
         value["structured"] = serde_json::json!(done.structured);
+        value["planned_speedup"] = serde_json::json!(done.planned);
         value["speedups"] = serde_json::json!(measured_speedups(&result.runs));
     }
     sink.emit(Output::Result(
@@ -171,7 +172,13 @@ fn threads_label(t: Option<usize>) -> String {
     t.map_or("auto".into(), |t| t.to_string())
 }
 
-fn summary(name: &str, b: &Benchmark, estimated: Option<f64>, structured: bool) -> String {
+fn summary(
+    name: &str,
+    b: &Benchmark,
+    estimated: Option<f64>,
+    done: &prunekit_core::workflow::benchmark::Benchmarked,
+) -> String {
+    let structured = done.structured;
     let mut out = format!(
         "Benchmark '{name}': {} runs in ONNX Runtime{}.\n",
         b.runs.len(),
@@ -193,10 +200,15 @@ fn summary(name: &str, b: &Benchmark, estimated: Option<f64>, structured: bool) 
                 dense.ms_per_item / other.ms_per_item.max(1e-12),
                 other.ms_per_item,
                 dense.ms_per_item,
-                match estimated {
-                    Some(e) if other.model == "pruned" && structured =>
+                match (estimated, &done.planned) {
+                    (_, Some(p)) if other.model == "pruned" && p.batch == dense.batch => format!(
+                        "; timed when the plan was fitted: {:.2}x{}",
+                        p.speedup,
+                        estimated.map_or(String::new(), |e| format!(", estimated from the layer times: {e:.2}x"))
+                    ),
+                    (Some(e), _) if other.model == "pruned" && structured =>
                         format!("; estimated from the layer times: {e:.2}x"),
-                    Some(e) if other.model == "pruned" =>
+                    (Some(e), _) if other.model == "pruned" =>
                         format!("; estimated on a sparsity-aware engine: {e:.2}x"),
                     _ => String::new(),
                 }
