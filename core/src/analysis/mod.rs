@@ -277,7 +277,7 @@ pub fn analyze(model: &Model, options: &AnalysisOptions) -> Result<ModelAnalysis
         let names: Vec<&str> = layers
             .iter()
             .filter(|l| l.is_prunable)
-            .filter_map(|l| Some(index.root_constant(l.weight.as_ref()?.name.as_str())?))
+            .filter_map(|l| index.root_constant(l.weight.as_ref()?.name.as_str()))
             .collect();
         let zeros = params::zeros(&index, names);
         let mut problems = Vec::new();
