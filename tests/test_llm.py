@@ -17,7 +17,10 @@ import pytest
 import yaml
 from onnx import numpy_helper
 
-from prunekit_cli import REPO_ROOT, results_in
+from prunekit_cli import REPO_ROOT, prunekit_analyze, results_in
+from reference.analysis import analyze as reference_analyze
+from reference.compare import (compare_layers, compare_shapes_with_onnxruntime, compare_totals,
+                               onnxruntime_shapes)
 
 spec = importlib.util.spec_from_file_location("make_llm", REPO_ROOT / "bench" / "make_llm.py")
 make_llm = importlib.util.module_from_spec(spec)
@@ -97,6 +100,25 @@ def test_analysis_lists_every_projection_and_no_attention_product(llm):
     # attention scale): int64 shapes and axes are not parameters.
     assert model["params"] == make_llm.parameter_count(**SIZES) + 5
     assert loaded["layers"][-1]["output_shapes"] == [[1, SEQUENCE, VOCAB]]
+
+
+def test_analysis_agrees_with_the_reference_and_onnx_runtime_shapes(llm):
+    """The independent Python analysis (docs/analysis.md) and the shapes ONNX Runtime produces."""
+    path = str(llm / "llm.onnx")
+    dims = ("--dim", f"sequence={SEQUENCE}", "--dim", "batch=2")
+    got = prunekit_analyze(path, dims)
+    want = reference_analyze(path, dims={"sequence": SEQUENCE, "batch": 2})
+    # onnx's shape inference cannot size Range's output (it depends on a value), so the reference
+    # leaves the causal mask's shapes unknown where prunekit folds the sequence length through
+    # Shape -> Gather -> Range; ONNX Runtime's shapes below check prunekit's there.
+    where = next(la for la in got["layers"] if la["name"] == "/model/mask/Where_output_0")
+    want["model"]["flops"] += where["flops"]
+    mismatches = [m for m in compare_totals(got, want) + compare_layers(got, want)
+                  if not re.search(r"expected (None|\[None|\[.*None\])", m)]
+    assert not mismatches, "\n".join(mismatches)
+    actual = onnxruntime_shapes(onnx.load(path), {"input_ids": [2, SEQUENCE]})
+    mismatches = compare_shapes_with_onnxruntime(got, actual)
+    assert not mismatches, "\n".join(mismatches)
 
 
 def test_profiles_fit_and_exports_treat_only_the_projections_as_layers(llm):
