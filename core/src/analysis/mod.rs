@@ -224,7 +224,7 @@ pub fn analyze(model: &Model, options: &AnalysisOptions) -> Result<ModelAnalysis
         if cost::kind(node.op_type()) == cost::CostKind::Unknown {
             unknown_flops_ops.insert(node.op_type().to_string());
         }
-        let weights = params::of(node, &index, !options.skip_zero_count);
+        let weights = params::of(node, &index);
         let layer = Layer {
             name: node
                 .output
@@ -253,19 +253,15 @@ pub fn analyze(model: &Model, options: &AnalysisOptions) -> Result<ModelAnalysis
             weight_input: weights.weight_input,
             bias: weights.bias.clone(),
             prunable_params: weights.prunable_params,
-            zeroed_params: weights.zeroed_params,
+            zeroed_params: 0,
             macs: cost.macs,
             flops: cost.flops,
         };
-        if let Some(problem) = weights.problem {
-            warnings.push(problem);
-        }
         if let Some(weight) = &layer.weight
             && layer.is_prunable
             && counted_weights.insert(weight.name.clone())
         {
             totals.prunable_params += layer.prunable_params;
-            totals.zeroed_params += layer.zeroed_params;
         }
         totals.macs = totals.macs.saturating_add(cost.macs.unwrap_or(0));
         totals.flops = totals.flops.saturating_add(cost.flops.unwrap_or(0));
@@ -277,6 +273,27 @@ pub fn analyze(model: &Model, options: &AnalysisOptions) -> Result<ModelAnalysis
         layers.push(layer);
     }
     totals.params = params::model_params(&index);
+    if !options.skip_zero_count {
+        let names: Vec<&str> = layers
+            .iter()
+            .filter(|l| l.is_prunable)
+            .filter_map(|l| index.root_constant(l.weight.as_ref()?.name.as_str()))
+            .collect();
+        let zeros = params::zeros(&index, names);
+        let mut problems = Vec::new();
+        for layer in layers.iter_mut().filter(|l| l.is_prunable) {
+            let Some(weight) = &layer.weight else {
+                continue;
+            };
+            match &zeros[weight.name.as_str()] {
+                Ok(n) => layer.zeroed_params = *n,
+                Err(problem) => problems.push(problem.clone()),
+            }
+        }
+        totals.zeroed_params = zeros.values().filter_map(|z| z.as_ref().ok()).sum();
+        problems.dedup();
+        warnings.extend(problems);
+    }
 
     let outputs = graph
         .output

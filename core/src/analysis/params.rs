@@ -1,7 +1,8 @@
 //! Parameters and prunability of a layer, per `docs/analysis.md`: params are root constants of a
 //! parameter dtype, a layer is prunable when Conv/Gemm/MatMul reads a float constant weight.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Tensor;
 use super::graph::{GraphIndex, Origin, is_default_domain};
@@ -18,12 +19,9 @@ pub(super) struct LayerWeights {
     pub weight_input: Option<usize>,
     pub bias: Option<Tensor>,
     pub prunable_params: u64,
-    pub zeroed_params: u64,
-    /// A damaged weight payload, reported as a warning.
-    pub problem: Option<String>,
 }
 
-pub(super) fn of(node: &NodeProto, index: &GraphIndex, count_zeros: bool) -> LayerWeights {
+pub(super) fn of(node: &NodeProto, index: &GraphIndex) -> LayerWeights {
     let params = if index.is_view(node) {
         0
     } else {
@@ -46,8 +44,6 @@ pub(super) fn of(node: &NodeProto, index: &GraphIndex, count_zeros: bool) -> Lay
         weight: None,
         bias: None,
         prunable_params: 0,
-        zeroed_params: 0,
-        problem: None,
     };
     let op = node.op_type();
     if !is_default_domain(node) || !matches!(op, "Conv" | "Gemm" | "MatMul") {
@@ -112,20 +108,6 @@ pub(super) fn of(node: &NodeProto, index: &GraphIndex, count_zeros: bool) -> Lay
         Ok(name) => {
             let t = index.constant(name).expect("a root constant exists");
             weights.prunable_params = tensor::numel(&t.dims).unwrap_or(0);
-            let zeros = if count_zeros {
-                tensor::count_zeros(t)
-            } else {
-                Some(0)
-            };
-            match zeros {
-                Some(zeros) => weights.zeroed_params = zeros,
-                None => {
-                    weights.problem = Some(format!(
-                        "weight '{name}' has a payload that does not match its shape {:?}; its zeros are not counted.",
-                        t.dims
-                    ))
-                }
-            }
             weights.weight = Some(to_tensor(name));
             weights.is_prunable = true;
         }
@@ -141,4 +123,57 @@ pub(super) fn model_params(index: &GraphIndex) -> u64 {
         .filter(|(_, t)| tensor::is_parameter_type(t.data_type()))
         .map(|(_, t)| tensor::numel(&t.dims).unwrap_or(0))
         .fold(0u64, u64::saturating_add)
+}
+
+/// The zeros of each named weight, counted on every core (largest weights first), or an `Err`
+/// warning for a payload that disagrees with its shape. Counting reads every byte of every weight,
+/// which for a large model is most of the analysis's time; each pass hands its mapped pages back
+/// as it reads (`model::pages`), so resident memory does not grow with the model.
+pub(super) fn zeros<'a>(
+    index: &'a GraphIndex,
+    names: impl IntoIterator<Item = &'a str>,
+) -> HashMap<String, Result<u64, String>> {
+    let mut names: Vec<&str> = names
+        .into_iter()
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let bytes = |name: &str| {
+        index
+            .constant(name)
+            .map_or(0, |t| t.raw_data.as_ref().map_or(0, |r| r.len()))
+    };
+    names.sort_by_key(|&name| std::cmp::Reverse(bytes(name)));
+    let count = |name: &'a str| {
+        let t = index.constant(name);
+        let zeros = t.and_then(tensor::count_zeros).ok_or_else(|| {
+            format!(
+                "weight '{name}' has a payload that does not match its shape {:?}; its zeros are not counted.",
+                t.map(|t| t.dims.clone()).unwrap_or_default()
+            )
+        });
+        (name.to_string(), zeros)
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || names.len() < 2 {
+        return names.into_iter().map(count).collect();
+    }
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.min(names.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    while let Some(&name) = names.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        mine.push(count(name));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("counting zeros does not panic"))
+            .collect()
+    })
 }

@@ -7,6 +7,7 @@ mod load;
 pub mod names;
 pub mod onnx;
 pub mod opset;
+pub mod pages;
 mod save;
 pub mod tensor;
 pub mod weight;

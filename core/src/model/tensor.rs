@@ -78,20 +78,27 @@ pub fn count_zeros(tensor: &TensorProto) -> Option<u64> {
     let data_type = tensor.data_type();
     if tensor.raw_data.is_some() {
         let raw = raw_bytes(tensor)?;
-        let n = match data_type {
-            // Compare bits without the sign: one integer op per element, no float decode.
-            dt::FLOAT => count_chunks(raw, |c: [u8; 4]| u32::from_le_bytes(c) & 0x7fff_ffff == 0),
-            dt::DOUBLE => count_chunks(raw, |c: [u8; 8]| u64::from_le_bytes(c) & !(1 << 63) == 0),
-            dt::FLOAT16 | dt::BFLOAT16 => {
-                count_chunks(raw, |c: [u8; 2]| u16::from_le_bytes(c) & 0x7fff == 0)
-            }
-            _ => {
-                let size = elem_size(data_type)?;
-                raw.chunks_exact(size)
+        let size = elem_size(data_type)?;
+        // One pass, its pages handed back as it goes: a model's weights may be larger than memory.
+        let mut n = 0;
+        super::pages::stream(raw, size, |raw| {
+            n += match data_type {
+                // Compare bits without the sign: one integer op per element, no float decode.
+                dt::FLOAT => {
+                    count_chunks(raw, |c: [u8; 4]| u32::from_le_bytes(c) & 0x7fff_ffff == 0)
+                }
+                dt::DOUBLE => {
+                    count_chunks(raw, |c: [u8; 8]| u64::from_le_bytes(c) & !(1 << 63) == 0)
+                }
+                dt::FLOAT16 | dt::BFLOAT16 => {
+                    count_chunks(raw, |c: [u8; 2]| u16::from_le_bytes(c) & 0x7fff == 0)
+                }
+                _ => raw
+                    .chunks_exact(size)
                     .filter(|c| c.iter().all(|&b| b == 0))
-                    .count() as u64
+                    .count() as u64,
             }
-        };
+        });
         return Some(n);
     }
     let n = match data_type {
@@ -224,19 +231,27 @@ pub fn to_f32(tensor: &TensorProto) -> Option<Vec<f32>> {
     let data_type = tensor.data_type();
     if tensor.raw_data.is_some() {
         let raw = raw_bytes(tensor)?;
-        return match data_type {
-            dt::FLOAT => Some(
-                raw.chunks_exact(4)
-                    .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-                    .collect(),
-            ),
-            dt::DOUBLE => Some(
-                raw.chunks_exact(8)
-                    .map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32)
-                    .collect(),
-            ),
-            _ => None,
+        let size = match data_type {
+            dt::FLOAT => 4,
+            dt::DOUBLE => 8,
+            _ => return None,
         };
+        // The copy is what the caller keeps; the mapped pages it came from are handed back.
+        let mut values = Vec::with_capacity(raw.len() / size);
+        super::pages::stream(raw, size, |raw| {
+            if size == 4 {
+                values.extend(
+                    raw.chunks_exact(4)
+                        .map(|c| f32::from_le_bytes(c.try_into().unwrap())),
+                );
+            } else {
+                values.extend(
+                    raw.chunks_exact(8)
+                        .map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32),
+                );
+            }
+        });
+        return Some(values);
     }
     match data_type {
         dt::FLOAT if typed_len_ok(tensor, tensor.float_data.len()) => {
