@@ -114,6 +114,13 @@ def main() -> None:
     for b, m in measured.items():
         print(f"  batch {b}: estimate {estimate:.2f}x against measured {m:.2f}x "
               f"({100 * (estimate - m) / m:+.0f}%)")
+    # The plan's own timing of its architecture, made by `optimize` at the perf profile's batch.
+    timed = (plan.get("channels") or {}).get("measured")
+    if timed:
+        b = timed["batch"]
+        m = measured.get(b)
+        against = f" against measured {m:.2f}x here ({100 * (timed['speedup'] - m) / m:+.0f}%)" if m else ""
+        print(f"  batch {b}: the plan timed itself at {timed['speedup']:.2f}x when fitted{against}")
 
 
 if __name__ == "__main__":
