@@ -533,3 +533,25 @@ mod real_recipe_tests {
         assert_eq!(yml[0].severity, Severity::Error);
     }
 }
+
+#[cfg(test)]
+mod legacy_quantization_tests {
+    use super::{CheckOptions, check};
+    use crate::recipe::Severity;
+
+    /// A legacy-only key selects the legacy class, whose flags Python tests for truth.
+    #[test]
+    fn legacy_quantization_fields_load_as_sparseml_reads_them() {
+        let text = "modifiers:\n  - !QuantizationModifier\n    start_epoch: 0.0\n    submodules: [\"model.0\"]\n    custom_quantizable_module_types: [\"SiLU\"]\n    exclude_module_types: [\"SiLU\"]\n    quantize_embeddings: 0\n    quantize_linear_activations: 1\n";
+        let checked = check(text, &CheckOptions::default());
+        let errors: Vec<_> = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        let two = text.replace("quantize_embeddings: 0", "quantize_embeddings: 2");
+        let checked = check(&two, &CheckOptions::default());
+        assert!(checked.diagnostics.iter().any(|d| d.code == "type"));
+    }
+}

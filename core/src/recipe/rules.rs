@@ -396,6 +396,8 @@ fn value(field: &Field, spec: &catalog::Field, out: &mut Vec<Diagnostic>) {
         (FieldType::Int, Value::Int(_)) => true,
         (FieldType::Int, Value::Float(f)) => f.fract() == 0.0 && !strict,
         (FieldType::Bool, Value::Bool(_)) => true,
+        // Python tests such a flag for truth: 0 and 1 work as False and True.
+        (FieldType::Bool, Value::Int(0 | 1)) => !strict,
         (FieldType::Str, Value::Str(_)) => true,
         (FieldType::StrOrList, Value::Str(_) | Value::List(_)) => true,
         (FieldType::FloatOrList, Value::Float(_) | Value::List(_)) => true,

@@ -771,9 +771,10 @@ pub static MODIFIERS: &[ModifierSpec] = &[
                 "damp",
                 T::Float,
                 "1.0e-07",
-                "Dampening added to the Fisher diagonal for stability; write 1.0e-7, since YAML \
-                 1.1 reads 1e-7 as a string.",
-            ),
+                "Dampening added to the Fisher diagonal for stability; SparseML casts it with \
+                 float(), so YAML 1.1's string 1e-7 works here (1.0e-7 works everywhere).",
+            )
+            .casts_str(),
             opt(
                 "fisher_block_size",
                 T::Int,
@@ -1387,6 +1388,12 @@ pub static LEGACY_QUANTIZATION: ModifierSpec = ModifierSpec {
             T::ListStr,
             "null",
             "Module types (class names) to leave unquantized.",
+        ),
+        opt(
+            "custom_quantizable_module_types",
+            T::ListStr,
+            "null",
+            "Module types (class names) added to those quantized, such as SiLU.",
         ),
         opt(
             "activation_qconfig_kwargs",

@@ -381,6 +381,7 @@ fn catalog_legacy_quantization_swap() {
         "weight_bits",
         "tensorrt",
         "reduce_range",
+        "custom_quantizable_module_types",
     ] {
         assert!(only.contains(key), "{key}");
     }
@@ -392,8 +393,8 @@ fn catalog_legacy_quantization_swap() {
     ] {
         assert!(!only.contains(key), "{key}");
     }
-    assert_eq!(only.len(), 13);
-    assert_eq!(LEGACY_QUANTIZATION.fields.len(), 20);
+    assert_eq!(only.len(), 14);
+    assert_eq!(LEGACY_QUANTIZATION.fields.len(), 21);
 
     let pt = Framework::PyTorch;
     let legacy = resolve_modifier("QuantizationModifier", pt, ["start_epoch", "submodules"]);
