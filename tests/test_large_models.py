@@ -1,0 +1,143 @@
+"""A model over protobuf's 2 GB limit through every command and every export, via
+`prunekit-kernel run`: load and analysis, the performance profile, the magnitude loss profile,
+optimize, the pruned export, dynamic and static int8, the structured channel export, the recipe and
+the code, the benchmark. Every written model is opened in ONNX Runtime (Python) and its outputs on
+the samples the export checked agree with the figures the export reported.
+
+The model (tests/large_model.py, 2.16 GB of float32 weights in external data) is generated once
+into ~/.cache/prunekit/large and reused. The one-shot loss profile is left out: its Hessian of the
+second layer's 264,192 inputs would need 558 GB.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from large_model import CLASSES, HIDDEN, WIDTH, samples, wide_mlp
+from prunekit_cli import PRUNEKIT_BIN, refused
+from prunekit_cli import run_in as run
+
+TWO_GB = 2**31 - 1
+N_SAMPLES = 32
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("large")
+    model = wide_mlp()
+    # Links, not copies: the 2 GB pair stays in the cache, and the project file is written here.
+    (folder / model.name).symlink_to(model)
+    np.savez(folder / "samples.npz", input=samples(N_SAMPLES))
+    return folder
+
+
+def results(folder: Path, *commands: str, timeout: float = 600) -> list[dict]:
+    import subprocess
+    proc = subprocess.run([str(PRUNEKIT_BIN), "run", "--format", "json", *commands], cwd=folder,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{commands} exited {proc.returncode}:\n{proc.stderr}"
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+
+def outputs(model: Path, inputs: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(str(model))
+    return session.run(None, {"input": inputs})[0]
+
+
+def kl_divergence(before: np.ndarray, after: np.ndarray) -> float:
+    """Mean over rows of KL(softmax(before) || softmax(after)), as the export measures it."""
+    def log_softmax(x: np.ndarray) -> np.ndarray:
+        x = x.astype(np.float64)
+        x = x - x.max(axis=1, keepdims=True)
+        return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+    a, b = log_softmax(before), log_softmax(after)
+    return float(np.maximum((np.exp(a) * (a - b)).sum(axis=1), 0).mean())
+
+
+def check_written(folder: Path, written: dict, reference: np.ndarray, external: bool) -> None:
+    """The model runs in ONNX Runtime, its external data file is what the export said, and its
+    agreement with the original on the samples is the one reported."""
+    path = folder / written["path"]
+    data = folder / (written["path"] + ".data")
+    if external:
+        assert written["data_file"] == str(Path(written["path"]).with_name(data.name)), written
+        assert data.is_file()
+        proto = onnx.load(str(path), load_external_data=False)
+        stored = [t for t in proto.graph.initializer
+                  if t.data_location == onnx.TensorProto.EXTERNAL]
+        assert stored and all(t.external_data[0].value == data.name for t in stored)
+    else:
+        assert written["data_file"] is None and not data.exists(), written
+    after = outputs(path, samples(N_SAMPLES))
+    assert after.shape == (N_SAMPLES, CLASSES)
+    check = written["agreement"]["checks"][-1]
+    assert check["source"].endswith("samples.npz") and check["samples"] == N_SAMPLES, check
+    top1 = float((after.argmax(1) == reference.argmax(1)).mean())
+    assert check["top1"] == pytest.approx(top1, abs=1.5 / N_SAMPLES), (check, top1)
+    [logits] = check["outputs"]
+    assert logits["metric"] == "kl_divergence"
+    assert logits["value"] == pytest.approx(kl_divergence(reference, after), rel=0.05,
+                                            abs=1e-6), logits
+
+
+def test_a_model_over_two_gigabytes_goes_through_every_command_and_export(folder):
+    model = wide_mlp()
+    assert model.stat().st_size + Path(str(model) + ".data").stat().st_size > TWO_GB
+    reference = outputs(folder / model.name, samples(N_SAMPLES))
+    out = results(
+        folder,
+        f"load {model.name}",
+        "profile perf --iterations 2 --warmup 1",
+        "profile loss --method magnitude",
+        "optimize --sparsity 0.5",
+        "export model pruned.onnx --data samples.npz --method magnitude",
+        "export model dynamic.onnx --quantize dynamic --data samples.npz",
+        "export model static.onnx --quantize static --data samples.npz --external-data always",
+        "export recipe pruned.recipe.yaml",
+        "export code train.py",
+        "benchmark --iterations 2 --warmup 1 --optimization default --quantize off",
+    )
+    loaded, perf, loss, optimized, pruned, dynamic, static, recipe, code, bench = out
+    layers = {layer["name"]: layer for layer in loaded["layers"]}
+    assert loaded["params"] >= 2 * HIDDEN * WIDTH, loaded["params"]
+    assert {"fc1", "fc2"} <= set(layers) or len(layers) >= 3, list(layers)
+    assert len(perf["layers"]) >= 3 and len(loss["layers"]) >= 3
+    assert optimized["sparsity"] > 0
+
+    # The pruned model is over 2 GB again: written with external data without being asked.
+    check_written(folder, pruned, reference, external=True)
+    # Quantized, it is a quarter: one file by default, external data when asked.
+    assert (folder / "dynamic.onnx").stat().st_size < TWO_GB
+    check_written(folder, dynamic, reference, external=False)
+    check_written(folder, static, reference, external=True)
+    assert recipe["modifiers"] >= 1 and (folder / "pruned.recipe.yaml").is_file()
+    assert (folder / "train.py").is_file() and code["kind"] == "code"
+    assert bench["kind"] == "benchmark" or "results" in bench or bench, bench
+
+    # Over 2 GB, one file is refused in one sentence, and nothing is left behind.
+    proc = run(folder, f"load {model.name}",
+               "export model never.onnx --method magnitude --external-data never", ok=False)
+    refused(proc, "2 GB", "external data")
+    assert not (folder / "never.onnx").exists() and not (folder / "never.onnx.data").exists()
+
+
+def test_the_hidden_channels_of_a_model_over_two_gigabytes_are_removed(folder):
+    model = wide_mlp()
+    reference = outputs(folder / model.name, samples(N_SAMPLES))
+    out = results(
+        folder,
+        f"load {model.name}",
+        f"profile loss --structure channel --data samples.npz --samples {N_SAMPLES}",
+        "optimize --structure channel --flops-reduction 1.5 --name channels",
+        "export model channels.onnx --data samples.npz --external-data always",
+    )
+    written = out[-1]
+    removal = written["pruning"]["channels"]
+    assert removal["macs_after"] < removal["macs_before"], removal
+    check_written(folder, written, reference, external=True)
