@@ -31,7 +31,7 @@ N_SAMPLES = 32
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory) -> Path:
+def folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("large")
     model = wide_mlp()
     # Hard links, not copies, where the file system allows (prunekit refuses a data file that is a
@@ -42,7 +42,9 @@ def folder(tmp_path_factory) -> Path:
         except OSError:
             shutil.copy(source, folder / source.name)
     np.savez(folder / "samples.npz", input=samples(N_SAMPLES))
-    return folder
+    yield folder
+    # The written models are gigabytes each: pytest keeps its last three runs' folders.
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def results(folder: Path, *commands: str, timeout: float = 600) -> list[dict]:
