@@ -229,3 +229,31 @@ fn the_data_file_is_named_after_the_model() {
         assert_eq!(ExternalData::from_name(name).unwrap().name(), name);
     }
 }
+
+/// Writes the model at `PRUNEKIT_LARGE_MODEL` (the 2.16 GB one of tests/large_model.py) with
+/// external data and reads it back: the figures for docs, run by hand under `/usr/bin/time -v`.
+#[test]
+#[ignore = "needs the generated model over 2 GB; run by hand"]
+fn a_model_over_two_gigabytes_is_written_with_external_data() {
+    let Ok(source) = std::env::var("PRUNEKIT_LARGE_MODEL") else {
+        return;
+    };
+    let started = std::time::Instant::now();
+    let model = crate::load(Path::new(&source)).unwrap();
+    let loaded = started.elapsed();
+    let dir = scratch("large");
+    let path = dir.join("copy.onnx");
+    let started = std::time::Instant::now();
+    save(&model.proto, &path).unwrap();
+    let written = started.elapsed();
+    assert!(
+        data_path(&path).is_file(),
+        "over 2 GB, auto writes external data"
+    );
+    let back = crate::load(&path).unwrap();
+    for (a, b) in tensors(model.graph()).iter().zip(tensors(back.graph())) {
+        assert_eq!(a.raw_data, b.raw_data, "{}", a.name());
+    }
+    eprintln!("loaded in {loaded:?}, written in {written:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
