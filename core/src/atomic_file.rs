@@ -16,19 +16,68 @@ use crate::error::{Error, Result};
 const STALE_AFTER: Duration = Duration::from_secs(60 * 60);
 
 pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    let (dir, name) = dir_and_name(path);
-    remove_orphans(path);
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let written = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    written.map_err(|err| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, &err)
-    })
+    let mut pending = Pending::create(path)?;
+    pending.write_all(bytes)?;
+    pending.commit()
+}
+
+/// A file being written: its bytes go to the temporary file, which replaces the target at
+/// [`Pending::commit`]. Dropped uncommitted (an error, a cancellation), the temporary file goes
+/// and the target is untouched. Two files that must change together (a model and its external
+/// data) are both written and synced first, then renamed one after the other.
+pub struct Pending {
+    path: PathBuf,
+    tmp: PathBuf,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl Pending {
+    pub fn create(path: &Path) -> Result<Pending> {
+        let (dir, name) = dir_and_name(path);
+        remove_orphans(path);
+        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let file = std::fs::File::create(&tmp).map_err(|err| Error::io(path, &err))?;
+        Ok(Pending {
+            path: path.to_path_buf(),
+            tmp,
+            file: Some(std::io::BufWriter::with_capacity(1 << 20, file)),
+        })
+    }
+
+    /// Appends `bytes` (large slices go straight to the file, past the buffer).
+    pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
+        let file = self.file.as_mut().expect("written after sync");
+        file.write_all(bytes)
+            .map_err(|err| Error::io(&self.path, &err))
+    }
+
+    /// Flushes everything written to disk; the target is still untouched.
+    pub fn sync(&mut self) -> Result<()> {
+        if let Some(file) = self.file.take() {
+            let file = file
+                .into_inner()
+                .map_err(|err| Error::io(&self.path, err.error()))?;
+            file.sync_all().map_err(|err| Error::io(&self.path, &err))?;
+        }
+        Ok(())
+    }
+
+    /// Syncs (if not yet) and renames the temporary file over the target.
+    pub fn commit(mut self) -> Result<()> {
+        self.sync()?;
+        std::fs::rename(&self.tmp, &self.path).map_err(|err| Error::io(&self.path, &err))?;
+        self.tmp = PathBuf::new();
+        Ok(())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            self.file = None;
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 fn dir_and_name(path: &Path) -> (PathBuf, String) {

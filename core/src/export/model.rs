@@ -7,7 +7,7 @@ use crate::model::onnx::{ModelProto, data_type as dt};
 use crate::model::tensor::to_f32;
 use crate::model::{Model, weight};
 use crate::optimize::plan::PruningPlan;
-use crate::profile::prune::{magnitude_order, pruned};
+use crate::profile::prune::pruned_smallest;
 
 /// A copy of `model`'s proto with each planned layer's weight pruned by magnitude to its sparsity
 /// and written back where it is stored, an initializer or a `Constant` node (as little-endian
@@ -54,8 +54,8 @@ pub fn pruned_model(model: &Model, plan: &PruningPlan) -> Result<(ModelProto, Ve
                     layer.weight, layer.name, layer.name
                 ))
             })?;
-        let order = magnitude_order(&values);
-        let out = pruned(&values, &order, sparsity);
+        let out = pruned_smallest(&values, sparsity);
+        drop(values);
         let zeros = out.iter().filter(|v| **v == 0.0).count();
         let fraction = if out.is_empty() {
             0.0

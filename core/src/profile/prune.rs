@@ -3,4 +3,4 @@
 //! smallest, so they count towards the level. The functions live with the other one-shot
 //! methods in `reconstruct::magnitude`.
 
-pub use crate::reconstruct::magnitude::{magnitude_order, pruned, pruned_count};
+pub use crate::reconstruct::magnitude::{magnitude_order, pruned, pruned_count, pruned_smallest};

@@ -9,7 +9,7 @@ use ndarray::{Array2, ArrayView2, ArrayViewD, Axis, s};
 
 use super::layout::{ConvGeometry, InputForm, LayerLayout};
 use super::stats::InputStats;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Sentence, Setting};
 use crate::model::onnx::{ValueInfoProto, type_proto};
 use crate::runtime::Batch;
 
@@ -43,6 +43,29 @@ pub struct Collector {
 }
 
 impl Collector {
+    /// Refuses a layer whose statistics (a columns × columns f64 matrix per weight group) would not
+    /// fit in memory, in one sentence, before anything runs: a layer of hundreds of thousands of
+    /// inputs would need terabytes.
+    pub fn fits(layer: &str, layout: &LayerLayout) -> Result<()> {
+        let columns = layout.layout.columns() as u64;
+        let need = columns
+            .checked_mul(columns)
+            .and_then(|n| n.checked_mul(8 * layout.layout.groups() as u64));
+        crate::runtime::memory::check(
+            need,
+            || {
+                format!(
+                    "the input statistics (XᵀX) of layer {layer}, which reads {columns} columns,"
+                )
+            },
+            |_| {
+                Sentence::new("prune it with ")
+                    .set(Setting::Method, "magnitude")
+                    .text(", which reads no samples, or leave it dense")
+            },
+        )
+    }
+
     pub fn new(layer: &str, layout: &LayerLayout) -> Collector {
         Collector {
             layer: layer.to_string(),

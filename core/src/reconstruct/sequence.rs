@@ -165,6 +165,11 @@ pub fn prune_model(
     let mut outcomes: Vec<LayerOutcome> = Vec::new();
     let mut flops = 0.0;
     let mut peak_bytes = 0u64;
+    if run {
+        for target in &targets {
+            Collector::fits(&target.layer.name, &target.layout)?;
+        }
+    }
     let mut frontier = Frontier::new(batches.len());
     for round in &rounds {
         cancel.check()?;

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::path::Path;
 
 use ndarray::{ArrayD, IxDyn};
+use ort::session::builder::SessionBuilder;
 use ort::session::{Session, SessionInputValue};
 use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
 
@@ -12,6 +13,7 @@ use super::data::InputArray;
 use super::locate::runtime;
 use crate::error::{Error, Result, Sentence, Setting};
 use crate::model::onnx::{ModelProto, data_type as dt};
+use crate::scratch::ScratchDir;
 use prost::Message;
 
 #[derive(Debug, Clone, Default)]
@@ -108,8 +110,26 @@ pub(crate) fn build_session(proto: &ModelProto, threads: Option<usize>) -> Resul
             .with_intra_threads(threads)
             .map_err(|e| runtime_error("set the thread count")(e.into()))?;
     }
+    commit(builder, proto)
+}
+
+/// Protobuf messages cannot exceed 2 GiB, so neither can a model handed over as bytes.
+const MAX_IN_MEMORY_BYTES: usize = i32::MAX as usize;
+
+/// The one way a session of a model held in memory is built: as bytes, or, past protobuf's 2 GB,
+/// saved with external data in a scratch folder and opened from there (ONNX Runtime reads the
+/// data file beside the model; the folder goes once the session has read it).
+pub(crate) fn commit(mut builder: SessionBuilder, proto: &ModelProto) -> Result<Session> {
+    if proto.encoded_len() <= MAX_IN_MEMORY_BYTES {
+        return builder
+            .commit_from_memory(&proto.encode_to_vec())
+            .map_err(runtime_error("build a session"));
+    }
+    let scratch = ScratchDir::create("session")?;
+    let path = scratch.path().join("model.onnx");
+    crate::model::save_with(proto, &path, crate::model::ExternalData::Always)?;
     builder
-        .commit_from_memory(&proto.encode_to_vec())
+        .commit_from_file(&path)
         .map_err(runtime_error("build a session"))
 }
 

@@ -209,6 +209,9 @@ pub fn reconstruction_scores(
             layers.push((r.layer.clone(), r.layout.clone()));
         }
     }
+    for (layer, layout) in &layers {
+        Collector::fits(layer, layout)?;
+    }
     let passes = passes(&layers);
     let batches = data.batches(batch.max(1));
     let total = (passes.len() * batches.len()) as u64;

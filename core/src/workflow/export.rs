@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::ModelAnalysis;
 use crate::error::{Action, Error, Result, Sentence, Setting};
 use crate::export;
-use crate::model::{self, Model};
+use crate::model::{self, ExternalData, Model};
 use crate::optimize::PruningPlan;
 use crate::project::ProjectFile;
 use crate::quantize::CALIBRATION_SAMPLES;
@@ -238,6 +238,8 @@ pub struct ModelExport {
     /// How the plan's layers are pruned.
     pub pruning: PruningRequest,
     pub seed: u64,
+    /// Where the written model keeps its large tensors.
+    pub external_data: ExternalData,
 }
 
 /// Which layers a quantized export keeps float.
@@ -254,6 +256,8 @@ pub enum KeepFloat {
 #[derive(Debug, Clone)]
 pub struct ModelWritten {
     pub path: PathBuf,
+    /// The external data file written beside the model (`None`: the model is one file).
+    pub data_file: Option<PathBuf>,
     /// How it was pruned to the optimization's plan; `None`: it is the dense model.
     pub pruning: Option<Pruning>,
     /// What quantization did; its `proto` is empty (the model is at `path`).
@@ -403,7 +407,7 @@ pub fn export_model(
             }
         };
         super::make_parent(&request.path)?;
-        model::save(&proto, &request.path)?;
+        model::save_with(&proto, &request.path, request.external_data)?;
         Ok(quantized)
     };
     let mut quantized = write(options.as_ref())?;
@@ -444,6 +448,7 @@ pub fn export_model(
             .find_map(|c| c.accuracy.clone());
         ModelWritten {
             path: request.path.clone(),
+            data_file: Some(model::data_path(&request.path)).filter(|p| p.is_file()),
             pruning,
             calibrated_on_measured: (quantized.is_some() || pruning_read_samples)
                 && calibrated_on_measured,

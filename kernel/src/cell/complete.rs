@@ -139,6 +139,14 @@ fn candidates(session: &KernelSession, before: &[String], word: &str) -> Vec<Com
         .filter(|(k, _)| verb != "export" || *k != "off")
         .map(|(k, what)| keyword(k, "keyword", Some(what)))
         .collect(),
+        ("export", "--external-data") => [
+            ("auto", "a data file beside the model only past 2 GB"),
+            ("always", "tensors over 1 KB in MODEL.onnx.data"),
+            ("never", "one file; refused past 2 GB"),
+        ]
+        .iter()
+        .map(|(k, what)| keyword(k, "keyword", Some(what)))
+        .collect(),
         ("profile" | "optimize" | "export", "--calibration") => [
             "minmax",
             "percentile",
@@ -246,6 +254,10 @@ mod tests {
         assert_eq!(
             texts(&complete(&s, "export model x.onnx --quantize d", 32)),
             vec!["dynamic"]
+        );
+        assert_eq!(
+            texts(&complete(&s, "export model x.onnx --external-data a", 37)),
+            vec!["auto", "always"]
         );
         assert_eq!(
             texts(&complete(

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use prunekit_core::model::ExternalData;
 use prunekit_core::quantize::{QuantMode, QuantizeOptions};
 use prunekit_core::workflow::export::{
     self, Agreement, BlameSource, CodeExport, CodeWritten, KeepFloat, ModelExport, ModelWritten,
@@ -43,6 +44,7 @@ pub fn export(
             "--method",
             "--pattern",
             "--samples",
+            "--external-data",
         ],
         &["--training", "--per-tensor"],
     )?;
@@ -70,6 +72,20 @@ pub fn export(
             ));
         }
         None => None,
+    };
+    let external_data = match flags.get("--external-data") {
+        Some(_) if kind != "model" => {
+            return Err(Error::Usage(
+                "--external-data applies to `export model`, the one export that writes a model."
+                    .into(),
+            ));
+        }
+        Some(text) => ExternalData::from_name(text).ok_or_else(|| {
+            Error::Usage(format!(
+                "--external-data takes always, auto or never, not '{text}'."
+            ))
+        })?,
+        None => ExternalData::Auto,
     };
     let path = PathBuf::from(path);
     let optimization = flags.get("--optimization").map(str::to_string);
@@ -113,6 +129,7 @@ pub fn export(
                 keep_float: flags.get("--keep-float").map(keep_float).transpose()?,
                 pruning: super::pruning::request(&flags)?,
                 seed: session.settings.seed,
+                external_data,
             };
             let steps = StepDisplay::new(sink, step_words);
             let written =
@@ -225,6 +242,13 @@ fn model_written(w: &ModelWritten) -> (String, serde_json::Value) {
         Some(p) => format!("Wrote {}: {}", w.path.display(), super::pruning::words(p)),
         None => format!("Wrote {}: the dense model.", w.path.display()),
     };
+    if let Some(data) = &w.data_file {
+        message.push_str(&format!(
+            " Its tensors over {} bytes are in {} (external data: keep it beside the model).",
+            prunekit_core::model::EXTERNAL_MIN_BYTES,
+            data.display()
+        ));
+    }
     if let Some(q) = &w.quantized {
         message.push(' ');
         message.push_str(&super::quantization::describe(q));
@@ -280,7 +304,7 @@ fn model_written(w: &ModelWritten) -> (String, serde_json::Value) {
     });
     (
         message,
-        json!({"path": w.path, "kind": "model", "warning": verdict, "agreement": agreement_json(&w.agreement, verdict.as_deref()), "layers": layers, "pruning": pruning, "accuracy": accuracy, "quantization": quantization}),
+        json!({"path": w.path, "kind": "model", "data_file": w.data_file, "warning": verdict, "agreement": agreement_json(&w.agreement, verdict.as_deref()), "layers": layers, "pruning": pruning, "accuracy": accuracy, "quantization": quantization}),
     )
 }
 

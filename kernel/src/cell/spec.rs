@@ -194,8 +194,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "export",
-        synopsis: "export recipe PATH [--names MAP.json] | export code PATH [--framework pytorch] [--training] [--recipe FILE] | export model PATH [--data FILE.npz] [--method magnitude|wanda|sparsegpt] [--pattern unstructured|2:4|4:8] [--samples N] [--quantize static|dynamic] [--calibration-data FILE.npz] [--calibration minmax|percentile[:P]|entropy] [--per-tensor] [--keep-float LAYERS|auto] [--optimization NAME]",
-        summary: "Write the latest (or --optimization) optimization: a SparseML recipe with the modeline the editor reads, PyTorch integration code (--training: a full training loop), or the ONNX model pruned to the plan (by SparseGPT reconstruction from the samples when --data or --calibration-data is given, else by magnitude; --method picks, --pattern 2:4 gives the N:M pattern sparse tensor cores run) and, when the optimization (or --quantize) asks for it, quantized to int8 (--data with labels reports the accuracy before and after; calibration reads --calibration-data, else --data, else generated samples). With --quantize and no optimization yet, the dense model is quantized. The written model is run beside the original and their agreement reported; when it no longer agrees, the first line says so, names the layers the int8 sensitivity blames, and --keep-float repairs it. Files are replaced only once the new one is complete.",
+        synopsis: "export recipe PATH [--names MAP.json] | export code PATH [--framework pytorch] [--training] [--recipe FILE] | export model PATH [--data FILE.npz] [--method magnitude|wanda|sparsegpt] [--pattern unstructured|2:4|4:8] [--samples N] [--quantize static|dynamic] [--calibration-data FILE.npz] [--calibration minmax|percentile[:P]|entropy] [--per-tensor] [--keep-float LAYERS|auto] [--external-data auto|always|never] [--optimization NAME]",
+        summary: "Write the latest (or --optimization) optimization: a SparseML recipe with the modeline the editor reads, PyTorch integration code (--training: a full training loop), or the ONNX model pruned to the plan (by SparseGPT reconstruction from the samples when --data or --calibration-data is given, else by magnitude; --method picks, --pattern 2:4 gives the N:M pattern sparse tensor cores run) and, when the optimization (or --quantize) asks for it, quantized to int8 (--data with labels reports the accuracy before and after; calibration reads --calibration-data, else --data, else generated samples). With --quantize and no optimization yet, the dense model is quantized. The written model is run beside the original and their agreement reported; when it no longer agrees, the first line says so, names the layers the int8 sensitivity blames, and --keep-float repairs it. Files are replaced only once the new one is complete. A model over protobuf's 2 GB limit keeps its tensors over 1 KB in a data file beside it (MODEL.onnx.data, ONNX's external data); --external-data always does so for any model, never refuses one over 2 GB.",
         flags: &[
             ("--optimization", "which optimization (default: the latest)"),
             (
@@ -246,6 +246,10 @@ pub const COMMANDS: &[CommandSpec] = &[
             (
                 "--keep-float",
                 "model: layers to leave float (LAYER,LAYER), or auto: the most int8-sensitive, one more at a time until the model agrees",
+            ),
+            (
+                "--external-data",
+                "model: where tensors over 1 KB go: auto (default: a data file beside the model only past 2 GB), always, or never (one file)",
             ),
         ],
     },

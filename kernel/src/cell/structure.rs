@@ -195,6 +195,7 @@ pub fn export_plan(
         "--method",
         "--pattern",
         "--keep-float",
+        "--external-data",
         "--names",
         "--recipe",
     ] {

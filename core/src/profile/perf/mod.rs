@@ -31,7 +31,6 @@ use std::time::Instant;
 
 use ort::session::{Session, SessionInputValue};
 use ort::value::DynValue;
-use prost::Message;
 use serde::{Deserialize, Serialize};
 
 use self::assemble::assemble;
@@ -427,12 +426,10 @@ fn open_session(
     }
     // The file on disk is the model (external data resolves next to it); a model that exists
     // only in memory is handed over as bytes.
-    let session = if model.path.is_file() {
-        builder.commit_from_file(&model.path)
-    } else {
-        builder.commit_from_memory(&model.proto.encode_to_vec())
-    };
-    session.map_err(|err| {
+    if !model.path.is_file() {
+        return crate::runtime::commit(builder, &model.proto);
+    }
+    builder.commit_from_file(&model.path).map_err(|err| {
         Error::Runtime(format!(
             "ONNX Runtime could not load {}: {err}.",
             model.path.display()

@@ -205,6 +205,7 @@ fn model_request(copied: &Copied, name: &str) -> ModelExport {
         keep_float: None,
         pruning: PruningRequest::default(),
         seed: 0,
+        external_data: Default::default(),
     }
 }
 

@@ -1,0 +1,176 @@
+"""A model over protobuf's 2 GB limit through every command and every export, via
+`prunekit-kernel run`: load and analysis, the performance profile, the magnitude loss profile,
+optimize, the pruned export, dynamic and static int8, the structured channel export, the recipe and
+the code, the benchmark. Every written model is opened in ONNX Runtime (Python) and its outputs on
+the samples the export checked agree with the figures the export reported.
+
+The model (tests/large_model.py, 2.16 GB of float32 weights in external data) is generated once
+into ~/.cache/prunekit/large and reused. What reads the second layer's input statistics (XᵀX of
+264,192 columns: 558 GB) is refused in one sentence: SparseGPT and Wanda pruning, the one-shot loss
+profile, channel importance on samples; the channel export ranks channels by weight norms instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from large_model import CLASSES, HIDDEN, WIDTH, samples, wide_mlp
+from prunekit_cli import PRUNEKIT_BIN, refused
+from prunekit_cli import run_in as run
+
+TWO_GB = 2**31 - 1
+N_SAMPLES = 32
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("large")
+    model = wide_mlp()
+    # Hard links, not copies, where the file system allows (prunekit refuses a data file that is a
+    # symlink out of the model's folder): the 2 GB pair stays in the cache.
+    for source in (model, Path(str(model) + ".data")):
+        try:
+            os.link(source, folder / source.name)
+        except OSError:
+            shutil.copy(source, folder / source.name)
+    np.savez(folder / "samples.npz", input=samples(N_SAMPLES))
+    yield folder
+    # The written models are gigabytes each: pytest keeps its last three runs' folders.
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def results(folder: Path, *commands: str, timeout: float = 600) -> list[dict]:
+    import subprocess
+    proc = subprocess.run([str(PRUNEKIT_BIN), "run", "--format", "json", *commands], cwd=folder,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{commands} exited {proc.returncode}:\n{proc.stderr}"
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+
+def outputs(model: Path, inputs: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(str(model))
+    return session.run(None, {"input": inputs})[0]
+
+
+def kl_divergence(before: np.ndarray, after: np.ndarray) -> float:
+    """Mean over rows of KL(softmax(before) || softmax(after)), as the export measures it."""
+    def log_softmax(x: np.ndarray) -> np.ndarray:
+        x = x.astype(np.float64)
+        x = x - x.max(axis=1, keepdims=True)
+        return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+    a, b = log_softmax(before), log_softmax(after)
+    return float(np.maximum((np.exp(a) * (a - b)).sum(axis=1), 0).mean())
+
+
+def check_files(folder: Path, written: dict, external: bool) -> Path:
+    """The written model's external data file is the one the export named, or there is none."""
+    path = folder / written["path"]
+    data = folder / (written["path"] + ".data")
+    if external:
+        assert written["data_file"] == str(Path(written["path"]).with_name(data.name)), written
+        assert data.is_file()
+        proto = onnx.load(str(path), load_external_data=False)
+        stored = [t for t in proto.graph.initializer
+                  if t.data_location == onnx.TensorProto.EXTERNAL]
+        assert stored and all(t.external_data[0].value == data.name for t in stored)
+    else:
+        assert written["data_file"] is None and not data.exists(), written
+    return path
+
+
+def check_written(folder: Path, written: dict, reference: np.ndarray, external: bool) -> None:
+    """The model runs in ONNX Runtime, its external data file is what the export said, and its
+    agreement with the original on the samples is the one reported."""
+    path = check_files(folder, written, external)
+    after = outputs(path, samples(N_SAMPLES))
+    assert after.shape == (N_SAMPLES, CLASSES)
+    check = written["agreement"]["checks"][-1]
+    assert check["source"].endswith("samples.npz") and check["samples"] == N_SAMPLES, check
+    top1 = float((after.argmax(1) == reference.argmax(1)).mean())
+    assert check["top1"] == pytest.approx(top1, abs=1.5 / N_SAMPLES), (check, top1)
+    [logits] = check["outputs"]
+    assert logits["metric"] == "kl_divergence"
+    assert logits["value"] == pytest.approx(kl_divergence(reference, after), rel=0.05,
+                                            abs=1e-6), logits
+
+
+def test_a_model_over_two_gigabytes_goes_through_every_command_and_export(folder):
+    model = wide_mlp()
+    assert model.stat().st_size + Path(str(model) + ".data").stat().st_size > TWO_GB
+    reference = outputs(folder / model.name, samples(N_SAMPLES))
+    out = results(
+        folder,
+        f"load {model.name}",
+        "profile perf --iterations 2 --warmup 1",
+        "profile loss --method magnitude",
+        # Before any optimization, a quantized export is the dense model in int8.
+        "export model dynamic.onnx --quantize dynamic --data samples.npz",
+        "export model static.onnx --quantize static --data samples.npz --external-data always",
+        "optimize --sparsity 0.5",
+        "export model pruned.onnx --data samples.npz --method magnitude",
+        "export recipe pruned.recipe.yaml",
+        "export code train.py",
+        "benchmark --iterations 2 --warmup 1 --optimization default --quantize off",
+    )
+    loaded, perf, loss, dynamic, static, optimized, pruned, recipe, code, bench = out
+    weights = {layer["weight"] for layer in loaded["layers"] if layer["prunable"]}
+    assert weights == {"fc1.weight", "fc2.weight", "head.weight"}, weights
+    assert perf["name"] == "baseline" and len(perf["layers"]) >= 3
+    assert loss["method"] == "magnitude" and len(loss["layers"]) == 3
+    assert optimized["achieved"] > 0.3, optimized["achieved"]
+
+    # In int8 the model is a quarter, under 2 GB: one file by default, external data when asked.
+    assert dynamic["quantization"]["mode"] == "dynamic" and dynamic["pruning"] is None
+    check_written(folder, dynamic, reference, external=False)
+    check_written(folder, static, reference, external=True)
+    # The pruned model is over 2 GB again: written with external data without being asked.
+    assert pruned["pruning"]["method"] == "magnitude"
+    check_written(folder, pruned, reference, external=True)
+    assert recipe["modifiers"] >= 1 and (folder / "pruned.recipe.yaml").is_file()
+    assert code["kind"] == "code" and (folder / "train.py").is_file()
+    assert [s["model"] for s in bench["speedups"]] == ["pruned"], bench["speedups"]
+
+    # Over 2 GB, one file is refused in one sentence, and nothing is left behind.
+    proc = run(folder, f"load {model.name}",
+               "export model never.onnx --method magnitude --external-data never", ok=False)
+    refused(proc, "2 GB", "external data")
+    assert not (folder / "never.onnx").exists() and not (folder / "never.onnx.data").exists()
+    # SparseGPT would need the second layer's XᵀX: refused before anything runs.
+    proc = run(folder, f"load {model.name}", "export model sparsegpt.onnx --data samples.npz",
+               ok=False)
+    refused(proc, "XᵀX", "264192 columns", "--method magnitude")
+
+
+def test_the_hidden_channels_of_a_model_over_two_gigabytes_are_removed(folder):
+    """Without samples (their statistics of 264,192 columns would not fit), channels are ranked
+    by weight norms and the agreement is measured on generated samples."""
+    model = wide_mlp()
+    out = results(
+        folder,
+        f"load {model.name}",
+        f"profile loss --structure channel --samples {N_SAMPLES} --levels 0.5",
+        "optimize --structure channel --flops-reduction 1.5 --name channels",
+        "export model channels.onnx --external-data always",
+    )
+    profile, written = out[1], out[-1]
+    assert profile["structure"] == "channel" and len(profile["layers"]) == 2
+    removal = written["pruning"]["channels"]
+    assert removal["macs_after"] < removal["macs_before"] / 1.4, removal
+    path = check_files(folder, written, external=True)
+    weights = {t.name: list(t.dims)
+               for t in onnx.load(str(path), load_external_data=False).graph.initializer}
+    # Channels went from the hidden layer, the second one's outputs, or both; the shapes agree.
+    hidden, width = weights["fc1.weight"][0], weights["fc2.weight"][0]
+    assert hidden < HIDDEN or width < WIDTH, weights
+    assert weights["fc2.weight"][1] == hidden and weights["head.weight"][0] == width, weights
+    after = outputs(path, samples(N_SAMPLES))
+    assert after.shape == (N_SAMPLES, CLASSES) and np.isfinite(after).all()
+    assert written["agreement"]["checks"][-1]["source"] == "generated"
