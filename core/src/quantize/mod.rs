@@ -123,9 +123,11 @@ pub struct Quantized {
     pub skipped: Vec<Skipped>,
     /// Activations given a Q/DQ pair (static only).
     pub activations: usize,
-    /// The calibration data (static only).
+    /// The calibration data (static, and int4 with GPTQ).
     pub data: Option<DataInfo>,
     pub notes: Vec<String>,
+    /// The block size, rounding and zero points of an int4 quantization.
+    pub int4: Option<Int4Settings>,
 }
 
 /// A model made ready to quantize: BatchNormalizations folded, layers chosen, activations
@@ -150,6 +152,7 @@ pub struct Prepared {
     /// on without reading them again.
     pub samples: Option<(Dataset, usize)>,
     pub notes: Vec<String>,
+    int4_settings: Int4Settings,
     /// Int4: each target's packed weight, chosen once (GPTQ's calibration is the costly part).
     int4: HashMap<String, int4::Packed>,
 }
@@ -277,6 +280,7 @@ pub fn prepare(
         data,
         samples,
         notes,
+        int4_settings: options.int4,
         int4,
     })
 }
@@ -519,6 +523,7 @@ impl Prepared {
             activations: self.params.len(),
             data: self.data,
             notes: self.notes,
+            int4: (self.mode == QuantMode::Int4).then_some(self.int4_settings),
         })
     }
 }

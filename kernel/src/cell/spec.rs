@@ -194,8 +194,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "export",
-        synopsis: "export recipe PATH [--names MAP.json] | export code PATH [--framework pytorch] [--training] [--recipe FILE] | export model PATH [--data FILE.npz] [--method magnitude|wanda|sparsegpt] [--pattern unstructured|2:4|4:8] [--samples N] [--quantize static|dynamic] [--calibration-data FILE.npz] [--calibration minmax|percentile[:P]|entropy] [--per-tensor] [--keep-float LAYERS|auto] [--optimization NAME]",
-        summary: "Write the latest (or --optimization) optimization: a SparseML recipe with the modeline the editor reads, PyTorch integration code (--training: a full training loop), or the ONNX model pruned to the plan (by SparseGPT reconstruction from the samples when --data or --calibration-data is given, else by magnitude; --method picks, --pattern 2:4 gives the N:M pattern sparse tensor cores run) and, when the optimization (or --quantize) asks for it, quantized to int8 (--data with labels reports the accuracy before and after; calibration reads --calibration-data, else --data, else generated samples). With --quantize and no optimization yet, the dense model is quantized. The written model is run beside the original and their agreement reported; when it no longer agrees, the first line says so, names the layers the int8 sensitivity blames, and --keep-float repairs it. Files are replaced only once the new one is complete.",
+        synopsis: "export recipe PATH [--names MAP.json] | export code PATH [--framework pytorch] [--training] [--recipe FILE] | export model PATH [--data FILE.npz] [--method magnitude|wanda|sparsegpt] [--pattern unstructured|2:4|4:8] [--samples N] [--quantize static|dynamic|int4] [--block 32|64|128] [--rounding rtn|gptq] [--symmetric] [--calibration-data FILE.npz] [--calibration minmax|percentile[:P]|entropy] [--per-tensor] [--keep-float LAYERS|auto] [--optimization NAME]",
+        summary: "Write the latest (or --optimization) optimization: a SparseML recipe with the modeline the editor reads, PyTorch integration code (--training: a full training loop), or the ONNX model pruned to the plan (by SparseGPT reconstruction from the samples when --data or --calibration-data is given, else by magnitude; --method picks, --pattern 2:4 gives the N:M pattern sparse tensor cores run) and, when the optimization (or --quantize) asks for it, quantized to int8, or with --quantize int4 its MatMul and Gemm weights to 4-bit blocks that ONNX Runtime's MatMulNBits runs, activations float (--data with labels reports the accuracy before and after; calibration reads --calibration-data, else --data, else generated samples). With --quantize and no optimization yet, the dense model is quantized. The written model is run beside the original and their agreement reported; when it no longer agrees, the first line says so, names the layers the int8 sensitivity blames, and --keep-float repairs it. Files are replaced only once the new one is complete.",
         flags: &[
             ("--optimization", "which optimization (default: the latest)"),
             (
@@ -229,7 +229,19 @@ pub const COMMANDS: &[CommandSpec] = &[
             ),
             (
                 "--quantize",
-                "model: static or dynamic int8, instead of what the optimization asks for",
+                "model: static or dynamic int8, or int4 weight-only, instead of what the optimization asks for",
+            ),
+            (
+                "--block",
+                "model, int4: weights per scale along each input row: 32 (default, closest to float), 64 or 128 (smallest file)",
+            ),
+            (
+                "--rounding",
+                "model, int4: rtn (default: round to nearest, no data) or gptq (each rounding error compensated on the calibration samples)",
+            ),
+            (
+                "--symmetric",
+                "model, int4: no zero points (each block symmetric around 0)",
             ),
             (
                 "--calibration-data",
