@@ -128,6 +128,8 @@ pub struct Quantized {
     pub notes: Vec<String>,
     /// The block size, rounding and zero points of an int4 quantization.
     pub int4: Option<Int4Settings>,
+    /// Wall time of the quantization (calibration included), in seconds.
+    pub seconds: f64,
 }
 
 /// A model made ready to quantize: BatchNormalizations folded, layers chosen, activations
@@ -332,7 +334,11 @@ fn int4_weights(
     let batches = samples
         .as_ref()
         .map_or(Vec::new(), |(set, batch)| set.batches(*batch));
-    let (packed, unread, more_notes) = int4::quantize_targets(
+    let int4::Chosen {
+        packed,
+        skipped: unread,
+        notes: more_notes,
+    } = int4::quantize_targets(
         proto, analysis, &targets, settings, &batches, progress, cancel,
     )?;
     let targets: Vec<Target> = targets
@@ -524,6 +530,7 @@ impl Prepared {
             data: self.data,
             notes: self.notes,
             int4: (self.mode == QuantMode::Int4).then_some(self.int4_settings),
+            seconds: 0.0,
         })
     }
 }
@@ -537,7 +544,10 @@ pub fn quantize(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<Quantized> {
-    prepare(model, analysis, options, progress, cancel)?.into_quantized()
+    let start = std::time::Instant::now();
+    let mut quantized = prepare(model, analysis, options, progress, cancel)?.into_quantized()?;
+    quantized.seconds = start.elapsed().as_secs_f64();
+    Ok(quantized)
 }
 
 /// The samples calibration (and the quantization loss profile) run on, and their batch: the

@@ -281,6 +281,7 @@ fn model_written(w: &ModelWritten) -> (String, serde_json::Value) {
             "activations": q.activations,
             "calibration": q.data,
             "int4": q.int4,
+            "seconds": q.seconds,
             "notes": q.notes,
         })
     });

@@ -5,8 +5,7 @@
 use std::collections::HashMap;
 
 use super::gptq;
-use super::pack::Packed;
-use super::{Int4Settings, rtn, weight_matrix};
+use super::{Chosen, Int4Settings, rtn, weight_matrix};
 use crate::analysis::Skipped;
 use crate::analysis::graph::GraphIndex;
 use crate::error::{Error, Result};
@@ -29,7 +28,7 @@ pub fn gptq_all(
     batches: &[Batch],
     progress: &dyn Progress,
     cancel: &Cancel,
-) -> Result<(HashMap<String, Packed>, Vec<Skipped>, Vec<String>)> {
+) -> Result<Chosen> {
     if batches.is_empty() {
         return Err(Error::Usage(
             "GPTQ reads each layer's inputs on calibration samples and none were given; give samples or use round-to-nearest.".into(),
@@ -42,7 +41,7 @@ pub fn gptq_all(
     for (i, t) in targets.iter().enumerate() {
         let layout = analysis
             .layer(&t.name)
-            .ok_or_else(|| format!("it is not in the model's analysis"))
+            .ok_or_else(|| "it is not in the model's analysis".to_string())
             .and_then(|layer| {
                 layout::of(layer, &graph.node[t.node], &index).map_err(|e| e.to_string())
             });
@@ -94,7 +93,11 @@ pub fn gptq_all(
             packed.insert(t.name.clone(), p);
         }
     }
-    Ok((packed, skipped, notes))
+    Ok(Chosen {
+        packed,
+        skipped,
+        notes,
+    })
 }
 
 /// The layers in passes whose input statistics fit [`PASS_BYTES`] together.

@@ -119,6 +119,15 @@ pub fn weight_matrix(target: &Target, graph: &GraphProto) -> Result<(Vec<f32>, u
     Ok((out, k, n))
 }
 
+/// What choosing the 4-bit weights gave.
+pub struct Chosen {
+    /// Each target's packed weight, by layer name.
+    pub packed: HashMap<String, Packed>,
+    /// Targets that could not be quantized, with the reason.
+    pub skipped: Vec<Skipped>,
+    pub notes: Vec<String>,
+}
+
 /// Each target's packed weight, by layer name, and the layers that could not be quantized with
 /// the reason. GPTQ runs the float model on `batches` first (one progress step per batch and
 /// pass); RTN reads nothing but the weights.
@@ -130,7 +139,7 @@ pub fn quantize_targets(
     batches: &[Batch],
     progress: &dyn Progress,
     cancel: &Cancel,
-) -> Result<(HashMap<String, Packed>, Vec<Skipped>, Vec<String>)> {
+) -> Result<Chosen> {
     let graph = proto
         .graph
         .as_ref()
@@ -147,7 +156,11 @@ pub fn quantize_targets(
                 );
                 progress.report(i as u64 + 1, targets.len() as u64, "int4 round-to-nearest");
             }
-            Ok((packed, Vec::new(), Vec::new()))
+            Ok(Chosen {
+                packed,
+                skipped: Vec::new(),
+                notes: Vec::new(),
+            })
         }
         Rounding::Gptq => calibrate::gptq_all(
             proto, analysis, targets, settings, batches, progress, cancel,

@@ -49,7 +49,11 @@ impl Packed {
                         break;
                     }
                     let byte = self.b[(n * kb + b) * half + i / 2];
-                    let code = if i % 2 == 0 { byte & 0x0f } else { byte >> 4 };
+                    let code = if i.is_multiple_of(2) {
+                        byte & 0x0f
+                    } else {
+                        byte >> 4
+                    };
                     out[n * self.k + k] = params.value(code);
                 }
             }
@@ -64,7 +68,11 @@ impl Packed {
             None => super::block::SYMMETRIC_ZERO_POINT,
             Some(z) => {
                 let byte = z[n * kb.div_ceil(2) + b / 2];
-                if b % 2 == 0 { byte & 0x0f } else { byte >> 4 }
+                if b.is_multiple_of(2) {
+                    byte & 0x0f
+                } else {
+                    byte >> 4
+                }
             }
         };
         BlockParams {
@@ -93,13 +101,21 @@ pub fn pack(
         for (i, &code) in codes[row * k..(row + 1) * k].iter().enumerate() {
             let (blk, at) = (i / block, i % block);
             let byte = &mut b[(row * kb + blk) * half + at / 2];
-            *byte |= if at % 2 == 0 { code } else { code << 4 };
+            *byte |= if at.is_multiple_of(2) {
+                code
+            } else {
+                code << 4
+            };
         }
         // Padding past K codes the value 0 of its block.
         for at in k - (kb - 1) * block..block {
             let code = params[row * kb + kb - 1].code(0.0);
             let byte = &mut b[(row * kb + kb - 1) * half + at / 2];
-            *byte |= if at % 2 == 0 { code } else { code << 4 };
+            *byte |= if at.is_multiple_of(2) {
+                code
+            } else {
+                code << 4
+            };
         }
     }
     let zero_points = (!symmetric).then(|| {
@@ -108,7 +124,7 @@ pub fn pack(
         for row in 0..n {
             for blk in 0..kb {
                 let zp = params[row * kb + blk].zero_point;
-                z[row * per_row + blk / 2] |= if blk % 2 == 0 { zp } else { zp << 4 };
+                z[row * per_row + blk / 2] |= if blk.is_multiple_of(2) { zp } else { zp << 4 };
             }
         }
         z
