@@ -15,6 +15,7 @@ that are not prunekit's:
 from __future__ import annotations
 
 import math
+import shutil
 
 import numpy as np
 import onnx
@@ -180,3 +181,23 @@ def test_a_gemm_with_trans_b_and_bias_becomes_one_matmulnbits_with_its_bias(tmp_
 def test_bad_int4_flags_get_one_sentence(workdir, command, words):
     folder, _, _ = workdir
     refused(run_in(folder, LOAD, command, ok=False), *words)
+
+
+def test_benchmark_times_the_int4_model_and_the_recipe_says_int4(workdir, tmp_path):
+    # A folder of its own: the optimization it makes would prune the other tests' exports.
+    folder = tmp_path
+    shutil.copy(workdir[0] / "mlp.onnx", folder / "mlp.onnx")
+    [_, _, recipe, bench] = results_in(
+        folder, LOAD, "optimize --quantize int4 --sparsity 0.5", "export recipe r.yaml",
+        "benchmark --quantize int4 --iterations 3 --warmup 1")
+    text = (folder / "r.yaml").read_text()
+    assert "Int4 weight-only quantization" in text and "QuantizationModifier\n" not in text
+    assert recipe["quantization"] == "int4"
+    assert bench["name"] == "int4"
+    assert {r["model"] for r in bench["runs"]} >= {"dense", "quantized"}
+    assert any("MatMulNBits" in n for n in bench["notes"])
+    # The plan's int4 goes into the written model without --quantize.
+    [_, written] = results_in(folder, LOAD, "export model pruned_int4.onnx")
+    assert written["quantization"]["mode"] == "int4"
+    model = onnx.load(str(folder / "pruned_int4.onnx"))
+    assert len(nbits_nodes(model)) == 3

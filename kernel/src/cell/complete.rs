@@ -159,7 +159,7 @@ fn candidates(session: &KernelSession, before: &[String], word: &str) -> Vec<Com
         ]
         .iter()
         .filter(|(k, _)| verb != "export" || *k != "off")
-        .filter(|(k, _)| verb == "export" || *k != "int4")
+        .filter(|(k, _)| verb != "optimize" || *k != "int4")
         .map(|(k, what)| keyword(k, "keyword", Some(what)))
         .collect(),
         ("profile" | "optimize" | "export", "--calibration") => [

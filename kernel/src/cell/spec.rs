@@ -263,7 +263,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "benchmark",
-        synopsis: "benchmark [--batch LIST] [--threads LIST] [--iterations N | --seconds S] [--warmup N] [--optimization NAME] [--quantize static|dynamic|off] [--name NAME]",
+        synopsis: "benchmark [--batch LIST] [--threads LIST] [--iterations N | --seconds S] [--warmup N] [--optimization NAME] [--quantize static|dynamic|int4|off] [--name NAME]",
         summary: "Time the model in ONNX Runtime for each batch size and thread count: ms per batch (mean, p50, p90, p99), ms per item and items per second, with charts. With --optimization, the optimization's pruned model is timed beside the dense one and the measured speedup shown next to the estimate (ONNX Runtime's CPU kernels are dense, so expect about 1x there). With --quantize (or an optimization that quantizes) the int8 model is timed too, and the pruned int8 one with --optimization: the measured speedups of each over dense. Saved in the project file.",
         flags: &[
             (
@@ -289,7 +289,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             ),
             (
                 "--quantize",
-                "also time the int8 model: static or dynamic (default: what the optimization asks for; off to skip)",
+                "also time the quantized model: static or dynamic int8, or int4 (weight-only, round to nearest in blocks of 32) (default: what the optimization asks for; off to skip)",
             ),
             (
                 "--name",
