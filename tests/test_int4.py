@@ -201,3 +201,15 @@ def test_benchmark_times_the_int4_model_and_the_recipe_says_int4(workdir, tmp_pa
     assert written["quantization"]["mode"] == "int4"
     model = onnx.load(str(folder / "pruned_int4.onnx"))
     assert len(nbits_nodes(model)) == 3
+
+
+def test_the_quantization_loss_profile_measures_each_layer_in_int4(workdir):
+    folder, _, _ = workdir
+    [_, profile] = results_in(folder, LOAD, "profile loss --quantization --int4 --name int4")
+    q = profile["quantization"]
+    assert q["mode"] == "int4"
+    assert sorted(l["name"] for l in q["layers"]) == ["down", "proj", "up"]
+    # Each layer alone changes the outputs less than all of them together.
+    assert all(0 < l["value"] < q["model"]["value"] for l in q["layers"])
+    refused(run_in(folder, LOAD, "profile loss --quantization --int4 --dynamic", ok=False),
+            "--dynamic", "int4")

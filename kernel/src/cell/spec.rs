@@ -42,7 +42,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "profile",
-        synopsis: "profile perf [--batch N] [--threads N] [--iterations N] [--warmup N] [--flops] [--level S] [--log] [--name NAME]\nprofile loss [--method approx|magnitude|one-shot] [--prune magnitude|wanda|sparsegpt] [--data FILE.npz] [--samples N] [--batch N] [--levels LIST] [--quantization [--dynamic] [--calibration minmax|percentile[:P]|entropy] [--per-tensor]] [--sorted] [--show LAYERS] [--name NAME]\nprofile loss --structure channel [--data FILE.npz] [--samples N] [--batch N] [--levels FRACTIONS] [--name NAME]",
+        synopsis: "profile perf [--batch N] [--threads N] [--iterations N] [--warmup N] [--flops] [--level S] [--log] [--name NAME]\nprofile loss [--method approx|magnitude|one-shot] [--prune magnitude|wanda|sparsegpt] [--data FILE.npz] [--samples N] [--batch N] [--levels LIST] [--quantization [--dynamic|--int4] [--calibration minmax|percentile[:P]|entropy] [--per-tensor]] [--sorted] [--show LAYERS] [--name NAME]\nprofile loss --structure channel [--data FILE.npz] [--samples N] [--batch N] [--levels FRACTIONS] [--name NAME]",
         summary: "Profile the current model and save the profile by name in its project file. `perf` times every layer in ONNX Runtime (fused work attributed to its layer) and estimates what pruning each layer would save on a sparsity-aware engine; --flops counts FLOPs instead, running nothing. `loss` measures how much pruning each layer alone hurts: approx (from shapes), magnitude (the weights removed; the default) or one-shot (each layer pruned and the model run on --data FILE.npz, arrays named after the inputs plus optional `labels`, or on seeded random inputs). --quantization adds the int8 sensitivity of each layer: the layer quantized alone (static QDQ, calibrated on the same samples) and run in ONNX Runtime, then every layer at once. --structure channel measures instead how much removing whole channels hurts: each channel dependency group (the channels a convolution computes and every layer that must lose them with it) loses each fraction of its channels alone, the least important first, and the smaller model runs on the samples; groups that cannot lose channels are listed with the reason.",
         flags: &[
             (
@@ -81,6 +81,10 @@ pub const COMMANDS: &[CommandSpec] = &[
             (
                 "--dynamic",
                 "quantization: dynamic (MatMul and Gemm, no calibration) instead of static",
+            ),
+            (
+                "--int4",
+                "quantization: int4 weight-only (MatMul and Gemm in 4-bit blocks of 32, round to nearest, MatMulNBits) instead of static int8",
             ),
             (
                 "--calibration",
