@@ -230,7 +230,7 @@ const DYNAMIC_NOTE: &str = "# Dynamic int8 quantization needs no training: `expo
 
 /// Why a plan with int4 weight-only quantization has no `QuantizationModifier`.
 const INT4_NOTE: &str = "# Int4 weight-only quantization (MatMul and Gemm weights in 4-bit blocks, ONNX Runtime's \
-     MatMulNBits) needs no training: `export model --quantize int4` applies it to the trained model, so this recipe \
+     MatMulNBits) needs no training: `export model` applies it to the trained model, so this recipe \
      has no QuantizationModifier.\n";
 
 /// The recipe of `plan`, with a modeline naming the model relative to the recipe's folder.
