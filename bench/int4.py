@@ -9,7 +9,8 @@ which loads, analyses, quantizes, writes and checks the agreement on 128 samples
 onnxruntime's is its quantizer's load, process and save) and the output error of the
 written model on held-out samples, nmse against the float model.
 
-    .venv/bin/python bench/int4.py [--d-model 512] [--d-ff 2048] [--runs 3]
+    .venv/bin/python bench/int4.py [--d-model 512] [--d-ff 2048] [--runs 3] [--gptq-runs 1]
+        [--calibration 128] [--only rtn|gptq]
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def main() -> None:
     parser.add_argument("--seq", type=int, default=32)
     parser.add_argument("--calibration", type=int, default=128, help="calibration samples")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--gptq-runs", type=int, default=1,
+                        help="runs of each GPTQ (onnxruntime's takes minutes)")
+    parser.add_argument("--only", choices=("rtn", "gptq"), help="one rounding only")
     args = parser.parse_args()
     import logging
     logging.disable(logging.INFO)
@@ -63,11 +67,14 @@ def main() -> None:
         params = args.d_model * args.d_model + 2 * args.d_model * args.d_ff
         print(f"MLP block d_model={args.d_model} d_ff={args.d_ff} ({params / 1e6:.2f}M weights), "
               f"{args.calibration} calibration samples of {args.seq} tokens, 32 held out; "
-              f"median of {args.runs} runs")
+              f"median of {args.runs} runs ({args.gptq_runs} of GPTQ)")
         print(f"{'rounding':<10}{'block':>6}{'zero pts':>10}{'prunekit s':>12}{'command':>10}"
               f"{'ORT s':>10}"
               f"{'prunekit nmse':>15}{'ORT nmse':>12}")
         for rounding, symmetric in (("rtn", True), ("rtn", False), ("gptq", False)):
+            if args.only not in (None, rounding):
+                continue
+            runs = args.gptq_runs if rounding == "gptq" else args.runs
             for block in (32, 128):
                 flags = f"--quantize int4 --block {block} --rounding {rounding}"
                 flags += " --symmetric" if symmetric else ""
@@ -88,7 +95,7 @@ def main() -> None:
                     ort_quantize(model, folder / "ort.onnx", block, symmetric,
                                  calibration=cal if rounding == "gptq" else None)
 
-                t_command, t_theirs = timed(args.runs, ours), timed(args.runs, theirs)
+                t_command, t_theirs = timed(runs, ours), timed(runs, theirs)
                 t_ours = statistics.median(step)
                 e_ours = nmse(run(folder / "pk.onnx", held_out), want)
                 e_theirs = nmse(run(folder / "ort.onnx", held_out), want)
