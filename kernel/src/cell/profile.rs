@@ -167,15 +167,14 @@ fn loss(
     if flags.has("--dynamic") {
         super::quantization::no_calibration_flags(&flags, &["--calibration"])?;
     }
-    if flags.has("--int4") {
-        if let Some(flag) = ["--dynamic", "--calibration", "--per-tensor"]
+    if flags.has("--int4")
+        && let Some(flag) = ["--dynamic", "--calibration", "--per-tensor"]
             .into_iter()
             .find(|f| flags.has(f))
-        {
-            return Err(Error::Usage(format!(
-                "{flag} does not apply to int4, which quantizes weights only in blocks of 32 (round to nearest); drop {flag} or --int4."
-            )));
-        }
+    {
+        return Err(Error::Usage(format!(
+            "{flag} does not apply to int4, which quantizes weights only in blocks of 32 (round to nearest); drop {flag} or --int4."
+        )));
     }
     if flags.has("--prune") && method != LossMethod::OneShot {
         return Err(Error::Usage(
