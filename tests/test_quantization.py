@@ -342,7 +342,7 @@ def test_benchmark_times_the_int8_models(work):
 
 
 @pytest.mark.parametrize("model, command, needles", [
-    ("digits_cnn.onnx", "optimize --quantize int4", ["--quantize", "int4", "static", "dynamic"]),
+    ("digits_cnn.onnx", "optimize --quantize int2", ["--quantize", "int2", "static", "dynamic", "int4"]),
     ("digits_cnn.onnx", "export model x.onnx --quantize static --calibration percentile:120",
      ["--calibration", "percentile:120", "minmax"]),
     ("digits_cnn.onnx", "profile loss --calibration minmax", ["--calibration", "--quantization"]),
@@ -354,7 +354,7 @@ def test_benchmark_times_the_int8_models(work):
     ("digits_cnn.onnx", "export model x.onnx --quantize dynamic --calibration-data digits_train.npz",
      ["--calibration-data", "static"]),
     ("digits_cnn.onnx", "optimize --quantize dynamic --calibration percentile", ["--calibration", "static"]),
-], ids=["quantize-int4", "percentile-120", "calibration-without-quantization",
+], ids=["quantize-int2", "percentile-120", "calibration-without-quantization",
         "dynamic-on-convs", "missing-calibration-data", "dynamic-with-calibration-data",
         "dynamic-with-calibration"])
 def test_bad_quantization_input_is_one_sentence(work, model, command, needles):

@@ -228,6 +228,11 @@ fn modifiers(plan: &PruningPlan) -> Vec<Modifier> {
 const DYNAMIC_NOTE: &str = "# Dynamic int8 quantization needs no training: `export model` applies it to the \
      trained model, so this recipe has no QuantizationModifier.\n";
 
+/// Why a plan with int4 weight-only quantization has no `QuantizationModifier`.
+const INT4_NOTE: &str = "# Int4 weight-only quantization (MatMul and Gemm weights in 4-bit blocks, ONNX Runtime's \
+     MatMulNBits) needs no training: `export model` applies it to the trained model, so this recipe \
+     has no QuantizationModifier.\n";
+
 /// The recipe of `plan`, with a modeline naming the model relative to the recipe's folder.
 pub fn recipe_text(plan: &PruningPlan, model_relative_path: &str) -> String {
     let mut out = format!(
@@ -240,6 +245,13 @@ pub fn recipe_text(plan: &PruningPlan, model_relative_path: &str) -> String {
         .is_some_and(|q| q.mode == QuantMode::Dynamic)
     {
         out.push_str(DYNAMIC_NOTE);
+    }
+    if plan
+        .quantization
+        .as_ref()
+        .is_some_and(|q| q.mode == QuantMode::Int4)
+    {
+        out.push_str(INT4_NOTE);
     }
     out.push_str("version: 1.1.0\n\nmodifiers:\n");
     for (i, m) in modifiers(plan).iter().enumerate() {

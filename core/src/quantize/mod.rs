@@ -14,6 +14,7 @@ mod constants;
 mod dynamic;
 mod entropy;
 mod fold;
+pub mod int4;
 mod options;
 mod qdq;
 mod scale;
@@ -28,6 +29,7 @@ use ort::session::SessionInputValue;
 use ort::value::{TensorElementType, ValueType};
 use serde::{Deserialize, Serialize};
 
+pub use int4::{Int4Settings, Rounding};
 pub use options::{
     Calibration, CalibrationSource, DEFAULT_PERCENTILE, IgnoredLayer, QuantMode, QuantizationPlan,
 };
@@ -62,6 +64,8 @@ pub struct QuantizeOptions {
     pub batch: Option<usize>,
     pub threads: Option<usize>,
     pub seed: u64,
+    /// Block size, rounding and zero points of `QuantMode::Int4`.
+    pub int4: Int4Settings,
 }
 
 impl QuantizeOptions {
@@ -76,6 +80,7 @@ impl QuantizeOptions {
             batch: None,
             threads: None,
             seed: 0,
+            int4: Int4Settings::default(),
         }
     }
 }
@@ -118,9 +123,13 @@ pub struct Quantized {
     pub skipped: Vec<Skipped>,
     /// Activations given a Q/DQ pair (static only).
     pub activations: usize,
-    /// The calibration data (static only).
+    /// The calibration data (static, and int4 with GPTQ).
     pub data: Option<DataInfo>,
     pub notes: Vec<String>,
+    /// The block size, rounding and zero points of an int4 quantization.
+    pub int4: Option<Int4Settings>,
+    /// Wall time of the quantization (calibration included), in seconds.
+    pub seconds: f64,
 }
 
 /// A model made ready to quantize: BatchNormalizations folded, layers chosen, activations
@@ -145,6 +154,9 @@ pub struct Prepared {
     /// on without reading them again.
     pub samples: Option<(Dataset, usize)>,
     pub notes: Vec<String>,
+    int4_settings: Int4Settings,
+    /// Int4: each target's packed weight, chosen once (GPTQ's calibration is the costly part).
+    int4: HashMap<String, int4::Packed>,
 }
 
 /// Folds, picks the layers and (static) calibrates: one progress step per calibration batch.
@@ -186,6 +198,14 @@ pub fn prepare(
             .set(Setting::Quantize, "static")
             .text(", which covers Conv too.")
             .into(),
+            QuantMode::Int4 => Error::Usage(format!(
+                "{} has no MatMul or Gemm with a 2-D float32 constant weight for int4 quantization{}.",
+                model.path.display(),
+                skipped.first().map_or(String::new(), |s| format!(
+                    " (layer {}: {})",
+                    s.name, s.reason
+                ))
+            )),
             QuantMode::Static => Error::Usage(format!(
                 "{} has no Conv, Gemm or MatMul with a float32 constant weight for static quantization to make int8{}.",
                 model.path.display(),
@@ -205,6 +225,7 @@ pub fn prepare(
             );
             (Vec::new(), HashMap::new(), None, None)
         }
+        QuantMode::Int4 => (Vec::new(), HashMap::new(), None, None),
         QuantMode::Static => {
             let activations = qdq::activations(graph, &targets, qdq::Around::Everything);
             let (set, batch) = calibration_data(analysis, options)?;
@@ -241,6 +262,13 @@ pub fn prepare(
         }
     };
     let params = params_of(&observers, options.calibration);
+    let (int4, targets, skipped, data, samples) = if options.mode == QuantMode::Int4 {
+        int4_weights(
+            &proto, analysis, options, targets, skipped, progress, cancel, &mut notes,
+        )?
+    } else {
+        (HashMap::new(), targets, skipped, data, samples)
+    };
     Ok(Prepared {
         proto,
         mode: options.mode,
@@ -254,7 +282,107 @@ pub fn prepare(
         data,
         samples,
         notes,
+        int4_settings: options.int4,
+        int4,
     })
+}
+
+/// The outcome of choosing the int4 weights: each target's packed weight, the targets and
+/// skipped layers after it, and the calibration data GPTQ read.
+type Int4Outcome = (
+    HashMap<String, int4::Packed>,
+    Vec<Target>,
+    Vec<Skipped>,
+    Option<DataInfo>,
+    Option<(Dataset, usize)>,
+);
+
+/// Chooses every target's 4-bit weight: round-to-nearest from the weights alone, GPTQ from the
+/// layers' inputs on the calibration samples.
+#[allow(clippy::too_many_arguments)]
+fn int4_weights(
+    proto: &ModelProto,
+    analysis: &ModelAnalysis,
+    options: &QuantizeOptions,
+    targets: Vec<Target>,
+    mut skipped: Vec<Skipped>,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+    notes: &mut Vec<String>,
+) -> Result<Int4Outcome> {
+    let settings = &options.int4;
+    if !int4::BLOCKS.contains(&settings.block) {
+        return Err(Error::Usage(format!(
+            "int4 blocks hold 32, 64 or 128 weights, not {}.",
+            settings.block
+        )));
+    }
+    let (data, samples) = match settings.rounding {
+        int4::Rounding::Rtn => (None, None),
+        int4::Rounding::Gptq => {
+            let (set, batch) = calibration_data(analysis, options)?;
+            let data = DataInfo {
+                source: set.source.clone(),
+                samples: set.samples,
+                batch,
+                has_labels: set.labels.is_some(),
+                seed: options.data.is_none().then_some(options.seed),
+            };
+            (Some(data), Some((set, batch)))
+        }
+    };
+    let batches = samples
+        .as_ref()
+        .map_or(Vec::new(), |(set, batch)| set.batches(*batch));
+    let int4::Chosen {
+        packed,
+        skipped: unread,
+        notes: more_notes,
+    } = int4::quantize_targets(
+        proto, analysis, &targets, settings, &batches, progress, cancel,
+    )?;
+    let targets: Vec<Target> = targets
+        .into_iter()
+        .filter(|t| packed.contains_key(&t.name))
+        .collect();
+    skipped.extend(unread);
+    notes.push(format!(
+        "Weights are {}: activations stay float and ONNX Runtime's MatMulNBits multiplies by the 4-bit weights.",
+        settings.describe()
+    ));
+    if let Some(d) = &data {
+        notes.push(format!(
+            "GPTQ compensated each layer's rounding on its inputs over {} {} sample{}.",
+            d.samples,
+            if d.source == "generated" {
+                "generated"
+            } else {
+                "given"
+            },
+            if d.samples == 1 { "" } else { "s" },
+        ));
+        if d.source == "generated" {
+            notes.push(
+                "GPTQ ran on random inputs: give real samples for weights that fit real use."
+                    .into(),
+            );
+        }
+    }
+    let padded: Vec<&str> = targets
+        .iter()
+        .filter(|t| packed[&t.name].k % settings.block != 0)
+        .map(|t| t.name.as_str())
+        .collect();
+    if !padded.is_empty() {
+        notes.push(format!(
+            "{} ha{} K not a multiple of {}: the last block is padded with zeros, as MatMulNBits expects.",
+            padded.join(", "),
+            if padded.len() == 1 { "s" } else { "ve" },
+            settings.block
+        ));
+    }
+    notes.extend(more_notes);
+    Ok((packed, targets, skipped, data, samples))
 }
 
 /// The model to quantize and whether its weights can be per channel. Per-channel
@@ -378,6 +506,15 @@ impl Prepared {
                 })
                 .collect()
             }
+            QuantMode::Int4 => int4::rewrite(&mut proto, &targets, &self.int4)?
+                .into_iter()
+                .map(|name| QuantizedLayer {
+                    op_type: op_of(&name),
+                    name,
+                    per_channel: true,
+                    int_bias: false,
+                })
+                .collect(),
         };
         Ok((proto, layers))
     }
@@ -392,6 +529,8 @@ impl Prepared {
             activations: self.params.len(),
             data: self.data,
             notes: self.notes,
+            int4: (self.mode == QuantMode::Int4).then_some(self.int4_settings),
+            seconds: 0.0,
         })
     }
 }
@@ -405,7 +544,10 @@ pub fn quantize(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<Quantized> {
-    prepare(model, analysis, options, progress, cancel)?.into_quantized()
+    let start = std::time::Instant::now();
+    let mut quantized = prepare(model, analysis, options, progress, cancel)?.into_quantized()?;
+    quantized.seconds = start.elapsed().as_secs_f64();
+    Ok(quantized)
 }
 
 /// The samples calibration (and the quantization loss profile) run on, and their batch: the

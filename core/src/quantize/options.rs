@@ -14,6 +14,9 @@ pub enum QuantMode {
     /// int8 weights of MatMul and Gemm; each activation's range is measured at run time
     /// (`DynamicQuantizeLinear`), so no calibration data is needed.
     Dynamic,
+    /// Weight-only int4 of MatMul and Gemm (`int4`): 4-bit weights in blocks along K, each with
+    /// its own scale, run by ONNX Runtime's `MatMulNBits`; activations stay float.
+    Int4,
 }
 
 impl QuantMode {
@@ -21,6 +24,7 @@ impl QuantMode {
         match self {
             QuantMode::Static => "static",
             QuantMode::Dynamic => "dynamic",
+            QuantMode::Int4 => "int4",
         }
     }
 
@@ -28,6 +32,7 @@ impl QuantMode {
         match text {
             "static" => Some(QuantMode::Static),
             "dynamic" => Some(QuantMode::Dynamic),
+            "int4" => Some(QuantMode::Int4),
             _ => None,
         }
     }

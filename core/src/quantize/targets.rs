@@ -88,6 +88,12 @@ fn target(index: &GraphIndex, layer: &Layer, mode: QuantMode) -> Result<Target, 
                 .into(),
         );
     }
+    if mode == QuantMode::Int4 && op == "Conv" {
+        return Err(
+            "int4 weight-only quantization covers MatMul and Gemm (MatMulNBits); Conv stays float"
+                .into(),
+        );
+    }
     let Some(weight_input) = layer.weight_input.filter(|_| layer.is_prunable) else {
         return Err(match &layer.not_prunable_reason {
             Some(why) => format!("it has no float32 constant weight to quantize; {why}"),
@@ -132,11 +138,11 @@ fn target(index: &GraphIndex, layer: &Layer, mode: QuantMode) -> Result<Target, 
         }
         _ => {
             let activation = 1 - weight_input.min(1);
-            if mode == QuantMode::Dynamic && (weight_input != 1 || dims.len() != 2) {
-                return Err(
-                    "dynamic quantization takes MatMuls whose weight is the 2-D right-hand input"
-                        .into(),
-                );
+            if mode != QuantMode::Static && (weight_input != 1 || dims.len() != 2) {
+                return Err(format!(
+                    "{} quantization takes MatMuls whose weight is the 2-D right-hand input",
+                    mode.name()
+                ));
             }
             let axis = (weight_input == 1 && dims.len() == 2).then_some(1);
             (activation, axis, None, false)

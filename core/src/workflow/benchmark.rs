@@ -124,7 +124,12 @@ pub fn run(
         Some(_) => notes.push(DENSE_KERNELS.to_string()),
         None => {}
     }
-    if let Some(q) = &quantization {
+    if let Some(q) = quantization.as_ref().filter(|q| q.mode == QuantMode::Int4) {
+        notes.push(format!(
+            "The int4 models hold MatMul and Gemm weights as {} (round to nearest: the timing does not depend on how the codes were chosen); ONNX Runtime runs them with MatMulNBits, activations float.",
+            q.int4.describe()
+        ));
+    } else if let Some(q) = &quantization {
         notes.push(format!(
             "The {} int8 models were calibrated on {calibration_samples} generated samples: their ranges do not change how long they take. ONNX Runtime runs them with its integer kernels{}.",
             q.mode.name(),
@@ -140,9 +145,10 @@ pub fn run(
         .name
         .clone()
         .or(request.optimization.clone())
-        .or(quantization
-            .as_ref()
-            .map(|q| format!("int8-{}", q.mode.name())))
+        .or(quantization.as_ref().map(|q| match q.mode {
+            QuantMode::Int4 => "int4".to_string(),
+            mode => format!("int8-{}", mode.name()),
+        }))
         .unwrap_or_else(|| "dense".into());
     let saved = result.clone();
     super::save(model_path, &mut moved_aside, |p| {

@@ -119,6 +119,24 @@ fn candidates(session: &KernelSession, before: &[String], word: &str) -> Vec<Com
             Some("whole channels: a smaller dense model"),
         )]
         .into(),
+        ("export", "--rounding") => [
+            ("rtn", "round to nearest: no data needed"),
+            (
+                "gptq",
+                "GPTQ: rounding errors compensated on calibration samples",
+            ),
+        ]
+        .iter()
+        .map(|(k, what)| keyword(k, "keyword", Some(what)))
+        .collect(),
+        ("export", "--block") => [
+            ("32", "a scale per 32 weights (default; closest to float)"),
+            ("64", "a scale per 64 weights"),
+            ("128", "a scale per 128 weights (smallest)"),
+        ]
+        .iter()
+        .map(|(k, what)| keyword(k, "keyword", Some(what)))
+        .collect(),
         ("export", "--pattern") => [
             ("unstructured", "zeros anywhere"),
             ("2:4", "2 zeros in every 4 weights of a row"),
@@ -133,10 +151,15 @@ fn candidates(session: &KernelSession, before: &[String], word: &str) -> Vec<Com
                 "dynamic",
                 "MatMul and Gemm; activations quantized at run time",
             ),
+            (
+                "int4",
+                "MatMul and Gemm weights in 4-bit blocks (MatMulNBits); activations float",
+            ),
             ("off", "no quantization"),
         ]
         .iter()
         .filter(|(k, _)| verb != "export" || *k != "off")
+        .filter(|(k, _)| verb != "optimize" || *k != "int4")
         .map(|(k, what)| keyword(k, "keyword", Some(what)))
         .collect(),
         ("export", "--external-data") => [
@@ -279,6 +302,10 @@ mod tests {
         assert_eq!(texts(&complete(&s, line, line.len())), vec!["sparsegpt"]);
         let line = "profile loss --method one-shot --prune w";
         assert_eq!(texts(&complete(&s, line, line.len())), vec!["wanda"]);
+        let line = "export model out.onnx --quantize int4 --rounding g";
+        assert_eq!(texts(&complete(&s, line, line.len())), vec!["gptq"]);
+        let line = "export model out.onnx --quantize i";
+        assert_eq!(texts(&complete(&s, line, line.len())), vec!["int4"]);
         let line = "export model out.onnx --pattern 2";
         assert_eq!(texts(&complete(&s, line, line.len())), vec!["2:4"]);
     }

@@ -45,8 +45,10 @@ pub fn export(
             "--pattern",
             "--samples",
             "--external-data",
+            "--block",
+            "--rounding",
         ],
-        &["--training", "--per-tensor"],
+        &["--training", "--per-tensor", "--symmetric"],
     )?;
     let [kind, path] = flags.positional[..] else {
         return Err(Error::Usage(
@@ -60,10 +62,12 @@ pub fn export(
             &["--calibration", "--calibration-data"],
         )?;
     }
+    let int4 = super::quantization::int4_settings(&flags)?;
     let quantize = match flags.get("--quantize") {
         Some(text) if kind == "model" => Some(QuantizeOptions {
             calibration: super::quantization::calibration(&flags)?,
             per_channel: !flags.has("--per-tensor"),
+            int4,
             ..QuantizeOptions::new(super::quantization::mode("--quantize", text)?)
         }),
         Some(_) => {
@@ -208,6 +212,7 @@ fn recipe_written(w: &RecipeWritten) -> (String, serde_json::Value) {
                 }
             ),
             QuantMode::Dynamic => " Dynamic quantization needs no training: `export model` applies it after pruning (the recipe says so in a comment).".into(),
+            QuantMode::Int4 => " Int4 weight-only quantization needs no training: `export model --quantize int4` applies it after pruning (the recipe says so in a comment).".into(),
         });
     }
     if !w.generated_names.is_empty() && !w.names_given {
@@ -299,6 +304,8 @@ fn model_written(w: &ModelWritten) -> (String, serde_json::Value) {
             "float": q.skipped,
             "activations": q.activations,
             "calibration": q.data,
+            "int4": q.int4,
+            "seconds": q.seconds,
             "notes": q.notes,
         })
     });

@@ -135,7 +135,13 @@ fn loss(
             "--prune",
             "--structure",
         ],
-        &["--sorted", "--quantization", "--dynamic", "--per-tensor"],
+        &[
+            "--sorted",
+            "--quantization",
+            "--dynamic",
+            "--int4",
+            "--per-tensor",
+        ],
     )?;
     flags.no_positional()?;
     let loaded = session.model()?;
@@ -151,7 +157,7 @@ fn loss(
         ))
     })?;
     let quantization = flags.has("--quantization");
-    for flag in ["--calibration", "--dynamic", "--per-tensor"] {
+    for flag in ["--calibration", "--dynamic", "--int4", "--per-tensor"] {
         if flags.has(flag) && !quantization {
             return Err(Error::Usage(format!(
                 "{flag} applies to the quantization profile only; add --quantization."
@@ -160,6 +166,15 @@ fn loss(
     }
     if flags.has("--dynamic") {
         super::quantization::no_calibration_flags(&flags, &["--calibration"])?;
+    }
+    if flags.has("--int4")
+        && let Some(flag) = ["--dynamic", "--calibration", "--per-tensor"]
+            .into_iter()
+            .find(|f| flags.has(f))
+    {
+        return Err(Error::Usage(format!(
+            "{flag} does not apply to int4, which quantizes weights only in blocks of 32 (round to nearest); drop {flag} or --int4."
+        )));
     }
     if flags.has("--prune") && method != LossMethod::OneShot {
         return Err(Error::Usage(
@@ -235,6 +250,8 @@ fn loss(
             seed: session.settings.seed,
             ..QuantizeOptions::new(if flags.has("--dynamic") {
                 QuantMode::Dynamic
+            } else if flags.has("--int4") {
+                QuantMode::Int4
             } else {
                 QuantMode::Static
             })

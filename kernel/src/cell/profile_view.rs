@@ -230,9 +230,13 @@ pub fn quantization_rows(p: &LossProfile) -> String {
     };
     let mut layers: Vec<_> = q.layers.iter().collect();
     layers.sort_by_key(|l| l.rank);
+    let header = match q.mode {
+        prunekit_core::quantize::QuantMode::Int4 => "layer (int4 alone)",
+        _ => "layer (int8 alone)",
+    };
     let mut out = format!(
         "\n{:>4} {:<40} {:>12} {:>10}\n",
-        "rank", "layer (int8 alone)", &q.metric, "accuracy"
+        "rank", header, &q.metric, "accuracy"
     );
     for l in layers {
         out.push_str(&format!(

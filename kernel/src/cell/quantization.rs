@@ -4,7 +4,8 @@
 use prunekit_core::format::percent;
 use prunekit_core::quantize::sensitivity::CalibrationLoss;
 use prunekit_core::quantize::{
-    Calibration, CalibrationSource, QuantMode, QuantizationPlan, Quantized,
+    Calibration, CalibrationSource, Int4Settings, QuantMode, QuantizationPlan, Quantized, Rounding,
+    int4,
 };
 use prunekit_core::{Error, Result};
 
@@ -14,9 +15,45 @@ use super::flags::Flags;
 pub fn mode(flag: &str, text: &str) -> Result<QuantMode> {
     QuantMode::parse(text).ok_or_else(|| {
         Error::Usage(format!(
-            "{flag} {text} is not a quantization; use static (Conv, Gemm and MatMul, calibrated) or dynamic (MatMul and Gemm, no calibration)."
+            "{flag} {text} is not a quantization; use static (Conv, Gemm and MatMul, calibrated), dynamic (MatMul and Gemm, no calibration) or int4 (MatMul and Gemm weights only, 4-bit blocks)."
         ))
     })
+}
+
+/// `--block 32|64|128`, `--rounding rtn|gptq` and `--symmetric`: int4's settings, the defaults
+/// for those not given; refused with any other quantization.
+pub fn int4_settings(flags: &Flags) -> Result<Int4Settings> {
+    let given = ["--block", "--rounding", "--symmetric"]
+        .into_iter()
+        .find(|f| flags.has(f));
+    if let Some(flag) = given
+        && flags.get("--quantize") != Some("int4")
+    {
+        return Err(Error::Usage(format!(
+            "{flag} applies to int4 quantization only; add --quantize int4 or drop {flag}."
+        )));
+    }
+    let mut settings = Int4Settings::default();
+    if let Some(text) = flags.get("--block") {
+        settings.block = text
+            .parse()
+            .ok()
+            .filter(|b| int4::BLOCKS.contains(b))
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "--block {text} is not an int4 block size; use 32, 64 or 128 (weights per scale along each input row)."
+                ))
+            })?;
+    }
+    if let Some(text) = flags.get("--rounding") {
+        settings.rounding = Rounding::parse(text).ok_or_else(|| {
+            Error::Usage(format!(
+                "--rounding {text} is not a rounding; use rtn (round to nearest, no data) or gptq (error compensation on calibration samples)."
+            ))
+        })?;
+    }
+    settings.symmetric = flags.has("--symmetric");
+    Ok(settings)
 }
 
 /// `--calibration minmax|percentile[:P]|entropy`, min-max when absent.
@@ -45,6 +82,18 @@ pub fn no_calibration_flags(flags: &Flags, calibration_flags: &[&str]) -> Result
 /// What a quantization did, in one line per fact.
 pub fn describe(q: &Quantized) -> String {
     let per_channel = q.layers.iter().filter(|l| l.per_channel).count();
+    if q.mode == QuantMode::Int4 {
+        let mut out = format!(
+            "{} layers in int4 (weight-only, MatMulNBits), {} left float.",
+            q.layers.len(),
+            q.skipped.len()
+        );
+        for note in &q.notes {
+            out.push(' ');
+            out.push_str(note);
+        }
+        return out;
+    }
     let mut out = format!(
         "{} layers in int8 ({} quantization, {per_channel} with per-channel weight scales{}), {} left float.",
         q.layers.len(),

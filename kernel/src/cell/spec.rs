@@ -42,7 +42,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "profile",
-        synopsis: "profile perf [--batch N] [--threads N] [--iterations N] [--warmup N] [--flops] [--level S] [--log] [--name NAME]\nprofile loss [--method approx|magnitude|one-shot] [--prune magnitude|wanda|sparsegpt] [--data FILE.npz] [--samples N] [--batch N] [--levels LIST] [--quantization [--dynamic] [--calibration minmax|percentile[:P]|entropy] [--per-tensor]] [--sorted] [--show LAYERS] [--name NAME]\nprofile loss --structure channel [--data FILE.npz] [--samples N] [--batch N] [--levels FRACTIONS] [--name NAME]",
+        synopsis: "profile perf [--batch N] [--threads N] [--iterations N] [--warmup N] [--flops] [--level S] [--log] [--name NAME]\nprofile loss [--method approx|magnitude|one-shot] [--prune magnitude|wanda|sparsegpt] [--data FILE.npz] [--samples N] [--batch N] [--levels LIST] [--quantization [--dynamic|--int4] [--calibration minmax|percentile[:P]|entropy] [--per-tensor]] [--sorted] [--show LAYERS] [--name NAME]\nprofile loss --structure channel [--data FILE.npz] [--samples N] [--batch N] [--levels FRACTIONS] [--name NAME]",
         summary: "Profile the current model and save the profile by name in its project file. `perf` times every layer in ONNX Runtime (fused work attributed to its layer) and estimates what pruning each layer would save on a sparsity-aware engine; --flops counts FLOPs instead, running nothing. `loss` measures how much pruning each layer alone hurts: approx (from shapes), magnitude (the weights removed; the default) or one-shot (each layer pruned and the model run on --data FILE.npz, arrays named after the inputs plus optional `labels`, or on seeded random inputs). --quantization adds the int8 sensitivity of each layer: the layer quantized alone (static QDQ, calibrated on the same samples) and run in ONNX Runtime, then every layer at once. --structure channel measures instead how much removing whole channels hurts: each channel dependency group (the channels a convolution computes and every layer that must lose them with it) loses each fraction of its channels alone, the least important first, and the smaller model runs on the samples; groups that cannot lose channels are listed with the reason.",
         flags: &[
             (
@@ -81,6 +81,10 @@ pub const COMMANDS: &[CommandSpec] = &[
             (
                 "--dynamic",
                 "quantization: dynamic (MatMul and Gemm, no calibration) instead of static",
+            ),
+            (
+                "--int4",
+                "quantization: int4 weight-only (MatMul and Gemm in 4-bit blocks of 32, round to nearest, MatMulNBits) instead of static int8",
             ),
             (
                 "--calibration",
@@ -194,8 +198,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "export",
-        synopsis: "export recipe PATH [--names MAP.json] | export code PATH [--framework pytorch] [--training] [--recipe FILE] | export model PATH [--data FILE.npz] [--method magnitude|wanda|sparsegpt] [--pattern unstructured|2:4|4:8] [--samples N] [--quantize static|dynamic] [--calibration-data FILE.npz] [--calibration minmax|percentile[:P]|entropy] [--per-tensor] [--keep-float LAYERS|auto] [--external-data auto|always|never] [--optimization NAME]",
-        summary: "Write the latest (or --optimization) optimization: a SparseML recipe with the modeline the editor reads, PyTorch integration code (--training: a full training loop), or the ONNX model pruned to the plan (by SparseGPT reconstruction from the samples when --data or --calibration-data is given, else by magnitude; --method picks, --pattern 2:4 gives the N:M pattern sparse tensor cores run) and, when the optimization (or --quantize) asks for it, quantized to int8 (--data with labels reports the accuracy before and after; calibration reads --calibration-data, else --data, else generated samples). With --quantize and no optimization yet, the dense model is quantized. The written model is run beside the original and their agreement reported; when it no longer agrees, the first line says so, names the layers the int8 sensitivity blames, and --keep-float repairs it. Files are replaced only once the new one is complete. A model over protobuf's 2 GB limit keeps its tensors over 1 KB in a data file beside it (MODEL.onnx.data, ONNX's external data); --external-data always does so for any model, never refuses one over 2 GB.",
+        synopsis: "export recipe PATH [--names MAP.json] | export code PATH [--framework pytorch] [--training] [--recipe FILE] | export model PATH [--data FILE.npz] [--method magnitude|wanda|sparsegpt] [--pattern unstructured|2:4|4:8] [--samples N] [--quantize static|dynamic|int4] [--block 32|64|128] [--rounding rtn|gptq] [--symmetric] [--calibration-data FILE.npz] [--calibration minmax|percentile[:P]|entropy] [--per-tensor] [--keep-float LAYERS|auto] [--external-data auto|always|never] [--optimization NAME]",
+        summary: "Write the latest (or --optimization) optimization: a SparseML recipe with the modeline the editor reads, PyTorch integration code (--training: a full training loop), or the ONNX model pruned to the plan (by SparseGPT reconstruction from the samples when --data or --calibration-data is given, else by magnitude; --method picks, --pattern 2:4 gives the N:M pattern sparse tensor cores run) and, when the optimization (or --quantize) asks for it, quantized to int8, or with --quantize int4 its MatMul and Gemm weights to 4-bit blocks that ONNX Runtime's MatMulNBits runs, activations float (--data with labels reports the accuracy before and after; calibration reads --calibration-data, else --data, else generated samples). With --quantize and no optimization yet, the dense model is quantized. The written model is run beside the original and their agreement reported; when it no longer agrees, the first line says so, names the layers the int8 sensitivity blames, and --keep-float repairs it. Files are replaced only once the new one is complete. A model over protobuf's 2 GB limit keeps its tensors over 1 KB in a data file beside it (MODEL.onnx.data, ONNX's external data); --external-data always does so for any model, never refuses one over 2 GB.",
         flags: &[
             ("--optimization", "which optimization (default: the latest)"),
             (
@@ -229,7 +233,19 @@ pub const COMMANDS: &[CommandSpec] = &[
             ),
             (
                 "--quantize",
-                "model: static or dynamic int8, instead of what the optimization asks for",
+                "model: static or dynamic int8, or int4 weight-only, instead of what the optimization asks for",
+            ),
+            (
+                "--block",
+                "model, int4: weights per scale along each input row: 32 (default, closest to float), 64 or 128 (smallest file)",
+            ),
+            (
+                "--rounding",
+                "model, int4: rtn (default: round to nearest, no data) or gptq (each rounding error compensated on the calibration samples)",
+            ),
+            (
+                "--symmetric",
+                "model, int4: no zero points (each block symmetric around 0)",
             ),
             (
                 "--calibration-data",
@@ -255,7 +271,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "benchmark",
-        synopsis: "benchmark [--batch LIST] [--threads LIST] [--iterations N | --seconds S] [--warmup N] [--optimization NAME] [--quantize static|dynamic|off] [--name NAME]",
+        synopsis: "benchmark [--batch LIST] [--threads LIST] [--iterations N | --seconds S] [--warmup N] [--optimization NAME] [--quantize static|dynamic|int4|off] [--name NAME]",
         summary: "Time the model in ONNX Runtime for each batch size and thread count: ms per batch (mean, p50, p90, p99), ms per item and items per second, with charts. With --optimization, the optimization's pruned model is timed beside the dense one and the measured speedup shown next to the estimate (ONNX Runtime's CPU kernels are dense, so expect about 1x there). With --quantize (or an optimization that quantizes) the int8 model is timed too, and the pruned int8 one with --optimization: the measured speedups of each over dense. Saved in the project file.",
         flags: &[
             (
@@ -281,7 +297,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             ),
             (
                 "--quantize",
-                "also time the int8 model: static or dynamic (default: what the optimization asks for; off to skip)",
+                "also time the quantized model: static or dynamic int8, or int4 (weight-only, round to nearest in blocks of 32) (default: what the optimization asks for; off to skip)",
             ),
             (
                 "--name",

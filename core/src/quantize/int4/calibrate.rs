@@ -1,0 +1,121 @@
+//! GPTQ's calibration: each target layer's input statistics (`XᵀX`) collected on the float
+//! model, in passes whose statistics fit a memory budget together, each layer quantized as soon
+//! as its pass ends so that its statistics can go.
+
+use std::collections::HashMap;
+
+use super::gptq;
+use super::{Chosen, Int4Settings, rtn, weight_matrix};
+use crate::analysis::Skipped;
+use crate::analysis::graph::GraphIndex;
+use crate::error::{Error, Result};
+use crate::model::onnx::ModelProto;
+use crate::progress::{Cancel, Progress};
+use crate::quantize::targets::Target;
+use crate::reconstruct::collect::{Collector, collect};
+use crate::reconstruct::layout::{self, LayerLayout};
+use crate::runtime::Batch;
+
+/// The statistics (K² f64 each) collected in one pass over the samples.
+const PASS_BYTES: u64 = 1 << 30;
+
+/// GPTQ on every target: the packed weights, the layers left float, and notes.
+pub fn gptq_all(
+    proto: &ModelProto,
+    analysis: &crate::ModelAnalysis,
+    targets: &[Target],
+    settings: &Int4Settings,
+    batches: &[Batch],
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<Chosen> {
+    if batches.is_empty() {
+        return Err(Error::Usage(
+            "GPTQ reads each layer's inputs on calibration samples and none were given; give samples or use round-to-nearest.".into(),
+        ));
+    }
+    let graph = proto.graph.as_ref().expect("the caller checked the graph");
+    let index = GraphIndex::new(graph);
+    let mut layouts: Vec<(usize, LayerLayout)> = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, t) in targets.iter().enumerate() {
+        let layout = analysis
+            .layer(&t.name)
+            .ok_or_else(|| "it is not in the model's analysis".to_string())
+            .and_then(|layer| {
+                layout::of(layer, &graph.node[t.node], &index).map_err(|e| e.to_string())
+            });
+        match layout {
+            Ok(l) => layouts.push((i, l)),
+            Err(reason) => skipped.push(Skipped {
+                name: t.name.clone(),
+                reason: format!("GPTQ cannot read its inputs: {reason}"),
+            }),
+        }
+    }
+    let passes = passes(&layouts);
+    let total = (passes.len() * batches.len()) as u64;
+    let mut done = 0u64;
+    let mut packed = HashMap::new();
+    let mut notes = Vec::new();
+    for pass in passes {
+        let mut collectors: Vec<Collector> = pass
+            .iter()
+            .map(|&l| Collector::new(&targets[layouts[l].0].name, &layouts[l].1))
+            .collect();
+        collect(proto, &mut collectors, batches, cancel, &mut |_| {
+            done += 1;
+            progress.report(done, total, "GPTQ: layer inputs on calibration samples");
+        })?;
+        for (collector, &l) in collectors.into_iter().zip(&pass) {
+            cancel.check()?;
+            let t = &targets[layouts[l].0];
+            let (w, k, n) = weight_matrix(t, graph)?;
+            let stats = &collector.stats[0];
+            let p = match gptq::quantize(&w, stats, k, n, settings.block, settings.symmetric) {
+                Ok((p, report)) => {
+                    if report.dead_columns > 0 {
+                        notes.push(format!(
+                            "Layer {}: {} of its {k} inputs were 0 on every sample; GPTQ zeroed their weights.",
+                            t.name, report.dead_columns
+                        ));
+                    }
+                    p
+                }
+                Err(why) => {
+                    notes.push(format!(
+                        "Layer {} was rounded to nearest instead of GPTQ: {why}.",
+                        t.name
+                    ));
+                    rtn::quantize(&w, k, n, settings.block, settings.symmetric)
+                }
+            };
+            packed.insert(t.name.clone(), p);
+        }
+    }
+    Ok(Chosen {
+        packed,
+        skipped,
+        notes,
+    })
+}
+
+/// The layers in passes whose input statistics fit [`PASS_BYTES`] together.
+fn passes(layouts: &[(usize, LayerLayout)]) -> Vec<Vec<usize>> {
+    let mut passes: Vec<Vec<usize>> = Vec::new();
+    let mut held = 0u64;
+    for (l, (_, layout)) in layouts.iter().enumerate() {
+        let bytes = (layout.layout.columns() as u64).pow(2) * 8;
+        match passes.last_mut() {
+            Some(pass) if held + bytes <= PASS_BYTES => {
+                pass.push(l);
+                held += bytes;
+            }
+            _ => {
+                passes.push(vec![l]);
+                held = bytes;
+            }
+        }
+    }
+    passes
+}

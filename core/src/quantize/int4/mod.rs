@@ -1,0 +1,172 @@
+//! Weight-only int4 quantization: the constant weights of MatMul and Gemm become 4-bit codes in
+//! blocks along K, each block with its own float scale (and zero point), run by ONNX Runtime's
+//! `com.microsoft::MatMulNBits`; activations stay float.
+//!
+//! `block` holds the arithmetic of one block, `pack` the layout MatMulNBits reads, `rtn` and
+//! `gptq` the two ways of choosing the codes (round-to-nearest; GPTQ's error compensation on
+//! calibration inputs, `calibrate` collecting their statistics), `rewrite` the graph change.
+//! docs/analysis.md ("Int4 weight-only quantization") says the format in full.
+
+pub mod block;
+mod calibrate;
+pub mod gptq;
+pub mod pack;
+mod rewrite;
+pub mod rtn;
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use pack::Packed;
+pub use rewrite::{DOMAIN, rewrite};
+
+use super::targets::Target;
+use crate::analysis::Skipped;
+use crate::error::Result;
+use crate::model::onnx::GraphProto;
+use crate::progress::{Cancel, Progress};
+use crate::runtime::Batch;
+
+/// The block sizes MatMulNBits takes that prunekit writes.
+pub const BLOCKS: [usize; 3] = [32, 64, 128];
+
+/// How the 4-bit codes are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rounding {
+    /// Each weight to its nearest code: no data needed.
+    Rtn,
+    /// GPTQ: codes chosen column by column, each rounding error compensated on the columns left,
+    /// weighted by the layer's calibration inputs.
+    Gptq,
+}
+
+impl Rounding {
+    pub fn name(self) -> &'static str {
+        match self {
+            Rounding::Rtn => "rtn",
+            Rounding::Gptq => "gptq",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Rounding> {
+        match text {
+            "rtn" => Some(Rounding::Rtn),
+            "gptq" => Some(Rounding::Gptq),
+            _ => None,
+        }
+    }
+}
+
+/// What an int4 quantization asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Int4Settings {
+    /// Weights per block along K: 32, 64 or 128.
+    pub block: usize,
+    pub rounding: Rounding,
+    /// No zero points: each block is symmetric around 0.
+    pub symmetric: bool,
+}
+
+impl Default for Int4Settings {
+    /// Blocks of 32 (the smallest, the closest to the float weights: one f32 scale per 32
+    /// weights, 5 bits a weight with its zero point), with zero points (a block's range need
+    /// not be centred on 0), round-to-nearest (no calibration data needed).
+    fn default() -> Int4Settings {
+        Int4Settings {
+            block: 32,
+            rounding: Rounding::Rtn,
+            symmetric: false,
+        }
+    }
+}
+
+impl Int4Settings {
+    /// "int4 (rtn, blocks of 32, zero points)".
+    pub fn describe(&self) -> String {
+        format!(
+            "int4 ({}, blocks of {}, {})",
+            self.rounding.name(),
+            self.block,
+            if self.symmetric {
+                "symmetric"
+            } else {
+                "zero points"
+            }
+        )
+    }
+}
+
+/// A target's weight as `[N, K]` row-major (one row per output), with K and N.
+pub fn weight_matrix(target: &Target, graph: &GraphProto) -> Result<(Vec<f32>, usize, usize)> {
+    let values = target.weight_values(graph)?;
+    let (rows, cols) = (
+        target.weight_dims[0] as usize,
+        target.weight_dims[1] as usize,
+    );
+    if target.transposed_weight {
+        // A Gemm with transB stores [N, K]: the matrix as it is.
+        return Ok((values, cols, rows));
+    }
+    let (k, n) = (rows, cols);
+    let mut out = vec![0.0; values.len()];
+    for r in 0..k {
+        for c in 0..n {
+            out[c * k + r] = values[r * n + c];
+        }
+    }
+    Ok((out, k, n))
+}
+
+/// What choosing the 4-bit weights gave.
+pub struct Chosen {
+    /// Each target's packed weight, by layer name.
+    pub packed: HashMap<String, Packed>,
+    /// Targets that could not be quantized, with the reason.
+    pub skipped: Vec<Skipped>,
+    pub notes: Vec<String>,
+}
+
+/// Each target's packed weight, by layer name, and the layers that could not be quantized with
+/// the reason. GPTQ runs the float model on `batches` first (one progress step per batch and
+/// pass); RTN reads nothing but the weights.
+pub fn quantize_targets(
+    proto: &crate::model::onnx::ModelProto,
+    analysis: &crate::ModelAnalysis,
+    targets: &[Target],
+    settings: &Int4Settings,
+    batches: &[Batch],
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<Chosen> {
+    let graph = proto
+        .graph
+        .as_ref()
+        .ok_or_else(|| crate::Error::Usage("the model has no graph to quantize.".into()))?;
+    match settings.rounding {
+        Rounding::Rtn => {
+            let mut packed = HashMap::new();
+            for (i, t) in targets.iter().enumerate() {
+                cancel.check()?;
+                let (w, k, n) = weight_matrix(t, graph)?;
+                packed.insert(
+                    t.name.clone(),
+                    rtn::quantize(&w, k, n, settings.block, settings.symmetric),
+                );
+                progress.report(i as u64 + 1, targets.len() as u64, "int4 round-to-nearest");
+            }
+            Ok(Chosen {
+                packed,
+                skipped: Vec::new(),
+                notes: Vec::new(),
+            })
+        }
+        Rounding::Gptq => calibrate::gptq_all(
+            proto, analysis, targets, settings, batches, progress, cancel,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests;
