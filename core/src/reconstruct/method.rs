@@ -50,6 +50,12 @@ pub struct SparseGptSettings {
     pub mask_block: usize,
     /// Added to the Hessian's diagonal, as a fraction of its mean diagonal.
     pub damp: f64,
+    /// In sequential pruning, reconstruct the outputs the dense model gives (the layer's weight on
+    /// the dense model's inputs to it) from the inputs the already-pruned layers before it give
+    /// it, rather than the layer's own outputs on those inputs: the errors of earlier layers are
+    /// compensated too (digits CNN at the plain 70% plan 96.4% to 97.3% held out; ddddocr's CER
+    /// at 50% 1.24% to 0.21%; docs/analysis.md, "One-shot pruning").
+    pub toward_dense: bool,
 }
 
 impl Default for SparseGptSettings {
@@ -58,6 +64,7 @@ impl Default for SparseGptSettings {
             block: 128,
             mask_block: MASK_BLOCK,
             damp: 0.01,
+            toward_dense: true,
         }
     }
 }
