@@ -35,9 +35,9 @@ impl Method {
     }
 }
 
-/// The default mask block: the paper's 128. Blocks of 8 raise the digits CNN's held-out accuracy
-/// (96.4% to 97.3% at the plain 70% plan) but ruin PP-OCRv4's reading (CER 0.2% to 3.9%), so
-/// they are a setting, not the default (docs/analysis.md, "One-shot pruning").
+/// The default mask block: the paper's 128. Blocks of 8 raised the digits CNN's held-out accuracy
+/// (96.4% to 97.3% at the plain 70% plan, before `toward_dense`) but ruin PP-OCRv4's reading (CER
+/// 0.2% to 3.9%), so they are a setting, not the default (docs/analysis.md, "One-shot pruning").
 pub const MASK_BLOCK: usize = 128;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
