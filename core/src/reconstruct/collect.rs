@@ -44,7 +44,7 @@ pub struct Collector {
     mode: Mode,
 }
 
-/// What a collector does with each batch of inputs besides nothing.
+/// What a collector does with each batch of inputs it is given.
 #[derive(Debug, Clone)]
 enum Mode {
     /// Accumulates the statistics.

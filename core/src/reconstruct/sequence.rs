@@ -197,7 +197,10 @@ pub fn prune_model(
             let held: u64 = list
                 .iter()
                 .flat_map(|c| &c.stats)
-                .map(|s| (s.columns() * s.columns() * 8) as u64)
+                // Paired with the dense inputs: their XᵀX and the cross products too.
+                .map(|s| {
+                    (s.columns() * s.columns() * 8 * if s.dense.is_some() { 3 } else { 1 }) as u64
+                })
                 .sum();
             peak_bytes = peak_bytes.max(held);
             let label = format!(
@@ -212,11 +215,16 @@ pub fn prune_model(
                 done += 1;
                 progress.report(done, total, &label);
             })?;
-            // XᵀX is symmetric: its lower triangle, n·k(k+1) operations, is all it takes.
+            // XᵀX is symmetric: its lower triangle, n·k(k+1) operations, is all it takes; paired
+            // with the dense inputs, their triangle and the full cross product (2n·k²) too.
             for c in &list {
                 for s in &c.stats {
                     let k = s.columns() as f64;
-                    flops += s.rows as f64 * k * (k + 1.0);
+                    let triangles = if s.dense.is_some() { 2.0 } else { 1.0 };
+                    flops += s.rows as f64 * k * (k + 1.0) * triangles;
+                    if s.dense.is_some() {
+                        flops += 2.0 * s.rows as f64 * k * k;
+                    }
                 }
             }
             collectors = list.into_iter().map(Some).collect();

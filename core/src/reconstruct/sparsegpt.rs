@@ -14,6 +14,10 @@
 //! implementation, made to add up to the promised count. A mask block never straddles two
 //! compensation blocks.
 //!
+//! Where the statistics pair the layer's inputs with the dense model's (`InputStats::dense`), the
+//! walk starts from the weights that best give the dense model's outputs from these inputs
+//! (`toward_dense`) instead of the layer's own.
+//!
 //! `U` comes from one Cholesky factorization and one triangular inverse: if `P` reverses the
 //! order of the columns and `P H P = L Lᵀ`, then `H⁻¹ = UᵀU` with `U = P L⁻¹ P`, upper
 //! triangular with a positive diagonal, hence the factor (the reference inverts `H` and factors
