@@ -77,17 +77,28 @@ def wanda(w, x, sparsity, pattern=None):
     return w
 
 
-def sparsegpt(w, x, sparsity, pattern=None, block=128, damp=0.01, mask_block=128):
+def sparsegpt(w, x, sparsity, pattern=None, block=128, damp=0.01, mask_block=128, x_dense=None):
     """SparseGPT's column walk with the upper Cholesky factor of the dampened inverse Hessian:
     lazy batches of `block` columns (B in the paper's Algorithm 1), unstructured masks chosen per
-    `mask_block` columns (its Bs) when the walk reaches them."""
+    `mask_block` columns (its Bs) when the walk reaches them.
+
+    With `x_dense` (the dense model's inputs to the layer, row for row beside `x`, the inputs the
+    already-pruned model gives it), the walk starts from the weights that best give the dense
+    outputs W x_d from x: the solution of min ||X_d W^T - X Wh^T||^2 + lambda ||Wh - W||^2 (lambda
+    the dampening and the 1 put on dead inputs' diagonal), whose normal equations read
+    Wh (H + lambda I) = W K + lambda W, K = 2/n X_d^T X."""
     w = np.array(w, dtype=np.float64)
     rows, cols = w.shape
     h = hessian(x)
     dead = np.diag(h) == 0
     h[dead, dead] = 1.0
-    w[:, dead] = 0.0
     h[np.diag_indices(cols)] += damp * np.mean(np.diag(h))
+    if x_dense is not None:
+        xd, xp = np.asarray(x_dense, dtype=np.float64), np.asarray(x, dtype=np.float64)
+        k = 2.0 / xp.shape[0] * xd.T @ xp
+        regularizer = h - hessian(x)
+        w = np.linalg.solve(h.T, (w @ k + w @ regularizer).T).T
+    w[:, dead] = 0.0
     # H^-1 = U^T U with U upper triangular.
     hinv = np.linalg.cholesky(np.linalg.inv(h)).T
     if pattern is not None:
@@ -134,16 +145,22 @@ def fixture(path):
     x[:, 5] = 0.0  # a dead input
     x = x.astype(np.float32)
     w = rng.normal(size=(rows, cols)).astype(np.float32)
+    # The dense model's inputs on the same samples: nearby, and alive where x's column 5 is dead.
+    x_dense = (x + 0.3 * rng.normal(size=x.shape) * x.std(axis=0, keepdims=True)).astype(np.float32)
+    x_dense[:, 5] = rng.normal(size=samples).astype(np.float32)
     sparsity, block, damp, mask_block = 0.6, 8, 0.01, 4
     arrays = {
         "w": w,
         "x": x,
+        "x_dense": x_dense,
         "settings": np.array([sparsity, block, damp, mask_block]),
     }
     for name, pattern in [("unstructured", None), ("2_4", (2, 4))]:
         arrays[f"magnitude_{name}"] = magnitude(w, sparsity, pattern)
         arrays[f"wanda_{name}"] = wanda(w, x, sparsity, pattern)
         arrays[f"sparsegpt_{name}"] = sparsegpt(w, x, sparsity, pattern, block, damp, mask_block)
+        arrays[f"sparsegpt_dense_{name}"] = sparsegpt(w, x, sparsity, pattern, block, damp,
+                                                      mask_block, x_dense)
     np.savez(path, **arrays)
 
 

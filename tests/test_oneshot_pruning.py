@@ -66,9 +66,10 @@ def test_sparsegpt_keeps_the_digits_cnn_accurate_where_magnitude_does_not(digits
         assert written["accuracy"]["after"] == pytest.approx(figures[name]), name
         assert [l["sparsity"] for l in written["layers"]] == \
             pytest.approx([l["sparsity"] for l in magnitude["layers"]], abs=0.01), name
-    # Measured: dense 97.6%, magnitude 89.8%, wanda 93.3%, sparsegpt 96.4% (97.3% with mask
-    # blocks of 8, which are not the default: docs/analysis.md).
-    assert figures["sparsegpt"] >= dense - 0.02
+    # Measured: dense 97.6%, magnitude 89.8%, wanda 93.3%, sparsegpt 97.3% (each layer
+    # reconstructing the dense model's outputs from its pruned predecessors' inputs; 96.4% when it
+    # reconstructed its own outputs on them: docs/analysis.md). Deterministic: the issue's aim.
+    assert figures["sparsegpt"] >= 0.97
     assert figures["sparsegpt"] > figures["magnitude"] + 0.03
     # Reconstruction read the calibration split, not the held-out one.
     assert sparsegpt["pruning"]["samples"]["source"].endswith("digits_train.npz")

@@ -266,10 +266,11 @@ def test_export_reconstructed_model(case, folder, pattern):
     base = measure(case, cached(case.file))
     print(f"\n{case.id}: SparseGPT {pattern}, every layer but the first at 50%, CER {figure:.2%} (float {base:.2%}, "
           f"{export['pruning']['seconds']:.1f} s)")
-    # PP-OCRv4 stays within a point of float (measured 0.41% and 0.62%, float 0.41%); ddddocr's
-    # smaller CNN loses one to two (1.24% and 2.48%; 128 calibration strings instead of 32 change
-    # nothing), against magnitude's 100% on PP-OCRv4.
-    assert figure <= base + (0.01 if case.id == "ppocrv4-rec" else 0.03)
+    # Each layer reconstructs the dense model's outputs from its pruned predecessors' inputs:
+    # PP-OCRv4 stays within a point of float (measured 0.21% and 0.62%, float 0.41%), ddddocr's
+    # smaller CNN within two (0.21% and 1.45%; 1.24% and 2.48% when each layer reconstructed its own
+    # outputs), against magnitude's 100% on PP-OCRv4.
+    assert figure <= base + (0.01 if case.id == "ppocrv4-rec" else 0.02)
 
 
 @pytest.mark.parametrize("case", writing(PRUNABLE))

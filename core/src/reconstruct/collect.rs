@@ -5,7 +5,7 @@
 
 mod frontier;
 
-use ndarray::{Array2, ArrayView2, ArrayViewD, Axis, s};
+use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, Axis, s};
 
 use super::layout::{ConvGeometry, InputForm, LayerLayout};
 use super::stats::InputStats;
@@ -40,6 +40,21 @@ pub struct Collector {
     pub input: String,
     form: InputForm,
     pub stats: Vec<InputStats>,
+    /// What the layer is fed, batch by batch, in this mode.
+    mode: Mode,
+}
+
+/// What a collector does with each batch of inputs it is given.
+#[derive(Debug, Clone)]
+enum Mode {
+    /// Accumulates the statistics.
+    Statistics,
+    /// Keeps the batches whole, in order (the dense model's inputs, to pair with the pruned
+    /// model's later); no statistics.
+    Record(Vec<ArrayD<f32>>),
+    /// Accumulates the statistics of each batch paired with the dense model's inputs on the same
+    /// batch, taken in order from those recorded.
+    Paired(std::vec::IntoIter<ArrayD<f32>>),
 }
 
 impl Collector {
@@ -74,6 +89,33 @@ impl Collector {
             stats: (0..layout.layout.groups())
                 .map(|_| InputStats::new(layout.layout.columns()))
                 .collect(),
+            mode: Mode::Statistics,
+        }
+    }
+
+    /// A collector that keeps the batches of inputs it is given, whole, for
+    /// [`Collector::paired_with`].
+    pub fn recording(layer: &str, layout: &LayerLayout) -> Collector {
+        Collector {
+            stats: Vec::new(),
+            mode: Mode::Record(Vec::new()),
+            ..Collector::new(layer, layout)
+        }
+    }
+
+    /// A collector of the same layer's inputs in another model (the one being pruned) whose
+    /// statistics pair each row with the row `dense` recorded on the same sample.
+    pub fn paired_with(dense: Collector, layout: &LayerLayout) -> Collector {
+        let batches = match dense.mode {
+            Mode::Record(batches) => batches,
+            _ => Vec::new(),
+        };
+        Collector {
+            stats: (0..layout.layout.groups())
+                .map(|_| InputStats::paired(layout.layout.columns()))
+                .collect(),
+            mode: Mode::Paired(batches.into_iter()),
+            ..Collector::new(&dense.layer, layout)
         }
     }
 
@@ -81,17 +123,80 @@ impl Collector {
     pub fn add(&mut self, x: ArrayViewD<'_, f32>) -> Result<()> {
         let stats = &mut self.stats;
         let columns = stats.first().map_or(0, InputStats::columns);
-        feature_rows(&self.form, x.view(), columns, &mut |g, rows| stats[g].add(rows)).map_err(
-            |what| {
-                Error::Usage(format!(
-                    "layer {} reads '{}' of shape {:?}, {what}; check that the samples fit the model's inputs.",
-                    self.layer,
-                    self.input,
-                    x.shape()
-                ))
-            },
-        )
+        let why = |what: String| {
+            Error::Usage(format!(
+                "layer {} reads '{}' of shape {:?}, {what}; check that the samples fit the model's inputs.",
+                self.layer,
+                self.input,
+                x.shape()
+            ))
+        };
+        match &mut self.mode {
+            Mode::Statistics => feature_rows(&self.form, x.view(), columns, &mut |g, rows| {
+                stats[g].add(rows)
+            })
+            .map_err(why),
+            Mode::Record(batches) => {
+                batches.push(x.to_owned());
+                Ok(())
+            }
+            Mode::Paired(dense) => {
+                let dense = dense
+                    .next()
+                    .filter(|d| d.shape() == x.shape())
+                    .ok_or_else(|| {
+                        why("which the dense model's input to it on the same batch is not".into())
+                    })?;
+                add_paired(&self.form, x.view(), dense.view(), columns, stats).map_err(why)
+            }
+        }
     }
+}
+
+/// Adds the rows of `x` to `stats` paired with those of `dense` (the same shape), a few samples
+/// at a time so that both sides' rows (and their chunks, the same for one shape) are in hand
+/// together while the dense side's stay small.
+fn add_paired(
+    form: &InputForm,
+    x: ArrayViewD<'_, f32>,
+    dense: ArrayViewD<'_, f32>,
+    columns: usize,
+    stats: &mut [InputStats],
+) -> std::result::Result<(), String> {
+    // The leading axis is the batch's where there is one beyond the matrix a row or column form
+    // reads.
+    let batched = x.ndim()
+        >= if matches!(form, InputForm::Columns) {
+            3
+        } else {
+            2
+        };
+    let samples = if batched { x.shape()[0] } else { 1 };
+    // Samples per slice: their rows of features (im2col multiplies a sample's values by the
+    // kernel's size, 16 at most for most convolutions) within a chunk.
+    let per_sample = (x.len() / samples.max(1)).max(1);
+    let slice = (CHUNK_VALUES / (16 * per_sample)).max(1);
+    for n in (0..samples).step_by(slice) {
+        let end = (n + slice).min(samples);
+        let (x, dense) = if batched {
+            (
+                x.slice_axis(Axis(0), (n..end).into()),
+                dense.slice_axis(Axis(0), (n..end).into()),
+            )
+        } else {
+            (x.view(), dense.view())
+        };
+        let mut chunks: Vec<(usize, Array2<f32>)> = Vec::new();
+        feature_rows(form, dense, columns, &mut |g, rows| {
+            chunks.push((g, rows.to_owned()))
+        })?;
+        let mut chunks = chunks.into_iter();
+        feature_rows(form, x, columns, &mut |g, rows| {
+            let (_, d) = chunks.next().expect("one shape, one chunking");
+            stats[g].add_paired(rows, d.view());
+        })?;
+    }
+    Ok(())
 }
 
 /// Hands the rows of input features in `x` to `sink` (group, rows), in chunks of at most

@@ -1,6 +1,7 @@
 //! SparseGPT, Wanda and magnitude against an independent numpy reference written from the papers
 //! (`tests/oneshot_reference.py`, which writes `core/tests/data/oneshot_reference.npz`): the
-//! masks agree exactly and the weights to 1e-4 of the largest.
+//! masks agree exactly and the weights to 1e-4 of the largest; SparseGPT also toward the dense
+//! model's outputs (its inputs paired with the dense model's).
 
 use std::fs::File;
 use std::path::Path;
@@ -27,6 +28,7 @@ fn every_method_agrees_with_the_numpy_reference() {
             block: settings[1] as usize,
             damp: settings[2],
             mask_block: settings[3] as usize,
+            toward_dense: false,
         },
     );
     let mut stats = InputStats::new(x.ncols());
@@ -51,6 +53,68 @@ fn every_method_agrees_with_the_numpy_reference() {
         }
     }
     assert_eq!(compared, 6);
+}
+
+#[test]
+fn sparsegpt_toward_the_dense_outputs_agrees_with_the_numpy_reference() {
+    let mut npz = fixture();
+    let w: Array2<f32> = npz.by_name("w").unwrap();
+    let x: Array2<f32> = npz.by_name("x").unwrap();
+    let x_dense: Array2<f32> = npz.by_name("x_dense").unwrap();
+    let settings: Array1<f64> = npz.by_name("settings").unwrap();
+    let (sparsity, settings) = (
+        settings[0],
+        SparseGptSettings {
+            block: settings[1] as usize,
+            damp: settings[2],
+            mask_block: settings[3] as usize,
+            toward_dense: true,
+        },
+    );
+    let mut stats = InputStats::paired(x.ncols());
+    // In two parts, as batches come.
+    stats.add_paired(
+        x.slice(ndarray::s![..20, ..]),
+        x_dense.slice(ndarray::s![..20, ..]),
+    );
+    stats.add_paired(
+        x.slice(ndarray::s![20.., ..]),
+        x_dense.slice(ndarray::s![20.., ..]),
+    );
+    for (name, pattern) in [
+        ("unstructured", Pattern::Unstructured),
+        ("2_4", Pattern::NofM { n: 2, m: 4 }),
+    ] {
+        let expected: Array2<f64> = npz.by_name(&format!("sparsegpt_dense_{name}")).unwrap();
+        let plain: Array2<f64> = npz.by_name(&format!("sparsegpt_{name}")).unwrap();
+        let mut got = w.clone();
+        prune_matrix(
+            Method::SparseGpt,
+            &mut got,
+            Some(&stats),
+            sparsity,
+            pattern,
+            &settings,
+        )
+        .unwrap();
+        let largest = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for ((i, j), e) in expected.indexed_iter() {
+            let g = got[[i, j]] as f64;
+            let what = format!("{name} at ({i}, {j}): {g} against {e}");
+            assert_eq!(g == 0.0, *e == 0.0, "mask differs: {what}");
+            assert!((g - e).abs() <= 1e-4 * largest, "weight differs: {what}");
+        }
+        // The target changed the result (else this would repeat the plain comparison).
+        let moved = expected
+            .iter()
+            .zip(&plain)
+            .filter(|(a, b)| (**a - **b).abs() > 1e-3)
+            .count();
+        assert!(
+            moved > 10,
+            "{name}: {moved} weights differ from the plain method's"
+        );
+    }
 }
 
 #[test]

@@ -171,21 +171,41 @@ pub fn prune_model(
         }
     }
     let mut frontier = Frontier::new(batches.len());
-    for round in &rounds {
+    for (number, round) in rounds.iter().enumerate() {
         cancel.check()?;
         let mut collectors: Vec<Option<Collector>> = vec![None; round.len()];
         if !KEEP_ACROSS_ROUNDS {
             frontier = Frontier::new(batches.len());
         }
         if run {
-            let mut list: Vec<Collector> = round
-                .iter()
-                .map(|&t| Collector::new(&targets[t].layer.name, &targets[t].layout))
-                .collect();
+            // After the first round the layers' inputs differ from the dense model's: SparseGPT
+            // toward the dense outputs pairs them with the dense model's, recorded first.
+            let toward_dense =
+                number > 0 && options.method == Method::SparseGpt && options.settings.toward_dense;
+            let mut list: Vec<Collector> = if toward_dense {
+                let mut dense: Vec<Collector> = round
+                    .iter()
+                    .map(|&t| Collector::recording(&targets[t].layer.name, &targets[t].layout))
+                    .collect();
+                super::collect::collect(&model.proto, &mut dense, &batches, cancel, &mut |_| {})?;
+                dense
+                    .into_iter()
+                    .zip(round)
+                    .map(|(d, &t)| Collector::paired_with(d, &targets[t].layout))
+                    .collect()
+            } else {
+                round
+                    .iter()
+                    .map(|&t| Collector::new(&targets[t].layer.name, &targets[t].layout))
+                    .collect()
+            };
             let held: u64 = list
                 .iter()
                 .flat_map(|c| &c.stats)
-                .map(|s| (s.columns() * s.columns() * 8) as u64)
+                // Paired with the dense inputs: their XᵀX and the cross products too.
+                .map(|s| {
+                    (s.columns() * s.columns() * 8 * if s.dense.is_some() { 3 } else { 1 }) as u64
+                })
                 .sum();
             peak_bytes = peak_bytes.max(held);
             let label = format!(
@@ -200,11 +220,16 @@ pub fn prune_model(
                 done += 1;
                 progress.report(done, total, &label);
             })?;
-            // XᵀX is symmetric: its lower triangle, n·k(k+1) operations, is all it takes.
+            // XᵀX is symmetric: its lower triangle, n·k(k+1) operations, is all it takes; paired
+            // with the dense inputs, their triangle and the full cross product (2n·k²) too.
             for c in &list {
                 for s in &c.stats {
                     let k = s.columns() as f64;
-                    flops += s.rows as f64 * k * (k + 1.0);
+                    let triangles = if s.dense.is_some() { 2.0 } else { 1.0 };
+                    flops += s.rows as f64 * k * (k + 1.0) * triangles;
+                    if s.dense.is_some() {
+                        flops += 2.0 * s.rows as f64 * k * k;
+                    }
                 }
             }
             collectors = list.into_iter().map(Some).collect();
@@ -570,10 +595,11 @@ fn prune_layer(
     ))
 }
 
-/// Writes the repair: a bias grows by each output's mean shift `(W − Ŵ)·μ`; a
-/// BatchNormalization's running mean drops by it, and its running variance follows the outputs'
-/// variance on the calibration inputs (`var · var̂ / var₀`), as re-estimating its statistics
-/// would.
+/// Writes the repair: a bias grows by each output's mean shift `W·μ − Ŵ·μ` (`W·μ_d − Ŵ·μ` where
+/// the dense model's inputs `μ_d` were paired in: the dense model's mean output is the one to
+/// keep); a BatchNormalization's running mean drops by it, and its running variance follows the
+/// outputs' variance on the calibration inputs (`var · var̂ / var₀`), as re-estimating its
+/// statistics would.
 fn repair(
     graph: &mut GraphProto,
     site: &RepairSite,
@@ -584,9 +610,13 @@ fn repair(
     let mut shift = Vec::new();
     let mut ratio = Vec::new();
     for ((w, p), s) in original.iter().zip(pruned).zip(stats) {
-        shift.extend(super::repair::bias_deltas(w.view(), p.view(), s));
+        // The outputs to match: the dense model's where its inputs were paired in.
+        let dense = s.dense.as_ref().map_or(s, |d| &d.stats);
+        let before = super::repair::output_means(w.view(), dense);
+        let after = super::repair::output_means(p.view(), s);
+        shift.extend(before.iter().zip(&after).map(|(b, a)| b - a));
         if matches!(site, RepairSite::BatchNorm { .. }) {
-            let var_before = super::repair::output_variances(w.view(), s);
+            let var_before = super::repair::output_variances(w.view(), dense);
             let var_after = super::repair::output_variances(p.view(), s);
             ratio.extend(
                 var_before

@@ -14,6 +14,10 @@
 //! implementation, made to add up to the promised count. A mask block never straddles two
 //! compensation blocks.
 //!
+//! Where the statistics pair the layer's inputs with the dense model's (`InputStats::dense`), the
+//! walk starts from the weights that best give the dense model's outputs from these inputs
+//! (`toward_dense`) instead of the layer's own.
+//!
 //! `U` comes from one Cholesky factorization and one triangular inverse: if `P` reverses the
 //! order of the columns and `P H P = L Lᵀ`, then `H⁻¹ = UᵀU` with `U = P L⁻¹ P`, upper
 //! triangular with a positive diagonal, hence the factor (the reference inverts `H` and factors
@@ -162,17 +166,19 @@ pub(super) fn prune(
     }
     let factor = inverse_factor(stats, settings.damp)?;
     let u = &factor.upper;
-    let mut w = Mat::<f64>::from_fn(rows, n, |r, c| {
-        if factor.dead[c] {
-            0.0
-        } else {
-            weight[[r, c]] as f64
+    let mut w = Mat::<f64>::from_fn(rows, n, |r, c| weight[[r, c]] as f64);
+    let mut flops = factor.flops;
+    if let Some(dense) = &stats.dense {
+        flops += toward_dense(&mut w, stats, &dense.cross, u);
+    }
+    for (c, dead) in factor.dead.iter().enumerate() {
+        if *dead {
+            w.col_mut(c).fill(0.0);
         }
-    });
+    }
     let block = block_width(settings.block, pattern);
     let mask_block = settings.mask_block.max(1);
     let mut err = Mat::<f64>::zeros(rows, block);
-    let mut flops = factor.flops;
     let mut scores = Vec::with_capacity(rows * block);
     let mut c0 = 0;
     while c0 < n {
@@ -251,6 +257,46 @@ pub(super) fn prune(
         flops,
         dead_columns: factor.dead.iter().filter(|d| **d).count(),
     })
+}
+
+/// Replaces `w` by the dense weights that best reproduce, from the pruned model's inputs `x_p`,
+/// the outputs `w` gives on the dense model's inputs `x_d` (`cross` = Σ x_d x_pᵀ): the minimizer
+/// of `‖W X_d − Ŵ X_p‖² + λ‖Ŵ − W‖²` (λ the dampening, which pulls toward `W` rather than
+/// toward zero), `Ŵ₀ = W + W (K − H) H_λ⁻¹` with `K = 2/n · Σ x_d x_pᵀ`, `H = 2/n · Σ x_p x_pᵀ`
+/// and `H_λ⁻¹ = UᵀU`. Pruning `Ŵ₀` under `H` then minimizes the distance to the dense outputs,
+/// since the two objectives differ by a constant. Equal inputs leave `w` as it is. The FLOPs.
+fn toward_dense(w: &mut Mat<f64>, stats: &InputStats, cross: &Mat<f64>, u: &Mat<f64>) -> f64 {
+    let (rows, n) = (w.nrows(), w.ncols());
+    let scale = 2.0 / stats.rows.max(1) as f64;
+    let difference = Mat::<f64>::from_fn(n, n, |i, j| (cross[(i, j)] - stats.xtx_at(i, j)) * scale);
+    let mut delta = Mat::<f64>::zeros(rows, n);
+    let par = Par::rayon(0);
+    matmul(
+        delta.as_mut(),
+        Accum::Replace,
+        w.as_ref(),
+        difference.as_ref(),
+        1.0,
+        par,
+    );
+    let mut through = Mat::<f64>::zeros(rows, n);
+    matmul(
+        through.as_mut(),
+        Accum::Replace,
+        delta.as_ref(),
+        u.transpose(),
+        1.0,
+        par,
+    );
+    matmul(
+        w.as_mut(),
+        Accum::Add,
+        through.as_ref(),
+        u.as_ref(),
+        1.0,
+        par,
+    );
+    6.0 * (rows * n * n) as f64
 }
 
 /// SparseGPT's saliency of a weight: the reconstruction error its removal costs, `w² / U_jj²`.

@@ -1,5 +1,7 @@
 //! What a layer's calibration inputs tell about its weight's columns, accumulated batch by batch
-//! so that no input matrix is ever held whole: `XᵀX`, the column sums, and the count of rows.
+//! so that no input matrix is ever held whole: `XᵀX`, the column sums, and the count of rows;
+//! beside them, where the layer is to reproduce the dense model's outputs, what the dense model's
+//! inputs to the same layer tell ([`DenseInputs`]).
 
 use std::cell::RefCell;
 
@@ -42,6 +44,19 @@ pub struct InputStats {
     pub sum: Vec<f64>,
     /// Rows seen.
     pub rows: u64,
+    /// The dense model's inputs to the same layer, row for row beside these (the pruned model's),
+    /// when the layer is to reproduce the dense model's outputs rather than its own.
+    pub dense: Option<Box<DenseInputs>>,
+}
+
+/// The dense model's inputs `x_d` to a layer whose inputs `x_p` in the model being pruned differ
+/// (its predecessors are pruned already), on the same samples.
+#[derive(Debug, Clone)]
+pub struct DenseInputs {
+    /// Σ x_d x_pᵀ over every row seen (columns × columns, full: not symmetric), in f64.
+    pub cross: Mat<f64>,
+    /// The dense inputs' own statistics (their mean and spread, for repair).
+    pub stats: InputStats,
 }
 
 impl InputStats {
@@ -50,7 +65,43 @@ impl InputStats {
             xtx: Mat::zeros(columns, columns),
             sum: vec![0.0; columns],
             rows: 0,
+            dense: None,
         }
+    }
+
+    /// Statistics that also follow the dense model's inputs, given row for row with
+    /// [`InputStats::add_paired`].
+    pub fn paired(columns: usize) -> InputStats {
+        InputStats {
+            dense: Some(Box::new(DenseInputs {
+                cross: Mat::zeros(columns, columns),
+                stats: InputStats::new(columns),
+            })),
+            ..InputStats::new(columns)
+        }
+    }
+
+    /// Adds a block of the pruned model's input rows `x` and the dense model's rows `dense` on
+    /// the same samples (row for row; both rows × columns).
+    pub fn add_paired(&mut self, x: ArrayView2<'_, f32>, dense: ArrayView2<'_, f32>) {
+        assert_eq!(x.dim(), dense.dim(), "paired rows have one shape");
+        self.add(x);
+        let Some(d) = self.dense.as_mut() else {
+            return;
+        };
+        d.stats.add(dense);
+        let widen = |a: ArrayView2<'_, f32>| {
+            Mat::<f64>::from_fn(a.nrows(), a.ncols(), |r, c| a[[r, c]] as f64)
+        };
+        let (xp, xd) = (widen(x), widen(dense));
+        faer::linalg::matmul::matmul(
+            d.cross.as_mut(),
+            Accum::Add,
+            xd.transpose(),
+            xp.as_ref(),
+            1.0,
+            Par::rayon(0),
+        );
     }
 
     pub fn columns(&self) -> usize {

@@ -208,6 +208,40 @@ fn digits_cnn_keeps_more_accuracy_under_sparsegpt_than_magnitude() {
 }
 
 #[test]
+fn sparsegpt_toward_the_dense_outputs_stays_closer_to_them() {
+    // The 70% plan of the test above: each layer reconstructing the dense model's outputs from
+    // the inputs its pruned predecessors give it ends nearer the dense model than each layer
+    // reconstructing its own outputs on those inputs.
+    let (model, analysis, train, test) = digits();
+    let dense = outputs(&model.proto, &test);
+    let plan = vec![
+        ("/conv2/Conv_output_0".to_string(), 0.63),
+        ("/fc1/Gemm_output_0".to_string(), 0.8),
+        ("logits".to_string(), 0.45),
+    ];
+    let kl = |toward_dense: bool| -> f64 {
+        let mut options = options(Method::SparseGpt, Pattern::Unstructured, true);
+        options.settings.toward_dense = toward_dense;
+        let pruned = prune_model(
+            &model,
+            &analysis,
+            &plan,
+            &options,
+            Some((&train, 64)),
+            &NoProgress,
+            &Cancel::default(),
+        )
+        .unwrap();
+        judge(&pruned.proto, &dense, &test).0
+    };
+    let (own, toward) = (kl(false), kl(true));
+    eprintln!(
+        "digits 70% plan, SparseGPT: KL {own:.4} on its own outputs, {toward:.4} toward the dense ones"
+    );
+    assert!(toward < 0.85 * own, "{toward} against {own}");
+}
+
+#[test]
 fn grouped_convs_and_the_transformer_prune_exactly_and_repair_their_biases() {
     for (name, pattern) in [
         ("grouped_convs.onnx", Pattern::NofM { n: 2, m: 4 }),
