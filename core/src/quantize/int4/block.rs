@@ -48,15 +48,13 @@ impl BlockParams {
             };
         }
         let scale = (high - low) / f32::from(MAX_CODE);
-        let zero_point = (-low / scale)
-            .round_ties_even()
-            .clamp(0.0, f32::from(MAX_CODE)) as u8;
+        let zero_point = round_ties_even(-low / scale).clamp(0.0, f32::from(MAX_CODE)) as u8;
         BlockParams { scale, zero_point }
     }
 
     /// The code nearest to `value`.
     pub fn code(&self, value: f32) -> u8 {
-        ((value / self.scale).round_ties_even() + f32::from(self.zero_point))
+        (round_ties_even(value / self.scale) + f32::from(self.zero_point))
             .clamp(0.0, f32::from(MAX_CODE)) as u8
     }
 
@@ -66,9 +64,43 @@ impl BlockParams {
     }
 }
 
+/// `x.round_ties_even()` without a call into libm per weight (x86-64's baseline SSE2 has no
+/// rounding instruction, so the method compiles to a call to `rintf`): adding and subtracting
+/// 1.5·2²³ leaves the nearest integer, ties to even, for |x| ≤ 2²², where the sum's unit in the
+/// last place is 1 and the constant is even. Larger values are clamped first: every caller
+/// clamps the result to a 4-bit code anyway.
+fn round_ties_even(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0;
+    const LIMIT: f32 = 4_194_304.0;
+    (x.clamp(-LIMIT, LIMIT) + MAGIC) - MAGIC
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounding_matches_the_standard_librarys_ties_to_even() {
+        let mut x = -40.0f32;
+        while x <= 40.0 {
+            assert_eq!(round_ties_even(x), x.round_ties_even(), "{x}");
+            x += 0.125;
+        }
+        for x in [
+            0.5f32,
+            1.5,
+            2.5,
+            -0.5,
+            -2.5,
+            1e-8,
+            -1e-8,
+            4_194_303.5,
+            0.49999997,
+        ] {
+            assert_eq!(round_ties_even(x), x.round_ties_even(), "{x}");
+        }
+        assert!(round_ties_even(f32::NAN).is_nan());
+    }
 
     #[test]
     fn symmetric_blocks_map_the_largest_magnitude_to_code_zero() {

@@ -110,10 +110,16 @@ pub fn weight_matrix(target: &Target, graph: &GraphProto) -> Result<(Vec<f32>, u
         return Ok((values, cols, rows));
     }
     let (k, n) = (rows, cols);
+    // Transposed in tiles, so both the reads and the writes stay within a few cache lines.
+    const TILE: usize = 32;
     let mut out = vec![0.0; values.len()];
-    for r in 0..k {
-        for c in 0..n {
-            out[c * k + r] = values[r * n + c];
+    for r0 in (0..k).step_by(TILE) {
+        for c0 in (0..n).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(k) {
+                for c in c0..(c0 + TILE).min(n) {
+                    out[c * k + r] = values[r * n + c];
+                }
+            }
         }
     }
     Ok((out, k, n))
