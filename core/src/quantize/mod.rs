@@ -245,15 +245,9 @@ pub fn prepare(
                 seed: options.data.is_none().then_some(options.seed),
             };
             notes.push(format!(
-                "Activation ranges are the {} of {} {} sample{}.",
+                "Activation ranges are the {} of {}.",
                 options.calibration.describe(),
-                data.samples,
-                if data.source == "generated" {
-                    "generated"
-                } else {
-                    "given"
-                },
-                if data.samples == 1 { "" } else { "s" },
+                samples_words(&data),
             ));
             if data.source == "generated" {
                 notes.push("Calibrated on random inputs: calibrate on real samples for ranges that match real use.".into());
@@ -352,14 +346,8 @@ fn int4_weights(
     ));
     if let Some(d) = &data {
         notes.push(format!(
-            "GPTQ compensated each layer's rounding on its inputs over {} {} sample{}.",
-            d.samples,
-            if d.source == "generated" {
-                "generated"
-            } else {
-                "given"
-            },
-            if d.samples == 1 { "" } else { "s" },
+            "GPTQ compensated each layer's rounding on its inputs over {}.",
+            samples_words(d),
         ));
         if d.source == "generated" {
             notes.push(
@@ -659,3 +647,14 @@ fn calibrate(
 
 #[cfg(test)]
 mod tests;
+
+/// "128 generated samples", "1 given sample": how many samples calibration read, and whence.
+fn samples_words(data: &DataInfo) -> String {
+    let whence = if data.source == "generated" {
+        "generated"
+    } else {
+        "given"
+    };
+    let plural = if data.samples == 1 { "" } else { "s" };
+    format!("{} {whence} sample{plural}", data.samples)
+}

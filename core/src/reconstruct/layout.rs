@@ -195,6 +195,31 @@ pub struct LayerLayout {
     pub output_axis_from_end: Option<usize>,
 }
 
+/// Input-statistics bytes (`XᵀX` in f64) one pass over the samples holds at most; layers beyond
+/// it go to the next pass.
+pub const PASS_BYTES: u64 = 1 << 30;
+
+/// The layers (indices into `layouts`) in passes whose input statistics fit [`PASS_BYTES`]
+/// together, in order; a layer bigger than that gets a pass of its own.
+pub fn passes<'a>(layouts: impl IntoIterator<Item = &'a LayerLayout>) -> Vec<Vec<usize>> {
+    let mut passes: Vec<Vec<usize>> = Vec::new();
+    let mut held = 0u64;
+    for (l, layout) in layouts.into_iter().enumerate() {
+        let bytes = (layout.layout.columns() as u64).pow(2) * 8;
+        match passes.last_mut() {
+            Some(pass) if held + bytes <= PASS_BYTES => {
+                pass.push(l);
+                held += bytes;
+            }
+            _ => {
+                passes.push(vec![l]);
+                held = bytes;
+            }
+        }
+    }
+    passes
+}
+
 /// Why a layer's weight cannot be seen as matrices.
 pub type Unsupported = String;
 

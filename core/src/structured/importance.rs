@@ -25,10 +25,6 @@ use crate::reconstruct::layout::{self, LayerLayout};
 use crate::runtime::Dataset;
 use crate::{Model, ModelAnalysis};
 
-/// Input-statistics bytes (`XᵀX` in f64) one pass over the samples holds at most; the consumers
-/// are split into passes beyond it.
-const PASS_BYTES: u64 = 1 << 30;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Criterion {
@@ -212,7 +208,7 @@ pub fn reconstruction_scores(
     for (layer, layout) in &layers {
         Collector::fits(layer, layout)?;
     }
-    let passes = passes(&layers);
+    let passes = crate::reconstruct::layout::passes(layers.iter().map(|(_, l)| l));
     let batches = data.batches(batch.max(1));
     let total = (passes.len() * batches.len()) as u64;
     let mut done = 0;
@@ -323,26 +319,6 @@ pub(crate) fn axis_index(layout: &LayerLayout, axis: usize) -> Array2<usize> {
         .to_matrices(&tags)
         .remove(0)
         .mapv(|t| t as usize)
-}
-
-/// The layers in passes whose input statistics fit [`PASS_BYTES`] together.
-fn passes(layers: &[(String, LayerLayout)]) -> Vec<Vec<usize>> {
-    let mut passes: Vec<Vec<usize>> = Vec::new();
-    let mut held = 0u64;
-    for (l, (_, layout)) in layers.iter().enumerate() {
-        let bytes = (layout.layout.columns() as u64).pow(2) * 8;
-        match passes.last_mut() {
-            Some(pass) if held + bytes <= PASS_BYTES => {
-                pass.push(l);
-                held += bytes;
-            }
-            _ => {
-                passes.push(vec![l]);
-                held = bytes;
-            }
-        }
-    }
-    passes
 }
 
 /// The `Keep` that removes `round(fraction · channels)` of the group's channels, the lowest

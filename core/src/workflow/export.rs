@@ -338,23 +338,15 @@ pub fn export_model(
     // Pruning reads the calibration samples, else the data accuracy is measured on.
     let samples = request.calibration_data.as_ref().or(request.data.as_ref());
     let (proto, pruning) = match plan {
-        Some(plan) if plan.channels.is_some() => {
-            let (proto, pruning) = super::run_step(steps, Step::Pruning, |progress| {
-                super::channels::export_pruning(
-                    &model,
-                    analysis,
-                    plan,
-                    &request.pruning,
-                    samples,
-                    progress,
-                    cancel,
-                )
-            })?;
-            (proto, Some(pruning))
-        }
         Some(plan) => {
             let (proto, pruning) = super::run_step(steps, Step::Pruning, |progress| {
-                prune::prune(
+                // A channel plan removes whole channels; any other prunes single weights.
+                let prune = if plan.channels.is_some() {
+                    super::channels::export_pruning
+                } else {
+                    prune::prune
+                };
+                prune(
                     &model,
                     analysis,
                     plan,

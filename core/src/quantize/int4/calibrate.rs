@@ -16,9 +16,6 @@ use crate::reconstruct::collect::{Collector, collect};
 use crate::reconstruct::layout::{self, LayerLayout};
 use crate::runtime::Batch;
 
-/// The statistics (K² f64 each) collected in one pass over the samples.
-const PASS_BYTES: u64 = 1 << 30;
-
 /// GPTQ on every target: the packed weights, the layers left float, and notes.
 pub fn gptq_all(
     proto: &ModelProto,
@@ -53,7 +50,7 @@ pub fn gptq_all(
             }),
         }
     }
-    let passes = passes(&layouts);
+    let passes = layout::passes(layouts.iter().map(|(_, l)| l));
     let total = (passes.len() * batches.len()) as u64;
     let mut done = 0u64;
     let mut packed = HashMap::new();
@@ -98,24 +95,4 @@ pub fn gptq_all(
         skipped,
         notes,
     })
-}
-
-/// The layers in passes whose input statistics fit [`PASS_BYTES`] together.
-fn passes(layouts: &[(usize, LayerLayout)]) -> Vec<Vec<usize>> {
-    let mut passes: Vec<Vec<usize>> = Vec::new();
-    let mut held = 0u64;
-    for (l, (_, layout)) in layouts.iter().enumerate() {
-        let bytes = (layout.layout.columns() as u64).pow(2) * 8;
-        match passes.last_mut() {
-            Some(pass) if held + bytes <= PASS_BYTES => {
-                pass.push(l);
-                held += bytes;
-            }
-            _ => {
-                passes.push(vec![l]);
-                held = bytes;
-            }
-        }
-    }
-    passes
 }
