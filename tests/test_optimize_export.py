@@ -113,9 +113,49 @@ def test_exports_validate_load_compile_and_carry_the_plan(digits):
     assert model_out["accuracy"]["before"] > 0.95
 
 
+def test_llm_compressor_recipe_carries_the_one_shot_plan(digits):
+    """`export recipe --format llm-compressor`: the staged layout llm-compressor's
+    `Recipe.from_dict` reads (`*_stage` > `*_modifiers` > class > arguments), one SparseGPT group
+    per planned sparsity naming each pruned layer's module once, the plan's quantization after it,
+    and the recipe checker finds nothing wrong with it, the model linked."""
+    out = run(digits, "load digits_cnn.onnx", "optimize --sparsity 0.7 --quantize static",
+              "export recipe digits.llmc.yaml --format llm-compressor",
+              "export recipe digits.24.yaml --format llm-compressor --method wanda --pattern 2:4")
+    plan, written, written_24 = out[1], out[2], out[3]
+    assert written["format"] == "llm-compressor" and written["method"] == "sparsegpt"
+    recipe = yaml.safe_load((digits / "digits.llmc.yaml").read_text())
+    assert list(recipe) == ["sparsity_stage", "quantization_stage"]
+    planned = {layer["weight"].removesuffix(".weight"): layer["sparsity"]
+               for layer in plan["layers"] if layer["sparsity"]}
+    targets = {}
+    for group, modifiers in recipe["sparsity_stage"].items():
+        assert group.endswith("_modifiers") and list(modifiers) == ["SparseGPTModifier"]
+        args = modifiers["SparseGPTModifier"]
+        assert args["mask_structure"] == "0:0"
+        for module in args["targets"]:
+            assert module not in targets, f"{module} in two groups"
+            targets[module] = args["sparsity"]
+    assert targets == pytest.approx(planned)
+    quant = recipe["quantization_stage"]["quantization_modifiers"]["QuantizationModifier"]
+    assert quant["config_groups"]["group_0"]["input_activations"]["dynamic"] is False
+    assert written["modifiers"] == len(recipe["sparsity_stage"]) + 1
+
+    recipe_24 = yaml.safe_load((digits / "digits.24.yaml").read_text())
+    (wanda,) = recipe_24["sparsity_stage"].values()
+    assert wanda["WandaPruningModifier"]["mask_structure"] == "2:4"
+    assert set(wanda["WandaPruningModifier"]["targets"]) == set(planned)
+    assert written_24["pattern"] == "2:4"
+
+    for name in ("digits.llmc.yaml", "digits.24.yaml"):
+        check = subprocess.run([str(LSP_BIN), "check", name], cwd=digits,
+                               capture_output=True, text=True, timeout=60)
+        assert check.returncode == 0, check.stdout + check.stderr
+
+
 def test_bad_optimize_input_is_one_sentence(digits):
     for command in ("optimize --sparsity 1.5", "optimize --loss nope", "override nothing.weight 0.5",
-                    "export recipe x.yaml --optimization nope"):
+                    "export recipe x.yaml --optimization nope", "export recipe x.yaml --method wanda",
+                    "export recipe x.yaml --format onnx", "export model x.onnx --format llm-compressor"):
         proc = subprocess.run([str(PRUNEKIT_BIN), "run", "load digits_cnn.onnx", "optimize", command],
                               cwd=digits, capture_output=True, text=True, timeout=60)
         assert proc.returncode != 0, command

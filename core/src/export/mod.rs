@@ -1,8 +1,10 @@
-//! Exporting an optimization: its recipe (SparseML's layout, `recipe`), PyTorch code that trains
+//! Exporting an optimization: its recipe (SparseML's layout, `recipe`; llm-compressor's staged
+//! layout, `llm_compressor`), PyTorch code that trains
 //! with it (`code`) and a one-shot pruned copy of the model (`model`). Pure text and bytes: the
 //! caller writes the files.
 
 pub mod code;
+pub mod llm_compressor;
 pub mod model;
 pub mod recipe;
 

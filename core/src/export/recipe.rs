@@ -47,12 +47,12 @@ pub fn yaml_float(x: f64) -> String {
 }
 
 /// A YAML single-quoted scalar: only the quote itself needs escaping (doubled).
-fn quoted(text: &str) -> String {
+pub(super) fn quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
 /// A YAML flow list of quoted names.
-fn flow_list(names: &[&str]) -> String {
+pub(super) fn flow_list(names: &[&str]) -> String {
     let items: Vec<String> = names.iter().map(|n| quoted(n)).collect();
     format!("[{}]", items.join(", "))
 }
@@ -64,7 +64,7 @@ fn update_frequency(value: f64) -> f64 {
 
 /// The planned layers, grouped by sparsity (ascending), each group's weights in plan order.
 /// Layers left dense (`None`) or at sparsity 0 are omitted.
-fn sparsity_groups(plan: &PruningPlan) -> Vec<(f64, Vec<&str>)> {
+pub(super) fn sparsity_groups(plan: &PruningPlan) -> Vec<(f64, Vec<&str>)> {
     let mut groups: Vec<(f64, Vec<&str>)> = Vec::new();
     for layer in &plan.layers {
         let Some(sparsity) = layer.sparsity.filter(|&s| s > 0.0) else {
@@ -273,7 +273,7 @@ fn looks_generated(name: &str) -> bool {
 }
 
 /// The (layer, weight) names a static quantization's `ignore` writes: empty for none or dynamic.
-fn ignored_layers(plan: &PruningPlan) -> impl Iterator<Item = (&str, &str)> {
+pub(super) fn ignored_layers(plan: &PruningPlan) -> impl Iterator<Item = (&str, &str)> {
     plan.quantization
         .iter()
         .filter(|q| q.mode == QuantMode::Static)

@@ -805,3 +805,144 @@ except ImportError:
         assert!(ok, "{out}\n{text}");
     }
 }
+
+/// llm-compressor's `Recipe.from_dict`: only `*_stage` keys, in them only `*_modifiers` keys,
+/// each a mapping of class name to arguments; prints `[[stage, group, class, {arg: [type, value]}]]`.
+const LOAD_LIKE_LLM_COMPRESSOR: &str = r#"
+import json, sys
+import yaml
+doc = yaml.safe_load(sys.stdin.read())
+out = []
+for stage_key, stage in doc.items():
+    if stage_key.endswith("_stage") and isinstance(stage, dict):
+        for group_key, group in stage.items():
+            if group_key.endswith("_modifiers") and isinstance(group, dict):
+                for cls, args in group.items():
+                    out.append([stage_key[:-6], group_key[:-10], cls,
+                                {k: [type(v).__name__, v] for k, v in args.items()}])
+print(json.dumps(out))
+"#;
+
+type LlmModifier = (String, String, String, Fields);
+
+fn load_like_llm_compressor(text: &str) -> Option<Vec<LlmModifier>> {
+    let python = python(false)?;
+    let (ok, out) = run_python(&python, LOAD_LIKE_LLM_COMPRESSOR, text);
+    assert!(ok, "{out}");
+    let json = out.lines().rfind(|l| l.starts_with('[')).unwrap();
+    Some(serde_json::from_str(json).unwrap())
+}
+
+#[test]
+fn llm_compressor_recipe_loads_as_llm_compressor_reads_it() {
+    use crate::export::llm_compressor::{self, OneShot};
+    let (_, _, mut plan) = digits();
+    plan.quantization = Some(quantization(
+        QuantMode::Static,
+        true,
+        &[("/conv1/Conv", "conv1.weight")],
+    ));
+    let text = llm_compressor::recipe_text(&plan, &OneShot::default(), "digits_cnn.onnx");
+    let Some(mods) = load_like_llm_compressor(&text) else {
+        return;
+    };
+    let classes: Vec<(&str, &str, &str)> = mods
+        .iter()
+        .map(|(s, g, c, _)| (s.as_str(), g.as_str(), c.as_str()))
+        .collect();
+    assert_eq!(
+        classes,
+        [
+            ("sparsity", "sparsity_80", "SparseGPTModifier"),
+            ("sparsity", "sparsity_90", "SparseGPTModifier"),
+            ("quantization", "quantization", "QuantizationModifier"),
+        ],
+        "{text}"
+    );
+    let sparsegpt = &mods[0].3;
+    assert_eq!(
+        sparsegpt["sparsity"],
+        ("float".into(), serde_json::json!(0.8))
+    );
+    assert_eq!(sparsegpt["mask_structure"].1, "0:0");
+    assert_eq!(sparsegpt["targets"].1, serde_json::json!(["conv2", "fc2"]));
+    assert_eq!(sparsegpt["block_size"].0, "int");
+    assert_eq!(sparsegpt["dampening_frac"].0, "float");
+    let quant = &mods[2].3;
+    assert_eq!(
+        quant["config_groups"].1,
+        serde_json::json!({"group_0": {
+            "targets": ["Linear", "Conv2d"],
+            "weights": {"num_bits": 8, "type": "int", "symmetric": true, "strategy": "channel", "dynamic": false},
+            "input_activations": {"num_bits": 8, "type": "int", "symmetric": false, "strategy": "tensor", "dynamic": false}
+        }})
+    );
+    assert_eq!(quant["ignore"].1, serde_json::json!(["conv1"]));
+}
+
+#[test]
+fn llm_compressor_magnitude_int4_and_dynamic() {
+    use crate::export::llm_compressor::{self, OneShot};
+    use crate::quantize::{Int4Settings, Rounding};
+    use crate::reconstruct::Method;
+    let (_, _, mut plan) = digits();
+    // Magnitude prunes while training, on the plan's schedule; GPTQ rounding is GPTQModifier.
+    plan.quantization = Some(quantization(QuantMode::Int4, true, &[]));
+    let one_shot = OneShot {
+        method: Method::Magnitude,
+        int4: Int4Settings {
+            block: 64,
+            rounding: Rounding::Gptq,
+            symmetric: true,
+        },
+        ..Default::default()
+    };
+    let text = llm_compressor::recipe_text(&plan, &one_shot, "m.onnx");
+    assert!(text.contains("train(...)"), "{text}");
+    let Some(mods) = load_like_llm_compressor(&text) else {
+        return;
+    };
+    let magnitude = &mods[0].3;
+    assert_eq!(mods[0].2, "MagnitudePruningModifier");
+    assert_eq!(
+        magnitude["start"].1,
+        serde_json::json!(plan.schedule.pruning_start)
+    );
+    assert_eq!(
+        magnitude["end"].1,
+        serde_json::json!(plan.schedule.pruning_end)
+    );
+    assert_eq!(magnitude["final_sparsity"].1, serde_json::json!(0.8));
+    assert_eq!(magnitude["mask_structure"].1, "unstructured");
+    let (_, _, class, gptq) = mods.last().unwrap();
+    assert_eq!(class, "GPTQModifier");
+    assert_eq!(
+        gptq["config_groups"].1["group_0"],
+        serde_json::json!({
+            "targets": ["Linear"],
+            "weights": {"num_bits": 4, "type": "int", "symmetric": true, "strategy": "group", "group_size": 64}
+        })
+    );
+
+    // Dynamic int8: activations quantized at run time.
+    plan.quantization = Some(quantization(QuantMode::Dynamic, false, &[]));
+    let text = llm_compressor::recipe_text(&plan, &OneShot::default(), "m.onnx");
+    let mods = load_like_llm_compressor(&text).unwrap();
+    let (_, _, class, quant) = mods.last().unwrap();
+    assert_eq!(class, "QuantizationModifier");
+    let group = &quant["config_groups"].1["group_0"];
+    assert_eq!(group["input_activations"]["dynamic"], true);
+    assert_eq!(group["weights"]["strategy"], "tensor");
+
+    // Nothing pruned and nothing quantized: a recipe of no stages, said in a comment.
+    plan.quantization = None;
+    for layer in &mut plan.layers {
+        layer.sparsity = None;
+    }
+    let text = llm_compressor::recipe_text(&plan, &OneShot::default(), "m.onnx");
+    assert!(text.contains("nothing to run"), "{text}");
+    assert_eq!(
+        load_like_llm_compressor(&text).unwrap(),
+        Vec::<LlmModifier>::new()
+    );
+}

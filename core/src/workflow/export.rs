@@ -84,21 +84,54 @@ pub(super) fn chosen_optimization<'a>(
     })
 }
 
+/// The tool a recipe is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecipeFormat {
+    /// SparseML's tagged layout (`modifiers:` of `!GMPruningModifier`): pruning while training.
+    #[default]
+    SparseMl,
+    /// llm-compressor's staged layout: the one-shot plan (method, sparsity per layer, mask
+    /// structure, quantization) in its modifiers.
+    LlmCompressor,
+}
+
+impl RecipeFormat {
+    pub const ALL: [RecipeFormat; 2] = [RecipeFormat::SparseMl, RecipeFormat::LlmCompressor];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RecipeFormat::SparseMl => "sparseml",
+            RecipeFormat::LlmCompressor => "llm-compressor",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RecipeFormat> {
+        RecipeFormat::ALL.into_iter().find(|f| f.name() == text)
+    }
+}
+
 /// `export recipe`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RecipeExport {
     pub path: PathBuf,
     /// The optimization; the latest when `None`.
     pub optimization: Option<String>,
     /// A JSON object of ONNX weight names to the framework's parameter names.
     pub names: Option<PathBuf>,
+    pub format: RecipeFormat,
+    /// How the llm-compressor recipe prunes and quantizes (the SparseML recipe prunes while
+    /// training and ignores it).
+    pub one_shot: export::llm_compressor::OneShot,
 }
 
 /// A recipe written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecipeWritten {
     pub path: PathBuf,
-    /// The recipe's modifiers (`- !...` entries).
+    pub format: RecipeFormat,
+    /// What the llm-compressor recipe runs (not used by the SparseML one).
+    pub one_shot: export::llm_compressor::OneShot,
+    /// The recipe's modifiers, as the recipe checker reads them back.
     pub modifiers: usize,
     /// The weights pruned, as the recipe names them.
     pub layers_pruned: Vec<String>,
@@ -132,12 +165,18 @@ pub fn export_recipe(model: &Path, request: &RecipeExport) -> Result<RecipeWritt
         export::recipe::apply_names(&mut plan, &map)?;
     }
     let generated_names = export::recipe::generated_names(&plan);
-    let text = export::recipe::recipe_text(&plan, &recipe_model_path(model, &request.path));
+    let model_path = recipe_model_path(model, &request.path);
+    let text = match request.format {
+        RecipeFormat::SparseMl => export::recipe::recipe_text(&plan, &model_path),
+        RecipeFormat::LlmCompressor => {
+            export::llm_compressor::recipe_text(&plan, &request.one_shot, &model_path)
+        }
+    };
     super::write_file(&request.path, text.as_bytes())?;
-    let modifiers = text
-        .lines()
-        .filter(|l| l.trim_start().starts_with("- !"))
-        .count();
+    let modifiers = crate::recipe::check(&text, &crate::recipe::CheckOptions::default())
+        .recipe
+        .modifiers
+        .len();
     let layers_pruned = plan
         .layers
         .iter()
@@ -146,6 +185,8 @@ pub fn export_recipe(model: &Path, request: &RecipeExport) -> Result<RecipeWritt
         .collect();
     Ok(RecipeWritten {
         path: request.path.clone(),
+        format: request.format,
+        one_shot: request.one_shot,
         modifiers,
         layers_pruned,
         generated_names,
@@ -163,7 +204,7 @@ fn refuse_channel_plan(plan: &PruningPlan) -> Result<()> {
         return Ok(());
     }
     Err(Sentence::new(
-        "this optimization removes whole channels, which a SparseML recipe cannot express (its pruning modifiers zero weights inside layers of the same size); write the smaller model with ",
+        "this optimization removes whole channels, which a recipe cannot express (the pruning modifiers of SparseML and llm-compressor zero weights inside layers of the same size); write the smaller model with ",
     )
     .action(Action::ExportModel)
     .text(" and the channels kept with ")

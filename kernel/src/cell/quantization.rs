@@ -21,12 +21,14 @@ pub fn mode(flag: &str, text: &str) -> Result<QuantMode> {
 }
 
 /// `--block 32|64|128`, `--rounding rtn|gptq` and `--symmetric`: int4's settings, the defaults
-/// for those not given; refused with any other quantization.
-pub fn int4_settings(flags: &Flags) -> Result<Int4Settings> {
+/// for those not given; refused with any other quantization. `for_recipe`: they describe the
+/// int4 step an llm-compressor recipe writes, so no `--quantize int4` is needed.
+pub fn int4_settings(flags: &Flags, for_recipe: bool) -> Result<Int4Settings> {
     let given = ["--block", "--rounding", "--symmetric"]
         .into_iter()
         .find(|f| flags.has(f));
     if let Some(flag) = given
+        && !for_recipe
         && flags.get("--quantize") != Some("int4")
     {
         return Err(Error::Usage(format!(

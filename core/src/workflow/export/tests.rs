@@ -77,6 +77,7 @@ fn a_recipe_is_written_with_its_modeline_and_facts() {
             path: path.clone(),
             optimization: None,
             names: None,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -109,6 +110,7 @@ fn a_recipe_is_written_with_its_modeline_and_facts() {
             path: path.clone(),
             optimization: Some("a".into()),
             names: Some(map.clone()),
+            ..Default::default()
         },
     )
     .unwrap();
@@ -125,6 +127,7 @@ fn a_recipe_is_written_with_its_modeline_and_facts() {
             path,
             optimization: None,
             names: Some(map),
+            ..Default::default()
         },
     )
     .unwrap_err();
@@ -136,6 +139,69 @@ fn a_recipe_is_written_with_its_modeline_and_facts() {
 }
 
 #[test]
+fn an_llm_compressor_recipe_carries_the_one_shot_plan_and_checks_clean() {
+    use crate::export::llm_compressor::OneShot;
+    use crate::reconstruct::{Method, Pattern};
+    let copied = optimized("export-recipe-llmc", true);
+    let path = copied.path("digits.llmc.yaml");
+    let request = RecipeExport {
+        path: path.clone(),
+        format: RecipeFormat::LlmCompressor,
+        ..Default::default()
+    };
+    let written = export_recipe(copied.model(), &request).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.starts_with("# prunekit: model=digits_cnn.onnx\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sparsity_stage:\n") && text.contains("quantization_stage:\n"),
+        "{text}"
+    );
+    assert!(text.contains("        SparseGPTModifier:\n"), "{text}");
+    assert!(text.contains("mask_structure: '0:0'"), "{text}");
+    // Every pruned layer is one module target, once.
+    for weight in &written.layers_pruned {
+        let module = weight.strip_suffix(".weight").unwrap_or(weight);
+        assert_eq!(
+            text.matches(&format!("'{module}'")).count(),
+            1,
+            "{module}: {text}"
+        );
+    }
+    // The checker reads back every modifier and finds nothing wrong.
+    let checked = crate::recipe::check(&text, &crate::recipe::CheckOptions::default());
+    let errors: Vec<_> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| {
+            matches!(
+                d.severity,
+                crate::recipe::Severity::Error | crate::recipe::Severity::Warning
+            )
+        })
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{text}");
+    let groups = text.lines().filter(|l| l.ends_with("_modifiers:")).count();
+    assert_eq!(written.modifiers, groups, "{text}");
+    assert_eq!(written.format, RecipeFormat::LlmCompressor);
+
+    // Wanda in 2:4: one group for every pruned layer, at sparsity 0.5.
+    let request = RecipeExport {
+        one_shot: OneShot {
+            method: Method::Wanda,
+            pattern: Pattern::NofM { n: 2, m: 4 },
+            ..Default::default()
+        },
+        ..request
+    };
+    export_recipe(copied.model(), &request).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("    sparsity_2_4_modifiers:\n        WandaPruningModifier:\n            sparsity: 0.5\n            mask_structure: '2:4'\n"), "{text}");
+}
+
+#[test]
 fn exports_need_an_optimization() {
     let copied = Copied::new("export-none", "digits_cnn.onnx");
     let err = export_recipe(
@@ -144,6 +210,7 @@ fn exports_need_an_optimization() {
             path: copied.path("r.yaml"),
             optimization: None,
             names: None,
+            ..Default::default()
         },
     )
     .unwrap_err();
