@@ -162,6 +162,19 @@ fn candidates(session: &KernelSession, before: &[String], word: &str) -> Vec<Com
         .filter(|(k, _)| verb != "optimize" || *k != "int4")
         .map(|(k, what)| keyword(k, "keyword", Some(what)))
         .collect(),
+        ("export", "--format") => [
+            (
+                "sparseml",
+                "SparseML's tagged recipe: pruning while training",
+            ),
+            (
+                "llm-compressor",
+                "llm-compressor's staged recipe: the one-shot plan",
+            ),
+        ]
+        .iter()
+        .map(|(k, what)| keyword(k, "keyword", Some(what)))
+        .collect(),
         ("export", "--external-data") => [
             ("auto", "a data file beside the model only past 2 GB"),
             ("always", "tensors over 1 KB in MODEL.onnx.data"),
