@@ -26,12 +26,6 @@ use crate::progress::{Cancel, Progress};
 use crate::runtime::Dataset;
 use crate::{Layer, Model, ModelAnalysis};
 
-/// Whether rounds run from the activations earlier rounds kept (`Frontier`) rather than from the
-/// model's inputs. Off: on PP-OCRv4 the kept activations gave layers inputs that whole runs do
-/// not (CER 0.2% became 4.6%; tests/test_real_models.py), a disagreement not yet found, while
-/// the transformer block's rounds agree (`each_round_collects_from_kept_activations_...`).
-const KEEP_ACROSS_ROUNDS: bool = false;
-
 /// How a model is pruned one-shot.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OneShotPruning {
@@ -170,13 +164,17 @@ pub fn prune_model(
             Collector::fits(&target.layer.name, &target.layout)?;
         }
     }
+    // Each round runs only the part of the model upstream of its layers' inputs, back to what
+    // earlier rounds kept (checked against whole runs: the transformer block's rounds, and
+    // PP-OCRv4 pruned and repaired round by round in `frontier_on_a_model_with_pruning_and_repair`).
     let mut frontier = Frontier::new(batches.len());
+    // The dense model's inputs to each round's layers (SparseGPT toward the dense outputs): the
+    // dense model never changes, so its kept activations are never forgotten and each of its
+    // nodes runs once over the whole pruning.
+    let mut dense_frontier = Frontier::new(batches.len());
     for (number, round) in rounds.iter().enumerate() {
         cancel.check()?;
         let mut collectors: Vec<Option<Collector>> = vec![None; round.len()];
-        if !KEEP_ACROSS_ROUNDS {
-            frontier = Frontier::new(batches.len());
-        }
         if run {
             // After the first round the layers' inputs differ from the dense model's: SparseGPT
             // toward the dense outputs pairs them with the dense model's, recorded first.
@@ -187,7 +185,7 @@ pub fn prune_model(
                     .iter()
                     .map(|&t| Collector::recording(&targets[t].layer.name, &targets[t].layout))
                     .collect();
-                super::collect::collect(&model.proto, &mut dense, &batches, cancel, &mut |_| {})?;
+                dense_frontier.collect(&model.proto, &mut dense, &batches, cancel, &mut |_| {})?;
                 dense
                     .into_iter()
                     .zip(round)

@@ -518,3 +518,81 @@ fn each_round_collects_from_kept_activations_what_a_whole_run_collects() {
     }
     assert!(compared >= 6, "{compared}");
 }
+
+/// The kept-activation rounds against whole runs on any model, with real pruning and repair
+/// (PP-OCRv4 passes; too slow for every run):
+/// `PRUNEKIT_FRONTIER_MODEL=path cargo test --release frontier_on_a_model -- --ignored`.
+#[test]
+#[ignore]
+fn frontier_on_a_model_with_pruning_and_repair() {
+    let Ok(path) = std::env::var("PRUNEKIT_FRONTIER_MODEL") else {
+        return;
+    };
+    let model = crate::load(std::path::Path::new(&path)).unwrap();
+    let analysis = crate::analyze(&model, &Default::default()).unwrap();
+    let index = GraphIndex::new(model.graph());
+    let mut targets: Vec<Target> = prunable(&analysis, 0.5)
+        .iter()
+        .filter_map(|(n, s)| target(&analysis, &index, n, *s).unwrap())
+        .collect();
+    targets.sort_by_key(|t| index.position(t.node));
+    let data = Dataset::generated(&analysis.inputs, 8, 3).unwrap();
+    let batches = data.batches(4);
+    let mut proto = model.proto.clone();
+    let mut frontier = Frontier::new(batches.len());
+    let cancel = Cancel::default();
+    let opts = options(Method::SparseGpt, Pattern::Unstructured, true);
+    let mut outcomes: Vec<LayerOutcome> = Vec::new();
+    for (number, round) in rounds(&index, &targets).into_iter().enumerate() {
+        let collectors = || -> Vec<Collector> {
+            round
+                .iter()
+                .map(|&t| Collector::new(&targets[t].layer.name, &targets[t].layout))
+                .collect()
+        };
+        let mut kept = collectors();
+        frontier
+            .collect(&proto, &mut kept, &batches, &cancel, &mut |_| {})
+            .unwrap();
+        let mut whole = collectors();
+        Frontier::new(batches.len())
+            .collect(&proto, &mut whole, &batches, &cancel, &mut |_| {})
+            .unwrap();
+        for (k, w) in kept.iter().zip(&whole) {
+            for (a, b) in k.stats.iter().zip(&w.stats) {
+                let n = a.columns();
+                let mut worst: f64 = 0.0;
+                for i in 0..n {
+                    for j in 0..=i {
+                        let (x, y) = (a.xtx_at(i, j), b.xtx_at(i, j));
+                        worst = worst.max((x - y).abs() / (1.0 + y.abs()));
+                    }
+                }
+                assert!(
+                    worst <= 1e-3 && a.rows == b.rows,
+                    "round {number}: layer {} differs by {worst:.3e} (rows {} vs {})",
+                    k.layer,
+                    a.rows,
+                    b.rows
+                );
+            }
+        }
+        let graph = proto.graph.as_mut().unwrap();
+        for (slot, &t) in round.iter().enumerate() {
+            let (outcome, _) = prune_layer(
+                graph,
+                &targets[t],
+                Some(whole[slot].stats.as_slice()),
+                &opts,
+            )
+            .unwrap();
+            outcomes.push(outcome);
+        }
+        let changed: Vec<String> = outcomes[outcomes.len() - round.len()..]
+            .iter()
+            .flat_map(|o| std::iter::once(o.weight.clone()).chain(o.repaired.clone()))
+            .collect();
+        let nodes: Vec<usize> = round.iter().map(|&t| targets[t].node).collect();
+        frontier.invalidate(proto.graph.as_ref().unwrap(), &changed, &nodes);
+    }
+}
