@@ -1,0 +1,136 @@
+"""Collects the recipe corpus (tests/recipes/corpus) from local mirrors of public repositories.
+
+Each recipe is copied verbatim from a git blob; SOURCES.json records repository, path, commit,
+licence and the tool the recipe was written for. Besides the newest version of every recipe, the
+version before each commit that says it fixes something is kept too: SparseML's own history of
+recipes that were broken and then repaired (bench/recipe_corpus.py decides what each one is).
+
+    python3 bench/recipe_corpus_collect.py MIRROR_ROOT   # MIRROR_ROOT/<owner>+<repo>/repo is a git dir
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "recipes" / "corpus"
+MAX_BYTES = 200_000
+
+# repository -> (licence read from its LICENSE file, tool its recipes target when not staged)
+REPOS = {
+    "neuralmagic/sparseml": ("Apache-2.0", "sparseml"),
+    "mcx/sparseml": ("Apache-2.0", "sparseml"),
+    "xloem/sparseml": ("Apache-2.0", "sparseml"),
+    "vllm-project/llm-compressor": ("Apache-2.0", "llm-compressor"),
+}
+# Ultralytics-derived folders carry the Ultralytics licence, not Apache-2.0: left out.
+EXCLUDED_PATH = re.compile(r"ultralytics|yolov[358]|/\.github/|status\.yaml$|workflow", re.I)
+RECIPE_PATH = re.compile(r"\.(ya?ml|md)$", re.I)
+TAGGED = re.compile(r"^\s*(-\s*)?!\w+Modifier\b", re.M)
+STAGED = re.compile(r"^\s+\w+Modifier:\s*(#.*)?$", re.M)
+FIX_SUBJECT = re.compile(r"\b(fix|fixes|fixed|bug|typo|correct|broken|repair)", re.I)
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "core.quotepath=off", "-C", str(repo), *args], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def blob(repo: Path, commit: str, path: str) -> bytes | None:
+    proc = subprocess.run(["git", "-C", str(repo), "show", f"{commit}:{path}"], capture_output=True)
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def recipe_text(data: bytes, path: str) -> str | None:
+    """The text when it is a recipe SparseML or llm-compressor would load from this file."""
+    if len(data) > MAX_BYTES:
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if path.lower().endswith(".md") and not text.lstrip().startswith("---"):
+        return None  # a tutorial or README, not a recipe card with front matter
+    if not (TAGGED.search(text) or STAGED.search(text)):
+        return None
+    if re.search(r"^(recipe|recipe_args|cadence|test_type|model|dataset):", text, re.M) and not (
+            re.search(r"^\w*(modifiers|_stage)\w*:", text, re.M)):
+        return None  # a test or training config that names a recipe, not a recipe itself
+    return text
+
+
+def tool_for(repo_tool: str, text: str) -> str:
+    if repo_tool == "llm-compressor":
+        return "llm-compressor"
+    return "sparseml-legacy" if TAGGED.search(text) else "sparseml-core-staged"
+
+
+def stored_name(repo: str, path: str, commit: str | None) -> str:
+    flat = path.replace("/", "__")
+    if commit:
+        stem, dot, ext = flat.rpartition(".")
+        flat = f"{stem}__at-{commit[:10]}.{ext}"
+    return f"{repo.replace('/', '__')}/{flat}"
+
+
+def collect(mirror_root: Path) -> list[dict]:
+    entries: list[dict] = []
+    seen: set[str] = set()  # a fork's copy of a recipe already collected is not collected twice
+    for repo, (licence, repo_tool) in REPOS.items():
+        git_dir = mirror_root / repo.replace("/", "+") / "repo"
+        head = git(git_dir, "rev-parse", "HEAD").strip()
+        paths = sorted({p for p in git(git_dir, "log", "--name-only", "--format=", "HEAD").split("\n")
+                        if RECIPE_PATH.search(p) and not EXCLUDED_PATH.search(p)})
+        at_head = set(git(git_dir, "ls-tree", "-r", "--name-only", "HEAD").split("\n"))
+        for path in paths:
+            history = [line.split("\t", 1) for line in
+                       git(git_dir, "log", "--format=%H\t%s", "HEAD", "--", path).strip().split("\n")
+                       if line]
+            if not history:
+                continue
+            if path in at_head:
+                newest = head
+            else:  # deleted: its last version is in the parent of the deleting commit
+                newest = git(git_dir, "rev-parse", f"{history[0][0]}^").strip()
+            versions = [(newest, None)]
+            versions += [(f"{sha}^", sha) for sha, subject in history if FIX_SUBJECT.search(subject)]
+            for rev, fixed_by in versions:
+                data = blob(git_dir, rev, path)
+                if data is None:
+                    continue
+                text = recipe_text(data, path)
+                if text is None or text in seen:
+                    continue
+                seen.add(text)
+                commit = git(git_dir, "rev-parse", rev).strip()
+                name = stored_name(repo, path, commit if fixed_by else None)
+                target = CORPUS / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                entry = {"file": name, "repo": repo, "path": path, "commit": commit,
+                         "licence": licence, "tool": tool_for(repo_tool, text)}
+                if fixed_by:
+                    entry["fixed_by"] = fixed_by
+                    entry["fix_subject"] = dict(history)[fixed_by]
+                entries.append(entry)
+    return entries
+
+
+def main() -> None:
+    mirror_root = Path(sys.argv[1] if len(sys.argv) > 1 else "/work/.mirror")
+    for old in CORPUS.glob("*/*"):
+        old.unlink()
+    entries = collect(mirror_root)
+    (CORPUS / "SOURCES.json").write_text(json.dumps(entries, indent=1) + "\n")
+    by_tool: dict[str, int] = {}
+    for e in entries:
+        by_tool[e["tool"]] = by_tool.get(e["tool"], 0) + 1
+    print(f"{len(entries)} recipes: {by_tool}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""llm-compressor's verdict on a recipe, read from its source (its torch does not fit this disk).
+
+What `Recipe.create_instance(path)` does (src/llmcompressor/recipe/recipe.py): PyYAML's
+`safe_load`, then for every `<name>_stage: {<group>_modifiers: {ClassName: {args}}}` (and, in
+releases before stages were required, top-level `<group>_modifiers`), `ModifierFactory.create`
+finds ClassName among the Modifier subclasses of `llmcompressor.modifiers` (else "No modifier of
+type ... found") and builds it, a pydantic model with `extra="forbid"` (an unknown argument is an
+error); AWQModifier needs a quantizing modifier after it. This judge reads the classes and their
+annotated fields with `ast` from the llm-compressor source at the recipe's own commit, so a recipe
+is judged by the release it was written for. It does not check value types.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+MIRROR = Path("/work/.mirror/vllm-project+llm-compressor/repo")
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", "-C", str(MIRROR), *args], capture_output=True, text=True,
+                          check=True).stdout
+
+
+@lru_cache(maxsize=None)
+def classes_at(commit: str) -> dict[str, tuple[list[str], set[str]]]:
+    """Every class under src/ at `commit` (src/sparseml in the repository's first commits): name -> (base names, annotated fields)."""
+    found: dict[str, tuple[list[str], set[str]]] = {}
+    files = [p for p in _git("ls-tree", "-r", "--name-only", commit, "src").split("\n")
+             if p.endswith(".py")]
+    for path in files:
+        try:
+            tree = ast.parse(_git("show", f"{commit}:{path}"))
+        except (SyntaxError, subprocess.CalledProcessError):
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            bases = [b.id if isinstance(b, ast.Name) else b.attr if isinstance(b, ast.Attribute)
+                     else "" for b in node.bases]
+            fields = {s.target.id for s in node.body
+                      if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)
+                      and not s.target.id.startswith("_")
+                      and "ClassVar" not in ast.unparse(s.annotation)}
+            # same-named classes (a base and its framework subclass) are merged: lenient on purpose
+            old_bases, old_fields = found.get(node.name, ([], set()))
+            found[node.name] = (old_bases + [b for b in bases if b != node.name],
+                                old_fields | fields)
+            if node.name == "Modifier" and "forbid" in ast.unparse(node):
+                forbids.add(commit)
+    return found
+
+
+forbids: set[str] = set()  # commits whose Modifier base model refuses unknown arguments
+
+
+def _lineage(name: str, classes: dict) -> list[str]:
+    seen, todo = [], [name]
+    while todo:
+        current = todo.pop()
+        if current in seen or current not in classes:
+            continue
+        seen.append(current)
+        todo.extend(classes[current][0])
+    return seen
+
+
+def _modifiers(obj: dict):
+    for key, value in obj.items():
+        if key.endswith("_stage") and isinstance(value, dict):
+            groups = value.items()
+        elif key.endswith("_modifiers"):
+            groups = [(key, value)]
+        else:
+            continue
+        for group_key, group in groups:
+            if group_key.endswith("_modifiers") and isinstance(group, dict):
+                yield from group.items()
+
+
+@lru_cache(maxsize=None)
+def awq_needs_quantization_after(commit: str) -> bool:
+    """Whether the Recipe at `commit` refuses an AWQModifier with no quantizing modifier after it."""
+    try:
+        source = _git("show", f"{commit}:src/llmcompressor/recipe/recipe.py")
+    except subprocess.CalledProcessError:
+        return False
+    return "AWQ must be run with a subsequent" in source
+
+
+def judge_llmc(path: Path, entry: dict) -> dict:
+    how = f"from source: llm-compressor at {entry['commit'][:10]} (class and field names)"
+    classes = classes_at(entry["commit"])
+    text = path.read_text()
+    try:
+        obj = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        return {"verdict": "rejected", "error": f"{type(error).__name__}: {error}", "how": how}
+    if not isinstance(obj, dict):
+        return {"verdict": "rejected", "error": "a recipe must be a mapping", "how": how}
+    built: list[str] = []
+    for name, args in _modifiers(obj):
+        lineage = _lineage(name, classes)
+        if "Modifier" not in lineage[1:]:
+            return {"verdict": "rejected", "how": how,
+                    "error": f"ValueError: No modifier of type '{name}' found."}
+        if not isinstance(args, dict):
+            return {"verdict": "rejected", "how": how,
+                    "error": f"AttributeError: the arguments of {name} are not a mapping"}
+        fields = set().union(*(classes[c][1] for c in lineage))
+        extra = sorted(set(args) - fields - {"group"})
+        if extra and entry["commit"] in forbids:
+            return {"verdict": "rejected", "how": how,
+                    "error": f"ValidationError: {name}: {', '.join(extra)}: Extra inputs are not "
+                             f"permitted"}
+        built.append(name)
+    for index, name in enumerate(built):
+        if name == "AWQModifier" and awq_needs_quantization_after(entry["commit"]) and not any(
+                "QuantizationMixin" in _lineage(later, classes) for later in built[index + 1:]):
+            return {"verdict": "rejected", "how": how,
+                    "error": "ValueError: Recipe includes AWQModifier with no subsequent "
+                             "quantization modifier"}
+    return {"verdict": "accepted", "how": how}
