@@ -5,7 +5,11 @@ loads it, and its modifiers are constructed:
 
 - sparseml-legacy: `ScheduledModifierManager.from_yaml(path)` (SparseML 1.7.0, PyTorch);
 - sparseml-core-staged: `sparseml.core.recipe.Recipe.create_instance(path)`, then
-  `recipe.create_modifier(Framework.pytorch)` (what a one-shot or fine-tune session does first);
+  `recipe.create_modifier(Framework.pytorch)` (what a one-shot or fine-tune session does first),
+  in SparseML 1.7.0 and in 1.8.0 (a second process; the release that replaced the quantization
+  modifiers with compressed-tensors' and added GPTQModifier): accepted when either release loads
+  it, since a checker cannot tell which release a user has (SOURCES.json's `release` says which
+  one the recipe was written for);
 - llm-compressor: judged from its source (recipe_corpus_llmc.py), since its torch would not fit.
 
 A recipe is accepted when that raises nothing, rejected with the tool's message otherwise.
@@ -17,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
 import sys
 import time
 import warnings
@@ -51,38 +56,68 @@ def one_sentence(error: BaseException) -> str:
     return text if len(text) <= 600 else text[:600] + "..."
 
 
-def main() -> None:
+def judge_all(entries: list[dict]) -> tuple[dict[str, dict], float]:
+    """Verdicts from the SparseML importable in this process, and the slowest load in seconds."""
     import sparseml
     import torch
 
-    sources = json.loads((CORPUS / "SOURCES.json").read_text())
+    versions = f"sparseml {sparseml.__version__}, torch {torch.__version__}"
     judges = {
-        "sparseml-legacy": (judge_legacy, f"ScheduledModifierManager.from_yaml (sparseml "
-                            f"{sparseml.__version__}, torch {torch.__version__})"),
-        "sparseml-core-staged": (judge_staged, f"Recipe.create_instance + create_modifier(pytorch) "
-                                 f"(sparseml {sparseml.__version__})"),
+        "sparseml-legacy": (judge_legacy, f"ScheduledModifierManager.from_yaml ({versions})"),
+        "sparseml-core-staged": (judge_staged, "Recipe.create_instance + "
+                                 f"create_modifier(Framework.pytorch) ({versions})"),
     }
-    verdicts = {}
-    slowest = 0.0
-    for entry in sources:
-        path = CORPUS / entry["file"]
-        if entry["tool"] == "llm-compressor":
-            from recipe_corpus_llmc import judge_llmc
-
-            verdicts[entry["file"]] = judge_llmc(path, entry)
-            continue
+    verdicts, slowest = {}, 0.0
+    for entry in entries:
         judge, how = judges[entry["tool"]]
         start = time.perf_counter()
         try:
-            judge(path)
+            judge(CORPUS / entry["file"])
             verdict = {"verdict": "accepted"}
-        except BaseException as error:  # noqa: BLE001 - a recipe may make the tool raise anything
-            if isinstance(error, KeyboardInterrupt):
-                raise
+        except Exception as error:  # noqa: BLE001 - a recipe may make the tool raise anything
             verdict = {"verdict": "rejected", "error": one_sentence(error)}
         slowest = max(slowest, time.perf_counter() - start)
         verdict["how"] = how
         verdicts[entry["file"]] = verdict
+    return verdicts, slowest
+
+
+def judge_with_sparseml_18(entries: list[dict]) -> tuple[dict[str, dict], float]:
+    """The same judges in a second process that imports SparseML 1.8.0 (pydantic 2) first."""
+    venv = Path(sys.executable).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=str(Path(sys.prefix) / "sparseml-1.8"))
+    proc = subprocess.run([sys.executable, __file__, "--judge"], input=json.dumps(entries),
+                          env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        sys.exit(f"recipe_corpus: the SparseML 1.8.0 process failed ({venv}):\n{proc.stderr}")
+    answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    return answer["verdicts"], answer["slowest"]
+
+
+def main() -> None:
+    if sys.argv[1:] == ["--judge"]:  # the second process: entries on stdin, verdicts on stdout
+        verdicts, slowest = judge_all(json.loads(sys.stdin.read()))
+        print(json.dumps({"verdicts": verdicts, "slowest": slowest}))
+        return
+    from recipe_corpus_llmc import judge_llmc
+
+    sources = json.loads((CORPUS / "SOURCES.json").read_text())
+    staged = [e for e in sources if e["tool"] == "sparseml-core-staged"]
+    verdicts, slowest = judge_all([e for e in sources if e["tool"] != "llm-compressor"])
+    newer, slowest_18 = judge_with_sparseml_18(staged)
+    for entry in staged:  # a staged recipe is accepted when either release loads it
+        old, new = verdicts[entry["file"]], newer[entry["file"]]
+        if old["verdict"] == "accepted" or new["verdict"] == "rejected":
+            verdict = dict(old)
+        else:
+            verdict = dict(new)
+        verdict["how"] = f"{old['how']}: {old['verdict']}; {new['how']}: {new['verdict']}"
+        if "error" in old and "error" in new and old["error"] != new["error"]:
+            verdict["error"] = f"1.7.0: {old['error']} / 1.8.0: {new['error']}"
+        verdicts[entry["file"]] = verdict
+    for entry in sources:
+        if entry["tool"] == "llm-compressor":
+            verdicts[entry["file"]] = judge_llmc(CORPUS / entry["file"], entry)
     (CORPUS / "verdicts.json").write_text(json.dumps(verdicts, indent=1, sort_keys=True) + "\n")
     counts: dict[str, int] = {}
     for entry in sources:
@@ -90,7 +125,7 @@ def main() -> None:
         counts[key] = counts.get(key, 0) + 1
     for key in sorted(counts):
         print(f"{key}: {counts[key]}")
-    print(f"slowest SparseML load: {slowest:.2f} s")
+    print(f"slowest SparseML load: {max(slowest, slowest_18):.2f} s")
 
 
 if __name__ == "__main__":

@@ -53,8 +53,8 @@ def recipe_text(data: bytes, path: str) -> str | None:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    if path.lower().endswith(".md") and not text.lstrip().startswith("---"):
-        return None  # a tutorial or README, not a recipe card with front matter
+    if path.lower().endswith(".md") and not re.search(r"^\s*---\s*$", text, re.M):
+        return None  # a tutorial or README, not a recipe card (SparseML finds `---` on any line)
     if not (TAGGED.search(text) or STAGED.search(text)):
         return None
     if re.search(r"^(recipe|recipe_args|cadence|test_type|model|dataset):", text, re.M) and not (
@@ -67,6 +67,16 @@ def tool_for(repo_tool: str, text: str) -> str:
     if repo_tool == "llm-compressor":
         return "llm-compressor"
     return "sparseml-legacy" if TAGGED.search(text) else "sparseml-core-staged"
+
+
+def sparseml_release(git_dir: Path, rev: str, path: str) -> str:
+    """The SparseML release a staged recipe was written for: 1.7.0 when this version of the file
+    is in the 1.7.0 release's history, else 1.8.0 (the last release, which added GPTQModifier and
+    the quantization modifiers of compressed-tensors)."""
+    written = git(git_dir, "log", "-1", "--format=%H", rev, "--", path).strip()
+    proc = subprocess.run(["git", "-C", str(git_dir), "merge-base", "--is-ancestor", written,
+                           "v1.7.0"], capture_output=True)
+    return "1.7.0" if proc.returncode == 0 else "1.8.0"
 
 
 def stored_name(repo: str, path: str, commit: str | None) -> str:
@@ -113,6 +123,8 @@ def collect(mirror_root: Path) -> list[dict]:
                 target.write_bytes(data)
                 entry = {"file": name, "repo": repo, "path": path, "commit": commit,
                          "licence": licence, "tool": tool_for(repo_tool, text)}
+                if entry["tool"] == "sparseml-core-staged":
+                    entry["release"] = sparseml_release(git_dir, rev, path)
                 if fixed_by:
                     entry["fixed_by"] = fixed_by
                     entry["fix_subject"] = dict(history)[fixed_by]

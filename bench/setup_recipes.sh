@@ -61,10 +61,14 @@ say "installing sparseml 1.8.0 with pydantic 2 and compressed-tensors into $venv
 "${pip[@]}" --no-deps --target "$venv/sparseml-1.8" "sparseml==1.8.0" "pydantic==2.7.4" \
     "pydantic-core==2.18.4" "annotated-types==0.7.0" "typing-extensions==4.12.2" \
     "compressed-tensors==0.4.0" "transformers==4.40.2" "tokenizers==0.19.1" \
-    "huggingface-hub==0.23.4" "safetensors==0.4.3" "regex==2024.5.15" "fsspec==2024.6.0"
+    "huggingface-hub==0.23.4" "safetensors==0.4.3" "regex==2024.5.15" "fsspec==2024.6.0" \
+    "filelock==3.15.4"
 PYTHONPATH="$venv/sparseml-1.8" NM_DISABLE_ANALYTICS=1 "$venv/bin/python" -W ignore - <<'PY'
 import sparseml
 from sparseml.core.recipe import Recipe  # noqa: F401
+# the modifier factory skips a module that fails to import: import the quantizing ones here
+from sparseml.modifiers.quantization.gptq.pytorch import GPTQModifierPyTorch  # noqa: F401
+from sparseml.modifiers.quantization.quantization.pytorch import QuantizationModifierPyTorch  # noqa: F401
 print("setup_recipes: ok: sparseml %s beside it" % sparseml.__version__)
 PY
 
