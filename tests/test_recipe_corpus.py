@@ -61,7 +61,7 @@ def test_check_agrees_with_the_tools_on_every_corpus_recipe():
     false_errors: Counter[str] = Counter()  # by diagnostic code, on recipes the tool accepts
     wrong: list[str] = []
     counts: Counter[str] = Counter()
-    errors_total = 0
+    errors_total = warnings_total = 0
     slowest = (0.0, "")
     for entry in sources:
         verdict = verdicts[entry["file"]]
@@ -69,6 +69,7 @@ def test_check_agrees_with_the_tools_on_every_corpus_recipe():
         slowest = max(slowest, (seconds, entry["file"]))
         errors = [d for d in diagnostics if d["severity"] == "error"]
         errors_total += len(errors)
+        warnings_total += sum(d["severity"] == "warning" for d in diagnostics)
         counts[f"{entry['tool']} {verdict['verdict']}"] += 1
         if verdict["verdict"] == "accepted" and errors:
             false_errors.update(d["code"] for d in errors)
@@ -82,6 +83,6 @@ def test_check_agrees_with_the_tools_on_every_corpus_recipe():
     summary = [f"{len(sources)} recipes ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))});"
                f" {errors_total} errors, {sum(false_errors.values())} false "
                f"({', '.join(f'{k}: {v}' for k, v in false_errors.most_common()) or 'none'}); "
-               f"slowest check {slowest[0] * 1000:.0f} ms ({slowest[1]})"]
+               f"{warnings_total} warnings; slowest check {slowest[0] * 1000:.0f} ms ({slowest[1]})"]
     print("\n".join(summary))
     assert not wrong, "\n".join(summary + wrong)
