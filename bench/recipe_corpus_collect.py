@@ -2,10 +2,13 @@
 
 Each recipe is copied verbatim from a git blob; SOURCES.json records repository, path, commit,
 licence and the tool the recipe was written for. Besides the newest version of every recipe, the
-version before each commit that says it fixes something is kept too: SparseML's own history of
-recipes that were broken and then repaired (bench/recipe_corpus.py decides what each one is).
+corpus keeps older versions that were broken (their tool rejects them; with --all-versions every
+older version is a candidate, and --prune drops those the tool accepts after bench/recipe_corpus.py
+has judged them) and every version replaced by a commit that says it fixes something.
 
-    python3 bench/recipe_corpus_collect.py MIRROR_ROOT   # MIRROR_ROOT/<owner>+<repo>/repo is a git dir
+    python3 bench/recipe_corpus_collect.py --all-versions MIRROR_ROOT  # <owner>+<repo>/repo: git dirs
+    .venv-recipes/bin/python bench/recipe_corpus.py                    # verdicts of every version
+    python3 bench/recipe_corpus_collect.py --prune                     # older versions: broken only
 """
 
 from __future__ import annotations
@@ -87,9 +90,11 @@ def stored_name(repo: str, path: str, commit: str | None) -> str:
     return f"{repo.replace('/', '__')}/{flat}"
 
 
-def collect(mirror_root: Path) -> list[dict]:
+def collect(mirror_root: Path, all_versions: bool) -> list[dict]:
     entries: list[dict] = []
     seen: set[str] = set()  # a fork's copy of a recipe already collected is not collected twice
+    work: list[tuple] = []
+    later: list[tuple] = []
     for repo, (licence, repo_tool) in REPOS.items():
         git_dir = mirror_root / repo.replace("/", "+") / "repo"
         head = git(git_dir, "rev-parse", "HEAD").strip()
@@ -106,37 +111,65 @@ def collect(mirror_root: Path) -> list[dict]:
                 newest = head
             else:  # deleted: its last version is in the parent of the deleting commit
                 newest = git(git_dir, "rev-parse", f"{history[0][0]}^").strip()
-            versions = [(newest, None)]
-            versions += [(f"{sha}^", sha) for sha, subject in history if FIX_SUBJECT.search(subject)]
-            for rev, fixed_by in versions:
-                data = blob(git_dir, rev, path)
-                if data is None:
-                    continue
-                text = recipe_text(data, path)
-                if text is None or text in seen:
-                    continue
-                seen.add(text)
-                commit = git(git_dir, "rev-parse", rev).strip()
-                name = stored_name(repo, path, commit if fixed_by else None)
-                target = CORPUS / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-                entry = {"file": name, "repo": repo, "path": path, "commit": commit,
-                         "licence": licence, "tool": tool_for(repo_tool, text)}
-                if entry["tool"] == "sparseml-core-staged":
-                    entry["release"] = sparseml_release(git_dir, rev, path)
-                if fixed_by:
-                    entry["fixed_by"] = fixed_by
-                    entry["fix_subject"] = dict(history)[fixed_by]
-                entries.append(entry)
+            work.append((repo, licence, repo_tool, git_dir, path, history, [(newest, None)]))
+            older = [(f"{sha}^", sha) for sha, subject in history
+                     if all_versions or FIX_SUBJECT.search(subject)]
+            later.append((repo, licence, repo_tool, git_dir, path, history, older))
+    # every recipe's newest version first, so that an older version of one file that equals the
+    # newest of another is not what the corpus keeps of it
+    for repo, licence, repo_tool, git_dir, path, history, versions in work + later:
+        for rev, fixed_by in versions:
+            data = blob(git_dir, rev, path)
+            if data is None:
+                continue
+            text = recipe_text(data, path)
+            if text is None or text in seen:
+                continue
+            seen.add(text)
+            commit = git(git_dir, "rev-parse", rev).strip()
+            name = stored_name(repo, path, commit if fixed_by else None)
+            target = CORPUS / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            entry = {"file": name, "repo": repo, "path": path, "commit": commit,
+                     "licence": licence, "tool": tool_for(repo_tool, text)}
+            if entry["tool"] == "sparseml-core-staged":
+                entry["release"] = sparseml_release(git_dir, rev, path)
+            if fixed_by:
+                entry["fixed_by"] = fixed_by
+                entry["fix_subject"] = dict(history)[fixed_by]
+                if not FIX_SUBJECT.search(entry["fix_subject"]):
+                    entry["candidate"] = True  # kept only if its tool rejects it (--prune)
+            entries.append(entry)
     return entries
 
 
+def prune() -> None:
+    """Drops the older versions (`candidate`) that their tool accepts: of a recipe's history the
+    corpus keeps the versions that were broken, and those replaced by a commit that says it fixes."""
+    entries = json.loads((CORPUS / "SOURCES.json").read_text())
+    verdicts = json.loads((CORPUS / "verdicts.json").read_text())
+    kept = []
+    for entry in entries:
+        if entry.pop("candidate", False) and verdicts[entry["file"]]["verdict"] == "accepted":
+            (CORPUS / entry["file"]).unlink()
+            verdicts.pop(entry["file"])
+        else:
+            kept.append(entry)
+    (CORPUS / "SOURCES.json").write_text(json.dumps(kept, indent=1) + "\n")
+    (CORPUS / "verdicts.json").write_text(json.dumps(verdicts, indent=1, sort_keys=True) + "\n")
+    print(f"kept {len(kept)} of {len(entries)} recipes")
+
+
 def main() -> None:
-    mirror_root = Path(sys.argv[1] if len(sys.argv) > 1 else "/work/.mirror")
+    if sys.argv[1:] == ["--prune"]:
+        prune()
+        return
+    args = [a for a in sys.argv[1:] if a != "--all-versions"]
+    mirror_root = Path(args[0] if args else "/work/.mirror")
     for old in CORPUS.glob("*/*"):
         old.unlink()
-    entries = collect(mirror_root)
+    entries = collect(mirror_root, "--all-versions" in sys.argv)
     (CORPUS / "SOURCES.json").write_text(json.dumps(entries, indent=1) + "\n")
     by_tool: dict[str, int] = {}
     for e in entries:
