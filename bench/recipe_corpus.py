@@ -3,7 +3,8 @@
 Each recipe in tests/recipes/corpus/SOURCES.json is loaded the way a user of the tool it targets
 loads it, and its modifiers are constructed:
 
-- sparseml-legacy: `ScheduledModifierManager.from_yaml(path)` (SparseML 1.7.0, PyTorch);
+- sparseml-legacy: `ScheduledModifierManager.from_yaml(path)` (SparseML 1.7.0, PyTorch), then
+  SparseML's own matcher on each `params` pattern, as initializing on a model does;
 - sparseml-core-staged: `sparseml.core.recipe.Recipe.create_instance(path)`, then
   `recipe.create_modifier(Framework.pytorch)` (what a one-shot or fine-tune session does first),
   in SparseML 1.7.0 and in 1.8.0 (a second process; the release that replaced the quantization
@@ -39,8 +40,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 def judge_legacy(path: Path) -> None:
     from sparseml.pytorch.optim import ScheduledModifierManager
+    from sparseml.pytorch.utils.helpers import any_str_or_regex_matches_param_name
 
-    ScheduledModifierManager.from_yaml(str(path))
+    manager = ScheduledModifierManager.from_yaml(str(path))
+    # Initializing a modifier on a model matches each of its `params` against every weight name
+    # with this function (a `re:` pattern goes to `re.match`): run it once per pattern, so that a
+    # pattern Python's `re` cannot compile fails here as it would at the start of training.
+    for modifier in manager.iter_modifiers():
+        params = getattr(modifier, "params", None)
+        for pattern in [params] if isinstance(params, str) else params or []:
+            if isinstance(pattern, str):
+                any_str_or_regex_matches_param_name("model.weight", [pattern])
 
 
 def judge_staged(path: Path) -> None:
@@ -63,7 +73,8 @@ def judge_all(entries: list[dict]) -> tuple[dict[str, dict], float]:
 
     versions = f"sparseml {sparseml.__version__}, torch {torch.__version__}"
     judges = {
-        "sparseml-legacy": (judge_legacy, f"ScheduledModifierManager.from_yaml ({versions})"),
+        "sparseml-legacy": (judge_legacy, "ScheduledModifierManager.from_yaml + "
+                            f"any_str_or_regex_matches_param_name per params pattern ({versions})"),
         "sparseml-core-staged": (judge_staged, "Recipe.create_instance + "
                                  f"create_modifier(Framework.pytorch) ({versions})"),
     }

@@ -30,6 +30,8 @@ REPOS = {
     "xloem/sparseml": ("Apache-2.0", "sparseml"),
     "vllm-project/llm-compressor": ("Apache-2.0", "llm-compressor"),
 }
+# forks whose other branches are read too (their master only repeats neuralmagic/sparseml's)
+FORKS = {"mcx/sparseml", "xloem/sparseml"}
 # Ultralytics-derived folders carry the Ultralytics licence, not Apache-2.0: left out.
 EXCLUDED_PATH = re.compile(r"ultralytics|yolov[358]|/\.github/|status\.yaml$|workflow", re.I)
 RECIPE_PATH = re.compile(r"\.(ya?ml|md)$", re.I)
@@ -90,6 +92,20 @@ def stored_name(repo: str, path: str, commit: str | None) -> str:
     return f"{repo.replace('/', '__')}/{flat}"
 
 
+def forked(repo: str, licence: str, repo_tool: str, git_dir: Path, work: list) -> None:
+    """A fork's branches hold SparseML's research and experiment branches (AC/DC, torchvision,
+    Llama 2 quantization): the newest version of each recipe path on any branch."""
+    paths = sorted({p for p in git(git_dir, "log", "--all", "--name-only", "--format=").split("\n")
+                    if RECIPE_PATH.search(p) and not EXCLUDED_PATH.search(p)})
+    for path in paths:
+        last = git(git_dir, "log", "--all", "-1", "--format=%H\t%s", "--", path).strip()
+        if not last:
+            continue
+        sha = last.split("\t", 1)[0]
+        rev = sha if blob(git_dir, sha, path) is not None else f"{sha}^"
+        work.append((repo, licence, repo_tool, git_dir, path, [last.split("\t", 1)], [(rev, None)]))
+
+
 def collect(mirror_root: Path, all_versions: bool) -> list[dict]:
     entries: list[dict] = []
     seen: set[str] = set()  # a fork's copy of a recipe already collected is not collected twice
@@ -98,6 +114,9 @@ def collect(mirror_root: Path, all_versions: bool) -> list[dict]:
     for repo, (licence, repo_tool) in REPOS.items():
         git_dir = mirror_root / repo.replace("/", "+") / "repo"
         head = git(git_dir, "rev-parse", "HEAD").strip()
+        if repo in FORKS:
+            forked(repo, licence, repo_tool, git_dir, work)
+            continue
         paths = sorted({p for p in git(git_dir, "log", "--name-only", "--format=", "HEAD").split("\n")
                         if RECIPE_PATH.search(p) and not EXCLUDED_PATH.search(p)})
         at_head = set(git(git_dir, "ls-tree", "-r", "--name-only", "HEAD").split("\n"))
