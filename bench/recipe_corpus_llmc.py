@@ -13,13 +13,15 @@ is judged by the release it was written for. It does not check value types.
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
-MIRROR = Path("/work/.mirror/vllm-project+llm-compressor/repo")
+# a git directory holding llm-compressor's history (the search tools' mirror by default)
+MIRROR = Path(os.environ.get("LLMC_GIT_DIR", "/work/.mirror/vllm-project+llm-compressor/repo"))
 
 
 def _git(*args: str) -> str:

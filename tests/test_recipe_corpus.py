@@ -9,6 +9,7 @@ raise no error on a recipe that tool accepts, and at least one on a recipe it re
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from collections import Counter
@@ -59,6 +60,7 @@ def test_check_agrees_with_the_tools_on_every_corpus_recipe():
                     pytrace=False)
     sources, verdicts = load_corpus()
     false_errors: Counter[str] = Counter()  # by diagnostic code, on recipes the tool accepts
+    missed: Counter[str] = Counter()  # by the tool's error type, on recipes the tool rejects
     wrong: list[str] = []
     counts: Counter[str] = Counter()
     errors_total = warnings_total = 0
@@ -78,11 +80,15 @@ def test_check_agrees_with_the_tools_on_every_corpus_recipe():
                          f"first {first['code']} at line {first['range']['start']['line'] + 1}: "
                          f"{first['message']}")
         elif verdict["verdict"] == "rejected" and not errors:
+            kind = re.search(r"\w+(Error|Exception)", verdict["error"])
+            missed[kind.group(0) if kind else "other"] += 1
             wrong.append(f"missed {entry['file']} ({entry['tool']}), which the tool rejects: "
                          f"{verdict['error'][:200]}")
     summary = [f"{len(sources)} recipes ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))});"
                f" {errors_total} errors, {sum(false_errors.values())} false "
-               f"({', '.join(f'{k}: {v}' for k, v in false_errors.most_common()) or 'none'}); "
+               f"({', '.join(f'{k}: {v}' for k, v in false_errors.most_common()) or 'none'}), "
+               f"{sum(missed.values())} rejected recipes missed "
+               f"({', '.join(f'{k}: {v}' for k, v in missed.most_common()) or 'none'}); "
                f"{warnings_total} warnings; slowest check {slowest[0] * 1000:.0f} ms ({slowest[1]})"]
     print("\n".join(summary))
     assert not wrong, "\n".join(summary + wrong)
