@@ -8,12 +8,13 @@ loads it, and its modifiers are constructed:
 - sparseml-core-staged: `sparseml.core.recipe.Recipe.create_instance(path)`, then
   `recipe.create_modifier(Framework.pytorch)` (what a one-shot or fine-tune session does first),
   in SparseML 1.7.0 and in 1.8.0 (a second process; the release that replaced the quantization
-  modifiers with compressed-tensors' and added GPTQModifier): accepted when either release loads
-  it, since a checker cannot tell which release a user has (SOURCES.json's `release` says which
+  modifiers with compressed-tensors' and added GPTQModifier; SOURCES.json's `release` says which
   one the recipe was written for);
 - llm-compressor: judged from its source (recipe_corpus_llmc.py), since its torch would not fit.
 
-A recipe is accepted when that raises nothing, rejected with the tool's message otherwise.
+A recipe is accepted when that raises nothing, rejected with the tool's message otherwise. A
+staged recipe (SparseML's core layout or llm-compressor's) is judged by all three, since nothing in
+it says which one reads it: accepted when any of them loads it (`accepted_by`).
 Run inside .venv-recipes (bash bench/setup_recipes.sh); `make bench-recipes` does both.
 """
 
@@ -66,6 +67,11 @@ def one_sentence(error: BaseException) -> str:
     return text if len(text) <= 600 else text[:600] + "..."
 
 
+# which loader reads a recipe: llm-compressor's recipes are staged like SparseML's core ones
+LAYOUT = {"sparseml-legacy": "sparseml-legacy", "sparseml-core-staged": "sparseml-core-staged",
+          "llm-compressor": "sparseml-core-staged"}
+
+
 def judge_all(entries: list[dict]) -> tuple[dict[str, dict], float]:
     """Verdicts from the SparseML importable in this process, and the slowest load in seconds."""
     import sparseml
@@ -80,7 +86,7 @@ def judge_all(entries: list[dict]) -> tuple[dict[str, dict], float]:
     }
     verdicts, slowest = {}, 0.0
     for entry in entries:
-        judge, how = judges[entry["tool"]]
+        judge, how = judges[LAYOUT[entry["tool"]]]
         start = time.perf_counter()
         try:
             judge(CORPUS / entry["file"])
@@ -113,22 +119,22 @@ def main() -> None:
     from recipe_corpus_llmc import judge_llmc
 
     sources = json.loads((CORPUS / "SOURCES.json").read_text())
-    staged = [e for e in sources if e["tool"] == "sparseml-core-staged"]
-    verdicts, slowest = judge_all([e for e in sources if e["tool"] != "llm-compressor"])
+    staged = [e for e in sources if LAYOUT[e["tool"]] == "sparseml-core-staged"]
+    verdicts, slowest = judge_all(sources)
     newer, slowest_18 = judge_with_sparseml_18(staged)
-    for entry in staged:  # a staged recipe is accepted when either release loads it
-        old, new = verdicts[entry["file"]], newer[entry["file"]]
-        if old["verdict"] == "accepted" or new["verdict"] == "rejected":
-            verdict = dict(old)
+    for entry in staged:
+        # A staged recipe does not say which tool reads it, and a checker cannot tell: it is
+        # accepted when any of them loads it (SparseML 1.7.0, 1.8.0, llm-compressor today).
+        judged = {"SparseML 1.7.0": verdicts[entry["file"]], "SparseML 1.8.0": newer[entry["file"]],
+                  "llm-compressor": judge_llmc(CORPUS / entry["file"], entry)}
+        accepted = [name for name, v in judged.items() if v["verdict"] == "accepted"]
+        verdict = {"verdict": "accepted" if accepted else "rejected",
+                   "how": "; ".join(f"{v['how']}: {v['verdict']}" for v in judged.values())}
+        if not accepted:
+            verdict["error"] = " / ".join(f"{name}: {v['error']}" for name, v in judged.items())
         else:
-            verdict = dict(new)
-        verdict["how"] = f"{old['how']}: {old['verdict']}; {new['how']}: {new['verdict']}"
-        if "error" in old and "error" in new and old["error"] != new["error"]:
-            verdict["error"] = f"1.7.0: {old['error']} / 1.8.0: {new['error']}"
+            verdict["accepted_by"] = accepted
         verdicts[entry["file"]] = verdict
-    for entry in sources:
-        if entry["tool"] == "llm-compressor":
-            verdicts[entry["file"]] = judge_llmc(CORPUS / entry["file"], entry)
     (CORPUS / "verdicts.json").write_text(json.dumps(verdicts, indent=1, sort_keys=True) + "\n")
     counts: dict[str, int] = {}
     for entry in sources:

@@ -1,13 +1,15 @@
 """llm-compressor's verdict on a recipe, read from its source (its torch does not fit this disk).
 
 What `Recipe.create_instance(path)` does (src/llmcompressor/recipe/recipe.py): PyYAML's
-`safe_load`, then for every `<name>_stage: {<group>_modifiers: {ClassName: {args}}}` (and, in
-releases before stages were required, top-level `<group>_modifiers`), `ModifierFactory.create`
-finds ClassName among the Modifier subclasses of `llmcompressor.modifiers` (else "No modifier of
-type ... found") and builds it, a pydantic model with `extra="forbid"` (an unknown argument is an
-error); AWQModifier needs a quantizing modifier after it. This judge reads the classes and their
-annotated fields with `ast` from the llm-compressor source at the recipe's own commit, so a recipe
-is judged by the release it was written for. It does not check value types.
+`safe_load`, then for every `<name>_stage: {<group>_modifiers: {ClassName: {args}}}`,
+`ModifierFactory.create` finds ClassName among the Modifier subclasses of `llmcompressor.modifiers`
+(else "No modifier of type ... found") and builds it, a pydantic model with `extra="forbid"` (an
+unknown argument is an error); AWQModifier needs a quantizing modifier after it. This judge reads
+the classes and their annotated fields with `ast` from the newest llm-compressor source in the
+mirror (the release a user installs today, which the staged checker follows), so a recipe written
+for an older release is judged by today's. It does not check value types. Releases before stages
+were required also read top-level `<group>_modifiers`; today's loader skips them, so they are
+judged as modifiers too rather than passed as empty.
 """
 
 from __future__ import annotations
@@ -96,8 +98,9 @@ def awq_needs_quantization_after(commit: str) -> bool:
 
 
 def judge_llmc(path: Path, entry: dict) -> dict:
-    how = f"from source: llm-compressor at {entry['commit'][:10]} (class and field names)"
-    classes = classes_at(entry["commit"])
+    commit = _git("rev-parse", "HEAD").strip()
+    how = f"from source: llm-compressor at {commit[:10]} (class and field names)"
+    classes = classes_at(commit)
     text = path.read_text()
     try:
         obj = yaml.safe_load(text)
@@ -116,13 +119,13 @@ def judge_llmc(path: Path, entry: dict) -> dict:
                     "error": f"AttributeError: the arguments of {name} are not a mapping"}
         fields = set().union(*(classes[c][1] for c in lineage))
         extra = sorted(set(args) - fields - {"group"})
-        if extra and entry["commit"] in forbids:
+        if extra and commit in forbids:
             return {"verdict": "rejected", "how": how,
                     "error": f"ValidationError: {name}: {', '.join(extra)}: Extra inputs are not "
                              f"permitted"}
         built.append(name)
     for index, name in enumerate(built):
-        if name == "AWQModifier" and awq_needs_quantization_after(entry["commit"]) and not any(
+        if name == "AWQModifier" and awq_needs_quantization_after(commit) and not any(
                 "QuantizationMixin" in _lineage(later, classes) for later in built[index + 1:]):
             return {"verdict": "rejected", "how": how,
                     "error": "ValueError: Recipe includes AWQModifier with no subsequent "
