@@ -7,15 +7,17 @@ What `Recipe.create_instance(path)` does (src/llmcompressor/recipe/recipe.py): P
 unknown argument is an error); AWQModifier needs a quantizing modifier after it. This judge reads
 the classes and their annotated fields with `ast` from the newest llm-compressor source in the
 mirror (the release a user installs today, which the staged checker follows), so a recipe written
-for an older release is judged by today's. It does not check value types. Releases before stages
-were required also read top-level `<group>_modifiers`; today's loader skips them, so they are
-judged as modifiers too rather than passed as empty.
+for an older release is judged by today's. Releases before stages were required also read
+top-level `<group>_modifiers`; today's loader skips them, so they are judged as modifiers too
+rather than passed as empty. Of value types, only plain number fields are checked (a string there
+that is not a number, such as `eval(x)`, is refused).
 """
 
 from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 from functools import lru_cache
 from pathlib import Path
@@ -32,8 +34,8 @@ def _git(*args: str) -> str:
 
 
 @lru_cache(maxsize=None)
-def classes_at(commit: str) -> dict[str, tuple[list[str], set[str]]]:
-    """Every class under src/ at `commit` (src/sparseml in the repository's first commits): name -> (base names, annotated fields)."""
+def classes_at(commit: str) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """Every class under src/ at `commit`: name -> (base names, annotated field -> annotation)."""
     found: dict[str, tuple[list[str], set[str]]] = {}
     files = [p for p in _git("ls-tree", "-r", "--name-only", commit, "src").split("\n")
              if p.endswith(".py")]
@@ -47,20 +49,33 @@ def classes_at(commit: str) -> dict[str, tuple[list[str], set[str]]]:
                 continue
             bases = [b.id if isinstance(b, ast.Name) else b.attr if isinstance(b, ast.Attribute)
                      else "" for b in node.bases]
-            fields = {s.target.id for s in node.body
+            fields = {s.target.id: ast.unparse(s.annotation) for s in node.body
                       if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)
                       and not s.target.id.startswith("_")
                       and "ClassVar" not in ast.unparse(s.annotation)}
             # same-named classes (a base and its framework subclass) are merged: lenient on purpose
-            old_bases, old_fields = found.get(node.name, ([], set()))
+            old_bases, old_fields = found.get(node.name, ([], {}))
             found[node.name] = (old_bases + [b for b in bases if b != node.name],
-                                old_fields | fields)
+                                {**old_fields, **fields})
             if node.name == "Modifier" and "forbid" in ast.unparse(node):
                 forbids.add(commit)
     return found
 
 
 forbids: set[str] = set()  # commits whose Modifier base model refuses unknown arguments
+
+
+# a plain number field: pydantic parses a numeric string (lax mode) and refuses any other string,
+# `eval(...)` among them (llm-compressor's recipes have no eval)
+NUMBER = re.compile(r"(Optional\[)?(float|int)(\])?( \| None)?")
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _lineage(name: str, classes: dict) -> list[str]:
@@ -117,12 +132,20 @@ def judge_llmc(path: Path, entry: dict) -> dict:
         if not isinstance(args, dict):
             return {"verdict": "rejected", "how": how,
                     "error": f"AttributeError: the arguments of {name} are not a mapping"}
-        fields = set().union(*(classes[c][1] for c in lineage))
-        extra = sorted(set(args) - fields - {"group"})
+        fields: dict[str, str] = {}
+        for cls in reversed(lineage):  # a subclass's annotation wins
+            fields.update(classes[cls][1])
+        extra = sorted(set(args) - set(fields) - {"group"})
         if extra and commit in forbids:
             return {"verdict": "rejected", "how": how,
                     "error": f"ValidationError: {name}: {', '.join(extra)}: Extra inputs are not "
                              f"permitted"}
+        for field, value in args.items():
+            number = NUMBER.fullmatch(fields.get(field, ""))
+            if number and isinstance(value, str) and not _numeric(value):
+                return {"verdict": "rejected", "how": how,
+                        "error": f"ValidationError: {name}.{field}: Input should be a valid number, "
+                                 f"unable to parse string as a number (got {value!r})"}
         built.append(name)
     for index, name in enumerate(built):
         if name == "AWQModifier" and awq_needs_quantization_after(commit) and not any(
