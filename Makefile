@@ -11,7 +11,7 @@ DEMO_MODEL := tests/fixtures/digits_cnn.onnx
 VSCODE := vscode-extension
 VSCODE_DEPS := $(VSCODE)/node_modules/.prunekit-package-lock
 
-.PHONY: all setup setup-models setup-browser setup-editor setup-vscode release demo test test-rust test-vscode test-python lint schema vsix fixtures bench bench-profiles bench-runtime bench-quantize clean
+.PHONY: all setup setup-models setup-browser setup-editor setup-vscode release demo test test-rust test-vscode test-python lint schema vsix fixtures bench bench-profiles bench-runtime bench-quantize bench-recipes clean
 
 all: release
 
@@ -120,6 +120,11 @@ bench-quantize: setup release
 	$(VENV_PY) bench/make_resnet50.py
 	$(VENV_PY) bench/quantize.py --json bench/out/quantize.json
 
+## bench-recipes: the corpus's verdicts (tests/recipes/corpus/verdicts.json) from SparseML 1.7.0 and 1.8.0 loading each recipe (.venv-recipes, torch 1.12.1; a few minutes and about 4 GB the first time) and llm-compressor's loader read from its source.
+bench-recipes:
+	bash bench/setup_recipes.sh
+	.venv-recipes/bin/python bench/recipe_corpus.py
+
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) .venv-sparseml bench/models bench/out $(VSCODE)/node_modules $(VSCODE)/dist $(VSCODE)/out
+	rm -rf $(VENV) .venv-sparseml .venv-recipes bench/models bench/out $(VSCODE)/node_modules $(VSCODE)/dist $(VSCODE)/out
