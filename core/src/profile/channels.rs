@@ -19,7 +19,7 @@ use super::loss::{DataInfo, LossMethod, LossProfile, RawLayer, Skipped, Structur
 use crate::error::{Error, Result, Sentence, Setting};
 use crate::progress::{Cancel, Progress};
 use crate::runtime::batch::{analysis_batch, dataset};
-use crate::runtime::metric::{self, Accumulator, Comparison};
+use crate::runtime::metric::Reference;
 use crate::runtime::{Batch, ModelSession, SessionOptions};
 use crate::structured::{self, ChannelGroup};
 use crate::{Model, ModelAnalysis};
@@ -103,7 +103,8 @@ pub fn profile(
         .iter()
         .map(|o| o.name().to_string())
         .collect();
-    let judge = Judge::new(&names, &baseline, &batches, data.samples);
+    let labels = batches.iter().map(|b| b.labels.as_deref()).collect();
+    let reference = Reference::new(&names, baseline, labels, data.samples);
 
     let scores = structured::choose::scores(
         model,
@@ -129,7 +130,7 @@ pub fn profile(
                 &mut ModelSession::from_proto(&pruned.proto, &session_options)?,
                 &batches,
             )?;
-            let (value, correct) = judge.compare(&outputs);
+            let (value, correct) = compare(&reference, &outputs);
             values.push(value);
             accuracy.push(correct.unwrap_or(0.0));
         }
@@ -138,7 +139,7 @@ pub fn profile(
             weight: group.producers.first().cloned().unwrap_or_default(),
             op_type: "channels".into(),
             values,
-            accuracy: judge.baseline_accuracy().map(|_| accuracy),
+            accuracy: reference.accuracy().map(|_| accuracy),
         });
     }
     progress.report(total, total, "done");
@@ -153,13 +154,13 @@ pub fn profile(
     );
     let mut profile = LossProfile::summarize(
         LossMethod::OneShot,
-        &judge.metric_names(),
+        &reference.metric_names(),
         options.levels.clone(),
         raw,
     );
     profile.structure = Some(Structure::Channel);
     profile.skipped = skipped;
-    profile.model.baseline_accuracy = judge.baseline_accuracy();
+    profile.model.baseline_accuracy = reference.accuracy();
     profile.data = Some(DataInfo {
         source: data.source.clone(),
         samples: data.samples,
@@ -175,7 +176,7 @@ pub fn profile(
         data.samples,
         if options.data.is_some() { "given" } else { "generated" },
         if data.samples == 1 { "" } else { "s" },
-        judge.metric_names().replace('+', " plus ").replace('_', " ")
+        reference.metric_names().replace('+', " plus ").replace('_', " ")
     ));
     Ok(profile)
 }
@@ -189,76 +190,13 @@ fn run_all(session: &mut ModelSession, batches: &[Batch]) -> Result<Outputs> {
         .collect()
 }
 
-/// Compares a changed model's outputs with the baseline's, batch by batch, and counts correct
-/// labels on the classifier output when there are labels.
-struct Judge<'a> {
-    baseline: &'a Outputs,
-    comparisons: HashMap<String, Comparison>,
-    classifier: Option<String>,
-    labels: Option<Vec<&'a [i64]>>,
-    samples: usize,
-}
-
-impl<'a> Judge<'a> {
-    fn new(names: &[String], baseline: &'a Outputs, batches: &'a [Batch], samples: usize) -> Self {
-        let comparisons: HashMap<String, Comparison> = baseline
-            .first()
-            .map(|o| {
-                o.iter()
-                    .map(|(n, a)| (n.clone(), Comparison::of(a)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let classifier = baseline
-            .first()
-            .and_then(|o| metric::classifier_output(names, o));
-        let labels = batches
-            .iter()
-            .map(|b| b.labels.as_deref())
-            .collect::<Option<Vec<_>>>()
-            .filter(|_| classifier.is_some());
-        Judge {
-            baseline,
-            comparisons,
-            classifier,
-            labels,
-            samples,
+/// A changed model's outputs against the reference: the summed comparison, and the accuracy.
+fn compare(reference: &Reference, outputs: &Outputs) -> (f64, Option<f64>) {
+    let mut tally = reference.tally();
+    for (b, batch) in outputs.iter().enumerate() {
+        for (name, values) in batch {
+            tally.add(b, name, values);
         }
     }
-
-    fn metric_names(&self) -> String {
-        let mut names: Vec<&str> = self.comparisons.values().map(|c| c.metric_name()).collect();
-        names.sort();
-        names.dedup();
-        names.join("+")
-    }
-
-    fn correct(&self, outputs: &Outputs) -> Option<f64> {
-        let (labels, classifier) = (self.labels.as_ref()?, self.classifier.as_ref()?);
-        let correct: usize = outputs
-            .iter()
-            .zip(labels)
-            .map(|(o, l)| metric::correct(&o[classifier], l))
-            .sum();
-        Some(correct as f64 / self.samples.max(1) as f64)
-    }
-
-    fn baseline_accuracy(&self) -> Option<f64> {
-        self.correct(self.baseline)
-    }
-
-    fn compare(&self, outputs: &Outputs) -> (f64, Option<f64>) {
-        let mut accumulators: HashMap<&str, Accumulator> = HashMap::new();
-        for (changed, base) in outputs.iter().zip(self.baseline) {
-            for (name, comparison) in &self.comparisons {
-                if let (Some(b), Some(c)) = (base.get(name), changed.get(name)) {
-                    accumulators.entry(name).or_default().add(*comparison, b, c);
-                }
-            }
-        }
-        (
-            accumulators.values().map(Accumulator::value).sum(),
-            self.correct(outputs),
-        )
-    }
+    tally.finish()
 }

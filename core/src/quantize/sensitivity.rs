@@ -18,7 +18,7 @@ use crate::error::Result;
 use crate::model::onnx::ModelProto;
 use crate::progress::{Cancel, Progress};
 use crate::quantize::{self, Calibration, QuantMode, QuantizeOptions};
-use crate::runtime::metric::{self, Accumulator, Comparison};
+use crate::runtime::metric::Reference;
 use crate::runtime::{Batch, DataInfo, ModelSession, SessionOptions, analysis_batch};
 use crate::{Model, ModelAnalysis};
 
@@ -98,18 +98,14 @@ pub struct QuantModelLoss {
     pub accuracy: Option<f64>,
 }
 
-/// The float model's outputs on every batch, and how each output is compared.
-struct Reference<'a> {
+/// The float model's outputs on every batch, and how a quantized model is run against them.
+struct Runs<'a> {
     batches: &'a [Batch],
-    outputs: Vec<HashMap<String, ArrayD<f32>>>,
-    comparisons: HashMap<String, Comparison>,
-    /// The first classifier output, when the data has labels.
-    classifier: Option<String>,
-    samples: usize,
+    reference: Reference,
     threads: Option<usize>,
 }
 
-impl Reference<'_> {
+impl Runs<'_> {
     /// The summed metric over the outputs, and the accuracy when there are labels.
     fn compare(&self, proto: &ModelProto, cancel: &Cancel) -> Result<(f64, Option<f64>)> {
         let mut session = ModelSession::from_proto(
@@ -118,32 +114,14 @@ impl Reference<'_> {
                 threads: self.threads,
             },
         )?;
-        let mut accumulators: HashMap<String, Accumulator> = HashMap::new();
-        let mut correct = 0usize;
+        let mut tally = self.reference.tally();
         for (b, batch) in self.batches.iter().enumerate() {
             cancel.check()?;
             for (name, out) in session.run(&batch.inputs)? {
-                let Some(&comparison) = self.comparisons.get(&name) else {
-                    continue;
-                };
-                accumulators.entry(name.clone()).or_default().add(
-                    comparison,
-                    &self.outputs[b][&name],
-                    &out,
-                );
-                if self.classifier.as_deref() == Some(name.as_str())
-                    && let Some(labels) = &batch.labels
-                {
-                    correct += metric::correct(&out, labels);
-                }
+                tally.add(b, &name, &out);
             }
         }
-        let value = accumulators.values().map(Accumulator::value).sum();
-        let accuracy = self
-            .classifier
-            .as_ref()
-            .map(|_| correct as f64 / self.samples as f64);
-        Ok((value, accuracy))
+        Ok(tally.finish())
     }
 }
 
@@ -194,49 +172,27 @@ pub fn profile(
     let threads = options.threads;
     let mut session = ModelSession::from_proto(&prepared.proto, &SessionOptions { threads })?;
     let mut outputs = Vec::with_capacity(batches.len());
-    let mut baseline_correct = 0usize;
-    let mut classifier: Option<String> = None;
-    let mut comparisons = HashMap::new();
     for batch in &batches {
         cancel.check()?;
         let out: HashMap<String, ArrayD<f32>> = session.run(&batch.inputs)?.into_iter().collect();
-        if comparisons.is_empty() {
-            let mut names: Vec<&String> = out.keys().collect();
-            names.sort();
-            for name in names {
-                let c = Comparison::of(&out[name]);
-                // Labels are one class per sample: only a rank-2 output of class scores.
-                if c != Comparison::Nmse
-                    && out[name].ndim() == 2
-                    && classifier.is_none()
-                    && data.labels.is_some()
-                {
-                    classifier = Some(name.clone());
-                }
-                comparisons.insert(name.clone(), c);
-            }
-        }
-        if let (Some(c), Some(labels)) = (&classifier, &batch.labels) {
-            baseline_correct += metric::correct(&out[c], labels);
-        }
         outputs.push(out);
     }
     drop(session);
-    let mut metric_names: Vec<&str> = comparisons.values().map(|c| c.metric_name()).collect();
-    metric_names.sort();
-    metric_names.dedup();
-    let metric = metric_names.join("+");
-    let baseline_accuracy = classifier
-        .as_ref()
-        .map(|_| baseline_correct as f64 / data.samples as f64);
-    let reference = Reference {
+    let names: Vec<String> = prepared
+        .proto
+        .graph
+        .iter()
+        .flat_map(|g| &g.output)
+        .map(|o| o.name().to_string())
+        .collect();
+    let labels = batches.iter().map(|b| b.labels.as_deref()).collect();
+    let reference = Runs {
         batches: &batches,
-        outputs,
-        comparisons,
-        classifier,
-        samples: data.samples,
+        reference: Reference::new(&names, outputs, labels, data.samples),
         threads,
     };
+    let metric = reference.reference.metric_names();
+    let baseline_accuracy = reference.reference.accuracy();
 
     let mut layers = Vec::with_capacity(prepared.targets.len());
     for (i, target) in prepared.targets.iter().enumerate() {

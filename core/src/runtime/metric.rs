@@ -7,6 +7,8 @@
 //! use the normalized mean squared error Σ(y − y₀)² / Σy₀². With labels, the first rank-2
 //! classifier output also gives an accuracy.
 
+use std::collections::HashMap;
+
 use ndarray::{ArrayD, ArrayView2, Axis, Ix2};
 
 /// The kind of comparison one output gets, decided once from the baseline.
@@ -116,6 +118,125 @@ impl Accumulator {
     }
 }
 
+/// A model's outputs on every batch, as changed models are judged against them: how each output
+/// is compared, which one the labels score, and the labels of each batch.
+pub struct Reference {
+    pub outputs: Vec<HashMap<String, ArrayD<f32>>>,
+    pub comparisons: HashMap<String, Comparison>,
+    /// The output labels score ([`classifier_output`]), when every batch has labels.
+    pub classifier: Option<String>,
+    labels: Option<Vec<Vec<i64>>>,
+    samples: usize,
+}
+
+impl Reference {
+    /// `names`: the graph's outputs in order; `outputs`: the unchanged model's, per batch;
+    /// `labels`: each batch's, where it has them.
+    pub fn new(
+        names: &[String],
+        outputs: Vec<HashMap<String, ArrayD<f32>>>,
+        labels: Vec<Option<&[i64]>>,
+        samples: usize,
+    ) -> Reference {
+        let comparisons: HashMap<String, Comparison> = outputs
+            .first()
+            .map(|o| {
+                o.iter()
+                    .map(|(n, a)| (n.clone(), Comparison::of(a)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let classifier = outputs.first().and_then(|o| classifier_output(names, o));
+        let labels = labels
+            .into_iter()
+            .map(|l| l.map(<[i64]>::to_vec))
+            .collect::<Option<Vec<_>>>()
+            .filter(|_| classifier.is_some());
+        let classifier = classifier.filter(|_| labels.is_some());
+        Reference {
+            outputs,
+            comparisons,
+            classifier,
+            labels,
+            samples,
+        }
+    }
+
+    /// The metrics used, as `kl_divergence`, `nmse` or `kl_divergence+nmse`.
+    pub fn metric_names(&self) -> String {
+        let mut names: Vec<&str> = self.comparisons.values().map(|c| c.metric_name()).collect();
+        names.sort();
+        names.dedup();
+        names.join("+")
+    }
+
+    /// The unchanged model's accuracy on the labels.
+    pub fn accuracy(&self) -> Option<f64> {
+        let (classifier, labels) = (self.classifier.as_ref()?, self.labels.as_ref()?);
+        let correct: usize = self
+            .outputs
+            .iter()
+            .zip(labels)
+            .map(|(o, l)| correct(&o[classifier], l))
+            .sum();
+        Some(correct as f64 / self.samples.max(1) as f64)
+    }
+
+    /// An empty tally of a changed model's outputs.
+    pub fn tally(&self) -> Tally<'_> {
+        Tally {
+            reference: self,
+            accumulators: HashMap::new(),
+            correct: 0,
+            scored: false,
+        }
+    }
+}
+
+/// A changed model's outputs compared with a [`Reference`], batch by batch.
+pub struct Tally<'r> {
+    reference: &'r Reference,
+    accumulators: HashMap<String, Accumulator>,
+    correct: usize,
+    /// Whether the classifier output was among those added.
+    scored: bool,
+}
+
+impl Tally<'_> {
+    /// Adds output `name` of batch `batch`; outputs the reference does not have are ignored.
+    pub fn add(&mut self, batch: usize, name: &str, changed: &ArrayD<f32>) {
+        let reference = self.reference;
+        let (Some(&comparison), Some(base)) = (
+            reference.comparisons.get(name),
+            reference.outputs.get(batch).and_then(|o| o.get(name)),
+        ) else {
+            return;
+        };
+        self.accumulators
+            .entry(name.to_string())
+            .or_default()
+            .add(comparison, base, changed);
+        if reference.classifier.as_deref() == Some(name)
+            && let Some(labels) = &reference.labels
+        {
+            self.correct += correct(changed, &labels[batch]);
+            self.scored = true;
+        }
+    }
+
+    /// The summed comparison over the outputs, and the accuracy where there are labels (the
+    /// reference's own when the classifier output was not among those added: a change that does
+    /// not reach it leaves it as it was).
+    pub fn finish(self) -> (f64, Option<f64>) {
+        let value = self.accumulators.values().map(Accumulator::value).sum();
+        let accuracy = match self.scored {
+            true => Some(self.correct as f64 / self.reference.samples.max(1) as f64),
+            false => self.reference.accuracy(),
+        };
+        (value, accuracy)
+    }
+}
+
 /// Σ over rows of KL(p₀ ‖ p).
 fn kl_rows(comparison: Comparison, p0: ArrayView2<f32>, p: ArrayView2<f32>) -> f64 {
     p0.axis_iter(Axis(0))
@@ -175,7 +296,7 @@ pub fn same_top(baseline: &ArrayD<f32>, changed: &ArrayD<f32>) -> (usize, usize)
 /// the graph's order `names`.
 pub fn classifier_output(
     names: &[String],
-    outputs: &std::collections::HashMap<String, ArrayD<f32>>,
+    outputs: &HashMap<String, ArrayD<f32>>,
 ) -> Option<String> {
     names
         .iter()

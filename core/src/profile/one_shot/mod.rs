@@ -30,7 +30,7 @@ use crate::reconstruct::collect::Collector;
 use crate::reconstruct::layout::{self, WeightLayout};
 use crate::reconstruct::{self, InputStats, Method, Pattern, SparseGptSettings};
 use crate::runtime::batch::{analysis_batch, dataset};
-use crate::runtime::metric::{self, Accumulator, Comparison};
+use crate::runtime::metric::Reference;
 use crate::runtime::{build_session, to_f32, to_value};
 use crate::{Layer, Model, ModelAnalysis};
 
@@ -161,43 +161,14 @@ pub fn profile(
     }
     drop(baseline_session);
 
-    let comparisons: HashMap<String, Comparison> = baseline_outputs
-        .first()
-        .map(|outs| {
-            outs.iter()
-                .map(|(n, a)| (n.clone(), Comparison::of(a)))
-                .collect()
-        })
-        .unwrap_or_default();
-    let classifier = baseline_outputs
-        .first()
-        .and_then(|outs| metric::classifier_output(&output_names, outs));
-    let labels: Option<Vec<&[i64]>> = batches
-        .iter()
-        .map(|b| b.labels.as_deref())
-        .collect::<Option<Vec<_>>>()
-        .filter(|_| classifier.is_some());
-    let baseline_correct = match (&labels, &classifier) {
-        (Some(labels), Some(out)) => Some(
-            baseline_outputs
-                .iter()
-                .zip(labels)
-                .map(|(o, l)| metric::correct(&o[out], l))
-                .sum::<usize>(),
-        ),
-        _ => None,
-    };
+    let labels = batches.iter().map(|b| b.labels.as_deref()).collect();
+    let reference = Reference::new(&output_names, baseline_outputs, labels, data.samples);
 
     let shared = Shared {
         model,
         planner: &planner,
         cache: &cache,
-        baseline_outputs: &baseline_outputs,
-        comparisons: &comparisons,
-        classifier: classifier.as_deref(),
-        labels: labels.as_deref(),
-        baseline_correct,
-        samples: data.samples,
+        reference: &reference,
         levels: &options.levels,
         prune: options.prune,
     };
@@ -258,9 +229,6 @@ pub fn profile(
     cancel.check()?;
 
     let mut raw = Vec::new();
-    let mut metric_names: Vec<&str> = comparisons.values().map(|c| c.metric_name()).collect();
-    metric_names.sort();
-    metric_names.dedup();
     for ((layer, _), result) in parts.iter().zip(results.into_inner().unwrap()) {
         match result {
             Some(Ok(r)) => raw.push(RawLayer::of(layer, r.values, r.accuracy)),
@@ -276,12 +244,12 @@ pub fn profile(
     }
     let mut profile = LossProfile::summarize(
         LossMethod::OneShot,
-        &metric_names.join("+"),
+        &reference.metric_names(),
         options.levels.clone(),
         raw,
     );
     profile.skipped = skipped;
-    profile.model.baseline_accuracy = baseline_correct.map(|c| c as f64 / data.samples as f64);
+    profile.model.baseline_accuracy = reference.accuracy();
     profile.data = Some(DataInfo {
         source: data.source.clone(),
         samples: data.samples,
@@ -298,7 +266,7 @@ pub fn profile(
         data.samples,
         if options.data.is_some() { "given" } else { "generated" },
         if data.samples == 1 { "" } else { "s" },
-        metric_names.join(" plus ").replace('_', " ")
+        reference.metric_names().replace('+', " plus ").replace('_', " ")
     ));
     if let Some(note) = compute_bound_note(
         analysis,
@@ -317,12 +285,8 @@ struct Shared<'a> {
     model: &'a Model,
     planner: &'a Planner<'a>,
     cache: &'a [HashMap<String, DynValue>],
-    baseline_outputs: &'a [HashMap<String, ArrayD<f32>>],
-    comparisons: &'a HashMap<String, Comparison>,
-    classifier: Option<&'a str>,
-    labels: Option<&'a [&'a [i64]]>,
-    baseline_correct: Option<usize>,
-    samples: usize,
+    /// The unpruned model's outputs, as the pruned parts are judged against them.
+    reference: &'a Reference,
     levels: &'a [f64],
     prune: Method,
 }
@@ -369,9 +333,7 @@ impl Shared<'_> {
         let mut session = build_session(&proto, Some(intra_threads))?;
         let shape: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
 
-        let baseline_accuracy = self
-            .baseline_correct
-            .map(|c| c as f64 / self.samples as f64);
+        let baseline_accuracy = self.reference.accuracy();
         let mut values = Vec::with_capacity(self.levels.len());
         let mut accuracy = Vec::with_capacity(self.levels.len());
         let mut previous: Option<(usize, f64, Option<f64>)> = None;
@@ -447,8 +409,7 @@ impl Shared<'_> {
         part: &Downstream,
         weight: &DynValue,
     ) -> Result<(f64, Option<f64>)> {
-        let mut accumulators: HashMap<&str, Accumulator> = HashMap::new();
-        let mut correct = 0usize;
+        let mut tally = self.reference.tally();
         for (b, values) in self.cache.iter().enumerate() {
             let mut inputs: Vec<(Cow<str>, SessionInputValue)> = part
                 .inputs
@@ -463,32 +424,13 @@ impl Shared<'_> {
                 Error::Runtime(format!("ONNX Runtime could not run the pruned part: {e}."))
             })?;
             for name in &part.outputs {
-                let Some(value) = outputs.get(name) else {
-                    continue;
-                };
-                let pruned = to_f32(name, &value.view())?;
-                let baseline = &self.baseline_outputs[b][name];
-                accumulators.entry(name).or_default().add(
-                    self.comparisons[name],
-                    baseline,
-                    &pruned,
-                );
-                if Some(name.as_str()) == self.classifier
-                    && let Some(labels) = self.labels
-                {
-                    correct += metric::correct(&pruned, labels[b]);
+                if let Some(value) = outputs.get(name) {
+                    tally.add(b, name, &to_f32(name, &value.view())?);
                 }
             }
         }
-        let value = accumulators.values().map(Accumulator::value).sum();
-        let accuracy = self.baseline_correct.map(|base| {
-            // A layer that does not reach the classifier leaves its accuracy as it was.
-            let touched = self
-                .classifier
-                .is_some_and(|c| part.outputs.iter().any(|o| o == c));
-            (if touched { correct } else { base }) as f64 / self.samples as f64
-        });
-        Ok((value, accuracy))
+        // A layer that does not reach the classifier leaves its accuracy as it was.
+        Ok(tally.finish())
     }
 
     /// The values and dims of the tensor the layer reads as its weight: the constant it is
