@@ -120,6 +120,13 @@ bench-quantize: setup release
 	$(VENV_PY) bench/make_resnet50.py
 	$(VENV_PY) bench/quantize.py --json bench/out/quantize.json
 
+## bench-sparse-engine: prunekit's estimated speedups of pruned models against DeepSparse 1.8.0 and ONNX Runtime, measured side by side on ResNet-50-, MobileNet- and BERT-shaped models, and the cost model's fit (its own venv, .venv-deepsparse; bench only; ~15 minutes).
+.PHONY: bench-sparse-engine
+bench-sparse-engine: release
+	bash bench/setup_deepsparse.sh
+	.venv-deepsparse/bin/python bench/sparse_engine.py --json bench/out/sparse_engine.json
+	.venv-deepsparse/bin/python bench/sparse_engine_fit.py bench/out/sparse_engine.json
+
 clean:
 	$(CARGO) clean
 	rm -rf $(VENV) .venv-sparseml bench/models bench/out $(VSCODE)/node_modules $(VSCODE)/dist $(VSCODE)/out
