@@ -2,10 +2,10 @@
 """Sparse-engine bench: prunekit's estimated speedups against DeepSparse 1.8.0's measured ones.
 
 For each bench model (ResNet-50-, MobileNet- and BERT-shaped: bench/make_*.py) prunekit measures a
-perf profile (ONNX Runtime, batch 1, 2 threads) and a magnitude loss profile, then writes pruned
+perf profile (ONNX Runtime, batch 1, at the bench's threads) and a magnitude loss profile, then writes pruned
 models with its own `export model`: every prunable layer at 0.5, 0.7, 0.8, 0.9 and 0.95
 (`optimize` then `override re:.* S`), and the `optimize` plan at a few targets. The dense and pruned
-models are timed in DeepSparse and in ONNX Runtime side by side (batch 1, 2 threads, rounds
+models are timed in DeepSparse and in ONNX Runtime side by side (batch 1, one thread, rounds
 alternating between every model and both engines, medians), and DeepSparse's per-layer times are
 read from its analysis engine (`DebugAnalysisEngine.analyze`). prunekit's estimate for each plan is
 the `estimated_speedup` its optimization reports; the raw figures behind it (the perf profile's
@@ -14,7 +14,8 @@ fit the cost model to the measurements.
 
 Run it with the DeepSparse venv (bench/setup_deepsparse.sh; `make bench-sparse-engine` does both):
 
-    .venv-deepsparse/bin/python bench/sparse_engine.py [--models resnet50,mobilenet,bert] [--rounds 15]
+    .venv-deepsparse/bin/python bench/sparse_engine.py [--models resnet50,mobilenet,bert] [--rounds 15] \\
+        [--threads 1] [--keep bench/models/sparse_engine]
 
 Writes bench/out/sparse_engine.json and bench/out/sparse_engine.md.
 """
@@ -208,14 +209,15 @@ def deepsparse_layers(path: Path, feeds: dict[str, np.ndarray], threads: int, it
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="resnet50,mobilenet,bert")
-    parser.add_argument("--threads", type=int, default=2)
+    # One thread by default: DeepSparse's threads wait for each other at every layer, so on cores
+    # that other processes share one preempted thread stalls all of them and two-thread timings
+    # measure the scheduler (measured here under load: dense ResNet-50 289 ms, its pruned models
+    # "0.55x"); one thread is only slowed in proportion. --threads 2 on a quiet machine.
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--repeat", type=int, default=5, help="back-to-back runs per sample (the fastest)")
+    parser.add_argument("--repeat", type=int, default=3, help="back-to-back runs per sample (the fastest)")
     parser.add_argument("--layer-iterations", type=int, default=15, help="runs of DeepSparse's analysis engine")
-    # DeepSparse's threads wait for each other at every layer: on cores other processes share, one
-    # preempted thread stalls both, and its per-layer averages then measure the scheduler (2 threads
-    # here: every layer ~10 ms, the time slice). One thread is only slowed in proportion.
-    parser.add_argument("--layer-threads", type=int, default=1, help="threads of DeepSparse's per-layer analysis")
+    parser.add_argument("--keep", help="keep prunekit's models and results in this folder and reuse them when there")
     parser.add_argument("--json", default=str(OUT / "sparse_engine.json"))
     args = parser.parse_args()
     if not BIN.exists():
@@ -224,7 +226,6 @@ def main() -> None:
 
     report = {
         "cpu": cpu_name(), "threads": args.threads, "batch": 1, "rounds": args.rounds, "repeat": args.repeat,
-        "layer_threads": args.layer_threads,
         "deepsparse": deepsparse.__version__, "onnxruntime": ort.__version__,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "models": {},
     }
@@ -233,12 +234,19 @@ def main() -> None:
         subprocess.run([sys.executable, str(ROOT / "bench" / GENERATORS[name])], check=True)
         model = ROOT / "bench" / "models" / f"{name}.onnx"
         with tempfile.TemporaryDirectory(prefix="sparse-engine-") as tmp:
-            folder = Path(tmp)
-            perf, analysis, plans = prunekit_models(name, model, folder, args.threads)
+            folder = Path(args.keep) / name if args.keep else Path(tmp)
+            folder.mkdir(parents=True, exist_ok=True)
+            cached = folder / "prunekit.json"
+            if args.keep and cached.exists():
+                perf, analysis, plans = json.loads(cached.read_text())
+                print(f"  {name}: prunekit's models and profile from {folder} (--keep)", flush=True)
+            else:
+                perf, analysis, plans = prunekit_models(name, model, folder, args.threads)
+                cached.write_text(json.dumps([perf, analysis, plans]))
             paths = {"dense": model} | {v: folder / f"{v}.onnx" for v in plans}
             feeds = example_input(model)
             timing = time_engines(paths, feeds, args.threads, args.rounds, args.repeat)
-            layers = {v: deepsparse_layers(p, feeds, args.layer_threads, args.layer_iterations) for v, p in paths.items()}
+            layers = {v: deepsparse_layers(p, feeds, args.threads, args.layer_iterations) for v, p in paths.items()}
         report["models"][name] = {
             "perf": {"ms_per_batch": perf["model"]["ms_per_batch"],
                      "layers": [{k: layer.get(k) for k in ("name", "op_type", "prunable", "ms", "flops")}
