@@ -25,7 +25,7 @@ from pathlib import Path
 LEVELS = [0.0, 0.4, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.975, 0.99]
 
 # The constants of core/src/profile/perf/estimate.rs (kept equal by hand; --fit prints new ones).
-CONSTANTS = {"efficiency": 0.28, "half_columns": 100.0, "rate_share": 0.1, "threshold": 0.0, "faster": True,
+CONSTANTS = {"efficiency": 0.34, "half_columns": 0.0, "rate_share": 0.6, "threshold": 0.0, "faster": True,
              "winograd": 4.0}
 
 import numpy as np  # noqa: E402
@@ -218,8 +218,8 @@ def main() -> None:
     prepared = prepare(report)
     params = dict(CONSTANTS)
     if args.fit:
-        grid = itertools.product([x / 50 for x in range(2, 51)], [0, 100, 400],
-                                 [x / 10 for x in range(1, 11)], [0.0], [True], [1.0, 2.0, 3.0, 4.0])
+        grid = itertools.product([x / 100 for x in range(10, 61)], [0],
+                                 [x / 20 for x in range(2, 21)], [0.0], [True], [1.0, 2.25, 4.0])
         keys = ("efficiency", "half_columns", "rate_share", "threshold", "faster", "winograd")
         # The least mean |log(estimate / measured)| over every plan of every model: a worst-case
         # objective would chase the plans no non-increasing model can follow (DeepSparse's sparse
