@@ -11,7 +11,7 @@ DEMO_MODEL := tests/fixtures/digits_cnn.onnx
 VSCODE := vscode-extension
 VSCODE_DEPS := $(VSCODE)/node_modules/.prunekit-package-lock
 
-.PHONY: all setup setup-models setup-browser setup-editor setup-vscode release demo test test-rust test-vscode test-python lint schema vsix fixtures bench bench-profiles bench-runtime bench-quantize bench-recipes clean
+.PHONY: all setup setup-models setup-browser setup-editor setup-vscode release demo test test-rust test-vscode test-python lint schema vsix fixtures bench bench-profiles bench-runtime bench-quantize bench-recipes bench-sparse-engine clean
 
 all: release
 
@@ -125,6 +125,12 @@ bench-recipes:
 	bash bench/setup_recipes.sh
 	.venv-recipes/bin/python bench/recipe_corpus.py
 
+## bench-sparse-engine: prunekit's estimated speedups of pruned models against DeepSparse 1.8.0 and ONNX Runtime, measured side by side on ResNet-50-, MobileNet- and BERT-shaped models, and the cost model's fit (its own venv, .venv-deepsparse; bench only; ~15 minutes).
+bench-sparse-engine: release
+	bash bench/setup_deepsparse.sh
+	.venv-deepsparse/bin/python bench/sparse_engine.py --json bench/out/sparse_engine.json
+	.venv-deepsparse/bin/python bench/sparse_engine_fit.py bench/out/sparse_engine.json
+
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) .venv-sparseml .venv-recipes bench/models bench/out $(VSCODE)/node_modules $(VSCODE)/dist $(VSCODE)/out
+	rm -rf $(VENV) .venv-sparseml .venv-recipes .venv-deepsparse bench/models bench/out $(VSCODE)/node_modules $(VSCODE)/dist $(VSCODE)/out

@@ -253,7 +253,7 @@ pub fn benchmark_comparison(
          comes from the perf profile's layer times"
     } else {
         "ONNX Runtime's CPU kernels are dense, so the measured speedup is about 1×; the \
-         estimate assumes a sparsity-aware engine"
+         estimate is for a sparsity-aware (DeepSparse-like) engine"
     }
     .to_string();
     if pairs.is_empty() {
@@ -319,7 +319,7 @@ pub fn benchmark_comparison(
     let engine = if structured {
         "estimated from the layer times"
     } else {
-        "estimated on a sparsity-aware engine"
+        "estimate for a DeepSparse-like engine"
     };
     let note = match estimate {
         Some(e) => format!("{measured}; {engine}: {}", times(e)),
@@ -592,7 +592,7 @@ mod tests {
                 "batch 8, all threads",
                 "measured 1.02×",
                 "measured 1.00×",
-                "estimated on a sparsity-aware engine: 3.10×",
+                "estimate for a DeepSparse-like engine: 3.10×",
                 "CPU kernels are dense",
                 "pruned, estimated",
             ],
@@ -602,7 +602,7 @@ mod tests {
 
         let plain = benchmark_comparison(&runs, None, false).unwrap();
         check(&plain, &["measured speedup: 1.00×–1.02×"]);
-        assert!(!plain.svg.contains("sparsity-aware engine:"));
+        assert!(!plain.svg.contains("DeepSparse-like engine:"));
 
         let none = benchmark_comparison(&runs[..1], Some(f64::NAN), false).unwrap();
         check(

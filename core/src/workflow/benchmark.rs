@@ -22,7 +22,7 @@ use crate::scratch::ScratchDir;
 pub const CALIBRATION_SAMPLES: usize = 16;
 
 /// Said with every comparison: what ONNX Runtime can and cannot show.
-pub const DENSE_KERNELS: &str = "ONNX Runtime's CPU kernels are dense, so an unstructured-pruned model runs at about dense speed there; the estimate is what a sparsity-aware engine would give.";
+pub const DENSE_KERNELS: &str = "ONNX Runtime's CPU kernels are dense, so an unstructured-pruned model runs at about dense speed there; the estimate is for a sparsity-aware engine (DeepSparse-like), fitted to DeepSparse's measured speedups.";
 
 /// Said with a structured plan's comparison.
 pub const SMALLER_DENSE: &str = "The structured model has whole channels removed: it is a smaller dense model, so the measured speedup is what ONNX Runtime (or any runtime) gives, and the estimate comes from the perf profile's layer times.";

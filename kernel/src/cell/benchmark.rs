@@ -4,6 +4,7 @@
 //! to `workflow::benchmark`, which builds and times the models.
 
 use prunekit_core::benchmark::{Benchmark, BenchmarkOptions, BenchmarkRun, Iterations};
+use prunekit_core::profile::perf::{ENGINE, MEASURED_ERROR};
 use prunekit_core::workflow::benchmark::BenchmarkRequest;
 use prunekit_core::workflow::fit::QuantizeChoice;
 use prunekit_core::workflow::{self, Outcome, Step};
@@ -209,7 +210,7 @@ fn summary(
                     (Some(e), _) if other.model == "pruned" && structured =>
                         format!("; estimated from the layer times: {e:.2}x"),
                     (Some(e), _) if other.model == "pruned" =>
-                        format!("; estimated on a sparsity-aware engine: {e:.2}x"),
+                        format!("; estimate for {ENGINE}: {e:.2}x ({MEASURED_ERROR})"),
                     _ => String::new(),
                 }
             ));

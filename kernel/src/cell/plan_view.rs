@@ -2,6 +2,7 @@
 //! estimates, and a row per layer.
 
 use prunekit_core::optimize::PruningPlan;
+use prunekit_core::profile::perf::{ENGINE, MEASURED_ERROR};
 use prunekit_core::{Result, chart};
 use serde_json::json;
 
@@ -51,12 +52,12 @@ pub fn show(sink: &dyn Sink, name: &str, plan: &PruningPlan) -> Result<()> {
         (m.baseline_ms, m.estimated_ms, m.estimated_speedup)
     {
         let engine = match (&plan.channels, measured) {
-            (Some(_), Some(_)) => "from the layer times",
-            (Some(_), None) => "on any runtime (a smaller dense model)",
-            (None, _) => "on a sparsity-aware engine",
+            (Some(_), Some(_)) => "from the layer times".to_string(),
+            (Some(_), None) => "on any runtime (a smaller dense model)".to_string(),
+            (None, _) => format!("an estimate for {ENGINE}, {MEASURED_ERROR}"),
         };
         summary.push_str(&format!(
-            "  Estimated {est:.3} ms per batch against {base:.3} ms: {speedup:.2}x {engine}.\n"
+            "  Estimated {est:.3} ms per batch against {base:.3} ms: {speedup:.2}x, {engine}.\n"
         ));
     }
     summary.push_str(&format!(

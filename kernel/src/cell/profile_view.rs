@@ -54,10 +54,12 @@ pub fn perf_summary(name: &str, p: &PerfProfile, level: f64) -> String {
             );
             if let Some(est) = m.estimated_ms.get(&key) {
                 line.push_str(&format!(
-                    "  Estimated at {:.0}% sparsity on a sparsity-aware engine: {} ms ({:.2}x).\n",
+                    "  Estimate at {:.0}% sparsity for {}: {} ms ({:.2}x), {}.\n",
                     level * 100.0,
+                    profile::perf::ENGINE,
                     ms3(*est),
-                    ms / est.max(1e-12)
+                    ms / est.max(1e-12),
+                    profile::perf::MEASURED_ERROR
                 ));
             }
             line

@@ -323,7 +323,7 @@ pub fn perf_speedup(profile: &PerfProfile) -> Result<Chart> {
     let heading = if flops {
         "estimated speedup (sparsity-aware engine), from FLOPs"
     } else {
-        "estimated speedup (sparsity-aware engine)"
+        "estimated speedup (estimate for a DeepSparse-like engine)"
     };
     let caption = match base {
         Some(b) if flops => format!(
@@ -588,7 +588,7 @@ mod tests {
         check(
             &chart,
             &[
-                "estimated speedup (sparsity-aware engine)",
+                "estimated speedup (estimate for a DeepSparse-like engine)",
                 "1×",
                 "4.44×", // 2.0 / 0.45 at 97.5%
                 "<polyline",

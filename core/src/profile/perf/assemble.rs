@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::attribute::{Attribution, Fate, OnnxGraph};
 use super::estimate::{
-    CostModel, flops_caveats, layer_base, layer_flops_estimates, model_flops_estimates,
+    CostModel, ENGINE, MEASURED_ERROR, estimate_layers, flops_caveats, layer_base,
+    layer_flops_estimates, model_flops_estimates,
 };
 use super::trace::Trace;
 use super::{LayerPerf, ModelPerf, OpTypePerf, PERF_LEVELS, PerfKind, PerfOptions, PerfProfile};
@@ -136,7 +137,7 @@ pub(super) fn assemble(
             .filter_map(|l| Some((l.name.as_str(), l.ms?, l.flops? as f64)))
             .collect::<Vec<_>>(),
     );
-    let (saved, not_estimated) = estimate_layers(&mut layers, cost.as_ref());
+    let (saved, not_estimated) = estimate_layers(&mut layers, analysis, cost.as_ref());
     let total_flops = (analysis.totals.flops as f64 * batch_scale).round() as u64;
     let model = ModelPerf {
         batch: options.batch,
@@ -231,26 +232,6 @@ fn layer_times(
         .collect()
 }
 
-/// Fills each prunable layer's `estimated_ms` by `cost`; returns the model's saving at each
-/// level and the prunable layers left without an estimate (no time, no FLOPs).
-fn estimate_layers(layers: &mut [LayerPerf], cost: Option<&CostModel>) -> (Vec<f64>, Vec<String>) {
-    let mut saved = vec![0.0; PERF_LEVELS.len()];
-    let mut not_estimated = Vec::new();
-    for layer in layers.iter_mut().filter(|l| l.prunable) {
-        match (cost, layer.ms, layer.flops) {
-            (Some(cost), Some(ms), Some(flops)) if ms > 0.0 => {
-                for (i, &s) in PERF_LEVELS.iter().enumerate() {
-                    let at = cost.layer_ms(ms, flops as f64, s);
-                    saved[i] += ms - at;
-                    layer.estimated_ms.insert(level_key(s), at);
-                }
-            }
-            _ => not_estimated.push(layer.name.clone()),
-        }
-    }
-    (saved, not_estimated)
-}
-
 /// How the run was made and how much of its time the kernels explain.
 fn run_notes(
     options: &PerfOptions,
@@ -301,7 +282,7 @@ fn estimate_notes(cost: Option<&CostModel>, not_estimated: &[String]) -> Vec<Str
         return vec!["ONNX Runtime's CPU kernels are dense: pruning does not make them faster. No prunable layer has both a time and FLOPs, so estimated_ms is the measured time at every level.".into()];
     };
     let mut notes = vec![format!(
-        "ONNX Runtime's CPU kernels are dense: pruning does not make them faster. estimated_ms is for a sparsity-aware engine: in each prunable layer, the part of its time that is compute at the best FLOP rate measured here ({:.1} GFLOP/s, {}) shrinks with sparsity, the rest stays (docs/analysis.md, \"Performance profile\").",
+        "ONNX Runtime's CPU kernels are dense: pruning does not make them faster. estimated_ms is an estimate for {ENGINE}, {MEASURED_ERROR}: in each prunable layer, the part of its time that is compute (at {:.1} GFLOP/s, from {}) shrinks with sparsity as a sparse kernel's does, the rest stays (docs/analysis.md, \"Performance profile\").",
         cost.flops_per_ms / 1e6,
         cost.fastest
     )];

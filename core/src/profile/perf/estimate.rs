@@ -1,31 +1,64 @@
 //! The estimate: the cost model behind `estimated_ms`, and the FLOPs figures behind
 //! `estimated_flops` at each level.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::assemble::list;
 use super::{LayerPerf, PERF_LEVELS};
 use crate::analysis::{Layer, ModelAnalysis};
+use crate::model::attr::AttrValue;
 use crate::profile::levels::level_key;
 
-/// The estimate for a sparsity-aware engine (one whose kernels skip pruned weights, as
-/// DeepSparse's do), made from one dense measurement. For a prunable layer with measured time
-/// `t` and FLOPs `f`:
+/// The engine every estimated time stands for, named wherever one is shown.
+pub const ENGINE: &str = "a sparsity-aware engine (DeepSparse-like)";
+
+/// How far the model-level estimate was from a real sparsity-aware engine, as measured by
+/// `bench/sparse_engine.py` (docs/benchmarks.md, "Sparse engine"): shown beside each estimate.
+pub const MEASURED_ERROR: &str = "measured 43% under to 118% over DeepSparse 1.8.0's speedups on the bench models (docs/benchmarks.md, \"Sparse engine\")";
+
+/// The sparse kernel's speed per kept weight against the dense kernel's per weight: sparse kernels
+/// skip the pruned weights but run slower per remaining one (irregular access, no register
+/// blocking across the pruned dimension), so a layer gains only past sparsity
+/// `1 − SPARSE_EFFICIENCY`. Fitted.
+const SPARSE_EFFICIENCY: f64 = 0.34;
+
+/// The share of the best FLOP rate measured in ONNX Runtime that stands for compute-bound work:
+/// a layer's compute part is its FLOPs at this rate (at most its time). Fitted: below 1, since a
+/// sparse engine also saves part of the memory traffic the dense layers spend below that rate.
+const RATE_SHARE: f64 = 0.6;
+
+/// How many times fewer multiplications a dense engine does on a 3×3, stride-1 convolution than
+/// its FLOPs (Winograd's algorithm, which DeepSparse's dense kernels use and ONNX Runtime's CPU
+/// kernels do not): the sparse kernel competes against that. Fitted.
+const WINOGRAD: f64 = 4.0;
+
+/// The estimate for [`ENGINE`], made from one dense measurement in ONNX Runtime and constants fitted
+/// to DeepSparse 1.8.0 by `bench/sparse_engine_fit.py` (docs/analysis.md, "Performance profile").
+/// For a prunable layer with measured time `t` and FLOPs `f`:
 ///
-/// - `R`, the highest FLOP rate `f / t` any prunable layer reached in this measurement, stands
-///   for the rate of compute-bound work on this machine;
-/// - the layer's compute part is `c = min(t, f / R)`; the rest, `t − c`, is memory traffic,
-///   kernel overhead and fused element-wise work, which pruning does not remove;
-/// - at sparsity `s` the compute part shrinks with the weights: `t(s) = (t − c) + c·(1 − s)`.
+/// - `R`, the highest FLOP rate `f / t` any prunable layer reached in this measurement times
+///   [`RATE_SHARE`], stands for the rate of compute-bound work on this machine;
+/// - the layer's compute part is `c = min(t, f / R)`; the rest, `t − c`, is memory traffic and
+///   kernel overhead, which pruning does not remove;
+/// - the sparse kernel's efficiency is `e = SPARSE_EFFICIENCY`, divided by [`WINOGRAD`] for a 3×3
+///   stride-1 convolution;
+/// - at sparsity `s` it takes `(1 − s) / e` of the compute part, and the engine keeps the dense
+///   kernel where that is more: `t(s) = t − c · max(0, 1 − (1 − s) / e)`.
 ///
 /// Non-prunable layers keep their time. The model at level `s` is the measured model time less
 /// every prunable layer's saving, `T(s) = T − Σ (t(0) − t(s))`: the shape of Sparsify's
-/// `est_time`, so `T(0)` is the measurement itself. It is an optimistic bound: sparse
-/// kernels run below the dense FLOP rate, and small layers gain less than their FLOPs say.
+/// `est_time`, so `T(0)` is the measurement itself.
 pub(super) struct CostModel {
     pub(super) flops_per_ms: f64,
-    /// The layer that reached `flops_per_ms`.
+    /// The layer that reached the best rate.
     pub(super) fastest: String,
+}
+
+/// What the cost model reads of a layer besides its time and FLOPs.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct LayerShape {
+    /// A 3×3, stride-1, ungrouped convolution.
+    pub(super) winograd: bool,
 }
 
 impl CostModel {
@@ -37,7 +70,7 @@ impl CostModel {
             .map(|(name, ms, flops)| (flops / ms, *name))
             .max_by(|a, b| a.0.total_cmp(&b.0))
             .map(|(rate, name)| CostModel {
-                flops_per_ms: rate,
+                flops_per_ms: rate * RATE_SHARE,
                 fastest: name.to_string(),
             })
     }
@@ -46,10 +79,72 @@ impl CostModel {
         (flops / self.flops_per_ms).min(ms)
     }
 
-    pub(super) fn layer_ms(&self, ms: f64, flops: f64, sparsity: f64) -> f64 {
-        // t(s) = (t − c) + c·(1 − s), written so that t(0) is exactly t.
-        ms - self.compute_ms(ms, flops) * sparsity
+    /// The sparse kernel's efficiency on a layer of this shape.
+    fn efficiency(shape: LayerShape) -> f64 {
+        let dense_advantage = if shape.winograd { WINOGRAD } else { 1.0 };
+        SPARSE_EFFICIENCY / dense_advantage
     }
+
+    /// The layer's time at `sparsity`.
+    pub(super) fn layer_ms(&self, ms: f64, flops: f64, shape: LayerShape, sparsity: f64) -> f64 {
+        let gain = (1.0 - (1.0 - sparsity) / Self::efficiency(shape)).max(0.0);
+        // Written so that t(0) is exactly t.
+        ms - self.compute_ms(ms, flops) * gain
+    }
+}
+
+/// What the cost model reads of an analysed layer: whether a dense engine would run it by
+/// Winograd's algorithm.
+pub(super) fn layer_shape(layer: &Layer) -> LayerShape {
+    let ints = |name: &str| {
+        layer.attributes.iter().find_map(|(n, v)| match v {
+            AttrValue::Ints(values) if n == name => Some(values.clone()),
+            _ => None,
+        })
+    };
+    let group = layer.attributes.iter().find_map(|(n, v)| match v {
+        AttrValue::Int(g) if n == "group" => Some(*g),
+        _ => None,
+    });
+    let kernel = ints("kernel_shape").or_else(|| {
+        let w = &layer.weight.as_ref()?.shape;
+        (w.len() == 4).then(|| w[2..].to_vec())
+    });
+    let winograd = layer.op_type == "Conv"
+        && kernel.as_deref() == Some(&[3, 3])
+        && ints("strides").is_none_or(|s| s.iter().all(|&x| x == 1))
+        && group.unwrap_or(1) == 1;
+    LayerShape { winograd }
+}
+
+/// Fills each prunable layer's `estimated_ms` by `cost`; returns the model's saving at each
+/// level and the prunable layers left without an estimate (no time, no FLOPs).
+pub(super) fn estimate_layers(
+    layers: &mut [LayerPerf],
+    analysis: &ModelAnalysis,
+    cost: Option<&CostModel>,
+) -> (Vec<f64>, Vec<String>) {
+    let shapes: HashMap<&str, LayerShape> = analysis
+        .layers
+        .iter()
+        .map(|l| (l.name.as_str(), layer_shape(l)))
+        .collect();
+    let mut saved = vec![0.0; PERF_LEVELS.len()];
+    let mut not_estimated = Vec::new();
+    for layer in layers.iter_mut().filter(|l| l.prunable) {
+        match (cost, layer.ms, layer.flops) {
+            (Some(cost), Some(ms), Some(flops)) if ms > 0.0 => {
+                let shape = shapes.get(layer.name.as_str()).copied().unwrap_or_default();
+                for (i, &s) in PERF_LEVELS.iter().enumerate() {
+                    let at = cost.layer_ms(ms, flops as f64, shape, s);
+                    saved[i] += ms - at;
+                    layer.estimated_ms.insert(level_key(s), at);
+                }
+            }
+            _ => not_estimated.push(layer.name.clone()),
+        }
+    }
+    (saved, not_estimated)
 }
 
 pub(super) fn layer_base(layer: &Layer, flops: Option<u64>) -> LayerPerf {
@@ -117,12 +212,33 @@ mod tests {
 
     #[test]
     fn the_cost_model_keeps_overhead_and_scales_compute() {
-        // conv: 100 FLOPs in 1 ms (the fastest rate); fc: 10 FLOPs in 1 ms, 0.1 ms of compute.
+        // conv: 100 FLOPs in 1 ms (the best rate); fc: 10 FLOPs in 1 ms.
         let cost = CostModel::fit(&[("conv", 1.0, 100.0), ("fc", 1.0, 10.0)]).unwrap();
         assert_eq!(cost.fastest, "conv");
-        assert_eq!(cost.layer_ms(1.0, 100.0, 0.0), 1.0);
-        assert!((cost.layer_ms(1.0, 100.0, 0.9) - 0.1).abs() < 1e-12);
-        assert!((cost.layer_ms(1.0, 10.0, 0.5) - 0.95).abs() < 1e-12);
+        let many = LayerShape::default();
+        for s in [0.0, 0.4, 0.6] {
+            // Below 1 − efficiency the sparse kernel is slower: the dense one is kept.
+            assert_eq!(cost.layer_ms(1.0, 100.0, many, s), 1.0);
+        }
+        // At 0.95 the sparse kernel takes 0.05 / efficiency of the compute part.
+        let want = 0.05 / SPARSE_EFFICIENCY;
+        assert!((cost.layer_ms(1.0, 100.0, many, 0.95) - want).abs() < 1e-12);
+        // fc's compute part is 10 FLOPs at RATE_SHARE of the best rate, at most its time.
+        let c = (10.0 / (100.0 * RATE_SHARE)).min(1.0);
+        assert!((cost.layer_ms(1.0, 10.0, many, 0.95) - (1.0 - c * (1.0 - want))).abs() < 1e-12);
         assert!(CostModel::fit(&[("x", 0.0, 5.0)]).is_none());
+    }
+
+    #[test]
+    fn winograd_convolutions_gain_less() {
+        let cost = CostModel::fit(&[("conv", 1.0, 100.0)]).unwrap();
+        let plain = LayerShape { winograd: false };
+        let winograd = LayerShape { winograd: true };
+        let at = |shape, s| cost.layer_ms(1.0, 100.0, shape, s);
+        assert!(at(plain, 0.95) < at(winograd, 0.95));
+        // Against Winograd's dense kernel the sparse one wins only past 1 − efficiency / WINOGRAD.
+        let from = 1.0 - SPARSE_EFFICIENCY / WINOGRAD;
+        assert_eq!(at(winograd, from - 0.01), 1.0);
+        assert!(at(winograd, (from + 1.0) / 2.0) < 1.0);
     }
 }

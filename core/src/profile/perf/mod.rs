@@ -8,8 +8,9 @@
 //! its names and, where they say nothing, the optimized graph the session saved. Nodes fused away
 //! take no time of their own; they are listed on the layer whose kernel did their work.
 //!
-//! The estimate (`estimated_ms`) is for an engine whose kernels skip pruned weights, which ONNX
-//! Runtime's dense CPU kernels do not: see [`CostModel`](estimate::CostModel).
+//! The estimate (`estimated_ms`) is for an engine whose kernels skip pruned weights (DeepSparse-like),
+//! which ONNX Runtime's dense CPU kernels do not: see [`CostModel`](estimate::CostModel), fitted to
+//! DeepSparse's measured speedups.
 //!
 //! The work is split by job: `trace.rs` reads ONNX Runtime's profile and optimized graph,
 //! `attribute.rs` maps its kernels back to ONNX nodes, `estimate.rs` holds the cost model and the
@@ -45,6 +46,7 @@ use crate::progress::{Cancel, Progress};
 use crate::runtime::batch::fixed_batch;
 use crate::runtime::{analysis_batch, generated_inputs, runtime, to_value};
 use crate::scratch::ScratchDir;
+pub use estimate::{ENGINE, MEASURED_ERROR};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -114,8 +114,10 @@ fn check_measured(name: &str) -> PerfProfile {
         .map(|&s| profile.model.estimated_ms[&level_key(s)])
         .collect();
     assert_eq!(estimated[0], model_ms);
+    // Non-increasing (a sparse kernel is kept only where it beats the dense one, from about 66 %
+    // on), and faster at the top level than dense.
     assert!(
-        estimated.windows(2).all(|w| w[1] < w[0]),
+        estimated.windows(2).all(|w| w[1] <= w[0]) && estimated[estimated.len() - 1] < estimated[0],
         "{name}: {estimated:?}"
     );
     let flops: Vec<f64> = PERF_LEVELS
