@@ -341,12 +341,19 @@ impl Lowering<'_> {
         }
         if self.recipe.modifiers.is_empty() && !is_partial {
             let message = match self.recipe.layout {
-                Layout::Tagged => "No modifiers found: list them under a key whose name contains `modifiers`, as `- !GMPruningModifier` items.",
-                Layout::Staged => "No modifiers found: write them as `ClassName: {args}` under a `<group>_modifiers:` key inside a `<name>_stage:` key.",
+                Layout::Tagged => {
+                    "No modifiers found: list them under a key whose name contains `modifiers`, as `- !GMPruningModifier` items."
+                }
+                Layout::Staged => {
+                    "No modifiers found: write them as `ClassName: {args}` under a `<group>_modifiers:` key inside a `<name>_stage:` key."
+                }
             };
             self.diagnostics.push(Diagnostic::error(
                 "layout",
-                Span { start: root.span.start, end: root.span.start },
+                Span {
+                    start: root.span.start,
+                    end: root.span.start,
+                },
                 message,
             ));
         }

@@ -47,7 +47,11 @@ impl Target {
 pub fn target(recipe: &Recipe) -> Target {
     let mut sparseml = !recipe.sparseml_only_keys.is_empty();
     let mut llmc = false;
-    for m in recipe.modifiers.iter().filter(|m| m.layout == Layout::Staged) {
+    for m in recipe
+        .modifiers
+        .iter()
+        .filter(|m| m.layout == Layout::Staged)
+    {
         let Some(class) = catalog::staged_modifier(&m.class) else {
             continue;
         };
@@ -114,9 +118,9 @@ pub fn recipe(recipe: &Recipe, out: &mut Vec<Diagnostic>) {
         if m.class != "AWQModifier" {
             continue;
         }
-        let quantized_after = staged[i + 1..].iter().any(|later| {
-            catalog::staged_modifier(&later.class).is_some_and(|c| c.quantizes)
-        });
+        let quantized_after = staged[i + 1..]
+            .iter()
+            .any(|later| catalog::staged_modifier(&later.class).is_some_and(|c| c.quantizes));
         if !quantized_after {
             out.push(Diagnostic::error(
                 "staged-order",
@@ -132,18 +136,29 @@ fn unknown_class(modifier: &Modifier, out: &mut Vec<Diagnostic>) {
     let mut d = Diagnostic::error(
         "unknown-modifier",
         modifier.tag_span,
-        format!("`{name}` is not a modifier class of llm-compressor or SparseML 1.7; check the class name."),
+        format!(
+            "`{name}` is not a modifier class of llm-compressor or SparseML 1.7; check the class name."
+        ),
     );
     if catalog::modifier_in_any(name).is_some() {
-        d.message = format!("`{name}` is a class of SparseML's tagged recipes (`- !{name}` lists), not of the staged layout that llm-compressor and SparseML 1.7 read; use a staged class such as MagnitudePruningModifier.");
+        d.message = format!(
+            "`{name}` is a class of SparseML's tagged recipes (`- !{name}` lists), not of the staged layout that llm-compressor and SparseML 1.7 read; use a staged class such as MagnitudePruningModifier."
+        );
     } else if let Some(s) = suggest::did_you_mean(name, catalog::staged_modifier_names()) {
-        d.message = format!("`{name}` is not a modifier class of llm-compressor or SparseML 1.7; did you mean `{s}`?");
+        d.message = format!(
+            "`{name}` is not a modifier class of llm-compressor or SparseML 1.7; did you mean `{s}`?"
+        );
         d = d.with_fix(format!("Change to {s}"), modifier.tag_span, s);
     }
     out.push(d);
 }
 
-fn class_tools(modifier: &Modifier, class: &StagedClass, target: Target, out: &mut Vec<Diagnostic>) {
+fn class_tools(
+    modifier: &Modifier,
+    class: &StagedClass,
+    target: Target,
+    out: &mut Vec<Diagnostic>,
+) {
     let [tool] = class.tools else { return };
     let other = tool.other();
     let severity = target.severity_where_missing(other);
@@ -156,7 +171,10 @@ fn class_tools(modifier: &Modifier, class: &StagedClass, target: Target, out: &m
         "staged-tool",
         severity,
         modifier.tag_span,
-        format!("{} exists only in {tool}; {other} has no such class and fails to load this recipe.", class.name()),
+        format!(
+            "{} exists only in {tool}; {other} has no such class and fails to load this recipe.",
+            class.name()
+        ),
     ));
 }
 
@@ -181,16 +199,23 @@ fn fields(modifier: &Modifier, class: &StagedClass, target: Target, out: &mut Ve
                 Tool::LlmCompressor => "rejects it (its modifiers forbid unknown fields)",
                 Tool::SparseMl17 => "drops it without a word",
             };
-            let severity = match target.severity_where_missing(lacking) {
-                Severity::Error if lacking == Tool::LlmCompressor => Severity::Error,
-                Severity::Error => Severity::Warning,
+            let severity = match (lacking, target) {
+                (Tool::LlmCompressor, Target::Either | Target::Only(Tool::LlmCompressor)) => {
+                    Severity::Error
+                }
+                (Tool::LlmCompressor, Target::Mixed) => Severity::Warning,
+                (Tool::SparseMl17, Target::Only(Tool::SparseMl17)) => Severity::Warning,
                 _ => Severity::Hint,
             };
             out.push(Diagnostic::new(
                 "staged-tool",
                 severity,
                 field.key_span,
-                format!("Only {tool} reads `{}` on {}; {lacking} {consequence}.", field.name, class.name()),
+                format!(
+                    "Only {tool} reads `{}` on {}; {lacking} {consequence}.",
+                    field.name,
+                    class.name()
+                ),
             ));
         }
         rules::value(field, field_spec, out);
@@ -209,28 +234,47 @@ fn fields(modifier: &Modifier, class: &StagedClass, target: Target, out: &mut Ve
         out.push(Diagnostic::error(
             "missing-field",
             modifier.tag_span,
-            format!("{} needs {list}; add {}.", class.name(), if missing.len() == 1 { "it" } else { "them" }),
+            format!(
+                "{} needs {list}; add {}.",
+                class.name(),
+                if missing.len() == 1 { "it" } else { "them" }
+            ),
         ));
     }
     for (name, tool) in class.required_by {
-        if modifier.field(name).is_some() || (target != Target::Either && target != Target::Only(*tool) && target != Target::Mixed) {
+        if modifier.field(name).is_some()
+            || (target != Target::Either
+                && target != Target::Only(*tool)
+                && target != Target::Mixed)
+        {
             continue;
         }
         // SparseML's QuantizationModifier needs config_groups; a `scheme` recipe is for
         // llm-compressor.
-        if *name == "config_groups" && modifier.field("scheme").is_some() && target != Target::Only(Tool::SparseMl17) {
+        if *name == "config_groups"
+            && modifier.field("scheme").is_some()
+            && target != Target::Only(Tool::SparseMl17)
+        {
             continue;
         }
         let (severity, consequence) = match (*tool, *name) {
-            (Tool::LlmCompressor, "sparsity") => (Severity::Warning, "SparseML 1.7 defaults it to 0.0, which prunes nothing"),
-            (Tool::SparseMl17, _) if target == Target::Only(Tool::SparseMl17) => (Severity::Error, "llm-compressor does not require it"),
+            (Tool::LlmCompressor, "sparsity") => (
+                Severity::Warning,
+                "SparseML 1.7 defaults it to 0.0, which prunes nothing",
+            ),
+            (Tool::SparseMl17, _) if target == Target::Only(Tool::SparseMl17) => {
+                (Severity::Error, "llm-compressor does not require it")
+            }
             _ => (Severity::Hint, "the other tool does not require it"),
         };
         out.push(Diagnostic::new(
             "missing-field",
             severity,
             modifier.tag_span,
-            format!("{tool} requires `{name}` on {} ({consequence}); add it.", class.name()),
+            format!(
+                "{tool} requires `{name}` on {} ({consequence}); add it.",
+                class.name()
+            ),
         ));
     }
 }
@@ -243,23 +287,39 @@ fn unknown_field(field: &Field, class: &StagedClass, target: Target, out: &mut V
         Severity::Warning
     };
     let consequence = match target {
-        Target::Only(Tool::SparseMl17) => "SparseML 1.7 drops it without a word (and llm-compressor rejects it)",
-        _ => "llm-compressor rejects it (its modifiers forbid unknown fields) and SparseML 1.7 drops it",
+        Target::Only(Tool::SparseMl17) => {
+            "SparseML 1.7 drops it without a word (and llm-compressor rejects it)"
+        }
+        _ => {
+            "llm-compressor rejects it (its modifiers forbid unknown fields) and SparseML 1.7 drops it"
+        }
     };
     let mut d = Diagnostic::new(
         "unknown-field",
         severity,
         field.key_span,
-        format!("{} has no field `{}`: {consequence}.", class.name(), field.name),
+        format!(
+            "{} has no field `{}`: {consequence}.",
+            class.name(),
+            field.name
+        ),
     );
     if let Some(replacement) = catalog::earlier_sparseml_field(class.name(), &field.name) {
         let instead = replacement.map_or(String::from("remove it"), |r| format!("write `{r}`"));
-        d.message = format!("`{}` is a field of earlier SparseML releases' {} that SparseML 1.7 no longer has: it drops it without a word, and llm-compressor rejects it; {instead}.", field.name, class.name());
+        d.message = format!(
+            "`{}` is a field of earlier SparseML releases' {} that SparseML 1.7 no longer has: it drops it without a word, and llm-compressor rejects it; {instead}.",
+            field.name,
+            class.name()
+        );
         if let Some(r) = replacement {
             d = d.with_fix(format!("Rename to {r}"), field.key_span, r);
         }
     } else if let Some(s) = suggest::did_you_mean(&field.name, class.spec.field_names()) {
-        d.message = format!("{} has no field `{}` ({consequence}); did you mean `{s}`?", class.name(), field.name);
+        d.message = format!(
+            "{} has no field `{}` ({consequence}); did you mean `{s}`?",
+            class.name(),
+            field.name
+        );
         d = d.with_fix(format!("Rename to {s}"), field.key_span, s);
     }
     out.push(d);
@@ -287,7 +347,9 @@ fn validators(modifier: &Modifier, class: &StagedClass, out: &mut Vec<Diagnostic
         ));
     }
     if let Some((field, Value::Bool(false))) = effective(modifier, "sequential_update")
-        && class.field_tools("sequential_update").contains(&Tool::LlmCompressor)
+        && class
+            .field_tools("sequential_update")
+            .contains(&Tool::LlmCompressor)
     {
         out.push(Diagnostic::new(
             "deprecated",
@@ -306,7 +368,10 @@ fn validators(modifier: &Modifier, class: &StagedClass, out: &mut Vec<Diagnostic
             "llm-compressor deprecates leave_enabled and sets it to False (with a warning); SparseML 1.7 keeps the masks.",
         ));
     }
-    if matches!(class.name(), "SmoothQuantModifier" | "LogarithmicEqualizationModifier") {
+    if matches!(
+        class.name(),
+        "SmoothQuantModifier" | "LogarithmicEqualizationModifier"
+    ) {
         for name in ["start", "end"] {
             if let Some((field, value)) = effective(modifier, name)
                 && let Some(x) = value.as_f64()
@@ -328,10 +393,17 @@ fn validators(modifier: &Modifier, class: &StagedClass, out: &mut Vec<Diagnostic
         out.push(Diagnostic::error(
             "type",
             field.value_span,
-            format!("duo_scaling must be True, False or \"both\", not {}.", field.value.type_name()),
+            format!(
+                "duo_scaling must be True, False or \"both\", not {}.",
+                field.value.type_name()
+            ),
         ));
     }
-    if class.spec.field("scheme").is_some_and(|f| f.ty == catalog::FieldType::Any) {
+    if class
+        .spec
+        .field("scheme")
+        .is_some_and(|f| f.ty == catalog::FieldType::Any)
+    {
         scheme(modifier, out);
         if let Some((field, value)) = effective(modifier, "config_groups") {
             config_groups(field, value, out);
@@ -352,7 +424,9 @@ fn mask_structure(modifier: &Modifier, class: &StagedClass, out: &mut Vec<Diagno
     let Some((field, Value::Str(s))) = effective(modifier, "mask_structure") else {
         return;
     };
-    let n_m = s.split_once(':').and_then(|(n, m)| Some((n.trim().parse::<u32>().ok()?, m.trim().parse::<u32>().ok()?)));
+    let n_m = s
+        .split_once(':')
+        .and_then(|(n, m)| Some((n.trim().parse::<u32>().ok()?, m.trim().parse::<u32>().ok()?)));
     let named = class.name() == "MagnitudePruningModifier"
         && (matches!(s.as_str(), "unstructured" | "channel" | "filter") || s.starts_with("block_"));
     match n_m {
@@ -413,10 +487,17 @@ fn scheme(modifier: &Modifier, out: &mut Vec<Diagnostic>) {
         _ => out.push(Diagnostic::error(
             "type",
             field.value_span,
-            format!("`scheme` must be a preset name or a mapping {{preset: targets}}, not {}.", field.value.type_name()),
+            format!(
+                "`scheme` must be a preset name or a mapping {{preset: targets}}, not {}.",
+                field.value.type_name()
+            ),
         )),
     }
-    if modifier.field("config_groups").is_some_and(|f| f.value.effective() != Some(&Value::Null)) && value != &Value::Null {
+    if modifier
+        .field("config_groups")
+        .is_some_and(|f| f.value.effective() != Some(&Value::Null))
+        && value != &Value::Null
+    {
         out.push(Diagnostic::error(
             "quantization-scheme",
             field.key_span,
@@ -432,7 +513,10 @@ fn preset(name: &str, span: Span, out: &mut Vec<Diagnostic>) {
     let mut d = Diagnostic::warning(
         "quantization-scheme",
         span,
-        format!("`{name}` is not one of compressed-tensors' preset schemes ({}); llm-compressor refuses a scheme name it does not know.", catalog::PRESET_SCHEMES.join(", ")),
+        format!(
+            "`{name}` is not one of compressed-tensors' preset schemes ({}); llm-compressor refuses a scheme name it does not know.",
+            catalog::PRESET_SCHEMES.join(", ")
+        ),
     );
     let upper = name.to_ascii_uppercase();
     if let Some(s) = suggest::did_you_mean(&upper, catalog::PRESET_SCHEMES.iter().copied()) {
@@ -454,7 +538,12 @@ fn config_groups(field: &Field, value: &Value, out: &mut Vec<Diagnostic>) {
             ));
             continue;
         };
-        unknown_keys(keys, catalog::QUANT_SCHEME_KEYS, &format!("config group `{}`", group.key), out);
+        unknown_keys(
+            keys,
+            catalog::QUANT_SCHEME_KEYS,
+            &format!("config group `{}`", group.key),
+            out,
+        );
         if !keys.iter().any(|e| e.key == "targets") {
             out.push(Diagnostic::error(
                 "quantization-scheme",
@@ -463,15 +552,24 @@ fn config_groups(field: &Field, value: &Value, out: &mut Vec<Diagnostic>) {
             ));
         }
         for e in keys {
-            if matches!(e.key.as_str(), "weights" | "input_activations" | "output_activations")
-                && let Some(Value::Map(args)) = e.value.effective()
+            if matches!(
+                e.key.as_str(),
+                "weights" | "input_activations" | "output_activations"
+            ) && let Some(Value::Map(args)) = e.value.effective()
             {
                 quant_args(args, &e.key, out);
-                if e.key != "weights" && args.iter().any(|a| a.key == "actorder" && a.value.effective() != Some(&Value::Null)) {
+                if e.key != "weights"
+                    && args
+                        .iter()
+                        .any(|a| a.key == "actorder" && a.value.effective() != Some(&Value::Null))
+                {
                     out.push(Diagnostic::error(
                         "quantization-scheme",
                         e.key_span,
-                        format!("compressed-tensors cannot apply actorder to {}; put it under weights.", e.key),
+                        format!(
+                            "compressed-tensors cannot apply actorder to {}; put it under weights.",
+                            e.key
+                        ),
                     ));
                 }
             }
@@ -488,7 +586,10 @@ fn unknown_keys(entries: &[Entry], known: &[&str], what: &str, out: &mut Vec<Dia
         let mut d = Diagnostic::error(
             "quantization-scheme",
             e.key_span,
-            format!("{what} has no key `{}`; compressed-tensors refuses unknown keys.", e.key),
+            format!(
+                "{what} has no key `{}`; compressed-tensors refuses unknown keys.",
+                e.key
+            ),
         );
         if let Some(s) = suggest::did_you_mean(&e.key, known.iter().copied()) {
             d.message = format!("{what} has no key `{}`; did you mean `{s}`?", e.key);
@@ -502,7 +603,9 @@ fn unknown_keys(entries: &[Entry], known: &[&str], what: &str, out: &mut Vec<Dia
 fn quant_args(args: &[Entry], what: &str, out: &mut Vec<Diagnostic>) {
     unknown_keys(args, catalog::QUANT_ARGS_KEYS, &format!("`{what}`"), out);
     for a in args {
-        let Some(v) = a.value.effective() else { continue };
+        let Some(v) = a.value.effective() else {
+            continue;
+        };
         let enum_check = |values: &[&str], out: &mut Vec<Diagnostic>| {
             if let Value::Str(s) = v
                 && !values.contains(&s.to_ascii_lowercase().as_str())
@@ -510,15 +613,27 @@ fn quant_args(args: &[Entry], what: &str, out: &mut Vec<Diagnostic>) {
                 out.push(Diagnostic::error(
                     "enum",
                     a.span,
-                    format!("`{s}` is not a valid {}; use one of {}.", a.key, values.join(", ")),
+                    format!(
+                        "`{s}` is not a valid {}; use one of {}.",
+                        a.key,
+                        values.join(", ")
+                    ),
                 ));
             }
         };
         match a.key.as_str() {
             "num_bits" => match v {
                 Value::Int(n) if (1..=32).contains(n) => {}
-                Value::Int(n) => out.push(Diagnostic::error("range", a.span, format!("num_bits {n} is not a bit width; use 4 or 8."))),
-                _ => out.push(Diagnostic::error("type", a.span, format!("num_bits must be an integer, not {}.", a.value.type_name()))),
+                Value::Int(n) => out.push(Diagnostic::error(
+                    "range",
+                    a.span,
+                    format!("num_bits {n} is not a bit width; use 4 or 8."),
+                )),
+                _ => out.push(Diagnostic::error(
+                    "type",
+                    a.span,
+                    format!("num_bits must be an integer, not {}.", a.value.type_name()),
+                )),
             },
             "type" => enum_check(catalog::QUANT_TYPES, out),
             "strategy" => enum_check(catalog::QUANT_STRATEGIES, out),
@@ -528,12 +643,23 @@ fn quant_args(args: &[Entry], what: &str, out: &mut Vec<Diagnostic>) {
                     && *n <= 0
                     && *n != -1
                 {
-                    out.push(Diagnostic::error("range", a.span, format!("group_size {n} must be positive (128 is usual).")));
+                    out.push(Diagnostic::error(
+                        "range",
+                        a.span,
+                        format!("group_size {n} must be positive (128 is usual)."),
+                    ));
                 }
             }
             "dynamic" => {
                 if !matches!(v, Value::Bool(_)) && !matches!(v, Value::Str(s) if s == "local") {
-                    out.push(Diagnostic::error("type", a.span, format!("dynamic must be true, false or \"local\", not {}.", a.value.type_name())));
+                    out.push(Diagnostic::error(
+                        "type",
+                        a.span,
+                        format!(
+                            "dynamic must be true, false or \"local\", not {}.",
+                            a.value.type_name()
+                        ),
+                    ));
                 }
             }
             _ => {}
@@ -553,11 +679,22 @@ fn observer(field: &Field, value: &Value, out: &mut Vec<Diagnostic>) {
                         format!("`{}` is not an observer key; llm-compressor accepts weights, input and output.", e.key),
                     ));
                 } else if !matches!(e.value.effective(), Some(Value::Str(_))) {
-                    out.push(Diagnostic::error("type", e.span, format!("The observer for `{}` must be a name such as minmax or mse.", e.key)));
+                    out.push(Diagnostic::error(
+                        "type",
+                        e.span,
+                        format!(
+                            "The observer for `{}` must be a name such as minmax or mse.",
+                            e.key
+                        ),
+                    ));
                 }
             }
         }
-        _ => out.push(Diagnostic::error("type", field.value_span, "`observer` must be a mapping such as {weights: mse}.")),
+        _ => out.push(Diagnostic::error(
+            "type",
+            field.value_span,
+            "`observer` must be a mapping such as {weights: mse}.",
+        )),
     }
 }
 
@@ -626,10 +763,16 @@ fn module_names(modifier: &Modifier, name: &str, model: &ModelContext, out: &mut
             "unknown-module",
             severity,
             span,
-            format!("{} has no module `{entry}`, so `{name}` selects nothing there.", model.name),
+            format!(
+                "{} has no module `{entry}`, so `{name}` selects nothing there.",
+                model.name
+            ),
         );
         if let Some(s) = suggest::did_you_mean(&entry, modules.iter().copied()) {
-            d.message = format!("{} has no module `{entry}`; did you mean `{s}`?", model.name);
+            d.message = format!(
+                "{} has no module `{entry}`; did you mean `{s}`?",
+                model.name
+            );
         }
         out.push(d);
     }
@@ -639,3 +782,7 @@ fn module_names(modifier: &Modifier, name: &str, model: &ModelContext, out: &mut
 pub fn field_spec(modifier: &Modifier, name: &str) -> Option<&'static FieldSpec> {
     catalog::staged_modifier(&modifier.class)?.spec.field(name)
 }
+
+#[cfg(test)]
+#[path = "staged_tests.rs"]
+mod tests;

@@ -376,12 +376,7 @@ const TRANSFORM_TYPE: Field = opt(
     "hadamard, random-hadamard or random-matrix.",
 )
 .with_values(TRANSFORM_TYPES);
-const RANDOMIZE: Field = opt(
-    "randomize",
-    T::Bool,
-    "False",
-    "Randomize the transform.",
-);
+const RANDOMIZE: Field = opt("randomize", T::Bool, "False", "Randomize the transform.");
 const LEARNABLE: Field = opt(
     "learnable",
     T::Bool,

@@ -97,6 +97,10 @@ impl Lowering<'_> {
                         }
                     }
                 }
+            } else if let NodeKind::Sequence { items, .. } = &value.kind
+                && items.iter().any(|i| i.tag.is_some())
+            {
+                self.staged_mix(key.span);
             } else if has_group_like_key(value) || catalog::is_group_key(name) {
                 let fix = if catalog::is_group_key(name) {
                     "put it inside a stage as `<group>_modifiers`".to_string()
@@ -108,10 +112,6 @@ impl Lowering<'_> {
                     key.span,
                     format!("The loaders ignore `{name}`: they read only top-level keys ending in `_stage`, so its modifiers never run; {fix}."),
                 ));
-            } else if let NodeKind::Sequence { items, .. } = &value.kind
-                && items.iter().any(|i| i.tag.is_some())
-            {
-                self.staged_mix(key.span);
             } else if !QUIET_TOP_LEVEL.contains(&name) {
                 self.diagnostics.push(Diagnostic::new(
                     "staged-ignored",
@@ -173,7 +173,11 @@ impl Lowering<'_> {
                     self.sparseml_only(name, k.span);
                 }
             } else if catalog::is_group_key(name) || has_class_keys(v) {
-                let base = name.trim_end_matches("modifiers").trim_end_matches('_');
+                let base = ["modifiers", "modifier"]
+                    .iter()
+                    .find_map(|suffix| name.strip_suffix(suffix))
+                    .unwrap_or(name)
+                    .trim_end_matches('_');
                 let base = if base.is_empty() { "default" } else { base };
                 self.diagnostics.push(
                     Diagnostic::warning(
