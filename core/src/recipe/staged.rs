@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 
-use super::catalog::{self, Field as FieldSpec, StagedClass, Tool};
+use super::catalog::{self, ModifierSpec, StagedClass, Tool};
 use super::check::CheckOptions;
 use super::context::ModelContext;
 use super::diagnostic::{Diagnostic, Severity};
@@ -778,9 +778,44 @@ fn module_names(modifier: &Modifier, name: &str, model: &ModelContext, out: &mut
     }
 }
 
-/// Field specs of a staged class by name, for hover and completion.
-pub fn field_spec(modifier: &Modifier, name: &str) -> Option<&'static FieldSpec> {
-    catalog::staged_modifier(&modifier.class)?.spec.field(name)
+/// The class of any modifier, for hover and completion: the staged catalogue's in the staged
+/// layout, else the tagged catalogue's (with SparseML's legacy `QuantizationModifier` swap).
+pub fn spec_of(modifier: &Modifier) -> Option<&'static ModifierSpec> {
+    match modifier.layout {
+        Layout::Staged => catalog::staged_modifier(&modifier.class).map(|c| &c.spec),
+        Layout::Tagged => catalog::resolve_in_any(
+            &modifier.class,
+            modifier.fields.iter().map(|f| f.name.as_str()),
+        ),
+    }
+}
+
+/// Which tools accept a field of a modifier, in words, for hover ("llm-compressor only");
+/// `None` for the tagged layout or a field both tools accept.
+pub fn field_tools_note(modifier: &Modifier, field: &str) -> Option<String> {
+    if modifier.layout != Layout::Staged {
+        return None;
+    }
+    let class = catalog::staged_modifier(&modifier.class)?;
+    match class.field_tools(field).as_slice() {
+        [tool] => Some(format!(
+            "{tool} only ({} {} it)",
+            tool.other(),
+            match tool.other() {
+                Tool::LlmCompressor => "rejects",
+                Tool::SparseMl17 => "ignores",
+            }
+        )),
+        _ => None,
+    }
+}
+
+/// The tools that have a staged class, in words, for hover.
+pub fn class_tools_note(class: &StagedClass) -> String {
+    match class.tools {
+        [tool] => format!("{tool} only"),
+        _ => "llm-compressor and SparseML 1.7".to_string(),
+    }
 }
 
 #[cfg(test)]
