@@ -650,17 +650,17 @@ fn quant_args(args: &[Entry], what: &str, out: &mut Vec<Diagnostic>) {
                     ));
                 }
             }
-            "dynamic" => {
-                if !matches!(v, Value::Bool(_)) && !matches!(v, Value::Str(s) if s == "local") {
-                    out.push(Diagnostic::error(
-                        "type",
-                        a.span,
-                        format!(
-                            "dynamic must be true, false or \"local\", not {}.",
-                            a.value.type_name()
-                        ),
-                    ));
-                }
+            "dynamic"
+                if !matches!(v, Value::Bool(_)) && !matches!(v, Value::Str(s) if s == "local") =>
+            {
+                out.push(Diagnostic::error(
+                    "type",
+                    a.span,
+                    format!(
+                        "dynamic must be true, false or \"local\", not {}.",
+                        a.value.type_name()
+                    ),
+                ));
             }
             _ => {}
         }
