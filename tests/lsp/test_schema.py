@@ -134,3 +134,22 @@ def test_a_quantization_scheme_is_checked_inside(validator):
                 "tensorrrt"):
         errors_ = list(by_class.iter_errors(item(bad)))
         assert errors_ and all(list(e.path) == ["scheme"] for e in errors_), bad
+
+
+STAGED = REPO_ROOT / "tests" / "recipes" / "staged"
+
+
+@pytest.mark.parametrize("folder", ["llm-compressor", "sparseml"])
+def test_real_staged_recipes_pass(validator, folder):
+    for path in sorted((STAGED / folder).glob("*.yaml")):
+        found = errors(validator, path.read_text())
+        assert not found, (path.name, [e.message for e in found])
+
+
+def test_a_staged_class_checks_its_fields(validator):
+    good = "quant_stage:\n  quant_modifiers:\n    GPTQModifier: {scheme: W4A16, actorder: null}\n"
+    assert not errors(validator, good)
+    for bad in ["GPTQModifier: {schem: W4A16}", "SparseGPTModifier: {sparsity: 1.5}",
+                "GPTQModifer: {scheme: W4A16}"]:
+        text = f"quant_stage:\n  quant_modifiers:\n    {bad}\n"
+        assert errors(validator, text), bad

@@ -11,6 +11,8 @@ use super::span::Span;
 use super::yaml::{Node, NodeKind, ScalarStyle, YamlDocument};
 use super::yaml11::{self, Yaml11};
 
+mod staged;
+
 /// A value as SparseML would receive it, with `eval()` and aliases resolved where possible.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -87,13 +89,26 @@ pub struct Field {
     pub plain: Option<String>,
 }
 
+/// How a recipe writes its modifiers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// SparseML's legacy recipes: `- !ClassName` items in lists under `*modifiers*` keys.
+    #[default]
+    Tagged,
+    /// The staged format of SparseML 1.7's `sparseml.core` and of llm-compressor:
+    /// `<name>_stage: {<group>_modifiers: {ClassName: {args}}}`, without tags.
+    Staged,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Modifier {
-    /// The class name from the tag, without `!`.
+    /// The class name from the tag, without `!` (in the staged layout, the class key).
     pub class: String,
+    /// The tag (in the staged layout, the class key).
     pub tag_span: Span,
-    /// The whole list item.
+    /// The whole list item (in the staged layout, the class key and its arguments).
     pub span: Span,
+    pub layout: Layout,
     /// The group key it is listed under (`modifiers`, `pruning_modifiers`, ...).
     pub group: String,
     pub stage: Option<String>,
@@ -189,6 +204,10 @@ pub struct Recipe {
     pub anchors: Vec<(String, Span, Span)>,
     /// Aliases used anywhere: name and the span of `*name`.
     pub aliases: Vec<(String, Span)>,
+    pub layout: Layout,
+    /// Staged layout: what only SparseML 1.7 reads (`run_type`, stage `args`, top-level groups,
+    /// `stages:`), each with its key's span. The rules take it as a sign of the recipe's tool.
+    pub sparseml_only_keys: Vec<(String, Span)>,
 }
 
 /// Keys that are neither groups, stages nor variables.
@@ -304,6 +323,10 @@ impl Lowering<'_> {
             // A document that is one `!Modifier` (SparseML's Keras and TensorFlow managers load
             // it as a recipe of that modifier).
             _ if is_modifier_tag(root) => self.modifier(root, "(root)", None),
+            NodeKind::Mapping { entries, .. } if staged::is_staged(entries) => {
+                self.recipe.layout = Layout::Staged;
+                self.staged_top_level(entries);
+            }
             NodeKind::Mapping { entries, .. } => self.top_level(entries),
             NodeKind::Sequence { items, .. } => {
                 for item in items {
@@ -317,10 +340,21 @@ impl Lowering<'_> {
             )),
         }
         if self.recipe.modifiers.is_empty() && !is_partial {
+            let message = match self.recipe.layout {
+                Layout::Tagged => {
+                    "No modifiers found: list them under a key whose name contains `modifiers`, as `- !GMPruningModifier` items."
+                }
+                Layout::Staged => {
+                    "No modifiers found: write them as `ClassName: {args}` under a `<group>_modifiers:` key inside a `<name>_stage:` key."
+                }
+            };
             self.diagnostics.push(Diagnostic::error(
                 "layout",
-                Span { start: root.span.start, end: root.span.start },
-                "No modifiers found: list them under a key whose name contains `modifiers`, as `- !GMPruningModifier` items.",
+                Span {
+                    start: root.span.start,
+                    end: root.span.start,
+                },
+                message,
             ));
         }
     }
@@ -574,38 +608,7 @@ impl Lowering<'_> {
         };
         let mut fields = Vec::new();
         match &node.kind {
-            NodeKind::Mapping { entries, .. } => {
-                self.duplicate_keys(entries);
-                for (k, v) in entries {
-                    let Some(name) = scalar(k) else {
-                        self.diagnostics.push(Diagnostic::error(
-                            "type",
-                            k.span,
-                            "A field name must be a plain word.",
-                        ));
-                        continue;
-                    };
-                    let plain = match &v.kind {
-                        NodeKind::Scalar {
-                            style: ScalarStyle::Plain,
-                            ..
-                        } if v.tag.is_none() => {
-                            Some(self.text[v.span.start..v.span.end].to_string())
-                        }
-                        _ => None,
-                    };
-                    self.in_modifier = true;
-                    let value = self.value(v);
-                    self.in_modifier = false;
-                    fields.push(Field {
-                        name: name.to_string(),
-                        key_span: k.span,
-                        value_span: v.span,
-                        value,
-                        plain,
-                    });
-                }
-            }
+            NodeKind::Mapping { entries, .. } => fields = self.fields(entries),
             // `- !EpochRangeModifier` with nothing below it: constructed without arguments.
             NodeKind::Scalar { value, .. } if value.is_empty() => {}
             _ => self.diagnostics.push(Diagnostic::error(
@@ -626,10 +629,45 @@ impl Lowering<'_> {
             class,
             tag_span: tag.span,
             span,
+            layout: Layout::Tagged,
             group: group.to_string(),
             stage: stage.map(str::to_string),
             fields,
         });
+    }
+
+    /// A modifier's fields from its mapping, each value read as PyYAML reads it.
+    fn fields(&mut self, entries: &[(Node, Node)]) -> Vec<Field> {
+        self.duplicate_keys(entries);
+        let mut fields = Vec::new();
+        for (k, v) in entries {
+            let Some(name) = scalar(k) else {
+                self.diagnostics.push(Diagnostic::error(
+                    "type",
+                    k.span,
+                    "A field name must be a plain word.",
+                ));
+                continue;
+            };
+            let plain = match &v.kind {
+                NodeKind::Scalar {
+                    style: ScalarStyle::Plain,
+                    ..
+                } if v.tag.is_none() => Some(self.text[v.span.start..v.span.end].to_string()),
+                _ => None,
+            };
+            self.in_modifier = true;
+            let value = self.value(v);
+            self.in_modifier = false;
+            fields.push(Field {
+                name: name.to_string(),
+                key_span: k.span,
+                value_span: v.span,
+                value,
+                plain,
+            });
+        }
+        fields
     }
 
     /// A node's value as PyYAML would load it.

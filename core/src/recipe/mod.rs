@@ -23,6 +23,7 @@ pub mod quantization;
 pub mod rules;
 pub mod schema;
 pub mod span;
+pub mod staged;
 pub mod yaml;
 pub mod yaml11;
 

@@ -10,9 +10,10 @@ use super::check::{CheckOptions, is_generated_name};
 use super::context::ModelContext;
 use super::diagnostic::{Diagnostic, Severity};
 use super::eval;
-use super::lower::{Field, Modifier, Recipe, Value, Variable, python_match};
+use super::lower::{Field, Layout, Modifier, Recipe, Value, Variable, python_match};
 use super::quantization;
 use super::span::Span;
+use super::staged;
 use super::yaml11::{self, Yaml11};
 use crate::suggest;
 
@@ -57,7 +58,13 @@ pub fn check(text: &str, recipe: &Recipe, options: &CheckOptions) -> Vec<Diagnos
     let names = Variables::new(recipe);
     variables(text, &names, &mut out);
     aliases(recipe, &mut out);
+    let target = staged::target(recipe);
     for modifier in &recipe.modifiers {
+        if modifier.layout == Layout::Staged {
+            staged::modifier(modifier, options, target, &mut out);
+            eval_errors(text, modifier, &names, &mut out);
+            continue;
+        }
         tag(text, modifier, &mut out);
         // A legacy-only key selects SparseML's legacy QuantizationModifier.
         let keys = modifier.fields.iter().map(|f| f.name.as_str());
@@ -66,19 +73,25 @@ pub fn check(text: &str, recipe: &Recipe, options: &CheckOptions) -> Vec<Diagnos
             continue;
         };
         fields(text, modifier, spec, &mut out);
-        for field in &modifier.fields {
-            if let Value::Eval { value: None, .. } = &field.value {
-                eval_error(text, field.value_span, &names, &mut out);
-            }
-        }
+        eval_errors(text, modifier, &names, &mut out);
         schedule(modifier, spec, &mut out);
         params(modifier, options.model, &mut out);
         sensitivity(modifier, options.model, &mut out);
         quantization::check(modifier, spec, options.model, &mut out);
     }
+    staged::recipe(recipe, &mut out);
     overlaps(recipe, &mut out);
     epoch_range(recipe, &mut out);
     out
+}
+
+/// Why the `eval()` values of a modifier's fields could not be computed.
+fn eval_errors(text: &str, modifier: &Modifier, names: &Variables, out: &mut Vec<Diagnostic>) {
+    for field in &modifier.fields {
+        if let Value::Eval { value: None, .. } = &field.value {
+            eval_error(text, field.value_span, names, out);
+        }
+    }
 }
 
 fn variables(text: &str, names: &Variables, out: &mut Vec<Diagnostic>) {
@@ -365,7 +378,7 @@ fn indent_of(text: &str, offset: usize) -> usize {
 }
 
 /// What a field's value must be, with the YAML 1.1 reading checked against it.
-fn value(field: &Field, spec: &catalog::Field, out: &mut Vec<Diagnostic>) {
+pub(super) fn value(field: &Field, spec: &catalog::Field, out: &mut Vec<Diagnostic>) {
     if let Value::Eval { value: None, .. } = &field.value {
         return; // `check` reports why the expression failed, at the expression
     }

@@ -39,11 +39,14 @@ pub fn json_schema(framework: Framework) -> Value {
     definitions.insert(
         "modifiers".into(),
         json!({
-            "description": "A modifier group: every top-level key whose name contains `modifiers` holds a list of modifiers; the groups are concatenated.",
-            "type": "array",
-            "items": { "$ref": "#/definitions/modifier" },
+            "description": "A modifier group: every top-level key whose name contains `modifiers` holds a list of modifiers; the groups are concatenated. (SparseML 1.7 also reads a top-level `*_modifiers` mapping of staged classes as a default stage.)",
+            "anyOf": [
+                { "type": "array", "items": { "$ref": "#/definitions/modifier" } },
+                { "$ref": "#/definitions/staged_group" },
+            ],
         }),
     );
+    staged_definitions(&mut definitions);
     json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": "https://prunekit.invalid/schemas/recipe.schema.json",
@@ -61,12 +64,91 @@ pub fn json_schema(framework: Framework) -> Value {
         },
         "patternProperties": {
             "modifiers": { "$ref": "#/definitions/modifiers" },
+            "_stage$": { "$ref": "#/definitions/stage" },
         },
         "additionalProperties": {
             "description": "A variable: a number, bool, string, list, mapping, null, or an `eval(...)` expression; or a stage, a mapping with its own `*modifiers*` lists.",
         },
         "definitions": definitions,
     })
+}
+
+/// The staged layout of llm-compressor and SparseML 1.7: `<name>_stage` mappings whose
+/// `<group>_modifiers` are mappings of class names to arguments (or, in SparseML's legacy stages,
+/// lists of tagged modifiers).
+fn staged_definitions(definitions: &mut Map<String, Value>) {
+    let mut classes = Map::new();
+    for class in catalog::STAGED_MODIFIERS {
+        let name = format!("staged.{}", class.name());
+        let mut schema = modifier_schema(&class.spec);
+        let tools = match class.tools {
+            [tool] => format!("{tool} only"),
+            _ => "llm-compressor and SparseML 1.7".into(),
+        };
+        schema["description"] = json!(format!("{} ({tools}): {}", class.name(), class.spec.doc));
+        // Most optional pydantic fields are `X | None` (GPTQ's `actorder: null` turns
+        // activation ordering off), so null is accepted wherever a field may be left out.
+        for field in class.spec.fields.iter().filter(|f| !f.required) {
+            if let Some(Value::Array(alternatives)) =
+                schema["properties"][field.name].get_mut("anyOf")
+                && !alternatives.contains(&json!({ "type": "null" }))
+            {
+                alternatives.push(json!({ "type": "null" }));
+            }
+        }
+        // Fields of earlier SparseML releases load in SparseML 1.7 (it drops them).
+        for (_, field, replacement) in catalog::EARLIER_SPARSEML_FIELDS
+            .iter()
+            .filter(|(c, _, _)| *c == class.name())
+        {
+            let message = match replacement {
+                Some(r) => {
+                    format!("Dropped by SparseML 1.7 and refused by llm-compressor; write `{r}`.")
+                }
+                None => "Dropped by SparseML 1.7 and refused by llm-compressor; remove it.".into(),
+            };
+            schema["properties"][*field] =
+                json!({ "description": message, "deprecationMessage": message });
+        }
+        classes.insert(
+            class.name().to_string(),
+            json!({ "$ref": format!("#/definitions/{name}") }),
+        );
+        definitions.insert(name, schema);
+    }
+    definitions.insert(
+        "staged_group".into(),
+        json!({
+            "description": "A staged modifier group: class names (no `!` tag) mapped to their arguments.",
+            "type": "object",
+            "properties": classes,
+            "additionalProperties": false,
+        }),
+    );
+    let mut stage_properties = Map::new();
+    for (key, doc) in catalog::STAGE_KEYS {
+        stage_properties.insert(key.to_string(), json!({ "description": doc }));
+    }
+    stage_properties.insert(
+        "run_type".into(),
+        json!({ "description": catalog::STAGE_KEYS[0].1, "enum": ["oneshot", "train"] }),
+    );
+    definitions.insert(
+        "stage".into(),
+        json!({
+            "description": "A stage: `<group>_modifiers` groups (staged classes, or SparseML's tagged lists), and for SparseML 1.7 run_type, args, enabled and exclude_default.",
+            "type": "object",
+            "properties": stage_properties,
+            "patternProperties": {
+                "_modifiers$": {
+                    "anyOf": [
+                        { "$ref": "#/definitions/staged_group" },
+                        { "type": "array", "items": { "$ref": "#/definitions/modifier" } },
+                    ],
+                },
+            },
+        }),
+    );
 }
 
 fn modifier_schema(spec: &ModifierSpec) -> Value {

@@ -10,12 +10,17 @@ use prunekit_core::recipe::Weight;
 use prunekit_core::recipe::catalog::{self, FieldType};
 use prunekit_core::recipe::lower::Modifier;
 use prunekit_core::recipe::quantization::module_of;
+use prunekit_core::recipe::staged;
 use tower_lsp_server::ls_types::*;
 
 use crate::line_index::Encoding;
 use crate::world::Analysis;
 
-fn item(label: &str, kind: CompletionItemKind, detail: Option<String>) -> CompletionItem {
+pub(super) fn item(
+    label: &str,
+    kind: CompletionItemKind,
+    detail: Option<String>,
+) -> CompletionItem {
     CompletionItem {
         label: label.to_string(),
         kind: Some(kind),
@@ -81,6 +86,9 @@ pub fn complete(
     {
         return Some(CompletionResponse::Array(tags(indent, snippets)));
     }
+    if let Some(items) = super::staged::complete(analysis, line_start, indent, trimmed) {
+        return Some(CompletionResponse::Array(items));
+    }
     let parents = parent_keys(text, line_start, indent);
     // `field: value`
     if let Some((key, _value)) = trimmed.split_once(':') {
@@ -96,8 +104,7 @@ pub fn complete(
         if let Some(values) = scheme_values(m, &parents, key) {
             return Some(CompletionResponse::Array(values));
         }
-        let keys = m.fields.iter().map(|f| f.name.as_str());
-        let spec = catalog::resolve_in_any(&m.class, keys)?;
+        let spec = staged::spec_of(m)?;
         let field = spec.field(key)?;
         let mut values: Vec<CompletionItem> = field
             .enum_values
@@ -148,8 +155,7 @@ pub fn complete(
     // A key inside a modifier: the fields it does not have yet.
     if indent > 0
         && let Some(m) = enclosing_modifier(analysis, offset, indent)
-        && let Some(spec) =
-            catalog::resolve_in_any(&m.class, m.fields.iter().map(|f| f.name.as_str()))
+        && let Some(spec) = staged::spec_of(m)
     {
         let items = spec
             .fields
@@ -326,7 +332,7 @@ fn tags(indent: usize, snippets: bool) -> Vec<CompletionItem> {
 
 /// The model's modules for `ignore`: the most sensitive to int8 quantization first (the ones to
 /// leave in float) when the latest loss profile measured it, else in model order.
-fn modules(analysis: &Analysis) -> Vec<CompletionItem> {
+pub(super) fn modules(analysis: &Analysis) -> Vec<CompletionItem> {
     let Some(model) = &analysis.model else {
         return Vec::new();
     };

@@ -6,8 +6,9 @@
 
 use prunekit_core::recipe::catalog;
 use prunekit_core::recipe::lower::python_match;
-use prunekit_core::recipe::lower::{Modifier, Value};
+use prunekit_core::recipe::lower::{Layout, Modifier, Value};
 use prunekit_core::recipe::quantization::{is_module_type, module_of, modules, selected};
+use prunekit_core::recipe::staged;
 use prunekit_core::recipe::{ModelContext, Weight};
 use tower_lsp_server::ls_types::{Hover, HoverContents, MarkupContent, MarkupKind, Position};
 
@@ -114,11 +115,24 @@ pub fn show(value: &Value) -> String {
 }
 
 fn modifier_doc(analysis: &Analysis, m: &Modifier) -> String {
-    let keys = m.fields.iter().map(|f| f.name.as_str());
-    let Some(spec) = catalog::resolve_in_any(&m.class, keys) else {
-        return format!("**!{}**: not a SparseML modifier.", m.class);
+    let Some(spec) = staged::spec_of(m) else {
+        return match m.layout {
+            Layout::Tagged => format!("**!{}**: not a SparseML modifier.", m.class),
+            Layout::Staged => format!(
+                "**{}**: not a modifier class of llm-compressor or SparseML 1.7.",
+                m.class
+            ),
+        };
     };
     let mut out = format!("**{}**\n\n{}\n", spec.name, spec.doc);
+    if let Some(class) = catalog::staged_modifier(&m.class).filter(|_| m.layout == Layout::Staged) {
+        out.push_str(&format!(
+            "\n- {} · stage `{}` · group `{}`\n",
+            staged::class_tools_note(class),
+            m.stage.as_deref().unwrap_or("(none)"),
+            m.group
+        ));
+    }
     let num = |name: &str| m.number(name).map(|v| format!("{v}"));
     if let (Some(start), Some(end)) = (num("start_epoch"), num("end_epoch")) {
         out.push_str(&format!("\n- epochs {start} → {end}"));
@@ -153,8 +167,7 @@ fn modifier_doc(analysis: &Analysis, m: &Modifier) -> String {
 }
 
 fn field_doc(m: &Modifier, name: &str) -> Option<String> {
-    let keys = m.fields.iter().map(|f| f.name.as_str());
-    let spec = catalog::resolve_in_any(&m.class, keys)?;
+    let spec = staged::spec_of(m)?;
     let field = spec.field(name)?;
     let mut out = format!(
         "**{}** ({}){}\n\n{}\n",
@@ -171,6 +184,9 @@ fn field_doc(m: &Modifier, name: &str) -> Option<String> {
     }
     if !field.enum_values.is_empty() {
         out.push_str(&format!("\n- one of: {}", field.enum_values.join(", ")));
+    }
+    if let Some(note) = staged::field_tools_note(m, name) {
+        out.push_str(&format!("\n- {note}"));
     }
     Some(out)
 }

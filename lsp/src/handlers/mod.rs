@@ -12,4 +12,5 @@ pub mod lens;
 pub mod model_info;
 pub mod navigation;
 pub mod settings;
+pub mod staged;
 pub mod symbols;

@@ -1,7 +1,7 @@
 //! Document symbols (stages, variables, and one symbol per modifier such as
 //! `GMPruning 1–31 (0.05→0.87)`) and folding ranges (one per modifier and stage).
 
-use prunekit_core::recipe::lower::Modifier;
+use prunekit_core::recipe::lower::{Layout, Modifier, Value};
 use prunekit_core::recipe::span::Span;
 use tower_lsp_server::ls_types::{DocumentSymbol, FoldingRange, SymbolKind};
 
@@ -23,7 +23,49 @@ fn title(m: &Modifier) -> String {
     if let (Some(i), Some(f)) = (num("init_sparsity"), num("final_sparsity")) {
         out.push_str(&format!(" ({i}→{f})"));
     }
+    // Staged classes: the one-shot sparsity and structure, or the quantization scheme.
+    if let Some(s) = num("sparsity") {
+        out.push_str(&format!(" {s}"));
+    }
+    for name in ["mask_structure", "scheme"] {
+        if let Some(Value::Str(v)) = m.field(name).and_then(|f| f.value.effective()) {
+            out.push_str(&format!(" {v}"));
+        }
+    }
     out
+}
+
+/// A stage's staged modifiers under one symbol per `<group>_modifiers` group, in recipe order.
+fn grouped(
+    convert: &Converter,
+    modifiers: &[&Modifier],
+    modifier_symbol: &dyn Fn(&Modifier) -> DocumentSymbol,
+) -> Vec<DocumentSymbol> {
+    let mut groups: Vec<(&str, Vec<&Modifier>)> = Vec::new();
+    for m in modifiers {
+        match groups.iter_mut().find(|(g, _)| *g == m.group) {
+            Some((_, members)) => members.push(m),
+            None => groups.push((&m.group, vec![m])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(group, members)| {
+            let span = Span {
+                start: members.iter().map(|m| m.span.start).min().unwrap_or(0),
+                end: members.iter().map(|m| m.span.end).max().unwrap_or(0),
+            };
+            symbol(
+                convert,
+                format!("{group}_modifiers"),
+                Some("group".into()),
+                SymbolKind::MODULE,
+                span,
+                members[0].tag_span,
+                members.iter().map(|m| modifier_symbol(m)).collect(),
+            )
+        })
+        .collect()
 }
 
 #[allow(deprecated)] // DocumentSymbol.deprecated must still be set
@@ -114,12 +156,16 @@ pub fn symbols(analysis: &Analysis, encoding: Encoding) -> Vec<DocumentSymbol> {
             .map(modifier_symbol),
     );
     for (stage, key_span) in &recipe.stages {
-        let children: Vec<DocumentSymbol> = recipe
+        let members: Vec<&Modifier> = recipe
             .modifiers
             .iter()
             .filter(|m| m.stage.as_deref() == Some(stage))
-            .map(modifier_symbol)
             .collect();
+        let children: Vec<DocumentSymbol> = if recipe.layout == Layout::Staged {
+            grouped(&convert, &members, &modifier_symbol)
+        } else {
+            members.iter().map(|m| modifier_symbol(m)).collect()
+        };
         let end = recipe
             .modifiers
             .iter()

@@ -31,6 +31,8 @@
 //! `values` (the accepted strings of enumerated fields), `top_level` (the keys a recipe's top
 //! level may hold). This file owns the lookups by name and framework.
 
+mod staged;
+mod staged_table;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -38,6 +40,7 @@ mod top_level;
 mod types;
 mod values;
 
+pub use staged::*;
 pub use table::{LEGACY_QUANTIZATION, MODIFIERS};
 pub use top_level::*;
 pub use types::*;
