@@ -5,13 +5,11 @@
 
 use std::path::PathBuf;
 
-use prunekit_core::export::llm_compressor::OneShot;
 use prunekit_core::model::ExternalData;
-use prunekit_core::quantize::{QuantMode, QuantizeOptions, Rounding};
-use prunekit_core::reconstruct::Method;
+use prunekit_core::quantize::QuantizeOptions;
 use prunekit_core::workflow::export::{
     self, Agreement, BlameSource, CodeExport, CodeWritten, KeepFloat, ModelExport, ModelWritten,
-    RecipeExport, RecipeFormat, RecipeWritten,
+    RecipeFormat,
 };
 use prunekit_core::workflow::{Outcome, Step};
 use prunekit_core::{Cancel, Error, Result};
@@ -66,9 +64,9 @@ pub fn export(
             &["--calibration", "--calibration-data"],
         )?;
     }
-    let format = recipe_format(&flags, kind)?;
-    let int4 =
-        super::quantization::int4_settings(&flags, format == Some(RecipeFormat::LlmCompressor))?;
+    let for_recipe =
+        super::recipe_export::format(&flags, kind)? == Some(RecipeFormat::LlmCompressor);
+    let int4 = super::quantization::int4_settings(&flags, for_recipe)?;
     let quantize = match flags.get("--quantize") {
         Some(text) if kind == "model" => Some(QuantizeOptions {
             calibration: super::quantization::calibration(&flags)?,
@@ -101,21 +99,9 @@ pub fn export(
     let optimization = flags.get("--optimization").map(str::to_string);
     let (text, value, moved_aside) = match kind {
         "recipe" => {
-            let format = format.unwrap_or_default();
-            let pruning = super::pruning::request(&flags)?;
-            let request = RecipeExport {
-                path,
-                optimization,
-                names: flags.get("--names").map(PathBuf::from),
-                format,
-                one_shot: OneShot {
-                    method: pruning.method.unwrap_or(Method::SparseGpt),
-                    pattern: pruning.pattern,
-                    int4,
-                },
-            };
+            let request = super::recipe_export::request(&flags, path, optimization, int4)?;
             let written = export::export_recipe(&loaded.path, &request)?;
-            let (text, value) = recipe_written(&written);
+            let (text, value) = super::recipe_export::written(&written);
             (text, value, written.moved_aside)
         }
         "code" => {
@@ -167,43 +153,6 @@ pub fn export(
     Ok(())
 }
 
-/// `--format sparseml|llm-compressor`, for `export recipe` only; the one-shot flags (`--method`,
-/// `--pattern`, int4's) go with llm-compressor, whose recipe carries them.
-fn recipe_format(flags: &Flags, kind: &str) -> Result<Option<RecipeFormat>> {
-    let format = match flags.get("--format") {
-        None => None,
-        Some(_) if kind != "recipe" => {
-            return Err(Error::Usage(
-                "--format applies to `export recipe` (sparseml or llm-compressor).".into(),
-            ));
-        }
-        Some(text) => Some(RecipeFormat::parse(text).ok_or_else(|| {
-            Error::Usage(format!(
-                "--format {text} is not a recipe format; use sparseml (pruning while training) or llm-compressor (one-shot, staged)."
-            ))
-        })?),
-    };
-    let one_shot_flags = [
-        "--method",
-        "--pattern",
-        "--samples",
-        "--block",
-        "--rounding",
-        "--symmetric",
-    ];
-    let given = one_shot_flags.into_iter().find(|f| flags.has(f));
-    match (kind, format, given) {
-        ("recipe", Some(RecipeFormat::LlmCompressor), Some(_)) if flags.has("--samples") => Err(Error::Usage(
-            "--samples is llm-compressor's own setting (oneshot's num_calibration_samples), not the recipe's; drop it.".into(),
-        )),
-        ("recipe", Some(RecipeFormat::LlmCompressor), _) | (_, _, None) => Ok(format),
-        ("recipe", _, Some(flag)) => Err(Error::Usage(format!(
-            "{flag} describes one-shot pruning, which a SparseML recipe does not carry; add --format llm-compressor for a recipe that does, or give it to `export model`."
-        ))),
-        _ => Ok(format),
-    }
-}
-
 /// `--keep-float auto` or `--keep-float LAYER,LAYER`.
 fn keep_float(text: &str) -> Result<KeepFloat> {
     if text == "auto" {
@@ -233,82 +182,6 @@ fn step_words(step: Step, outcome: Option<Outcome>) -> &'static str {
         (_, Some(Outcome::Cancelled)) => "interrupted; nothing was written",
         (_, Some(Outcome::Failed)) => "failed",
     }
-}
-
-fn recipe_written(w: &RecipeWritten) -> (String, serde_json::Value) {
-    let llm_compressor = w.format == RecipeFormat::LlmCompressor;
-    let mut message = format!(
-        "Wrote {} ({}{} modifiers, {} layers pruned{}).",
-        w.path.display(),
-        if llm_compressor {
-            "llm-compressor, "
-        } else {
-            ""
-        },
-        w.modifiers,
-        w.layers_pruned.len(),
-        if llm_compressor {
-            format!(
-                " by {} in the {} pattern",
-                w.one_shot.method.name(),
-                w.one_shot.pattern.name()
-            )
-        } else {
-            String::new()
-        }
-    );
-    if let Some(q) = w.quantization.as_ref().filter(|_| llm_compressor) {
-        message.push_str(&format!(
-            " Then {} quantization ({}){}.",
-            q.mode.name(),
-            match (q.mode, w.one_shot.int4.rounding) {
-                (QuantMode::Int4, Rounding::Gptq) => "GPTQModifier",
-                _ => "QuantizationModifier",
-            },
-            if q.ignore.is_empty() {
-                String::new()
-            } else {
-                format!("; {} layers left float", q.ignore.len())
-            }
-        ));
-    } else if let Some(q) = &w.quantization {
-        message.push_str(&match q.mode {
-            QuantMode::Static => format!(
-                " Quantization-aware training from epoch {} (QuantizationModifier){}.",
-                q.start_epoch,
-                if q.ignore.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        "; {} layer{} left float: {}",
-                        q.ignore.len(),
-                        if q.ignore.len() == 1 { "" } else { "s" },
-                        q.ignore
-                            .iter()
-                            .map(|i| i.weight.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                }
-            ),
-            QuantMode::Dynamic => " Dynamic quantization needs no training: `export model` applies it after pruning (the recipe says so in a comment).".into(),
-            QuantMode::Int4 => " Int4 weight-only quantization needs no training: `export model --quantize int4` applies it after pruning (the recipe says so in a comment).".into(),
-        });
-    }
-    if !w.generated_names.is_empty() && !w.names_given {
-        message.push_str(&format!(
-            " {} weight names look generated by the exporter ({}...); they will not match the framework's parameter names: give --names MAP.json mapping each to its framework name.",
-            w.generated_names.len(),
-            w.generated_names.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
-        ));
-    }
-    let value = json!({"path": w.path, "kind": "recipe", "format": w.format.name(), "modifiers": w.modifiers, "layers_pruned": w.layers_pruned, "generated_names": w.generated_names, "quantization": w.quantization.as_ref().map(|q| q.mode)});
-    let mut value = value;
-    if llm_compressor {
-        value["method"] = json!(w.one_shot.method.name());
-        value["pattern"] = json!(w.one_shot.pattern.name());
-    }
-    (message, value)
 }
 
 fn code_written(w: &CodeWritten) -> (String, serde_json::Value) {

@@ -25,6 +25,7 @@ pub mod profile;
 pub mod profile_view;
 pub mod pruning;
 pub mod quantization;
+pub mod recipe_export;
 pub mod run;
 pub mod saving;
 pub mod settings;
