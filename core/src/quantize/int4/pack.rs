@@ -114,6 +114,24 @@ impl Packed {
     }
 }
 
+impl PackedTensors {
+    /// The packed weight read back from its tensors (to dequantize it, to compare).
+    pub fn packed(&self) -> Packed {
+        let raw = |t: &TensorProto| t.raw_data.as_deref().unwrap_or_default().to_vec();
+        Packed {
+            k: self.k,
+            n: self.n,
+            block: self.block,
+            b: raw(&self.b),
+            scales: raw(&self.scales)
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                .collect(),
+            zero_points: self.zero_points.as_ref().map(raw),
+        }
+    }
+}
+
 /// Packs the codes and block parameters of a `[N, K]` weight: `codes` row-major `[N, K]`,
 /// `params` `[N, k_blocks]`.
 pub fn pack(
