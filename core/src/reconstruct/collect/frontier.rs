@@ -23,8 +23,11 @@ use crate::runtime::{
     Batch, InputArray, build_mapped_session, build_session, onnx_type, to_f32, to_value,
 };
 
-/// The values kept for one batch, by name.
+/// The values kept (or computed) for one batch, by name.
 type Values = HashMap<String, DynValue>;
+
+/// One batch's graph outputs as f32, by name.
+pub type Outputs = Vec<(String, ndarray::ArrayD<f32>)>;
 
 /// How the sessions of the parts run are built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +134,7 @@ impl Frontier {
         batches: &[Batch],
         sessions: Sessions,
         cancel: &Cancel,
-        on_batch: &mut dyn FnMut(usize, &HashMap<String, DynValue>, &Values) -> Result<()>,
+        on_batch: &mut dyn FnMut(usize, &Values, &Values) -> Result<()>,
     ) -> Result<()> {
         let graph = proto.graph.as_ref().ok_or_else(|| {
             Error::Usage("the model has no graph; export it again from the framework.".into())
@@ -318,7 +321,7 @@ pub fn run_in_parts(
     batches: &[Batch],
     part_bytes: u64,
     cancel: &Cancel,
-) -> Result<Vec<Vec<(String, ndarray::ArrayD<f32>)>>> {
+) -> Result<Vec<Outputs>> {
     let graph = proto.graph.as_ref().ok_or_else(|| {
         Error::Usage("the model has no graph; export it again from the framework.".into())
     })?;
@@ -345,7 +348,7 @@ pub fn run_in_parts(
         parts.last_mut().expect("at least one part").push(n);
     }
     let mut frontier = Frontier::new(batches.len());
-    let mut outputs: Vec<Vec<(String, ndarray::ArrayD<f32>)>> = vec![Vec::new(); batches.len()];
+    let mut outputs: Vec<Outputs> = vec![Vec::new(); batches.len()];
     let mut done: HashSet<usize> = HashSet::new();
     for part in &parts {
         done.extend(part);
