@@ -7,7 +7,7 @@ use crate::model::onnx::{ModelProto, data_type as dt};
 use crate::model::tensor::to_f32;
 use crate::model::{Model, weight};
 use crate::optimize::plan::PruningPlan;
-use crate::profile::prune::pruned_smallest;
+use crate::reconstruct::magnitude::prune_smallest_in_place;
 
 /// A copy of `model`'s proto with each planned layer's weight pruned by magnitude to its sparsity
 /// and written back where it is stored, an initializer or a `Constant` node (as little-endian
@@ -45,7 +45,7 @@ pub fn pruned_model(model: &Model, plan: &PruningPlan) -> Result<(ModelProto, Ve
                 layer.weight, layer.name
             )));
         };
-        let values = (weight.tensor.data_type() == dt::FLOAT)
+        let mut values = (weight.tensor.data_type() == dt::FLOAT)
             .then(|| to_f32(weight.tensor))
             .flatten()
             .ok_or_else(|| {
@@ -54,8 +54,10 @@ pub fn pruned_model(model: &Model, plan: &PruningPlan) -> Result<(ModelProto, Ve
                     layer.weight, layer.name, layer.name
                 ))
             })?;
-        let out = pruned_smallest(&values, sparsity);
-        drop(values);
+        // In place: one copy of the weight in memory while it is pruned (the payload it was read
+        // from is mapped, its pages handed back as read), spilled out of the heap when written.
+        prune_smallest_in_place(&mut values, sparsity);
+        let out = values;
         let zeros = out.iter().filter(|v| **v == 0.0).count();
         let fraction = if out.is_empty() {
             0.0

@@ -9,6 +9,7 @@ pub mod onnx;
 pub mod opset;
 pub mod pages;
 mod save;
+pub mod spill;
 pub mod tensor;
 pub mod weight;
 

@@ -4,21 +4,26 @@
 //!
 //! Protobuf messages cannot pass 2 GB, so a larger model can only be written with external data.
 //! The tensors are streamed into the data file one at a time (a loaded model's payloads are slices
-//! of its memory-mapped files) and the model is encoded without them: writing never holds a second
-//! copy of the weights. Both files go to temporary files first, are synced, then renamed (data,
+//! of its memory-mapped files) and the model is encoded without them; a model written as one file
+//! is encoded straight into the file through a small buffer ([`FileSink`]). Writing never holds a
+//! second copy of the weights, and the pages of mapped payloads are handed back once copied
+//! (`pages::release`), so writing a 5 GB model leaves no more of it resident than loading did. Both files go to temporary files first, are synced, then renamed (data,
 //! then model); a data file left from an earlier save that the new model no longer uses is removed.
 //! Renaming keeps a memory-mapped old file alive, so a model can be written over the very files it
 //! was loaded from.
 
 use std::path::{Path, PathBuf};
 
+use bytes::buf::UninitSlice;
+use bytes::{Buf, BufMut};
 use prost::Message;
 
 use super::onnx::{
     DATA_LOCATION_EXTERNAL, GraphProto, ModelProto, StringStringEntryProto, TensorProto,
 };
+use super::pages;
 use super::tensor::le_bytes;
-use crate::atomic_file::{self, Pending};
+use crate::atomic_file::Pending;
 use crate::error::{Error, Result};
 
 /// Protobuf messages cannot exceed 2 GiB.
@@ -89,7 +94,9 @@ pub fn save_with(proto: &ModelProto, path: &Path, external: ExternalData) -> Res
         if n_bytes > MAX_PROTOBUF_BYTES {
             return Err(too_large(n_bytes, "as one file"));
         }
-        atomic_file::write(path, &proto.encode_to_vec())?;
+        let mut model = Pending::create(path)?;
+        encode_into(proto, &mut model)?;
+        model.commit()?;
         remove_stale_data(path);
         return Ok(());
     }
@@ -114,7 +121,7 @@ pub fn save_with(proto: &ModelProto, path: &Path, external: ExternalData) -> Res
         return Err(too_large(n_bytes, "even without its large tensors"));
     }
     let mut model = Pending::create(path)?;
-    model.write_all(&skeleton.encode_to_vec())?;
+    encode_into(&skeleton, &mut model)?;
     model.sync()?;
     if data.offset == 0 {
         // Nothing was large enough: the model is self-contained after all.
@@ -126,6 +133,112 @@ pub fn save_with(proto: &ModelProto, path: &Path, external: ExternalData) -> Res
         model.commit()?;
     }
     Ok(())
+}
+
+/// Writes `bytes` in chunks, handing each chunk's pages back once written when they belong to a
+/// mapping (`pages::release` leaves heap memory alone).
+fn write_released(pending: &mut Pending, bytes: &[u8]) -> Result<()> {
+    for chunk in bytes.chunks(pages::CHUNK_BYTES) {
+        pending.write_all(chunk)?;
+        pages::release(chunk);
+    }
+    Ok(())
+}
+
+/// Encodes `proto` into `pending` without building the message in memory first.
+fn encode_into(proto: &ModelProto, pending: &mut Pending) -> Result<()> {
+    let mut sink = FileSink {
+        pending,
+        buffer: Vec::with_capacity(SINK_BUFFER),
+        written: 0,
+        error: None,
+    };
+    proto
+        .encode(&mut sink)
+        .expect("a file sink has room for any message");
+    sink.flush();
+    match sink.error {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
+}
+
+/// Bytes encoded between two writes to the file.
+const SINK_BUFFER: usize = 1 << 20;
+
+/// A `BufMut` over a file being written: prost encodes the small fields into a buffer that goes
+/// to the file when full, and large payloads (`raw_data`) straight to the file, their mapped pages
+/// handed back as they go. An I/O error is kept and every later write skipped: `BufMut` cannot
+/// fail, so the caller reads `error` afterwards.
+struct FileSink<'a> {
+    pending: &'a mut Pending,
+    buffer: Vec<u8>,
+    written: usize,
+    error: Option<Error>,
+}
+
+impl FileSink<'_> {
+    fn flush(&mut self) {
+        if self.error.is_none()
+            && !self.buffer.is_empty()
+            && let Err(err) = self.pending.write_all(&self.buffer)
+        {
+            self.error = Some(err);
+        }
+        self.written += self.buffer.len();
+        self.buffer.clear();
+    }
+}
+
+// SAFETY: `chunk_mut` hands out the buffer's spare capacity, never empty (it flushes a full
+// buffer first), and `advance_mut` only grows the length over bytes the caller has written there.
+unsafe impl BufMut for FileSink<'_> {
+    fn remaining_mut(&self) -> usize {
+        usize::MAX - self.written - self.buffer.len()
+    }
+
+    unsafe fn advance_mut(&mut self, cnt: usize) {
+        let len = self.buffer.len() + cnt;
+        assert!(len <= self.buffer.capacity(), "advanced past the buffer");
+        // SAFETY: the caller wrote `cnt` bytes into the spare capacity `chunk_mut` gave.
+        unsafe { self.buffer.set_len(len) };
+    }
+
+    fn chunk_mut(&mut self) -> &mut UninitSlice {
+        if self.buffer.len() == self.buffer.capacity() {
+            self.flush();
+        }
+        UninitSlice::uninit(self.buffer.spare_capacity_mut())
+    }
+
+    fn put_slice(&mut self, src: &[u8]) {
+        if src.len() < SINK_BUFFER {
+            if self.buffer.len() + src.len() > self.buffer.capacity() {
+                self.flush();
+            }
+            self.buffer.extend_from_slice(src);
+            return;
+        }
+        self.flush();
+        if self.error.is_none()
+            && let Err(err) = write_released(self.pending, src)
+        {
+            self.error = Some(err);
+        }
+        self.written += src.len();
+    }
+
+    fn put<T: Buf>(&mut self, mut src: T)
+    where
+        Self: Sized,
+    {
+        while src.has_remaining() {
+            let chunk = src.chunk();
+            let n = chunk.len();
+            self.put_slice(chunk);
+            src.advance(n);
+        }
+    }
 }
 
 fn too_large(n_bytes: usize, how: &str) -> Error {
@@ -152,13 +265,14 @@ struct DataFile {
 }
 
 impl DataFile {
-    /// Appends `bytes` at the next aligned offset and returns that offset.
+    /// Appends `bytes` at the next aligned offset and returns that offset; a mapped payload's
+    /// pages go back as they are copied.
     fn append(&mut self, bytes: &[u8]) -> Result<u64> {
         let start = self.offset.div_ceil(ALIGNMENT) * ALIGNMENT;
         let padding = (start - self.offset) as usize;
         self.pending
             .write_all(&[0; ALIGNMENT as usize][..padding])?;
-        self.pending.write_all(bytes)?;
+        write_released(&mut self.pending, bytes)?;
         self.offset = start + bytes.len() as u64;
         Ok(start)
     }

@@ -10,8 +10,6 @@
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 
-use bytes::Bytes;
-
 use super::attr;
 use super::onnx::{
     AttributeProto, GraphProto, NodeProto, TensorProto, attribute_type as at, data_type as dt,
@@ -162,8 +160,7 @@ fn set_f32(tensor: &mut TensorProto, values: &[f32]) {
     tensor.double_data.clear();
     tensor.int32_data.clear();
     tensor.int64_data.clear();
-    let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    tensor.raw_data = Some(Bytes::from(raw));
+    tensor.raw_data = Some(super::spill::f32_bytes(values));
 }
 
 /// Makes `tensor` the node's only value attribute, `value`.

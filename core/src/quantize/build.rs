@@ -1,7 +1,5 @@
 //! Making the nodes and initializers the rewrites add, under names the graph does not use yet.
 
-use bytes::Bytes;
-
 use crate::model::onnx::{AttributeProto, NodeProto, TensorProto, attribute_type, data_type as dt};
 
 pub use crate::model::names::Names;
@@ -31,7 +29,7 @@ fn tensor(name: String, data_type: i32, dims: Vec<i64>, raw: Vec<u8>) -> TensorP
         dims,
         data_type: Some(data_type),
         name: Some(name),
-        raw_data: Some(Bytes::from(raw)),
+        raw_data: Some(crate::model::spill::bytes(raw)),
         ..Default::default()
     }
 }

@@ -156,7 +156,7 @@ pub struct Prepared {
     pub notes: Vec<String>,
     int4_settings: Int4Settings,
     /// Int4: each target's packed weight, chosen once (GPTQ's calibration is the costly part).
-    int4: HashMap<String, int4::Packed>,
+    int4: HashMap<String, int4::PackedTensors>,
 }
 
 /// Folds, picks the layers and (static) calibrates: one progress step per calibration batch.
@@ -284,7 +284,7 @@ pub fn prepare(
 /// The outcome of choosing the int4 weights: each target's packed weight, the targets and
 /// skipped layers after it, and the calibration data GPTQ read.
 type Int4Outcome = (
-    HashMap<String, int4::Packed>,
+    HashMap<String, int4::PackedTensors>,
     Vec<Target>,
     Vec<Skipped>,
     Option<DataInfo>,

@@ -13,7 +13,7 @@ use crate::error::{Error, Result, Sentence, Setting};
 use crate::model::onnx::{ValueInfoProto, type_proto};
 use crate::runtime::Batch;
 
-pub use frontier::Frontier;
+pub use frontier::{Frontier, run_in_parts};
 
 /// Runs the part of `proto` the collectors' inputs need on every batch, from the model's inputs,
 /// and adds each batch's inputs to its collector: one pass that keeps nothing for later

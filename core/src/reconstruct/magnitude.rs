@@ -35,25 +35,65 @@ pub fn pruned(weights: &[f32], order: &[u32], level: f64) -> Vec<f32> {
 }
 
 /// A copy of `weights` with the `pruned_count(level)` smallest magnitudes zeroed: the same ones
-/// `pruned` with `magnitude_order` zeroes, found by selection in linear time. One level needs no
-/// full order, and sorting a weight of hundreds of millions of values takes minutes.
+/// `pruned` with `magnitude_order` zeroes (`prune_smallest_in_place` on a copy).
 pub fn pruned_smallest(weights: &[f32], level: f64) -> Vec<f32> {
-    let count = pruned_count(level, weights.len());
     let mut out = weights.to_vec();
-    if count == 0 {
-        return out;
-    }
-    let mut order: Vec<u32> = (0..weights.len() as u32).collect();
-    order.select_nth_unstable_by(count - 1, |&a, &b| {
-        weights[a as usize]
-            .abs()
-            .total_cmp(&weights[b as usize].abs())
-            .then(a.cmp(&b))
-    });
-    for &i in &order[..count] {
-        out[i as usize] = 0.0;
-    }
+    prune_smallest_in_place(&mut out, level);
     out
+}
+
+/// Zeroes the `pruned_count(level)` smallest magnitudes of `weights` in place: the same ones
+/// `pruned` with `magnitude_order` zeroes (ties at the last magnitude zeroed by position, first
+/// ones first). The magnitude at the cut is found by a radix selection on the bits of |w| (for
+/// non-negative floats, and NaN after infinity as `total_cmp` puts it, the order of the bits is
+/// the order of the values): two counting passes of 2^16 bins, then one pass that zeroes, so no
+/// memory beyond the weights themselves. One level needs no full order, and a weight of hundreds
+/// of millions of values is pruned in a few passes over it.
+pub fn prune_smallest_in_place(weights: &mut [f32], level: f64) {
+    let count = pruned_count(level, weights.len());
+    if count == 0 {
+        return;
+    }
+    let key = |w: f32| w.to_bits() & 0x7fff_ffff;
+    // The high 16 bits of the count-th smallest key, and how many keys lie below that bin.
+    let mut bins = vec![0usize; 1 << 16];
+    for &w in weights.iter() {
+        bins[(key(w) >> 16) as usize] += 1;
+    }
+    let (high, below_high) = nth_bin(&bins, count);
+    bins.iter_mut().for_each(|b| *b = 0);
+    for &w in weights.iter() {
+        let k = key(w);
+        if k >> 16 == high as u32 {
+            bins[(k & 0xffff) as usize] += 1;
+        }
+    }
+    let (low, below_low) = nth_bin(&bins, count - below_high);
+    let cut = ((high as u32) << 16) | low as u32;
+    // Every key below the cut goes; of the keys equal to it, the first ones by position.
+    let mut ties = count - below_high - below_low;
+    for w in weights.iter_mut() {
+        let k = key(*w);
+        if k < cut {
+            *w = 0.0;
+        } else if k == cut && ties > 0 {
+            *w = 0.0;
+            ties -= 1;
+        }
+    }
+}
+
+/// The bin holding the `nth` (1-based) smallest of the counted values, and how many lie in the
+/// bins before it.
+fn nth_bin(bins: &[usize], nth: usize) -> (usize, usize) {
+    let mut below = 0;
+    for (i, &n) in bins.iter().enumerate() {
+        if below + n >= nth {
+            return (i, below);
+        }
+        below += n;
+    }
+    unreachable!("nth is at most the number of values counted")
 }
 
 /// Zeroes the `pruned_count(sparsity)` smallest |w| of the whole matrix (row-major positions

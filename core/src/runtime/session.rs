@@ -133,6 +133,23 @@ pub(crate) fn commit(mut builder: SessionBuilder, proto: &ModelProto) -> Result<
         .map_err(runtime_error("build a session"))
 }
 
+/// A session of `proto` whose weights ONNX Runtime maps rather than copies: saved with external
+/// data in a scratch folder (streamed, `model::save_with`) and opened with prepacking off, so
+/// the weights stay pages of the mapped file (packing would copy each into ONNX Runtime's own
+/// memory). For running a model in parts whose weights must not all be resident at once.
+pub(crate) fn build_mapped_session(proto: &ModelProto) -> Result<Session> {
+    let mut builder = Session::builder(&runtime()?.env)
+        .map_err(runtime_error("create a session"))?
+        .with_prepacking(false)
+        .map_err(|e| runtime_error("turn prepacking off")(e.into()))?;
+    let scratch = ScratchDir::create("part")?;
+    let path = scratch.path().join("model.onnx");
+    crate::model::save_with(proto, &path, crate::model::ExternalData::Always)?;
+    builder
+        .commit_from_file(&path)
+        .map_err(runtime_error("build a session"))
+}
+
 pub(crate) fn to_value(array: &InputArray) -> Result<DynValue> {
     let value = match array {
         InputArray::F32(a) => Tensor::from_array(a.clone()).map(|t| t.into_dyn()),

@@ -237,6 +237,10 @@ pub fn cut(
 ) -> Option<TensorProto> {
     let size = elem_size(tensor.data_type())?;
     let mut bytes = le_bytes(tensor)?.into_owned();
+    // The copy is what is cut; the mapped pages it came from go back (they stay in the page cache).
+    if let Some(raw) = tensor.raw_data.as_deref() {
+        crate::model::pages::release(raw);
+    }
     let mut dims: Vec<usize> = tensor.dims.iter().map(|&d| d.max(0) as usize).collect();
     numel(&tensor.dims)?;
     for (&axis, gone) in removed {
@@ -258,7 +262,7 @@ pub fn cut(
         name: tensor.name.clone(),
         data_type: tensor.data_type,
         dims: dims.iter().map(|&d| d as i64).collect(),
-        raw_data: Some(bytes.into()),
+        raw_data: Some(crate::model::spill::bytes(bytes)),
         ..Default::default()
     })
 }

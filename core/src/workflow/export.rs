@@ -454,7 +454,7 @@ pub fn export_model(
         sets.iter()
             .map(|(set, batch)| {
                 cancel.check()?;
-                agreement::check(model_path, &request.path, set, *batch, &scores)
+                agreement::check(model_path, &request.path, set, *batch, &scores, cancel)
             })
             .collect()
     };

@@ -87,7 +87,7 @@ pub fn gptq_all(
                     rtn::quantize(&w, k, n, settings.block, settings.symmetric)
                 }
             };
-            packed.insert(t.name.clone(), p);
+            packed.insert(t.name.clone(), p.into_tensors());
         }
     }
     Ok(Chosen {

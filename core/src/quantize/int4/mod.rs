@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use pack::Packed;
+pub use pack::{Packed, PackedTensors};
 pub use rewrite::{DOMAIN, rewrite};
 
 use super::targets::Target;
@@ -128,7 +128,7 @@ pub fn weight_matrix(target: &Target, graph: &GraphProto) -> Result<(Vec<f32>, u
 /// What choosing the 4-bit weights gave.
 pub struct Chosen {
     /// Each target's packed weight, by layer name.
-    pub packed: HashMap<String, Packed>,
+    pub packed: HashMap<String, PackedTensors>,
     /// Targets that could not be quantized, with the reason.
     pub skipped: Vec<Skipped>,
     pub notes: Vec<String>,
@@ -156,10 +156,9 @@ pub fn quantize_targets(
             for (i, t) in targets.iter().enumerate() {
                 cancel.check()?;
                 let (w, k, n) = weight_matrix(t, graph)?;
-                packed.insert(
-                    t.name.clone(),
-                    rtn::quantize(&w, k, n, settings.block, settings.symmetric),
-                );
+                let p = rtn::quantize(&w, k, n, settings.block, settings.symmetric);
+                drop(w);
+                packed.insert(t.name.clone(), p.into_tensors());
                 progress.report(i as u64 + 1, targets.len() as u64, "int4 round-to-nearest");
             }
             Ok(Chosen {

@@ -10,6 +10,8 @@
 //!   count leaving the last high nibble 0.
 
 use super::block::BlockParams;
+use crate::model::onnx::TensorProto;
+use crate::quantize::build;
 
 /// The quantized form of one weight.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +80,54 @@ impl Packed {
         BlockParams {
             scale: self.scales[n * kb + b],
             zero_point,
+        }
+    }
+}
+
+/// A packed weight as the tensors `MatMulNBits` reads (unnamed: the graph rewrite names them),
+/// their payloads out of the heap (`model::spill`): a model's packed weights are chosen one
+/// layer at a time and kept until the graph is rewritten and written, so none of them is held
+/// in memory meanwhile.
+#[derive(Debug, Clone)]
+pub struct PackedTensors {
+    pub k: usize,
+    pub n: usize,
+    pub block: usize,
+    pub b: TensorProto,
+    pub scales: TensorProto,
+    pub zero_points: Option<TensorProto>,
+}
+
+impl Packed {
+    pub fn into_tensors(self) -> PackedTensors {
+        let b_dims = self.b_dims();
+        PackedTensors {
+            k: self.k,
+            n: self.n,
+            block: self.block,
+            b: build::u8_tensor(String::new(), b_dims, &self.b),
+            scales: build::f32_tensor(String::new(), vec![self.scales.len() as i64], &self.scales),
+            zero_points: self
+                .zero_points
+                .map(|z| build::u8_tensor(String::new(), vec![z.len() as i64], &z)),
+        }
+    }
+}
+
+impl PackedTensors {
+    /// The packed weight read back from its tensors (to dequantize it, to compare).
+    pub fn packed(&self) -> Packed {
+        let raw = |t: &TensorProto| t.raw_data.as_deref().unwrap_or_default().to_vec();
+        Packed {
+            k: self.k,
+            n: self.n,
+            block: self.block,
+            b: raw(&self.b),
+            scales: raw(&self.scales)
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                .collect(),
+            zero_points: self.zero_points.as_ref().map(raw),
         }
     }
 }

@@ -6,10 +6,10 @@
 
 use std::collections::HashMap;
 
-use super::pack::Packed;
+use super::pack::PackedTensors;
 use crate::analysis::graph::GraphIndex;
 use crate::error::{Error, Result};
-use crate::model::onnx::{ModelProto, NodeProto, OperatorSetIdProto};
+use crate::model::onnx::{ModelProto, NodeProto, OperatorSetIdProto, TensorProto};
 use crate::quantize::build::{self, Names};
 use crate::quantize::targets::Target;
 
@@ -22,7 +22,7 @@ const BIAS_INPUT: usize = 5;
 pub fn rewrite(
     proto: &mut ModelProto,
     targets: &[Target],
-    packed: &HashMap<String, Packed>,
+    packed: &HashMap<String, PackedTensors>,
 ) -> Result<Vec<String>> {
     let graph = proto
         .graph
@@ -41,16 +41,13 @@ pub fn rewrite(
             let node = &graph.node[t.node];
             let b = names.fresh(&t.weight, "int4");
             let scales = names.fresh(&t.weight, "int4_scales");
-            initializers.push(build::u8_tensor(b.clone(), p.b_dims(), &p.b));
-            initializers.push(build::f32_tensor(
-                scales.clone(),
-                vec![p.scales.len() as i64],
-                &p.scales,
-            ));
+            // Clones share the payloads (reference-counted `Bytes`).
+            initializers.push(named(&p.b, &b));
+            initializers.push(named(&p.scales, &scales));
             let mut inputs = vec![node.input[t.activation_input].clone(), b, scales];
             if let Some(z) = &p.zero_points {
                 let zp = names.fresh(&t.weight, "int4_zero_points");
-                initializers.push(build::u8_tensor(zp.clone(), vec![z.len() as i64], z));
+                initializers.push(named(z, &zp));
                 inputs.push(zp);
             }
             let bias = t
@@ -107,7 +104,14 @@ pub fn rewrite(
     Ok(done)
 }
 
-fn matmul_nbits(name: String, inputs: Vec<String>, output: String, p: &Packed) -> NodeProto {
+fn named(tensor: &TensorProto, name: &str) -> TensorProto {
+    TensorProto {
+        name: Some(name.to_string()),
+        ..tensor.clone()
+    }
+}
+
+fn matmul_nbits(name: String, inputs: Vec<String>, output: String, p: &PackedTensors) -> NodeProto {
     let mut node = build::node("MatMulNBits", name, inputs, vec![output]);
     node.domain = Some(DOMAIN.into());
     node.attribute.extend([

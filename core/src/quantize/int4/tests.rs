@@ -20,7 +20,7 @@ fn dequantized_model(prepared: &Prepared) -> ModelProto {
     let graph = proto.graph.as_mut().unwrap();
     for t in &prepared.targets {
         let p = &prepared.int4[&t.name];
-        let nk = p.dequantized();
+        let nk = p.packed().dequantized();
         let stored = if t.transposed_weight {
             nk
         } else {

@@ -19,12 +19,29 @@ use crate::analysis::graph::GraphIndex;
 use crate::error::{Error, Result};
 use crate::model::onnx::{GraphProto, ModelProto, NodeProto};
 use crate::progress::Cancel;
-use crate::runtime::{Batch, InputArray, build_session, onnx_type, to_f32, to_value};
+use crate::runtime::{
+    Batch, InputArray, build_mapped_session, build_session, onnx_type, to_f32, to_value,
+};
+
+/// The values kept (or computed) for one batch, by name.
+type Values = HashMap<String, DynValue>;
+
+/// One batch's graph outputs as f32, by name.
+pub type Outputs = Vec<(String, ndarray::ArrayD<f32>)>;
+
+/// How the sessions of the parts run are built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sessions {
+    /// From the part's bytes (weights copied into ONNX Runtime, packed for speed).
+    InMemory,
+    /// From a scratch file whose weights ONNX Runtime maps (`runtime::build_mapped_session`).
+    Mapped,
+}
 
 /// Values computed on every batch that later rounds read, and the nodes whose outputs are
 /// current (computed from the constants as they are now).
 pub struct Frontier {
-    kept: Vec<HashMap<String, DynValue>>,
+    kept: Vec<Values>,
     current: HashSet<usize>,
 }
 
@@ -62,13 +79,70 @@ impl Frontier {
         cancel: &Cancel,
         on_batch: &mut dyn FnMut(usize),
     ) -> Result<()> {
+        let wanted: Vec<String> = collectors.iter().map(|c| c.input.clone()).collect();
+        let mut feed = |b: usize, computed: &HashMap<String, DynValue>, kept: &Values| {
+            let batch = &batches[b];
+            for collector in collectors.iter_mut() {
+                let name = collector.input.as_str();
+                if let Some((_, array)) = batch.inputs.iter().find(|(n, _)| n == name) {
+                    match array {
+                        InputArray::F32(a) => collector.add(a.view())?,
+                        _ => {
+                            return Err(Error::Usage(format!(
+                                "layer {} reads model input '{name}', which is not float32; give float32 samples for it.",
+                                collector.layer
+                            )));
+                        }
+                    }
+                    continue;
+                }
+                let value = computed
+                    .get(name)
+                    .or_else(|| kept.get(name))
+                    .ok_or_else(|| {
+                        Error::Runtime(format!(
+                            "ONNX Runtime did not return '{name}', the input of layer {}.",
+                            collector.layer
+                        ))
+                    })?;
+                let array = to_f32(name, &value.view())?;
+                collector.add(array.view())?;
+            }
+            Ok(())
+        };
+        self.advance(
+            proto,
+            &wanted,
+            batches,
+            Sessions::InMemory,
+            cancel,
+            &mut |b, computed, kept| {
+                feed(b, computed, kept)?;
+                on_batch(b);
+                Ok(())
+            },
+        )
+    }
+
+    /// Runs the part of `proto` that computes `wanted` on every batch, from the model's inputs and
+    /// the values kept, and hands each batch's computed values (and the kept ones, before they
+    /// are updated) to `on_batch`; afterwards keeps what a node not yet computed will read.
+    fn advance(
+        &mut self,
+        proto: &ModelProto,
+        wanted: &[String],
+        batches: &[Batch],
+        sessions: Sessions,
+        cancel: &Cancel,
+        on_batch: &mut dyn FnMut(usize, &Values, &Values) -> Result<()>,
+    ) -> Result<()> {
         let graph = proto.graph.as_ref().ok_or_else(|| {
             Error::Usage("the model has no graph; export it again from the framework.".into())
         })?;
         let index = GraphIndex::new(graph);
         let is_kept = |v: &str| self.kept.first().is_some_and(|k| k.contains_key(v));
         // The nodes to run: upstream of the wanted values, back to what is kept or fed.
-        let wanted: Vec<&str> = collectors.iter().map(|c| c.input.as_str()).collect();
+        let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
         let mut run: HashSet<usize> = HashSet::new();
         let mut fed: Vec<String> = Vec::new();
         let mut stack: Vec<&str> = wanted.clone();
@@ -108,7 +182,10 @@ impl Frontier {
             None
         } else {
             let part = self.part(proto, graph, &index, &run, &fed, &outputs, batches)?;
-            Some(build_session(&part, None)?)
+            Some(match sessions {
+                Sessions::InMemory => build_session(&part, None)?,
+                Sessions::Mapped => build_mapped_session(&part)?,
+            })
         };
         for (b, batch) in batches.iter().enumerate() {
             cancel.check()?;
@@ -139,32 +216,7 @@ impl Frontier {
                     }
                 }
             }
-            for collector in collectors.iter_mut() {
-                let name = collector.input.as_str();
-                if let Some((_, array)) = batch.inputs.iter().find(|(n, _)| n == name) {
-                    match array {
-                        InputArray::F32(a) => collector.add(a.view())?,
-                        _ => {
-                            return Err(Error::Usage(format!(
-                                "layer {} reads model input '{name}', which is not float32; give float32 samples for it.",
-                                collector.layer
-                            )));
-                        }
-                    }
-                    continue;
-                }
-                let value = computed_values
-                    .get(name)
-                    .or_else(|| self.kept[b].get(name))
-                    .ok_or_else(|| {
-                        Error::Runtime(format!(
-                            "ONNX Runtime did not return '{name}', the input of layer {}.",
-                            collector.layer
-                        ))
-                    })?;
-                let array = to_f32(name, &value.view())?;
-                collector.add(array.view())?;
-            }
+            on_batch(b, &computed_values, &self.kept[b])?;
             // What later rounds read: kept values still needed, and the new ones.
             let kept = &mut self.kept[b];
             kept.retain(|name, _| keep.iter().any(|k| k == name));
@@ -173,7 +225,6 @@ impl Frontier {
                     kept.insert(name.clone(), v);
                 }
             }
-            on_batch(b);
         }
         self.current = computed;
         Ok(())
@@ -257,6 +308,86 @@ impl Frontier {
             ..Default::default()
         })
     }
+}
+
+/// Runs the whole of `proto` on every batch in parts, one after another, each reading at most
+/// about `part_bytes` of constants (one constant larger than that is a part of its own), and
+/// returns each batch's graph outputs as f32, in the graph's output order. Each part is a session
+/// of its own whose weights ONNX Runtime maps from a scratch file and drops before the next
+/// part: resident memory holds one part's weights and the activations that cross between parts,
+/// not the model, which a session of a model larger than memory could not.
+pub fn run_in_parts(
+    proto: &ModelProto,
+    batches: &[Batch],
+    part_bytes: u64,
+    cancel: &Cancel,
+) -> Result<Vec<Outputs>> {
+    let graph = proto.graph.as_ref().ok_or_else(|| {
+        Error::Usage("the model has no graph; export it again from the framework.".into())
+    })?;
+    let index = GraphIndex::new(graph);
+    let graph_outputs: Vec<&str> = graph.output.iter().map(|o| o.name()).collect();
+    // Nodes in topological order, cut where the constants read since the last cut pass the
+    // budget.
+    let mut parts: Vec<Vec<usize>> = vec![Vec::new()];
+    let mut bytes = 0u64;
+    let mut counted: HashSet<&str> = HashSet::new();
+    for &n in index.topological_order() {
+        let new: u64 = index
+            .uses(n)
+            .filter(|v| counted.insert(v))
+            .filter_map(|v| index.constant(v))
+            .map(|t| t.raw_data.as_ref().map_or(0, |r| r.len() as u64))
+            .sum();
+        let current = parts.last_mut().expect("at least one part");
+        if !current.is_empty() && bytes + new > part_bytes {
+            parts.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += new;
+        parts.last_mut().expect("at least one part").push(n);
+    }
+    let mut frontier = Frontier::new(batches.len());
+    let mut outputs: Vec<Outputs> = vec![Vec::new(); batches.len()];
+    let mut done: HashSet<usize> = HashSet::new();
+    for part in &parts {
+        done.extend(part);
+        // What the part hands on: values read after it, and the graph's outputs.
+        let wanted: Vec<String> = part
+            .iter()
+            .flat_map(|&n| graph.node[n].output.iter())
+            .filter(|v| {
+                graph_outputs.contains(&v.as_str())
+                    || index.consumers(v).any(|c| !done.contains(&c))
+            })
+            .cloned()
+            .collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        frontier.advance(
+            proto,
+            &wanted,
+            batches,
+            Sessions::Mapped,
+            cancel,
+            &mut |b, computed, _| {
+                for name in &wanted {
+                    if let Some(value) = computed
+                        .get(name)
+                        .filter(|_| graph_outputs.contains(&name.as_str()))
+                    {
+                        outputs[b].push((name.clone(), to_f32(name, &value.view())?));
+                    }
+                }
+                Ok(())
+            },
+        )?;
+    }
+    for batch in &mut outputs {
+        batch.sort_by_key(|(name, _)| graph_outputs.iter().position(|o| o == name));
+    }
+    Ok(outputs)
 }
 
 /// The values produced by `computed` nodes (or fed to the model) that a node not computed reads.

@@ -330,3 +330,30 @@ fn rows_that_do_not_fit_the_weight_are_refused() {
     let err = feature_rows(&InputForm::Rows, x.view(), 6, &mut |_, _| {}).unwrap_err();
     assert!(err.contains("6 input features"), "{err}");
 }
+
+#[test]
+fn a_model_run_in_parts_gives_what_the_whole_model_gives() {
+    use crate::runtime::{Dataset, ModelSession, SessionOptions};
+    let (model, analysis) = crate::fixtures::load_analyzed("digits_cnn.onnx");
+    let data = Dataset::generated(&analysis.inputs, 8, 7).unwrap();
+    let batches = data.batches(4);
+    let mut whole = ModelSession::from_file(&model.path, &SessionOptions::default()).unwrap();
+    // Parts of at most 1 KB of constants: every layer with a weight is a part of its own.
+    let parts =
+        super::run_in_parts(&model.proto, &batches, 1024, &crate::Cancel::default()).unwrap();
+    assert_eq!(parts.len(), batches.len());
+    for (batch, outputs) in batches.iter().zip(&parts) {
+        let expected = whole.run(&batch.inputs).unwrap();
+        assert_eq!(outputs.len(), expected.len());
+        for ((name, got), (want_name, want)) in outputs.iter().zip(&expected) {
+            assert_eq!(name, want_name);
+            assert_eq!(got.shape(), want.shape());
+            let err = got
+                .iter()
+                .zip(want.iter())
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            assert!(err < 1e-4, "{name}: {err}");
+        }
+    }
+}

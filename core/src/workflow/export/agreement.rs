@@ -12,8 +12,10 @@ use ndarray::{ArrayD, IxDyn};
 use crate::analysis::graph::GraphIndex;
 use crate::error::{Error, Result, Sentence, Setting};
 use crate::model::onnx::GraphProto;
+use crate::progress::Cancel;
+use crate::reconstruct::collect::run_in_parts;
 use crate::runtime::metric::{self, Accumulator, Comparison};
-use crate::runtime::{Dataset, ModelSession, SessionOptions};
+use crate::runtime::{Batch, Dataset, ModelSession, SessionOptions};
 
 use super::blame::{Blame, BlameSource};
 
@@ -187,10 +189,9 @@ pub fn check(
     set: &Dataset,
     batch: usize,
     scores: &[String],
+    cancel: &Cancel,
 ) -> Result<Check> {
-    let options = SessionOptions::default();
-    let mut before = ModelSession::from_file(original, &options)?;
-    let mut after = ModelSession::from_file(written, &options)?;
+    let mut runs = Runs::of(original, written, set, batch, cancel)?;
     let mut comparisons: Vec<(String, Comparison, Accumulator, bool)> = Vec::new();
     let (mut same_top, mut rows_compared) = (0usize, 0usize);
     let (mut correct_before, mut correct_after) = (0usize, 0usize);
@@ -198,8 +199,7 @@ pub fn check(
     let mut start = 0usize;
     for b in set.batches(batch) {
         let n = b.size();
-        let reference = before.run(&b.inputs)?;
-        let changed = after.run(&b.inputs)?;
+        let (reference, changed) = runs.next(&b)?;
         if comparisons.is_empty() {
             comparisons = reference
                 .iter()
@@ -283,6 +283,76 @@ pub fn check(
             samples: set.samples,
         }),
     })
+}
+
+/// Models larger than this (their files) are checked in parts: a session of the whole model would
+/// hold all of its weights, more than writing it needed.
+pub const IN_PARTS_ABOVE_BYTES: u64 = 1 << 30;
+/// The constants each part reads when a model is checked in parts: a decoder layer of a 1.3
+/// billion-parameter transformer (206 MB) fits, and a constant larger than this is a part alone.
+const PART_BYTES: u64 = 256 << 20;
+
+/// Each batch's outputs of the original and the written model, batch after batch.
+enum Runs {
+    /// Sessions of the two models, run on each batch as it comes.
+    Sessions(ModelSession, ModelSession),
+    /// Both models already run in parts (`reconstruct::collect::run_in_parts`) on every batch,
+    /// one after the other: the outputs, in batch order.
+    InParts(std::vec::IntoIter<(Outputs, Outputs)>),
+}
+
+type Outputs = Vec<(String, ArrayD<f32>)>;
+
+impl Runs {
+    fn of(
+        original: &Path,
+        written: &Path,
+        set: &Dataset,
+        batch: usize,
+        cancel: &Cancel,
+    ) -> Result<Runs> {
+        let size = |path: &Path| {
+            [path.to_path_buf(), crate::model::data_path(path)]
+                .iter()
+                .filter_map(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+                .sum::<u64>()
+        };
+        if size(original).max(size(written)) <= IN_PARTS_ABOVE_BYTES {
+            let options = SessionOptions::default();
+            return Ok(Runs::Sessions(
+                ModelSession::from_file(original, &options)?,
+                ModelSession::from_file(written, &options)?,
+            ));
+        }
+        let batches = set.batches(batch);
+        let outputs = |path: &Path| -> Result<Vec<Outputs>> {
+            let model = crate::load(path)?;
+            run_in_parts(&model.proto, &batches, PART_BYTES, cancel)
+        };
+        let before = outputs(original)?;
+        let after = outputs(written)?;
+        Ok(Runs::InParts(
+            before
+                .into_iter()
+                .zip(after)
+                .collect::<Vec<_>>()
+                .into_iter(),
+        ))
+    }
+
+    fn next(&mut self, batch: &Batch) -> Result<(Outputs, Outputs)> {
+        match self {
+            Runs::Sessions(before, after) => {
+                Ok((before.run(&batch.inputs)?, after.run(&batch.inputs)?))
+            }
+            Runs::InParts(outputs) => outputs.next().ok_or_else(|| {
+                Error::Runtime(
+                    "the model run in parts gave fewer batches than it was given.".into(),
+                )
+            }),
+        }
+    }
 }
 
 /// `values` as `samples` rows (the values of an output that is not one row per sample are cut
