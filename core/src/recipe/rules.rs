@@ -585,6 +585,7 @@ fn range_and_enum(field: &Field, spec: &catalog::Field, out: &mut Vec<Diagnostic
         && spec.ty != FieldType::Scheme
         && let Value::Str(s) = effective
         && !spec.enum_values.contains(&s.as_str())
+        && !(spec.lowercased && spec.enum_values.contains(&s.to_lowercase().as_str()))
     {
         let mut d = Diagnostic::error(
             "enum",

@@ -107,13 +107,25 @@ pub fn modifier(
 }
 
 /// Rules across modifiers: llm-compressor's recipe validator wants a quantization modifier
-/// after every `AWQModifier`.
+/// after every `AWQModifier`; a recipe with a `GPTQModifier` cannot be for SparseML 1.7.0 (it
+/// has no such class), and every later tool wants a scheme on each `QuantizationModifier`.
 pub fn recipe(recipe: &Recipe, out: &mut Vec<Diagnostic>) {
     let staged: Vec<&Modifier> = recipe
         .modifiers
         .iter()
         .filter(|m| m.layout == Layout::Staged)
         .collect();
+    if staged.iter().any(|m| m.class == "GPTQModifier") {
+        for m in staged.iter().filter(|m| m.class == "QuantizationModifier") {
+            if m.field("config_groups").is_none() && m.field("scheme").is_none() {
+                out.push(Diagnostic::error(
+                    "missing-field",
+                    m.tag_span,
+                    "this QuantizationModifier has no `config_groups` (nor `scheme`): SparseML 1.8 and llm-compressor require one, and SparseML 1.7.0, which does not, has no GPTQModifier for the one in this recipe; add `config_groups` (or `scheme: W8A8`).",
+                ));
+            }
+        }
+    }
     for (i, m) in staged.iter().enumerate() {
         if m.class != "AWQModifier" {
             continue;
@@ -280,11 +292,11 @@ fn fields(modifier: &Modifier, class: &StagedClass, target: Target, out: &mut Ve
 }
 
 fn unknown_field(field: &Field, class: &StagedClass, target: Target, out: &mut Vec<Diagnostic>) {
-    let severity = target.severity_where_missing(Tool::LlmCompressor);
-    let severity = if severity == Severity::Error || target == Target::Either {
-        Severity::Error
-    } else {
-        Severity::Warning
+    // An error only in a recipe for llm-compressor: SparseML 1.7 loads a recipe of either
+    // tool's keys and drops the field.
+    let severity = match target {
+        Target::Only(Tool::LlmCompressor) => Severity::Error,
+        _ => Severity::Warning,
     };
     let consequence = match target {
         Target::Only(Tool::SparseMl17) => {

@@ -266,7 +266,8 @@ fn param_doc(analysis: &Analysis, m: &Modifier, entry: &str) -> String {
         out.push_str(&format!("- {ms:.3} ms per run in ONNX Runtime ({source})"));
         if let Some(at_90) = w.ms_at_90 {
             out.push_str(&format!(
-                "; about {at_90:.3} ms at 90% sparsity on a sparsity-aware engine"
+                "; an estimated {at_90:.3} ms at 90% sparsity on {}",
+                prunekit_core::profile::perf::ENGINE
             ));
         }
         out.push('\n');

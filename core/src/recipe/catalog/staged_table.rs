@@ -206,9 +206,10 @@ const SPARSITY_PROFILE: Field = opt(
     "sparsity_profile",
     T::Str,
     "null",
-    "`owl` spreads sparsity across layers by their outliers (Outlier Weighed Layerwise); needs `owl_m` and `owl_lmbda` too.",
+    "`owl` spreads sparsity across layers by their outliers (Outlier Weighed Layerwise; any case); needs `owl_m` and `owl_lmbda` too.",
 )
-.with_values(SPARSITY_PROFILES);
+.with_values(SPARSITY_PROFILES)
+.lowercased();
 const OWL_M: Field = opt(
     "owl_m",
     T::Int,
@@ -566,7 +567,8 @@ pub static STAGED_MODIFIERS: &[StagedClass] = &[
             ("disable_quantization_observer_epoch", S),
             ("num_calibration_steps", S),
         ],
-        required_by: &[("config_groups", S)],
+        // SparseML 1.7.0 loads a QuantizationModifier without config_groups (1.8 requires it).
+        required_by: &[],
         quantizes: true,
     },
     StagedClass {

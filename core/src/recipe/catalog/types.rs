@@ -304,6 +304,9 @@ pub struct Field {
     pub ignored: bool,
     /// Deprecated, with what to use instead.
     pub deprecated: Option<&'static str>,
+    /// The class lower-cases the string before comparing it with `enum_values` (SparseGPT's
+    /// `sparsity_profile: OWL` is `owl`).
+    pub lowercased: bool,
 }
 
 impl Field {
@@ -365,6 +368,11 @@ impl Field {
         self.deprecated = Some(instead);
         self
     }
+
+    pub(super) const fn lowercased(mut self) -> Field {
+        self.lowercased = true;
+        self
+    }
 }
 
 const fn field(
@@ -388,6 +396,7 @@ const fn field(
         min_field: None,
         ignored: false,
         deprecated: None,
+        lowercased: false,
     }
 }
 
