@@ -22,6 +22,7 @@ Both servers are driven by the same raw JSON-RPC-over-stdio client below (standa
     .venv/bin/python bench/lsp.py --json bench/out/lsp.json
     .venv/bin/python bench/lsp.py --only prunekit          # no node needed
     .venv/bin/python bench/lsp.py --check                  # exit 1 when a target is missed
+    .venv/bin/python bench/lsp.py --only prunekit --overlap  # every modifier over the same epochs
 
 Targets (language-server issue): diagnostics at least 5x sooner than yaml-language-server (medians),
 completion p95 at most 20 ms, RSS at most 100 MB (checked both after the run and at the peak).
@@ -267,11 +268,13 @@ def prunable_weights(kernel: Path, model: Path) -> list[str]:
     return [l["weight"] for l in json.loads(proc.stdout)["layers"] if l.get("prunable") and l.get("weight")]
 
 
-def make_recipe(weights: list[str], model: Path, recipe: Path, lines: int) -> tuple[str, list[int]]:
+def make_recipe(weights: list[str], model: Path, recipe: Path, lines: int,
+                overlap: bool = False) -> tuple[str, list[int]]:
     """A recipe of about `lines` lines; returns its text and the 0-based line of every pruning
     modifier's `final_sparsity`. Each modifier prunes two layers during a one-epoch window; a
     round of modifiers covers every layer once, and rounds never overlap in time, so no weight is
-    pruned by two modifiers at once."""
+    pruned by two modifiers at once. `overlap`: every modifier over the same epochs, so each
+    weight is pruned by every round's modifier at once (a `param-overlap` warning each)."""
     rel_model = os.path.relpath(model, recipe.parent)
     head = [
         f"# prunekit: model={rel_model}",
@@ -303,7 +306,7 @@ def make_recipe(weights: list[str], model: Path, recipe: Path, lines: int) -> tu
     while len(out) < lines - 15:
         rnd, k = divmod(i, per_round)
         names = [weights[(2 * k) % len(weights)], weights[(2 * k + 1) % len(weights)]]
-        start = 1.0 + 0.5 * rnd
+        start = 1.0 if overlap else 1.0 + 0.5 * rnd
         out += ["  - !GMPruningModifier", "    params:"]
         out += [f"      - {n}" for n in dict.fromkeys(names)]
         out += [f"    init_sparsity: 0.05"]
@@ -442,6 +445,8 @@ def main() -> int:
     ap.add_argument("--edits", type=int, default=50, help="timed edits per server (default: %(default)s)")
     ap.add_argument("--warmup-edits", type=int, default=4, help="untimed edits first (default: %(default)s)")
     ap.add_argument("--completions", type=int, default=50, help="timed completions (default: %(default)s)")
+    ap.add_argument("--overlap", action="store_true",
+                    help="every pruning modifier over the same epochs (param-overlap on every weight)")
     ap.add_argument("--only", choices=["prunekit", "yaml-language-server"], help="run one server only")
     ap.add_argument("--json", metavar="OUT", help="also write the figures as JSON to OUT")
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
@@ -468,7 +473,7 @@ def main() -> int:
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     weights = prunable_weights(args.kernel, args.model)
     recipe = OUT_DIR / "resnet50.recipe.yaml"
-    text, sparsity_lines = make_recipe(weights, args.model, recipe, args.lines)
+    text, sparsity_lines = make_recipe(weights, args.model, recipe, args.lines, args.overlap)
     n_lines = text.count("\n")
     print(f"recipe: {recipe.relative_to(ROOT)}: {n_lines:,} lines, {len(sparsity_lines)} GMPruning "
           f"modifiers over {len(weights)} prunable weights of {args.model.name}")

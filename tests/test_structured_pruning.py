@@ -162,12 +162,14 @@ def test_a_recipe_cannot_carry_a_channel_plan_and_says_what_to_do_instead(fitted
 
 def test_a_plan_fitted_on_measured_times_is_timed_in_onnx_runtime(tmp_path: Path):
     """With a measured perf profile, the planned architecture is timed against the original at the
-    profile's batch, and the plan says so beside the estimate."""
+    profile's batch, and the plan says so beside the estimate. The target is a FLOPs reduction,
+    which the fit reaches whatever the timings: a speedup target on a model of microseconds
+    depends on how busy the machine was while the perf profile ran."""
     for name in ("digits_cnn.onnx", "digits_train.npz"):
         shutil.copy(FIXTURES / name, tmp_path / name)
     out = results(tmp_path, "load digits_cnn.onnx", "profile perf --batch 16 --iterations 5",
                   "profile loss --structure channel --data digits_train.npz --samples 64",
-                  "optimize --structure channel --speedup 1.3")
+                  "optimize --structure channel --flops-reduction 1.3")
     plan = out[-1]
     measured = plan["channels"]["measured"]
     assert measured["batch"] == 16
