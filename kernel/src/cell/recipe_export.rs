@@ -75,7 +75,7 @@ pub fn request(
 pub fn written(w: &RecipeWritten) -> (String, serde_json::Value) {
     let llm_compressor = w.format == RecipeFormat::LlmCompressor;
     let mut message = format!(
-        "Wrote {} ({}{} modifiers, {} layers pruned{}).",
+        "Wrote {} ({}{} modifier{}, {} layers pruned{}).",
         w.path.display(),
         if llm_compressor {
             "llm-compressor, "
@@ -83,6 +83,7 @@ pub fn written(w: &RecipeWritten) -> (String, serde_json::Value) {
             ""
         },
         w.modifiers,
+        if w.modifiers == 1 { "" } else { "s" },
         w.layers_pruned.len(),
         if llm_compressor {
             format!(
