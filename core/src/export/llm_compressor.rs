@@ -20,7 +20,7 @@ use crate::quantize::{Int4Settings, QuantMode, QuantizationPlan, Rounding};
 use crate::recipe::quantization::module_name;
 use crate::reconstruct::{Method, Pattern, SparseGptSettings};
 
-use super::recipe::{flow_list, quoted, sparsity_groups, yaml_float};
+use super::recipe::{flow_list, ignore_list, quoted, sparsity_groups, yaml_float};
 
 /// How `export model` would prune and quantize the plan, which the recipe carries.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -213,15 +213,8 @@ fn quantization_modifier(
         group.push_str(&format!("\n    input_activations: {activations}"));
     }
     let mut args = vec![("config_groups", group)];
-    let mut ignore: Vec<&str> = Vec::new();
-    for layer in &q.ignore {
-        let module = module_name(&layer.weight);
-        if !ignore.contains(&module) {
-            ignore.push(module);
-        }
-    }
-    if !ignore.is_empty() {
-        args.push(("ignore", flow_list(&ignore)));
+    if let Some(ignore) = ignore_list(q) {
+        args.push(("ignore", ignore));
     }
     Modifier { class, args }
 }

@@ -92,6 +92,19 @@ fn scheme(quantization: &QuantizationPlan) -> String {
     }
 }
 
+/// The modules of the layers a quantization leaves float, each once, as a flow list; `None` when
+/// it leaves none (SparseML and llm-compressor both name modules in `ignore`).
+pub(super) fn ignore_list(quantization: &QuantizationPlan) -> Option<String> {
+    let mut ignore: Vec<&str> = Vec::new();
+    for layer in &quantization.ignore {
+        let module = module_name(&layer.weight);
+        if !ignore.contains(&module) {
+            ignore.push(module);
+        }
+    }
+    (!ignore.is_empty()).then(|| flow_list(&ignore))
+}
+
 /// SparseML's `QuantizationModifier` for a static quantization (dynamic quantization has none).
 fn quantization_modifier(quantization: &QuantizationPlan) -> Option<Modifier> {
     if quantization.mode != QuantMode::Static {
@@ -111,15 +124,8 @@ fn quantization_modifier(quantization: &QuantizationPlan) -> Option<Modifier> {
         ("scheme", scheme(quantization)),
         ("start_epoch", yaml_float(quantization.start_epoch)),
     ];
-    let mut ignore: Vec<&str> = Vec::new();
-    for layer in &quantization.ignore {
-        let module = module_name(&layer.weight);
-        if !ignore.contains(&module) {
-            ignore.push(module);
-        }
-    }
-    if !ignore.is_empty() {
-        props.push(("ignore", flow_list(&ignore)));
+    if let Some(ignore) = ignore_list(quantization) {
+        props.push(("ignore", ignore));
     }
     Some(Modifier {
         class: "QuantizationModifier",

@@ -458,6 +458,48 @@ fn repair_keeps_a_batch_normalizations_output_mean_and_variance() {
     assert!(with < 0.01, "repair kept them: {with} (without: {without})");
 }
 
+/// One round's inputs collected twice on `proto`: from the activations `frontier` kept, and by
+/// a whole run; and for each (layer, input) of the first, the largest relative difference of
+/// their XᵀX from the second's (rows must agree).
+fn kept_against_whole(
+    frontier: &mut Frontier,
+    proto: &ModelProto,
+    round: &[usize],
+    targets: &[Target],
+    batches: &[crate::runtime::Batch],
+) -> (Vec<Collector>, Vec<(String, f64)>) {
+    let cancel = Cancel::default();
+    let collectors = || -> Vec<Collector> {
+        round
+            .iter()
+            .map(|&t| Collector::new(&targets[t].layer.name, &targets[t].layout))
+            .collect()
+    };
+    let mut kept = collectors();
+    frontier
+        .collect(proto, &mut kept, batches, &cancel, &mut |_| {})
+        .unwrap();
+    let mut whole = collectors();
+    Frontier::new(batches.len())
+        .collect(proto, &mut whole, batches, &cancel, &mut |_| {})
+        .unwrap();
+    let mut differences = Vec::new();
+    for (k, w) in kept.iter().zip(&whole) {
+        for (a, b) in k.stats.iter().zip(&w.stats) {
+            assert_eq!(a.rows, b.rows, "{}", k.layer);
+            let mut worst: f64 = 0.0;
+            for i in 0..a.columns() {
+                for j in 0..=i {
+                    let (x, y) = (a.xtx_at(i, j), b.xtx_at(i, j));
+                    worst = worst.max((x - y).abs() / (1.0 + y.abs()));
+                }
+            }
+            differences.push((k.layer.clone(), worst));
+        }
+    }
+    (whole, differences)
+}
+
 #[test]
 fn each_round_collects_from_kept_activations_what_a_whole_run_collects() {
     // The transformer block has residual branches: values kept across rounds, some read again
@@ -472,35 +514,13 @@ fn each_round_collects_from_kept_activations_what_a_whole_run_collects() {
     let batches = data.batches(4);
     let mut proto = model.proto.clone();
     let mut frontier = Frontier::new(batches.len());
-    let cancel = Cancel::default();
     let mut compared = 0;
     for round in rounds(&index, &targets) {
-        let collectors = || -> Vec<Collector> {
-            round
-                .iter()
-                .map(|&t| Collector::new(&targets[t].layer.name, &targets[t].layout))
-                .collect()
-        };
-        let mut kept = collectors();
-        frontier
-            .collect(&proto, &mut kept, &batches, &cancel, &mut |_| {})
-            .unwrap();
-        let mut whole = collectors();
-        Frontier::new(batches.len())
-            .collect(&proto, &mut whole, &batches, &cancel, &mut |_| {})
-            .unwrap();
-        for (k, w) in kept.iter().zip(&whole) {
-            for (a, b) in k.stats.iter().zip(&w.stats) {
-                assert_eq!(a.rows, b.rows);
-                let n = a.columns();
-                for i in 0..n {
-                    for j in 0..=i {
-                        let (x, y) = (a.xtx_at(i, j), b.xtx_at(i, j));
-                        assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{}", k.layer);
-                    }
-                }
-                compared += 1;
-            }
+        let (_, differences) =
+            kept_against_whole(&mut frontier, &proto, &round, &targets, &batches);
+        for (layer, worst) in differences {
+            assert!(worst <= 1e-4, "{layer}: {worst:.3e}");
+            compared += 1;
         }
         // This round's weights change, as pruning changes them.
         let graph = proto.graph.as_mut().unwrap();
@@ -537,45 +557,19 @@ fn frontier_on_a_model_with_pruning_and_repair() {
         .collect();
     targets.sort_by_key(|t| index.position(t.node));
     let data = Dataset::generated(&analysis.inputs, 8, 3).unwrap();
-    let batches = data.batches(4);
+    let batches = data.batches(crate::runtime::batch::analysis_batch(&analysis));
     let mut proto = model.proto.clone();
     let mut frontier = Frontier::new(batches.len());
-    let cancel = Cancel::default();
     let opts = options(Method::SparseGpt, Pattern::Unstructured, true);
     let mut outcomes: Vec<LayerOutcome> = Vec::new();
     for (number, round) in rounds(&index, &targets).into_iter().enumerate() {
-        let collectors = || -> Vec<Collector> {
-            round
-                .iter()
-                .map(|&t| Collector::new(&targets[t].layer.name, &targets[t].layout))
-                .collect()
-        };
-        let mut kept = collectors();
-        frontier
-            .collect(&proto, &mut kept, &batches, &cancel, &mut |_| {})
-            .unwrap();
-        let mut whole = collectors();
-        Frontier::new(batches.len())
-            .collect(&proto, &mut whole, &batches, &cancel, &mut |_| {})
-            .unwrap();
-        for (k, w) in kept.iter().zip(&whole) {
-            for (a, b) in k.stats.iter().zip(&w.stats) {
-                let n = a.columns();
-                let mut worst: f64 = 0.0;
-                for i in 0..n {
-                    for j in 0..=i {
-                        let (x, y) = (a.xtx_at(i, j), b.xtx_at(i, j));
-                        worst = worst.max((x - y).abs() / (1.0 + y.abs()));
-                    }
-                }
-                assert!(
-                    worst <= 1e-3 && a.rows == b.rows,
-                    "round {number}: layer {} differs by {worst:.3e} (rows {} vs {})",
-                    k.layer,
-                    a.rows,
-                    b.rows
-                );
-            }
+        let (whole, differences) =
+            kept_against_whole(&mut frontier, &proto, &round, &targets, &batches);
+        for (layer, worst) in differences {
+            assert!(
+                worst <= 1e-3,
+                "round {number}: layer {layer} differs by {worst:.3e}"
+            );
         }
         let graph = proto.graph.as_mut().unwrap();
         for (slot, &t) in round.iter().enumerate() {
