@@ -2,7 +2,7 @@
 //! of `channels`, turned into the plan every front end already shows (per-layer share of weights
 //! removed, model estimates) with the channels kept per group beside it.
 
-use super::channels::{self, GroupCost, LayerCost, Target};
+use super::channels::{self, GroupCost, LayerCost, Target, ThinnedTimes};
 use super::plan::{
     ChannelPlan, Filters, GroupPlan, LayerPlan, ModelEstimate, PruningPlan, Schedule,
 };
@@ -23,6 +23,9 @@ pub struct ChannelFitInputs<'a> {
     pub perf_name: &'a str,
     pub loss: &'a LossProfile,
     pub loss_name: &'a str,
+    /// Layer times on a thinner copy of the model, which say how much of each layer's time
+    /// shrinks with its channels; `None`: all of it.
+    pub thinned: Option<&'a ThinnedTimes>,
 }
 
 /// Fits the channels removed per group to `target` and estimates the smaller model.
@@ -91,6 +94,7 @@ pub fn plan(inputs: &ChannelFitInputs, target: Target, schedule: Schedule) -> Re
         inputs.graph,
         inputs.analysis,
         measured.then_some(inputs.perf),
+        inputs.thinned.filter(|_| measured),
     );
     let fixed = match fit_target {
         Target::Speedup(_) => fixed_ms,
@@ -198,7 +202,7 @@ fn layer_plans(
                 overridden: false,
                 reason: None,
                 baseline_ms: measured.then_some(cost.ms),
-                estimated_ms: measured.then_some(cost.ms * factor),
+                estimated_ms: measured.then_some(cost.ms_at(fractions)),
                 flops_baseline: layer.flops,
                 flops: layer.flops.map(|f| f as f64 * factor),
                 recovery: None,
@@ -219,7 +223,7 @@ fn model_estimate(
 ) -> ModelEstimate {
     let analysis = inputs.analysis;
     let ratio = |before: f64, after: f64| if after > 0.0 { before / after } else { 1.0 };
-    let layer_ms: f64 = layers.iter().map(|l| l.ms * l.factor(fractions)).sum();
+    let layer_ms: f64 = layers.iter().map(|l| l.ms_at(fractions)).sum();
     let layer_flops: f64 = layers.iter().map(|l| l.flops * l.factor(fractions)).sum();
     let baseline_ms = measured.then_some(inputs.perf.model.ms_per_batch).flatten();
     let estimated_ms = baseline_ms.map(|_| fixed_ms + layer_ms);

@@ -84,6 +84,21 @@ pub fn fit(
             analysis.path.display()
         )));
     }
+    // How much of each layer's time shrinks with its channels, measured on a thinner copy. A
+    // model the probe cannot thin or run is fitted as if all of it did, and the plan says so.
+    let mut probe_note = None;
+    let thinned = (perf.kind == PerfKind::Measured)
+        .then(|| {
+            channel_timing::thinned_times(&model, analysis, &groups, &perf, &Cancel::default())
+                .map_err(|err| {
+                    probe_note = Some(format!(
+                        "A copy with half of each group's channels removed could not be timed ({}), so the estimate assumes each layer's time shrinks in proportion to its channels.",
+                        err.to_string().trim_end_matches('.')
+                    ))
+                })
+                .ok()
+        })
+        .flatten();
     let inputs = ChannelFitInputs {
         analysis,
         graph: model.graph(),
@@ -92,8 +107,10 @@ pub fn fit(
         perf_name: &perf_name,
         loss: &loss,
         loss_name: &loss_name,
+        thinned: thinned.as_ref(),
     };
     let mut plan = channel_plan::plan(&inputs, target, schedule_of(&request.settings))?;
+    plan.notes.extend(probe_note);
     if perf.kind == PerfKind::Measured {
         plan = timed(&model, analysis, &perf, plan, target)?;
     }
