@@ -9,7 +9,7 @@
 //! tool); [`Target`] is that guess, and decides whether a field one tool lacks is an error there
 //! or a note naming the tool.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 
 use super::catalog::{self, ModifierSpec, StagedClass, Tool};
 use super::check::CheckOptions;
@@ -719,8 +719,9 @@ fn lineage(weight: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Every module name of the model: each initializer's module and every parent of it
-/// (`model.layers.0` of `model.layers.0.mlp.up_proj`).
-fn module_set(model: &ModelContext) -> HashSet<&str> {
+/// (`model.layers.0` of `model.layers.0.mlp.up_proj`). Sorted, so that a did-you-mean between
+/// equally near names is always the same one (the editor and `check` must agree).
+fn module_set(model: &ModelContext) -> BTreeSet<&str> {
     model
         .weights
         .iter()

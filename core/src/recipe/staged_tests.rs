@@ -310,6 +310,37 @@ quant_stage:
 }
 
 #[test]
+fn the_did_you_mean_of_a_module_is_always_the_same() {
+    let model = ModelContext {
+        name: "m.onnx".into(),
+        weights: ["conv1.weight", "conv2.weight", "conv3.weight"]
+            .map(weight)
+            .to_vec(),
+        ..Default::default()
+    };
+    let text = "\
+sparsity_stage:
+  sparsity_modifiers:
+    SparseGPTModifier:
+      sparsity: 0.5
+      targets: [conv9]
+";
+    // conv1, conv2 and conv3 are all one edit away: the first in name order, every time.
+    for _ in 0..20 {
+        let ds = diagnostics_with(text, Some(&model));
+        let unknown: Vec<&Diagnostic> = ds.iter().filter(|d| d.code == "unknown-module").collect();
+        let [d] = unknown.as_slice() else {
+            panic!("{ds:?}")
+        };
+        assert!(
+            d.message.ends_with("did you mean `conv1`?"),
+            "{}",
+            d.message
+        );
+    }
+}
+
+#[test]
 fn target_weights_are_those_under_a_name_or_a_pattern() {
     let model = ModelContext {
         name: "m.onnx".into(),
