@@ -285,8 +285,12 @@ fn param_doc(analysis: &Analysis, m: &Modifier, entry: &str) -> String {
     let Some(w) = model.weight(entry) else {
         return format!("`{entry}` is not a weight of {}.", model.name);
     };
-    // The staged classes name their target `sparsity`.
-    let sparsity = m.number("final_sparsity").or_else(|| m.number("sparsity"));
+    // The staged classes name their target `sparsity`; one outside [0, 1] has its own error and
+    // removes no FLOPs.
+    let sparsity = m
+        .number("final_sparsity")
+        .or_else(|| m.number("sparsity"))
+        .filter(|s| (0.0..=1.0).contains(s));
     let mut out = format!("**{}** — {} `{}`\n\n", w.name, w.op_type, w.layer);
     out.push_str(&format!(
         "- weight shape {:?}, {} params",
@@ -737,8 +741,11 @@ sparsity_stage:
             ),
             "{text}"
         );
-        // The staged classes' `sparsity` is the target the FLOPs line uses.
+        // The staged classes' `sparsity` is the target the FLOPs line uses, when it is one.
         assert!(text.contains("; at 0.5 sparsity about "), "{text}");
+        let marked = STAGED.replace("0.5", "1.5").replace("[conv2", "[con$0v2");
+        let text = hover_text(&marked, Model::DigitsWithProject);
+        assert!(text.contains(" FLOPs per run\n"), "{text}");
     }
 
     #[test]
