@@ -1,8 +1,9 @@
 """The staged recipe layout of llm-compressor and SparseML 1.7 (`<name>_stage: {<group>_modifiers:
 {ClassName: {args}}}`) in the editor, through the real server: diagnostics with did-you-mean and
-the model's modules, completion of class and field names, hover on classes and fields, symbols
-stage > group > modifier; and `prunekit-lsp check` on the real staged recipes of
-tests/recipes/staged (no error on those the tools load)."""
+the model's modules, completion of class and field names, hover on classes, fields and `targets`
+entries (the layers they select, with their sensitivity), symbols stage > group > modifier; and
+`prunekit-lsp check` on the real staged recipes of tests/recipes/staged (no error on those the
+tools load)."""
 
 from __future__ import annotations
 
@@ -97,6 +98,14 @@ async def test_staged_completion_and_hover(client, tmp_path):
     assert "**SparseGPTModifier**" in class_doc and "stage `sparsity_stage`" in class_doc, class_doc
     field_doc = await hover("mask_structure")
     assert "**mask_structure**" in field_doc and "\"2:4\"" in field_doc, field_doc
+    # A `targets` entry: the layer it selects, with its loss sensitivity (approximated from
+    # shapes: the folder has no project file); a pattern lists each layer it selects.
+    target_doc = await hover("fc1")
+    assert "`fc1` — 1 layer of digits_cnn.onnx, selected (`targets`)" in target_doc, target_doc
+    assert "**fc1.weight**" in target_doc and "loss sensitivity" in target_doc, target_doc
+    pattern_doc = await hover("re:fc")
+    assert "`re:fc.*` — 2 layers of digits_cnn.onnx" in pattern_doc, pattern_doc
+    assert pattern_doc.count("loss sensitivity") == 2, pattern_doc
 
 
 @pytest.mark.asyncio

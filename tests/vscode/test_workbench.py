@@ -6,11 +6,17 @@ What a person sees: a temporary workspace with the digits CNN, its measured magn
 extension installed from `vscode-extension/dist/prunekit-linux-x64.vsix`, served on 127.0.0.1 with
 `--auth none`; and `vscode-extension/test/e2e/run_workbench.mjs` (playwright-core driving
 /usr/bin/chromium headless) opening the recipe, the Problems panel, a hover on a layer name, the
-status bar, and completion of a modifier tag. The workbench runs once per module; each test checks
-one thing it saw. The diagnostics expected in the Problems panel come from `prunekit-lsp check
---format json` on the same file (VS Code lists errors, warnings and infos there, not hints).
+status bar, and completion of a modifier tag; then, in the same workbench, a broken recipe in
+llm-compressor's staged layout (`<name>_stage: {<group>_modifiers: {ClassName: {args}}}`): its
+Problems rows, a hover on a `targets` entry, and completion of class names and of a class's
+fields. The workbench runs once per module; each test checks one thing it saw. The diagnostics
+expected in the Problems panel come from `prunekit-lsp check --format json` on the same file (VS
+Code lists errors, warnings and infos there, not hints); the staged classes and fields expected in
+completion come from the JSON Schema the extension ships (`schemas/recipe.schema.json`, generated
+from the same catalogue by `prunekit-lsp schema`).
 
-Screenshots (`workbench.png`: recipe with squiggles, hover, Problems panel; `completion.png`), the
+Screenshots (`workbench.png`: recipe with squiggles, hover, Problems panel; `completion.png`;
+`sensitivity.png`; `staged.png`: the staged recipe with its hover; `staged-completion.png`), the
 browser script's JSON and log, code-server's log and the workbench's own logs (the extension's
 output channel among them) are kept in vscode-extension/test/e2e/artifacts/.
 
@@ -44,6 +50,7 @@ E2E = EXT_ROOT / "test" / "e2e"
 RUNNER = E2E / "run_workbench.mjs"
 ARTIFACTS = E2E / "artifacts"
 VSIX = EXT_ROOT / "dist" / "prunekit-linux-x64.vsix"
+SCHEMA = EXT_ROOT / "schemas" / "recipe.schema.json"
 EXTENSION_ID = "prunekit.prunekit"
 LSP_BIN = REPO_ROOT / "target" / "release" / "prunekit-lsp"
 KERNEL_BIN = REPO_ROOT / "target" / "release" / "prunekit-kernel"
@@ -78,6 +85,29 @@ modifiers:
     end_epoch: 2.0
     update_frequency: 1.0
 """
+STAGED_NAME = "broken.staged.recipe.yaml"
+STAGED_LAYER = "conv2"  # a `targets` entry with no diagnostic of its own; its weight is conv2.weight
+STAGED_CLASS = "SparseGPTModifier"  # the class whose mapping ends the recipe
+STAGED_FIELD = "dampening_frac"  # accepted from the field completion (the recipe misspells it)
+# Invalid on purpose, in llm-compressor's staged layout: a sparsity above 1, a misspelt field, and
+# a target the model lacks. The recipe ends with the SparseGPTModifier mapping and a newline:
+# run_workbench.mjs indents the empty last line by 4 (the group: class names) and then by 6 (the
+# class's mapping: its fields).
+STAGED_RECIPE = """\
+# prunekit: model=digits_cnn.onnx
+# Invalid on purpose (tests/vscode/test_workbench.py): a sparsity above 1, a misspelt field and a
+# target the model lacks, in llm-compressor's staged layout.
+sparsity_stage:
+  sparsity_modifiers:
+    SparseGPTModifier:
+      sparsity: 1.5
+      mask_structure: "2:4"
+      dampening_fraction: 0.01
+      targets: [conv1, conv2, 're:fc.*', conv9]
+"""
+# The fields the staged recipe writes (completion offers the others).
+STAGED_WRITTEN = {"sparsity", "mask_structure", "dampening_fraction", "targets"}
+
 # What VS Code's Problems panel shows for an LSP severity (hints are not listed there).
 PANEL_SEVERITY = {"error": "error", "warning": "warning", "information": "info", "info": "info"}
 # The fields GMPruningModifier requires, which its completion snippet fills in.
@@ -103,7 +133,7 @@ USER_SETTINGS = {
 }
 
 SERVER_START_TIMEOUT = 60.0  # seconds until code-server answers /healthz
-BROWSER_TIMEOUT = 120  # run_workbench.mjs's own watchdog (seconds)
+BROWSER_TIMEOUT = 150  # run_workbench.mjs's own watchdog (seconds)
 
 
 def _fail(msg: str) -> None:
@@ -129,9 +159,18 @@ def check_tools() -> None:
 
 # ------------------------------------------------------------------ workspace and environment
 
-def make_workspace(ws: Path) -> dict:
-    """The model, its measured magnitude loss profile, and the broken recipe; returns what
-    `prunekit-lsp check --format json` says about the recipe."""
+def check_json(ws: Path, name: str) -> dict:
+    """What `prunekit-lsp check --format json` says about the recipe `name` in `ws`."""
+    check = subprocess.run([str(LSP_BIN), "check", name, "--format", "json"], cwd=ws,
+                           capture_output=True, text=True, timeout=30)
+    if check.returncode not in (0, 1):
+        _fail(f"prunekit-lsp check {name} exited {check.returncode}:\n{check.stdout}{check.stderr}")
+    return json.loads(check.stdout)
+
+
+def make_workspace(ws: Path) -> tuple[dict, dict]:
+    """The model, its measured magnitude loss profile, and the two broken recipes (tagged and
+    staged); returns what `prunekit-lsp check --format json` says about each."""
     ws.mkdir(parents=True)
     shutil.copy2(MODEL, ws / MODEL.name)
     prof = subprocess.run([str(KERNEL_BIN), "run", f"load {ws / MODEL.name}",
@@ -143,11 +182,8 @@ def make_workspace(ws: Path) -> dict:
               f"{project.name} {'exists' if project.is_file() else 'missing'}):\n"
               f"{prof.stdout[-2000:]}{prof.stderr[-2000:]}")
     (ws / RECIPE_NAME).write_text(RECIPE)
-    check = subprocess.run([str(LSP_BIN), "check", RECIPE_NAME, "--format", "json"], cwd=ws,
-                           capture_output=True, text=True, timeout=30)
-    if check.returncode not in (0, 1):
-        _fail(f"prunekit-lsp check exited {check.returncode}:\n{check.stdout}{check.stderr}")
-    return json.loads(check.stdout)
+    (ws / STAGED_NAME).write_text(STAGED_RECIPE)
+    return check_json(ws, RECIPE_NAME), check_json(ws, STAGED_NAME)
 
 
 def hermetic_env(root: Path) -> dict[str, str]:
@@ -207,6 +243,7 @@ class Workbench:
     workspace: Path
     ext_dir: Path
     expected: dict
+    staged_expected: dict
     profile: dict
     result: dict
     server_pid: int
@@ -237,12 +274,12 @@ def _keep_logs(root: Path, user_data: Path) -> None:
 def run_workbench(root: Path) -> Workbench:
     check_tools()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ("workbench.png", "completion.png", "result.json", "run_workbench.log",
-                "code-server.log"):
+    for old in ("workbench.png", "completion.png", "sensitivity.png", "staged.png",
+                "staged-completion.png", "result.json", "run_workbench.log", "code-server.log"):
         (ARTIFACTS / old).unlink(missing_ok=True)
 
     ws = root / "ws"
-    expected = make_workspace(ws)
+    expected, staged_expected = make_workspace(ws)
     profile = json.loads((ws / f"{MODEL.name}.prunekit.json").read_text())
     env = hermetic_env(root)
     user_data, ext_dir = root / "ud", root / "ext"
@@ -284,10 +321,12 @@ def run_workbench(root: Path) -> Workbench:
                       f" its log ({cs_log_path}):\n{cs_log_path.read_text()[-3000:]}")
             time.sleep(0.2)
 
-        n_listed = sum(1 for d in expected["diagnostics"] if d["severity"] in PANEL_SEVERITY)
         watcher.start()
         cmd = ["node", str(RUNNER), base, str(ws), str(ARTIFACTS), "--recipe", RECIPE_NAME,
-               "--layer", HOVER_LAYER, "--problems", str(n_listed), "--complete", COMPLETE,
+               "--layer", HOVER_LAYER, "--problems", str(len(in_panel(expected))),
+               "--complete", COMPLETE, "--staged", STAGED_NAME, "--staged-layer", STAGED_LAYER,
+               "--staged-problems", str(len(in_panel(staged_expected))),
+               "--staged-field", STAGED_FIELD,
                "--user-data-dir", str(root / "chromium-profile"), "--timeout", str(BROWSER_TIMEOUT)]
         # The browser's own XDG directories are the temporary ones too (Chromium makes
         # $XDG_CONFIG_HOME/chromium-headless even with a fresh --user-data-dir).
@@ -315,7 +354,7 @@ def run_workbench(root: Path) -> Workbench:
             _fail(f"run_workbench.mjs failed (exit {browser.returncode}): "
                   f"{'; '.join(result.get('errors', []))}\nits log: {ARTIFACTS / 'run_workbench.log'}")
         return Workbench(root=root, workspace=ws, ext_dir=ext_dir, expected=expected,
-                         profile=profile, result=result, server_pid=server.pid,
+                         staged_expected=staged_expected, profile=profile, result=result, server_pid=server.pid,
                          servers=list(watcher.seen.values()), extensions=listed.stdout)
     finally:
         # Each clean-up step runs even when an earlier one raised.
@@ -340,10 +379,15 @@ def workbench(tmp_path_factory: pytest.TempPathFactory) -> Workbench:
     return wb
 
 
-def step_ok(wb: Workbench, *steps: str) -> None:
+def in_panel(check: dict) -> list[dict]:
+    """The diagnostics of `check --format json` that VS Code lists in the Problems panel."""
+    return [d for d in check["diagnostics"] if d["severity"] in PANEL_SEVERITY]
+
+
+def step_ok(wb: Workbench, *steps: str, screenshot: str = "workbench.png") -> None:
     """The browser script's steps that this test relies on ran without a timeout."""
     errs = [e for e in wb.result.get("errors", []) if any(f"'{s}'" in e for s in steps)]
-    assert not errs, "; ".join(errs) + f" (screenshot: {ARTIFACTS / 'workbench.png'})"
+    assert not errs, "; ".join(errs) + f" (screenshot: {ARTIFACTS / screenshot})"
 
 
 def _errors(notifications: list[str]) -> list[str]:
@@ -352,6 +396,22 @@ def _errors(notifications: list[str]) -> list[str]:
 
 # ------------------------------------------------------------------ the checks
 
+def assert_panel_matches_check(rows: list[dict], check: dict, name: str) -> None:
+    """Each diagnostic `check` lists is one Problems row of `name` (message, code, position,
+    severity, source), and there are no others."""
+    seen = [f"{r['severity']} {r['code']} {r['position']}: {r['message']}" for r in rows]
+    for d in in_panel(check):
+        pos = f"[Ln {d['range']['start']['line'] + 1}, Col {d['range']['start']['character'] + 1}]"
+        match = [r for r in rows if r["message"] == d["message"] and r["code"] == d["code"]
+                 and r["position"] == pos and r["severity"] == PANEL_SEVERITY[d["severity"]]
+                 and r["source"] == "prunekit" and r["file"] == name]
+        assert match, (f"the Problems panel has no row of {name} for {d['severity']} {d['code']} at "
+                       f"{pos}: {d['message']!r}; it lists:\n  " + "\n  ".join(seen))
+    assert len(rows) == len(in_panel(check)), (
+        f"the Problems panel lists {len(rows)} row(s) of {name}, `prunekit-lsp check` "
+        f"{len(in_panel(check))} (errors, warnings, infos):\n  " + "\n  ".join(seen))
+
+
 def test_problems_panel_lists_the_server_diagnostics(workbench: Workbench) -> None:
     wb = workbench
     diags = wb.expected["diagnostics"]
@@ -359,38 +419,29 @@ def test_problems_panel_lists_the_server_diagnostics(workbench: Workbench) -> No
     assert {"unknown-param", "schedule"} <= codes, (
         f"the fixture recipe should give unknown-param and schedule errors; check says {diags}")
     step_ok(wb, "open recipe", "problems")
-    rows = wb.result["problems"]
-    listed = [d for d in diags if d["severity"] in PANEL_SEVERITY]
-    seen = [f"{r['severity']} {r['code']} {r['position']}: {r['message']}" for r in rows]
-    for d in listed:
-        pos = f"[Ln {d['range']['start']['line'] + 1}, Col {d['range']['start']['character'] + 1}]"
-        match = [r for r in rows if r["message"] == d["message"] and r["code"] == d["code"]
-                 and r["position"] == pos and r["severity"] == PANEL_SEVERITY[d["severity"]]
-                 and r["source"] == "prunekit"]
-        assert match, (f"the Problems panel has no row for {d['severity']} {d['code']} at {pos}: "
-                       f"{d['message']!r}; it lists:\n  " + "\n  ".join(seen))
-    assert len(rows) == len(listed), (
-        f"the Problems panel lists {len(rows)} row(s), `prunekit-lsp check` {len(listed)} "
-        "(errors, warnings, infos):\n  " + "\n  ".join(seen))
+    assert_panel_matches_check(wb.result["problems"], wb.expected, RECIPE_NAME)
     assert "squiggly-error" in wb.result.get("squiggles", []), (
         f"the editor shows no error squiggle (screenshot: {ARTIFACTS / 'workbench.png'})")
 
 
-def test_hover_shows_the_layer_sensitivity_from_the_profile(workbench: Workbench) -> None:
-    wb = workbench
-    step_ok(wb, "hover")
-    hover = wb.result["hover"]
-    layers = wb.profile["loss_profiles"]["magnitude"]["layers"]
-    layer = next(x for x in layers if x["weight"] == HOVER_LAYER)
-    assert HOVER_LAYER in hover, f"the hover does not name {HOVER_LAYER}: {hover!r}"
-    assert "sensitivity" in hover, f"the hover on {HOVER_LAYER} shows no sensitivity: {hover!r}"
+def assert_hover_shows_sensitivity(hover: str, profile: dict, weight: str) -> None:
+    """`hover` names `weight` and shows its sensitivity and rank from the magnitude profile."""
+    layers = profile["loss_profiles"]["magnitude"]["layers"]
+    layer = next(x for x in layers if x["weight"] == weight)
+    assert weight in hover, f"the hover does not name {weight}: {hover!r}"
+    assert "sensitivity" in hover, f"the hover on {weight} shows no sensitivity: {hover!r}"
     assert "magnitude loss profile" in hover, (
         f"the hover does not say the sensitivity comes from the magnitude loss profile: {hover!r}")
     value = f"{layer['integral']:.3f}"
     rank = f"rank {layer['rank']} of {len(layers)}"
     assert value in hover and rank in hover, (
-        f"the hover should show the profile's sensitivity {value} and {rank} for {HOVER_LAYER}: "
+        f"the hover should show the profile's sensitivity {value} and {rank} for {weight}: "
         f"{hover!r}")
+
+
+def test_hover_shows_the_layer_sensitivity_from_the_profile(workbench: Workbench) -> None:
+    step_ok(workbench, "hover")
+    assert_hover_shows_sensitivity(workbench.result["hover"], workbench.profile, HOVER_LAYER)
 
 
 def test_completion_offers_a_modifier_snippet(workbench: Workbench) -> None:
@@ -480,3 +531,70 @@ def test_no_error_notification_while_typing(workbench: Workbench) -> None:
     step_ok(workbench, "completion", "notifications")
     errs = _errors(workbench.result["notifications"])
     assert not errs, f"the workbench showed error notifications while typing: {errs}"
+
+
+# ------------------------------------------------------------------ the staged recipe
+
+def staged_schema() -> tuple[set[str], set[str]]:
+    """The staged class names and the current fields of STAGED_CLASS, from the JSON Schema the
+    extension ships (a test of the server checks that it is what `prunekit-lsp schema` writes).
+    Fields with a `deprecationMessage` (earlier SparseML releases' `percdamp`, which SparseML 1.7
+    drops) validate there but are not offered."""
+    defs = json.loads(SCHEMA.read_text())["definitions"]
+    classes = set(defs["staged_group"]["properties"])
+    fields = {name for name, spec in defs[f"staged.{STAGED_CLASS}"]["properties"].items()
+              if "deprecationMessage" not in spec}
+    return classes, fields
+
+
+def test_staged_problems_panel_lists_the_server_diagnostics(workbench: Workbench) -> None:
+    wb = workbench
+    diags = wb.staged_expected["diagnostics"]
+    codes = {d["code"] for d in in_panel(wb.staged_expected)}
+    assert {"range", "unknown-field", "unknown-module"} <= codes, (
+        f"the staged fixture should give range, unknown-field and unknown-module diagnostics; "
+        f"check says {diags}")
+    step_ok(wb, "staged close first", "staged open", "staged problems", screenshot="staged.png")
+    staged = wb.result["staged"]
+    assert_panel_matches_check(staged["problems"], wb.staged_expected, STAGED_NAME)
+    assert not staged["otherProblems"], (
+        f"after closing {RECIPE_NAME}, the Problems panel still lists rows of other files: "
+        f"{staged['otherProblems']}")
+    assert "squiggly-error" in staged["squiggles"], (
+        f"the staged recipe shows no error squiggle (screenshot: {ARTIFACTS / 'staged.png'})")
+
+
+def test_staged_hover_on_a_target_shows_the_layer_sensitivity(workbench: Workbench) -> None:
+    step_ok(workbench, "staged hover", screenshot="staged.png")
+    hover = workbench.result["staged"]["hover"]
+    assert f"{STAGED_LAYER} — 1 layer of {MODEL.name}, selected (targets)" in hover, (
+        f"the hover on the target {STAGED_LAYER} does not say what it selects: {hover!r}")
+    assert_hover_shows_sensitivity(hover, workbench.profile, f"{STAGED_LAYER}.weight")
+
+
+def test_staged_completion_offers_the_staged_classes(workbench: Workbench) -> None:
+    step_ok(workbench, "staged completion", screenshot="staged-completion.png")
+    classes, _ = staged_schema()
+    items = workbench.result["staged"]["classes"]
+    labels = {c["label"] for c in items}
+    assert labels == classes, (
+        f"completion inside `sparsity_modifiers` should offer exactly the staged classes of the "
+        f"schema; missing {sorted(classes - labels)}, extra {sorted(labels - classes)}")
+    kinds = {c["kind"] for c in items}
+    assert kinds == {"class"}, f"the staged classes are not all class items: {items}"
+    assert "GMPruningModifier" not in labels, "a tagged-only class is offered in a staged group"
+
+
+def test_staged_completion_offers_the_fields_of_the_class(workbench: Workbench) -> None:
+    step_ok(workbench, "staged completion", screenshot="staged-completion.png")
+    _, fields = staged_schema()
+    items = workbench.result["staged"]["fields"]
+    labels = {c["label"] for c in items}
+    expected = fields - STAGED_WRITTEN
+    assert labels == expected, (
+        f"completion inside {STAGED_CLASS}'s mapping should offer its fields not yet written; "
+        f"missing {sorted(expected - labels)}, extra {sorted(labels - expected)}")
+    assert {c["kind"] for c in items} == {"field"}, f"not all field items: {items}"
+    accepted = workbench.result["staged"]["accepted"]
+    assert accepted.rstrip() == f"      {STAGED_FIELD}:", (
+        f"accepting {STAGED_FIELD} inserted {accepted!r}, not the field at the class's indent")

@@ -9,11 +9,11 @@
 //! tool); [`Target`] is that guess, and decides whether a field one tool lacks is an error there
 //! or a note naming the tool.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 
 use super::catalog::{self, ModifierSpec, StagedClass, Tool};
 use super::check::CheckOptions;
-use super::context::ModelContext;
+use super::context::{ModelContext, Weight};
 use super::diagnostic::{Diagnostic, Severity};
 use super::lower::{Entry, Field, Layout, Modifier, Recipe, Value, python_match};
 use super::quantization::{is_module_type, module_of};
@@ -710,24 +710,48 @@ fn observer(field: &Field, value: &Value, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// A weight's name, its module and each parent module (`a.b.c.weight`, `a.b.c`, `a.b`, `a`).
+fn lineage(weight: &str) -> impl Iterator<Item = &str> {
+    let modules = std::iter::successors(Some(module_of(weight)), |&module| {
+        module.rsplit_once('.').map(|(parent, _)| parent)
+    });
+    std::iter::once(weight).chain(modules)
+}
+
 /// Every module name of the model: each initializer's module and every parent of it
-/// (`model.layers.0` of `model.layers.0.mlp.up_proj`).
-fn module_set(model: &ModelContext) -> HashSet<&str> {
-    let mut names = HashSet::new();
-    for w in &model.weights {
-        names.insert(w.name.as_str());
-        let mut module = module_of(&w.name);
-        loop {
-            if !names.insert(module) {
-                break;
-            }
-            match module.rsplit_once('.') {
-                Some((parent, _)) => module = parent,
-                None => break,
-            }
-        }
+/// (`model.layers.0` of `model.layers.0.mlp.up_proj`). Sorted, so that a did-you-mean between
+/// equally near names is always the same one (the editor and `check` must agree).
+fn module_set(model: &ModelContext) -> BTreeSet<&str> {
+    model
+        .weights
+        .iter()
+        .flat_map(|w| lineage(&w.name))
+        .collect()
+}
+
+/// The weights a staged `targets` / `ignore` entry selects: those whose name, module or a parent
+/// module is the entry, or matches its `re:` pattern (anchored at the start, as Python's
+/// `re.match`). Empty for a PyTorch type name (`Linear`), which the ONNX model does not record,
+/// and for a pattern that does not compile.
+pub fn target_weights<'m>(entry: &str, model: &'m ModelContext) -> Vec<&'m Weight> {
+    if is_module_type(entry) {
+        return Vec::new();
     }
-    names
+    let pattern = match entry.strip_prefix("re:").map(python_match) {
+        Some(Ok(re)) => Some(re),
+        Some(Err(_)) => return Vec::new(),
+        None => None,
+    };
+    let selects = |name: &str| {
+        pattern
+            .as_ref()
+            .map_or(name == entry, |re| re.is_match(name))
+    };
+    model
+        .weights
+        .iter()
+        .filter(|w| lineage(&w.name).any(selects))
+        .collect()
 }
 
 /// `targets` / `ignore` entries against the model's module names: exact names and `re:`

@@ -310,6 +310,71 @@ quant_stage:
 }
 
 #[test]
+fn the_did_you_mean_of_a_module_is_always_the_same() {
+    let model = ModelContext {
+        name: "m.onnx".into(),
+        weights: ["conv1.weight", "conv2.weight", "conv3.weight"]
+            .map(weight)
+            .to_vec(),
+        ..Default::default()
+    };
+    let text = "\
+sparsity_stage:
+  sparsity_modifiers:
+    SparseGPTModifier:
+      sparsity: 0.5
+      targets: [conv9]
+";
+    // conv1, conv2 and conv3 are all one edit away: the first in name order, every time.
+    for _ in 0..20 {
+        let ds = diagnostics_with(text, Some(&model));
+        let unknown: Vec<&Diagnostic> = ds.iter().filter(|d| d.code == "unknown-module").collect();
+        let [d] = unknown.as_slice() else {
+            panic!("{ds:?}")
+        };
+        assert!(
+            d.message.ends_with("did you mean `conv1`?"),
+            "{}",
+            d.message
+        );
+    }
+}
+
+#[test]
+fn target_weights_are_those_under_a_name_or_a_pattern() {
+    let model = ModelContext {
+        name: "m.onnx".into(),
+        weights: vec![
+            weight("model.layers.0.self_attn.q_proj.weight"),
+            weight("model.layers.0.self_attn.q_proj.bias"),
+            weight("model.layers.0.mlp.up_proj.weight"),
+            weight("lm_head.weight"),
+        ],
+        ..Default::default()
+    };
+    let names = |entry: &str| -> Vec<&str> {
+        target_weights(entry, &model)
+            .iter()
+            .map(|w| w.name.as_str())
+            .collect()
+    };
+    assert_eq!(
+        names("model.layers.0.self_attn.q_proj"),
+        [
+            "model.layers.0.self_attn.q_proj.weight",
+            "model.layers.0.self_attn.q_proj.bias"
+        ]
+    );
+    assert_eq!(names("model.layers.0").len(), 3);
+    assert_eq!(names("lm_head.weight"), ["lm_head.weight"]);
+    assert_eq!(names("re:.*up_proj"), ["model.layers.0.mlp.up_proj.weight"]);
+    // Anchored at the start, as re.match; a module name is not a prefix match.
+    assert!(names("re:up_proj").is_empty());
+    assert!(names("model.layers").len() == 3 && names("model.lay").is_empty());
+    assert!(names("Linear").is_empty() && names("re:(").is_empty());
+}
+
+#[test]
 fn the_target_follows_what_only_one_tool_reads() {
     let recipe = |text: &str| check(text, &CheckOptions::default()).recipe;
     assert_eq!(target(&recipe(SPARSE)), Target::Only(Tool::SparseMl17));

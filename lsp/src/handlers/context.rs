@@ -1,7 +1,8 @@
 //! What is at an offset of a recipe: a modifier tag, a field's key or value, a `params` entry, a
-//! module a `QuantizationModifier` names, an alias, a variable, a name inside `eval()`. Hover, completion and navigation share it.
+//! module a `QuantizationModifier` names, a staged modifier's `targets` / `ignore` entry, an
+//! alias, a variable, a name inside `eval()`. Hover, completion and navigation share it.
 
-use prunekit_core::recipe::lower::{Field, Modifier};
+use prunekit_core::recipe::lower::{Field, Layout, Modifier};
 use prunekit_core::recipe::quantization::module_entries;
 use prunekit_core::recipe::span::Span;
 
@@ -14,6 +15,9 @@ pub enum At<'a> {
     Param(&'a Modifier, String, Span),
     /// A module name or type in a `QuantizationModifier`'s `ignore`, or a `scheme_overrides` key.
     Module(&'a Modifier, String, Span),
+    /// A `targets` or `ignore` entry of a modifier in the staged layout: a module name, a `re:`
+    /// pattern or a PyTorch type.
+    Target(&'a Modifier, String, Span),
     Alias(String, Span),
     Anchor(String, Span),
     Variable(String, Span),
@@ -46,9 +50,21 @@ fn eval_name(text: &str, span: Span, offset: usize) -> Option<(String, Span)> {
         .then(|| (name.to_string(), Span { start, end }))
 }
 
-/// The module names of a `QuantizationModifier`: `ignore` entries and `scheme_overrides` keys.
+/// The entries of a staged modifier's `targets` and `ignore`, which name modules as
+/// compressed-tensors matches them (not as SparseML's legacy `ignore` prefixes).
+fn targets(m: &Modifier) -> Vec<(String, Span)> {
+    if m.layout != Layout::Staged {
+        return Vec::new();
+    }
+    let mut entries = m.strings("targets");
+    entries.extend(m.strings("ignore"));
+    entries
+}
+
+/// The module names of a tagged `QuantizationModifier`: `ignore` entries and `scheme_overrides`
+/// keys.
 fn modules(m: &Modifier) -> Vec<(String, Span)> {
-    if m.class == "QuantizationModifier" {
+    if m.class == "QuantizationModifier" && m.layout == Layout::Tagged {
         module_entries(m)
     } else {
         Vec::new()
@@ -75,6 +91,11 @@ pub fn at(analysis: &Analysis, offset: usize) -> At<'_> {
         for (entry, span) in m.params() {
             if contains(span, offset) {
                 return At::Param(m, entry, span);
+            }
+        }
+        for (entry, span) in targets(m) {
+            if contains(span, offset) {
+                return At::Target(m, entry, span);
             }
         }
         for (entry, span) in modules(m) {

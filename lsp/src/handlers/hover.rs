@@ -2,7 +2,8 @@
 //! (type, default, valid values); on a layer name in `params`, what the model says about it (op,
 //! shapes, params, FLOPs, existing sparsity, measured sensitivities); on a module in a
 //! `QuantizationModifier`'s `ignore` or `scheme_overrides`, the layers it selects with their int8
-//! quantization sensitivity; an alias's or a variable's value.
+//! quantization sensitivity; on a staged modifier's `targets` / `ignore` entry, the layers it
+//! selects with their sensitivities; an alias's or a variable's value.
 
 use prunekit_core::recipe::catalog;
 use prunekit_core::recipe::lower::python_match;
@@ -29,6 +30,7 @@ pub fn hover(
         At::FieldValue(m, f) => (field_doc(m, &f.name)?, f.value_span),
         At::Param(m, entry, span) => (param_doc(analysis, m, &entry), span),
         At::Module(m, entry, span) => (module_doc(analysis, m, &entry), span),
+        At::Target(m, entry, span) => (target_doc(analysis, m, &entry), span),
         At::Alias(name, span) | At::Anchor(name, span) => {
             let value = analysis
                 .checked
@@ -163,7 +165,76 @@ fn modifier_doc(analysis: &Analysis, m: &Modifier) -> String {
             model.name
         ));
     }
+    if let Some(model) = &analysis.model
+        && m.layout == Layout::Staged
+    {
+        out.push_str(&staged_layers(model, m));
+    }
     out
+}
+
+/// The prunable layers a staged modifier's `targets` select, less its `ignore`, as a line of the
+/// class hover; empty without `targets`. PyTorch types (`Linear`) are named, not counted: the
+/// ONNX model does not record them.
+fn staged_layers(model: &ModelContext, m: &Modifier) -> String {
+    let targets = m.strings("targets");
+    if targets.is_empty() {
+        return String::new();
+    }
+    let ignored: Vec<&Weight> = m
+        .strings("ignore")
+        .iter()
+        .flat_map(|(entry, _)| staged::target_weights(entry, model))
+        .collect();
+    let mut chosen: Vec<&Weight> = Vec::new();
+    for (entry, _) in &targets {
+        for w in staged::target_weights(entry, model) {
+            let ignore = ignored.iter().any(|i| std::ptr::eq(*i, w));
+            if w.is_prunable && !ignore && !chosen.iter().any(|c| std::ptr::eq(*c, w)) {
+                chosen.push(w);
+            }
+        }
+    }
+    let weights: u64 = chosen.iter().map(|w| w.params).sum();
+    let mut out = format!(
+        "- {} layer(s) of {} in `targets`, {weights} weights",
+        chosen.len(),
+        model.name
+    );
+    let types: Vec<&str> = targets
+        .iter()
+        .map(|(entry, _)| entry.as_str())
+        .filter(|entry| is_module_type(entry))
+        .collect();
+    if !types.is_empty() {
+        out.push_str(&format!(", and every {} module", types.join(" / ")));
+    }
+    out.push('\n');
+    out
+}
+
+fn no_model(entry: &str) -> String {
+    format!(
+        "`{entry}`: no model is associated; add `# prunekit: model=PATH.onnx` to see its layers."
+    )
+}
+
+/// "loss sensitivity 0.067, rank 4 of 4" for a weight the model ranks.
+fn sensitivity(model: &ModelContext, w: &Weight) -> Option<String> {
+    let (value, rank) = (w.sensitivity?, w.sensitivity_rank?);
+    let n = model
+        .prunable()
+        .filter(|w| w.sensitivity_rank.is_some())
+        .count();
+    Some(format!("loss sensitivity {value:.3}, rank {rank} of {n}"))
+}
+
+/// Where the loss sensitivities come from, in words.
+fn sensitivity_source(model: &ModelContext) -> String {
+    match &model.sensitivity_source {
+        Some(source) => format!("from the {source}"),
+        None => "approximated from shapes, as Sparsify's \"Approximated\" profile; `profile loss` in the notebook measures it".into(),
+    }
 }
 
 fn field_doc(m: &Modifier, name: &str) -> Option<String> {
@@ -193,9 +264,7 @@ fn field_doc(m: &Modifier, name: &str) -> Option<String> {
 
 fn param_doc(analysis: &Analysis, m: &Modifier, entry: &str) -> String {
     let Some(model) = &analysis.model else {
-        return format!(
-            "`{entry}`: no model is associated; add `# prunekit: model=PATH.onnx` to see its layers."
-        );
+        return no_model(entry);
     };
     if let Some(pattern) = entry.strip_prefix("re:") {
         let matched: Vec<&str> = match python_match(pattern) {
@@ -216,7 +285,12 @@ fn param_doc(analysis: &Analysis, m: &Modifier, entry: &str) -> String {
     let Some(w) = model.weight(entry) else {
         return format!("`{entry}` is not a weight of {}.", model.name);
     };
-    let sparsity = m.field("final_sparsity").and_then(|f| f.value.as_f64());
+    // The staged classes name their target `sparsity`; one outside [0, 1] has its own error and
+    // removes no FLOPs.
+    let sparsity = m
+        .number("final_sparsity")
+        .or_else(|| m.number("sparsity"))
+        .filter(|s| (0.0..=1.0).contains(s));
     let mut out = format!("**{}** — {} `{}`\n\n", w.name, w.op_type, w.layer);
     out.push_str(&format!(
         "- weight shape {:?}, {} params",
@@ -248,17 +322,10 @@ fn param_doc(analysis: &Analysis, m: &Modifier, entry: &str) -> String {
             w.reason.as_deref().unwrap_or("no prunable weight")
         ));
     }
-    if let (Some(sensitivity), Some(rank)) = (w.sensitivity, w.sensitivity_rank) {
-        let n = model
-            .prunable()
-            .filter(|w| w.sensitivity_rank.is_some())
-            .count();
-        let source = match &model.sensitivity_source {
-            Some(source) => format!("from the {source}"),
-            None => "approximated from shapes, as Sparsify's \"Approximated\" profile; `profile loss` in the notebook measures it".into(),
-        };
+    if let Some(sensitivity) = sensitivity(model, w) {
         out.push_str(&format!(
-            "- loss sensitivity {sensitivity:.3}, rank {rank} of {n} (1 = most sensitive; {source})\n"
+            "- {sensitivity} (1 = most sensitive; {})\n",
+            sensitivity_source(model)
         ));
     }
     out.push_str(&quantization_lines(model, &[w]));
@@ -350,9 +417,7 @@ fn module_doc(analysis: &Analysis, m: &Modifier, entry: &str) -> String {
         );
     }
     let Some(model) = &analysis.model else {
-        return format!(
-            "`{entry}`: no model is associated; add `# prunekit: model=PATH.onnx` to see its layers."
-        );
+        return no_model(entry);
     };
     let names = modules(model);
     let chosen = selected(entry, &names);
@@ -387,6 +452,62 @@ fn module_doc(analysis: &Analysis, m: &Modifier, entry: &str) -> String {
     }
     out.push_str(&quantization_lines(model, &weights));
     out
+}
+
+/// A staged `targets` / `ignore` entry: the layers it selects (compressed-tensors matches a
+/// module's name, a parent's, or a `re:` pattern), each with its sensitivities; a single layer
+/// gets the hover of a layer name in `params`.
+fn target_doc(analysis: &Analysis, m: &Modifier, entry: &str) -> String {
+    let role = if m.strings("ignore").iter().any(|(e, _)| e == entry) {
+        "left out (`ignore`)"
+    } else {
+        "selected (`targets`)"
+    };
+    if is_module_type(entry) {
+        return format!(
+            "**{entry}**: a PyTorch module type; every `{entry}` module is {role}. The ONNX model does not record PyTorch types, so prunekit cannot list them."
+        );
+    }
+    let Some(model) = &analysis.model else {
+        return no_model(entry);
+    };
+    let layers: Vec<&Weight> = staged::target_weights(entry, model)
+        .into_iter()
+        .filter(|w| w.is_prunable || w.name.ends_with(".weight"))
+        .collect();
+    match layers.as_slice() {
+        [] => format!("`{entry}` selects no layer of {}.", model.name),
+        [w] => format!(
+            "`{entry}` — 1 layer of {}, {role}\n\n{}",
+            model.name,
+            param_doc(analysis, m, &w.name)
+        ),
+        _ => {
+            let mut out = format!(
+                "`{entry}` — {} layers of {}, {role}\n\n",
+                layers.len(),
+                model.name
+            );
+            for w in &layers {
+                out.push_str(&format!(
+                    "- `{}`: {} `{}`, weight {:?}",
+                    w.name, w.op_type, w.layer, w.shape
+                ));
+                if let Some(sensitivity) = sensitivity(model, w) {
+                    out.push_str(&format!(", {sensitivity}"));
+                }
+                out.push('\n');
+            }
+            if layers.iter().any(|w| w.sensitivity_rank.is_some()) {
+                out.push_str(&format!(
+                    "- 1 = most sensitive; {}\n",
+                    sensitivity_source(model)
+                ));
+            }
+            out.push_str(&quantization_lines(model, &layers));
+            out
+        }
+    }
 }
 
 #[cfg(test)]
@@ -586,5 +707,101 @@ modifiers:
         }
         let f = fixture_with(&format!("{GM}\n$0\n"), Model::Digits);
         assert!(hover_of(&f, true).is_none());
+    }
+
+    const STAGED: &str = "\
+sparsity_stage:
+  sparsity_modifiers:
+    SparseGPTModifier:
+      sparsity: 0.5
+      targets: [conv2, 're:fc.*', Linear]
+      ignore: [fc2]
+";
+
+    fn staged_at(at: &str, model: Model) -> String {
+        let i = STAGED
+            .find(at)
+            .unwrap_or_else(|| panic!("{at:?} is not in STAGED"))
+            + at.len();
+        hover_text(&format!("{}$0{}", &STAGED[..i], &STAGED[i..]), model)
+    }
+
+    #[test]
+    fn a_staged_target_shows_its_layer_with_the_measured_sensitivity() {
+        let text = staged_at("[con", Model::DigitsWithProject);
+        assert!(
+            text.starts_with(
+                "`conv2` — 1 layer of digits_cnn.onnx, selected (`targets`)\n\n**conv2.weight** — Conv `"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "- loss sensitivity 0.067, rank 4 of 4 (1 = most sensitive; from the magnitude loss profile 'magnitude'"
+            ),
+            "{text}"
+        );
+        // The staged classes' `sparsity` is the target the FLOPs line uses, when it is one.
+        assert!(text.contains("; at 0.5 sparsity about "), "{text}");
+        let marked = STAGED.replace("0.5", "1.5").replace("[conv2", "[con$0v2");
+        let text = hover_text(&marked, Model::DigitsWithProject);
+        assert!(text.contains(" FLOPs per run\n"), "{text}");
+    }
+
+    #[test]
+    fn a_staged_pattern_lists_its_layers_with_their_sensitivities() {
+        let text = staged_at("'re:f", Model::DigitsWithProject);
+        assert!(
+            text.starts_with("`re:fc.*` — 2 layers of digits_cnn.onnx, selected (`targets`)\n\n"),
+            "{text}"
+        );
+        for layer in ["fc1.weight", "fc2.weight"] {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(&format!("- `{layer}`: ")))
+                .unwrap_or_else(|| panic!("no line for {layer}: {text}"));
+            assert!(line.contains(", loss sensitivity "), "{line}");
+            assert!(line.contains(" of 4"), "{line}");
+        }
+        assert!(
+            text.contains("- 1 = most sensitive; from the magnitude loss profile"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn staged_ignore_types_and_unknown_names() {
+        let ignored = staged_at("ignore: [f", Model::Digits);
+        assert!(
+            ignored.starts_with("`fc2` — 1 layer of digits_cnn.onnx, left out (`ignore`)"),
+            "{ignored}"
+        );
+        let linear = staged_at("Lin", Model::Digits);
+        assert!(
+            linear.starts_with("**Linear**: a PyTorch module type"),
+            "{linear}"
+        );
+        let text = hover_text(&STAGED.replace("[conv2", "[conv$09"), Model::Digits);
+        assert_eq!(text, "`conv9` selects no layer of digits_cnn.onnx.");
+        let text = staged_at("[con", Model::None);
+        assert!(
+            text.starts_with("`conv2`: no model is associated"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_staged_class_counts_the_layers_its_targets_select() {
+        let text = staged_at("SparseG", Model::Digits);
+        assert!(text.starts_with("**SparseGPTModifier**"), "{text}");
+        // conv2 and fc1: fc2 is ignored, and Linear is a type the ONNX model does not record.
+        assert!(
+            text.contains("- 2 layer(s) of digits_cnn.onnx in `targets`, "),
+            "{text}"
+        );
+        assert!(
+            text.contains(" weights, and every Linear module\n"),
+            "{text}"
+        );
     }
 }

@@ -3,6 +3,8 @@
 //
 //   node vscode-extension/test/e2e/run_workbench.mjs URL WORKSPACE ARTIFACTS
 //        [--recipe broken.recipe.yaml] [--layer conv2.weight] [--problems N] [--complete GMPruningModifier]
+//        [--staged broken.staged.recipe.yaml --staged-layer conv2 --staged-problems N
+//         --staged-field dampening_frac]
 //        [--user-data-dir DIR] [--timeout SECONDS] [--browser /usr/bin/chromium]
 //
 // URL is code-server's address (http://127.0.0.1:PORT/), WORKSPACE the folder it opens, ARTIFACTS
@@ -11,11 +13,20 @@
 // hover the layer name in `params` and read `.monaco-hover`; screenshot `workbench.png` (recipe,
 // squiggles, Problems panel, hover); read the status bar; on a new last line type `  - !`, read the
 // suggest widget's rows, filter to --complete and accept it, and read what was inserted (and
-// whether it came in as a snippet, with placeholders); screenshot `completion.png`.
+// whether it came in as a snippet, with placeholders); screenshot `completion.png`; click the
+// status bar's model item and read the chart webview; screenshot `sensitivity.png`.
 //
-// It prints ONE JSON object on stdout: {problems: [{severity, message, source, code, position}],
-// squiggles, hover, completions: [{label, kind, detail}], accepted, snippet, statusbar: [{id, text,
-// aria}], notificationsBeforeEdit, notifications, screenshots, errors, timings}. A step that times
+// With --staged, the same workbench then reverts and closes the first recipe and opens the staged
+// one (llm-compressor's `<name>_stage: {<group>_modifiers: {ClassName: {args}}}`): its Problems
+// rows, a hover on --staged-layer (a `targets` entry), screenshot `staged.png`; then on the empty
+// last line, indented 4 (inside the last modifier group), every suggestion of Ctrl+Space (the
+// class names), and indented 6 (inside the last class's mapping) every suggestion (its fields);
+// --staged-field is filtered to and accepted; screenshot `staged-completion.png` (the class list).
+//
+// It prints ONE JSON object on stdout: {problems: [{severity, message, source, code, position,
+// file}], squiggles, hover, completions: [{label, kind, detail}], accepted, snippet, statusbar:
+// [{id, text, aria}], chartTab, chart, staged: {problems, otherProblems, squiggles, hover, classes,
+// fields, accepted}, notificationsBeforeEdit, notifications, screenshots, errors, timings}. A step that times
 // out adds a sentence naming the step to `errors` and the run goes on with the next step; the test
 // judges what was seen. The
 // exit status is non-zero only for a harness failure (bad arguments: 2; the browser or the
@@ -32,7 +43,8 @@ import { chromium } from "playwright-core";
 function usage(msg) {
   console.error(`run_workbench: ${msg}`);
   console.error("usage: node run_workbench.mjs URL WORKSPACE ARTIFACTS [--recipe NAME] [--layer NAME] " +
-    "[--problems N] [--complete LABEL] [--user-data-dir DIR] [--timeout SECONDS] [--browser PATH]");
+    "[--problems N] [--complete LABEL] [--staged NAME] [--staged-layer NAME] [--staged-problems N] " +
+    "[--staged-field NAME] [--user-data-dir DIR] [--timeout SECONDS] [--browser PATH]");
   process.exit(2);
 }
 
@@ -42,6 +54,10 @@ const opts = {
   layer: "conv2.weight",
   problems: 1,
   complete: "GMPruningModifier",
+  staged: null,
+  stagedLayer: "conv2",
+  stagedProblems: 1,
+  stagedField: "dampening_frac",
   userDataDir: null,
   timeout: 120,
   browser: "/usr/bin/chromium",
@@ -58,6 +74,10 @@ const opts = {
     else if (a === "--layer") opts.layer = next();
     else if (a === "--problems") opts.problems = Number(next());
     else if (a === "--complete") opts.complete = next();
+    else if (a === "--staged") opts.staged = next();
+    else if (a === "--staged-layer") opts.stagedLayer = next();
+    else if (a === "--staged-problems") opts.stagedProblems = Number(next());
+    else if (a === "--staged-field") opts.stagedField = next();
     else if (a === "--user-data-dir") opts.userDataDir = next();
     else if (a === "--timeout") opts.timeout = Number(next());
     else if (a === "--browser") opts.browser = next();
@@ -67,6 +87,7 @@ const opts = {
   if (positional.length !== 3) usage("expected URL, WORKSPACE and ARTIFACTS");
   if (!(opts.timeout > 0)) usage("--timeout must be a positive number of seconds");
   if (!(opts.problems >= 0)) usage("--problems must be a number of rows");
+  if (!(opts.stagedProblems >= 0)) usage("--staged-problems must be a number of rows");
 }
 const [serverUrl, workspace, artifacts] = positional;
 let workbenchUrl;
@@ -228,6 +249,253 @@ async function locateText(page, text) {
   }, text);
 }
 
+// Opens `name` with Ctrl+P (Quick Open) and waits for its editor.
+async function openRecipe(page, name) {
+  await page.locator(".monaco-workbench").click({ position: { x: 700, y: 450 } }).catch(() => {});
+  await page.keyboard.press("Control+P");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible", timeout: 15000 });
+  await input.fill(name);
+  await page.waitForSelector(`.quick-input-widget .monaco-list-row[aria-label*="${name}"]`, { timeout: 15000 });
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(`.tabs-container .tab.active[aria-label*="${name}"], ` +
+    `.tabs-container .tab.active[data-resource-name="${name}"]`, { timeout: 15000 });
+  await page.waitForSelector(".editor-group-container.active .monaco-editor .view-lines .view-line", { timeout: 15000 });
+}
+
+// Runs a command by its title from the Command Palette (F1).
+async function runCommand(page, title) {
+  await page.keyboard.press("F1");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible", timeout: 10000 });
+  await input.fill(`>${title}`);
+  // Click the row with that title: the first row may be another command that fuzzy-matches.
+  const row = page.locator(`.quick-input-widget .monaco-list-row[aria-label*="${title}"]`);
+  await row.first().click({ timeout: 10000 });
+  await input.waitFor({ state: "hidden", timeout: 10000 });
+}
+
+// The Problems panel's marker rows in the order shown, each with the file row above it: severity
+// icon, message, source, code, [Ln L, Col C].
+function readMarkerRows(page) {
+  return page.$$eval(".markers-panel .monaco-list-row", (els) => {
+    const text = (r, sel) => {
+      const el = r.querySelector(sel);
+      return el ? (el.innerText || el.textContent || "").replace(/\s+/g, " ").trim() : "";
+    };
+    const rows = els.map((r) => ({ r, top: r.getBoundingClientRect().top })).sort((a, b) => a.top - b.top);
+    let file = "";
+    const out = [];
+    for (const { r } of rows) {
+      if (!r.querySelector(".marker-message")) {
+        file = text(r, ".label-name") || (r.getAttribute("aria-label") || "").split(",")[0].trim();
+        continue;
+      }
+      const icon = r.querySelector(".marker-icon");
+      out.push({
+        severity: icon ? ["error", "warning", "info"].find((c) => icon.classList.contains(c)) || "" : "",
+        message: text(r, ".marker-message"),
+        source: text(r, ".marker-source"),
+        code: text(r, ".marker-code"),
+        position: text(r, ".marker-line"),
+        file,
+        aria: r.getAttribute("aria-label") || "",
+      });
+    }
+    return out;
+  });
+}
+
+// Opens the Problems panel (if it is not open) and waits until it lists `n` rows for `file` and
+// they hold still; returns those rows (rows of other files are left out).
+async function readProblems(page, file, n) {
+  if (!(await page.locator(".markers-panel").isVisible().catch(() => false))) {
+    // Focus the editor, then toggle the Problems panel (Ctrl+Shift+M); press it again if the
+    // panel was already open.
+    const first = await locateText(page, ":");
+    if (first) await page.mouse.click(first.x, first.y);
+    await page.keyboard.press("Control+Shift+M");
+    try {
+      await page.waitForSelector(".markers-panel", { state: "visible", timeout: 5000 });
+    } catch {
+      await page.keyboard.press("Control+Shift+M");
+      await page.waitForSelector(".markers-panel", { state: "visible", timeout: 10000 });
+    }
+  }
+  const read = async () => (await readMarkerRows(page)).filter((r) => r.file === file);
+  const deadline = Date.now() + 45000;
+  let rows = [];
+  for (;;) {
+    rows = await read();
+    if (rows.length >= n) break;
+    if (Date.now() > deadline) {
+      const panel = await page.$eval(".markers-panel", (p) => p.innerText).catch(() => "");
+      fail(`timed out after 45 s waiting for ${n} row(s) of ${file} in the Problems panel; it shows ` +
+        `${rows.length} (panel text: "${clean(panel).slice(0, 200)}")`);
+    }
+    await sleep(250);
+  }
+  // Let late diagnostics settle: the same rows twice in a row, 500 ms apart.
+  for (let i = 0; i < 6; i++) {
+    await sleep(500);
+    const again = await read();
+    const same = JSON.stringify(again) === JSON.stringify(rows);
+    rows = again;
+    if (same) break;
+  }
+  return rows;
+}
+
+// The kinds of squiggle the active editor shows.
+function readSquiggles(page) {
+  return page.$$eval(
+    ".editor-group-container.active .monaco-editor .squiggly-error, " +
+    ".editor-group-container.active .monaco-editor .squiggly-warning, " +
+    ".editor-group-container.active .monaco-editor .squiggly-info",
+    (els) => els.map((e) => e.className.split(/\s+/).find((c) => c.startsWith("squiggly-"))));
+}
+
+// The text of the hover over the first occurrence of `needle` in the active editor.
+async function hoverOn(page, needle) {
+  const deadline = Date.now() + 30000;
+  let attempt = 0;
+  for (;;) {
+    attempt++;
+    const at = await locateText(page, needle);
+    if (!at) fail(`the text "${needle}" is not in the editor's visible lines`);
+    // Move away and back so the editor starts a fresh hover.
+    await page.mouse.move(at.x, at.y + 300);
+    await sleep(150);
+    await page.mouse.move(at.x - 2, at.y);
+    await page.mouse.move(at.x, at.y);
+    try {
+      await page.waitForFunction(() => {
+        const h = [...document.querySelectorAll(".monaco-hover")].find((e) =>
+          !e.classList.contains("hidden") && e.offsetParent !== null && e.textContent.trim() !== "" &&
+          !/^Loading\.\.\.$/.test(e.textContent.trim()));
+        return !!h;
+      }, null, { timeout: 5000 });
+      const texts = await page.$$eval(".monaco-hover", (els) => els
+        .filter((e) => !e.classList.contains("hidden") && e.offsetParent !== null)
+        .map((e) => e.innerText || e.textContent));
+      const hover = texts.map((t) => t.trim()).filter(Boolean).join("\n---\n");
+      if (hover) return hover;
+    } catch {
+      /* retry below */
+    }
+    if (Date.now() > deadline) fail(`timed out after 30 s (${attempt} tries) waiting for a hover on "${needle}"`);
+  }
+}
+
+const SUGGEST_ROWS = ".editor-group-container.active .suggest-widget.visible .monaco-list-row";
+
+// Opens the suggest widget with Ctrl+Space and reads every item, paging through the list (it
+// renders only the rows in view): [{label, kind, detail}] in list order.
+async function readAllSuggestions(page) {
+  await page.keyboard.press("Control+Space");
+  await page.waitForSelector(SUGGEST_ROWS, { timeout: 15000 });
+  await sleep(300);
+  const read = () => page.$$eval(SUGGEST_ROWS, (els) => els.map((r) => {
+    const icon = r.querySelector(".suggest-icon");
+    const kind = icon ? ([...icon.classList].find((c) => c.startsWith("codicon-symbol-")) || "").slice("codicon-symbol-".length) : "";
+    const label = r.querySelector(".label-name");
+    const detail = r.querySelector(".details-label");
+    return {
+      pos: Number(r.getAttribute("aria-posinset")) || 0,
+      size: Number(r.getAttribute("aria-setsize")) || 0,
+      label: label ? label.textContent.trim() : "",
+      kind,
+      detail: detail ? detail.textContent.trim() : "",
+    };
+  }));
+  const seen = new Map();
+  let size = 0;
+  for (let i = 0; i < 60; i++) {
+    for (const row of await read()) {
+      seen.set(row.pos, row);
+      size = Math.max(size, row.size);
+    }
+    if (size && seen.size >= size) break;
+    await page.keyboard.press("PageDown");
+    await sleep(60);
+  }
+  if (!size || seen.size < size) {
+    fail(`read ${seen.size} of ${size || "?"} suggestions (the rows carry no aria-posinset/aria-setsize?)`);
+  }
+  return [...seen.values()].sort((a, b) => a.pos - b.pos).map(({ label, kind, detail }) => ({ label, kind, detail }));
+}
+
+// The rendered lines of the active editor, top to bottom.
+function editorLines(page) {
+  return page.evaluate(() => [...document.querySelectorAll(".editor-group-container.active .monaco-editor .view-lines .view-line")]
+    .map((l) => ({ top: parseFloat(l.style.top) || 0, text: l.textContent.replace(/\u00a0/g, " ") }))
+    .sort((a, b) => a.top - b.top).map((l) => l.text));
+}
+
+// The staged recipe in the same workbench: the first recipe reverted and closed (so that the
+// server clears its diagnostics), the staged one opened, its Problems rows, a hover on a `targets`
+// entry, and completion of class names and of fields.
+async function stagedRecipe(page) {
+  const staged = (result.staged = {
+    recipe: opts.staged, problems: [], otherProblems: [], squiggles: [], hover: "",
+    classes: [], fields: [], accepted: "",
+  });
+  await step("staged close first", async () => {
+    await page.keyboard.press("Escape");
+    await openRecipe(page, opts.recipe);
+    await runCommand(page, "Revert and Close Editor");
+    await runCommand(page, "Close All Editor Groups");
+    await page.waitForFunction(() => !document.querySelector(".tabs-container .tab"), null, { timeout: 10000 });
+    // The server answers didClose with an empty list; the panel may keep the rows a moment.
+    const deadline = Date.now() + 10000;
+    while ((await readMarkerRows(page).catch(() => [])).length && Date.now() < deadline) await sleep(250);
+  });
+  await step("staged open", () => openRecipe(page, opts.staged));
+  await step("staged problems", async () => {
+    staged.problems = await readProblems(page, opts.staged, opts.stagedProblems);
+    staged.otherProblems = (await readMarkerRows(page)).filter((r) => r.file !== opts.staged);
+    staged.squiggles = await readSquiggles(page);
+  });
+  await step("staged hover", async () => {
+    staged.hover = await hoverOn(page, opts.stagedLayer);
+    await sleep(400); // the hover fades in
+    await screenshot(page, "staged.png");
+  });
+  await step("staged completion", async () => {
+    await page.keyboard.press("Escape");
+    const first = await locateText(page, "_stage:");
+    if (!first) fail("cannot find the line `..._stage:` to focus the editor");
+    await page.mouse.click(first.x, first.y);
+    // The recipe ends with a newline and its last modifier: the cursor goes to the empty last
+    // line; 4 spaces put it in the modifier group, 2 more in the class's mapping.
+    await page.keyboard.press("Control+End");
+    await page.keyboard.type("    ", { delay: 20 });
+    staged.classes = await readAllSuggestions(page);
+    // Back to the top of the list for the screenshot.
+    for (let i = 0; i < 10; i++) await page.keyboard.press("PageUp");
+    await sleep(300);
+    await screenshot(page, "staged-completion.png");
+    await page.keyboard.press("Escape");
+    await page.keyboard.type("  ", { delay: 20 });
+    staged.fields = await readAllSuggestions(page);
+    if (!opts.stagedField) return;
+    await page.keyboard.type(opts.stagedField.slice(0, 4), { delay: 40 });
+    await page.waitForFunction(([sel, want]) => {
+      const row = document.querySelector(`${sel}.focused .label-name`) || document.querySelector(`${sel} .label-name`);
+      return row && row.textContent.trim() === want;
+    }, [SUGGEST_ROWS, opts.stagedField], { timeout: 10000 });
+    await page.keyboard.press("Enter");
+    const wanted = `${opts.stagedField}:`;
+    await page.waitForFunction((want) =>
+      [...document.querySelectorAll(".editor-group-container.active .monaco-editor .view-lines .view-line")]
+        .some((l) => l.textContent.replace(/\u00a0/g, " ").trimStart().startsWith(want)),
+    wanted, { timeout: 10000 });
+    await sleep(300);
+    const lines = await editorLines(page);
+    staged.accepted = lines.findLast((t) => t.trimStart().startsWith(wanted)) || "";
+  });
+}
+
 async function main() {
   mkdirSync(artifacts, { recursive: true });
   let userDataDir = opts.userDataDir;
@@ -277,110 +545,17 @@ async function main() {
   log("the workbench is up");
 
   // ------------------------------------------------------------ open the recipe
-  await step("open recipe", async () => {
-    await page.locator(".monaco-workbench").click({ position: { x: 700, y: 450 } }).catch(() => {});
-    await page.keyboard.press("Control+P");
-    const input = page.locator(".quick-input-widget input");
-    await input.waitFor({ state: "visible", timeout: 15000 });
-    await input.fill(opts.recipe);
-    await page.waitForSelector(`.quick-input-widget .monaco-list-row[aria-label*="${opts.recipe}"]`, { timeout: 15000 });
-    await page.keyboard.press("Enter");
-    await page.waitForSelector(`.tabs-container .tab.active[aria-label*="${opts.recipe}"], ` +
-      `.tabs-container .tab.active[data-resource-name="${opts.recipe}"]`, { timeout: 15000 });
-    await page.waitForSelector(".editor-group-container.active .monaco-editor .view-lines .view-line", { timeout: 15000 });
-  });
+  await step("open recipe", () => openRecipe(page, opts.recipe));
 
   // ------------------------------------------------------------ Problems panel
   await step("problems", async () => {
-    // Focus the editor, then toggle the Problems panel.
-    const first = await locateText(page, "version");
-    if (first) await page.mouse.click(first.x, first.y);
-    // Ctrl+Shift+M toggles the Problems view: press it again if the panel was already open.
-    await page.keyboard.press("Control+Shift+M");
-    try {
-      await page.waitForSelector(".markers-panel", { state: "visible", timeout: 5000 });
-    } catch {
-      await page.keyboard.press("Control+Shift+M");
-      await page.waitForSelector(".markers-panel", { state: "visible", timeout: 10000 });
-    }
-    // A marker row: severity icon, message, source, code, [Ln L, Col C]; file rows have none.
-    const readRows = () => page.$$eval(".markers-panel .monaco-list-row", (els) => els
-      .filter((r) => r.querySelector(".marker-message"))
-      .map((r) => {
-        const t = (sel) => {
-          const el = r.querySelector(sel);
-          return el ? (el.innerText || el.textContent || "").replace(/\s+/g, " ").trim() : "";
-        };
-        const icon = r.querySelector(".marker-icon");
-        const severity = icon ? ["error", "warning", "info"].find((c) => icon.classList.contains(c)) || "" : "";
-        return {
-          severity,
-          message: t(".marker-message"),
-          source: t(".marker-source"),
-          code: t(".marker-code"),
-          position: t(".marker-line"),
-          aria: r.getAttribute("aria-label") || "",
-        };
-      }));
-    const deadline = Date.now() + 45000;
-    let rows = [];
-    for (;;) {
-      rows = await readRows();
-      if (rows.length >= opts.problems) break;
-      if (Date.now() > deadline) {
-        result.problems = rows;
-        const panel = await page.$eval(".markers-panel", (p) => p.innerText).catch(() => "");
-        fail(`timed out after 45 s waiting for ${opts.problems} row(s) in the Problems panel; it shows ` +
-          `${rows.length} (panel text: "${clean(panel).slice(0, 200)}")`);
-      }
-      await sleep(250);
-    }
-    // Let late diagnostics settle: the same rows twice in a row, 500 ms apart.
-    for (let i = 0; i < 6; i++) {
-      await sleep(500);
-      const again = await readRows();
-      const same = JSON.stringify(again) === JSON.stringify(rows);
-      rows = again;
-      if (same) break;
-    }
-    result.problems = rows;
-    result.squiggles = await page.$$eval(
-      ".editor-group-container.active .monaco-editor .squiggly-error, " +
-      ".editor-group-container.active .monaco-editor .squiggly-warning, " +
-      ".editor-group-container.active .monaco-editor .squiggly-info",
-      (els) => els.map((e) => e.className.split(/\s+/).find((c) => c.startsWith("squiggly-"))));
+    result.problems = await readProblems(page, opts.recipe, opts.problems);
+    result.squiggles = await readSquiggles(page);
   });
 
   // ------------------------------------------------------------ hover on a layer name
   await step("hover", async () => {
-    const deadline = Date.now() + 30000;
-    let attempt = 0;
-    for (;;) {
-      attempt++;
-      const at = await locateText(page, opts.layer);
-      if (!at) fail(`the text "${opts.layer}" is not in the editor's visible lines`);
-      // Move away and back so the editor starts a fresh hover.
-      await page.mouse.move(at.x, at.y + 300);
-      await sleep(150);
-      await page.mouse.move(at.x - 2, at.y);
-      await page.mouse.move(at.x, at.y);
-      try {
-        await page.waitForFunction(() => {
-          const h = [...document.querySelectorAll(".monaco-hover")].find((e) =>
-            !e.classList.contains("hidden") && e.offsetParent !== null && e.textContent.trim() !== "" &&
-            !/^Loading\.\.\.$/.test(e.textContent.trim()));
-          return !!h;
-        }, null, { timeout: 5000 });
-        const texts = await page.$$eval(".monaco-hover", (els) => els
-          .filter((e) => !e.classList.contains("hidden") && e.offsetParent !== null)
-          .map((e) => e.innerText || e.textContent));
-        result.hover = texts.map((t) => t.trim()).filter(Boolean).join("\n---\n");
-        if (result.hover) break;
-      } catch {
-        /* retry below */
-      }
-      if (Date.now() > deadline) fail(`timed out after 30 s (${attempt} tries) waiting for a hover on "${opts.layer}"`);
-    }
+    result.hover = await hoverOn(page, opts.layer);
   });
   // The screenshot a person looks at: recipe with squiggles, Problems panel, and the hover.
   await step("screenshot", async () => {
@@ -506,6 +681,8 @@ async function main() {
     if (!result.chart) fail("the chart panel opened but no PNG image appeared in it within 15 s");
     await screenshot(page, "sensitivity.png");
   });
+
+  if (opts.staged) await stagedRecipe(page);
 
   await step("notifications", async () => {
     await readAllNotifications(page);
