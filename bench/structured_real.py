@@ -10,7 +10,7 @@ the calibration samples (channels chosen by the error they cause, the model repa
 (weight norms, no repair). The speedup is measured here with ONNX Runtime's Python API (2 threads,
 the model's batch, alternating rounds, medians).
 
-    .venv/bin/python bench/structured_real.py [--speedup 1.3] [--samples 200]
+    .venv/bin/python bench/structured_real.py [--speedup 1.3] [--samples 200] [--models ppocrv4,ddddocr]
 """
 
 from __future__ import annotations
@@ -59,17 +59,20 @@ def prunekit(folder: Path, commands: list[str]) -> list[dict]:
 
 
 def speedup(dense: Path, small: Path, x: np.ndarray, rounds: int = 15) -> float:
+    """Median time of `dense` over `small`, rounds alternating. Each round runs one model five
+    times in a row and times the last three: after a run a session's pool threads spin a while on
+    the cores the other session's run needs, so single runs alternating slow whichever runs
+    second (as `optimize`'s own timing does, core/src/workflow/channel_timing.rs)."""
     a, b = session(dense), session(small)
     name = a.get_inputs()[0].name
-    for s in (a, b):
-        for _ in range(3):
-            s.run(None, {name: x})
     ta, tb = [], []
     for _ in range(rounds):
         for s, times in ((a, ta), (b, tb)):
-            t = time.perf_counter()
-            s.run(None, {name: x})
-            times.append(time.perf_counter() - t)
+            for i in range(5):
+                t = time.perf_counter()
+                s.run(None, {name: x})
+                if i >= 2:
+                    times.append(time.perf_counter() - t)
     return statistics.median(ta) / statistics.median(tb)
 
 
@@ -77,13 +80,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--speedup", type=float, default=1.3)
     parser.add_argument("--samples", type=int, default=200, help="rendered strings the CER is measured on")
+    parser.add_argument("--models", default="ppocrv4,ddddocr", help="which of ppocrv4, ddddocr")
     args = parser.parse_args()
+    wanted = set(args.models.split(","))
     if real_models.missing():
         sys.exit(real_models.MISSING.format(where=real_models.MODELS))
     if not KERNEL.is_file():
         sys.exit("target/release/prunekit-kernel is missing: run `make release` first")
     for make, load, batch in MODELS:
         model = make()
+        if not any(model.file.startswith(w) for w in wanted):
+            continue
         texts = ocr.labels(model, args.samples, seed=1)
         x = ocr.images(model, texts)
         calibration = ocr.images(model, ocr.labels(model, CALIBRATION_SAMPLES, seed=2))
