@@ -58,6 +58,16 @@ pub fn percent(fraction: f64) -> String {
     format!("{:.1}%", fraction * 100.0)
 }
 
+/// A measured time ratio (old time over new) in words: 1.5 -> "1.50× faster", 0.8 -> "1.25×
+/// slower" (a ratio under 1 read as "0.80× faster" misleads).
+pub fn faster(ratio: f64) -> String {
+    if ratio >= 1.0 || ratio <= 0.0 {
+        format!("{ratio:.2}× faster")
+    } else {
+        format!("{:.2}× slower", 1.0 / ratio)
+    }
+}
+
 /// A count with thousands separators: 25,610,152.
 pub fn grouped(n: u64) -> String {
     let digits = n.to_string();

@@ -135,8 +135,8 @@ fn timed(
         .threads
         .map_or("all".to_string(), |t| t.to_string());
     let mut note = format!(
-        "Timed in ONNX Runtime, the planned model runs {:.2}× faster than the original at batch {}, {threads} threads{}.",
-        measured.speedup,
+        "Timed in ONNX Runtime, the planned model runs {} than the original at batch {}, {threads} threads{}.",
+        crate::format::faster(measured.speedup),
         measured.batch,
         estimated.map_or(String::new(), |e| format!(
             " (the layer times estimated {e:.2}×)"

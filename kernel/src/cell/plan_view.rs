@@ -11,7 +11,7 @@ use crate::display::bundle::Bundle;
 use crate::display::table::{self, Column, escape};
 use crate::display::text::keep_tail;
 
-use prunekit_core::format::percent;
+use prunekit_core::format::{faster, percent};
 
 /// The charts, then the summary and the layer table as the result.
 pub fn show(sink: &dyn Sink, name: &str, plan: &PruningPlan) -> Result<()> {
@@ -43,9 +43,15 @@ pub fn show(sink: &dyn Sink, name: &str, plan: &PruningPlan) -> Result<()> {
     };
     let measured = plan.channels.as_ref().and_then(|c| c.measured.as_ref());
     if let Some(measured) = measured {
+        let why = if measured.speedup > 1.0 {
+            ": a smaller dense model, faster on any runtime"
+        } else {
+            ": its layers are too small for fewer channels to save time at this batch"
+        };
         summary.push_str(&format!(
-            "  Measured {:.2}x faster in ONNX Runtime (batch {}, the planned model against the original): a smaller dense model, faster on any runtime.\n",
-            measured.speedup, measured.batch
+            "  Measured {} in ONNX Runtime (batch {}, the planned model against the original){why}.\n",
+            faster(measured.speedup),
+            measured.batch
         ));
     }
     if let (Some(base), Some(est), Some(speedup)) =
