@@ -73,7 +73,10 @@ pub struct LayerCost {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ThinnedTimes {
     pub fractions: Vec<f64>,
-    pub ms: HashMap<String, f64>,
+    /// Each layer's time in the thinner copy and in the full model, profiled one after the
+    /// other: their ratio is what the fit reads, so a machine busier during one profile than
+    /// during the perf profile does not pass for fixed time.
+    pub ms: HashMap<String, (f64, f64)>,
 }
 
 impl LayerCost {
@@ -91,15 +94,17 @@ impl LayerCost {
         self.fixed_ms + (self.ms - self.fixed_ms) * self.factor(fractions)
     }
 
-    /// The fixed part of `ms` that a time `thinned_ms` at `fractions` implies, from the line
-    /// through the two times; 0 where the thinner model barely thinned the layer (the line is
-    /// then too steep to trust), at most `ms`.
-    fn fixed_from(&self, fractions: &[f64], thinned_ms: f64) -> f64 {
+    /// The fixed part of `ms` that the layer's time `thinned` in a copy thinned by `fractions`,
+    /// against its time `full` in the same measurement, implies: the line through the two
+    /// times, as a share of `ms`; 0 where the copy barely thinned the layer (the line is then too
+    /// steep to trust), at most `ms`.
+    fn fixed_from(&self, fractions: &[f64], (thinned, full): (f64, f64)) -> f64 {
         let factor = self.factor(fractions);
-        if factor > 0.9 || self.ms <= 0.0 {
+        if factor > 0.9 || self.ms <= 0.0 || full <= 0.0 {
             return 0.0;
         }
-        ((thinned_ms - self.ms * factor) / (1.0 - factor)).clamp(0.0, self.ms)
+        let share = ((thinned / full - factor) / (1.0 - factor)).clamp(0.0, 1.0);
+        share * self.ms
     }
 }
 
@@ -278,9 +283,9 @@ pub fn layer_costs(
             fixed_ms: 0.0,
         };
         if let Some(t) = thinned
-            && let Some(&ms) = t.ms.get(layer.name.as_str())
+            && let Some(&times) = t.ms.get(layer.name.as_str())
         {
-            cost.fixed_ms = cost.fixed_from(&t.fractions, ms);
+            cost.fixed_ms = cost.fixed_from(&t.fractions, times);
         }
         layers.push(cost);
     }
@@ -363,11 +368,13 @@ mod tests {
         // Both groups at half: conv2 keeps a quarter of its work and took 2 ms of its 4 (a line
         // through (1, 4) and (0.25, 2): 1.33 ms fixed); conv1 keeps half and took its
         // proportional 0.5 ms (nothing fixed).
+        // The thinner copy's profile ran on a machine twice as busy: the ratios count.
         let thinned = ThinnedTimes {
             fractions: vec![0.5, 0.5],
             ms: [("conv1", 0.5), ("conv2", 2.0), ("fc", 0.99)]
                 .into_iter()
-                .map(|(n, ms)| (n.to_string(), ms))
+                .zip([1.0, 4.0, 1.0])
+                .map(|((n, ms), full)| (n.to_string(), (2.0 * ms, 2.0 * full)))
                 .collect(),
         };
         for l in &mut layers {
@@ -385,8 +392,8 @@ mod tests {
         assert!(sum(&with_fixed) > sum(&plain), "{plain:?} {with_fixed:?}");
         // A thinner time above the full one, or a layer that did not thin, gives no fixed part
         // beyond the layer's own time.
-        assert_eq!(layers[0].fixed_from(&[0.5, 0.5], 9.0), layers[0].ms);
-        assert_eq!(layers[2].fixed_from(&[0.0, 0.05], 0.5), 0.0);
+        assert_eq!(layers[0].fixed_from(&[0.5, 0.5], (9.0, 1.0)), layers[0].ms);
+        assert_eq!(layers[2].fixed_from(&[0.0, 0.05], (0.5, 1.0)), 0.0);
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! batch 1: 1.49× to 1.86× between alternating single runs, 1.63× in blocks; 1.68× with each model
 //! in a process of its own).
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use crate::ModelAnalysis;
@@ -44,7 +45,8 @@ const TIMED_RUNS: usize = 3;
 const THINNED_FRACTION: f64 = 0.5;
 
 /// Layer times of a copy of `model` with [`THINNED_FRACTION`] of every group that can lose
-/// channels removed (by weight norm, in the group's alignment), profiled like `perf`.
+/// channels removed (by weight norm, in the group's alignment), and of `model` itself right
+/// after, both profiled like `perf`.
 pub fn thinned_times(
     model: &Model,
     analysis: &ModelAnalysis,
@@ -81,12 +83,18 @@ pub fn thinned_times(
         iterations: perf.model.iterations.max(1),
         seed: 0,
     };
-    let profile =
-        profile::perf::measure(&thinned, &thinned_analysis, &options, &NoProgress, cancel)?;
-    let ms = profile
+    // The full model again, right after: the fit reads each layer's ratio of the two times.
+    let thin = profile::perf::measure(&thinned, &thinned_analysis, &options, &NoProgress, cancel)?;
+    let full = profile::perf::measure(model, analysis, &options, &NoProgress, cancel)?;
+    let full_ms: HashMap<&str, f64> = full
         .layers
         .iter()
-        .filter_map(|l| Some((l.name.clone(), l.ms?)))
+        .filter_map(|l| Some((l.name.as_str(), l.ms?)))
+        .collect();
+    let ms = thin
+        .layers
+        .iter()
+        .filter_map(|l| Some((l.name.clone(), (l.ms?, *full_ms.get(l.name.as_str())?))))
         .collect();
     Ok(ThinnedTimes { fractions, ms })
 }

@@ -207,9 +207,9 @@ fn previous_key(text: &str, line_start: usize) -> Option<&str> {
     })
 }
 
-/// The keys of the block lines that enclose a line indented by `indent`, nearest first, up to
-/// the modifier's tag (`weights`, `scheme` for a line inside `scheme: weights:`).
-fn parent_keys(text: &str, line_start: usize, indent: usize) -> Vec<&str> {
+/// The keys of the block lines that enclose a line indented by `indent`, nearest first, each
+/// with its indent: up to a list item (a modifier's tag line) or the top-level key, included.
+pub(super) fn enclosing_keys(text: &str, line_start: usize, indent: usize) -> Vec<(usize, &str)> {
     let mut keys = Vec::new();
     let mut below = indent;
     for line in text[..line_start].lines().rev() {
@@ -221,16 +221,26 @@ fn parent_keys(text: &str, line_start: usize, indent: usize) -> Vec<&str> {
         if line_indent >= below {
             continue;
         }
-        if trimmed.starts_with('-') || line_indent == 0 {
-            break;
-        }
         match trimmed.split_once(':') {
-            Some((key, _)) => keys.push(key.trim()),
-            None => break,
+            Some((key, _)) if !trimmed.starts_with('-') => keys.push((line_indent, key.trim())),
+            _ => break,
         }
         below = line_indent;
+        if line_indent == 0 {
+            break;
+        }
     }
     keys
+}
+
+/// The enclosing keys up to the modifier's tag (`weights`, `scheme` for a line inside `scheme:
+/// weights:`), the top-level key left out.
+fn parent_keys(text: &str, line_start: usize, indent: usize) -> Vec<&str> {
+    enclosing_keys(text, line_start, indent)
+        .into_iter()
+        .filter(|&(i, _)| i > 0)
+        .map(|(_, k)| k)
+        .collect()
 }
 
 /// Whether the enclosing keys are a scheme: `scheme`, or an entry of `scheme_overrides`.

@@ -8,7 +8,7 @@ use prunekit_core::recipe::catalog::{self, STAGE_KEYS};
 use prunekit_core::recipe::lower::Layout;
 use tower_lsp_server::ls_types::*;
 
-use super::completion::{item, modules};
+use super::completion::{enclosing_keys, item, modules};
 use crate::world::Analysis;
 
 /// Stage and group names offered where a recipe starts one (any `*_stage` / `*_modifiers` works).
@@ -18,27 +18,10 @@ const GROUP_NAMES: &[&str] = &["pruning_modifiers", "sparsity_modifiers", "quant
 /// The keys of the block lines that enclose a line indented by `indent`, nearest first, the
 /// top-level key included.
 fn ancestors(text: &str, line_start: usize, indent: usize) -> Vec<&str> {
-    let mut keys = Vec::new();
-    let mut below = indent;
-    for line in text[..line_start].lines().rev() {
-        let trimmed = line.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        let line_indent = line.len() - trimmed.len();
-        if line_indent >= below {
-            continue;
-        }
-        match trimmed.split_once(':') {
-            Some((key, _)) if !trimmed.starts_with('-') => keys.push(key.trim()),
-            _ => break,
-        }
-        below = line_indent;
-        if line_indent == 0 {
-            break;
-        }
-    }
-    keys
+    enclosing_keys(text, line_start, indent)
+        .into_iter()
+        .map(|(_, k)| k)
+        .collect()
 }
 
 fn keys(names: &[&str], kind: CompletionItemKind) -> Vec<CompletionItem> {
