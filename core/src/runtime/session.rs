@@ -137,13 +137,18 @@ pub(crate) fn commit(mut builder: SessionBuilder, proto: &ModelProto) -> Result<
 /// copy: for running a model in parts whose weights must not all be resident at once. Weights
 /// still where `load` mapped them are read from their own files, the model handed over as bytes
 /// that point into them (`model::referencing_mapped_files`); a model with rewritten weights is
-/// saved with external data in a scratch folder first (streamed, `model::save_with`). Prepacking
-/// stays on: each weight is packed into ONNX Runtime's memory and its mapping dropped, so a part
-/// holds its weights about once, and MatMul (MatMulNBits above all, which otherwise dequantizes
-/// every weight on every run) runs 3× faster than from the unpacked mapping (the int4 export's
-/// check of the 1.3b model: 20 s of CPU against 70 s, docs/benchmarks.md).
-pub(crate) fn build_mapped_session(proto: &ModelProto) -> Result<Session> {
-    let builder = Session::builder(&runtime()?.env).map_err(runtime_error("create a session"))?;
+/// saved with external data in a scratch folder first (streamed, `model::save_with`).
+///
+/// With `prepack`, each weight is packed into ONNX Runtime's memory and its mapping dropped, so
+/// MatMul (MatMulNBits above all, which otherwise dequantizes every weight on every run) runs 3×
+/// faster than from the unpacked mapping (the int4 export's check of the 1.3b model: 20 s of CPU
+/// against 70 s, docs/benchmarks.md); but while a weight is packed it is resident twice, the
+/// mapped pages and the packed copy. Without, the weights stay pages of the files, once.
+pub(crate) fn build_mapped_session(proto: &ModelProto, prepack: bool) -> Result<Session> {
+    let builder = Session::builder(&runtime()?.env)
+        .map_err(runtime_error("create a session"))?
+        .with_prepacking(prepack)
+        .map_err(|e| runtime_error("set prepacking")(e.into()))?;
     if let Some((folder, referencing)) = crate::model::referencing_mapped_files(proto)
         && referencing.encoded_len() <= MAX_IN_MEMORY_BYTES
     {

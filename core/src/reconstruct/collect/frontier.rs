@@ -210,13 +210,17 @@ impl Frontier {
             None
         } else {
             let part = self.part(proto, graph, &index, &run, &fed, &outputs, batches)?;
-            let mapped =
-                sessions == Sessions::Mapped || constant_bytes(&part) > MAPPED_PART_ABOVE_BYTES;
-            Some(if mapped {
-                build_mapped_session(&part)?
-            } else {
-                build_session(&part, None)?
-            })
+            let bytes = constant_bytes(&part);
+            Some(
+                if sessions == Sessions::Mapped || bytes > MAPPED_PART_ABOVE_BYTES {
+                    // A part larger than the budget holds one constant too large to be resident
+                    // twice while it is packed (a transformer's output projection): it runs
+                    // from its mapped pages.
+                    build_mapped_session(&part, bytes <= PART_BYTES)?
+                } else {
+                    build_session(&part, None)?
+                },
+            )
         };
         for (b, batch) in batches.iter().enumerate() {
             cancel.check()?;
