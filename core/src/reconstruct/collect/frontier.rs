@@ -403,7 +403,7 @@ pub fn observe_in_parts(
     let mut parts: Vec<Vec<usize>> = vec![Vec::new()];
     let mut bytes = 0u64;
     let mut counted: HashSet<&str> = HashSet::new();
-    for &n in index.topological_order() {
+    for n in constants_beside_readers(&index) {
         let new: u64 = index
             .uses(n)
             .filter(|v| counted.insert(v))
@@ -412,7 +412,23 @@ pub fn observe_in_parts(
             .sum();
         let current = parts.last_mut().expect("at least one part");
         if !current.is_empty() && bytes + new > part_bytes {
-            parts.push(Vec::new());
+            // The quantize and dequantize nodes the part ends with go with the next one, to the
+            // node that reads them: ONNX Runtime fuses a DequantizeLinear'd activation and weight
+            // into one integer node only when both are in its graph, and otherwise folds the
+            // weight's DequantizeLinear into a float copy of the weight (4× its int8 size).
+            let mut moved = Vec::new();
+            while current.len() > 1
+                && current.last().is_some_and(|&m| {
+                    matches!(
+                        graph.node[m].op_type(),
+                        "QuantizeLinear" | "DequantizeLinear"
+                    )
+                })
+            {
+                moved.push(current.pop().expect("not empty"));
+            }
+            moved.reverse();
+            parts.push(moved);
             bytes = 0;
         }
         bytes += new;
@@ -451,6 +467,57 @@ pub fn observe_in_parts(
         on_part(number + 1, parts.len());
     }
     Ok(())
+}
+
+/// The nodes in topological order, except that a node computed from constants alone (a weight's
+/// DequantizeLinear, a Reshape of a constant) comes just before the first node that reads it
+/// rather than wherever the sort put it: a part then holds the constant with its reader, and
+/// never hands a weight computed from it (float, 4× an int8 weight's size) on to the next.
+fn constants_beside_readers(index: &GraphIndex) -> Vec<usize> {
+    let order = index.topological_order();
+    let graph = index.graph;
+    let mut from_constants: HashSet<usize> = HashSet::new();
+    for &n in order {
+        let all_constant = index.uses(n).all(|v| {
+            index.constant(v).is_some()
+                || index
+                    .producer_index(v)
+                    .is_some_and(|p| from_constants.contains(&p))
+        });
+        if all_constant && !graph.node[n].input.is_empty() {
+            from_constants.insert(n);
+        }
+    }
+    let mut placed: HashSet<usize> = HashSet::new();
+    let mut out = Vec::with_capacity(order.len());
+    fn place(
+        n: usize,
+        index: &GraphIndex,
+        from_constants: &HashSet<usize>,
+        placed: &mut HashSet<usize>,
+        out: &mut Vec<usize>,
+    ) {
+        if !placed.insert(n) {
+            return;
+        }
+        let producers: Vec<usize> = index
+            .uses(n)
+            .filter_map(|v| index.producer_index(v))
+            .filter(|p| from_constants.contains(p))
+            .collect();
+        for p in producers {
+            place(p, index, from_constants, placed, out);
+        }
+        out.push(n);
+    }
+    for &n in order.iter().filter(|n| !from_constants.contains(n)) {
+        place(n, index, &from_constants, &mut placed, &mut out);
+    }
+    // What only constants read, or nothing: last.
+    for &n in order {
+        place(n, index, &from_constants, &mut placed, &mut out);
+    }
+    out
 }
 
 /// The values produced by `computed` nodes (or fed to the model) that a node not computed reads.
