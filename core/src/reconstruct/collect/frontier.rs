@@ -210,13 +210,19 @@ impl Frontier {
             None
         } else {
             let part = self.part(proto, graph, &index, &run, &fed, &outputs, batches)?;
-            let bytes = constant_bytes(&part);
             Some(
-                if sessions == Sessions::Mapped || bytes > MAPPED_PART_ABOVE_BYTES {
-                    // A part larger than the budget holds one constant too large to be resident
-                    // twice while it is packed (a transformer's output projection): it runs
-                    // from its mapped pages.
-                    build_mapped_session(&part, bytes <= PART_BYTES)?
+                if sessions == Sessions::Mapped || constant_bytes(&part) > MAPPED_PART_ABOVE_BYTES {
+                    // A float weight larger than a part is too large to be resident twice while
+                    // it is packed (a transformer's output projection): it runs from its mapped
+                    // pages. Packed int4 weights stay packed: MatMulNBits unpacked dequantizes
+                    // the whole weight to float on every run (6.2 GB for the 2 GB model's).
+                    let huge_float = part.graph.as_ref().is_some_and(|g| {
+                        g.initializer.iter().any(|t| {
+                            t.data_type() == crate::model::onnx::data_type::FLOAT
+                                && t.raw_data.as_ref().map_or(0, |r| r.len() as u64) > PART_BYTES
+                        })
+                    });
+                    build_mapped_session(&part, !huge_float)?
                 } else {
                     build_session(&part, None)?
                 },
