@@ -64,7 +64,9 @@ fn map_file(path: &Path) -> Result<Bytes> {
     // reads fault; models are not edited in place while being analyzed, the same bet every
     // memory-mapping model loader (ONNX Runtime included) makes.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|err| Error::io(path, &err))?;
-    Ok(Bytes::from_owner(super::pages::Mapping::new(map)))
+    Ok(Bytes::from_owner(super::pages::Mapping::of_file(
+        map, path, &file,
+    )))
 }
 
 /// A protobuf model starts with a field key byte; text files (JSON, Python, prototxt, HTML) are

@@ -16,7 +16,9 @@ pub mod weight;
 use std::path::PathBuf;
 
 pub use load::{MIN_OPSET, default_opset, load};
-pub use save::{EXTERNAL_MIN_BYTES, ExternalData, data_path, save, save_with};
+pub use save::{
+    EXTERNAL_MIN_BYTES, ExternalData, data_path, referencing_mapped_files, save, save_with,
+};
 
 /// A loaded model. Every tensor payload is inline (`raw_data` or a typed field): external data was
 /// resolved by `load`, as slices of the memory-mapped data files.

@@ -11,31 +11,90 @@
 //! `MADV_DONTNEED` on heap memory would zero it, so any other slice is left alone.
 
 use std::ops::Range;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use memmap2::Mmap;
 
 /// Bytes read between two hand-backs: large enough that the advice costs nothing next to the read.
 pub const CHUNK_BYTES: usize = 4 << 20;
 
-/// The address ranges of the live read-only file mappings made by [`Mapping::new`].
-static MAPPED: Mutex<Vec<Range<usize>>> = Mutex::new(Vec::new());
+/// The live read-only file mappings made by [`Mapping::new`] and [`Mapping::of_file`].
+static MAPPED: Mutex<Vec<Registered>> = Mutex::new(Vec::new());
 
-fn mapped() -> std::sync::MutexGuard<'static, Vec<Range<usize>>> {
+struct Registered {
+    range: Range<usize>,
+    /// The file mapped, when it has a path (a model or data file `load` read; not a scratch file).
+    file: Option<Arc<MappedFile>>,
+}
+
+/// A file on disk that a mapping shows, as it was when mapped.
+#[derive(Debug)]
+pub struct MappedFile {
+    /// Absolute.
+    pub path: PathBuf,
+    identity: Option<(u64, u64)>,
+    len: u64,
+}
+
+impl MappedFile {
+    /// The path still names the very file mapped (the same device and inode, the same length):
+    /// not replaced since (a model written over the files it was loaded from is a new file).
+    pub fn unchanged(&self) -> bool {
+        let Ok(meta) = std::fs::metadata(&self.path) else {
+            return false;
+        };
+        meta.len() == self.len && self.identity.is_some() && identity(&meta) == self.identity
+    }
+}
+
+#[cfg(unix)]
+fn identity(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(_: &std::fs::Metadata) -> Option<(u64, u64)> {
+    None
+}
+
+fn mapped() -> std::sync::MutexGuard<'static, Vec<Registered>> {
     MAPPED
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A read-only file mapping, registered while it lives so that [`release`] may advise its pages.
+/// A read-only file mapping, registered while it lives so that [`release`] may advise its pages
+/// (and [`file_of`] say where a slice of it lies on disk).
 pub(crate) struct Mapping {
     map: Mmap,
 }
 
 impl Mapping {
+    /// A mapping of a file with no path to name it by (an unlinked scratch file).
     pub(crate) fn new(map: Mmap) -> Mapping {
+        Mapping::register(map, None)
+    }
+
+    /// A mapping of the whole of `file`, opened at `path`.
+    pub(crate) fn of_file(map: Mmap, path: &Path, file: &std::fs::File) -> Mapping {
+        let meta = file.metadata().ok();
+        let named = std::path::absolute(path).ok().map(|path| MappedFile {
+            path,
+            identity: meta.as_ref().and_then(identity),
+            len: meta.as_ref().map_or(0, |m| m.len()),
+        });
+        let len = map.len() as u64;
+        Mapping::register(map, named.filter(|f| f.len == len).map(Arc::new))
+    }
+
+    fn register(map: Mmap, file: Option<Arc<MappedFile>>) -> Mapping {
         let start = map.as_ptr() as usize;
-        mapped().push(start..start + map.len());
+        mapped().push(Registered {
+            range: start..start + map.len(),
+            file,
+        });
         Mapping { map }
     }
 }
@@ -51,8 +110,19 @@ impl Drop for Mapping {
         // Unregistered before the unmap (when `map` drops after this): a `release` holding the
         // lock either sees the range while it is still mapped or does not see it at all.
         let start = self.map.as_ptr() as usize;
-        mapped().retain(|range| range.start != start);
+        mapped().retain(|m| m.range.start != start);
     }
+}
+
+/// The file `bytes` were mapped from and the offset of their first byte in it, when they lie in
+/// a live mapping of a named file (a payload `load` left in place); `None` for anything else.
+pub fn file_of(bytes: &[u8]) -> Option<(Arc<MappedFile>, u64)> {
+    let start = bytes.as_ptr() as usize;
+    let end = start + bytes.len();
+    mapped()
+        .iter()
+        .find(|m| m.range.start <= start && end <= m.range.end)
+        .and_then(|m| Some((m.file.clone()?, (start - m.range.start) as u64)))
 }
 
 /// Hands back the whole pages inside `bytes` when they belong to a mapping made by `load`: they
@@ -70,7 +140,7 @@ pub fn release(bytes: &[u8]) {
         let registry = mapped();
         if !registry
             .iter()
-            .any(|range| range.start <= start && end <= range.end)
+            .any(|m| m.range.start <= start && end <= m.range.end)
         {
             return;
         }
@@ -83,6 +153,14 @@ pub fn release(bytes: &[u8]) {
     }
     #[cfg(not(unix))]
     let _ = bytes;
+}
+
+/// [`release`] of the bytes of `values` (a view of a mapped float32 payload, `tensor::f32_view`).
+pub fn release_f32(values: &[f32]) {
+    // SAFETY: the bytes of initialized f32 values, borrowed as long as `values` is.
+    release(unsafe {
+        std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+    });
 }
 
 /// Calls `read` on consecutive chunks of `bytes` (each a multiple of `align` bytes, `align` a
@@ -155,6 +233,6 @@ mod tests {
         release(&heap);
         assert!(heap.iter().all(|&b| b == 7));
         drop(mapping);
-        assert!(mapped().iter().all(|r| r.start != start));
+        assert!(mapped().iter().all(|m| m.range.start != start));
     }
 }

@@ -340,5 +340,56 @@ fn externalize(tensor: &mut TensorProto, data: &mut DataFile) -> Result<()> {
     Ok(())
 }
 
+/// `proto` with its large initializers pointing, by location and offset, into the files their
+/// payloads are mapped from (a loaded model's data file, or the model file itself), and the
+/// folder those files are in: a session built from it with that folder
+/// (`runtime::build_mapped_session`) maps the weights from where they already are on disk,
+/// and nothing is copied or written. `None` when a large initializer's payload is not a slice of
+/// such a file, unchanged since it was mapped, in one folder (a rewritten payload: spilled or on
+/// the heap). With no large initializer the folder is empty and the model is `proto` as it is.
+pub fn referencing_mapped_files(proto: &ModelProto) -> Option<(PathBuf, ModelProto)> {
+    let mut referencing = proto.clone();
+    let graph = referencing.graph.as_mut()?;
+    let mut folder: Option<PathBuf> = None;
+    let mut checked: Vec<std::sync::Arc<pages::MappedFile>> = Vec::new();
+    for tensor in &mut graph.initializer {
+        let Some(bytes) = tensor.raw_data.as_ref() else {
+            continue;
+        };
+        if bytes.len() <= EXTERNAL_MIN_BYTES || tensor.data_location == Some(DATA_LOCATION_EXTERNAL)
+        {
+            continue;
+        }
+        let (file, offset) = pages::file_of(bytes)?;
+        if !checked.iter().any(|f| std::sync::Arc::ptr_eq(f, &file)) {
+            if !file.unchanged() {
+                return None;
+            }
+            checked.push(file.clone());
+        }
+        let parent = file.path.parent()?;
+        match &folder {
+            Some(f) if f != parent => return None,
+            Some(_) => {}
+            None => folder = Some(parent.to_path_buf()),
+        }
+        let location = file.path.file_name()?.to_str()?.to_string();
+        let length = bytes.len();
+        let entry = |key: &str, value: String| StringStringEntryProto {
+            key: Some(key.to_string()),
+            value: Some(value),
+        };
+        tensor.external_data = vec![
+            entry("location", location),
+            entry("offset", offset.to_string()),
+            entry("length", length.to_string()),
+        ];
+        tensor.data_location = Some(DATA_LOCATION_EXTERNAL);
+        tensor.raw_data = None;
+    }
+    // No large initializer: nothing to point anywhere, the model is whole as it is.
+    Some((folder.unwrap_or_default(), referencing))
+}
+
 #[cfg(test)]
 mod tests;

@@ -226,6 +226,25 @@ pub fn le_bytes(tensor: &TensorProto) -> Option<std::borrow::Cow<'_, [u8]>> {
     Some(Cow::Owned(bytes))
 }
 
+/// The values of a float32 or float64 tensor as f32, read in place where `raw_data` can be (float32,
+/// 4-byte aligned, on a little-endian machine: a mapped payload is then not copied), else copied
+/// as [`to_f32`] copies them; `None` for other types or a bad payload.
+pub fn f32_view(tensor: &TensorProto) -> Option<std::borrow::Cow<'_, [f32]>> {
+    if tensor.data_type() == dt::FLOAT
+        && cfg!(target_endian = "little")
+        && let Some(raw) = raw_bytes(tensor)
+        && raw.as_ptr().align_offset(std::mem::align_of::<f32>()) == 0
+    {
+        // SAFETY: the bytes are aligned for f32, their count is a multiple of 4 (`raw_bytes`
+        // checked it against the dims), every bit pattern is a valid f32, and the slice borrows
+        // the tensor, which owns the bytes for as long.
+        let values =
+            unsafe { std::slice::from_raw_parts(raw.as_ptr().cast::<f32>(), raw.len() / 4) };
+        return Some(std::borrow::Cow::Borrowed(values));
+    }
+    to_f32(tensor).map(std::borrow::Cow::Owned)
+}
+
 /// The values of a float32 or float64 tensor as f32, or `None` for other types or a bad payload.
 pub fn to_f32(tensor: &TensorProto) -> Option<Vec<f32>> {
     let data_type = tensor.data_type();

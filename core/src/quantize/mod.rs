@@ -44,6 +44,7 @@ use crate::error::{Error, Result, Sentence, Setting};
 use crate::model::onnx::ModelProto;
 use crate::model::opset;
 use crate::progress::{Cancel, Progress};
+use crate::reconstruct::collect;
 use crate::runtime::batch::{analysis_batch, dataset, model_fixed_batch};
 use crate::runtime::{Batch, DataInfo, Dataset, InputArray, build_session, to_value};
 use crate::{Model, ModelAnalysis};
@@ -229,11 +230,15 @@ pub fn prepare(
         QuantMode::Static => {
             let activations = qdq::activations(graph, &targets, qdq::Around::Everything);
             let (set, batch) = calibration_data(analysis, options)?;
+            // A session of a large model would hold every weight: it is run in parts instead.
+            let in_parts = (collect::constant_bytes(&proto) > collect::IN_PARTS_ABOVE_BYTES)
+                .then_some(collect::PART_BYTES);
             let observers = calibrate(
                 &proto,
                 &activations,
                 options,
                 &set.batches(batch),
+                in_parts,
                 progress,
                 cancel,
             )?;
@@ -563,12 +568,15 @@ pub fn calibration_data(
     )
 }
 
-/// What calibration saw of each activation that is a float tensor, over `batches`.
+/// What calibration saw of each activation that is a float tensor, over `batches`: in one session
+/// of the model, or in parts of `in_parts` bytes of constants each
+/// (`reconstruct::collect::observe_in_parts`).
 fn calibrate(
     proto: &ModelProto,
     activations: &[Activation],
     options: &QuantizeOptions,
     batches: &[Batch],
+    in_parts: Option<u64>,
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<HashMap<String, Observer>> {
@@ -583,23 +591,46 @@ fn calibrate(
         .map(|a| a.name.clone())
         .filter(|n| !index.is_data_input(n))
         .collect();
-    let proto = crate::model::with_outputs(proto, &computed);
-    let threads = options
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let mut session = build_session(&proto, Some(threads))?;
     let mut observers: HashMap<String, Observer> = activations
         .iter()
         .map(|a| (a.name.clone(), Observer::new()))
         .collect();
-    for (i, b) in batches.iter().enumerate() {
-        cancel.check()?;
-        progress.report(i as u64, batches.len() as u64, "calibrating");
+    let observe_inputs = |observers: &mut HashMap<String, Observer>, b: &Batch| {
         for (name, array) in &b.inputs {
             if let (Some(o), InputArray::F32(a)) = (observers.get_mut(name), array) {
                 o.observe_array(a.view());
             }
         }
+    };
+    if let Some(part_bytes) = in_parts {
+        // Each part's activations observed batch by batch as it computes them: each observer
+        // still sees its batches in order, so the ranges are the same.
+        for b in batches {
+            observe_inputs(&mut observers, b);
+        }
+        collect::observe_in_parts(
+            proto,
+            batches,
+            &computed,
+            part_bytes,
+            cancel,
+            &mut |done, parts| progress.report(done as u64, parts as u64, "calibrating in parts"),
+            &mut |_, name, value| observe_value(&mut observers, name, value),
+        )?;
+        return Ok(observers
+            .into_iter()
+            .filter(|(_, o)| !o.is_empty())
+            .collect());
+    }
+    let proto = crate::model::with_outputs(proto, &computed);
+    let threads = options
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut session = build_session(&proto, Some(threads))?;
+    for (i, b) in batches.iter().enumerate() {
+        cancel.check()?;
+        progress.report(i as u64, batches.len() as u64, "calibrating");
+        observe_inputs(&mut observers, b);
         let values = b
             .inputs
             .iter()
@@ -615,26 +646,8 @@ fn calibrate(
             ))
         })?;
         for name in &computed {
-            let Some(value) = outputs.get(name) else {
-                continue;
-            };
-            let is_f32 = matches!(
-                value.dtype(),
-                ValueType::Tensor {
-                    ty: TensorElementType::Float32,
-                    ..
-                }
-            );
-            if !is_f32 {
-                // Not a float activation (a shape, a mask): it stays as it is.
-                observers.remove(name);
-                continue;
-            }
-            let array = value.try_extract_array::<f32>().map_err(|e| {
-                Error::Runtime(format!("ONNX Runtime could not read '{name}': {e}."))
-            })?;
-            if let Some(o) = observers.get_mut(name) {
-                o.observe_array(array);
+            if let Some(value) = outputs.get(name) {
+                observe_value(&mut observers, name, value)?;
             }
         }
     }
@@ -643,6 +656,33 @@ fn calibrate(
         .into_iter()
         .filter(|(_, o)| !o.is_empty())
         .collect())
+}
+
+/// Adds one computed activation to its observer; one that is not a float tensor (a shape, a
+/// mask) stays as it is, and its observer goes.
+fn observe_value(
+    observers: &mut HashMap<String, Observer>,
+    name: &str,
+    value: &ort::value::DynValue,
+) -> Result<()> {
+    let is_f32 = matches!(
+        value.dtype(),
+        ValueType::Tensor {
+            ty: TensorElementType::Float32,
+            ..
+        }
+    );
+    if !is_f32 {
+        observers.remove(name);
+        return Ok(());
+    }
+    let array = value
+        .try_extract_array::<f32>()
+        .map_err(|e| Error::Runtime(format!("ONNX Runtime could not read '{name}': {e}.")))?;
+    if let Some(o) = observers.get_mut(name) {
+        o.observe_array(array);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

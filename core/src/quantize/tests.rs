@@ -433,3 +433,44 @@ fn a_model_the_converter_cannot_upgrade_is_quantized_per_tensor_with_the_reason(
         "{err}"
     );
 }
+
+/// Calibration run in parts (as a model over 1 GB is) sees the ranges one session sees: every
+/// activation of the digits CNN, each layer with a weight a part of its own.
+#[test]
+fn calibration_in_parts_sees_the_ranges_of_one_session() {
+    let (model, analysis) = load_analyzed("digits_cnn.onnx");
+    let options = QuantizeOptions::new(QuantMode::Static);
+    let graph = model.graph();
+    let (targets, _) = find_targets(graph, &analysis, &[], QuantMode::Static);
+    let activations = qdq::activations(graph, &targets, qdq::Around::Everything);
+    let data = Dataset::generated(&analysis.inputs, 8, 3).unwrap();
+    let batches = data.batches(4);
+    let observe = |in_parts| {
+        let observers = calibrate(
+            &model.proto,
+            &activations,
+            &options,
+            &batches,
+            in_parts,
+            &NoProgress,
+            &Cancel::default(),
+        )
+        .unwrap();
+        params_of(&observers, Calibration::MinMax)
+    };
+    let whole = observe(None);
+    let parts = observe(Some(1024));
+    assert!(whole.len() >= 4, "{} activations", whole.len());
+    assert_eq!(
+        whole.keys().collect::<std::collections::BTreeSet<_>>(),
+        parts.keys().collect()
+    );
+    for (name, w) in &whole {
+        let p = parts[name];
+        assert!(
+            (w.scale - p.scale).abs() <= 1e-5 * w.scale.abs()
+                && w.zero_point.abs_diff(p.zero_point) <= 1,
+            "{name}: {w:?} whole, {p:?} in parts"
+        );
+    }
+}

@@ -13,7 +13,10 @@ use crate::error::{Error, Result, Sentence, Setting};
 use crate::model::onnx::{ValueInfoProto, type_proto};
 use crate::runtime::Batch;
 
-pub use frontier::{Frontier, run_in_parts};
+pub use frontier::{
+    Frontier, IN_PARTS_ABOVE_BYTES, MAPPED_PART_ABOVE_BYTES, PART_BYTES, constant_bytes,
+    observe_in_parts, run_in_parts,
+};
 
 /// Runs the part of `proto` the collectors' inputs need on every batch, from the model's inputs,
 /// and adds each batch's inputs to its collector: one pass that keeps nothing for later

@@ -133,15 +133,37 @@ pub(crate) fn commit(mut builder: SessionBuilder, proto: &ModelProto) -> Result<
         .map_err(runtime_error("build a session"))
 }
 
-/// A session of `proto` whose weights ONNX Runtime maps rather than copies: saved with external
-/// data in a scratch folder (streamed, `model::save_with`) and opened with prepacking off, so
-/// the weights stay pages of the mapped file (packing would copy each into ONNX Runtime's own
-/// memory). For running a model in parts whose weights must not all be resident at once.
-pub(crate) fn build_mapped_session(proto: &ModelProto) -> Result<Session> {
-    let mut builder = Session::builder(&runtime()?.env)
+/// A session of `proto` whose weights ONNX Runtime maps from files rather than being handed a
+/// copy: for running a model in parts whose weights must not all be resident at once. Weights
+/// still where `load` mapped them are read from their own files, the model handed over as bytes
+/// that point into them (`model::referencing_mapped_files`); a model with rewritten weights is
+/// saved with external data in a scratch folder first (streamed, `model::save_with`).
+///
+/// With `prepack`, each weight is packed into ONNX Runtime's memory and its mapping dropped, so
+/// MatMul (MatMulNBits above all, which otherwise dequantizes every weight on every run) runs 3×
+/// faster than from the unpacked mapping (the int4 export's check of the 1.3b model: 20 s of CPU
+/// against 70 s, docs/benchmarks.md); but while a weight is packed it is resident twice, the
+/// mapped pages and the packed copy. Without, the weights stay pages of the files, once.
+pub(crate) fn build_mapped_session(proto: &ModelProto, prepack: bool) -> Result<Session> {
+    let builder = Session::builder(&runtime()?.env)
         .map_err(runtime_error("create a session"))?
-        .with_prepacking(false)
-        .map_err(|e| runtime_error("turn prepacking off")(e.into()))?;
+        .with_prepacking(prepack)
+        .map_err(|e| runtime_error("set prepacking")(e.into()))?;
+    if let Some((folder, referencing)) = crate::model::referencing_mapped_files(proto)
+        && referencing.encoded_len() <= MAX_IN_MEMORY_BYTES
+    {
+        let mut builder = if folder.as_os_str().is_empty() {
+            builder
+        } else {
+            builder
+                .with_config_entry(EXTERNAL_DATA_FOLDER, folder.to_string_lossy())
+                .map_err(|e| runtime_error("name the external data folder")(e.into()))?
+        };
+        return builder
+            .commit_from_memory(&referencing.encode_to_vec())
+            .map_err(runtime_error("build a session"));
+    }
+    let mut builder = builder;
     let scratch = ScratchDir::create("part")?;
     let path = scratch.path().join("model.onnx");
     crate::model::save_with(proto, &path, crate::model::ExternalData::Always)?;
@@ -149,6 +171,10 @@ pub(crate) fn build_mapped_session(proto: &ModelProto) -> Result<Session> {
         .commit_from_file(&path)
         .map_err(runtime_error("build a session"))
 }
+
+/// The session option naming the folder a model handed over as bytes reads its external data
+/// files from.
+const EXTERNAL_DATA_FOLDER: &str = "session.model_external_initializers_file_folder_path";
 
 pub(crate) fn to_value(array: &InputArray) -> Result<DynValue> {
     let value = match array {

@@ -257,3 +257,56 @@ fn a_model_over_two_gigabytes_is_written_with_external_data() {
     eprintln!("loaded in {loaded:?}, written in {written:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A loaded model's large initializers point into the file they were read from, at the offset
+/// of their bytes there; a rewritten payload (on the heap) cannot be pointed at.
+#[test]
+fn loaded_weights_are_referenced_where_they_lie_on_disk() {
+    let path = fixture("digits_cnn.onnx");
+    let model = crate::load(&path).unwrap();
+    let (folder, referencing) = referencing_mapped_files(&model.proto).unwrap();
+    assert_eq!(folder, std::path::absolute(path.parent().unwrap()).unwrap());
+    let file = std::fs::read(&path).unwrap();
+    let original = model.graph();
+    let mut referenced = 0;
+    for (before, after) in original
+        .initializer
+        .iter()
+        .zip(&referencing.graph.unwrap().initializer)
+    {
+        let raw = before.raw_data.as_deref().unwrap_or_default();
+        if raw.len() <= EXTERNAL_MIN_BYTES {
+            assert_eq!(after, before);
+            continue;
+        }
+        referenced += 1;
+        let entry = |key: &str| {
+            after
+                .external_data
+                .iter()
+                .find(|e| e.key() == key)
+                .unwrap()
+                .value()
+                .to_string()
+        };
+        assert_eq!(entry("location"), "digits_cnn.onnx");
+        let offset: usize = entry("offset").parse().unwrap();
+        assert_eq!(entry("length"), raw.len().to_string());
+        assert_eq!(&file[offset..offset + raw.len()], raw);
+        assert!(after.raw_data.is_none());
+    }
+    assert!(referenced >= 2, "{referenced} referenced");
+    let mut rewritten = model.proto.clone();
+    let graph = rewritten.graph.as_mut().unwrap();
+    let big = graph
+        .initializer
+        .iter_mut()
+        .find(|t| {
+            t.raw_data
+                .as_ref()
+                .is_some_and(|r| r.len() > EXTERNAL_MIN_BYTES)
+        })
+        .unwrap();
+    big.raw_data = Some(Bytes::from(big.raw_data.as_ref().unwrap().to_vec()));
+    assert!(referencing_mapped_files(&rewritten).is_none());
+}

@@ -26,21 +26,30 @@ pub struct BlockParams {
 }
 
 impl BlockParams {
-    /// The parameters of `values` (one block, zeros padding it where K ends).
+    /// The parameters of `values` (one block; zeros padding it where K ends change nothing, so
+    /// a short last block may be given as it is).
     pub fn of(values: &[f32], symmetric: bool) -> BlockParams {
         if symmetric {
-            let extreme = values
-                .iter()
-                .copied()
-                .fold(0.0f32, |m, v| if v.abs() > m.abs() { v } else { m });
-            let scale = if extreme == 0.0 { 1.0 } else { extreme / -8.0 };
-            return BlockParams {
-                scale,
-                zero_point: SYMMETRIC_ZERO_POINT,
-            };
+            BlockParams::of_extreme(values.iter().copied().fold(0.0f32, larger_magnitude))
+        } else {
+            let low = values.iter().copied().fold(0.0f32, f32::min);
+            let high = values.iter().copied().fold(0.0f32, f32::max);
+            BlockParams::of_range(low, high)
         }
-        let low = values.iter().copied().fold(0.0f32, f32::min);
-        let high = values.iter().copied().fold(0.0f32, f32::max);
+    }
+
+    /// A symmetric block's parameters from its value of largest magnitude (with its sign: the
+    /// first one met, folded from 0 with [`larger_magnitude`]).
+    pub fn of_extreme(extreme: f32) -> BlockParams {
+        let scale = if extreme == 0.0 { 1.0 } else { extreme / -8.0 };
+        BlockParams {
+            scale,
+            zero_point: SYMMETRIC_ZERO_POINT,
+        }
+    }
+
+    /// A block's parameters with a zero point from its range, folded from 0 (`low ≤ 0 ≤ high`).
+    pub fn of_range(low: f32, high: f32) -> BlockParams {
         if high == low {
             return BlockParams {
                 scale: 1.0,
@@ -61,6 +70,16 @@ impl BlockParams {
     /// The value a code stands for.
     pub fn value(&self, code: u8) -> f32 {
         (f32::from(code) - f32::from(self.zero_point)) * self.scale
+    }
+}
+
+/// The running value of largest magnitude of a symmetric block: `value` when it is strictly
+/// larger than `extreme`, so the first of two opposite extremes stays.
+pub fn larger_magnitude(extreme: f32, value: f32) -> f32 {
+    if value.abs() > extreme.abs() {
+        value
+    } else {
+        extreme
     }
 }
 

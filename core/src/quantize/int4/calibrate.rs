@@ -1,6 +1,7 @@
 //! GPTQ's calibration: each target layer's input statistics (`XᵀX`) collected on the float
 //! model, in passes whose statistics fit a memory budget together, each layer quantized as soon
-//! as its pass ends so that its statistics can go.
+//! as its pass ends so that its statistics can go; each pass runs the model from where the last
+//! one stopped (`collect::Frontier`).
 
 use std::collections::HashMap;
 
@@ -12,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::model::onnx::ModelProto;
 use crate::progress::{Cancel, Progress};
 use crate::quantize::targets::Target;
-use crate::reconstruct::collect::{Collector, collect};
+use crate::reconstruct::collect::{Collector, Frontier};
 use crate::reconstruct::layout::{self, LayerLayout};
 use crate::runtime::Batch;
 
@@ -55,12 +56,16 @@ pub fn gptq_all(
     let mut done = 0u64;
     let mut packed = HashMap::new();
     let mut notes = Vec::new();
+    // The float model never changes: each pass runs only the nodes between the previous pass's
+    // layers and its own (what earlier passes computed and later ones read is kept), so no
+    // pass holds more of the model than its own stretch of it.
+    let mut frontier = Frontier::new(batches.len());
     for pass in passes {
         let mut collectors: Vec<Collector> = pass
             .iter()
             .map(|&l| Collector::new(&targets[layouts[l].0].name, &layouts[l].1))
             .collect();
-        collect(proto, &mut collectors, batches, cancel, &mut |_| {
+        frontier.collect(proto, &mut collectors, batches, cancel, &mut |_| {
             done += 1;
             progress.report(done, total, "GPTQ: layer inputs on calibration samples");
         })?;

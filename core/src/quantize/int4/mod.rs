@@ -151,26 +151,122 @@ pub fn quantize_targets(
         .as_ref()
         .ok_or_else(|| crate::Error::Usage("the model has no graph to quantize.".into()))?;
     match settings.rounding {
-        Rounding::Rtn => {
-            let mut packed = HashMap::new();
-            for (i, t) in targets.iter().enumerate() {
-                cancel.check()?;
-                let (w, k, n) = weight_matrix(t, graph)?;
-                let p = rtn::quantize(&w, k, n, settings.block, settings.symmetric);
-                drop(w);
-                packed.insert(t.name.clone(), p.into_tensors());
-                progress.report(i as u64 + 1, targets.len() as u64, "int4 round-to-nearest");
-            }
-            Ok(Chosen {
-                packed,
-                skipped: Vec::new(),
-                notes: Vec::new(),
-            })
-        }
+        Rounding::Rtn => Ok(Chosen {
+            packed: rtn_all(graph, targets, settings, progress, cancel)?,
+            skipped: Vec::new(),
+            notes: Vec::new(),
+        }),
         Rounding::Gptq => calibrate::gptq_all(
             proto, analysis, targets, settings, batches, progress, cancel,
         ),
     }
+}
+
+/// Round-to-nearest on every target, on every core: each worker takes the largest weight left
+/// (so the last to finish are small ones), reads it where it is stored (a mapped payload is read
+/// in place, its pages handed back as each run is read) and spills its packed tensors.
+fn rtn_all(
+    graph: &GraphProto,
+    targets: &[Target],
+    settings: &Int4Settings,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<HashMap<String, PackedTensors>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let mut order: Vec<usize> = (0..targets.len()).collect();
+    let size = |t: &Target| t.weight_dims.iter().product::<i64>();
+    order.sort_by_key(|&i| std::cmp::Reverse(size(&targets[i])));
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(order.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let mut packed = HashMap::new();
+    let mut failed = None;
+    std::thread::scope(|scope| {
+        let (sender, results) = std::sync::mpsc::channel();
+        for _ in 0..workers {
+            let sender = sender.clone();
+            let (order, next) = (&order, &next);
+            scope.spawn(move || {
+                while !cancel.is_cancelled() {
+                    let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        break;
+                    };
+                    let result = rtn_target(&targets[i], graph, settings);
+                    if sender.send((i, result)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        for (done, (i, result)) in results.iter().enumerate() {
+            match result {
+                Ok(p) => {
+                    packed.insert(targets[i].name.clone(), p);
+                }
+                Err(err) => {
+                    failed.get_or_insert(err);
+                    // The workers stop at their next weight.
+                    next.store(order.len(), Ordering::Relaxed);
+                }
+            }
+            progress.report(
+                done as u64 + 1,
+                targets.len() as u64,
+                "int4 round-to-nearest",
+            );
+        }
+    });
+    cancel.check()?;
+    match failed {
+        Some(err) => Err(err),
+        None => Ok(packed),
+    }
+}
+
+/// One target's packed weight by round-to-nearest, read as it is stored.
+fn rtn_target(
+    target: &Target,
+    graph: &GraphProto,
+    settings: &Int4Settings,
+) -> Result<PackedTensors> {
+    let unreadable = || {
+        crate::Error::Usage(format!(
+            "weight '{}' of layer {} has an unreadable payload; export the model again.",
+            target.weight, target.name
+        ))
+    };
+    let tensor = crate::model::weight::stored(graph, target.weight_home).ok_or_else(unreadable)?;
+    let (rows, cols) = (
+        target.weight_dims[0] as usize,
+        target.weight_dims[1] as usize,
+    );
+    let (k, n, stored) = if target.transposed_weight {
+        (cols, rows, rtn::Stored::Rows)
+    } else {
+        (rows, cols, rtn::Stored::Columns)
+    };
+    let values = crate::model::tensor::f32_view(&tensor).ok_or_else(unreadable)?;
+    if values.len() != k * n {
+        return Err(unreadable());
+    }
+    let mapped = matches!(values, std::borrow::Cow::Borrowed(_));
+    let p = rtn::quantize_stored(
+        &values,
+        k,
+        n,
+        stored,
+        settings.block,
+        settings.symmetric,
+        &mut |run| {
+            if mapped {
+                crate::model::pages::release_f32(run);
+            }
+        },
+    );
+    Ok(p.into_tensors())
 }
 
 #[cfg(test)]

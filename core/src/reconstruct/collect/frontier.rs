@@ -32,10 +32,38 @@ pub type Outputs = Vec<(String, ndarray::ArrayD<f32>)>;
 /// How the sessions of the parts run are built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Sessions {
-    /// From the part's bytes (weights copied into ONNX Runtime, packed for speed).
+    /// From the part's bytes (weights copied into ONNX Runtime, packed for speed), unless the
+    /// part reads more than [`MAPPED_PART_ABOVE_BYTES`] of constants: then as `Mapped`.
     InMemory,
-    /// From a scratch file whose weights ONNX Runtime maps (`runtime::build_mapped_session`).
+    /// With the weights mapped from their files, not copied (`runtime::build_mapped_session`).
     Mapped,
+}
+
+/// A part reading more constants than this is run with its weights mapped, not copied: a copy
+/// (twice, while ONNX Runtime packs it) of a few decoder layers of a large transformer, or of its
+/// embedding, would be most of what a round holds.
+pub const MAPPED_PART_ABOVE_BYTES: u64 = 64 << 20;
+
+/// The constants each part reads when a model is run in parts ([`run_in_parts`],
+/// [`observe_in_parts`]); a constant larger than this is a part alone. Larger parts are no
+/// faster now that a part's weights are mapped from their own files, not copied (the int4
+/// export's check of the 1.3b model: 34 s with parts of 128 MB, 32 s of 256 MB, 32 s of 1 GB,
+/// docs/benchmarks.md), but each part's weights are resident while it runs (668 MB, 870 MB
+/// and 1.2 GB peak): half a 1.3 billion-parameter transformer's decoder layer (206 MB) a part.
+pub const PART_BYTES: u64 = 128 << 20;
+
+/// Models whose constants pass this are run in parts (the export's check, int8 calibration): a
+/// session of the whole model would hold all of its weights.
+pub const IN_PARTS_ABOVE_BYTES: u64 = 1 << 30;
+
+/// The bytes of constants (initializer payloads) `proto` holds.
+pub fn constant_bytes(proto: &ModelProto) -> u64 {
+    proto.graph.as_ref().map_or(0, |g| {
+        g.initializer
+            .iter()
+            .map(|t| t.raw_data.as_ref().map_or(0, |r| r.len() as u64))
+            .sum()
+    })
 }
 
 /// Values computed on every batch that later rounds read, and the nodes whose outputs are
@@ -182,10 +210,23 @@ impl Frontier {
             None
         } else {
             let part = self.part(proto, graph, &index, &run, &fed, &outputs, batches)?;
-            Some(match sessions {
-                Sessions::InMemory => build_session(&part, None)?,
-                Sessions::Mapped => build_mapped_session(&part)?,
-            })
+            Some(
+                if sessions == Sessions::Mapped || constant_bytes(&part) > MAPPED_PART_ABOVE_BYTES {
+                    // A float weight larger than a part is too large to be resident twice while
+                    // it is packed (a transformer's output projection): it runs from its mapped
+                    // pages. Packed int4 weights stay packed: MatMulNBits unpacked dequantizes
+                    // the whole weight to float on every run (6.2 GB for the 2 GB model's).
+                    let huge_float = part.graph.as_ref().is_some_and(|g| {
+                        g.initializer.iter().any(|t| {
+                            t.data_type() == crate::model::onnx::data_type::FLOAT
+                                && t.raw_data.as_ref().map_or(0, |r| r.len() as u64) > PART_BYTES
+                        })
+                    });
+                    build_mapped_session(&part, !huge_float)?
+                } else {
+                    build_session(&part, None)?
+                },
+            )
         };
         for (b, batch) in batches.iter().enumerate() {
             cancel.check()?;
@@ -312,10 +353,7 @@ impl Frontier {
 
 /// Runs the whole of `proto` on every batch in parts, one after another, each reading at most
 /// about `part_bytes` of constants (one constant larger than that is a part of its own), and
-/// returns each batch's graph outputs as f32, in the graph's output order. Each part is a session
-/// of its own whose weights ONNX Runtime maps from a scratch file and drops before the next
-/// part: resident memory holds one part's weights and the activations that cross between parts,
-/// not the model, which a session of a model larger than memory could not.
+/// returns each batch's graph outputs as f32, in the graph's output order (`observe_in_parts`).
 pub fn run_in_parts(
     proto: &ModelProto,
     batches: &[Batch],
@@ -325,14 +363,53 @@ pub fn run_in_parts(
     let graph = proto.graph.as_ref().ok_or_else(|| {
         Error::Usage("the model has no graph; export it again from the framework.".into())
     })?;
+    let graph_outputs: Vec<String> = graph.output.iter().map(|o| o.name().to_string()).collect();
+    let mut outputs: Vec<Outputs> = vec![Vec::new(); batches.len()];
+    observe_in_parts(
+        proto,
+        batches,
+        &graph_outputs,
+        part_bytes,
+        cancel,
+        &mut |_, _| {},
+        &mut |b, name, value| {
+            outputs[b].push((name.to_string(), to_f32(name, &value.view())?));
+            Ok(())
+        },
+    )?;
+    for batch in &mut outputs {
+        batch.sort_by_key(|(name, _)| graph_outputs.iter().position(|o| o == name));
+    }
+    Ok(outputs)
+}
+
+/// Runs the whole of `proto` on every batch in parts, one after another, each reading at most
+/// about `part_bytes` of constants, and hands each batch's value of every name in `observed`
+/// that a node computes to `on_value` (batch, name, value) as its part computes it; `on_part`
+/// is told (parts done, parts) after each part. Each part is a session of its own whose weights
+/// ONNX Runtime maps from the files they are in and drops before the next part: resident memory
+/// holds one part's weights and the activations that cross between parts, not the model, which
+/// a session of a model larger than memory could not.
+pub fn observe_in_parts(
+    proto: &ModelProto,
+    batches: &[Batch],
+    observed: &[String],
+    part_bytes: u64,
+    cancel: &Cancel,
+    on_part: &mut dyn FnMut(usize, usize),
+    on_value: &mut dyn FnMut(usize, &str, &DynValue) -> Result<()>,
+) -> Result<()> {
+    let graph = proto.graph.as_ref().ok_or_else(|| {
+        Error::Usage("the model has no graph; export it again from the framework.".into())
+    })?;
     let index = GraphIndex::new(graph);
-    let graph_outputs: Vec<&str> = graph.output.iter().map(|o| o.name()).collect();
+    let observed: HashSet<&str> = observed.iter().map(String::as_str).collect();
     // Nodes in topological order, cut where the constants read since the last cut pass the
     // budget.
     let mut parts: Vec<Vec<usize>> = vec![Vec::new()];
     let mut bytes = 0u64;
     let mut counted: HashSet<&str> = HashSet::new();
-    for &n in index.topological_order() {
+    for n in constants_beside_readers(&index) {
         let new: u64 = index
             .uses(n)
             .filter(|v| counted.insert(v))
@@ -341,53 +418,112 @@ pub fn run_in_parts(
             .sum();
         let current = parts.last_mut().expect("at least one part");
         if !current.is_empty() && bytes + new > part_bytes {
-            parts.push(Vec::new());
+            // The quantize and dequantize nodes the part ends with go with the next one, to the
+            // node that reads them: ONNX Runtime fuses a DequantizeLinear'd activation and weight
+            // into one integer node only when both are in its graph, and otherwise folds the
+            // weight's DequantizeLinear into a float copy of the weight (4× its int8 size).
+            let mut moved = Vec::new();
+            while current.len() > 1
+                && current.last().is_some_and(|&m| {
+                    matches!(
+                        graph.node[m].op_type(),
+                        "QuantizeLinear" | "DequantizeLinear"
+                    )
+                })
+            {
+                moved.push(current.pop().expect("not empty"));
+            }
+            moved.reverse();
+            parts.push(moved);
             bytes = 0;
         }
         bytes += new;
         parts.last_mut().expect("at least one part").push(n);
     }
     let mut frontier = Frontier::new(batches.len());
-    let mut outputs: Vec<Outputs> = vec![Vec::new(); batches.len()];
     let mut done: HashSet<usize> = HashSet::new();
-    for part in &parts {
+    for (number, part) in parts.iter().enumerate() {
         done.extend(part);
-        // What the part hands on: values read after it, and the graph's outputs.
+        // What the part hands on: values read after it, and those observed.
         let wanted: Vec<String> = part
             .iter()
             .flat_map(|&n| graph.node[n].output.iter())
             .filter(|v| {
-                graph_outputs.contains(&v.as_str())
-                    || index.consumers(v).any(|c| !done.contains(&c))
+                observed.contains(v.as_str()) || index.consumers(v).any(|c| !done.contains(&c))
             })
             .cloned()
             .collect();
-        if wanted.is_empty() {
-            continue;
-        }
-        frontier.advance(
-            proto,
-            &wanted,
-            batches,
-            Sessions::Mapped,
-            cancel,
-            &mut |b, computed, _| {
-                for name in &wanted {
-                    if let Some(value) = computed
-                        .get(name)
-                        .filter(|_| graph_outputs.contains(&name.as_str()))
-                    {
-                        outputs[b].push((name.clone(), to_f32(name, &value.view())?));
+        if !wanted.is_empty() {
+            frontier.advance(
+                proto,
+                &wanted,
+                batches,
+                Sessions::Mapped,
+                cancel,
+                &mut |b, computed, _| {
+                    for name in wanted.iter().filter(|v| observed.contains(v.as_str())) {
+                        if let Some(value) = computed.get(name) {
+                            on_value(b, name, value)?;
+                        }
                     }
-                }
-                Ok(())
-            },
-        )?;
+                    Ok(())
+                },
+            )?;
+        }
+        on_part(number + 1, parts.len());
     }
-    for batch in &mut outputs {
-        batch.sort_by_key(|(name, _)| graph_outputs.iter().position(|o| o == name));
+    Ok(())
+}
+
+/// The nodes in topological order, except that a node computed from constants alone (a weight's
+/// DequantizeLinear, a Reshape of a constant) comes just before the first node that reads it
+/// rather than wherever the sort put it: a part then holds the constant with its reader, and
+/// never hands a weight computed from it (float, 4× an int8 weight's size) on to the next.
+fn constants_beside_readers(index: &GraphIndex) -> Vec<usize> {
+    let order = index.topological_order();
+    let graph = index.graph;
+    let mut from_constants: HashSet<usize> = HashSet::new();
+    for &n in order {
+        let all_constant = index.uses(n).all(|v| {
+            index.constant(v).is_some()
+                || index
+                    .producer_index(v)
+                    .is_some_and(|p| from_constants.contains(&p))
+        });
+        if all_constant && !graph.node[n].input.is_empty() {
+            from_constants.insert(n);
+        }
     }
-    Ok(outputs)
+    let mut placed: HashSet<usize> = HashSet::new();
+    let mut out = Vec::with_capacity(order.len());
+    fn place(
+        n: usize,
+        index: &GraphIndex,
+        from_constants: &HashSet<usize>,
+        placed: &mut HashSet<usize>,
+        out: &mut Vec<usize>,
+    ) {
+        if !placed.insert(n) {
+            return;
+        }
+        let producers: Vec<usize> = index
+            .uses(n)
+            .filter_map(|v| index.producer_index(v))
+            .filter(|p| from_constants.contains(p))
+            .collect();
+        for p in producers {
+            place(p, index, from_constants, placed, out);
+        }
+        out.push(n);
+    }
+    for &n in order.iter().filter(|n| !from_constants.contains(n)) {
+        place(n, index, &from_constants, &mut placed, &mut out);
+    }
+    // What only constants read, or nothing: last.
+    for &n in order {
+        place(n, index, &from_constants, &mut placed, &mut out);
+    }
+    out
 }
 
 /// The values produced by `computed` nodes (or fed to the model) that a node not computed reads.

@@ -285,12 +285,9 @@ pub fn check(
     })
 }
 
-/// Models larger than this (their files) are checked in parts: a session of the whole model would
-/// hold all of its weights, more than writing it needed.
-pub const IN_PARTS_ABOVE_BYTES: u64 = 1 << 30;
-/// The constants each part reads when a model is checked in parts: a decoder layer of a 1.3
-/// billion-parameter transformer (206 MB) fits, and a constant larger than this is a part alone.
-const PART_BYTES: u64 = 256 << 20;
+/// Models larger than this (their files) are checked in parts, of [`PART_BYTES`] of constants
+/// each: a session of the whole model would hold all of its weights, more than writing it needed.
+pub use crate::reconstruct::collect::{IN_PARTS_ABOVE_BYTES, PART_BYTES};
 
 /// Each batch's outputs of the original and the written model, batch after batch.
 enum Runs {
