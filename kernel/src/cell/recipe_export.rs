@@ -75,7 +75,7 @@ pub fn request(
 pub fn written(w: &RecipeWritten) -> (String, serde_json::Value) {
     let llm_compressor = w.format == RecipeFormat::LlmCompressor;
     let mut message = format!(
-        "Wrote {} ({}{} modifier{}, {} layers pruned{}).",
+        "Wrote {} ({}{} modifier{}, {} layer{} pruned{}).",
         w.path.display(),
         if llm_compressor {
             "llm-compressor, "
@@ -85,6 +85,7 @@ pub fn written(w: &RecipeWritten) -> (String, serde_json::Value) {
         w.modifiers,
         if w.modifiers == 1 { "" } else { "s" },
         w.layers_pruned.len(),
+        if w.layers_pruned.len() == 1 { "" } else { "s" },
         if llm_compressor {
             format!(
                 " by {} in the {} pattern",
