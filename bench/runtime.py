@@ -185,6 +185,16 @@ def quoted(path: str) -> str:
     return f'"{path}"'
 
 
+def run_commands(folder, commands: list[str], binary: str = DEFAULT_BINARY) -> list[dict]:
+    """`prunekit-kernel run --format json COMMANDS...` in `folder`: each command's JSON result, in
+    order; exits with the tool's own message when it fails."""
+    proc = subprocess.run([binary, "run", "--format", "json", *commands], cwd=folder,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"prunekit-kernel run failed: {proc.stderr[-3000:] or proc.stdout[-3000:]}")
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+
+
 def run_prunekit(binary: str, model: str, batch: int, threads: int, iterations: int, warmup: int) -> dict:
     project = model + ".prunekit.json"
     if os.path.exists(project):

@@ -40,20 +40,14 @@ import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+import runtime as rt  # noqa: E402  (the one prunekit-kernel runner)
 BIN = ROOT / "target" / "release" / "prunekit-kernel"
 OUT = ROOT / "bench" / "out"
 GENERATORS = {"resnet50": "make_resnet50.py", "mobilenet": "make_mobilenet.py", "bert": "make_bert.py"}
 UNIFORM = [0.5, 0.7, 0.8, 0.9, 0.95]
 PLANNED = [0.7, 0.85, 0.95]
 PRUNABLE_OPS = {"Conv", "Gemm", "MatMul"}
-
-
-def run_prunekit(folder: Path, commands: list[str]) -> list[dict]:
-    proc = subprocess.run([str(BIN), "run", "--format", "json", *commands], cwd=folder,
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"prunekit-kernel run failed: {proc.stderr[-3000:] or proc.stdout[-3000:]}")
-    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
 
 
 def plan_summary(plan: dict) -> dict:
@@ -71,7 +65,7 @@ def prunekit_models(name: str, model: Path, folder: Path, threads: int) -> tuple
     perf profile, the analysis's layers, and {variant: plan summary} (files in `folder`)."""
     (folder / model.name).symlink_to(model)
     load = f"load {model.name}"
-    results = run_prunekit(folder, [
+    results = rt.run_commands(folder, [
         load, f"settings threads={threads}",
         f"profile perf --batch 1 --threads {threads} --iterations 50 --warmup 10",
         "profile loss --method magnitude",
@@ -81,7 +75,7 @@ def prunekit_models(name: str, model: Path, folder: Path, threads: int) -> tuple
     plans = {}
     for s in UNIFORM:
         variant = f"uniform-{s:g}"
-        results = run_prunekit(folder, [
+        results = rt.run_commands(folder, [
             load, f"optimize --name {variant} --sparsity {s}", f"override re:.* {s} --name {variant}",
             f"export model {variant}.onnx --optimization {variant} --method magnitude",
         ])
@@ -89,7 +83,7 @@ def prunekit_models(name: str, model: Path, folder: Path, threads: int) -> tuple
         plans[variant] = plan_summary(plan) | {"kind": "uniform", "target": s}
     for t in PLANNED:
         variant = f"planned-{t:g}"
-        results = run_prunekit(folder, [
+        results = rt.run_commands(folder, [
             load, f"optimize --name {variant} --sparsity {t}",
             f"export model {variant}.onnx --optimization {variant} --method magnitude",
         ])

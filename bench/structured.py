@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import shutil
 import statistics
 import subprocess
@@ -34,14 +33,6 @@ import runtime as rt  # noqa: E402  (the peer harness: one child process per mod
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "target" / "release" / "prunekit-kernel"
-
-
-def run_prunekit(folder: Path, commands: list[str]) -> list[dict]:
-    proc = subprocess.run([str(BIN), "run", "--format", "json", *commands], cwd=folder,
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"prunekit-kernel run failed: {proc.stderr[-3000:] or proc.stdout[-3000:]}")
-    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
 
 
 def timings(models: dict[str, Path], threads: int, batch: int, rounds: int) -> dict[str, float]:
@@ -84,7 +75,7 @@ def main() -> None:
         # quantizer with the same settings.
         (folder / "dense").mkdir(parents=True)
         (folder / "dense" / "resnet50.onnx").symlink_to(model)
-        run_prunekit(folder / "dense", ["load resnet50.onnx --dim batch=8",
+        rt.run_commands(folder / "dense", ["load resnet50.onnx --dim batch=8",
                                         "export model ../dense-int8.onnx --quantize static"])
         # A plan per batch, fitted on a perf profile at that batch (as a user deploying at that
         # batch would), so each estimate is compared at the batch it was made for.
@@ -92,7 +83,7 @@ def main() -> None:
             work = folder / f"b{batch}"
             work.mkdir()
             (work / "resnet50.onnx").symlink_to(model)
-            results = run_prunekit(work, [
+            results = rt.run_commands(work, [
                 f"load resnet50.onnx --dim batch={batch}", f"settings threads={args.threads}",
                 f"profile perf --batch {batch} --threads {args.threads}",
                 f"profile loss --structure channel --samples {args.samples} --levels 0.25,0.5,0.75",

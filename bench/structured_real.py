@@ -16,9 +16,7 @@ the model's batch, alternating rounds, medians).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 import real_models  # noqa: E402
+sys.path.insert(0, str(REPO / "bench"))
+import runtime as rt  # noqa: E402  (the one prunekit-kernel runner)
 from real_models import ocr  # noqa: E402
 
 KERNEL = REPO / "target" / "release" / "prunekit-kernel"
@@ -48,14 +48,6 @@ def session(path: Path, threads: int = 2) -> ort.InferenceSession:
     options.log_severity_level = 3
     options.intra_op_num_threads = threads
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def prunekit(folder: Path, commands: list[str]) -> list[dict]:
-    proc = subprocess.run([str(KERNEL), "run", "--format", "json", *commands], cwd=folder,
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"prunekit-kernel run failed: {proc.stderr[-3000:]}")
-    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
 
 
 def speedup(dense: Path, small: Path, x: np.ndarray, rounds: int = 15) -> float:
@@ -100,7 +92,7 @@ def main() -> None:
             local.write_bytes(real_models.path(model.file).read_bytes())
             np.savez(folder / "cal.npz", **{model.input: calibration})
             started = time.perf_counter()
-            out = prunekit(folder, [
+            out = rt.run_commands(folder, [
                 f"load {model.file} {load}", "settings threads=2",
                 f"profile perf --batch {batch}",
                 "profile loss --structure channel --data cal.npz --samples 64 --levels 0.125,0.25,0.5,0.75",
