@@ -79,6 +79,7 @@ import numpy as np
 import onnxruntime as ort
 
 path, batch, threads, iterations, warmup, seed = sys.argv[1], *map(int, sys.argv[2:7])
+given = json.loads(sys.argv[7]) if len(sys.argv) > 7 else None  # one input's whole shape
 so = ort.SessionOptions()
 so.intra_op_num_threads = threads
 t0 = time.perf_counter()
@@ -89,7 +90,7 @@ feed = {}
 for i in sess.get_inputs():
     if i.type != "tensor(float)":
         sys.exit(f"input {i.name} is {i.type}; this benchmark only makes float inputs")
-    shape = list(i.shape)
+    shape = list(given or i.shape)
     if shape and not isinstance(shape[0], int):
         shape[0] = batch
     if any(not isinstance(d, int) for d in shape):
@@ -224,8 +225,12 @@ def run_prunekit(binary: str, model: str, batch: int, threads: int, iterations: 
             "others_cores": p["others_cores"], "maxrss_kb": p["maxrss_kb"]}
 
 
-def run_ort(python: str, model: str, batch: int, threads: int, iterations: int, warmup: int, seed: int) -> dict:
-    p = spawn([python, "-c", ORT_SCRIPT, model, str(batch), str(threads), str(iterations), str(warmup), str(seed)])
+def run_ort(python: str, model: str, batch: int, threads: int, iterations: int, warmup: int, seed: int,
+            shape: list[int] | None = None) -> dict:
+    """onnxruntime's own timing of `model` in a child process; `shape` gives a one-input model's
+    whole input shape where it has symbolic dimensions besides the batch."""
+    p = spawn([python, "-c", ORT_SCRIPT, model, str(batch), str(threads), str(iterations), str(warmup), str(seed)]
+              + ([json.dumps(shape)] if shape else []))
     if p["rc"] != 0:
         raise BenchError(f"the onnxruntime run failed (exit {p['rc']}):\n{p['stderr'][-3000:]}")
     try:
@@ -238,6 +243,25 @@ def run_ort(python: str, model: str, batch: int, threads: int, iterations: int, 
             "load_seconds": res["load_seconds"], "process_s": p["wall_s"], "cpu_s": p["cpu_s"],
             "others_cores": p["others_cores"], "maxrss_kb": p["maxrss_kb"],
             "versions": {k: res[k] for k in ("onnxruntime_version", "onnxruntime_file", "numpy_version", "providers")}}
+
+
+def median_ms(models: dict, threads: int, batch: int, rounds: int, iterations: int = 0,
+              shape: list[int] | None = None) -> dict:
+    """Median over rounds of each model's p50 ms per batch, every model in a child process of its
+    own in each round (sessions sharing a process would share the machine with each other's
+    spinning thread pools), the order rotating between rounds, each round started on a quiet
+    machine. The structured-pruning benches' timing; `iterations` timed runs per process (0: 30 at
+    batch 1, else 10)."""
+    names = list(models)
+    ms: dict = {name: [] for name in names}
+    warmup = 5 if batch == 1 else 2
+    iterations = iterations or (30 if batch == 1 else 10)
+    for r in range(rounds):
+        wait_quiet(1.0, 60.0)
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            run = run_ort(DEFAULT_ORT_PYTHON, str(models[name]), batch, threads, iterations, warmup, 0, shape)
+            ms[name].append(run["ms_per_batch"]["p50"])
+    return {name: statistics.median(v) for name, v in ms.items()}
 
 
 def prunekit_info(binary: str) -> str | None:

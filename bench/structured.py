@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,22 +32,6 @@ import runtime as rt  # noqa: E402  (the peer harness: one child process per mod
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "target" / "release" / "prunekit-kernel"
-
-
-def timings(models: dict[str, Path], threads: int, batch: int, rounds: int) -> dict[str, float]:
-    """Median over rounds of each model's p50 ms per batch. The peer harness of bench/runtime.py
-    (and bench/quantize.py): every model runs in a child process of its own in each round (sessions
-    sharing a process would share the machine with each other's spinning thread pools), the order
-    rotating between rounds, each round started on a quiet machine."""
-    names = list(models)
-    ms: dict[str, list[float]] = {name: [] for name in names}
-    iterations, warmup = (30, 5) if batch == 1 else (10, 2)
-    for r in range(rounds):
-        rt.wait_quiet(1.0, 60.0)
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            run = rt.run_ort(rt.DEFAULT_ORT_PYTHON, str(models[name]), batch, threads, iterations, warmup, 0)
-            ms[name].append(run["ms_per_batch"]["p50"])
-    return {name: statistics.median(v) for name, v in ms.items()}
 
 
 def main() -> None:
@@ -100,7 +83,7 @@ def main() -> None:
                 "dense-int8": folder / "dense-int8.onnx",
                 "structured-int8": folder / f"b{batch}" / "structured-int8.onnx",
             }
-            rows[batch] = timings(models, args.threads, batch, args.rounds)
+            rows[batch] = rt.median_ms(models, args.threads, batch, args.rounds)
     print(f"ResNet-50-shaped, whole channels removed to {args.reduction}x fewer FLOPs, a plan fitted at "
           f"each batch; ONNX Runtime {ort.__version__} Python API, {args.threads} threads, median of "
           f"{args.rounds} rounds, each model in a process of its own")

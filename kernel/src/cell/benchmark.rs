@@ -8,7 +8,7 @@ use prunekit_core::profile::perf::{ENGINE, MEASURED_ERROR};
 use prunekit_core::workflow::benchmark::BenchmarkRequest;
 use prunekit_core::workflow::fit::QuantizeChoice;
 use prunekit_core::workflow::{self, Outcome, Step};
-use prunekit_core::{Cancel, Error, Result, chart};
+use prunekit_core::{Cancel, Error, Result, chart, format};
 
 use super::flags::Flags;
 use super::output::{Output, Sink};
@@ -194,13 +194,13 @@ fn summary(
             .filter(|r| r.model != "dense" && r.batch == dense.batch && r.threads == dense.threads)
         {
             out.push_str(&format!(
-                "  batch {}, threads {}: {} measured speedup {:.2}x ({:.3} against {:.3} ms per item){}.\n",
+                "  batch {}, threads {}: {} measured speedup {:.2}x ({} against {} ms per item){}.\n",
                 dense.batch,
                 threads_label(dense.threads),
                 other.model,
                 dense.ms_per_item / other.ms_per_item.max(1e-12),
-                other.ms_per_item,
-                dense.ms_per_item,
+                format::significant(other.ms_per_item),
+                format::significant(dense.ms_per_item),
                 match (estimated, &done.planned) {
                     (_, Some(p)) if other.model == "pruned" && p.batch == dense.batch => format!(
                         "; timed when the plan was fitted: {:.2}x{}",
