@@ -324,21 +324,7 @@ fn fields(text: &str, modifier: &Modifier, spec: &ModifierSpec, out: &mut Vec<Di
         .filter(|f| f.required && modifier.field(f.name).is_none())
         .map(|f| f.name)
         .collect();
-    if !missing.is_empty() {
-        let list = missing
-            .iter()
-            .map(|m| format!("`{m}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut d = Diagnostic::error(
-            "missing-field",
-            modifier.tag_span,
-            format!(
-                "{} needs {list}; add {}.",
-                spec.name,
-                if missing.len() == 1 { "it" } else { "them" }
-            ),
-        );
+    if let Some(mut d) = missing_fields(modifier, spec.name, &missing) {
         // Insert the missing fields after the last field (or after the tag), at the same indent.
         let (at, indent) = match modifier.fields.last() {
             Some(last) => (
@@ -361,6 +347,30 @@ fn fields(text: &str, modifier: &Modifier, spec: &ModifierSpec, out: &mut Vec<Di
         );
         out.push(d);
     }
+}
+
+/// The error for a modifier that lacks required fields (on its tag), `None` when it lacks none.
+pub(super) fn missing_fields(
+    modifier: &Modifier,
+    class: &str,
+    missing: &[&str],
+) -> Option<Diagnostic> {
+    if missing.is_empty() {
+        return None;
+    }
+    let list = missing
+        .iter()
+        .map(|m| format!("`{m}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(Diagnostic::error(
+        "missing-field",
+        modifier.tag_span,
+        format!(
+            "{class} needs {list}; add {}.",
+            if missing.len() == 1 { "it" } else { "them" }
+        ),
+    ))
 }
 
 fn line_end(text: &str, offset: usize) -> usize {

@@ -237,22 +237,7 @@ fn fields(modifier: &Modifier, class: &StagedClass, target: Target, out: &mut Ve
         .filter(|f| modifier.field(f.name).is_none())
         .map(|f| f.name)
         .collect();
-    if !missing.is_empty() {
-        let list = missing
-            .iter()
-            .map(|m| format!("`{m}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        out.push(Diagnostic::error(
-            "missing-field",
-            modifier.tag_span,
-            format!(
-                "{} needs {list}; add {}.",
-                class.name(),
-                if missing.len() == 1 { "it" } else { "them" }
-            ),
-        ));
-    }
+    out.extend(rules::missing_fields(modifier, class.name(), &missing));
     for (name, tool) in class.required_by {
         if modifier.field(name).is_some()
             || (target != Target::Either

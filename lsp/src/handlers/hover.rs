@@ -403,21 +403,41 @@ fn quantization_lines(model: &ModelContext, weights: &[&Weight]) -> String {
     out
 }
 
+/// What an entry of a module list does (`roles.0` in the modifier's `ignore`, else `roles.1`)
+/// and the model to list its modules from; the whole hover instead where the entry is a PyTorch
+/// module type or no model is associated.
+fn selection<'a>(
+    analysis: &'a Analysis,
+    m: &Modifier,
+    entry: &str,
+    roles: (&'static str, &'static str),
+) -> Result<(&'a ModelContext, &'static str), String> {
+    let role = if m.strings("ignore").iter().any(|(e, _)| e == entry) {
+        roles.0
+    } else {
+        roles.1
+    };
+    if is_module_type(entry) {
+        return Err(format!(
+            "**{entry}**: a PyTorch module type; every `{entry}` module is {role}. The ONNX model does not record PyTorch types, so prunekit cannot list them."
+        ));
+    }
+    match &analysis.model {
+        Some(model) => Ok((model, role)),
+        None => Err(no_model(entry)),
+    }
+}
+
 /// An `ignore` entry or `scheme_overrides` key: the modules it selects (SparseML matches names by
 /// prefix), their layers, and how much quantizing each hurts when a loss profile measured it.
 fn module_doc(analysis: &Analysis, m: &Modifier, entry: &str) -> String {
-    let role = if m.strings("ignore").iter().any(|(e, _)| e == entry) {
-        "left in float (`ignore`)"
-    } else {
-        "quantized with its own scheme (`scheme_overrides`)"
-    };
-    if is_module_type(entry) {
-        return format!(
-            "**{entry}**: a PyTorch module type; every module of this type is {role}. The ONNX model does not record PyTorch types, so prunekit cannot list them."
-        );
-    }
-    let Some(model) = &analysis.model else {
-        return no_model(entry);
+    let roles = (
+        "left in float (`ignore`)",
+        "quantized with its own scheme (`scheme_overrides`)",
+    );
+    let (model, role) = match selection(analysis, m, entry, roles) {
+        Ok(found) => found,
+        Err(doc) => return doc,
     };
     let names = modules(model);
     let chosen = selected(entry, &names);
@@ -458,18 +478,10 @@ fn module_doc(analysis: &Analysis, m: &Modifier, entry: &str) -> String {
 /// module's name, a parent's, or a `re:` pattern), each with its sensitivities; a single layer
 /// gets the hover of a layer name in `params`.
 fn target_doc(analysis: &Analysis, m: &Modifier, entry: &str) -> String {
-    let role = if m.strings("ignore").iter().any(|(e, _)| e == entry) {
-        "left out (`ignore`)"
-    } else {
-        "selected (`targets`)"
-    };
-    if is_module_type(entry) {
-        return format!(
-            "**{entry}**: a PyTorch module type; every `{entry}` module is {role}. The ONNX model does not record PyTorch types, so prunekit cannot list them."
-        );
-    }
-    let Some(model) = &analysis.model else {
-        return no_model(entry);
+    let roles = ("left out (`ignore`)", "selected (`targets`)");
+    let (model, role) = match selection(analysis, m, entry, roles) {
+        Ok(found) => found,
+        Err(doc) => return doc,
     };
     let layers: Vec<&Weight> = staged::target_weights(entry, model)
         .into_iter()
