@@ -146,18 +146,36 @@ pub(super) struct Attribution {
 }
 
 /// Whether a kernel of op `kernel` runs an ONNX node of op `onnx`: fusions keep the op behind a
-/// `Fused` prefix (FusedConv, FusedGemm, FusedMatMul), and MatMul+Add becomes a Gemm.
+/// `Fused` prefix (FusedConv, FusedGemm, FusedMatMul), and MatMul+Add becomes a Gemm. In an int8
+/// model ONNX Runtime runs each float node between its DequantizeLinear and QuantizeLinear as
+/// one integer kernel named after the node (QLinearConv for Conv, QGemm for Gemm, QLinearAdd,
+/// MatMulInteger, NhwcMaxPool for a MaxPool on its NHWC layout).
 fn same_kernel(kernel: &str, onnx: &str) -> bool {
     let kernel = kernel.strip_prefix("Fused").unwrap_or(kernel);
+    let integer = kernel
+        .strip_prefix("QLinear")
+        .or_else(|| kernel.strip_prefix("DynamicQuantize"))
+        .or_else(|| kernel.strip_prefix("Nhwc"))
+        .or_else(|| kernel.strip_suffix("IntegerToFloat"))
+        .or_else(|| kernel.strip_suffix("Integer"))
+        .or_else(|| (kernel == "QGemm").then_some("Gemm"));
+    let kernel = integer.unwrap_or(kernel);
     kernel == onnx || (kernel == "Gemm" && onnx == "MatMul")
+}
+
+/// A kernel's name without the `_token_<n>` ONNX Runtime appends when its layout pass rewrites a
+/// node (an int8 convolution moved to NHWC: `/conv1/Conv_token_1` runs `/conv1/Conv`).
+fn without_token(name: &str) -> Option<&str> {
+    let (base, n) = name.rsplit_once("_token_")?;
+    (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())).then_some(base)
 }
 
 /// Maps every kernel to the ONNX node it ran and every ONNX node to its fate, in four passes,
 /// each using what the earlier ones settled:
 ///
 /// 1. names: a kernel keeps its node's name (`<op>_<index>` for an unnamed node), or is named
-///    `fused <name>` (FusedConv, FusedGemm) or `<name>/<Pass>Fusion` after the node a fusion
-///    starts at;
+///    `fused <name>` (FusedConv, FusedGemm), `<name>/<Pass>Fusion` after the node a fusion
+///    starts at, or `<name>_token_<n>` after a node its layout pass rewrote;
 /// 2. NCHWc kernels are named `<value>_nchwc` after the value their fused chain outputs
 ///    (`/relu1/Relu_output_0_nchwc` is conv1 with bn1 and relu1): walk up from that value's
 ///    producer to the node of the kernel's op, at most `MAX_HOPS` nodes;
@@ -230,6 +248,11 @@ fn claim(state: &mut [Option<Fate>], anchor: usize, covered: &[usize]) {
 fn by_name(graph: &OnnxGraph, kernel: &KernelTime) -> Option<usize> {
     let name = kernel.name.strip_prefix("fused ").unwrap_or(&kernel.name);
     if let Some(&node) = graph.by_key.get(name) {
+        return Some(node);
+    }
+    if let Some(&node) = without_token(name).and_then(|base| graph.by_key.get(base))
+        && same_kernel(&kernel.op, graph.nodes[node].op)
+    {
         return Some(node);
     }
     // Node names contain '/' themselves (`/fc2/MatMul`): try the longest prefix first, and only

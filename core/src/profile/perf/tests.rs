@@ -302,3 +302,60 @@ fn flops_only_has_no_times() {
     let at_90 = profile.model.estimated_flops["0.9"];
     assert!((at_90 - (analysis.totals.flops as f64 - 0.9 * prunable)).abs() < 1e-6);
 }
+
+#[test]
+fn an_int8_models_integer_kernels_are_timed_as_the_layers_they_run() {
+    use crate::quantize::{QuantMode, QuantizeOptions, quantize};
+    let (model, analysis) = loaded("digits_cnn.onnx");
+    let static_int8 = QuantizeOptions {
+        data: Some(fixture("digits_train.npz")),
+        ..QuantizeOptions::new(QuantMode::Static)
+    };
+    let int8 = quantize(
+        &model,
+        &analysis,
+        &static_int8,
+        &NoProgress,
+        &Cancel::default(),
+    )
+    .unwrap();
+    // In memory only: the profile runs the proto, not the float file.
+    let model = Model {
+        proto: int8.proto,
+        path: PathBuf::new(),
+        ..model
+    };
+    let analysis = analyze(&model, &AnalysisOptions::default()).unwrap();
+    let _guard = one_at_a_time();
+    let profile = measure(
+        &model,
+        &analysis,
+        &options(),
+        &NoProgress,
+        &Cancel::default(),
+    )
+    .unwrap();
+    // ONNX Runtime runs each quantized Conv and Gemm as an integer kernel (QLinearConv,
+    // QGemm): their time is the float layer's, not the runtime's own.
+    for layer in [
+        "/conv1/Conv_output_0",
+        "/conv2/Conv_output_0",
+        "/fc1/Gemm_output_0",
+    ] {
+        let ms = profile
+            .layers
+            .iter()
+            .find(|l| l.name == layer)
+            .and_then(|l| l.ms);
+        assert!(
+            ms.is_some_and(|ms| ms > 0.0),
+            "{layer}: {ms:?}; {:?}",
+            profile.notes
+        );
+    }
+    assert!(
+        !profile.notes.iter().any(|n| n.contains("QLinearConv")),
+        "{:?}",
+        profile.notes
+    );
+}
