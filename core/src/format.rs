@@ -68,14 +68,21 @@ pub fn faster(ratio: f64) -> String {
     }
 }
 
-/// A time (or any positive measure) with three significant digits and no exponent: 18.53 ->
-/// "18.5", 0.000523 -> "0.000523" (a fixed "{:.3}" turns the digits CNN's ms per item into 0.001).
-pub fn significant(x: f64) -> String {
-    if !x.is_finite() || x <= 0.0 {
-        return format!("{x}");
+/// A measurement with three significant digits: 123, 12.3, 1.23, 0.0123; very small or large
+/// ones in scientific notation (1.23e-5), so a tiny model's ms per item does not print as 0.001.
+pub fn num(v: f64) -> String {
+    if !v.is_finite() {
+        return "n/a".to_string();
     }
-    let decimals = (2 - x.log10().floor() as i32).max(0) as usize;
-    format!("{x:.decimals$}")
+    let a = v.abs();
+    if a == 0.0 {
+        return "0".to_string();
+    }
+    if !(1e-3..1e6).contains(&a) {
+        return format!("{v:.2e}");
+    }
+    let decimals = (2 - a.log10().floor() as i32).max(0) as usize;
+    format!("{v:.decimals$}")
 }
 
 /// A count with thousands separators: 25,610,152.
@@ -116,15 +123,6 @@ mod tests {
         assert_eq!(percent(0.8766), "87.7%");
         assert_eq!(percent(1.0), "100.0%");
         assert_eq!(percent(0.0), "0.0%");
-    }
-
-    #[test]
-    fn significant_keeps_three_digits_of_small_and_large_times() {
-        assert_eq!(significant(18.53), "18.5");
-        assert_eq!(significant(0.000523), "0.000523");
-        assert_eq!(significant(0.0010), "0.00100");
-        assert_eq!(significant(1234.0), "1234");
-        assert_eq!(significant(0.0), "0");
     }
 
     #[test]

@@ -199,8 +199,8 @@ fn summary(
                 threads_label(dense.threads),
                 other.model,
                 dense.ms_per_item / other.ms_per_item.max(1e-12),
-                format::significant(other.ms_per_item),
-                format::significant(dense.ms_per_item),
+                format::num(other.ms_per_item),
+                format::num(dense.ms_per_item),
                 match (estimated, &done.planned) {
                     (_, Some(p)) if other.model == "pruned" && p.batch == dense.batch => format!(
                         "; timed when the plan was fitted: {:.2}x{}",

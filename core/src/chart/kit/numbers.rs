@@ -3,22 +3,7 @@
 
 use crate::format::si;
 
-/// A value with three significant digits: 123, 12.3, 1.23, 0.0123; very small or large ones in
-/// scientific notation (1.23e-5).
-pub fn num(v: f64) -> String {
-    if !v.is_finite() {
-        return "n/a".to_string();
-    }
-    let a = v.abs();
-    if a == 0.0 {
-        return "0".to_string();
-    }
-    if !(1e-3..1e6).contains(&a) {
-        return format!("{v:.2e}");
-    }
-    let decimals = (2 - a.log10().floor() as i32).max(0) as usize;
-    format!("{v:.decimals$}")
-}
+pub use crate::format::num;
 
 /// A count given as a float (an estimate of FLOPs) with an SI suffix, as [`si`] writes counts.
 pub fn si_float(v: f64) -> String {
