@@ -114,13 +114,14 @@ fn check_measured(name: &str) -> PerfProfile {
         .map(|&s| profile.model.estimated_ms[&level_key(s)])
         .collect();
     assert_eq!(estimated[0], model_ms);
-    // The measurement itself below the sparsity where the engine switches to its sparse kernels,
-    // and faster than dense at the top level.
+    // The measurement itself below the sparsity where the engine switches to its first sparse
+    // kernels, and faster than dense at the top level.
+    let first_sparse = super::estimate::MATMUL_SPARSE_FROM.min(super::estimate::SPARSE_FROM);
     assert!(
         PERF_LEVELS
             .iter()
             .zip(&estimated)
-            .all(|(&s, &e)| s >= super::estimate::SPARSE_FROM || e == model_ms)
+            .all(|(&s, &e)| s >= first_sparse || e == model_ms)
             && estimated[estimated.len() - 1] < estimated[0],
         "{name}: {estimated:?}"
     );
