@@ -46,7 +46,7 @@ pub(super) const MATMUL_SPARSE_FROM: f64 = 0.5;
 /// sparsity: an image model's first layer (RGB), a depthwise Conv (one). A sparse kernel skips
 /// pruned weights along the input channels, and there are too few to skip (DeepSparse 1.8.0 kept
 /// its dense depthwise and first-layer kernels at every sparsity).
-const DENSE_INPUT_CHANNELS: i64 = 4;
+pub(super) const DENSE_INPUT_CHANNELS: i64 = 4;
 
 /// The estimate for [`ENGINE`], made from one dense measurement in ONNX Runtime and constants fitted
 /// to DeepSparse 1.8.0 by `bench/sparse_engine_fit.py` (docs/analysis.md, "Performance profile").
@@ -154,20 +154,32 @@ fn kernel_of(op_type: &str, weight_shape: Option<&[i64]>) -> Kernel {
     }
 }
 
-/// Fills each prunable layer's `estimated_ms` by `cost`; returns the model's saving at each
-/// level and the prunable layers left without an estimate (no time, no FLOPs).
+/// What [`estimate_layers`] found besides the layers' estimates.
+pub(super) struct Estimated {
+    /// The model's saving at each level.
+    pub(super) saved: Vec<f64>,
+    /// Prunable layers without an estimate (no time, no FLOPs): they keep their time.
+    pub(super) not_estimated: Vec<String>,
+    /// Prunable layers the engine runs dense at any sparsity ([`Kernel::Dense`]).
+    pub(super) dense: Vec<String>,
+}
+
+/// Fills each prunable layer's `estimated_ms` by `cost`.
 pub(super) fn estimate_layers(
     layers: &mut [LayerPerf],
     analysis: &ModelAnalysis,
     cost: Option<&CostModel>,
-) -> (Vec<f64>, Vec<String>) {
+) -> Estimated {
     let kernels: HashMap<&str, Kernel> = analysis
         .layers
         .iter()
         .map(|l| (l.name.as_str(), layer_kernel(l)))
         .collect();
-    let mut saved = vec![0.0; PERF_LEVELS.len()];
-    let mut not_estimated = Vec::new();
+    let mut found = Estimated {
+        saved: vec![0.0; PERF_LEVELS.len()],
+        not_estimated: Vec::new(),
+        dense: Vec::new(),
+    };
     for layer in layers.iter_mut().filter(|l| l.prunable) {
         match (cost, layer.ms, layer.flops) {
             (Some(cost), Some(ms), Some(flops)) if ms > 0.0 => {
@@ -175,16 +187,19 @@ pub(super) fn estimate_layers(
                     .get(layer.name.as_str())
                     .copied()
                     .unwrap_or_else(|| kernel_of(&layer.op_type, None));
+                if kernel == Kernel::Dense {
+                    found.dense.push(layer.name.clone());
+                }
                 for (i, &s) in PERF_LEVELS.iter().enumerate() {
                     let at = cost.layer_ms(ms, flops as f64, kernel, s);
-                    saved[i] += ms - at;
+                    found.saved[i] += ms - at;
                     layer.estimated_ms.insert(level_key(s), at);
                 }
             }
-            _ => not_estimated.push(layer.name.clone()),
+            _ => found.not_estimated.push(layer.name.clone()),
         }
     }
-    (saved, not_estimated)
+    found
 }
 
 pub(super) fn layer_base(layer: &Layer, flops: Option<u64>) -> LayerPerf {
