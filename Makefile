@@ -129,7 +129,7 @@ bench-recipes:
 bench-sparse-engine: release
 	bash bench/setup_deepsparse.sh
 	.venv-deepsparse/bin/python bench/sparse_engine.py --json bench/out/sparse_engine.json
-	.venv-deepsparse/bin/python bench/sparse_engine_fit.py bench/out/sparse_engine.json
+	.venv-deepsparse/bin/python bench/sparse_engine_fit.py bench/out/sparse_engine.json --leave-one-out
 
 clean:
 	$(CARGO) clean

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::attribute::{Attribution, Fate, OnnxGraph};
 use super::estimate::{
-    CostModel, ENGINE, MEASURED_ERROR, estimate_layers, flops_caveats, layer_base,
-    layer_flops_estimates, model_flops_estimates,
+    CostModel, DENSE_INPUT_CHANNELS, ENGINE, Estimated, MEASURED_ERROR, estimate_layers,
+    flops_caveats, layer_base, layer_flops_estimates, model_flops_estimates,
 };
 use super::trace::Trace;
 use super::{LayerPerf, ModelPerf, OpTypePerf, PERF_LEVELS, PerfKind, PerfOptions, PerfProfile};
@@ -137,7 +137,7 @@ pub(super) fn assemble(
             .filter_map(|l| Some((l.name.as_str(), l.ms?, l.flops? as f64)))
             .collect::<Vec<_>>(),
     );
-    let (saved, not_estimated) = estimate_layers(&mut layers, analysis, cost.as_ref());
+    let estimated = estimate_layers(&mut layers, analysis, cost.as_ref());
     let total_flops = (analysis.totals.flops as f64 * batch_scale).round() as u64;
     let model = ModelPerf {
         batch: options.batch,
@@ -153,7 +153,7 @@ pub(super) fn assemble(
         flops: total_flops,
         estimated_ms: PERF_LEVELS
             .iter()
-            .zip(&saved)
+            .zip(&estimated.saved)
             .map(|(&s, saved)| (level_key(s), model_ms - saved))
             .collect(),
         estimated_flops: model_flops_estimates(total_flops, &layers),
@@ -163,7 +163,7 @@ pub(super) fn assemble(
 
     let mut notes = run_notes(options, trace, &model, &sums);
     notes.extend(fate_notes(analysis, graph, attribution, trace));
-    notes.extend(estimate_notes(cost.as_ref(), &not_estimated));
+    notes.extend(estimate_notes(cost.as_ref(), &estimated));
     if (batch_scale - 1.0).abs() > f64::EPSILON {
         let at = analysis_batch(analysis);
         notes.push(format!(
@@ -277,7 +277,7 @@ fn run_notes(
     notes
 }
 
-fn estimate_notes(cost: Option<&CostModel>, not_estimated: &[String]) -> Vec<String> {
+fn estimate_notes(cost: Option<&CostModel>, estimated: &Estimated) -> Vec<String> {
     let Some(cost) = cost else {
         return vec!["ONNX Runtime's CPU kernels are dense: pruning does not make them faster. No prunable layer has both a time and FLOPs, so estimated_ms is the measured time at every level.".into()];
     };
@@ -286,11 +286,19 @@ fn estimate_notes(cost: Option<&CostModel>, not_estimated: &[String]) -> Vec<Str
         cost.flops_per_ms / 1e6,
         cost.fastest
     )];
-    if !not_estimated.is_empty() {
+    let names = |layers: &[String]| list(&layers.iter().map(String::as_str).collect::<Vec<_>>());
+    if !estimated.dense.is_empty() {
+        notes.push(format!(
+            "{} prunable layer(s) keep their time at every level: Convs with at most {DENSE_INPUT_CHANNELS} input channels per group (a first layer on an image, a depthwise Conv), which the engine runs with its dense kernel at any sparsity: {}.",
+            estimated.dense.len(),
+            names(&estimated.dense)
+        ));
+    }
+    if !estimated.not_estimated.is_empty() {
         notes.push(format!(
             "No estimate for {} prunable layer(s) without a measured time or known FLOPs; they keep their time: {}.",
-            not_estimated.len(),
-            list(&not_estimated.iter().map(String::as_str).collect::<Vec<_>>())
+            estimated.not_estimated.len(),
+            names(&estimated.not_estimated)
         ));
     }
     notes

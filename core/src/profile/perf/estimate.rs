@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, HashMap};
 use super::assemble::list;
 use super::{LayerPerf, PERF_LEVELS};
 use crate::analysis::{Layer, ModelAnalysis};
-use crate::model::attr::AttrValue;
 use crate::profile::levels::level_key;
 
 /// The engine every estimated time stands for, named wherever one is shown.
@@ -14,42 +13,55 @@ pub const ENGINE: &str = "a sparsity-aware engine (DeepSparse-like)";
 
 /// How far the model-level estimate was from a real sparsity-aware engine, as measured by
 /// `bench/sparse_engine.py` (docs/benchmarks.md, "Sparse engine"): shown beside each estimate.
-pub const MEASURED_ERROR: &str = "measured 34% under to 52% over DeepSparse 1.8.0's speedups on the bench models, 18 of 24 within 15% (docs/benchmarks.md, \"Sparse engine\")";
+pub const MEASURED_ERROR: &str = "measured 18% under to 40% over DeepSparse 1.8.0's speedups on the bench models, 17 of 24 within 15% (docs/benchmarks.md, \"Sparse engine\")";
 
-/// The sparse kernel's speed per kept weight against the dense kernel's per weight: sparse kernels
-/// skip the pruned weights but run slower per remaining one (irregular access, no register
-/// blocking across the pruned dimension). Fitted.
-const SPARSE_EFFICIENCY: f64 = 0.44;
+/// The sparse kernel's speed per kept weight against the dense kernel's per weight, on a layer
+/// shaped like a matrix multiply (MatMul, Gemm, 1×1 Conv): sparse kernels skip the pruned weights
+/// but run slower per remaining one (irregular access, no register blocking across the pruned
+/// dimension). Fitted.
+const SPARSE_EFFICIENCY: f64 = 0.59;
 
-/// The share of the best FLOP rate measured in ONNX Runtime that stands for compute-bound work:
-/// a layer's compute part is its FLOPs at this rate (at most its time). Fitted.
-const RATE_SHARE: f64 = 1.0;
+/// How many times less efficient the sparse kernel is on a Conv with a kernel larger than 1×1
+/// than on a matrix multiply: the engine's dense kernels for those are its best tuned (Winograd's
+/// algorithm for 3×3 ones on large maps, and faster than ONNX Runtime's, which the layer times
+/// come from), and its sparse one gains less per pruned weight on them. Fitted: on the bench
+/// models only the ResNet-50-shaped one has such layers run sparse, so this is its calibration.
+const SPATIAL_PENALTY: f64 = 9.2;
 
-/// How many times more work per weight the sparse kernel does than the engine's dense kernel on
-/// a 3×3, stride-1 convolution: the dense engine runs those by Winograd's algorithm (several
-/// times fewer multiplications than their FLOPs; ONNX Runtime's CPU kernels, which the layer times
-/// come from, do not), with its best-tuned kernels. Fitted.
-const DENSE_3X3_ADVANTAGE: f64 = 9.0;
+/// The sparse kernel's fixed cost, as a share of the layer's dense compute time, whatever the
+/// sparsity: reading the sparse weights' indices and writing the whole output. Fitted.
+const SPARSE_OVERHEAD: f64 = 0.11;
 
-/// The sparsity from which the engine runs a layer's sparse kernel, faster than its dense one or
-/// not: DeepSparse 1.8.0 does from between 50% and 70% on (the ResNet-50-shaped bench model with
-/// every layer at 70% ran at half its dense speed there), so the estimate says slower where the
-/// sparse kernel is. Fitted.
+/// The sparsity from which the engine runs a Conv's sparse kernel, faster than its dense one or
+/// not: DeepSparse 1.8.0 did from between 59% and 62% on (its kernel names in the planned bench
+/// models; the ResNet-50-shaped model with every layer at 70% ran at half its dense speed). The
+/// estimate is made at the profile's levels, so the step sits between 0.6 and 0.7.
 pub(super) const SPARSE_FROM: f64 = 0.65;
+
+/// The same for a MatMul or Gemm: DeepSparse 1.8.0 ran its sparse MatMul kernels at 50% already
+/// (on all three bench models), its dense Conv kernels still.
+pub(super) const MATMUL_SPARSE_FROM: f64 = 0.5;
+
+/// A Conv with at most this many input channels per group runs the engine's dense kernel at any
+/// sparsity: an image model's first layer (RGB), a depthwise Conv (one). A sparse kernel skips
+/// pruned weights along the input channels, and there are too few to skip (DeepSparse 1.8.0 kept
+/// its dense depthwise and first-layer kernels at every sparsity).
+pub(super) const DENSE_INPUT_CHANNELS: i64 = 4;
 
 /// The estimate for [`ENGINE`], made from one dense measurement in ONNX Runtime and constants fitted
 /// to DeepSparse 1.8.0 by `bench/sparse_engine_fit.py` (docs/analysis.md, "Performance profile").
 /// For a prunable layer with measured time `t` and FLOPs `f`:
 ///
-/// - `R`, the highest FLOP rate `f / t` any prunable layer reached in this measurement times
-///   [`RATE_SHARE`], stands for the rate of compute-bound work on this machine;
+/// - `R`, the highest FLOP rate `f / t` any prunable layer reached in this measurement, stands for
+///   the rate of compute-bound work on this machine;
 /// - the layer's compute part is `c = min(t, f / R)`; the rest, `t − c`, is memory traffic and
 ///   kernel overhead, which pruning does not remove;
-/// - the sparse kernel's efficiency is `e = SPARSE_EFFICIENCY`, divided by
-///   [`DENSE_3X3_ADVANTAGE`] for a 3×3 stride-1 convolution;
-/// - below [`SPARSE_FROM`] the engine runs the dense kernel, `t(s) = t`; from it on the sparse
-///   kernel, which takes `(1 − s) / e` of the compute part: `t(s) = t − c · (1 − (1 − s) / e)`,
-///   more than `t` where the sparse kernel is the slower one.
+/// - the engine runs the layer's [`Kernel`]: a dense one at any sparsity, or from [`SPARSE_FROM`]
+///   ([`MATMUL_SPARSE_FROM`] for a MatMul or Gemm) on a sparse one with efficiency
+///   `e = SPARSE_EFFICIENCY` per kept weight (divided by [`SPATIAL_PENALTY`] for a k×k Conv), which
+///   takes `SPARSE_OVERHEAD + (1 − s) / e` of the compute part:
+///   `t(s) = t − c · (1 − SPARSE_OVERHEAD − (1 − s) / e)`, more than `t` where the sparse kernel
+///   is the slower one; below the threshold `t(s) = t`.
 ///
 /// Non-prunable layers keep their time. The model at level `s` is the measured model time less
 /// every prunable layer's saving, `T(s) = T − Σ (t(0) − t(s))`: the shape of Sparsify's
@@ -60,11 +72,36 @@ pub(super) struct CostModel {
     pub(super) fastest: String,
 }
 
-/// What the cost model reads of a layer besides its time and FLOPs.
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct LayerShape {
-    /// A 3×3, stride-1, ungrouped convolution.
-    pub(super) winograd: bool,
+/// Which kernel the engine runs for a prunable layer: what the cost model reads of its shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kernel {
+    /// Dense at any sparsity: a Conv with at most [`DENSE_INPUT_CHANNELS`] input channels per group.
+    Dense,
+    /// A Conv with a kernel larger than 1×1.
+    Spatial,
+    /// A 1×1 Conv.
+    Pointwise,
+    /// A MatMul or Gemm.
+    MatMul,
+}
+
+impl Kernel {
+    /// The sparse kernel's efficiency per kept weight against the dense kernel.
+    fn efficiency(self) -> f64 {
+        match self {
+            Kernel::Spatial => SPARSE_EFFICIENCY / SPATIAL_PENALTY,
+            _ => SPARSE_EFFICIENCY,
+        }
+    }
+
+    /// The sparsity from which the engine runs the sparse kernel; `None` when it never does.
+    fn sparse_from(self) -> Option<f64> {
+        match self {
+            Kernel::Dense => None,
+            Kernel::Spatial | Kernel::Pointwise => Some(SPARSE_FROM),
+            Kernel::MatMul => Some(MATMUL_SPARSE_FROM),
+        }
+    }
 }
 
 impl CostModel {
@@ -76,7 +113,7 @@ impl CostModel {
             .map(|(name, ms, flops)| (flops / ms, *name))
             .max_by(|a, b| a.0.total_cmp(&b.0))
             .map(|(rate, name)| CostModel {
-                flops_per_ms: rate * RATE_SHARE,
+                flops_per_ms: rate,
                 fastest: name.to_string(),
             })
     }
@@ -85,79 +122,84 @@ impl CostModel {
         (flops / self.flops_per_ms).min(ms)
     }
 
-    /// The sparse kernel's efficiency on a layer of this shape.
-    fn efficiency(shape: LayerShape) -> f64 {
-        let dense_advantage = if shape.winograd {
-            DENSE_3X3_ADVANTAGE
-        } else {
-            1.0
-        };
-        SPARSE_EFFICIENCY / dense_advantage
-    }
-
     /// The layer's time at `sparsity`.
-    pub(super) fn layer_ms(&self, ms: f64, flops: f64, shape: LayerShape, sparsity: f64) -> f64 {
-        if sparsity < SPARSE_FROM {
-            return ms;
+    pub(super) fn layer_ms(&self, ms: f64, flops: f64, kernel: Kernel, sparsity: f64) -> f64 {
+        match kernel.sparse_from() {
+            Some(from) if sparsity >= from => {
+                let sparse_share = SPARSE_OVERHEAD + (1.0 - sparsity) / kernel.efficiency();
+                ms - self.compute_ms(ms, flops) * (1.0 - sparse_share)
+            }
+            _ => ms,
         }
-        let gain = 1.0 - (1.0 - sparsity) / Self::efficiency(shape);
-        // Written so that t(0) is exactly t.
-        ms - self.compute_ms(ms, flops) * gain
     }
 }
 
-/// What the cost model reads of an analysed layer: whether a dense engine would run it by
-/// Winograd's algorithm.
-pub(super) fn layer_shape(layer: &Layer) -> LayerShape {
-    let ints = |name: &str| {
-        layer.attributes.iter().find_map(|(n, v)| match v {
-            AttrValue::Ints(values) if n == name => Some(values.clone()),
-            _ => None,
-        })
-    };
-    let group = layer.attributes.iter().find_map(|(n, v)| match v {
-        AttrValue::Int(g) if n == "group" => Some(*g),
-        _ => None,
-    });
-    let kernel = ints("kernel_shape").or_else(|| {
-        let w = &layer.weight.as_ref()?.shape;
-        (w.len() == 4).then(|| w[2..].to_vec())
-    });
-    let winograd = layer.op_type == "Conv"
-        && kernel.as_deref() == Some(&[3, 3])
-        && ints("strides").is_none_or(|s| s.iter().all(|&x| x == 1))
-        && group.unwrap_or(1) == 1;
-    LayerShape { winograd }
+/// The kernel the engine runs for an analysed prunable layer, from its op and weight shape
+/// (`[out, in per group, kernel…]` for a Conv).
+pub(super) fn layer_kernel(layer: &Layer) -> Kernel {
+    kernel_of(
+        &layer.op_type,
+        layer.weight.as_ref().map(|w| w.shape.as_slice()),
+    )
 }
 
-/// Fills each prunable layer's `estimated_ms` by `cost`; returns the model's saving at each
-/// level and the prunable layers left without an estimate (no time, no FLOPs).
+fn kernel_of(op_type: &str, weight_shape: Option<&[i64]>) -> Kernel {
+    if op_type != "Conv" {
+        return Kernel::MatMul;
+    }
+    match weight_shape {
+        Some([_, inputs, _, ..]) if (1..=DENSE_INPUT_CHANNELS).contains(inputs) => Kernel::Dense,
+        Some([_, _, window @ ..]) if window.iter().product::<i64>() > 1 => Kernel::Spatial,
+        _ => Kernel::Pointwise,
+    }
+}
+
+/// What [`estimate_layers`] found besides the layers' estimates.
+pub(super) struct Estimated {
+    /// The model's saving at each level.
+    pub(super) saved: Vec<f64>,
+    /// Prunable layers without an estimate (no time, no FLOPs): they keep their time.
+    pub(super) not_estimated: Vec<String>,
+    /// Prunable layers the engine runs dense at any sparsity ([`Kernel::Dense`]).
+    pub(super) dense: Vec<String>,
+}
+
+/// Fills each prunable layer's `estimated_ms` by `cost`.
 pub(super) fn estimate_layers(
     layers: &mut [LayerPerf],
     analysis: &ModelAnalysis,
     cost: Option<&CostModel>,
-) -> (Vec<f64>, Vec<String>) {
-    let shapes: HashMap<&str, LayerShape> = analysis
+) -> Estimated {
+    let kernels: HashMap<&str, Kernel> = analysis
         .layers
         .iter()
-        .map(|l| (l.name.as_str(), layer_shape(l)))
+        .map(|l| (l.name.as_str(), layer_kernel(l)))
         .collect();
-    let mut saved = vec![0.0; PERF_LEVELS.len()];
-    let mut not_estimated = Vec::new();
+    let mut found = Estimated {
+        saved: vec![0.0; PERF_LEVELS.len()],
+        not_estimated: Vec::new(),
+        dense: Vec::new(),
+    };
     for layer in layers.iter_mut().filter(|l| l.prunable) {
         match (cost, layer.ms, layer.flops) {
             (Some(cost), Some(ms), Some(flops)) if ms > 0.0 => {
-                let shape = shapes.get(layer.name.as_str()).copied().unwrap_or_default();
+                let kernel = kernels
+                    .get(layer.name.as_str())
+                    .copied()
+                    .unwrap_or_else(|| kernel_of(&layer.op_type, None));
+                if kernel == Kernel::Dense {
+                    found.dense.push(layer.name.clone());
+                }
                 for (i, &s) in PERF_LEVELS.iter().enumerate() {
-                    let at = cost.layer_ms(ms, flops as f64, shape, s);
-                    saved[i] += ms - at;
+                    let at = cost.layer_ms(ms, flops as f64, kernel, s);
+                    found.saved[i] += ms - at;
                     layer.estimated_ms.insert(level_key(s), at);
                 }
             }
-            _ => not_estimated.push(layer.name.clone()),
+            _ => found.not_estimated.push(layer.name.clone()),
         }
     }
-    (saved, not_estimated)
+    found
 }
 
 pub(super) fn layer_base(layer: &Layer, flops: Option<u64>) -> LayerPerf {
@@ -228,36 +270,61 @@ mod tests {
         // conv: 100 FLOPs in 1 ms (the best rate); fc: 10 FLOPs in 1 ms.
         let cost = CostModel::fit(&[("conv", 1.0, 100.0), ("fc", 1.0, 10.0)]).unwrap();
         assert_eq!(cost.fastest, "conv");
-        let many = LayerShape::default();
+        let conv = Kernel::Pointwise;
         for s in [0.0, 0.4, 0.6] {
             // Below SPARSE_FROM the engine runs its dense kernel.
             assert!(s < SPARSE_FROM);
-            assert_eq!(cost.layer_ms(1.0, 100.0, many, s), 1.0);
+            assert_eq!(cost.layer_ms(1.0, 100.0, conv, s), 1.0);
         }
-        // From it on the sparse one: already faster for this layer (it breaks even at
-        // 1 − efficiency), slower for a 3×3 convolution (test below).
-        assert!(cost.layer_ms(1.0, 100.0, many, SPARSE_FROM) < 1.0);
-        // At 0.95 the sparse kernel takes 0.05 / efficiency of the compute part.
-        let want = 0.05 / SPARSE_EFFICIENCY;
-        assert!((cost.layer_ms(1.0, 100.0, many, 0.95) - want).abs() < 1e-12);
-        // fc's compute part is 10 FLOPs at RATE_SHARE of the best rate, at most its time.
-        let c = (10.0 / (100.0 * RATE_SHARE)).min(1.0);
-        assert!((cost.layer_ms(1.0, 10.0, many, 0.95) - (1.0 - c * (1.0 - want))).abs() < 1e-12);
+        // From it on the sparse one: already faster for this layer, slower for a k×k Conv (test
+        // below).
+        assert!(cost.layer_ms(1.0, 100.0, conv, SPARSE_FROM) < 1.0);
+        // At 0.95 the sparse kernel takes its overhead plus 0.05 / efficiency of the compute part.
+        let want = SPARSE_OVERHEAD + 0.05 / SPARSE_EFFICIENCY;
+        assert!((cost.layer_ms(1.0, 100.0, conv, 0.95) - want).abs() < 1e-12);
+        // fc's compute part is 10 FLOPs at the best rate, a tenth of its time: the rest stays.
+        let fc = cost.layer_ms(1.0, 10.0, Kernel::MatMul, 0.95);
+        assert!((fc - (1.0 - 0.1 * (1.0 - want))).abs() < 1e-12);
         assert!(CostModel::fit(&[("x", 0.0, 5.0)]).is_none());
     }
 
     #[test]
-    fn winograd_convolutions_gain_less() {
+    fn matmuls_switch_to_the_sparse_kernel_before_convolutions() {
+        let cost = CostModel::fit(&[("fc", 1.0, 100.0)]).unwrap();
+        let s = (MATMUL_SPARSE_FROM + SPARSE_FROM) / 2.0;
+        assert!(cost.layer_ms(1.0, 100.0, Kernel::MatMul, s) < 1.0);
+        assert_eq!(cost.layer_ms(1.0, 100.0, Kernel::Pointwise, s), 1.0);
+        assert_eq!(cost.layer_ms(1.0, 100.0, Kernel::MatMul, 0.4), 1.0);
+    }
+
+    #[test]
+    fn spatial_convolutions_gain_less_and_few_input_channels_none() {
         let cost = CostModel::fit(&[("conv", 1.0, 100.0)]).unwrap();
-        let plain = LayerShape { winograd: false };
-        let winograd = LayerShape { winograd: true };
-        let at = |shape, s| cost.layer_ms(1.0, 100.0, shape, s);
-        assert!(at(plain, 0.95) < at(winograd, 0.95));
-        // Against the dense 3×3 kernel the sparse one wins only past 1 − efficiency / advantage.
-        let from = 1.0 - SPARSE_EFFICIENCY / DENSE_3X3_ADVANTAGE;
+        let at = |kernel, s| cost.layer_ms(1.0, 100.0, kernel, s);
+        assert!(at(Kernel::Pointwise, 0.95) < at(Kernel::Spatial, 0.95));
+        // Against the dense k×k kernel the sparse one wins only past the sparsity where its share
+        // of the compute part falls to 1.
+        let from = 1.0 - (1.0 - SPARSE_OVERHEAD) * SPARSE_EFFICIENCY / SPATIAL_PENALTY;
         assert!(from > SPARSE_FROM);
-        assert!(at(winograd, SPARSE_FROM) > 1.0);
-        assert!(at(winograd, from - 0.01) > 1.0);
-        assert!(at(winograd, (from + 1.0) / 2.0) < 1.0);
+        assert!(at(Kernel::Spatial, SPARSE_FROM) > 1.0);
+        assert!(at(Kernel::Spatial, from - 0.01) > 1.0);
+        assert!(at(Kernel::Spatial, (from + 1.0) / 2.0) < 1.0);
+        for s in [0.0, 0.7, 0.99] {
+            assert_eq!(at(Kernel::Dense, s), 1.0);
+        }
+    }
+
+    #[test]
+    fn the_kernel_follows_the_op_and_the_weight_shape() {
+        let conv = |shape: &[i64]| kernel_of("Conv", Some(shape));
+        // A first layer on RGB, a depthwise Conv: dense.
+        assert_eq!(conv(&[64, 3, 7, 7]), Kernel::Dense);
+        assert_eq!(conv(&[32, 1, 3, 3]), Kernel::Dense);
+        assert_eq!(conv(&[128, 64, 3, 3]), Kernel::Spatial);
+        assert_eq!(conv(&[128, 64, 1, 1]), Kernel::Pointwise);
+        assert_eq!(conv(&[128, 64, 3]), Kernel::Spatial);
+        assert_eq!(kernel_of("Conv", None), Kernel::Pointwise);
+        assert_eq!(kernel_of("Gemm", Some(&[1000, 2048])), Kernel::MatMul);
+        assert_eq!(kernel_of("MatMul", Some(&[768, 3072])), Kernel::MatMul);
     }
 }

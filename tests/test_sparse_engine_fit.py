@@ -1,0 +1,57 @@
+"""The bench's copy of the perf profile's cost model (bench/sparse_engine_fit.py, which fits its
+constants to DeepSparse) is the Rust one (core/src/profile/perf/estimate.rs) term for term: on real
+profiles of the fixtures, every prunable layer's estimated time at every level is the same, over
+every kind of kernel the model tells apart. The fit itself needs DeepSparse's measurements and runs
+in `make bench-sparse-engine`, not here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+from prunekit_cli import FIXTURES, REPO_ROOT, run_in
+
+sys.path.insert(0, str(REPO_ROOT / "bench"))
+import sparse_engine_fit as fit  # noqa: E402
+
+# digits_cnn: a first Conv on one channel (dense), a 3x3 Conv (spatial), Gemms; grouped_convs:
+# depthwise and grouped Convs (dense), a 1x1 Conv; transformer_block: MatMuls.
+MODELS = ["digits_cnn.onnx", "grouped_convs.onnx", "transformer_block.onnx"]
+
+
+def profiled(tmp_path, model: str) -> dict:
+    """The fit script's view of a model (its analysis and a measured perf profile, as
+    bench/sparse_engine.py records them)."""
+    shutil.copy(FIXTURES / model, tmp_path / model)
+    proc = run_in(tmp_path, f"load {model}", "profile perf --batch 1 --iterations 3 --warmup 1")
+    results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    analysis = next(r for r in results if "n_prunable" in r.get("model", {}))
+    perf = next(r for r in results if r.get("kind") == "measured")
+    return {"analysis": analysis["layers"], "perf": perf}
+
+
+def test_the_fit_scripts_cost_model_is_the_products(tmp_path):
+    kinds = set()
+    for model in MODELS:
+        folder = tmp_path / model.removesuffix(".onnx")
+        folder.mkdir()
+        layers = [l for l in fit.prunable_layers(profiled(folder, model)) if l["ms"] and l["flops"]]
+        assert layers, model
+        table = fit.CostModel(layers, **fit.CONSTANTS).at_levels()
+        for layer, python in zip(layers, table):
+            rust = [layer["estimated_ms"][key] for key in sorted(layer["estimated_ms"], key=float)]
+            assert len(rust) == len(fit.LEVELS), (model, layer["name"])
+            np.testing.assert_allclose(rust, python, rtol=1e-9, atol=1e-12,
+                                       err_msg=f"{model}: {layer['name']} ({layer['kernel']})")
+            kinds.add((layer["op_type"] == "Conv", layer["kernel"]))
+    # A dense-only Conv, a spatial Conv, a 1x1 Conv and a MatMul/Gemm: every branch of the model.
+    assert kinds >= {(True, "dense"), (True, "spatial"), (True, "matrix"), (False, "matrix")}, kinds
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-q"]))
