@@ -208,3 +208,21 @@ def test_the_hidden_channels_of_a_model_over_two_gigabytes_are_removed(folder):
     after = outputs(path, samples(N_SAMPLES))
     assert after.shape == (N_SAMPLES, CLASSES) and np.isfinite(after).all()
     assert written["agreement"]["checks"][-1]["source"] == "generated"
+
+
+def test_sparsegpt_holds_one_float_and_one_working_copy_of_a_gigabyte_weight(folder):
+    """SparseGPT on the first layer (264,192 outputs of 1,024 inputs: 1.08 GB in float32, its
+    inputs' XᵀX small; the second layer's is refused, so it stays dense). Its peak is the weight
+    as a float32 matrix, its float64 working copy and one block of columns' mask scores (4.2 GB),
+    not the copies it once made beside them (the stored values, a copy kept for repair: 6.0 GB)."""
+    model = wide_mlp()
+    out, peak = measured(folder, f"load {model.name}", "optimize --sparsity 0.5",
+                         "override fc2.weight 0", "override fc1.weight 0.5",
+                         "export model sparsegpt_fc1.onnx --method sparsegpt --data samples.npz")
+    written = out[-1]
+    assert written["pruning"]["method"] == "sparsegpt", written["pruning"]
+    sparsity = {layer["weight"]: layer["sparsity"] for layer in written["layers"]}
+    assert sparsity.get("fc2.weight", 0) == 0 and sparsity["fc1.weight"] > 0.3, sparsity
+    assert peak is None or peak < 4.6e9, f"peak resident memory {peak / 1e9:.2f} GB"
+    after = outputs(check_files(folder, written, external=True), samples(N_SAMPLES))
+    assert after.shape == (N_SAMPLES, CLASSES) and np.isfinite(after).all()

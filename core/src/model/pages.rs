@@ -155,6 +155,24 @@ pub fn release(bytes: &[u8]) {
     let _ = bytes;
 }
 
+/// [`release`] of every constant payload `graph` holds (initializers, `Constant` nodes' values):
+/// after something has read them all once, such as encoding a part of a model for an ONNX
+/// Runtime session that copies its weights. Payloads on the heap are left alone.
+pub fn release_constants(graph: &super::onnx::GraphProto) {
+    for tensor in &graph.initializer {
+        if let Some(raw) = tensor.raw_data.as_deref() {
+            release(raw);
+        }
+    }
+    for node in graph.node.iter().filter(|n| n.op_type() == "Constant") {
+        for attribute in &node.attribute {
+            if let Some(raw) = attribute.t.as_ref().and_then(|t| t.raw_data.as_deref()) {
+                release(raw);
+            }
+        }
+    }
+}
+
 /// [`release`] of the bytes of `values` (a view of a mapped float32 payload, `tensor::f32_view`).
 pub fn release_f32(values: &[f32]) {
     // SAFETY: the bytes of initialized f32 values, borrowed as long as `values` is.
@@ -234,5 +252,36 @@ mod tests {
         assert!(heap.iter().all(|&b| b == 7));
         drop(mapping);
         assert!(mapped().iter().all(|m| m.range.start != start));
+    }
+
+    #[test]
+    fn a_graph_read_whole_hands_its_mapped_constants_back() {
+        use crate::model::onnx::{GraphProto, TensorProto};
+        let dir = ScratchDir::create("pages test").unwrap();
+        let path = dir.path().join("weights.bin");
+        let data: Vec<u8> = (0..2 * CHUNK_BYTES).map(|i| (i % 241) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        // SAFETY: a file this test wrote and nobody else changes.
+        let mapping = Mapping::new(unsafe { Mmap::map(&file) }.unwrap());
+        let start = mapping.as_ref().as_ptr() as usize;
+        let bytes = bytes::Bytes::from_owner(mapping);
+        let graph = GraphProto {
+            initializer: vec![TensorProto {
+                raw_data: Some(bytes.clone()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        // Read whole, as encoding a part for a session reads it: every page is resident.
+        let copy: Vec<u8> = bytes.to_vec();
+        assert!(mapping_rss_kb(start) as usize >= data.len() / 1024 - 4);
+        release_constants(&graph);
+        assert!(
+            mapping_rss_kb(start) <= 8,
+            "{} kB resident",
+            mapping_rss_kb(start)
+        );
+        assert_eq!(&bytes[..], &copy[..]);
     }
 }

@@ -17,7 +17,9 @@ use ndarray::ArrayD;
 use super::levels;
 use super::loss::{DataInfo, LossMethod, LossProfile, RawLayer, Skipped, Structure};
 use crate::error::{Error, Result, Sentence, Setting};
+use crate::model::onnx::ModelProto;
 use crate::progress::{Cancel, Progress};
+use crate::reconstruct::collect::{IN_PARTS_ABOVE_BYTES, PART_BYTES, constant_bytes, run_in_parts};
 use crate::runtime::batch::{analysis_batch, dataset};
 use crate::runtime::metric::Reference;
 use crate::runtime::{Batch, ModelSession, SessionOptions};
@@ -93,10 +95,7 @@ pub fn profile(
     };
     let total = (prunable.len() * options.levels.len() + 1) as u64;
     progress.report(0, total, "baseline run");
-    let baseline = run_all(
-        &mut ModelSession::from_proto(&model.proto, &session_options)?,
-        &batches,
-    )?;
+    let baseline = run_all(&model.proto, &batches, &session_options, cancel)?;
     let names: Vec<String> = model
         .graph()
         .output
@@ -126,10 +125,7 @@ pub fn profile(
             let keep = structured::choose::keep_highest(group, scores, level)?;
             let mut pruned = model.clone();
             structured::remove_channels(&mut pruned, analysis, &groups, &[keep])?;
-            let outputs = run_all(
-                &mut ModelSession::from_proto(&pruned.proto, &session_options)?,
-                &batches,
-            )?;
+            let outputs = run_all(&pruned.proto, &batches, &session_options, cancel)?;
             let (value, correct) = compare(&reference, &outputs);
             values.push(value);
             accuracy.push(correct.unwrap_or(0.0));
@@ -183,7 +179,23 @@ pub fn profile(
 
 type Outputs = Vec<HashMap<String, ArrayD<f32>>>;
 
-fn run_all(session: &mut ModelSession, batches: &[Batch]) -> Result<Outputs> {
+/// `proto`'s outputs on every batch: from one session of it, or, for a model whose weights pass
+/// `IN_PARTS_ABOVE_BYTES`, run in parts as the export's check runs it (a session holds every
+/// weight, and one per group and level would copy a 5 GB model into memory each time; in parts,
+/// the weights not rewritten are mapped from their files).
+fn run_all(
+    proto: &ModelProto,
+    batches: &[Batch],
+    options: &SessionOptions,
+    cancel: &Cancel,
+) -> Result<Outputs> {
+    if constant_bytes(proto) > IN_PARTS_ABOVE_BYTES {
+        return Ok(run_in_parts(proto, batches, PART_BYTES, cancel)?
+            .into_iter()
+            .map(|outputs| outputs.into_iter().collect())
+            .collect());
+    }
+    let mut session = ModelSession::from_proto(proto, options)?;
     batches
         .iter()
         .map(|b| Ok(session.run(&b.inputs)?.into_iter().collect()))

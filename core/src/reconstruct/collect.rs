@@ -107,15 +107,16 @@ impl Collector {
     }
 
     /// A collector of the same layer's inputs in another model (the one being pruned) whose
-    /// statistics pair each row with the row `dense` recorded on the same sample.
-    pub fn paired_with(dense: Collector, layout: &LayerLayout) -> Collector {
+    /// statistics pair each row with the row `dense` recorded on the same sample; the dense
+    /// inputs' own `XᵀX` only with `dense_products` (`InputStats::paired_with`).
+    pub fn paired_with(dense: Collector, layout: &LayerLayout, dense_products: bool) -> Collector {
         let batches = match dense.mode {
             Mode::Record(batches) => batches,
             _ => Vec::new(),
         };
         Collector {
             stats: (0..layout.layout.groups())
-                .map(|_| InputStats::paired(layout.layout.columns()))
+                .map(|_| InputStats::paired_with(layout.layout.columns(), dense_products))
                 .collect(),
             mode: Mode::Paired(batches.into_iter()),
             ..Collector::new(&dense.layer, layout)

@@ -189,7 +189,13 @@ pub fn prune_model(
                 dense
                     .into_iter()
                     .zip(round)
-                    .map(|(d, &t)| Collector::paired_with(d, &targets[t].layout))
+                    .map(|(d, &t)| {
+                        // Only a BatchNormalization's variance repair reads the dense inputs'
+                        // own XᵀX.
+                        let variance =
+                            matches!(targets[t].repair, Some(RepairSite::BatchNorm { .. }));
+                        Collector::paired_with(d, &targets[t].layout, variance && options.repair)
+                    })
                     .collect()
             } else {
                 round
@@ -200,10 +206,7 @@ pub fn prune_model(
             let held: u64 = list
                 .iter()
                 .flat_map(|c| &c.stats)
-                // Paired with the dense inputs: their XᵀX and the cross products too.
-                .map(|s| {
-                    (s.columns() * s.columns() * 8 * if s.dense.is_some() { 3 } else { 1 }) as u64
-                })
+                .map(super::InputStats::matrix_bytes)
                 .sum();
             peak_bytes = peak_bytes.max(held);
             let label = format!(
@@ -223,7 +226,11 @@ pub fn prune_model(
             for c in &list {
                 for s in &c.stats {
                     let k = s.columns() as f64;
-                    let triangles = if s.dense.is_some() { 2.0 } else { 1.0 };
+                    let triangles = if s.dense.as_ref().is_some_and(|d| d.stats.has_products()) {
+                        2.0
+                    } else {
+                        1.0
+                    };
                     flops += s.rows as f64 * k * (k + 1.0) * triangles;
                     if s.dense.is_some() {
                         flops += 2.0 * s.rows as f64 * k * k;
@@ -493,7 +500,13 @@ fn prune_layer(
             ))
         })?;
     let mut matrices = layout.layout.to_matrices(&values);
-    let original = options.repair.then(|| matrices.clone());
+    // One float copy of the weight at a time: the stored values go once they are matrices.
+    drop(values);
+    // What repair keeps, measured on the dense weight before it is pruned (no copy of it kept).
+    let before = match (&target.repair, stats) {
+        (Some(site), Some(stats)) if options.repair => Some(outputs_before(site, &matrices, stats)),
+        _ => None,
+    };
     let columns = layout.layout.columns();
     let (pattern, sparsity, mut note) = if options.pattern.fits(columns) {
         (
@@ -548,18 +561,20 @@ fn prune_layer(
     }
     let out = layout.layout.from_matrices(&matrices);
     let zeros = out.iter().filter(|v| **v == 0.0).count();
-    weight::write_f32(graph, layout.home, &out);
+    let len = out.len();
     let mut repaired = None;
-    if let Some(original) = &original {
+    if let (Some(before), Some(site), Some(stats)) = (&before, &target.repair, stats) {
+        repair(graph, site, before, &matrices, stats);
+        repaired = Some(match site {
+            RepairSite::Bias { name, .. } | RepairSite::BatchNorm { name, .. } => name.clone(),
+        });
+    }
+    drop(matrices);
+    weight::write_f32(graph, layout.home, &out);
+    drop(out);
+    if options.repair && repaired.is_none() {
         match (&target.repair, stats) {
-            (Some(site), Some(stats)) => {
-                repair(graph, site, original, &matrices, stats);
-                repaired = Some(match site {
-                    RepairSite::Bias { name, .. } | RepairSite::BatchNorm { name, .. } => {
-                        name.clone()
-                    }
-                });
-            }
+            (Some(_), Some(_)) => {}
             (None, _) => {
                 note.get_or_insert_with(|| {
                     format!("layer {name} has no bias or BatchNormalization to repair")
@@ -576,10 +591,10 @@ fn prune_layer(
         LayerOutcome {
             name: name.clone(),
             weight: target.weight.clone(),
-            sparsity: if out.is_empty() {
+            sparsity: if len == 0 {
                 0.0
             } else {
-                zeros as f64 / out.len() as f64
+                zeros as f64 / len as f64
             },
             pattern,
             note,
@@ -593,6 +608,34 @@ fn prune_layer(
     ))
 }
 
+/// The dense layer's outputs that repair keeps, per weight group.
+struct OutputsBefore {
+    means: Vec<f64>,
+    /// For a BatchNormalization's running variance.
+    variances: Option<Vec<f64>>,
+}
+
+/// The dense weights' output means (and variances, for a BatchNormalization) on the inputs to
+/// match: the dense model's where its inputs were paired in (its mean output is the one to keep).
+fn outputs_before(
+    site: &RepairSite,
+    dense_weights: &[Array2<f32>],
+    stats: &[super::InputStats],
+) -> Vec<OutputsBefore> {
+    dense_weights
+        .iter()
+        .zip(stats)
+        .map(|(w, s)| {
+            let dense = s.dense.as_ref().map_or(s, |d| &d.stats);
+            OutputsBefore {
+                means: super::repair::output_means(w.view(), dense),
+                variances: matches!(site, RepairSite::BatchNorm { .. })
+                    .then(|| super::repair::output_variances(w.view(), dense)),
+            }
+        })
+        .collect()
+}
+
 /// Writes the repair: a bias grows by each output's mean shift `W·μ − Ŵ·μ` (`W·μ_d − Ŵ·μ` where
 /// the dense model's inputs `μ_d` were paired in: the dense model's mean output is the one to
 /// keep); a BatchNormalization's running mean drops by it, and its running variance follows the
@@ -601,20 +644,16 @@ fn prune_layer(
 fn repair(
     graph: &mut GraphProto,
     site: &RepairSite,
-    original: &[Array2<f32>],
+    before: &[OutputsBefore],
     pruned: &[Array2<f32>],
     stats: &[super::InputStats],
 ) {
     let mut shift = Vec::new();
     let mut ratio = Vec::new();
-    for ((w, p), s) in original.iter().zip(pruned).zip(stats) {
-        // The outputs to match: the dense model's where its inputs were paired in.
-        let dense = s.dense.as_ref().map_or(s, |d| &d.stats);
-        let before = super::repair::output_means(w.view(), dense);
+    for ((b, p), s) in before.iter().zip(pruned).zip(stats) {
         let after = super::repair::output_means(p.view(), s);
-        shift.extend(before.iter().zip(&after).map(|(b, a)| b - a));
-        if matches!(site, RepairSite::BatchNorm { .. }) {
-            let var_before = super::repair::output_variances(w.view(), dense);
+        shift.extend(b.means.iter().zip(&after).map(|(b, a)| b - a));
+        if let Some(var_before) = &b.variances {
             let var_after = super::repair::output_variances(p.view(), s);
             ratio.extend(
                 var_before

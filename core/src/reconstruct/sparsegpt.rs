@@ -265,41 +265,97 @@ pub(super) fn prune(
 /// toward zero), `Ŵ₀ = W + W (K − H) H_λ⁻¹` with `K = 2/n · Σ x_d x_pᵀ`, `H = 2/n · Σ x_p x_pᵀ`
 /// and `H_λ⁻¹ = UᵀU`. Pruning `Ŵ₀` under `H` then minimizes the distance to the dense outputs,
 /// since the two objectives differ by a constant. Equal inputs leave `w` as it is. The FLOPs.
+///
+/// Each row's update reads only that row, so rows go [`UPDATE_ROWS`] at a time: the two
+/// intermediate products are a block of rows, not two more copies of the whole weight (a
+/// transformer's 32000-row output projection: 1 GB less).
 fn toward_dense(w: &mut Mat<f64>, stats: &InputStats, cross: &Mat<f64>, u: &Mat<f64>) -> f64 {
     let (rows, n) = (w.nrows(), w.ncols());
     let scale = 2.0 / stats.rows.max(1) as f64;
     let difference = Mat::<f64>::from_fn(n, n, |i, j| (cross[(i, j)] - stats.xtx_at(i, j)) * scale);
-    let mut delta = Mat::<f64>::zeros(rows, n);
+    let block = UPDATE_ROWS.min(rows).max(1);
+    let mut delta = Mat::<f64>::zeros(block, n);
+    let mut through = Mat::<f64>::zeros(block, n);
     let par = Par::rayon(0);
-    matmul(
-        delta.as_mut(),
-        Accum::Replace,
-        w.as_ref(),
-        difference.as_ref(),
-        1.0,
-        par,
-    );
-    let mut through = Mat::<f64>::zeros(rows, n);
-    matmul(
-        through.as_mut(),
-        Accum::Replace,
-        delta.as_ref(),
-        u.transpose(),
-        1.0,
-        par,
-    );
-    matmul(
-        w.as_mut(),
-        Accum::Add,
-        through.as_ref(),
-        u.as_ref(),
-        1.0,
-        par,
-    );
+    let mut r0 = 0;
+    while r0 < rows {
+        let height = block.min(rows - r0);
+        matmul(
+            delta.as_mut().submatrix_mut(0, 0, height, n),
+            Accum::Replace,
+            w.as_ref().submatrix(r0, 0, height, n),
+            difference.as_ref(),
+            1.0,
+            par,
+        );
+        matmul(
+            through.as_mut().submatrix_mut(0, 0, height, n),
+            Accum::Replace,
+            delta.as_ref().submatrix(0, 0, height, n),
+            u.transpose(),
+            1.0,
+            par,
+        );
+        matmul(
+            w.as_mut().submatrix_mut(r0, 0, height, n),
+            Accum::Add,
+            through.as_ref().submatrix(0, 0, height, n),
+            u.as_ref(),
+            1.0,
+            par,
+        );
+        r0 += height;
+    }
     6.0 * (rows * n * n) as f64
 }
+
+/// Rows of the weight [`toward_dense`] updates at a time: enough for the matrix products to run
+/// at full speed on every core, few enough that their intermediates stay small.
+const UPDATE_ROWS: usize = 1024;
 
 /// SparseGPT's saliency of a weight: the reconstruction error its removal costs, `w² / U_jj²`.
 fn score(w: f64, diagonal: f64) -> f64 {
     w * w / (diagonal * diagonal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic value in [-1, 1) for each index.
+    fn value(i: usize) -> f64 {
+        ((i.wrapping_mul(2_654_435_761) % 1000) as f64) / 500.0 - 1.0
+    }
+
+    #[test]
+    fn toward_dense_in_row_blocks_is_the_whole_product() {
+        // More rows than one block, and a last block shorter than the others.
+        let (rows, n, samples) = (UPDATE_ROWS + 37, 6, 40);
+        let mut stats = InputStats::paired_with(n, false);
+        let x = ndarray::Array2::from_shape_fn((samples, n), |(r, c)| value(r * n + c) as f32);
+        let xd = ndarray::Array2::from_shape_fn((samples, n), |(r, c)| {
+            (value(r * n + c) + 0.3 * value(7 + r * n + c)) as f32
+        });
+        stats.add_paired(x.view(), xd.view());
+        let factor = inverse_factor(&stats, 0.01).unwrap();
+        let u = &factor.upper;
+        let w0 = Mat::<f64>::from_fn(rows, n, |r, c| value(3 * (r * n + c) + 1));
+        let mut blocked = w0.clone();
+        let cross = &stats.dense.as_ref().unwrap().cross;
+        toward_dense(&mut blocked, &stats, cross, u);
+        // W + W (K − H) UᵀU, as one product.
+        let scale = 2.0 / stats.rows as f64;
+        let difference =
+            Mat::<f64>::from_fn(n, n, |i, j| (cross[(i, j)] - stats.xtx_at(i, j)) * scale);
+        let whole = &w0 + &w0 * &difference * u.transpose() * u;
+        let mut largest = 0.0f64;
+        for r in 0..rows {
+            for c in 0..n {
+                largest = largest.max((blocked[(r, c)] - whole[(r, c)]).abs());
+            }
+        }
+        assert!(largest < 1e-9, "blocked and whole differ by {largest}");
+        // The inputs did differ: the weights moved.
+        assert!((0..n).any(|c| (blocked[(0, c)] - w0[(0, c)]).abs() > 1e-6));
+    }
 }
