@@ -176,3 +176,29 @@ def test_profiles_fit_and_exports_treat_only_the_projections_as_layers(llm):
     ids = np.arange(SEQUENCE, dtype=np.int64).reshape(1, SEQUENCE)
     (logits,) = session.run(None, {"input_ids": ids})
     assert logits.shape == (1, SEQUENCE, VOCAB) and np.isfinite(logits).all()
+
+
+def test_attention_heads_leave_every_layer_that_reads_the_shared_heads_shape(llm):
+    """The generator, like real exporters, gives every layer's q/k/v Reshape one shared
+    `[0, 0, heads, head size]` constant: a cut of heads is one group over the layers that read
+    it, and the constant's heads entry loses the heads removed once, not once per Reshape."""
+    profile, plan, written = results_in(
+        llm,
+        f"load llm.onnx --dim sequence={SEQUENCE}",
+        "profile loss --structure channel --samples 8 --levels 0.25,0.5",
+        "optimize --structure channel --flops-reduction 1.3 --name heads",
+        "export model heads.onnx --optimization heads",
+    )[1:]
+    heads = SIZES["heads"]
+    cut = {g["name"]: g for g in plan["channels"]["groups"] if g["kept"] < g["channels"]}
+    attention = [g for name, g in cut.items() if "self_attn/q_proj" in name]
+    assert attention and attention[0]["channels"] == heads, cut
+    kept = attention[0]["kept"]
+    model = onnx.load(str(llm / "heads.onnx"))
+    constants = {t.name: numpy_helper.to_array(t).tolist() for t in model.graph.initializer}
+    assert constants["const.heads_shape"] == [0, 0, kept, HIDDEN // heads], constants
+    assert written["pruning"]["channels"]["macs_after"] < written["pruning"]["channels"]["macs_before"]
+    session = ort.InferenceSession(str(llm / "heads.onnx"), providers=["CPUExecutionProvider"])
+    ids = np.arange(SEQUENCE, dtype=np.int64).reshape(1, SEQUENCE)
+    (logits,) = session.run(None, {"input_ids": ids})
+    assert logits.shape == (1, SEQUENCE, VOCAB) and np.isfinite(logits).all()

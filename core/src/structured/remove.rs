@@ -72,7 +72,8 @@ pub fn remove_channels(
         }
         replacements.push((home, cut(tensor, axes).ok_or_else(|| unreadable(name))?));
     }
-    let mut shape_edits: BTreeMap<String, BTreeMap<usize, i64>> = BTreeMap::new();
+    // Per shape constant, per node that reads it: the entries it loses.
+    let mut shape_edits: BTreeMap<String, BTreeMap<String, BTreeMap<usize, i64>>> = BTreeMap::new();
     let mut group_edits: BTreeMap<String, i64> = BTreeMap::new();
     for (group, removed) in &plan.groups {
         let r = removed.len() as i64;
@@ -83,10 +84,12 @@ pub fn remove_channels(
                     tensor,
                     index: i,
                     block,
-                    ..
+                    node,
                 } => {
                     *shape_edits
                         .entry(tensor.clone())
+                        .or_default()
+                        .entry(node.clone())
                         .or_default()
                         .entry(*i)
                         .or_default() += r * *block as i64
@@ -94,16 +97,37 @@ pub fn remove_channels(
             }
         }
     }
-    for (name, entries) in &shape_edits {
+    // A shape constant several nodes read (one `[batch, tokens, heads, head size]` for every
+    // attention layer's Reshape) gets a copy per node whose entries change, so a layer that loses
+    // heads does not reshape the others; one read by a single node, or changed alike for every
+    // node that reads it, is changed in place.
+    let mut shape_copies: Vec<(usize, String, TensorProto)> = Vec::new();
+    for (name, by_node) in &shape_edits {
         let (home, tensor) = constant(&index, name, &plan)?;
-        replacements.push((
-            home,
+        let shrunk = |entries: &BTreeMap<usize, i64>| {
             shrink_entries(tensor, entries).ok_or_else(|| {
                 Error::Usage(format!(
                     "shape constant '{name}' is not a small integer tensor with the entries the groups count; detect the groups again."
                 ))
-            })?,
-        ));
+            })
+        };
+        let readers = graph
+            .node
+            .iter()
+            .filter(|n| n.input.iter().any(|i| i == name))
+            .count();
+        let mut edits = by_node.values();
+        let first = edits.next().expect("an entry per node");
+        if by_node.len() == readers && edits.all(|e| e == first) {
+            replacements.push((home, shrunk(first)?));
+            continue;
+        }
+        for (node, entries) in by_node {
+            let i = node_named(graph, node).ok_or_else(|| missing_node(node))?;
+            let mut copy = shrunk(entries)?;
+            copy.name = Some(format!("{name}.{node}"));
+            shape_copies.push((i, name.clone(), copy));
+        }
     }
     let mut conv_groups = Vec::new();
     for (node, r) in &group_edits {
@@ -134,6 +158,16 @@ pub fn remove_channels(
     }
     for (i, group) in conv_groups {
         set_group(&mut graph.node[i], group);
+    }
+    for (i, name, copy) in shape_copies {
+        for input in graph.node[i]
+            .input
+            .iter_mut()
+            .filter(|input| **input == name)
+        {
+            *input = copy.name().to_string();
+        }
+        graph.initializer.push(copy);
     }
     shrink_carriers(graph, &plan);
 
