@@ -109,7 +109,7 @@ pub fn perf_layers(
         if let Some(e) = model_estimate {
             let mut text = format!("estimated {} ms at {pct}", num(e));
             if let Some(ms) = finite(model.ms_per_batch).filter(|_| e > 0.0) {
-                text.push_str(&format!(" ({} faster)", times(ms / e)));
+                text.push_str(&format!(" ({})", crate::format::faster(ms / e)));
             }
             caption.push(text);
         }
