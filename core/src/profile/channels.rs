@@ -19,7 +19,9 @@ use super::loss::{DataInfo, LossMethod, LossProfile, RawLayer, Skipped, Structur
 use crate::error::{Error, Result, Sentence, Setting};
 use crate::model::onnx::ModelProto;
 use crate::progress::{Cancel, Progress};
-use crate::reconstruct::collect::{IN_PARTS_ABOVE_BYTES, PART_BYTES, constant_bytes, run_in_parts};
+use crate::reconstruct::collect::{
+    Given, IN_PARTS_ABOVE_BYTES, PART_BYTES, constant_bytes, run_in_parts,
+};
 use crate::runtime::batch::{analysis_batch, dataset};
 use crate::runtime::metric::Reference;
 use crate::runtime::{Batch, ModelSession, SessionOptions};
@@ -190,10 +192,12 @@ fn run_all(
     cancel: &Cancel,
 ) -> Result<Outputs> {
     if constant_bytes(proto) > IN_PARTS_ABOVE_BYTES {
-        return Ok(run_in_parts(proto, batches, PART_BYTES, cancel)?
-            .into_iter()
-            .map(|outputs| outputs.into_iter().collect())
-            .collect());
+        return Ok(
+            run_in_parts(proto, batches, Given::default(), PART_BYTES, cancel)?
+                .into_iter()
+                .map(|outputs| outputs.into_iter().collect())
+                .collect(),
+        );
     }
     let mut session = ModelSession::from_proto(proto, options)?;
     batches

@@ -3,4 +3,6 @@
 //! smallest, so they count towards the level. The functions live with the other one-shot
 //! methods in `reconstruct::magnitude`.
 
-pub use crate::reconstruct::magnitude::{magnitude_order, pruned, pruned_count, pruned_smallest};
+pub use crate::reconstruct::magnitude::{
+    magnitude_order, prune_smallest_in_place, pruned, pruned_count,
+};

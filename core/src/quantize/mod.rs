@@ -611,6 +611,7 @@ fn calibrate(
         collect::observe_in_parts(
             proto,
             batches,
+            collect::Given::default(),
             &computed,
             part_bytes,
             cancel,

@@ -14,8 +14,8 @@ use crate::model::onnx::{ValueInfoProto, type_proto};
 use crate::runtime::Batch;
 
 pub use frontier::{
-    Frontier, IN_PARTS_ABOVE_BYTES, MAPPED_PART_ABOVE_BYTES, PART_BYTES, constant_bytes,
-    observe_in_parts, run_in_parts,
+    Frontier, Given, IN_PARTS_ABOVE_BYTES, MAPPED_PART_ABOVE_BYTES, PART_BYTES, Values,
+    constant_bytes, observe_in_parts, run_in_parts,
 };
 
 /// Runs the part of `proto` the collectors' inputs need on every batch, from the model's inputs,

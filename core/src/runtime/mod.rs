@@ -20,5 +20,5 @@ pub use locate::{RUNTIME_MISSING_FIX, Runtime, runtime};
 pub use npz::{Npz, read_npz};
 pub use session::{ModelSession, SessionOptions, SplitMix64, generated_inputs};
 pub(crate) use session::{
-    build_mapped_session, build_session, commit, onnx_type, to_f32, to_value,
+    build_mapped_session, build_session, commit, copy_value, onnx_type, to_f32, to_value,
 };

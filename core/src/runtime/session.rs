@@ -185,6 +185,43 @@ pub(crate) fn to_value(array: &InputArray) -> Result<DynValue> {
     value.map_err(runtime_error("make an input tensor"))
 }
 
+/// A copy of a tensor value ONNX Runtime computed, to keep after the run that made it goes on
+/// (activations cached for later runs).
+pub(crate) fn copy_value(name: &str, value: &DynValue) -> Result<DynValue> {
+    fn copy<T: ort::value::PrimitiveTensorElementType + Clone + std::fmt::Debug + 'static>(
+        value: &DynValue,
+    ) -> Result<DynValue> {
+        let array = value
+            .try_extract_array::<T>()
+            .map_err(runtime_error("read a value"))?
+            .to_owned();
+        Tensor::from_array(array)
+            .map(|t| t.into_dyn())
+            .map_err(runtime_error("copy a value"))
+    }
+    let ValueType::Tensor { ty, .. } = value.dtype() else {
+        return Err(Error::Runtime(format!(
+            "'{name}' is not a tensor; prunekit keeps tensor values only."
+        )));
+    };
+    match ty {
+        TensorElementType::Float32 => copy::<f32>(value),
+        TensorElementType::Float64 => copy::<f64>(value),
+        TensorElementType::Int64 => copy::<i64>(value),
+        TensorElementType::Int32 => copy::<i32>(value),
+        TensorElementType::Int16 => copy::<i16>(value),
+        TensorElementType::Int8 => copy::<i8>(value),
+        TensorElementType::Uint64 => copy::<u64>(value),
+        TensorElementType::Uint32 => copy::<u32>(value),
+        TensorElementType::Uint16 => copy::<u16>(value),
+        TensorElementType::Uint8 => copy::<u8>(value),
+        TensorElementType::Bool => copy::<bool>(value),
+        other => Err(Error::Runtime(format!(
+            "'{name}' has element type {other:?}, which prunekit does not keep yet."
+        ))),
+    }
+}
+
 pub(crate) fn to_f32(name: &str, value: &ort::value::DynValueRef<'_>) -> Result<ArrayD<f32>> {
     let ty = match value.dtype() {
         ValueType::Tensor { ty, .. } => *ty,

@@ -5,6 +5,12 @@
 //! baseline run caches every activation the rest needs; then, per layer, one session of just the
 //! layer and what lies downstream of it (`plan`) is built, and each level only feeds it the pruned
 //! weight and the cached activations. Layers run in parallel, one session each.
+//!
+//! A session holds every weight it reads, and the downstream part of a transformer's first layers
+//! is the whole model: for a model whose constants pass `IN_PARTS_ABOVE_BYTES`, the baseline and
+//! each layer's downstream part run in parts instead (`reconstruct::collect::run_in_parts`, fed
+//! the cached activations and the pruned weight where they are), one layer at a time, so that
+//! resident memory holds one part's weights and not the model.
 
 pub(crate) mod plan;
 
@@ -26,12 +32,15 @@ use super::prune;
 use crate::error::{Error, Result, Sentence, Setting};
 use crate::model::tensor;
 use crate::progress::{Cancel, Progress};
-use crate::reconstruct::collect::Collector;
+use crate::reconstruct::collect::{
+    Collector, Given, IN_PARTS_ABOVE_BYTES, PART_BYTES, Values, constant_bytes, observe_in_parts,
+    run_in_parts,
+};
 use crate::reconstruct::layout::{self, WeightLayout};
 use crate::reconstruct::{self, InputStats, Method, Pattern, SparseGptSettings};
 use crate::runtime::batch::{analysis_batch, dataset};
 use crate::runtime::metric::Reference;
-use crate::runtime::{build_session, to_f32, to_value};
+use crate::runtime::{Batch, build_session, copy_value, to_f32, to_value};
 use crate::{Layer, Model, ModelAnalysis};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +65,20 @@ pub fn profile(
     model: &Model,
     analysis: &ModelAnalysis,
     options: &OneShotOptions,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<LossProfile> {
+    let in_parts = (constant_bytes(&model.proto) > IN_PARTS_ABOVE_BYTES).then_some(PART_BYTES);
+    profile_with(model, analysis, options, in_parts, progress, cancel)
+}
+
+/// [`profile`], its runs in parts of about `in_parts` bytes of constants each, or each one
+/// session.
+fn profile_with(
+    model: &Model,
+    analysis: &ModelAnalysis,
+    options: &OneShotOptions,
+    in_parts: Option<u64>,
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<LossProfile> {
@@ -122,44 +145,19 @@ pub fn profile(
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let total_steps = (parts.len() * options.levels.len()) as u64 + batches.len() as u64;
     progress.report(0, total_steps, "baseline run");
-    let baseline_proto = crate::model::with_outputs(&model.proto, &cached);
-    let mut baseline_session = build_session(&baseline_proto, Some(threads))?;
     let output_names: Vec<String> = graph.output.iter().map(|o| o.name().to_string()).collect();
-    let mut cache: Vec<HashMap<String, DynValue>> = Vec::with_capacity(batches.len());
-    let mut baseline_outputs: Vec<HashMap<String, ArrayD<f32>>> = Vec::new();
-    for (i, b) in batches.iter().enumerate() {
-        cancel.check()?;
-        let mut values: HashMap<String, DynValue> = HashMap::new();
-        for (name, array) in &b.inputs {
-            values.insert(name.clone(), to_value(array)?);
-        }
-        let inputs: Vec<(Cow<str>, SessionInputValue)> = values
-            .iter()
-            .map(|(n, v)| (Cow::from(n.as_str()), SessionInputValue::from(v)))
-            .collect();
-        let mut outputs = baseline_session
-            .run(inputs)
-            .map_err(|e| Error::Runtime(format!("ONNX Runtime could not run the model: {e}.")))?;
-        let mut model_outputs = HashMap::new();
-        for name in &output_names {
-            if let Some(v) = outputs.get(name) {
-                model_outputs.insert(name.clone(), to_f32(name, &v.view())?);
-            }
-        }
-        for name in &cached {
-            if let Some(v) = outputs.remove(name) {
-                values.insert(name.clone(), v);
-            }
-        }
-        drop(outputs);
-        if i == 0 {
-            check_cache_size(&values, batches.len(), data.samples)?;
-        }
-        cache.push(values);
-        baseline_outputs.push(model_outputs);
-        progress.report(i as u64 + 1, total_steps, "baseline run");
-    }
-    drop(baseline_session);
+    let (cache, baseline_outputs) = baseline(
+        &model.proto,
+        &batches,
+        &cached,
+        &output_names,
+        (in_parts, threads, data.samples),
+        cancel,
+        &mut |done| {
+            let steps = (done * batches.len() as f64) as u64;
+            progress.report(steps, total_steps, "baseline run")
+        },
+    )?;
 
     let labels = batches.iter().map(|b| b.labels.as_deref()).collect();
     let reference = Reference::new(&output_names, baseline_outputs, labels, data.samples);
@@ -168,6 +166,8 @@ pub fn profile(
         model,
         planner: &planner,
         cache: &cache,
+        batches: &batches,
+        in_parts,
         reference: &reference,
         levels: &options.levels,
         prune: options.prune,
@@ -183,11 +183,23 @@ pub fn profile(
     };
     let mut queue: Vec<usize> = (0..parts.len()).collect();
     queue.sort_by_key(|&i| std::cmp::Reverse(flops_of(&parts[i].1)));
-    let workers = threads.min(parts.len()).max(1);
+    // In parts, one layer at a time (its parts' sessions use every core): two at once would
+    // hold two parts' weights.
+    let workers = if in_parts.is_some() {
+        1
+    } else {
+        threads.min(parts.len()).max(1)
+    };
     let intra = (threads / workers).max(1);
-    // The throughput the workers can reach together: one worker's warm rate, times the workers.
-    let (warm_seconds, warm_samples) = warm_model_run(&model.proto, &cache, &batches, intra)?;
-    let warm_run = (warm_seconds / workers as f64, warm_samples);
+    // The throughput the workers can reach together: one worker's warm rate, times the workers
+    // (not measured in parts: that would take a session of the whole model).
+    let warm_run = match in_parts {
+        Some(_) => (0.0, 0),
+        None => {
+            let (seconds, samples) = warm_model_run(&model.proto, &cache, &batches, intra)?;
+            (seconds / workers as f64, samples)
+        }
+    };
     let next = AtomicUsize::new(0);
     let done = AtomicU64::new(batches.len() as u64);
     let evaluated_flops = AtomicU64::new(0);
@@ -268,6 +280,13 @@ pub fn profile(
         if data.samples == 1 { "" } else { "s" },
         reference.metric_names().replace('+', " plus ").replace('_', " ")
     ));
+    if let Some(part_bytes) = in_parts {
+        profile.notes.push(format!(
+            "The model's weights pass {:.0} GB, so the baseline and each layer's downstream part ran in parts of about {} MB of weights each, one layer at a time, reading the weights where they are mapped (a session of the layer and all that follows it would hold every weight it reads).",
+            IN_PARTS_ABOVE_BYTES as f64 / 1e9,
+            part_bytes >> 20
+        ));
+    }
     if let Some(note) = compute_bound_note(
         analysis,
         evaluated_flops.load(Ordering::SeqCst),
@@ -280,15 +299,113 @@ pub fn profile(
     Ok(profile)
 }
 
+/// Each batch's model outputs as f32, by name.
+type ModelOutputs = HashMap<String, ArrayD<f32>>;
+
+/// The baseline run on every batch: each batch's inputs and the `cached` values (sorted) it
+/// computes, which the downstream parts read, and the model's outputs. One session of the model
+/// asked for the cached values too, or, with `in_parts`, the model run in parts of about that
+/// many bytes of constants; `settings` is (in_parts, threads, samples). `on_progress` is told the
+/// fraction done.
+fn baseline(
+    proto: &crate::model::onnx::ModelProto,
+    batches: &[Batch],
+    cached: &[String],
+    output_names: &[String],
+    settings: (Option<u64>, usize, usize),
+    cancel: &Cancel,
+    on_progress: &mut dyn FnMut(f64),
+) -> Result<(Vec<Values>, Vec<ModelOutputs>)> {
+    let (in_parts, threads, samples) = settings;
+    let mut cache: Vec<Values> = Vec::with_capacity(batches.len());
+    for b in batches {
+        let mut values = Values::new();
+        for (name, array) in &b.inputs {
+            values.insert(name.clone(), to_value(array)?);
+        }
+        cache.push(values);
+    }
+    let mut outputs: Vec<ModelOutputs> = vec![HashMap::new(); batches.len()];
+    if let Some(part_bytes) = in_parts {
+        let mut observed: Vec<String> = cached.iter().chain(output_names).cloned().collect();
+        observed.sort();
+        observed.dedup();
+        // Values arrive part by part, every batch's at once: the cache is measured as it grows.
+        let mut bytes = 0.0;
+        observe_in_parts(
+            proto,
+            batches,
+            Given::default(),
+            &observed,
+            part_bytes,
+            cancel,
+            &mut |done, parts| on_progress(done as f64 / parts.max(1) as f64),
+            &mut |b, name, value| {
+                if output_names.iter().any(|o| o == name) {
+                    outputs[b].insert(name.to_string(), to_f32(name, &value.view())?);
+                }
+                if cached.binary_search_by(|c| c.as_str().cmp(name)).is_ok() {
+                    bytes += value_bytes(value);
+                    check_cache_size(bytes, samples)?;
+                    cache[b].insert(name.to_string(), copy_value(name, value)?);
+                }
+                Ok(())
+            },
+        )?;
+        return Ok((cache, outputs));
+    }
+    let baseline_proto = crate::model::with_outputs(proto, cached);
+    let mut session = build_session(&baseline_proto, Some(threads))?;
+    for (i, values) in cache.iter_mut().enumerate() {
+        cancel.check()?;
+        let inputs: Vec<(Cow<str>, SessionInputValue)> = values
+            .iter()
+            .map(|(n, v)| (Cow::from(n.as_str()), SessionInputValue::from(v)))
+            .collect();
+        let mut computed = session
+            .run(inputs)
+            .map_err(|e| Error::Runtime(format!("ONNX Runtime could not run the model: {e}.")))?;
+        for name in output_names {
+            if let Some(v) = computed.get(name) {
+                outputs[i].insert(name.clone(), to_f32(name, &v.view())?);
+            }
+        }
+        for name in cached {
+            if let Some(v) = computed.remove(name) {
+                values.insert(name.clone(), v);
+            }
+        }
+        drop(computed);
+        if i == 0 {
+            // The first batch's cache, projected to all of them.
+            let first: f64 = values.values().map(value_bytes).sum();
+            check_cache_size(first * batches.len() as f64, samples)?;
+        }
+        on_progress((i + 1) as f64 / batches.len() as f64);
+    }
+    Ok((cache, outputs))
+}
+
 /// What every worker reads.
 struct Shared<'a> {
     model: &'a Model,
     planner: &'a Planner<'a>,
-    cache: &'a [HashMap<String, DynValue>],
+    cache: &'a [Values],
+    batches: &'a [Batch],
+    /// Each layer's downstream part run in parts of about this many bytes of constants, fed the
+    /// cached values and the pruned weight; one session per layer without it.
+    in_parts: Option<u64>,
     /// The unpruned model's outputs, as the pruned parts are judged against them.
     reference: &'a Reference,
     levels: &'a [f64],
     prune: Method,
+}
+
+/// How a layer's downstream part runs: one session, built once for every level, or in parts
+/// (sessions built for each level, each reading a part's weights from where they are mapped).
+enum Runner<'p> {
+    Session(Session),
+    Parts(&'p crate::model::onnx::ModelProto, u64),
 }
 
 struct LayerResult {
@@ -308,12 +425,21 @@ impl Shared<'_> {
         report: &dyn Fn(f64),
     ) -> Result<LayerResult> {
         let (weights, dims) = self.weight(part)?;
-        let order = prune::magnitude_order(&weights);
+        let (count, zeros) = (weights.len(), weights.iter().filter(|w| **w == 0.0).count());
         let reconstruct = match self.prune {
             Method::Magnitude => None,
             method => Some(self.reconstruction(layer, part, method)?),
         };
-        let zeros = weights.iter().filter(|w| **w == 0.0).count();
+        // One ordering serves every level; in parts (a large model) each level reads the weight
+        // again and selects in place instead: one copy of it at a time, and no index per weight.
+        let (weights, order) = match (&reconstruct, self.in_parts) {
+            (None, None) => {
+                let order = prune::magnitude_order(&weights);
+                (Some(weights), Some(order))
+            }
+            (None, Some(_)) => (None, None),
+            (Some(_), _) => (Some(weights), None),
+        };
         let mut types = HashMap::new();
         for name in &part.inputs {
             types.insert(name.clone(), self.input_type(name)?);
@@ -330,7 +456,10 @@ impl Shared<'_> {
             .map(|(n, (t, d))| (n, (crate::runtime::onnx_type(t), d)))
             .collect();
         let proto = self.planner.sub_model(&self.model.proto, part, &types);
-        let mut session = build_session(&proto, Some(intra_threads))?;
+        let mut runner = match self.in_parts {
+            Some(part_bytes) => Runner::Parts(&proto, part_bytes),
+            None => Runner::Session(build_session(&proto, Some(intra_threads))?),
+        };
         let shape: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
 
         let baseline_accuracy = self.reference.accuracy();
@@ -340,7 +469,7 @@ impl Shared<'_> {
         let mut levels_run = 0;
         for &level in self.levels {
             cancel.check()?;
-            let k = prune::pruned_count(level, weights.len());
+            let k = prune::pruned_count(level, count);
             let (value, acc) = if k <= zeros {
                 // Only weights that are already zero would go: the model is unchanged.
                 (0.0, baseline_accuracy)
@@ -348,9 +477,14 @@ impl Shared<'_> {
                 (pv, pa)
             } else {
                 levels_run += 1;
-                let pruned = match &reconstruct {
-                    None => prune::pruned(&weights, &order, level),
-                    Some(r) => r.pruned(&weights, level, &layer.name)?,
+                let pruned = match (&reconstruct, &weights, &order) {
+                    (Some(r), Some(weights), _) => r.pruned(weights, level, &layer.name)?,
+                    (None, Some(weights), Some(order)) => prune::pruned(weights, order, level),
+                    _ => {
+                        let mut weights = self.weight(part)?.0;
+                        prune::prune_smallest_in_place(&mut weights, level);
+                        weights
+                    }
                 };
                 let tensor = Tensor::from_array((shape.clone(), pruned))
                     .map_err(|e| {
@@ -359,7 +493,7 @@ impl Shared<'_> {
                         ))
                     })?
                     .into_dyn();
-                self.measure(&mut session, part, &tensor)?
+                self.measure(&mut runner, part, &tensor, cancel)?
             };
             previous = Some((k, value, acc));
             values.push(value);
@@ -405,11 +539,29 @@ impl Shared<'_> {
     /// Runs the part on every batch with `weight` fed in; the summed comparison, and accuracy.
     fn measure(
         &self,
-        session: &mut Session,
+        runner: &mut Runner,
         part: &Downstream,
         weight: &DynValue,
+        cancel: &Cancel,
     ) -> Result<(f64, Option<f64>)> {
         let mut tally = self.reference.tally();
+        let session = match runner {
+            Runner::Session(session) => session,
+            Runner::Parts(proto, part_bytes) => {
+                let shared = [(part.weight.as_str(), weight)];
+                let given = Given {
+                    batches: self.cache,
+                    shared: &shared,
+                };
+                let outputs = run_in_parts(proto, self.batches, given, *part_bytes, cancel)?;
+                for (b, outputs) in outputs.iter().enumerate() {
+                    for (name, value) in outputs {
+                        tally.add(b, name, value);
+                    }
+                }
+                return Ok(tally.finish());
+            }
+        };
         for (b, values) in self.cache.iter().enumerate() {
             let mut inputs: Vec<(Cow<str>, SessionInputValue)> = part
                 .inputs
@@ -518,31 +670,25 @@ fn warm_model_run(
 /// The most memory the cached activations may take: beyond it the run would swap, or be killed.
 const CACHE_LIMIT_BYTES: f64 = 8e9;
 
-/// Refuses, with the sample count that would fit, a run whose cache would outgrow the limit
-/// (measured on the first batch, projected to all of them).
-fn check_cache_size(
-    first: &HashMap<String, DynValue>,
-    batches: usize,
-    samples: usize,
-) -> Result<()> {
-    let bytes: f64 = first
-        .values()
-        .map(|v| match v.dtype() {
-            ValueType::Tensor { ty, shape, .. } => {
-                let size = match ty {
-                    TensorElementType::Float64 | TensorElementType::Int64 => 8.0,
-                    TensorElementType::Float16 => 2.0,
-                    TensorElementType::Int8
-                    | TensorElementType::Uint8
-                    | TensorElementType::Bool => 1.0,
-                    _ => 4.0,
-                };
-                size * shape.iter().map(|&d| d.max(0) as f64).product::<f64>()
-            }
-            _ => 0.0,
-        })
-        .sum();
-    let projected = bytes * batches as f64;
+/// Bytes of a tensor value.
+fn value_bytes(value: &DynValue) -> f64 {
+    match value.dtype() {
+        ValueType::Tensor { ty, shape, .. } => {
+            let size = match ty {
+                TensorElementType::Float64 | TensorElementType::Int64 => 8.0,
+                TensorElementType::Float16 => 2.0,
+                TensorElementType::Int8 | TensorElementType::Uint8 | TensorElementType::Bool => 1.0,
+                _ => 4.0,
+            };
+            size * shape.iter().map(|&d| d.max(0) as f64).product::<f64>()
+        }
+        _ => 0.0,
+    }
+}
+
+/// Refuses, with the sample count that would fit, a run whose cache (`projected` bytes for every
+/// sample) would outgrow the limit.
+fn check_cache_size(projected: f64, samples: usize) -> Result<()> {
     if projected > CACHE_LIMIT_BYTES {
         let fits = ((samples as f64) * CACHE_LIMIT_BYTES / projected)
             .floor()
@@ -681,6 +827,76 @@ mod tests {
                 );
                 assert!(layer.values[9] > 0.0, "{name}: {layer:?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_profile_run_in_parts_gives_what_one_session_per_layer_gives() {
+        // Parts of at most 1 KB of constants: every weight is a part of its own, so each layer's
+        // downstream part runs as several, fed the cached activations and the pruned weight.
+        let cases = [
+            (
+                "digits_cnn.onnx",
+                Some("digits_test.npz"),
+                Method::Magnitude,
+            ),
+            ("digits_cnn.onnx", Some("digits_test.npz"), Method::Wanda),
+            ("transformer_block.onnx", None, Method::Magnitude),
+            ("mlp.onnx", None, Method::Magnitude),
+        ];
+        for (name, data, prune) in cases {
+            let (model, analysis) = load_analyzed(name);
+            let options = OneShotOptions {
+                data: data.map(fixture),
+                samples: Some(8),
+                levels: vec![0.0, 0.5, 0.9],
+                prune,
+                ..options()
+            };
+            let run = |in_parts| {
+                profile_with(
+                    &model,
+                    &analysis,
+                    &options,
+                    in_parts,
+                    &NoProgress,
+                    &Cancel::default(),
+                )
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+            };
+            let (whole, parts) = (run(None), run(Some(1024)));
+            let reasons = |p: &LossProfile| -> Vec<(String, String)> {
+                p.skipped
+                    .iter()
+                    .map(|s| (s.name.clone(), s.reason.clone()))
+                    .collect()
+            };
+            assert_eq!(reasons(&whole), reasons(&parts), "{name}");
+            assert!(!whole.layers.is_empty(), "{name}");
+            assert_eq!(whole.layers.len(), parts.layers.len(), "{name}");
+            assert_eq!(
+                whole.model.baseline_accuracy, parts.model.baseline_accuracy,
+                "{name}"
+            );
+            for (a, b) in whole.layers.iter().zip(&parts.layers) {
+                assert_eq!(a.name, b.name, "{name}");
+                assert!(a.values[2] > 0.0, "{name}: {a:?}");
+                for (x, y) in a.values.iter().zip(&b.values) {
+                    assert!(
+                        (x - y).abs() <= 1e-4 * x.abs().max(y.abs()) + 1e-9,
+                        "{name} {}: {:?} in one session, {:?} in parts",
+                        a.name,
+                        a.values,
+                        b.values
+                    );
+                }
+                assert_eq!(a.accuracy, b.accuracy, "{name} {}", a.name);
+            }
+            assert!(parts.notes.iter().any(|n| n.contains("in parts")), "{name}");
+            assert!(
+                !whole.notes.iter().any(|n| n.contains("in parts")),
+                "{name}"
+            );
         }
     }
 

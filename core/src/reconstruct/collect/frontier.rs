@@ -24,7 +24,28 @@ use crate::runtime::{
 };
 
 /// The values kept (or computed) for one batch, by name.
-type Values = HashMap<String, DynValue>;
+pub type Values = HashMap<String, DynValue>;
+
+/// Values a run is fed besides the batches' input arrays, read where they are (nothing is
+/// copied): each batch's own (the activations upstream of a cut of a model, computed before) and
+/// some the same for every batch (a weight fed as an input).
+#[derive(Clone, Copy, Default)]
+pub struct Given<'a> {
+    /// Each batch's values by name, in the batches' order; empty for none.
+    pub batches: &'a [Values],
+    /// Values fed to every batch.
+    pub shared: &'a [(&'a str, &'a DynValue)],
+}
+
+impl<'a> Given<'a> {
+    fn get(&self, batch: usize, name: &str) -> Option<&'a DynValue> {
+        self.shared
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .or_else(|| self.batches.get(batch).and_then(|values| values.get(name)))
+    }
+}
 
 /// One batch's graph outputs as f32, by name.
 pub type Outputs = Vec<(String, ndarray::ArrayD<f32>)>;
@@ -142,6 +163,7 @@ impl Frontier {
             proto,
             &wanted,
             batches,
+            Given::default(),
             Sessions::InMemory,
             cancel,
             &mut |b, computed, kept| {
@@ -152,14 +174,17 @@ impl Frontier {
         )
     }
 
-    /// Runs the part of `proto` that computes `wanted` on every batch, from the model's inputs and
-    /// the values kept, and hands each batch's computed values (and the kept ones, before they
-    /// are updated) to `on_batch`; afterwards keeps what a node not yet computed will read.
+    /// Runs the part of `proto` that computes `wanted` on every batch, from the values kept, those
+    /// `given` and the model's inputs, and hands each batch's computed values (and the kept ones,
+    /// before they are updated) to `on_batch`; afterwards keeps what a node not yet computed will
+    /// read.
+    #[allow(clippy::too_many_arguments)]
     fn advance(
         &mut self,
         proto: &ModelProto,
         wanted: &[String],
         batches: &[Batch],
+        given: Given,
         sessions: Sessions,
         cancel: &Cancel,
         on_batch: &mut dyn FnMut(usize, &Values, &Values) -> Result<()>,
@@ -168,7 +193,17 @@ impl Frontier {
             Error::Usage("the model has no graph; export it again from the framework.".into())
         })?;
         let index = GraphIndex::new(graph);
-        let is_kept = |v: &str| self.kept.first().is_some_and(|k| k.contains_key(v));
+        // Only the model's inputs are taken from `given`: a value a node of `proto` computes is
+        // computed (it may depend on what was changed upstream of it).
+        let given = |b: usize, v: &str| {
+            if index.is_data_input(v) {
+                given.get(b, v)
+            } else {
+                None
+            }
+        };
+        let is_kept =
+            |v: &str| self.kept.first().is_some_and(|k| k.contains_key(v)) || given(0, v).is_some();
         // The nodes to run: upstream of the wanted values, back to what is kept or fed.
         let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
         let mut run: HashSet<usize> = HashSet::new();
@@ -239,8 +274,10 @@ impl Frontier {
             cancel.check()?;
             let mut computed_values: HashMap<String, DynValue> = HashMap::new();
             if let Some(session) = session.as_mut() {
+                // Each fed value from those kept, else those given, else the batch's arrays.
+                let held = |name: &str| self.kept[b].get(name).or_else(|| given(b, name));
                 let mut values: Vec<(String, DynValue)> = Vec::new();
-                for name in fed.iter().filter(|v| index.is_data_input(v)) {
+                for name in fed.iter().filter(|v| held(v).is_none()) {
                     if let Some((_, array)) = batch.inputs.iter().find(|(n, _)| n == name) {
                         values.push((name.clone(), to_value(array)?));
                     }
@@ -249,11 +286,10 @@ impl Frontier {
                     .iter()
                     .map(|(n, v)| (Cow::from(n.as_str()), SessionInputValue::from(v)))
                     .collect();
-                for name in fed.iter().filter(|v| !index.is_data_input(v)) {
-                    inputs.push((
-                        Cow::from(name.as_str()),
-                        SessionInputValue::from(&self.kept[b][name]),
-                    ));
+                for name in &fed {
+                    if let Some(value) = held(name) {
+                        inputs.push((Cow::from(name.as_str()), SessionInputValue::from(value)));
+                    }
                 }
                 let mut out = session
                     .run(inputs)
@@ -364,6 +400,7 @@ impl Frontier {
 pub fn run_in_parts(
     proto: &ModelProto,
     batches: &[Batch],
+    given: Given,
     part_bytes: u64,
     cancel: &Cancel,
 ) -> Result<Vec<Outputs>> {
@@ -375,6 +412,7 @@ pub fn run_in_parts(
     observe_in_parts(
         proto,
         batches,
+        given,
         &graph_outputs,
         part_bytes,
         cancel,
@@ -396,10 +434,13 @@ pub fn run_in_parts(
 /// is told (parts done, parts) after each part. Each part is a session of its own whose weights
 /// ONNX Runtime maps from the files they are in and drops before the next part: resident memory
 /// holds one part's weights and the activations that cross between parts, not the model, which
-/// a session of a model larger than memory could not.
+/// a session of a model larger than memory could not. Inputs of `proto` found in `given` are
+/// fed from there, the others from the batches' arrays.
+#[allow(clippy::too_many_arguments)]
 pub fn observe_in_parts(
     proto: &ModelProto,
     batches: &[Batch],
+    given: Given,
     observed: &[String],
     part_bytes: u64,
     cancel: &Cancel,
@@ -465,6 +506,7 @@ pub fn observe_in_parts(
                 proto,
                 &wanted,
                 batches,
+                given,
                 Sessions::Mapped,
                 cancel,
                 &mut |b, computed, _| {

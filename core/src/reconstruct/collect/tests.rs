@@ -339,8 +339,14 @@ fn a_model_run_in_parts_gives_what_the_whole_model_gives() {
     let batches = data.batches(4);
     let mut whole = ModelSession::from_file(&model.path, &SessionOptions::default()).unwrap();
     // Parts of at most 1 KB of constants: every layer with a weight is a part of its own.
-    let parts =
-        super::run_in_parts(&model.proto, &batches, 1024, &crate::Cancel::default()).unwrap();
+    let parts = super::run_in_parts(
+        &model.proto,
+        &batches,
+        super::Given::default(),
+        1024,
+        &crate::Cancel::default(),
+    )
+    .unwrap();
     assert_eq!(parts.len(), batches.len());
     for (batch, outputs) in batches.iter().zip(&parts) {
         let expected = whole.run(&batch.inputs).unwrap();

@@ -13,7 +13,7 @@ use crate::analysis::graph::GraphIndex;
 use crate::error::{Error, Result, Sentence, Setting};
 use crate::model::onnx::GraphProto;
 use crate::progress::Cancel;
-use crate::reconstruct::collect::run_in_parts;
+use crate::reconstruct::collect::{Given, run_in_parts};
 use crate::runtime::metric::{self, Accumulator, Comparison};
 use crate::runtime::{Batch, Dataset, ModelSession, SessionOptions};
 
@@ -325,7 +325,7 @@ impl Runs {
         let batches = set.batches(batch);
         let outputs = |path: &Path| -> Result<Vec<Outputs>> {
             let model = crate::load(path)?;
-            run_in_parts(&model.proto, &batches, PART_BYTES, cancel)
+            run_in_parts(&model.proto, &batches, Given::default(), PART_BYTES, cancel)
         };
         let before = outputs(original)?;
         let after = outputs(written)?;
