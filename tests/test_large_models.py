@@ -1,13 +1,16 @@
 """A model over protobuf's 2 GB limit through every command and every export, via
-`prunekit-kernel run`: load and analysis, the performance profile, the magnitude loss profile,
-optimize, the pruned export, dynamic and static int8, int4, the structured channel export, the
-recipe and the code, the benchmark. Every written model is opened in ONNX Runtime (Python) and its outputs on
-the samples the export checked agree with the figures the export reported.
+`prunekit-kernel run`: load and analysis, `layers`, the performance profile (timed and FLOPs),
+the approximate, magnitude, one-shot and quantization loss profiles, `profiles`, optimize and
+override, the pruned export (magnitude; SparseGPT on the first layer), dynamic and static int8,
+int4, the structured channel export and its plan, the recipe (SparseML and llm-compressor) and
+the code (with and without the training loop), the benchmark. Every written model is opened in
+ONNX Runtime (Python) and its outputs on the samples the export checked agree with the figures
+the export reported.
 
 The model (tests/large_model.py, 2.16 GB of float32 weights in external data) is generated once
 into ~/.cache/prunekit/large and reused. What reads the second layer's input statistics (XᵀX of
-264,192 columns: 558 GB) is refused in one sentence: SparseGPT and Wanda pruning, the one-shot loss
-profile, channel importance on samples; the channel export ranks channels by weight norms instead.
+264,192 columns: 558 GB) is refused in one sentence: SparseGPT and Wanda pruning of it, int4
+GPTQ, channel importance on samples; the channel export ranks channels by weight norms instead.
 """
 
 from __future__ import annotations
@@ -133,17 +136,41 @@ def test_a_model_over_two_gigabytes_goes_through_every_command_and_export(folder
     # MatMulNBits running the 264,192-wide weights, not bounded here yet.
     [int4] = results(folder, f"load {model.name}",
                      "export model int4.onnx --quantize int4 --data samples.npz")[1:]
+    # The one-shot profile runs the baseline and each layer's downstream part in parts, fed the
+    # cached activations and the pruned weight: one session of fc1 and all after it held the
+    # model's weights twice (7.6 GB, 218 s). Its peak is the pruned 1.08 GB weight, ONNX Runtime's
+    # packing of it as an input, and the next part's mapped weight (3.3 GB, 9 s).
+    (_, one_shot), one_shot_peak = measured(
+        folder, f"load {model.name}",
+        "profile loss --method one-shot --data samples.npz --levels 0.5")
+    assert one_shot_peak is None or one_shot_peak < 4.0e9, f"{one_shot_peak / 1e9:.2f} GB"
+    assert one_shot["method"] == "one_shot" and not one_shot["skipped"], one_shot["skipped"]
+    assert [layer["weight"] for layer in one_shot["layers"]] == [
+        "fc1.weight", "fc2.weight", "head.weight"]
+    assert all(layer["values"][0] > 0 for layer in one_shot["layers"]), one_shot["layers"]
+    assert any("in parts" in note for note in one_shot["notes"]), one_shot["notes"]
+    # Each layer quantized alone, then all at once with each calibration: every model run in
+    # parts, as the export's check runs it.
+    [quantization] = results(folder, f"load {model.name}",
+                             "profile loss --quantization --data samples.npz --name quant")[1:]
     out = results(
         folder,
         f"load {model.name}",
+        "layers --sort params",
         "profile perf --iterations 2 --warmup 1",
+        "profile perf --flops",
+        "profile loss --method approx",
         "profile loss --method magnitude",
+        "profiles",
         "export model dynamic.onnx --quantize dynamic --data samples.npz",
         "optimize --sparsity 0.5",
         "export recipe pruned.recipe.yaml",
+        "export recipe llmc.recipe.yaml --format llm-compressor",
         "export code train.py",
+        "export code loop.py --training",
     )
-    loaded, perf, loss, dynamic, optimized, recipe, code = out
+    (loaded, layers, perf, flops, approx, loss, profiles, dynamic, optimized, recipe, llmc, code,
+     loop) = out
     # Writing the pruned model streams it: each weight pruned in place and spilled to a mapped
     # scratch file, the data file written from the mappings, the check run in parts of about a
     # layer. Its peak is about one 1.08 GB weight, not the model twice (7.4 GB before).
@@ -156,6 +183,11 @@ def test_a_model_over_two_gigabytes_goes_through_every_command_and_export(folder
     assert weights == {"fc1.weight", "fc2.weight", "head.weight"}, weights
     assert perf["name"] == "baseline" and len(perf["layers"]) >= 3
     assert loss["method"] == "magnitude" and len(loss["layers"]) == 3
+    assert approx["method"] == "approx" and len(approx["layers"]) == 3
+    assert len(layers["layers"]) >= 3 and flops["name"] == "flops"
+    assert {p["name"] for p in profiles["profiles"]} >= {"one-shot", "quant", "magnitude"}
+    quant = quantization["quantization"]
+    assert len(quant["layers"]) == 3 and quant["model"]["value"] >= 0, quant
     assert optimized["achieved"] > 0.3, optimized["achieved"]
 
     # In int8 the model is a quarter, under 2 GB: one file by default, external data when asked.
@@ -170,6 +202,8 @@ def test_a_model_over_two_gigabytes_goes_through_every_command_and_export(folder
     check_written(folder, pruned, reference, external=True)
     assert recipe["modifiers"] >= 1 and (folder / "pruned.recipe.yaml").is_file()
     assert code["kind"] == "code" and (folder / "train.py").is_file()
+    assert llmc["kind"] == "recipe" and (folder / "llmc.recipe.yaml").is_file()
+    assert loop["kind"] == "code" and (folder / "loop.py").is_file()
     assert [s["model"] for s in bench["speedups"]] == ["pruned"], bench["speedups"]
 
     # Over 2 GB, one file is refused in one sentence, and nothing is left behind.
@@ -181,6 +215,14 @@ def test_a_model_over_two_gigabytes_goes_through_every_command_and_export(folder
     proc = run(folder, f"load {model.name}", "export model sparsegpt.onnx --data samples.npz",
                ok=False)
     refused(proc, "XᵀX", "264192 columns", "--method magnitude")
+    # So would Wanda (which reads only its diagonal) and int4 GPTQ.
+    proc = run(folder, f"load {model.name}",
+               "export model wanda.onnx --method wanda --data samples.npz", ok=False)
+    refused(proc, "XᵀX", "264192 columns")
+    proc = run(folder, f"load {model.name}",
+               "export model gptq.onnx --quantize int4 --rounding gptq --data samples.npz",
+               ok=False)
+    refused(proc, "XᵀX", "264192 columns")
 
 
 def test_the_hidden_channels_of_a_model_over_two_gigabytes_are_removed(folder):

@@ -17,14 +17,11 @@ use ndarray::ArrayD;
 use super::levels;
 use super::loss::{DataInfo, LossMethod, LossProfile, RawLayer, Skipped, Structure};
 use crate::error::{Error, Result, Sentence, Setting};
-use crate::model::onnx::ModelProto;
 use crate::progress::{Cancel, Progress};
-use crate::reconstruct::collect::{
-    Given, IN_PARTS_ABOVE_BYTES, PART_BYTES, constant_bytes, run_in_parts,
-};
+use crate::reconstruct::collect::run_all;
+use crate::runtime::SessionOptions;
 use crate::runtime::batch::{analysis_batch, dataset};
 use crate::runtime::metric::Reference;
-use crate::runtime::{Batch, ModelSession, SessionOptions};
 use crate::structured::{self, ChannelGroup};
 use crate::{Model, ModelAnalysis};
 
@@ -180,31 +177,6 @@ pub fn profile(
 }
 
 type Outputs = Vec<HashMap<String, ArrayD<f32>>>;
-
-/// `proto`'s outputs on every batch: from one session of it, or, for a model whose weights pass
-/// `IN_PARTS_ABOVE_BYTES`, run in parts as the export's check runs it (a session holds every
-/// weight, and one per group and level would copy a 5 GB model into memory each time; in parts,
-/// the weights not rewritten are mapped from their files).
-fn run_all(
-    proto: &ModelProto,
-    batches: &[Batch],
-    options: &SessionOptions,
-    cancel: &Cancel,
-) -> Result<Outputs> {
-    if constant_bytes(proto) > IN_PARTS_ABOVE_BYTES {
-        return Ok(
-            run_in_parts(proto, batches, Given::default(), PART_BYTES, cancel)?
-                .into_iter()
-                .map(|outputs| outputs.into_iter().collect())
-                .collect(),
-        );
-    }
-    let mut session = ModelSession::from_proto(proto, options)?;
-    batches
-        .iter()
-        .map(|b| Ok(session.run(&b.inputs)?.into_iter().collect()))
-        .collect()
-}
 
 /// A changed model's outputs against the reference: the summed comparison, and the accuracy.
 fn compare(reference: &Reference, outputs: &Outputs) -> (f64, Option<f64>) {

@@ -8,18 +8,15 @@
 //! same histograms. Each run is a real quantized model, so what is measured includes ONNX
 //! Runtime's integer kernels and their rounding.
 
-use std::collections::HashMap;
-
-use ndarray::ArrayD;
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::model::onnx::ModelProto;
 use crate::progress::{Cancel, Progress};
 use crate::quantize::{self, Calibration, QuantMode, QuantizeOptions};
+use crate::reconstruct::collect::run_all;
 use crate::runtime::metric::Reference;
-use crate::runtime::{Batch, DataInfo, ModelSession, SessionOptions, analysis_batch};
+use crate::runtime::{Batch, DataInfo, SessionOptions, analysis_batch};
 use crate::{Model, ModelAnalysis};
 
 /// How much int8 quantization hurts: each layer quantized alone (its weight and the activations
@@ -106,19 +103,19 @@ struct Runs<'a> {
 }
 
 impl Runs<'_> {
-    /// The summed metric over the outputs, and the accuracy when there are labels.
+    /// The summed metric over the outputs, and the accuracy when there are labels: from one
+    /// session of `proto`, or in parts for a large model (`collect::run_all`).
     fn compare(&self, proto: &ModelProto, cancel: &Cancel) -> Result<(f64, Option<f64>)> {
-        let mut session = ModelSession::from_proto(
-            proto,
-            &SessionOptions {
-                threads: self.threads,
-            },
-        )?;
+        let options = SessionOptions {
+            threads: self.threads,
+        };
         let mut tally = self.reference.tally();
-        for (b, batch) in self.batches.iter().enumerate() {
-            cancel.check()?;
-            for (name, out) in session.run(&batch.inputs)? {
-                tally.add(b, &name, &out);
+        for (b, outputs) in run_all(proto, self.batches, &options, cancel)?
+            .iter()
+            .enumerate()
+        {
+            for (name, out) in outputs {
+                tally.add(b, name, out);
             }
         }
         Ok(tally.finish())
@@ -170,14 +167,12 @@ pub fn profile(
     progress.report(0, total, "float model");
 
     let threads = options.threads;
-    let mut session = ModelSession::from_proto(&prepared.proto, &SessionOptions { threads })?;
-    let mut outputs = Vec::with_capacity(batches.len());
-    for batch in &batches {
-        cancel.check()?;
-        let out: HashMap<String, ArrayD<f32>> = session.run(&batch.inputs)?.into_iter().collect();
-        outputs.push(out);
-    }
-    drop(session);
+    let outputs = run_all(
+        &prepared.proto,
+        &batches,
+        &SessionOptions { threads },
+        cancel,
+    )?;
     let names: Vec<String> = prepared
         .proto
         .graph

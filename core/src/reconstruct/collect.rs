@@ -15,7 +15,7 @@ use crate::runtime::Batch;
 
 pub use frontier::{
     Frontier, Given, IN_PARTS_ABOVE_BYTES, MAPPED_PART_ABOVE_BYTES, PART_BYTES, Values,
-    constant_bytes, observe_in_parts, run_in_parts,
+    constant_bytes, observe_in_parts, run_all, run_in_parts,
 };
 
 /// Runs the part of `proto` the collectors' inputs need on every batch, from the model's inputs,

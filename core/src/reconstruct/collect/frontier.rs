@@ -20,7 +20,8 @@ use crate::error::{Error, Result};
 use crate::model::onnx::{GraphProto, ModelProto, NodeProto};
 use crate::progress::Cancel;
 use crate::runtime::{
-    Batch, InputArray, build_mapped_session, build_session, onnx_type, to_f32, to_value,
+    Batch, InputArray, ModelSession, SessionOptions, build_mapped_session, build_session,
+    onnx_type, to_f32, to_value,
 };
 
 /// The values kept (or computed) for one batch, by name.
@@ -392,6 +393,35 @@ impl Frontier {
             ..Default::default()
         })
     }
+}
+
+/// `proto`'s graph outputs on every batch, as f32 by name: from one session of it, or, for a
+/// model whose constants pass [`IN_PARTS_ABOVE_BYTES`], run in parts of [`PART_BYTES`] as the
+/// export's check runs it (a session holds every weight, and one per changed model would copy a
+/// 5 GB model into memory each time; in parts, the weights not rewritten are mapped from their
+/// files).
+pub fn run_all(
+    proto: &ModelProto,
+    batches: &[Batch],
+    options: &SessionOptions,
+    cancel: &Cancel,
+) -> Result<Vec<HashMap<String, ndarray::ArrayD<f32>>>> {
+    if constant_bytes(proto) > IN_PARTS_ABOVE_BYTES {
+        return Ok(
+            run_in_parts(proto, batches, Given::default(), PART_BYTES, cancel)?
+                .into_iter()
+                .map(|outputs| outputs.into_iter().collect())
+                .collect(),
+        );
+    }
+    let mut session = ModelSession::from_proto(proto, options)?;
+    batches
+        .iter()
+        .map(|b| {
+            cancel.check()?;
+            Ok(session.run(&b.inputs)?.into_iter().collect())
+        })
+        .collect()
 }
 
 /// Runs the whole of `proto` on every batch in parts, one after another, each reading at most
