@@ -235,8 +235,11 @@ def test_the_hidden_channels_of_a_model_over_two_gigabytes_are_removed(folder):
         f"profile loss --structure channel --samples {N_SAMPLES} --levels 0.5",
         "optimize --structure channel --flops-reduction 1.5 --name channels",
         "export model channels.onnx --external-data always",
+        "export plan channels.json --optimization channels",
     )
-    profile, written = out[1], out[-1]
+    profile, written, plan = out[1], out[-2], out[-1]
+    assert plan["kind"] == "plan" and plan["channels_removed"] > 0, plan
+    assert json.loads((folder / "channels.json").read_text()), "the plan is empty"
     assert profile["structure"] == "channel" and len(profile["layers"]) == 2
     removal = written["pruning"]["channels"]
     assert removal["macs_after"] < removal["macs_before"] / 1.4, removal
