@@ -132,10 +132,12 @@ def test_a_model_over_two_gigabytes_goes_through_every_command_and_export(folder
         "export model static.onnx --quantize static --data samples.npz --external-data always")
     # Static int8 peaks while a weight is quantized (its float values and its int8 copy: 1.63 GB).
     assert static_peak is None or static_peak < 1.8e9, f"static: {static_peak / 1e9:.2f} GB"
-    # Int4 quantizes in a few hundred MB, but its check's peak (6 GB) is ONNX Runtime's
-    # MatMulNBits running the 264,192-wide weights, not bounded here yet.
-    [int4] = results(folder, f"load {model.name}",
-                     "export model int4.onnx --quantize int4 --data samples.npz")[1:]
+    # Int4 quantizes in a few hundred MB. Its check finds top-1 under 95%, so it measures each
+    # layer's int4 sensitivity to name the layers to blame: those runs were one session of the
+    # whole model each (6.06 GB); in parts, the check's peak is about one 1.08 GB weight mapped.
+    (_, int4), int4_peak = measured(folder, f"load {model.name}",
+                                    "export model int4.onnx --quantize int4 --data samples.npz")
+    assert int4_peak is None or int4_peak < 1.6e9, f"int4: {int4_peak / 1e9:.2f} GB"
     # The one-shot profile runs the baseline and each layer's downstream part in parts, fed the
     # cached activations and the pruned weight: one session of fc1 and all after it held the
     # model's weights twice (7.6 GB, 218 s). Its peak is the pruned 1.08 GB weight, ONNX Runtime's
