@@ -49,7 +49,7 @@ fn removing_silent_channels_leaves_every_fixture_s_outputs_as_they_were() {
             .map(|g| all_but(g, &removed_of(g)))
             .collect();
         let mut pruned = model.clone();
-        let removal = remove_channels(&mut pruned, &analysis, &groups, &keeps).unwrap();
+        let (removal, _) = remove_channels(&mut pruned, &analysis, &groups, &keeps).unwrap();
         let after = run(&pruned.proto, &data);
         let (diff, scale) = max_difference(&before, &after);
         assert!(
@@ -90,7 +90,7 @@ fn keeping_every_channel_changes_nothing() {
         let analysis = analyze(&model, &AnalysisOptions::default()).unwrap();
         let keeps: Vec<Keep> = groups.iter().map(|g| all_but(g, &[])).collect();
         let mut same = model.clone();
-        let removal = remove_channels(&mut same, &analysis, &groups, &keeps).unwrap();
+        let (removal, _) = remove_channels(&mut same, &analysis, &groups, &keeps).unwrap();
         assert_eq!(same.proto, model.proto, "{name}");
         assert_eq!(removal.macs_after, removal.macs_before);
         assert!(removal.groups.iter().all(|g| g.params_removed == 0));
@@ -130,7 +130,7 @@ fn every_place_a_channel_is_counted_shrinks() {
     let analysis = analyze(&model, &AnalysisOptions::default()).unwrap();
     let before = dims(&model, "gemm.B");
     assert_eq!(before, [16, 10]);
-    let removal = remove_channels(
+    let (removal, _) = remove_channels(
         &mut model,
         &analysis,
         &groups,
