@@ -113,6 +113,17 @@ def main() -> None:
             line += (f"; the plan timed itself at {timed['speedup']:.2f}x when fitted "
                      f"({100 * (timed['speedup'] - measured) / measured:+.0f}%)")
         print(line)
+        # The int8 plan: its estimate and its own timing are over the dense int8 model.
+        plan = int8_plans[batch]
+        measured = t["dense-int8"] / t["int8-fit"]
+        estimate = plan["model"]["estimated_speedup"]
+        timed = plan["channels"].get("measured") or {}
+        print(f"  batch {batch}, int8 plan: {plan['model']['flops_reduction']:.2f}x fewer FLOPs, "
+              f"{t['dense'] / t['int8-fit']:.2f}x over the float dense model; over the dense int8 "
+              f"model estimate {estimate:.2f}x against measured {measured:.2f}x "
+              f"({100 * (estimate - measured) / measured:+.0f}%); the plan timed itself at "
+              f"{timed.get('speedup', float('nan')):.2f}x over int8, "
+              f"{timed.get('over_float', float('nan')):.2f}x over float when fitted")
 
 
 if __name__ == "__main__":

@@ -55,10 +55,34 @@ const THINNED_FRACTION: f64 = 0.5;
 /// Rounds of the thinner model's and the full model's profiles at most.
 const THINNED_ROUNDS: usize = 3;
 
-/// `model` quantized in memory as `options` asks, with its analysis: the form a plan to be
-/// quantized is timed in. Calibrated on a few generated samples, as the benchmark's int8 models
-/// are: the integer kernels' speed does not depend on the ranges.
-pub fn quantized(
+/// The form a plan that quantizes is timed in: its quantization, and the original quantized that
+/// way once, in memory.
+pub struct QuantizedForm {
+    pub options: QuantizeOptions,
+    pub model: Model,
+    pub analysis: ModelAnalysis,
+}
+
+impl QuantizedForm {
+    pub fn new(
+        model: &Model,
+        analysis: &ModelAnalysis,
+        options: QuantizeOptions,
+        cancel: &Cancel,
+    ) -> Result<QuantizedForm> {
+        let (model, analysis) = quantized(model, analysis, &options, cancel)?;
+        Ok(QuantizedForm {
+            options,
+            model,
+            analysis,
+        })
+    }
+}
+
+/// `model` quantized in memory as `options` asks, with its analysis. Calibrated on a few
+/// generated samples, as the benchmark's int8 models are: the integer kernels' speed does not
+/// depend on the ranges.
+fn quantized(
     model: &Model,
     analysis: &ModelAnalysis,
     options: &QuantizeOptions,
@@ -91,27 +115,25 @@ fn options_of(perf: &PerfProfile) -> PerfOptions {
     }
 }
 
-/// The perf profile of `model` quantized as `options` asks, measured now as `perf` was.
-pub fn profile_quantized(
+/// The perf profile of `model`, measured now as `perf` was.
+pub fn profile_like(
     model: &Model,
     analysis: &ModelAnalysis,
-    options: &QuantizeOptions,
     perf: &PerfProfile,
     cancel: &Cancel,
 ) -> Result<PerfProfile> {
-    let (model, analysis) = quantized(model, analysis, options, cancel)?;
-    profile::perf::measure(&model, &analysis, &options_of(perf), &NoProgress, cancel)
+    profile::perf::measure(model, analysis, &options_of(perf), &NoProgress, cancel)
 }
 
 /// Layer times of a copy of `model` with [`THINNED_FRACTION`] of every group that can lose
 /// channels removed (by weight norm, in the group's alignment), and of `model` itself right
-/// after, both profiled like `perf`, and both quantized first where `quantize` says.
+/// after, both profiled like `perf`; both quantized where the plan will be (`form`).
 pub fn thinned_times(
     model: &Model,
     analysis: &ModelAnalysis,
     groups: &[ChannelGroup],
     perf: &PerfProfile,
-    quantize: Option<&QuantizeOptions>,
+    form: Option<&QuantizedForm>,
     cancel: &Cancel,
 ) -> Result<ThinnedTimes> {
     let mut fractions = vec![0.0; groups.len()];
@@ -136,16 +158,18 @@ pub fn thinned_times(
         structured::remove_channels(&mut thinned, analysis, &thin_groups, &keep)?;
     // The copy exists only in memory: without a path the profile runs it, not the file.
     thinned.path = PathBuf::new();
-    let forms = match quantize {
-        Some(q) => Some((
-            quantized(&thinned, &thinned_analysis, q, cancel)?,
-            quantized(model, analysis, q, cancel)?,
-        )),
+    let thinned_form = match form {
+        Some(form) => Some(quantized(
+            &thinned,
+            &thinned_analysis,
+            &form.options,
+            cancel,
+        )?),
         None => None,
     };
-    let ((thinned, thinned_analysis), (model, analysis)) = match &forms {
-        Some(((t, ta), (m, a))) => ((t, ta), (m, a)),
-        None => ((&thinned, &thinned_analysis), (model, analysis)),
+    let ((thinned, thinned_analysis), (model, analysis)) = match (&thinned_form, form) {
+        (Some((t, ta)), Some(form)) => ((t, ta), (&form.model, &form.analysis)),
+        _ => ((&thinned, &thinned_analysis), (model, analysis)),
     };
     let options = options_of(perf);
     // The full model again, right after: the fit reads each layer's ratio of the two times. In
@@ -193,32 +217,31 @@ pub fn thinned_times(
 }
 
 /// The measured speedup of `plan`'s architecture over `model` at `perf`'s batch and threads,
-/// both quantized where `quantize` says (and then the quantized planned model over the float
-/// original too). The channels removed are chosen by weight norm: which channels go does not
+/// both quantized where the plan will be (`form`; then the quantized planned model over the
+/// float original too). The channels removed are chosen by weight norm: which channels go does not
 /// change the time.
 pub fn measure(
     model: &Model,
     analysis: &ModelAnalysis,
     plan: &PruningPlan,
     perf: &PerfProfile,
-    quantize: Option<&QuantizeOptions>,
+    form: Option<&QuantizedForm>,
 ) -> Result<MeasuredSpeedup> {
     let cancel = Cancel::default();
     let (pruned, pruned_analysis, _) =
         super::channels::prune_to_plan(model, analysis, plan, None, &NoProgress, &cancel)?;
     let batch = perf.model.batch.max(1);
     let threads = perf.model.threads;
-    let (speedup, over_float) = match quantize {
+    let (speedup, over_float) = match form {
         None => {
             let [dense, pruned] =
                 median_times([&model.proto, &pruned.proto], analysis, batch, threads)?;
             (dense / pruned, None)
         }
-        Some(q) => {
-            let (dense_q, _) = quantized(model, analysis, q, &cancel)?;
-            let (pruned_q, _) = quantized(&pruned, &pruned_analysis, q, &cancel)?;
+        Some(form) => {
+            let (pruned_q, _) = quantized(&pruned, &pruned_analysis, &form.options, &cancel)?;
             let [float, dense, pruned] = median_times(
-                [&model.proto, &dense_q.proto, &pruned_q.proto],
+                [&model.proto, &form.model.proto, &pruned_q.proto],
                 analysis,
                 batch,
                 threads,

@@ -97,12 +97,17 @@ pub fn fit(
     )?;
     // A plan to be quantized is fitted on the quantized model's layer times, measured now as the
     // perf profile was (see `channel_timing`).
-    let timed_as = quantization
-        .as_ref()
-        .filter(|_| measured)
-        .map(|q| QuantizeOptions::from_plan(q, None, 0));
-    let perf = match &timed_as {
-        Some(q) => channel_timing::profile_quantized(&model, analysis, q, &perf, &cancel)?,
+    let form = match quantization.as_ref().filter(|_| measured) {
+        Some(q) => Some(channel_timing::QuantizedForm::new(
+            &model,
+            analysis,
+            QuantizeOptions::from_plan(q, None, 0),
+            &cancel,
+        )?),
+        None => None,
+    };
+    let perf = match &form {
+        Some(form) => channel_timing::profile_like(&form.model, &form.analysis, &perf, &cancel)?,
         None => perf,
     };
     // How much of each layer's time shrinks with its channels, measured on a thinner copy. A
@@ -115,7 +120,7 @@ pub fn fit(
                 analysis,
                 &groups,
                 &perf,
-                timed_as.as_ref(),
+                form.as_ref(),
                 &cancel,
             )
             .map_err(|err| {
@@ -136,12 +141,12 @@ pub fn fit(
         loss: &loss,
         loss_name: &loss_name,
         thinned: thinned.as_ref(),
-        timed_as: timed_as.as_ref().map(|q| q.mode),
+        timed_as: form.as_ref().map(|f| f.options.mode),
     };
     let mut plan = channel_plan::plan(&inputs, target, schedule)?;
     plan.notes.extend(probe_note);
     if measured {
-        plan = timed(&model, analysis, &perf, plan, target, timed_as.as_ref())?;
+        plan = timed(&model, analysis, &perf, plan, target, form.as_ref())?;
     }
     plan.quantization = quantization;
     Ok(plan)
@@ -157,16 +162,16 @@ fn timed(
     perf: &PerfProfile,
     mut plan: PruningPlan,
     target: Target,
-    timed_as: Option<&QuantizeOptions>,
+    form: Option<&channel_timing::QuantizedForm>,
 ) -> Result<PruningPlan> {
-    let measured = channel_timing::measure(model, analysis, &plan, perf, timed_as)?;
+    let measured = channel_timing::measure(model, analysis, &plan, perf, form)?;
     let estimated = plan.model.estimated_speedup;
     let threads = measured
         .threads
         .map_or("all".to_string(), |t| t.to_string());
-    let form = timed_as.map_or(String::new(), |q| format!(" in {}", q.mode.words()));
+    let quantized = form.map_or(String::new(), |f| format!(" in {}", f.options.mode.words()));
     let mut note = format!(
-        "Timed in ONNX Runtime{form}, the planned model runs {} than the original{form} at batch {}, {threads} threads{}{}.",
+        "Timed in ONNX Runtime{quantized}, the planned model runs {} than the original{quantized} at batch {}, {threads} threads{}{}.",
         crate::format::faster(measured.speedup),
         measured.batch,
         estimated.map_or(String::new(), |e| format!(
