@@ -63,9 +63,10 @@ def test_a_time_budget_decides_the_runs(digits):
     assert proc.returncode == 0, proc.stderr
     [r] = json.loads(proc.stdout.splitlines()[-1])["runs"]
     # The digits CNN runs in well under a millisecond: a 0.3 s budget gives far more than the
-    # 30 runs of Sparsify's rule, and the timed runs add up to at most the budget.
+    # 30 runs of Sparsify's rule. No run starts once the budget is spent, so the timed runs add
+    # up to at most the budget and the last run (on a loaded machine one run can be slow).
     assert 30 < r["iterations"] == len(r["ms"]) <= 10_000
-    assert sum(r["ms"]) <= 300
+    assert sum(r["ms"]) <= 300 + max(r["ms"])
 
 
 @pytest.mark.parametrize("flags", ["--batch 0", "--threads two", "--optimization nope",

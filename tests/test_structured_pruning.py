@@ -175,3 +175,27 @@ def test_a_plan_fitted_on_measured_times_is_timed_in_onnx_runtime(tmp_path: Path
     assert measured["batch"] == 16
     assert measured["speedup"] > 0
     assert any(n.startswith("Timed in ONNX Runtime") for n in plan["notes"]), plan["notes"]
+
+
+def test_a_plan_to_be_quantized_is_fitted_and_timed_in_int8(tmp_path: Path):
+    """With `--quantize`, the fit reads the int8 model's layer times, measured then (integer
+    kernels gain less from thinner layers than float ones do), and the planned model is timed in
+    int8 against the int8 original and against the float one."""
+    for name in ("digits_cnn.onnx", "digits_train.npz"):
+        shutil.copy(FIXTURES / name, tmp_path / name)
+    out = results(tmp_path, "load digits_cnn.onnx", "profile perf --batch 16 --iterations 5",
+                  "profile loss --structure channel --data digits_train.npz --samples 64",
+                  "optimize --structure channel --flops-reduction 1.3 --name float",
+                  "optimize --structure channel --flops-reduction 1.3 --quantize static --name int8")
+    perf, float_plan, int8_plan = out[1], out[-2], out[-1]
+    # The float fit reads the perf profile; the int8 one a profile of the int8 model.
+    assert "timed_as" not in float_plan["channels"], float_plan["channels"]
+    assert float_plan["model"]["baseline_ms"] == perf["model"]["ms_per_batch"]
+    assert int8_plan["channels"]["timed_as"] == "static"
+    assert int8_plan["quantization"]["mode"] == "static"
+    assert int8_plan["model"]["baseline_ms"] != perf["model"]["ms_per_batch"]
+    measured = int8_plan["channels"]["measured"]
+    assert measured["speedup"] > 0 and measured["over_float"] > 0, measured
+    assert "over_float" not in float_plan["channels"]["measured"]
+    assert any("Timed in ONNX Runtime in static int8" in n for n in int8_plan["notes"]), \
+        int8_plan["notes"]

@@ -170,9 +170,9 @@ fn summarize(
     let mean = ms.iter().sum::<f64>() / ms.len().max(1) as f64;
     let latency = Latency {
         mean,
-        p50: percentile(&sorted, 0.5),
-        p90: percentile(&sorted, 0.9),
-        p99: percentile(&sorted, 0.99),
+        p50: crate::percentile::of_sorted(&sorted, 0.5),
+        p90: crate::percentile::of_sorted(&sorted, 0.9),
+        p99: crate::percentile::of_sorted(&sorted, 0.99),
     };
     BenchmarkRun {
         model: model.to_string(),
@@ -184,19 +184,6 @@ fn summarize(
         items_per_second: batch as f64 * 1000.0 / mean.max(1e-12),
         ms_per_batch: latency,
         ms,
-    }
-}
-
-/// Linear interpolation between order statistics, as numpy's default.
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    match sorted.len() {
-        0 => 0.0,
-        1 => sorted[0],
-        n => {
-            let at = q * (n - 1) as f64;
-            let (lo, hi) = (at.floor() as usize, at.ceil() as usize);
-            sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo as f64)
-        }
     }
 }
 

@@ -18,6 +18,7 @@ mod fixtures;
 pub mod format;
 pub mod model;
 pub mod optimize;
+pub mod percentile;
 pub mod profile;
 pub mod progress;
 pub mod project;

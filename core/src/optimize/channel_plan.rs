@@ -12,6 +12,7 @@ use crate::analysis::Skipped;
 use crate::error::{Error, Result};
 use crate::model::onnx::GraphProto;
 use crate::profile::{LossProfile, PerfKind, PerfProfile};
+use crate::quantize::QuantMode;
 use crate::structured::ChannelGroup;
 
 /// What a structured fit reads.
@@ -26,6 +27,8 @@ pub struct ChannelFitInputs<'a> {
     /// Layer times on a thinner copy of the model, which say how much of each layer's time
     /// shrinks with its channels; `None`: all of it.
     pub thinned: Option<&'a ThinnedTimes>,
+    /// The quantization `perf` and `thinned` were measured in (`None`: float).
+    pub timed_as: Option<QuantMode>,
 }
 
 /// Fits the channels removed per group to `target` and estimates the smaller model.
@@ -172,6 +175,7 @@ pub fn plan(inputs: &ChannelFitInputs, target: Target, schedule: Schedule) -> Re
             groups,
             unprunable,
             measured: None,
+            timed_as: inputs.timed_as.filter(|_| measured),
         }),
     })
 }

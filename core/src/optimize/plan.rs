@@ -51,15 +51,24 @@ pub struct ChannelPlan {
     /// The planned architecture timed against the original (with a measured perf profile).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measured: Option<MeasuredSpeedup>,
+    /// The form whose layer times the fit read: the model quantized this way (the plan's own
+    /// int8 quantization), or `None`, the float model. Int8 kernels gain less than float ones from
+    /// thin layers, so a plan meant to run in int8 is fitted on int8 times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timed_as: Option<crate::quantize::QuantMode>,
 }
 
 /// A structured plan's speedup measured in ONNX Runtime: the model with the planned channels
 /// removed against the original, at the perf profile's batch and threads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MeasuredSpeedup {
+    /// The planned model over the original, both in the form the fit read (`timed_as`).
     pub speedup: f64,
     pub batch: usize,
     pub threads: Option<usize>,
+    /// Where both were quantized: the planned quantized model over the float original.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over_float: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -28,6 +28,15 @@ impl QuantMode {
         }
     }
 
+    /// The model this mode makes, in words ("static int8").
+    pub fn words(self) -> &'static str {
+        match self {
+            QuantMode::Static => "static int8",
+            QuantMode::Dynamic => "dynamic int8",
+            QuantMode::Int4 => "int4",
+        }
+    }
+
     pub fn parse(text: &str) -> Option<QuantMode> {
         match text {
             "static" => Some(QuantMode::Static),

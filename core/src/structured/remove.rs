@@ -52,7 +52,8 @@ pub struct GroupRemoval {
     pub macs_removed: u64,
 }
 
-/// Removes the channels `keep` drops from `model`, whose analysis is `analysis`. The model is
+/// Removes the channels `keep` drops from `model`, whose analysis is `analysis`, and returns what
+/// it did with the smaller model's analysis (at the same sizes, [`sizes_of`]). The model is
 /// changed only when every `Keep` and every slice checks out and the pruned graph analyzes
 /// cleanly; otherwise one sentence says what is wrong and the model is left as it was.
 pub fn remove_channels(
@@ -60,7 +61,7 @@ pub fn remove_channels(
     analysis: &ModelAnalysis,
     groups: &[ChannelGroup],
     keep: &[Keep],
-) -> Result<Removal> {
+) -> Result<(Removal, ModelAnalysis)> {
     let plan = plan(groups, keep)?;
     let graph = model.graph();
     let index = GraphIndex::new(graph);
@@ -185,7 +186,7 @@ pub fn remove_channels(
         macs_after: after.totals.macs,
     };
     *model = pruned;
-    Ok(removal)
+    Ok((removal, after))
 }
 
 /// The sizes `analysis` was made at, to analyze a changed model the same way.

@@ -238,12 +238,10 @@ pub(crate) fn prepare_variants(
     }
     if let Some(plan) = plan {
         // A structured plan's model is smaller: its channels are chosen from the weights (the
-        // time does not depend on which), and it is analyzed again for quantization.
+        // time does not depend on which), and its own analysis serves quantization.
         let (pruned, pruned_analysis) = if plan.channels.is_some() {
-            let (pruned, _) =
+            let (pruned, again, _) =
                 super::channels::prune_to_plan(&model, analysis, plan, None, progress, cancel)?;
-            let sizes = crate::structured::remove::sizes_of(analysis);
-            let again = crate::analyze(&pruned, &sizes)?;
             (pruned, Some(again))
         } else {
             let (proto, _) = export::model::pruned_model(&model, plan)?;

@@ -16,8 +16,15 @@
 //! model a few times in a row and times only the last runs (the ResNet-50-shaped bench model at
 //! batch 1: 1.49× to 1.86× between alternating single runs, 1.63× in blocks; 1.68× with each model
 //! in a process of its own).
+//!
+//! A plan that will be quantized (`optimize --quantize`) is timed quantized, all through: the
+//! layer times it is fitted on, the thinner copy and the planned model. Integer kernels gain less
+//! than float ones from thin layers (ONNX Runtime's int8 convolutions on the ResNet-50-shaped
+//! bench model: 2× fewer MACs ran 1.69× faster in int8 against 1.8× in float, the thinnest early
+//! layers the least), so a plan fitted on float times misjudges its int8 speed.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::ModelAnalysis;
@@ -27,8 +34,10 @@ use crate::model::onnx::ModelProto;
 use crate::optimize::PruningPlan;
 use crate::optimize::channels::{self, ThinnedTimes};
 use crate::optimize::plan::MeasuredSpeedup;
+use crate::percentile::median;
 use crate::profile::{self, PerfOptions, PerfProfile};
 use crate::progress::{Cancel, NoProgress};
+use crate::quantize::QuantizeOptions;
 use crate::runtime::{ModelSession, SessionOptions, to_value};
 use crate::structured::{self, ChannelGroup, Criterion};
 
@@ -46,19 +55,85 @@ const THINNED_FRACTION: f64 = 0.5;
 /// Rounds of the thinner model's and the full model's profiles at most.
 const THINNED_ROUNDS: usize = 3;
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
+/// The form a plan that quantizes is timed in: its quantization, and the original quantized that
+/// way once, in memory.
+pub struct QuantizedForm {
+    pub options: QuantizeOptions,
+    pub model: Model,
+    pub analysis: ModelAnalysis,
+}
+
+impl QuantizedForm {
+    pub fn new(
+        model: &Model,
+        analysis: &ModelAnalysis,
+        options: QuantizeOptions,
+        cancel: &Cancel,
+    ) -> Result<QuantizedForm> {
+        let (model, analysis) = quantized(model, analysis, &options, cancel)?;
+        Ok(QuantizedForm {
+            options,
+            model,
+            analysis,
+        })
+    }
+}
+
+/// `model` quantized in memory as `options` asks, with its analysis. Calibrated on a few
+/// generated samples, as the benchmark's int8 models are: the integer kernels' speed does not
+/// depend on the ranges.
+fn quantized(
+    model: &Model,
+    analysis: &ModelAnalysis,
+    options: &QuantizeOptions,
+    cancel: &Cancel,
+) -> Result<(Model, ModelAnalysis)> {
+    let options = QuantizeOptions {
+        samples: Some(super::benchmark::calibration_samples(analysis)),
+        data: None,
+        ..options.clone()
+    };
+    let quantized = crate::quantize::quantize(model, analysis, &options, &NoProgress, cancel)?;
+    // In memory only: without a path the profile runs the proto, not the float file.
+    let model = Model {
+        path: PathBuf::new(),
+        proto: quantized.proto,
+        file_bytes: model.file_bytes,
+    };
+    let analysis = crate::analyze(&model, &structured::remove::sizes_of(analysis))?;
+    Ok((model, analysis))
+}
+
+/// The options `perf` was measured with, for profiles that must compare with it.
+fn options_of(perf: &PerfProfile) -> PerfOptions {
+    PerfOptions {
+        batch: perf.model.batch.max(1),
+        threads: perf.model.threads,
+        warmup: perf.model.warmup.max(1),
+        iterations: perf.model.iterations.max(1),
+        seed: 0,
+    }
+}
+
+/// The perf profile of `model`, measured now as `perf` was.
+pub fn profile_like(
+    model: &Model,
+    analysis: &ModelAnalysis,
+    perf: &PerfProfile,
+    cancel: &Cancel,
+) -> Result<PerfProfile> {
+    profile::perf::measure(model, analysis, &options_of(perf), &NoProgress, cancel)
 }
 
 /// Layer times of a copy of `model` with [`THINNED_FRACTION`] of every group that can lose
 /// channels removed (by weight norm, in the group's alignment), and of `model` itself right
-/// after, both profiled like `perf`.
+/// after, both profiled like `perf`; both quantized where the plan will be (`form`).
 pub fn thinned_times(
     model: &Model,
     analysis: &ModelAnalysis,
     groups: &[ChannelGroup],
     perf: &PerfProfile,
+    form: Option<&QuantizedForm>,
     cancel: &Cancel,
 ) -> Result<ThinnedTimes> {
     let mut fractions = vec![0.0; groups.len()];
@@ -79,17 +154,24 @@ pub fn thinned_times(
     }
     let thin_groups: Vec<ChannelGroup> = thin.into_iter().cloned().collect();
     let mut thinned = model.clone();
-    structured::remove_channels(&mut thinned, analysis, &thin_groups, &keep)?;
-    let thinned_analysis = crate::analyze(&thinned, &structured::remove::sizes_of(analysis))?;
+    let (_, thinned_analysis) =
+        structured::remove_channels(&mut thinned, analysis, &thin_groups, &keep)?;
     // The copy exists only in memory: without a path the profile runs it, not the file.
-    thinned.path = std::path::PathBuf::new();
-    let options = PerfOptions {
-        batch: perf.model.batch.max(1),
-        threads: perf.model.threads,
-        warmup: perf.model.warmup.max(1),
-        iterations: perf.model.iterations.max(1),
-        seed: 0,
+    thinned.path = PathBuf::new();
+    let thinned_form = match form {
+        Some(form) => Some(quantized(
+            &thinned,
+            &thinned_analysis,
+            &form.options,
+            cancel,
+        )?),
+        None => None,
     };
+    let ((thinned, thinned_analysis), (model, analysis)) = match (&thinned_form, form) {
+        (Some((t, ta)), Some(form)) => ((t, ta), (&form.model, &form.analysis)),
+        _ => ((&thinned, &thinned_analysis), (model, analysis)),
+    };
+    let options = options_of(perf);
     // The full model again, right after: the fit reads each layer's ratio of the two times. In
     // alternating rounds (as many as the time budget allows, at most THINNED_ROUNDS), each
     // layer's median ratio: one pair of profiles of a small model moved the digits CNN's
@@ -104,7 +186,7 @@ pub fn thinned_times(
             break;
         }
         let thin =
-            profile::perf::measure(&thinned, &thinned_analysis, &options, &NoProgress, cancel)?;
+            profile::perf::measure(thinned, thinned_analysis, &options, &NoProgress, cancel)?;
         let full = profile::perf::measure(model, analysis, &options, &NoProgress, cancel)?;
         let full_of: HashMap<&str, f64> = full
             .layers
@@ -134,46 +216,60 @@ pub fn thinned_times(
     Ok(ThinnedTimes { fractions, ms })
 }
 
-/// The measured speedup of `plan`'s architecture over `model` at `perf`'s batch and threads.
-/// The channels removed are chosen by weight norm: which channels go does not change the time.
+/// The measured speedup of `plan`'s architecture over `model` at `perf`'s batch and threads,
+/// both quantized where the plan will be (`form`; then the quantized planned model over the
+/// float original too). The channels removed are chosen by weight norm: which channels go does not
+/// change the time.
 pub fn measure(
     model: &Model,
     analysis: &ModelAnalysis,
     plan: &PruningPlan,
     perf: &PerfProfile,
+    form: Option<&QuantizedForm>,
 ) -> Result<MeasuredSpeedup> {
-    let (pruned, _) = super::channels::prune_to_plan(
-        model,
-        analysis,
-        plan,
-        None,
-        &NoProgress,
-        &Cancel::default(),
-    )?;
+    let cancel = Cancel::default();
+    let (pruned, pruned_analysis, _) =
+        super::channels::prune_to_plan(model, analysis, plan, None, &NoProgress, &cancel)?;
     let batch = perf.model.batch.max(1);
     let threads = perf.model.threads;
-    let speedup = time_ratio(&model.proto, &pruned.proto, analysis, batch, threads)?;
+    let (speedup, over_float) = match form {
+        None => {
+            let [dense, pruned] =
+                median_times([&model.proto, &pruned.proto], analysis, batch, threads)?;
+            (dense / pruned, None)
+        }
+        Some(form) => {
+            let (pruned_q, _) = quantized(&pruned, &pruned_analysis, &form.options, &cancel)?;
+            let [float, dense, pruned] = median_times(
+                [&model.proto, &form.model.proto, &pruned_q.proto],
+                analysis,
+                batch,
+                threads,
+            )?;
+            (dense / pruned, Some(float / pruned))
+        }
+    };
     Ok(MeasuredSpeedup {
         speedup,
         batch,
         threads,
+        over_float,
     })
 }
 
-/// The median time of `dense` over the median time of `pruned`, rounds alternating, each model
-/// run in a block per round (see the module doc).
-fn time_ratio(
-    dense: &ModelProto,
-    pruned: &ModelProto,
+/// Each model's median time per run, rounds alternating, each model run in a block per round
+/// (see the module doc). The models share `analysis`'s inputs.
+fn median_times<const N: usize>(
+    models: [&ModelProto; N],
     analysis: &ModelAnalysis,
     batch: usize,
     threads: Option<usize>,
-) -> Result<f64> {
+) -> Result<[f64; N]> {
     let options = SessionOptions { threads };
-    let mut sessions = [
-        ModelSession::from_proto(dense, &options)?,
-        ModelSession::from_proto(pruned, &options)?,
-    ];
+    let mut sessions = models
+        .iter()
+        .map(|m| ModelSession::from_proto(m, &options))
+        .collect::<Result<Vec<_>>>()?;
     let inputs = crate::benchmark::inputs_at(analysis, batch, 0)?
         .iter()
         .map(|(n, a)| Ok((n.clone(), to_value(a)?)))
@@ -181,7 +277,7 @@ fn time_ratio(
     for session in sessions.iter_mut() {
         session.run_values(&inputs)?;
     }
-    let mut times = [Vec::new(), Vec::new()];
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); N];
     let started = Instant::now();
     let rounds = |t: &Vec<f64>| t.len() / TIMED_RUNS;
     while rounds(&times[0]) < MIN_ROUNDS
@@ -197,6 +293,7 @@ fn time_ratio(
             }
         }
     }
-    let [dense_ms, pruned_ms] = times.map(median);
-    Ok(dense_ms / pruned_ms.max(f64::MIN_POSITIVE))
+    Ok(std::array::from_fn(|i| {
+        median(std::mem::take(&mut times[i])).max(f64::MIN_POSITIVE)
+    }))
 }

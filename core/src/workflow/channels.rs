@@ -16,6 +16,7 @@ use crate::optimize::channels::Target;
 use crate::profile::{LossProfile, PerfKind, PerfProfile};
 use crate::progress::{Cancel, Progress};
 use crate::project::ProjectFile;
+use crate::quantize::QuantizeOptions;
 use crate::reconstruct::{Method, Pattern};
 use crate::runtime::{DataInfo, Dataset};
 use crate::structured::repair::{RepairOptions, Repaired};
@@ -84,19 +85,51 @@ pub fn fit(
             analysis.path.display()
         )));
     }
+    let cancel = Cancel::default();
+    let measured = perf.kind == PerfKind::Measured;
+    let schedule = schedule_of(&request.settings);
+    let quantization = quantization_plan(
+        &request.quantization,
+        project,
+        earlier,
+        &loss_name,
+        &schedule,
+    )?;
+    // A plan to be quantized is fitted on the quantized model's layer times, measured now as the
+    // perf profile was (see `channel_timing`).
+    let form = match quantization.as_ref().filter(|_| measured) {
+        Some(q) => Some(channel_timing::QuantizedForm::new(
+            &model,
+            analysis,
+            QuantizeOptions::from_plan(q, None, 0),
+            &cancel,
+        )?),
+        None => None,
+    };
+    let perf = match &form {
+        Some(form) => channel_timing::profile_like(&form.model, &form.analysis, &perf, &cancel)?,
+        None => perf,
+    };
     // How much of each layer's time shrinks with its channels, measured on a thinner copy. A
     // model the probe cannot thin or run is fitted as if all of it did, and the plan says so.
     let mut probe_note = None;
-    let thinned = (perf.kind == PerfKind::Measured)
+    let thinned = measured
         .then(|| {
-            channel_timing::thinned_times(&model, analysis, &groups, &perf, &Cancel::default())
-                .map_err(|err| {
-                    probe_note = Some(format!(
-                        "A copy with half of each group's channels removed could not be timed ({}), so the estimate assumes each layer's time shrinks in proportion to its channels.",
-                        err.to_string().trim_end_matches('.')
-                    ))
-                })
-                .ok()
+            channel_timing::thinned_times(
+                &model,
+                analysis,
+                &groups,
+                &perf,
+                form.as_ref(),
+                &cancel,
+            )
+            .map_err(|err| {
+                probe_note = Some(format!(
+                    "A copy with half of each group's channels removed could not be timed ({}), so the estimate assumes each layer's time shrinks in proportion to its channels.",
+                    err.to_string().trim_end_matches('.')
+                ))
+            })
+            .ok()
         })
         .flatten();
     let inputs = ChannelFitInputs {
@@ -108,13 +141,14 @@ pub fn fit(
         loss: &loss,
         loss_name: &loss_name,
         thinned: thinned.as_ref(),
+        timed_as: form.as_ref().map(|f| f.options.mode),
     };
-    let mut plan = channel_plan::plan(&inputs, target, schedule_of(&request.settings))?;
+    let mut plan = channel_plan::plan(&inputs, target, schedule)?;
     plan.notes.extend(probe_note);
-    if perf.kind == PerfKind::Measured {
-        plan = timed(&model, analysis, &perf, plan, target)?;
+    if measured {
+        plan = timed(&model, analysis, &perf, plan, target, form.as_ref())?;
     }
-    plan.quantization = quantization_plan(&request.quantization, project, earlier, &plan)?;
+    plan.quantization = quantization;
     Ok(plan)
 }
 
@@ -128,18 +162,24 @@ fn timed(
     perf: &PerfProfile,
     mut plan: PruningPlan,
     target: Target,
+    form: Option<&channel_timing::QuantizedForm>,
 ) -> Result<PruningPlan> {
-    let measured = channel_timing::measure(model, analysis, &plan, perf)?;
+    let measured = channel_timing::measure(model, analysis, &plan, perf, form)?;
     let estimated = plan.model.estimated_speedup;
     let threads = measured
         .threads
         .map_or("all".to_string(), |t| t.to_string());
+    let quantized = form.map_or(String::new(), |f| format!(" in {}", f.options.mode.words()));
     let mut note = format!(
-        "Timed in ONNX Runtime, the planned model runs {} than the original at batch {}, {threads} threads{}.",
+        "Timed in ONNX Runtime{quantized}, the planned model runs {} than the original{quantized} at batch {}, {threads} threads{}{}.",
         crate::format::faster(measured.speedup),
         measured.batch,
         estimated.map_or(String::new(), |e| format!(
             " (the layer times estimated {e:.2}×)"
+        )),
+        measured.over_float.map_or(String::new(), |x| format!(
+            "; {} than the float original",
+            crate::format::faster(x)
         )),
     );
     if let (Target::Speedup(goal), Some(e)) = (target, estimated)
@@ -215,7 +255,8 @@ pub fn kept_channels(
     Ok((groups, keep))
 }
 
-/// `model` with the channels `plan` removes taken out (the least important of each group).
+/// `model` with the channels `plan` removes taken out (the least important of each group), with
+/// its analysis.
 pub fn prune_to_plan(
     model: &Model,
     analysis: &ModelAnalysis,
@@ -223,11 +264,12 @@ pub fn prune_to_plan(
     data: Option<(&Dataset, usize)>,
     progress: &dyn Progress,
     cancel: &Cancel,
-) -> Result<(Model, ChannelPruning)> {
+) -> Result<(Model, ModelAnalysis, ChannelPruning)> {
     let started = Instant::now();
     let (groups, keep) = kept_channels(model, analysis, plan, data, progress, cancel)?;
     let mut pruned = model.clone();
-    let removal = structured::remove_channels(&mut pruned, analysis, &groups, &keep)?;
+    let (removal, pruned_analysis) =
+        structured::remove_channels(&mut pruned, analysis, &groups, &keep)?;
     let repaired = match data {
         Some((set, batch)) => Some(structured::repair::repair(
             model,
@@ -254,6 +296,7 @@ pub fn prune_to_plan(
     });
     Ok((
         pruned,
+        pruned_analysis,
         ChannelPruning {
             removal,
             keep,
@@ -288,7 +331,7 @@ pub fn export_pruning(
     let set = samples
         .map(|path| calibration_set(analysis, path, request.samples))
         .transpose()?;
-    let (pruned, channels) = prune_to_plan(
+    let (pruned, _, channels) = prune_to_plan(
         model,
         analysis,
         plan,

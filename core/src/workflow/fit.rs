@@ -133,15 +133,16 @@ pub struct QuantizationRequest {
     pub per_tensor: bool,
 }
 
-/// The quantization plan of `plan`, an optimization fitted again over `earlier` (the plan saved
-/// under the same name, if any). Layers the loss profile's quantization section finds too
-/// sensitive stay float: the plan's own loss profile's section, else the latest loss profile's,
-/// when it measured the same mode.
+/// The quantization plan of an optimization fitted with the loss profile `loss_name` and
+/// `schedule`, again over `earlier` (the plan saved under the same name, if any). Layers the loss
+/// profile's quantization section finds too sensitive stay float: that profile's section, else
+/// the latest loss profile's, when it measured the same mode.
 pub fn quantization_plan(
     request: &QuantizationRequest,
     project: &ProjectFile,
     earlier: Option<&PruningPlan>,
-    plan: &PruningPlan,
+    loss_name: &str,
+    schedule: &Schedule,
 ) -> Result<Option<QuantizationPlan>> {
     let before = earlier.and_then(|p| p.quantization.as_ref());
     let mode = match request.choice {
@@ -169,7 +170,7 @@ pub fn quantization_plan(
     let per_channel = !request.per_tensor && before.is_none_or(|q| q.per_channel);
     let loss = project
         .loss_profiles
-        .get_key_value(&plan.loss)
+        .get_key_value(loss_name)
         .and_then(|(name, p)| Some((name.as_str(), p.quantization.as_ref()?)))
         .or_else(|| {
             project
@@ -183,7 +184,7 @@ pub fn quantization_plan(
         calibration,
         per_channel,
         loss.map(|(_, q)| q),
-        &plan.schedule,
+        schedule,
     )))
 }
 
@@ -281,7 +282,13 @@ pub fn fit_optimization(
     let perf = request.perf.as_deref().or(earlier.map(|p| p.perf.as_str()));
     let loss = request.loss.as_deref().or(earlier.map(|p| p.loss.as_str()));
     let mut plan = fit(project, analysis, perf, loss, &options)?;
-    plan.quantization = quantization_plan(&request.quantization, project, earlier, &plan)?;
+    plan.quantization = quantization_plan(
+        &request.quantization,
+        project,
+        earlier,
+        &plan.loss,
+        &plan.schedule,
+    )?;
     Ok(plan)
 }
 

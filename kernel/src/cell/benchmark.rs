@@ -202,6 +202,15 @@ fn summary(
                 format::num(other.ms_per_item),
                 format::num(dense.ms_per_item),
                 match (estimated, &done.planned) {
+                    // A plan fitted in its quantized form was timed, and estimated, quantized.
+                    (_, Some(p)) if p.over_float.is_some() => match p.over_float {
+                        Some(x) if other.model == "pruned+quantized" && p.batch == dense.batch => format!(
+                            "; timed when the plan was fitted: {x:.2}x ({:.2}x over the quantized original{})",
+                            p.speedup,
+                            estimated.map_or(String::new(), |e| format!(", estimated from its layer times: {e:.2}x"))
+                        ),
+                        _ => String::new(),
+                    },
                     (_, Some(p)) if other.model == "pruned" && p.batch == dense.batch => format!(
                         "; timed when the plan was fitted: {:.2}x{}",
                         p.speedup,

@@ -48,8 +48,16 @@ pub fn show(sink: &dyn Sink, name: &str, plan: &PruningPlan) -> Result<()> {
         } else {
             ": its layers are too small for fewer channels to save time at this batch"
         };
+        let timed_as = plan.channels.as_ref().and_then(|c| c.timed_as);
+        let (form, over_float) = match (timed_as, measured.over_float) {
+            (Some(mode), Some(x)) => (
+                format!(", both in {}", mode.words()),
+                format!("; {} than the float original", faster(x)),
+            ),
+            _ => (String::new(), String::new()),
+        };
         summary.push_str(&format!(
-            "  Measured {} in ONNX Runtime (batch {}, the planned model against the original){why}.\n",
+            "  Measured {} in ONNX Runtime (batch {}, the planned model against the original{form}{over_float}){why}.\n",
             faster(measured.speedup),
             measured.batch
         ));
@@ -58,7 +66,10 @@ pub fn show(sink: &dyn Sink, name: &str, plan: &PruningPlan) -> Result<()> {
         (m.baseline_ms, m.estimated_ms, m.estimated_speedup)
     {
         let engine = match (&plan.channels, measured) {
-            (Some(_), Some(_)) => "from the layer times".to_string(),
+            (Some(c), Some(_)) => match c.timed_as {
+                Some(mode) => format!("from the {} model's layer times", mode.words()),
+                None => "from the layer times".to_string(),
+            },
             (Some(_), None) => "on any runtime (a smaller dense model)".to_string(),
             (None, _) => format!("an estimate for {ENGINE}, {MEASURED_ERROR}"),
         };

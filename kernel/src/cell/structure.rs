@@ -116,15 +116,19 @@ pub fn plan_summary(name: &str, plan: &PruningPlan, channels: &ChannelPlan) -> S
         .iter()
         .filter(|g| g.kept < g.channels)
         .count();
+    // A plan that quantizes was fitted on the quantized model's times, profiled as `plan.perf` was.
+    let perf = match channels.timed_as {
+        Some(mode) => format!("the {} model, profiled as {} was", mode.words(), plan.perf),
+        None => plan.perf.clone(),
+    };
     let mut text = format!(
-        "Optimization '{name}' (channels): target {target}, estimated {:.2}x{} (perf from {}, loss from {}).\n  {pruned} of {} channel groups lose channels; {} of the prunable weights removed.\n",
+        "Optimization '{name}' (channels): target {target}, estimated {:.2}x{} (perf from {perf}, loss from {}).\n  {pruned} of {} channel groups lose channels; {} of the prunable weights removed.\n",
         channels.estimated_ratio,
         if channels.reached {
             ""
         } else {
             ", not reached"
         },
-        plan.perf,
         plan.loss,
         channels.groups.len(),
         percent(plan.achieved),

@@ -29,16 +29,9 @@ fn stats(values: &[f64]) -> Option<Stats> {
     sorted.sort_by(f64::total_cmp);
     Some(Stats {
         mean: values.iter().sum::<f64>() / values.len() as f64,
-        p50: percentile(&sorted, 0.5),
-        p90: percentile(&sorted, 0.9),
+        p50: crate::percentile::of_sorted(&sorted, 0.5),
+        p90: crate::percentile::of_sorted(&sorted, 0.9),
     })
-}
-
-/// Linear interpolation between the closest ranks (numpy's default).
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    let pos = q * (sorted.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
 /// The first few names of a list, for a note.
@@ -411,7 +404,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn percentiles_interpolate_like_numpy() {
+    fn stats_are_the_mean_and_interpolated_percentiles() {
         let s = stats(&[4.0, 1.0, 3.0, 2.0]).unwrap();
         assert_eq!(s.mean, 2.5);
         assert_eq!(s.p50, 2.5);

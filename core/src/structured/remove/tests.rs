@@ -49,7 +49,7 @@ fn removing_silent_channels_leaves_every_fixture_s_outputs_as_they_were() {
             .map(|g| all_but(g, &removed_of(g)))
             .collect();
         let mut pruned = model.clone();
-        let removal = remove_channels(&mut pruned, &analysis, &groups, &keeps).unwrap();
+        let (removal, _) = remove_channels(&mut pruned, &analysis, &groups, &keeps).unwrap();
         let after = run(&pruned.proto, &data);
         let (diff, scale) = max_difference(&before, &after);
         assert!(
@@ -90,7 +90,7 @@ fn keeping_every_channel_changes_nothing() {
         let analysis = analyze(&model, &AnalysisOptions::default()).unwrap();
         let keeps: Vec<Keep> = groups.iter().map(|g| all_but(g, &[])).collect();
         let mut same = model.clone();
-        let removal = remove_channels(&mut same, &analysis, &groups, &keeps).unwrap();
+        let (removal, _) = remove_channels(&mut same, &analysis, &groups, &keeps).unwrap();
         assert_eq!(same.proto, model.proto, "{name}");
         assert_eq!(removal.macs_after, removal.macs_before);
         assert!(removal.groups.iter().all(|g| g.params_removed == 0));
@@ -130,7 +130,7 @@ fn every_place_a_channel_is_counted_shrinks() {
     let analysis = analyze(&model, &AnalysisOptions::default()).unwrap();
     let before = dims(&model, "gemm.B");
     assert_eq!(before, [16, 10]);
-    let removal = remove_channels(
+    let (removal, _) = remove_channels(
         &mut model,
         &analysis,
         &groups,
@@ -146,6 +146,40 @@ fn every_place_a_channel_is_counted_shrinks() {
     assert_eq!(removal.groups[0].channels_after, 1);
     // conv alone: 3 of 4 rows of its weight (36) and bias (4), 48 of gemm.B's 160.
     assert_eq!(removal.groups[0].params_removed, 27 + 3 + 120);
+    let data = samples(&model, 8, 1);
+    assert_eq!(run(&model.proto, &data)[0].shape(), [8, 3]);
+}
+
+#[test]
+fn a_shape_constant_another_node_also_reads_is_copied_for_the_node_that_changes() {
+    // reshape_gemm with a second Reshape of the input through the same `[0, 16]` constant, to a
+    // second graph output: the flatten loses 12 of its 16 features, the other reader none.
+    let (mut model, groups) = fixtures::reshape_gemm();
+    let graph = model.proto.graph.as_mut().unwrap();
+    graph.node.push(NodeProto {
+        op_type: Some("Reshape".into()),
+        name: Some("spare".into()),
+        input: vec!["x".into(), "flat_shape".into()],
+        output: vec!["xs".into()],
+        ..Default::default()
+    });
+    graph.output.push(fixtures::info("xs", &[16]));
+    let analysis = analyze(&model, &AnalysisOptions::default()).unwrap();
+    remove_channels(&mut model, &analysis, &groups, &[keep("conv", &[3])]).unwrap();
+    let index = GraphIndex::new(model.graph());
+    assert_eq!(
+        to_i64(index.constant("flat_shape").unwrap(), 8).unwrap(),
+        [0, 16]
+    );
+    let copy = index.constant("flat_shape.flatten").unwrap();
+    assert_eq!(to_i64(copy, 8).unwrap(), [0, 4]);
+    let reader = |node: &str| {
+        let i = node_named(model.graph(), node).unwrap();
+        model.graph().node[i].input[1].clone()
+    };
+    assert_eq!(reader("flatten"), "flat_shape.flatten");
+    assert_eq!(reader("spare"), "flat_shape");
+    // ONNX Runtime runs both Reshapes (the spare one fails on a shape of [0, 4]).
     let data = samples(&model, 8, 1);
     assert_eq!(run(&model.proto, &data)[0].shape(), [8, 3]);
 }

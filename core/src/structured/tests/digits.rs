@@ -43,7 +43,7 @@ fn keep_for_ratio(
             .map(|(g, s)| keep_highest(g, s, fraction).unwrap())
             .collect();
         let mut pruned = model.clone();
-        let removal = remove_channels(&mut pruned, analysis, groups, &keep).unwrap();
+        let (removal, _) = remove_channels(&mut pruned, analysis, groups, &keep).unwrap();
         if removal.macs_ratio() >= ratio {
             return (keep, removal.macs_ratio());
         }
@@ -165,13 +165,7 @@ fn latency(models: &[&ModelProto], batch: &Dataset, runs: usize) -> Vec<f64> {
             t.push(start.elapsed().as_secs_f64());
         }
     }
-    times
-        .into_iter()
-        .map(|mut t| {
-            t.sort_by(f64::total_cmp);
-            t[t.len() / 2]
-        })
-        .collect()
+    times.into_iter().map(crate::percentile::median).collect()
 }
 
 /// The figures for docs/analysis.md:

@@ -204,7 +204,7 @@ fn the_quantization_plan_follows_the_request_then_the_earlier_run() {
     let project = ProjectFile::new(Path::new("digits_cnn.onnx"));
     let plan = fit_optimization(&project, &analysis, &OptimizeRequest::named("a")).unwrap();
     let choose = |request: QuantizationRequest, earlier: Option<&PruningPlan>| {
-        quantization_plan(&request, &project, earlier, &plan)
+        quantization_plan(&request, &project, earlier, &plan.loss, &plan.schedule)
     };
     // Nothing asked, nothing before: no quantization.
     assert_eq!(choose(QuantizationRequest::default(), None).unwrap(), None);
