@@ -177,6 +177,9 @@ pub(crate) fn build_mapped_session(proto: &ModelProto, prepack: bool) -> Result<
 const EXTERNAL_DATA_FOLDER: &str = "session.model_external_initializers_file_folder_path";
 
 pub(crate) fn to_value(array: &InputArray) -> Result<DynValue> {
+    // Making a tensor calls into ONNX Runtime, which must be loaded first (a value can be made
+    // before any session is: the one-shot profile's cached inputs).
+    runtime()?;
     let value = match array {
         InputArray::F32(a) => Tensor::from_array(a.clone()).map(|t| t.into_dyn()),
         InputArray::I64(a) => Tensor::from_array(a.clone()).map(|t| t.into_dyn()),
