@@ -4,8 +4,8 @@ speedups, and checks it: model-level error per plan and the ranking of layers by
 
 Reads what bench/sparse_engine.py wrote (the perf profile's layer times and FLOPs, each plan's
 sparsities, DeepSparse's model and per-layer times). The cost model here is the Rust one, term for
-term (docs/analysis.md, "Performance profile"), evaluated at the profile's levels and interpolated
-linearly between them as `optimize` does; `--fit` searches its constants (`misfit`: the mean error
+term (docs/analysis.md, "Performance profile"), evaluated at each layer's own sparsity as
+`optimize` reads it; `--fit` searches its constants (`misfit`: the mean error
 over every plan of every model), else it uses the constants the Rust code has now;
 `--leave-one-out` fits on every two models and shows the error on the third.
 
@@ -26,7 +26,7 @@ from pathlib import Path
 LEVELS = [0.0, 0.4, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.975, 0.99]
 
 # The constants of core/src/profile/perf/estimate.rs (kept equal by hand; --fit prints new ones).
-CONSTANTS = {"threshold": 0.65, "matmul_threshold": 0.5, "efficiency": 0.59, "spatial_penalty": 9.2,
+CONSTANTS = {"threshold": 0.6, "matmul_threshold": 0.5, "efficiency": 0.59, "spatial_penalty": 9.2,
              "overhead": 0.11}
 # A Conv with at most this many input channels per group runs the engine's dense kernel at any
 # sparsity (DENSE_INPUT_CHANNELS in estimate.rs): not fitted.
@@ -56,11 +56,16 @@ class CostModel:
         self.e = np.array([efficiency / spatial_penalty if l["kernel"] == "spatial" else efficiency
                            for l in layers])
 
+    def at(self, sparsity: np.ndarray) -> np.ndarray:
+        """Each layer's time at its own sparsity (`sparsity` per layer, or [layers, k] for k each)."""
+        s = np.asarray(sparsity, dtype=float)
+        col = (lambda a: a[:, None]) if s.ndim == 2 else (lambda a: a)
+        sparse = col(self.t) - col(self.c) * (1.0 - self.overhead - (1.0 - s) / col(self.e))
+        return np.where((s >= col(self.threshold)) & ~col(self.dense), sparse, col(self.t))
+
     def at_levels(self) -> np.ndarray:
         """Layer times at each level, [layers, levels]."""
-        lv = np.array(LEVELS)[None, :]
-        sparse = self.t[:, None] - self.c[:, None] * (1.0 - self.overhead - (1.0 - lv) / self.e[:, None])
-        return np.where((lv >= self.threshold[:, None]) & ~self.dense[:, None], sparse, self.t[:, None])
+        return self.at(np.broadcast_to(np.array(LEVELS), (len(self.t), len(LEVELS))))
 
 
 def kernel(layer: dict, info: dict) -> str:
@@ -75,15 +80,6 @@ def kernel(layer: dict, info: dict) -> str:
     return "spatial" if math.prod(shape[2:]) > 1 else "matrix"
 
 
-def interpolation(sparsity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per layer, the level index below its sparsity and the weight of the one above (linear
-    interpolation between levels, as `optimize` reads the profile)."""
-    lv = np.array(LEVELS)
-    i = np.clip(np.searchsorted(lv, sparsity, side="right") - 1, 0, len(lv) - 2)
-    w = np.clip((sparsity - lv[i]) / (lv[i + 1] - lv[i]), 0.0, 1.0)
-    return i, w
-
-
 def prunable_layers(entry: dict) -> list[dict]:
     shapes = {l["name"]: l for l in entry["analysis"]}
     out = []
@@ -95,13 +91,9 @@ def prunable_layers(entry: dict) -> list[dict]:
     return out
 
 
-def estimate(entry: dict, layers: list[dict], cost: CostModel, plan: dict, table=None) -> tuple[float, dict]:
+def estimate(entry: dict, layers: list[dict], cost: CostModel, plan: dict) -> tuple[float, dict]:
     total = entry["perf"]["ms_per_batch"]
-    table = cost.at_levels() if table is None else table
-    i, w = plan["_interp"]
-    rows = np.arange(len(layers))
-    at = table[rows, i] * (1 - w) + table[rows, i + 1] * w
-    saved = cost.t - at
+    saved = cost.t - cost.at(plan["_sparsity"])
     return total / (total - saved.sum()), {l["name"]: v for l, v in zip(layers, saved)}
 
 
@@ -166,12 +158,12 @@ def layer_ranking(entry: dict, saved: dict, variant: str) -> tuple[float | None,
 
 
 def prepare(report: dict) -> dict:
-    """Per model its prunable layers, and per plan the interpolation of its sparsities."""
+    """Per model its prunable layers, and per plan each one's sparsity."""
     prepared = {}
     for name, entry in report["models"].items():
         layers = [l for l in prunable_layers(entry)]
         for plan in entry["plans"].values():
-            plan["_interp"] = interpolation(np.array([plan["sparsity"].get(l["name"], 0.0) for l in layers]))
+            plan["_sparsity"] = np.array([plan["sparsity"].get(l["name"], 0.0) for l in layers])
         prepared[name] = layers
     return prepared
 
@@ -183,9 +175,8 @@ def evaluate(report: dict, prepared: dict, params: dict, ranking: bool = True, m
             continue
         layers = prepared[name]
         cost = CostModel(layers, **params)
-        table = cost.at_levels()
         for variant, plan in entry["plans"].items():
-            est, saved = estimate(entry, layers, cost, plan, table)
+            est, saved = estimate(entry, layers, cost, plan)
             timing = entry["timing"]["deepsparse"]
             measured = timing[variant]["speedup"]
             rho, n = layer_ranking(entry, saved, variant) if ranking else (None, 0)
@@ -253,7 +244,7 @@ def fit(report: dict, prepared: dict, models=None) -> dict:
     """The constants that minimise `misfit` (on `models` only, when given), searched in logs from a
     few starts. The thresholds are not fitted but read off DeepSparse's kernel names: it ran its
     sparse MatMul/Gemm kernels from 0.5 on, its sparse convolutions from between 0.59 and 0.62 on
-    (the planned models), a step the profile's levels can only place between 0.6 and 0.7. Without a
+    (the planned models). Without a
     spatial Conv in `models`, `spatial_penalty` cannot be fitted and keeps the code's value."""
     fixed = {k: CONSTANTS[k] for k in ("threshold", "matmul_threshold")}
     fitted = list(FITTED)

@@ -1,7 +1,8 @@
 """The bench's copy of the perf profile's cost model (bench/sparse_engine_fit.py, which fits its
 constants to DeepSparse) is the Rust one (core/src/profile/perf/estimate.rs) term for term: on real
 profiles of the fixtures, every prunable layer's estimated time at every level is the same, over
-every kind of kernel the model tells apart. The fit itself needs DeepSparse's measurements and runs
+every kind of kernel the model tells apart, and `optimize` reads each layer's estimate at the layer's own
+sparsity as the fit does. The fit itself needs DeepSparse's measurements and runs
 in `make bench-sparse-engine`, not here.
 """
 
@@ -24,15 +25,28 @@ import sparse_engine_fit as fit  # noqa: E402
 MODELS = ["digits_cnn.onnx", "grouped_convs.onnx", "transformer_block.onnx"]
 
 
-def profiled(tmp_path, model: str) -> dict:
+# Sparsities between the profile's levels (0.4, 0.6, 0.7): past the MatMul switch and on either
+# side of the Conv one.
+OFF_LEVEL = [0.55, 0.62]
+
+
+def profiled(tmp_path, model: str) -> tuple[dict, list[dict]]:
     """The fit script's view of a model (its analysis and a measured perf profile, as
-    bench/sparse_engine.py records them)."""
+    bench/sparse_engine.py records them), and `optimize`'s plan with every prunable layer pinned at
+    each of OFF_LEVEL."""
     shutil.copy(FIXTURES / model, tmp_path / model)
-    proc = run_in(tmp_path, f"load {model}", "profile perf --batch 1 --iterations 3 --warmup 1")
+    pinned = [f"override re:.* {s}" for s in OFF_LEVEL]
+    proc = run_in(tmp_path, f"load {model}", "profile perf --batch 1 --iterations 3 --warmup 1",
+                  "optimize --sparsity 0.5", *pinned)
     results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     analysis = next(r for r in results if "n_prunable" in r.get("model", {}))
     perf = next(r for r in results if r.get("kind") == "measured")
-    return {"analysis": analysis["layers"], "perf": perf}
+    plans = results[-len(pinned):]
+    return {"analysis": analysis["layers"], "perf": perf}, plans
+
+
+# The product's kernel names (`Kernel` in estimate.rs, recorded in the profile) and the fit's.
+FIT_KERNEL = {"dense": "dense", "spatial": "spatial", "pointwise": "matrix", "matmul": "matrix"}
 
 
 def test_the_fit_scripts_cost_model_is_the_products(tmp_path):
@@ -40,15 +54,28 @@ def test_the_fit_scripts_cost_model_is_the_products(tmp_path):
     for model in MODELS:
         folder = tmp_path / model.removesuffix(".onnx")
         folder.mkdir()
-        layers = [l for l in fit.prunable_layers(profiled(folder, model)) if l["ms"] and l["flops"]]
+        entry, plans = profiled(folder, model)
+        layers = [l for l in fit.prunable_layers(entry) if l["ms"] and l["flops"]]
         assert layers, model
-        table = fit.CostModel(layers, **fit.CONSTANTS).at_levels()
-        for layer, python in zip(layers, table):
+        raw = {l["name"]: l for l in entry["perf"]["layers"]}
+        cost = fit.CostModel(layers, **fit.CONSTANTS)
+        for layer, python in zip(layers, cost.at_levels()):
             rust = [layer["estimated_ms"][key] for key in sorted(layer["estimated_ms"], key=float)]
             assert len(rust) == len(fit.LEVELS), (model, layer["name"])
             np.testing.assert_allclose(rust, python, rtol=1e-9, atol=1e-12,
                                        err_msg=f"{model}: {layer['name']} ({layer['kernel']})")
+            assert FIT_KERNEL[raw[layer["name"]]["kernel"]] == layer["kernel"], (model, layer["name"])
             kinds.add((layer["op_type"] == "Conv", layer["kernel"]))
+        # `optimize` reads each layer at its own sparsity, as the fit does, not between levels.
+        assert len(plans) == len(OFF_LEVEL), model
+        for s, plan in zip(OFF_LEVEL, plans):
+            planned = {l["name"]: l for l in plan["layers"]}
+            python = cost.at(np.full(len(layers), s))
+            for layer, want in zip(layers, python):
+                got = planned[layer["name"]]
+                assert got["sparsity"] == pytest.approx(s), (model, layer["name"])
+                assert got["estimated_ms"] == pytest.approx(want, rel=1e-9, abs=1e-12), \
+                    f"{model}: {layer['name']} ({layer['kernel']}) at {s}"
     # A dense-only Conv, a spatial Conv, a 1x1 Conv and a MatMul/Gemm: every branch of the model.
     assert kinds >= {(True, "dense"), (True, "spatial"), (True, "matrix"), (False, "matrix")}, kinds
 

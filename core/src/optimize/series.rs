@@ -23,6 +23,7 @@
 use crate::analysis::{Layer, ModelAnalysis};
 use crate::model::attr::AttrValue;
 use crate::profile::levels::{interpolate, level_key};
+use crate::profile::perf::estimate_points;
 use crate::profile::{LossProfile, PerfKind, PerfProfile};
 
 /// One series: points in ascending sparsity, with its smoothed and optimisation values.
@@ -208,9 +209,16 @@ fn flops_series(flops: Option<u64>) -> Option<Series> {
     Series::new([(0.0, f), (1.0, 0.0)], false)
 }
 
-/// The profile's own perf series for a layer, when it has one.
+/// The profile's own perf series for a layer, when it has one: a measured profile's estimate at
+/// every sparsity where it carries the cost model's inputs (`estimate_points`), else its values
+/// at the levels, read linearly between them.
 fn own_perf(perf: &PerfProfile, layer: &Layer) -> Option<Series> {
     let entry = perf.layers.iter().find(|l| l.name == layer.name)?;
+    if perf.kind == PerfKind::Measured
+        && let Some(points) = estimate_points(perf, entry)
+    {
+        return Series::new(points, false);
+    }
     let map = match perf.kind {
         PerfKind::Measured => &entry.estimated_ms,
         PerfKind::Flops => &entry.estimated_flops,

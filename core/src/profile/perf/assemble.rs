@@ -130,7 +130,7 @@ pub(super) fn assemble(
             .filter_map(|l| Some((l.name.as_str(), l.ms?, l.flops? as f64)))
             .collect::<Vec<_>>(),
     );
-    let estimated = estimate_layers(&mut layers, analysis, cost.as_ref());
+    let estimated = estimate_layers(&mut layers, analysis, cost.as_ref().map(|(c, _)| c));
     let total_flops = (analysis.totals.flops as f64 * batch_scale).round() as u64;
     let model = ModelPerf {
         batch: options.batch,
@@ -152,6 +152,7 @@ pub(super) fn assemble(
         estimated_flops: model_flops_estimates(total_flops, &layers),
         kernel_ms: sums.kernel_ms(),
         runtime_only_ms: stats(&sums.runtime_runs).map(|s| s.mean),
+        compute_flops_per_ms: cost.as_ref().map(|(c, _)| c.flops_per_ms),
     };
 
     let mut notes = run_notes(options, trace, &model, &sums);
@@ -270,14 +271,14 @@ fn run_notes(
     notes
 }
 
-fn estimate_notes(cost: Option<&CostModel>, estimated: &Estimated) -> Vec<String> {
-    let Some(cost) = cost else {
+fn estimate_notes(cost: Option<&(CostModel, String)>, estimated: &Estimated) -> Vec<String> {
+    let Some((cost, fastest)) = cost else {
         return vec!["ONNX Runtime's CPU kernels are dense: pruning does not make them faster. No prunable layer has both a time and FLOPs, so estimated_ms is the measured time at every level.".into()];
     };
     let mut notes = vec![format!(
         "ONNX Runtime's CPU kernels are dense: pruning does not make them faster. estimated_ms is an estimate for {ENGINE}, {MEASURED_ERROR}: in each prunable layer, the part of its time that is compute (at {:.1} GFLOP/s, from {}) shrinks with sparsity as a sparse kernel's does, the rest stays (docs/analysis.md, \"Performance profile\").",
         cost.flops_per_ms / 1e6,
-        cost.fastest
+        fastest
     )];
     let names = |layers: &[String]| list(&layers.iter().map(String::as_str).collect::<Vec<_>>());
     if !estimated.dense.is_empty() {

@@ -3,8 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::{Deserialize, Serialize};
+
 use super::assemble::list;
-use super::{LayerPerf, PERF_LEVELS};
+use super::{LayerPerf, PERF_LEVELS, PerfProfile};
 use crate::analysis::{Layer, ModelAnalysis};
 use crate::profile::levels::level_key;
 
@@ -34,9 +36,10 @@ const SPARSE_OVERHEAD: f64 = 0.11;
 
 /// The sparsity from which the engine runs a Conv's sparse kernel, faster than its dense one or
 /// not: DeepSparse 1.8.0 did from between 59% and 62% on (its kernel names in the planned bench
-/// models; the ResNet-50-shaped model with every layer at 70% ran at half its dense speed). The
-/// estimate is made at the profile's levels, so the step sits between 0.6 and 0.7.
-pub(super) const SPARSE_FROM: f64 = 0.65;
+/// models; the ResNet-50-shaped model with every layer at 70% ran at half its dense speed).
+/// `optimize` reads each layer at its own sparsity ([`estimate_points`]), so the step is where
+/// the engine's is, not smeared between two levels.
+pub(super) const SPARSE_FROM: f64 = 0.6;
 
 /// The same for a MatMul or Gemm: DeepSparse 1.8.0 ran its sparse MatMul kernels at 50% already
 /// (on all three bench models), its dense Conv kernels still.
@@ -68,13 +71,12 @@ pub(super) const DENSE_INPUT_CHANNELS: i64 = 4;
 /// `est_time`, so `T(0)` is the measurement itself.
 pub(super) struct CostModel {
     pub(super) flops_per_ms: f64,
-    /// The layer that reached the best rate.
-    pub(super) fastest: String,
 }
 
 /// Which kernel the engine runs for a prunable layer: what the cost model reads of its shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kernel {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kernel {
     /// Dense at any sparsity: a Conv with at most [`DENSE_INPUT_CHANNELS`] input channels per group.
     Dense,
     /// A Conv with a kernel larger than 1×1.
@@ -105,16 +107,17 @@ impl Kernel {
 }
 
 impl CostModel {
-    /// From the (name, ms, FLOPs) of the prunable layers; `None` when none has both.
-    pub(super) fn fit(layers: &[(&str, f64, f64)]) -> Option<CostModel> {
+    /// From the (name, ms, FLOPs) of the prunable layers, with the layer that reached the best
+    /// rate; `None` when none has both.
+    pub(super) fn fit(layers: &[(&str, f64, f64)]) -> Option<(CostModel, String)> {
         layers
             .iter()
             .filter(|(_, ms, flops)| *ms > 0.0 && *flops > 0.0)
             .map(|(name, ms, flops)| (flops / ms, *name))
             .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(rate, name)| CostModel {
-                flops_per_ms: rate,
-                fastest: name.to_string(),
+            .map(|(rate, name)| {
+                let cost = CostModel { flops_per_ms: rate };
+                (cost, name.to_string())
             })
     }
 
@@ -140,6 +143,31 @@ pub(super) fn layer_kernel(layer: &Layer) -> Kernel {
     kernel_of(
         &layer.op_type,
         layer.weight.as_ref().map(|w| w.shape.as_slice()),
+    )
+}
+
+/// A prunable layer's estimated time over every sparsity from 0 to 1, as the points between which
+/// it is linear: the profile's levels and the sparsities on either side of its kernel's switch to
+/// the sparse kernel. `optimize` reads each layer at its own sparsity from these, exactly; between
+/// the levels alone, a layer at 62% would be read a fifth of the way from the dense time at 60% to
+/// the sparse one at 70%, while the engine runs it on one kernel or the other. `None` for a
+/// profile without the cost model's inputs (a FLOPs profile, one written before they were
+/// recorded) or a layer without a time, FLOPs or kernel.
+pub fn estimate_points(perf: &PerfProfile, layer: &LayerPerf) -> Option<Vec<(f64, f64)>> {
+    let cost = CostModel {
+        flops_per_ms: perf.model.compute_flops_per_ms.filter(|&r| r > 0.0)?,
+    };
+    let (ms, flops, kernel) = (layer.ms.filter(|&t| t > 0.0)?, layer.flops?, layer.kernel?);
+    let mut at: Vec<f64> = perf.levels.clone();
+    at.extend([0.0, 1.0]);
+    if let Some(from) = kernel.sparse_from() {
+        // Just below the switch the dense kernel still runs.
+        at.extend([from - 1e-9, from]);
+    }
+    Some(
+        at.into_iter()
+            .map(|s| (s, cost.layer_ms(ms, flops as f64, kernel, s)))
+            .collect(),
     )
 }
 
@@ -190,6 +218,7 @@ pub(super) fn estimate_layers(
                 if kernel == Kernel::Dense {
                     found.dense.push(layer.name.clone());
                 }
+                layer.kernel = Some(kernel);
                 for (i, &s) in PERF_LEVELS.iter().enumerate() {
                     let at = cost.layer_ms(ms, flops as f64, kernel, s);
                     found.saved[i] += ms - at;
@@ -268,10 +297,10 @@ mod tests {
     #[test]
     fn the_cost_model_keeps_overhead_and_scales_compute() {
         // conv: 100 FLOPs in 1 ms (the best rate); fc: 10 FLOPs in 1 ms.
-        let cost = CostModel::fit(&[("conv", 1.0, 100.0), ("fc", 1.0, 10.0)]).unwrap();
-        assert_eq!(cost.fastest, "conv");
+        let (cost, fastest) = CostModel::fit(&[("conv", 1.0, 100.0), ("fc", 1.0, 10.0)]).unwrap();
+        assert_eq!(fastest, "conv");
         let conv = Kernel::Pointwise;
-        for s in [0.0, 0.4, 0.6] {
+        for s in [0.0, 0.4, 0.59] {
             // Below SPARSE_FROM the engine runs its dense kernel.
             assert!(s < SPARSE_FROM);
             assert_eq!(cost.layer_ms(1.0, 100.0, conv, s), 1.0);
@@ -290,7 +319,7 @@ mod tests {
 
     #[test]
     fn matmuls_switch_to_the_sparse_kernel_before_convolutions() {
-        let cost = CostModel::fit(&[("fc", 1.0, 100.0)]).unwrap();
+        let (cost, _) = CostModel::fit(&[("fc", 1.0, 100.0)]).unwrap();
         let s = (MATMUL_SPARSE_FROM + SPARSE_FROM) / 2.0;
         assert!(cost.layer_ms(1.0, 100.0, Kernel::MatMul, s) < 1.0);
         assert_eq!(cost.layer_ms(1.0, 100.0, Kernel::Pointwise, s), 1.0);
@@ -299,7 +328,7 @@ mod tests {
 
     #[test]
     fn spatial_convolutions_gain_less_and_few_input_channels_none() {
-        let cost = CostModel::fit(&[("conv", 1.0, 100.0)]).unwrap();
+        let (cost, _) = CostModel::fit(&[("conv", 1.0, 100.0)]).unwrap();
         let at = |kernel, s| cost.layer_ms(1.0, 100.0, kernel, s);
         assert!(at(Kernel::Pointwise, 0.95) < at(Kernel::Spatial, 0.95));
         // Against the dense k×k kernel the sparse one wins only past the sparsity where its share
@@ -312,6 +341,63 @@ mod tests {
         for s in [0.0, 0.7, 0.99] {
             assert_eq!(at(Kernel::Dense, s), 1.0);
         }
+    }
+
+    #[test]
+    fn the_points_give_each_layer_its_estimate_at_any_sparsity() {
+        use crate::profile::levels::interpolate;
+        let perf = PerfProfile {
+            kind: super::super::PerfKind::Measured,
+            levels: PERF_LEVELS.to_vec(),
+            model: super::super::ModelPerf {
+                compute_flops_per_ms: Some(100.0),
+                ..Default::default()
+            },
+            layers: Vec::new(),
+            op_types: Vec::new(),
+            fused: Vec::new(),
+            notes: Vec::new(),
+            seconds: 0.0,
+        };
+        let cost = CostModel {
+            flops_per_ms: 100.0,
+        };
+        for kernel in [
+            Kernel::Dense,
+            Kernel::Spatial,
+            Kernel::Pointwise,
+            Kernel::MatMul,
+        ] {
+            let layer = LayerPerf {
+                prunable: true,
+                ms: Some(2.0),
+                flops: Some(150),
+                kernel: Some(kernel),
+                ..LayerPerf::default()
+            };
+            let mut points = estimate_points(&perf, &layer).unwrap();
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let (levels, values): (Vec<f64>, Vec<f64>) = points.into_iter().unzip();
+            // Read between the points, every sparsity gets the cost model's own value: a layer
+            // just past its switch runs the sparse kernel, one just before it the dense one.
+            for i in 0..=1000 {
+                let s = i as f64 / 1000.0;
+                let want = cost.layer_ms(2.0, 150.0, kernel, s);
+                let got = interpolate(&levels, &values, s);
+                assert!(
+                    (got - want).abs() < 1e-6,
+                    "{kernel:?} at {s}: {got} vs {want}"
+                );
+            }
+        }
+        // Without the cost model's inputs (an older profile) the levels are all there is.
+        let old = LayerPerf {
+            kernel: None,
+            ms: Some(2.0),
+            flops: Some(150),
+            ..LayerPerf::default()
+        };
+        assert!(estimate_points(&perf, &old).is_none());
     }
 
     #[test]

@@ -46,7 +46,7 @@ use crate::progress::{Cancel, Progress};
 use crate::runtime::batch::fixed_batch;
 use crate::runtime::{analysis_batch, generated_inputs, runtime, to_value};
 use crate::scratch::ScratchDir;
-pub use estimate::{ENGINE, MEASURED_ERROR};
+pub use estimate::{ENGINE, Kernel, MEASURED_ERROR, estimate_points};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -115,6 +115,12 @@ pub struct ModelPerf {
     /// belong to no layer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_only_ms: Option<f64>,
+    /// The estimate's rate of compute-bound work, in FLOPs per ms (the best any prunable layer
+    /// reached here): with each layer's `kernel`, what reads the estimate at any sparsity
+    /// ([`estimate_points`]), not only at `levels`. Absent in profiles written before it was
+    /// recorded, and in FLOPs profiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_flops_per_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -141,6 +147,10 @@ pub struct LayerPerf {
     /// FLOPs at each level (prunable layers only).
     #[serde(default)]
     pub estimated_flops: BTreeMap<String, f64>,
+    /// The kernel the estimate's engine runs for this prunable layer, read from its op and
+    /// weight shape (measured profiles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<Kernel>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

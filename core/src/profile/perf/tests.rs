@@ -184,6 +184,10 @@ fn digits_cnn_times_every_layer_and_folds_batch_norm_into_the_conv() {
     );
     let conv2 = layer("/conv2/Conv_output_0");
     assert_ne!(conv2.estimated_ms["0.99"], conv2.ms.unwrap());
+    // What `optimize` reads the estimate at any sparsity from.
+    assert_eq!(conv1.kernel, Some(super::Kernel::Dense));
+    assert_eq!(conv2.kernel, Some(super::Kernel::Spatial));
+    assert!(profile.model.compute_flops_per_ms.is_some_and(|r| r > 0.0));
     // The JSON contract of `profile perf`: the keys the front ends and saved profiles read.
     let json = serde_json::to_value(&profile).unwrap();
     for key in ["ms_per_batch", "items_per_second", "batch", "threads"] {
@@ -192,6 +196,17 @@ fn digits_cnn_times_every_layer_and_folds_batch_norm_into_the_conv() {
     for key in ["name", "weight", "ms", "p50_ms", "p90_ms", "estimated_ms"] {
         assert!(json["layers"][0].get(key).is_some(), "layers[].{key}");
     }
+    assert!(json["model"]["compute_flops_per_ms"].is_number());
+    let kernels: Vec<&str> = json["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["kernel"].as_str())
+        .collect();
+    assert!(
+        kernels.contains(&"dense") && kernels.contains(&"spatial"),
+        "{kernels:?}"
+    );
     assert!(json["fused"].is_array());
     let back: PerfProfile = serde_json::from_value(json).unwrap();
     assert_eq!(back, profile);
