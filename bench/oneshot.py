@@ -75,7 +75,7 @@ def main() -> None:
     print(f"  matmul rate       {rate / 1e9:.1f} GFLOP/s (numpy f64, {args.threads} threads)")
     print(f"  bound             {bound:.1f} s; the run took {pruning['seconds'] / bound:.2f}x it "
           f"(the rest: ONNX Runtime computing each round's inputs, im2col)")
-    print(f"  largest XᵀX held  {pruning['peak_bytes'] / 2**20:.0f} MiB; peak RSS {rss / 1024:.0f} MiB")
+    print(f"  statistics held   {pruning['peak_bytes'] / 2**20:.0f} MiB; peak RSS {rss / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":

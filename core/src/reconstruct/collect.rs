@@ -8,7 +8,7 @@ mod frontier;
 use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, Axis, s};
 
 use super::layout::{ConvGeometry, InputForm, LayerLayout};
-use super::stats::InputStats;
+use super::stats::{InputStats, Products};
 use crate::error::{Error, Result, Sentence, Setting};
 use crate::model::onnx::{ValueInfoProto, type_proto};
 use crate::runtime::Batch;
@@ -61,21 +61,22 @@ enum Mode {
 }
 
 impl Collector {
-    /// Refuses a layer whose statistics (a columns × columns f64 matrix per weight group) would not
-    /// fit in memory, in one sentence, before anything runs: a layer of hundreds of thousands of
-    /// inputs would need terabytes.
-    pub fn fits(layer: &str, layout: &LayerLayout) -> Result<()> {
+    /// Refuses a layer whose statistics (`products` of `XᵀX`, f64, per weight group) would not
+    /// fit in memory, in one sentence, before anything runs: the whole matrix of a layer of
+    /// hundreds of thousands of inputs would need terabytes (its diagonal, megabytes).
+    pub fn fits(layer: &str, layout: &LayerLayout, products: Products) -> Result<()> {
         let columns = layout.layout.columns() as u64;
-        let need = columns
-            .checked_mul(columns)
-            .and_then(|n| n.checked_mul(8 * layout.layout.groups() as u64));
+        let need = products
+            .bytes(columns)
+            .and_then(|n| n.checked_mul(layout.layout.groups() as u64));
+        let what = match products {
+            Products::Full => "the input statistics (XᵀX)",
+            Products::Diagonal => "the input statistics (the diagonal of XᵀX)",
+            Products::None => "the input means",
+        };
         crate::runtime::memory::check(
             need,
-            || {
-                format!(
-                    "the input statistics (XᵀX) of layer {layer}, which reads {columns} columns,"
-                )
-            },
+            || format!("{what} of layer {layer}, which reads {columns} columns,"),
             |_| {
                 Sentence::new("prune it with ")
                     .set(Setting::Method, "magnitude")
@@ -84,13 +85,19 @@ impl Collector {
         )
     }
 
+    /// A collector of the whole `XᵀX` of each weight group's inputs.
     pub fn new(layer: &str, layout: &LayerLayout) -> Collector {
+        Collector::collecting(layer, layout, Products::Full)
+    }
+
+    /// A collector of `products` of `XᵀX` (beside the column sums) of each weight group's inputs.
+    pub fn collecting(layer: &str, layout: &LayerLayout, products: Products) -> Collector {
         Collector {
             layer: layer.to_string(),
             input: layout.input.clone(),
             form: layout.form.clone(),
             stats: (0..layout.layout.groups())
-                .map(|_| InputStats::new(layout.layout.columns()))
+                .map(|_| InputStats::with(layout.layout.columns(), products))
                 .collect(),
             mode: Mode::Statistics,
         }

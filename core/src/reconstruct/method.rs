@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::stats::Products;
+
 /// How a layer's weights are chosen for pruning (and updated).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -32,6 +34,16 @@ impl Method {
     /// Whether it reads the layer's inputs on calibration samples.
     pub fn needs_samples(self) -> bool {
         self != Method::Magnitude
+    }
+
+    /// What of the inputs' `XᵀX` it reads: SparseGPT the whole (its Hessian), Wanda only the
+    /// diagonal (its norms `‖x_j‖₂`), magnitude nothing.
+    pub fn products(self) -> Products {
+        match self {
+            Method::Magnitude => Products::None,
+            Method::Wanda => Products::Diagonal,
+            Method::SparseGpt => Products::Full,
+        }
     }
 }
 

@@ -32,7 +32,7 @@ use ndarray::Array2;
 
 pub use method::{Method, SparseGptSettings};
 pub use pattern::Pattern;
-pub use stats::InputStats;
+pub use stats::{InputStats, Products};
 
 /// What pruning one weight matrix did.
 #[derive(Debug, Clone, PartialEq, Default)]

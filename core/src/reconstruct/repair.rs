@@ -32,6 +32,10 @@ pub fn output_means(weight: ArrayView2<'_, f32>, stats: &InputStats) -> Vec<f64>
 
 /// Each row's output variance on the calibration inputs, `w Σ wᵀ` (never below 0).
 pub fn output_variances(weight: ArrayView2<'_, f32>, stats: &InputStats) -> Vec<f64> {
+    assert!(
+        stats.has_products(),
+        "output variances read the whole XᵀX, which was not accumulated"
+    );
     let (rows, cols) = weight.dim();
     let n = stats.rows.max(1) as f64;
     let w = Mat::<f64>::from_fn(rows, cols, |r, c| weight[[r, c]] as f64);

@@ -16,7 +16,7 @@ use ndarray::Array2;
 
 use super::collect::{Collector, Frontier};
 use super::layout::{self, LayerLayout};
-use super::{MatrixError, Method, Pattern, SparseGptSettings, prune_matrix};
+use super::{MatrixError, Method, Pattern, Products, SparseGptSettings, prune_matrix};
 use crate::analysis::graph::GraphIndex;
 use crate::error::{Error, Result, Sentence, Setting};
 use crate::model::onnx::{GraphProto, ModelProto, data_type as dt};
@@ -70,7 +70,8 @@ pub struct Reconstructed {
     /// Floating-point operations spent on input statistics, factorizations and updates.
     pub flops: f64,
     pub seconds: f64,
-    /// The most bytes of input statistics (`XᵀX`, f64) held at once.
+    /// The most bytes of input statistics (f64: `XᵀX` or only its diagonal, as each layer's
+    /// pruning and repair read, and the column sums) held at once.
     pub peak_bytes: u64,
     /// ONNX Runtime passes over the samples.
     pub rounds: usize,
@@ -161,7 +162,11 @@ pub fn prune_model(
     let mut peak_bytes = 0u64;
     if run {
         for target in &targets {
-            Collector::fits(&target.layer.name, &target.layout)?;
+            Collector::fits(
+                &target.layer.name,
+                &target.layout,
+                products_read(options, target),
+            )?;
         }
     }
     // Each round runs only the part of the model upstream of its layers' inputs, back to what
@@ -192,21 +197,24 @@ pub fn prune_model(
                     .map(|(d, &t)| {
                         // Only a BatchNormalization's variance repair reads the dense inputs'
                         // own XᵀX.
-                        let variance =
-                            matches!(targets[t].repair, Some(RepairSite::BatchNorm { .. }));
-                        Collector::paired_with(d, &targets[t].layout, variance && options.repair)
+                        let variance = repairs_variance(options, &targets[t]);
+                        Collector::paired_with(d, &targets[t].layout, variance)
                     })
                     .collect()
             } else {
                 round
                     .iter()
-                    .map(|&t| Collector::new(&targets[t].layer.name, &targets[t].layout))
+                    .map(|&t| {
+                        let target = &targets[t];
+                        let products = products_read(options, target);
+                        Collector::collecting(&target.layer.name, &target.layout, products)
+                    })
                     .collect()
             };
             let held: u64 = list
                 .iter()
                 .flat_map(|c| &c.stats)
-                .map(super::InputStats::matrix_bytes)
+                .map(super::InputStats::held_bytes)
                 .sum();
             peak_bytes = peak_bytes.max(held);
             let label = format!(
@@ -221,22 +229,11 @@ pub fn prune_model(
                 done += 1;
                 progress.report(done, total, &label);
             })?;
-            // XᵀX is symmetric: its lower triangle, n·k(k+1) operations, is all it takes; paired
-            // with the dense inputs, their triangle and the full cross product (2n·k²) too.
-            for c in &list {
-                for s in &c.stats {
-                    let k = s.columns() as f64;
-                    let triangles = if s.dense.as_ref().is_some_and(|d| d.stats.has_products()) {
-                        2.0
-                    } else {
-                        1.0
-                    };
-                    flops += s.rows as f64 * k * (k + 1.0) * triangles;
-                    if s.dense.is_some() {
-                        flops += 2.0 * s.rows as f64 * k * k;
-                    }
-                }
-            }
+            flops += list
+                .iter()
+                .flat_map(|c| &c.stats)
+                .map(statistics_flops)
+                .sum::<f64>();
             collectors = list.into_iter().map(Some).collect();
         }
         for (slot, &t) in round.iter().enumerate() {
@@ -283,6 +280,50 @@ pub fn prune_model(
         peak_bytes,
         rounds: if run { rounds.len() } else { 0 },
     })
+}
+
+/// What of `XᵀX` a layer's statistics must hold: what its method reads, or the whole matrix
+/// where repair re-estimates a BatchNormalization's running variance (`w Σ wᵀ` reads every
+/// product). A bias's or running mean's shift reads only the column sums, always kept.
+fn products_read(options: &OneShotPruning, target: &Target) -> Products {
+    #[cfg(test)]
+    if tests::WHOLE_PRODUCTS.get() {
+        return Products::Full;
+    }
+    if repairs_variance(options, target) {
+        Products::Full
+    } else {
+        options.method.products()
+    }
+}
+
+/// Whether repair rescales a BatchNormalization's running variance after this layer.
+fn repairs_variance(options: &OneShotPruning, target: &Target) -> bool {
+    options.repair
+        && matches!(
+            target.repair,
+            Some(RepairSite::BatchNorm {
+                variance: Some(_),
+                ..
+            })
+        )
+}
+
+/// Floating-point operations spent accumulating `stats`: `XᵀX` is symmetric, so its lower
+/// triangle, n·k(k+1) operations, is all it takes (its diagonal alone, 2n·k); paired with the
+/// dense inputs, their triangle where kept and the full cross product (2n·k²) too.
+fn statistics_flops(stats: &super::InputStats) -> f64 {
+    let (n, k) = (stats.rows as f64, stats.columns() as f64);
+    let products = |products: Products| match products {
+        Products::Full => n * k * (k + 1.0),
+        Products::Diagonal => 2.0 * n * k,
+        Products::None => 0.0,
+    };
+    products(stats.products())
+        + stats
+            .dense
+            .as_ref()
+            .map_or(0.0, |d| products(d.stats.products()) + 2.0 * n * k * k)
 }
 
 /// The planned layer `name`, its layout and where repair writes; `None` when it stays dense.
@@ -611,7 +652,7 @@ fn prune_layer(
 /// The dense layer's outputs that repair keeps, per weight group.
 struct OutputsBefore {
     means: Vec<f64>,
-    /// For a BatchNormalization's running variance.
+    /// For a BatchNormalization's running variance, where it has one to rescale.
     variances: Option<Vec<f64>>,
 }
 
@@ -629,8 +670,14 @@ fn outputs_before(
             let dense = s.dense.as_ref().map_or(s, |d| &d.stats);
             OutputsBefore {
                 means: super::repair::output_means(w.view(), dense),
-                variances: matches!(site, RepairSite::BatchNorm { .. })
-                    .then(|| super::repair::output_variances(w.view(), dense)),
+                variances: matches!(
+                    site,
+                    RepairSite::BatchNorm {
+                        variance: Some(_),
+                        ..
+                    }
+                )
+                .then(|| super::repair::output_variances(w.view(), dense)),
             }
         })
         .collect()

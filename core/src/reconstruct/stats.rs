@@ -1,6 +1,7 @@
 //! What a layer's calibration inputs tell about its weight's columns, accumulated batch by batch
-//! so that no input matrix is ever held whole: `XᵀX`, the column sums, and the count of rows;
-//! beside them, where the layer is to reproduce the dense model's outputs, what the dense model's
+//! so that no input matrix is ever held whole: `XᵀX` (or only its diagonal, or nothing of it:
+//! [`Products`], what the layer's pruning and repair read), the column sums, and the count of
+//! rows; beside them, where the layer is to reproduce the dense model's outputs, what the dense model's
 //! inputs to the same layer tell ([`DenseInputs`]).
 
 use std::cell::RefCell;
@@ -34,12 +35,42 @@ fn lower_product<T: faer::traits::ComplexField>(
     );
 }
 
+/// How much of `XᵀX` a layer's statistics accumulate: what its pruning and repair read, no more
+/// (a layer of `k` inputs: `k²` f64 for the whole, `k` for the diagonal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Products {
+    /// Nothing of it: the column sums and the count of rows only (a mean repair reads no more).
+    None,
+    /// Its diagonal, `Σ x_j²` per column: Wanda's input norms.
+    Diagonal,
+    /// The whole matrix (its lower triangle): SparseGPT's and GPTQ's Hessian, a
+    /// BatchNormalization's variance repair (`w Σ wᵀ`), channel importance.
+    Full,
+}
+
+impl Products {
+    /// Bytes of the f64 statistics one group of `columns` inputs holds with these products (the
+    /// column sums included), `None` where the count overflows.
+    pub fn bytes(self, columns: u64) -> Option<u64> {
+        let products = match self {
+            Products::None => 0,
+            Products::Diagonal => columns,
+            Products::Full => columns.checked_mul(columns)?,
+        };
+        products.checked_add(columns)?.checked_mul(8)
+    }
+}
+
 /// Statistics of the input rows `x` (one row per input vector, one column per weight column).
 #[derive(Debug, Clone)]
 pub struct InputStats {
     /// Σ xᵀx over every row seen (columns × columns), in f64: only its lower triangle
-    /// (`i ≥ j`) is accumulated and read, the matrix being symmetric.
+    /// (`i ≥ j`) is accumulated and read, the matrix being symmetric. Empty (0 × 0) unless the
+    /// products are [`Products::Full`].
     pub xtx: Mat<f64>,
+    /// Σ x_j² per column over every row seen, in f64, where the products are
+    /// [`Products::Diagonal`]; empty otherwise (with the whole matrix it is `xtx`'s diagonal).
+    pub squares: Vec<f64>,
     /// Σ x over every row seen.
     pub sum: Vec<f64>,
     /// Rows seen.
@@ -60,9 +91,21 @@ pub struct DenseInputs {
 }
 
 impl InputStats {
+    /// Statistics with the whole `XᵀX`.
     pub fn new(columns: usize) -> InputStats {
+        InputStats::with(columns, Products::Full)
+    }
+
+    /// Statistics that accumulate `products` of `XᵀX` beside the column sums.
+    pub fn with(columns: usize, products: Products) -> InputStats {
+        let (matrix, diagonal) = match products {
+            Products::None => (0, 0),
+            Products::Diagonal => (0, columns),
+            Products::Full => (columns, 0),
+        };
         InputStats {
-            xtx: Mat::zeros(columns, columns),
+            xtx: Mat::zeros(matrix, matrix),
+            squares: vec![0.0; diagonal],
             sum: vec![0.0; columns],
             rows: 0,
             dense: None,
@@ -80,16 +123,14 @@ impl InputStats {
     /// read only the cross products and the dense inputs' means): without, a layer of `k` inputs
     /// holds `k²` f64 less (254 MB for a 5632-input projection) and skips a third of the products.
     pub fn paired_with(columns: usize, dense_products: bool) -> InputStats {
-        let stats = if dense_products {
-            InputStats::new(columns)
-        } else {
-            InputStats {
-                xtx: Mat::zeros(0, 0),
-                sum: vec![0.0; columns],
-                rows: 0,
-                dense: None,
-            }
-        };
+        let stats = InputStats::with(
+            columns,
+            if dense_products {
+                Products::Full
+            } else {
+                Products::None
+            },
+        );
         InputStats {
             dense: Some(Box::new(DenseInputs {
                 cross: Mat::zeros(columns, columns),
@@ -99,18 +140,30 @@ impl InputStats {
         }
     }
 
-    /// Whether `XᵀX` is accumulated (every statistics but the dense side of a pair made without
-    /// its products, [`InputStats::paired_with`]).
-    pub fn has_products(&self) -> bool {
-        self.xtx.nrows() == self.columns()
+    /// What of `XᵀX` is accumulated.
+    pub fn products(&self) -> Products {
+        if self.xtx.nrows() == self.columns() {
+            Products::Full
+        } else if self.squares.len() == self.columns() {
+            Products::Diagonal
+        } else {
+            Products::None
+        }
     }
 
-    /// Bytes of the f64 matrices held (`XᵀX`, and a pair's cross products and dense `XᵀX`).
-    pub fn matrix_bytes(&self) -> u64 {
-        let own = (self.xtx.nrows() * self.xtx.ncols() * 8) as u64;
-        own + self.dense.as_ref().map_or(0, |d| {
-            (d.cross.nrows() * d.cross.ncols() * 8) as u64 + d.stats.matrix_bytes()
-        })
+    /// Whether the whole `XᵀX` is accumulated.
+    pub fn has_products(&self) -> bool {
+        self.products() == Products::Full
+    }
+
+    /// Bytes of the f64 statistics held: `XᵀX` or its diagonal, the column sums, and a pair's
+    /// cross products and dense statistics.
+    pub fn held_bytes(&self) -> u64 {
+        let own = self.xtx.nrows() * self.xtx.ncols() + self.squares.len() + self.sum.len();
+        (own * 8) as u64
+            + self.dense.as_ref().map_or(0, |d| {
+                (d.cross.nrows() * d.cross.ncols() * 8) as u64 + d.stats.held_bytes()
+            })
     }
 
     /// Adds a block of the pruned model's input rows `x` and the dense model's rows `dense` on
@@ -149,8 +202,10 @@ impl InputStats {
         );
         // f64 throughout: f32 products of even 2048 rows moved ddddocr's SparseGPT 2:4 CER from
         // 2.48% to 4.96% (its nearly singular Hessians magnify the rounding).
-        if self.has_products() {
-            self.add_products_f64(x);
+        match self.products() {
+            Products::Full => self.add_products_f64(x),
+            Products::Diagonal => self.add_squares(x),
+            Products::None => {}
         }
         let rows = x.nrows();
         for row in x.rows() {
@@ -178,6 +233,17 @@ impl InputStats {
         });
     }
 
+    /// squares += Σ x_j² per column, in f64 (each f32 square is exact in f64, so only the order
+    /// of the sums can differ from the whole matrix's diagonal: by a rounding, no more).
+    fn add_squares(&mut self, x: ArrayView2<'_, f32>) {
+        for row in x.rows() {
+            for (s, v) in self.squares.iter_mut().zip(row) {
+                let v = *v as f64;
+                *s += v * v;
+            }
+        }
+    }
+
     /// Σ xᵀx at (i, j), read from the accumulated lower triangle.
     pub fn xtx_at(&self, i: usize, j: usize) -> f64 {
         self.xtx[(i.max(j), i.min(j))]
@@ -195,11 +261,15 @@ impl InputStats {
         })
     }
 
-    /// ‖x_j‖₂ of each column over every row seen (Wanda's activation norm).
+    /// ‖x_j‖₂ of each column over every row seen (Wanda's activation norm), from the whole
+    /// `XᵀX`'s diagonal or the diagonal alone, whichever was accumulated.
     pub fn norms(&self) -> Vec<f64> {
-        (0..self.columns())
-            .map(|j| self.xtx[(j, j)].max(0.0).sqrt())
-            .collect()
+        let squares: Vec<f64> = match self.products() {
+            Products::Full => (0..self.columns()).map(|j| self.xtx[(j, j)]).collect(),
+            Products::Diagonal => self.squares.clone(),
+            Products::None => panic!("input norms read XᵀX's diagonal, which was not accumulated"),
+        };
+        squares.into_iter().map(|s| s.max(0.0).sqrt()).collect()
     }
 
     /// The mean input row.
@@ -248,7 +318,55 @@ mod tests {
         assert_eq!(full.xtx, lean.xtx);
         assert_eq!(f.stats.mean(), l.stats.mean());
         assert_eq!((l.stats.rows, lean.rows), (3, 3));
-        assert_eq!(full.matrix_bytes(), 3 * 4 * 8);
-        assert_eq!(lean.matrix_bytes(), 2 * 4 * 8);
+        // XᵀX, cross products, dense XᵀX and both sides' sums; the lean pair has no dense XᵀX.
+        assert_eq!(full.held_bytes(), (3 * 4 + 2 * 2) * 8);
+        assert_eq!(lean.held_bytes(), (2 * 4 + 2 * 2) * 8);
+    }
+
+    /// Input rows whose columns differ in scale by orders of magnitude, with zeros among them.
+    fn uneven_rows(rows: usize, columns: usize) -> ndarray::Array2<f32> {
+        let mut rng = crate::runtime::SplitMix64(11);
+        ndarray::Array2::from_shape_fn((rows, columns), |(_, j)| {
+            let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            if u.abs() < 0.05 {
+                0.0
+            } else {
+                (u * 10f64.powi(j as i32 % 7 - 3)) as f32
+            }
+        })
+    }
+
+    #[test]
+    fn the_diagonal_alone_gives_the_norms_the_whole_matrix_gives() {
+        // In chunks, as the collectors add them: both sides see the same rows in the same blocks.
+        let x = uneven_rows(3000, 67);
+        let (mut whole, mut diagonal) = (
+            InputStats::with(67, Products::Full),
+            InputStats::with(67, Products::Diagonal),
+        );
+        for start in (0..3000).step_by(700) {
+            let block = x.slice(ndarray::s![start..(start + 700).min(3000), ..]);
+            whole.add(block);
+            diagonal.add(block);
+        }
+        assert_eq!(
+            (whole.products(), diagonal.products()),
+            (Products::Full, Products::Diagonal)
+        );
+        assert_eq!(diagonal.xtx.nrows(), 0, "no matrix is held");
+        assert_eq!(
+            (whole.rows, whole.sum.clone()),
+            (diagonal.rows, diagonal.sum.clone())
+        );
+        for (j, (a, b)) in whole.norms().iter().zip(diagonal.norms()).enumerate() {
+            // The same exact squares summed in another order: equal but for roundings.
+            assert!((a - b).abs() <= 1e-12 * a, "column {j}: {a} and {b}");
+        }
+        assert_eq!(diagonal.held_bytes(), Products::Diagonal.bytes(67).unwrap());
+        assert_eq!(whole.held_bytes(), Products::Full.bytes(67).unwrap());
+        assert_eq!(diagonal.held_bytes(), 2 * 67 * 8);
+        // fc2 of the generated 2 GB model: 558 GB whole, 4.2 MB as a diagonal and sums.
+        assert_eq!(Products::Diagonal.bytes(264_192), Some(2 * 264_192 * 8));
+        assert_eq!(Products::Full.bytes(u64::MAX), None);
     }
 }

@@ -206,7 +206,7 @@ pub fn reconstruction_scores(
         }
     }
     for (layer, layout) in &layers {
-        Collector::fits(layer, layout)?;
+        Collector::fits(layer, layout, crate::reconstruct::Products::Full)?;
     }
     let passes = crate::reconstruct::layout::passes(layers.iter().map(|(_, l)| l));
     let batches = data.batches(batch.max(1));

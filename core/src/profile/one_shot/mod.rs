@@ -518,8 +518,8 @@ impl Shared<'_> {
         let node = part.nodes[0];
         let layout = layout::of(layer, &self.model.graph().node[node], self.planner.index())
             .map_err(|why| Error::Usage(format!("{} cannot prune it: {why}", method.name())))?;
-        Collector::fits(&layer.name, &layout)?;
-        let mut collector = Collector::new(&layer.name, &layout);
+        Collector::fits(&layer.name, &layout, method.products())?;
+        let mut collector = Collector::collecting(&layer.name, &layout, method.products());
         for values in self.cache {
             let value = values.get(&layout.input).ok_or_else(|| {
                 Error::Runtime(format!(

@@ -10,6 +10,12 @@ use crate::progress::NoProgress;
 use crate::runtime::metric::{self, Accumulator, Comparison};
 use crate::runtime::{InputArray, ModelSession, SessionOptions};
 
+thread_local! {
+    /// Every layer of this thread's pruning collects the whole `XᵀX`, as every layer did before
+    /// Wanda's collected only the diagonal it reads.
+    pub(super) static WHOLE_PRODUCTS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 fn options(method: Method, pattern: Pattern, repair: bool) -> OneShotPruning {
     OneShotPruning {
         method,
@@ -588,5 +594,86 @@ fn frontier_on_a_model_with_pruning_and_repair() {
             .collect();
         let nodes: Vec<usize> = round.iter().map(|&t| targets[t].node).collect();
         frontier.invalidate(proto.graph.as_ref().unwrap(), &changed, &nodes);
+    }
+}
+
+/// `model`'s layers pruned by Wanda at 0.6 on `data`, collecting the whole `XᵀX` or not.
+fn wanda_with(
+    model: &str,
+    data: &Dataset,
+    pattern: Pattern,
+    repair: bool,
+    whole: bool,
+) -> Reconstructed {
+    let (model, analysis) = load_analyzed(model);
+    WHOLE_PRODUCTS.set(whole);
+    let pruned = prune_model(
+        &model,
+        &analysis,
+        &prunable(&analysis, 0.6),
+        &options(Method::Wanda, pattern, repair),
+        Some((data, 32)),
+        &NoProgress,
+        &Cancel::default(),
+    );
+    WHOLE_PRODUCTS.set(false);
+    pruned.unwrap()
+}
+
+#[test]
+fn wanda_from_the_diagonal_alone_prunes_and_repairs_as_from_the_whole_matrix() {
+    let (_, digits) = load_analyzed("digits_cnn.onnx");
+    let (_, block) = load_analyzed("transformer_block.onnx");
+    let cases = [
+        // conv2's BatchNormalization variance repair keeps its whole XᵀX; the rest go diagonal.
+        (
+            "digits_cnn.onnx",
+            Dataset::from_npz(&fixture("digits_train.npz"), &digits.inputs, None).unwrap(),
+            Pattern::Unstructured,
+            true,
+        ),
+        (
+            "digits_cnn.onnx",
+            Dataset::from_npz(&fixture("digits_test.npz"), &digits.inputs, None).unwrap(),
+            Pattern::NofM { n: 2, m: 4 },
+            false,
+        ),
+        (
+            "transformer_block.onnx",
+            Dataset::generated(&block.inputs, 16, 5).unwrap(),
+            Pattern::Unstructured,
+            true,
+        ),
+    ];
+    for (model, data, pattern, repair) in cases {
+        let whole = wanda_with(model, &data, pattern, repair, true);
+        let diagonal = wanda_with(model, &data, pattern, repair, false);
+        let what = format!("{model}, {}, repair {repair}", pattern.name());
+        assert_eq!(whole.layers.len(), diagonal.layers.len(), "{what}");
+        assert!(diagonal.layers.iter().all(|l| l.sparsity > 0.4), "{what}");
+        let (a, b) = (whole.proto.graph.unwrap(), diagonal.proto.graph.unwrap());
+        let mut compared = 0;
+        for (x, y) in a.initializer.iter().zip(&b.initializer) {
+            assert_eq!(x.name, y.name, "{what}");
+            if let (Some(u), Some(v)) = (to_f32(x), to_f32(y)) {
+                // Bit for bit: the same mask, the same kept weights, the same repaired biases.
+                let same = u.iter().zip(&v).all(|(p, q)| p.to_bits() == q.to_bits());
+                assert!(same && u.len() == v.len(), "{what}: {} differs", x.name());
+                compared += 1;
+            }
+        }
+        assert!(compared >= 4, "{what}: {compared} tensors compared");
+        // The digits CNN's largest statistics are conv2's, whole when its variance is repaired.
+        let bn_repaired = model == "digits_cnn.onnx" && repair;
+        let (less, equal) = (
+            diagonal.peak_bytes < whole.peak_bytes,
+            diagonal.peak_bytes == whole.peak_bytes,
+        );
+        assert!(
+            if bn_repaired { equal } else { less },
+            "{what}: {} against {} bytes",
+            diagonal.peak_bytes,
+            whole.peak_bytes
+        );
     }
 }

@@ -51,7 +51,8 @@ pub struct Pruning {
     pub seconds: f64,
     /// Floating-point operations of the Hessians, factorizations and updates.
     pub flops: f64,
-    /// The largest working memory held at once (the Hessians), in bytes.
+    /// The most bytes of input statistics held at once (SparseGPT's `XᵀX`, Wanda's diagonal of
+    /// it, the column sums).
     pub peak_bytes: u64,
     /// A structured plan's channels removed; `layers` is then empty.
     pub channels: Option<crate::workflow::channels::ChannelPruning>,
