@@ -122,6 +122,8 @@ pub enum Setting {
     Method,
     /// Where the zeros go (unstructured, N:M).
     Pattern,
+    /// How int4 weights are rounded (to nearest, or by GPTQ).
+    Rounding,
 }
 
 /// Something the user can run to get what an operation lacks.
@@ -178,6 +180,7 @@ impl Wording for PlainWording {
             Setting::KeepFloat => "layers kept float",
             Setting::Method => "a pruning method",
             Setting::Pattern => "a sparsity pattern",
+            Setting::Rounding => "the int4 rounding",
         }
         .into()
     }
@@ -202,6 +205,7 @@ impl Wording for PlainWording {
             Setting::KeepFloat => format!("layers kept float ({value})"),
             Setting::Method => format!("the {value} pruning method"),
             Setting::Pattern => format!("the {value} sparsity pattern"),
+            Setting::Rounding => format!("the {value} rounding"),
         }
     }
 

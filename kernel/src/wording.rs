@@ -50,6 +50,7 @@ fn flag(setting: Setting) -> &'static str {
         Setting::KeepFloat => "--keep-float",
         Setting::Method => "--method",
         Setting::Pattern => "--pattern",
+        Setting::Rounding => "--rounding",
     }
 }
 

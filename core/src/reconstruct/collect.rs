@@ -62,9 +62,14 @@ enum Mode {
 
 impl Collector {
     /// Refuses a layer whose statistics (`products` of `XᵀX`, f64, per weight group) would not
-    /// fit in memory, in one sentence, before anything runs: the whole matrix of a layer of
-    /// hundreds of thousands of inputs would need terabytes (its diagonal, megabytes).
-    pub fn fits(layer: &str, layout: &LayerLayout, products: Products) -> Result<()> {
+    /// fit in memory, in one sentence ending with `fix`, before anything runs: the whole matrix of
+    /// a layer of hundreds of thousands of inputs would need terabytes (its diagonal, megabytes).
+    pub fn fits(
+        layer: &str,
+        layout: &LayerLayout,
+        products: Products,
+        fix: Sentence,
+    ) -> Result<()> {
         let columns = layout.layout.columns() as u64;
         let need = products
             .bytes(columns)
@@ -77,12 +82,15 @@ impl Collector {
         crate::runtime::memory::check(
             need,
             || format!("{what} of layer {layer}, which reads {columns} columns,"),
-            |_| {
-                Sentence::new("prune it with ")
-                    .set(Setting::Method, "magnitude")
-                    .text(", which reads no samples, or leave it dense")
-            },
+            |_| fix,
         )
+    }
+
+    /// What to do instead of pruning a layer from samples whose statistics do not fit.
+    pub fn prune_without_samples() -> Sentence {
+        Sentence::new("prune it with ")
+            .set(Setting::Method, "magnitude")
+            .text(", which reads no samples, or leave it dense")
     }
 
     /// A collector of the whole `XᵀX` of each weight group's inputs.

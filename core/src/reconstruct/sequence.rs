@@ -166,6 +166,7 @@ pub fn prune_model(
                 &target.layer.name,
                 &target.layout,
                 products_read(options, target),
+                Collector::prune_without_samples(),
             )?;
         }
     }

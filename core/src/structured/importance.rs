@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::group::{ChannelGroup, Keep, Role, Slice};
 use super::remove::node_named;
 use crate::analysis::graph::GraphIndex;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Sentence, Setting};
 use crate::model::attr;
 use crate::model::tensor::to_f32;
 use crate::progress::{Cancel, Progress};
@@ -206,7 +206,15 @@ pub fn reconstruction_scores(
         }
     }
     for (layer, layout) in &layers {
-        Collector::fits(layer, layout, crate::reconstruct::Products::Full)?;
+        Collector::fits(
+            layer,
+            layout,
+            crate::reconstruct::Products::Full,
+            Sentence::new("rank the channels by their weights instead: give neither ")
+                .setting(Setting::Data)
+                .text(" nor ")
+                .setting(Setting::Samples),
+        )?;
     }
     let passes = crate::reconstruct::layout::passes(layers.iter().map(|(_, l)| l));
     let batches = data.batches(batch.max(1));

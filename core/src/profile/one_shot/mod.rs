@@ -518,7 +518,12 @@ impl Shared<'_> {
         let node = part.nodes[0];
         let layout = layout::of(layer, &self.model.graph().node[node], self.planner.index())
             .map_err(|why| Error::Usage(format!("{} cannot prune it: {why}", method.name())))?;
-        Collector::fits(&layer.name, &layout, method.products())?;
+        Collector::fits(
+            &layer.name,
+            &layout,
+            method.products(),
+            Collector::prune_without_samples(),
+        )?;
         let mut collector = Collector::collecting(&layer.name, &layout, method.products());
         for values in self.cache {
             let value = values.get(&layout.input).ok_or_else(|| {

@@ -9,10 +9,11 @@ use super::gptq;
 use super::{Chosen, Int4Settings, rtn, weight_matrix};
 use crate::analysis::Skipped;
 use crate::analysis::graph::GraphIndex;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Sentence, Setting};
 use crate::model::onnx::ModelProto;
 use crate::progress::{Cancel, Progress};
 use crate::quantize::targets::Target;
+use crate::reconstruct::Products;
 use crate::reconstruct::collect::{Collector, Frontier};
 use crate::reconstruct::layout::{self, LayerLayout};
 use crate::runtime::Batch;
@@ -50,6 +51,17 @@ pub fn gptq_all(
                 reason: format!("GPTQ cannot read its inputs: {reason}"),
             }),
         }
+    }
+    // GPTQ reads each layer's whole XᵀX: refuse before anything runs where one cannot be held.
+    for (t, l) in &layouts {
+        Collector::fits(
+            &targets[*t].name,
+            l,
+            Products::Full,
+            Sentence::new("quantize it with ")
+                .set(Setting::Rounding, "rtn")
+                .text(", which reads no samples, or keep it float"),
+        )?;
     }
     let passes = layout::passes(layouts.iter().map(|(_, l)| l));
     let total = (passes.len() * batches.len()) as u64;
