@@ -26,8 +26,8 @@ from pathlib import Path
 LEVELS = [0.0, 0.4, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.975, 0.99]
 
 # The constants of core/src/profile/perf/estimate.rs (kept equal by hand; --fit prints new ones).
-CONSTANTS = {"threshold": 0.6, "matmul_threshold": 0.5, "efficiency": 0.59, "spatial_penalty": 9.2,
-             "overhead": 0.11}
+CONSTANTS = {"threshold": 0.6, "matmul_threshold": 0.5, "efficiency": 0.7, "spatial_penalty": 2.0,
+             "overhead": 0.061}
 # A Conv with at most this many input channels per group runs the engine's dense kernel at any
 # sparsity (DENSE_INPUT_CHANNELS in estimate.rs): not fitted.
 DENSE_INPUT_CHANNELS = 4
@@ -268,28 +268,40 @@ def within(rows: list[dict]) -> str:
             f"band {100 * min(errors):+.0f}% to {100 * max(errors):+.0f}%")
 
 
+def merged(reports: list[dict]) -> dict:
+    """Several runs as one report: each run's models named `model#run` (one run stays as it is)."""
+    if len(reports) == 1:
+        return reports[0]
+    return reports[0] | {"models": {f"{name}#{i + 1}": entry for i, r in enumerate(reports)
+                                    for name, entry in r["models"].items()}}
+
+
 def leave_one_out(report: dict, prepared: dict) -> None:
-    """Fits on all models but one and shows the error on that one: how far the constants carry."""
-    names = list(report["models"])
-    for held in names:
-        train = [n for n in names if n != held]
+    """Fits on all models but one (every run of it) and shows the error on that one: how far the
+    constants carry."""
+    base = lambda n: n.split("#")[0]  # noqa: E731
+    for held in dict.fromkeys(base(n) for n in report["models"]):
+        train = [n for n in report["models"] if base(n) != held]
+        tested = [n for n in report["models"] if base(n) == held]
         params = fit(report, prepared, train)
-        rows = evaluate(report, prepared, params, False, [held])
+        rows = evaluate(report, prepared, params, False, tested)
         unfitted = "" if any(l["kernel"] == "spatial" for n in train for l in prepared[n]) else (
             " (no spatial Conv runs sparse in the others: spatial_penalty kept, not fitted)")
         print(f"fitted without {held}: " + ", ".join(f"{k} {v:g}" for k, v in params.items()) + unfitted)
-        print(f"  on {held}: {within(rows)}; " + ", ".join(f"{r['variant']} {100 * r['error']:+.0f}%" for r in rows))
+        run = lambda r: r["model"][len(held):]  # noqa: E731  ("#2" for a second run's)
+        print(f"  on {held}: {within(rows)}; " + ", ".join(f"{r['variant']}{run(r)} {100 * r['error']:+.0f}%" for r in rows))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("json", nargs="?", default=str(Path(__file__).resolve().parent / "out" / "sparse_engine.json"))
+    parser.add_argument("json", nargs="*", default=[str(Path(__file__).resolve().parent / "out" / "sparse_engine.json")],
+                        help="one or more runs of bench/sparse_engine.py, fitted together")
     parser.add_argument("--fit", action="store_true", help="search the constants instead of using the code's")
     parser.add_argument("--leave-one-out", action="store_true",
                         help="also fit on every two models and show the error on the third")
     parser.add_argument("--markdown", action="store_true", help="also print the table as markdown")
     args = parser.parse_args()
-    report = json.loads(Path(args.json).read_text())
+    report = merged([json.loads(Path(p).read_text()) for p in args.json])
     prepared = prepare(report)
     params = fit(report, prepared) if args.fit else dict(CONSTANTS)
     rows = evaluate(report, prepared, params)
