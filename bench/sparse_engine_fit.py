@@ -16,6 +16,7 @@ over every plan of every model), else it uses the constants the Rust code has no
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import math
 import statistics
@@ -268,6 +269,13 @@ def within(rows: list[dict]) -> str:
             f"band {100 * min(errors):+.0f}% to {100 * max(errors):+.0f}%")
 
 
+def read_run(path: str) -> dict:
+    """One run's JSON, gzipped or not (bench/measured keeps the runs behind the constants, gzipped)."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt") as f:
+        return json.load(f)
+
+
 def merged(reports: list[dict]) -> dict:
     """Several runs as one report: each run's models named `model#run` (one run stays as it is)."""
     if len(reports) == 1:
@@ -301,7 +309,7 @@ def main() -> None:
                         help="also fit on every two models and show the error on the third")
     parser.add_argument("--markdown", action="store_true", help="also print the table as markdown")
     args = parser.parse_args()
-    report = merged([json.loads(Path(p).read_text()) for p in args.json])
+    report = merged([read_run(p) for p in args.json])
     prepared = prepare(report)
     params = fit(report, prepared) if args.fit else dict(CONSTANTS)
     rows = evaluate(report, prepared, params)

@@ -80,5 +80,22 @@ def test_the_fit_scripts_cost_model_is_the_products(tmp_path):
     assert kinds >= {(True, "dense"), (True, "spatial"), (True, "matrix"), (False, "matrix")}, kinds
 
 
+def test_the_error_band_every_estimate_shows_is_the_one_measured(tmp_path):
+    """The band the product prints beside its estimates (`MEASURED_ERROR`) is what the fit gives on
+    the DeepSparse runs kept in bench/measured, with the product's constants."""
+    runs = sorted((REPO_ROOT / "bench" / "measured").glob("sparse_engine_*.json.gz"))
+    assert runs
+    report = fit.merged([fit.read_run(str(p)) for p in runs])
+    rows = fit.evaluate(report, fit.prepare(report), dict(fit.CONSTANTS), ranking=False)
+    errors = [r["error"] for r in rows]
+    within = sum(abs(e) <= 0.15 for e in errors)
+    shutil.copy(FIXTURES / "digits_cnn.onnx", tmp_path / "digits_cnn.onnx")
+    proc = run_in(tmp_path, "load digits_cnn.onnx", "profile perf --batch 1 --iterations 2 --warmup 1")
+    perf = next(r for r in map(json.loads, proc.stdout.splitlines()) if r.get("kind") == "measured")
+    band = (f"measured {round(-100 * min(errors))}% under to {round(100 * max(errors))}% over "
+            f"DeepSparse 1.8.0's speedups on three bench models, {within} of {len(errors)} within 15%")
+    assert any(band in note for note in perf["notes"]), (band, perf["notes"])
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
