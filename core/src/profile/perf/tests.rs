@@ -98,12 +98,27 @@ fn check_measured(name: &str) -> PerfProfile {
         (layer_ms + runtime_only_ms - kernel_ms).abs() <= 1e-9 + 0.01 * kernel_ms,
         "{name}: layers {layer_ms} + runtime-only {runtime_only_ms} != kernels {kernel_ms} ms"
     );
-    // Most kernel time belongs to layers (layout reorders and copies are the rest), and the
-    // kernels run within the measured wall time.
-    assert!(
-        layer_ms >= 0.5 * kernel_ms,
-        "{name}: layers hold {layer_ms} of {kernel_ms} kernel ms"
-    );
+    // Kernel time belongs to layers but for the layout changes and copies ONNX Runtime adds
+    // itself: checked by the kernels' kind, not their share of the time (on a tiny model two
+    // reorders once took 62% of the kernel time while a parallel build ran).
+    if let Some(note) = profile
+        .notes
+        .iter()
+        .find(|n| n.contains("no ONNX counterpart"))
+    {
+        let ops = note
+            .split_once('(')
+            .and_then(|(_, rest)| rest.split_once(')'))
+            .map_or("", |(ops, _)| ops);
+        assert!(
+            !ops.is_empty()
+                && ops
+                    .split(", ")
+                    .all(|op| op.starts_with("Reorder") || op.starts_with("Memcpy")),
+            "{name}: {note}"
+        );
+    }
+    // The kernels run within the measured wall time.
     assert!(
         layer_ms <= 1.5 * model_ms,
         "{name}: layers add up to {layer_ms} of {model_ms} ms"
