@@ -151,7 +151,11 @@ fn profile_with(
         &batches,
         &cached,
         &output_names,
-        (in_parts, threads, data.samples),
+        BaselineRun {
+            in_parts,
+            threads,
+            samples: data.samples,
+        },
         cancel,
         &mut |done| {
             let steps = (done * batches.len() as f64) as u64;
@@ -299,24 +303,36 @@ fn profile_with(
     Ok(profile)
 }
 
+/// How the baseline runs: in parts of about `in_parts` bytes of constants, or one session of
+/// `threads`; `samples` in all (for the cache's size check).
+struct BaselineRun {
+    in_parts: Option<u64>,
+    threads: usize,
+    samples: usize,
+}
+
 /// Each batch's model outputs as f32, by name.
 type ModelOutputs = HashMap<String, ArrayD<f32>>;
 
 /// The baseline run on every batch: each batch's inputs and the `cached` values (sorted) it
 /// computes, which the downstream parts read, and the model's outputs. One session of the model
 /// asked for the cached values too, or, with `in_parts`, the model run in parts of about that
-/// many bytes of constants; `settings` is (in_parts, threads, samples). `on_progress` is told the
+/// many bytes of constants (`run`). `on_progress` is told the
 /// fraction done.
 fn baseline(
     proto: &crate::model::onnx::ModelProto,
     batches: &[Batch],
     cached: &[String],
     output_names: &[String],
-    settings: (Option<u64>, usize, usize),
+    run: BaselineRun,
     cancel: &Cancel,
     on_progress: &mut dyn FnMut(f64),
 ) -> Result<(Vec<Values>, Vec<ModelOutputs>)> {
-    let (in_parts, threads, samples) = settings;
+    let BaselineRun {
+        in_parts,
+        threads,
+        samples,
+    } = run;
     let mut cache: Vec<Values> = Vec::with_capacity(batches.len());
     for b in batches {
         let mut values = Values::new();
