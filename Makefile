@@ -125,11 +125,12 @@ bench-recipes:
 	bash bench/setup_recipes.sh
 	.venv-recipes/bin/python bench/recipe_corpus.py
 
-## bench-sparse-engine: prunekit's estimated speedups of pruned models against DeepSparse 1.8.0 and ONNX Runtime, measured side by side on ResNet-50-, MobileNet- and BERT-shaped models, and the cost model's fit (its own venv, .venv-deepsparse; bench only; ~10 minutes, two threads as docs/benchmarks.md records).
+## bench-sparse-engine: prunekit's estimated speedups of pruned models against DeepSparse 1.8.0 and ONNX Runtime, measured side by side on ResNet-50-, MobileNet- and BERT-shaped models; then the code's cost model on this run, and fitted on all runs but one (this and the committed ones) against the one left out (its own venv, .venv-deepsparse; bench only; ~20 minutes, two threads as docs/benchmarks.md records, nothing else running).
 bench-sparse-engine: release
 	bash bench/setup_deepsparse.sh
 	.venv-deepsparse/bin/python bench/sparse_engine.py --threads 2 --json bench/out/sparse_engine.json
-	.venv-deepsparse/bin/python bench/sparse_engine_fit.py bench/out/sparse_engine.json --leave-one-out
+	.venv-deepsparse/bin/python bench/sparse_engine_fit.py bench/out/sparse_engine.json
+	.venv-deepsparse/bin/python bench/sparse_engine_fit.py bench/out/sparse_engine.json bench/measured/sparse_engine_*.json.gz --leave-one-out | tail -n 8
 
 clean:
 	$(CARGO) clean

@@ -7,7 +7,7 @@ sparsities, DeepSparse's model and per-layer times). The cost model here is the 
 term (docs/analysis.md, "Performance profile"), evaluated at each layer's own sparsity as
 `optimize` reads it; `--fit` searches its constants (`misfit`: the mean error
 over every plan of every model), else it uses the constants the Rust code has now;
-`--leave-one-out` fits on every two models and shows the error on the third.
+`--leave-one-out` (several runs) fits on all runs but one and shows the error on that one.
 
     .venv-deepsparse/bin/python bench/sparse_engine_fit.py bench/out/sparse_engine.json [--fit] \
         [--leave-one-out] [--markdown]
@@ -27,8 +27,12 @@ from pathlib import Path
 LEVELS = [0.0, 0.4, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.975, 0.99]
 
 # The constants of core/src/profile/perf/estimate.rs (kept equal by hand; --fit prints new ones).
-CONSTANTS = {"threshold": 0.6, "matmul_threshold": 0.5, "efficiency": 0.7, "spatial_penalty": 2.0,
-             "overhead": 0.061}
+CONSTANTS = {"threshold": 0.6, "matmul_threshold": 0.5,
+             "pointwise_efficiency": 0.63, "pointwise_overhead": 0.045,
+             "spatial_efficiency": 0.48, "spatial_overhead": 0.21,
+             "matmul_efficiency": 0.69, "matmul_overhead": 0.0}
+# The kernels the engine runs sparse, each with its fitted efficiency and overhead.
+SPARSE_KERNELS = ("pointwise", "spatial", "matmul")
 # A Conv with at most this many input channels per group runs the engine's dense kernel at any
 # sparsity (DENSE_INPUT_CHANNELS in estimate.rs): not fitted.
 DENSE_INPUT_CHANNELS = 4
@@ -38,15 +42,13 @@ import numpy as np  # noqa: E402
 
 class CostModel:
     """From sparsity `threshold` on (`matmul_threshold` for a MatMul or Gemm),
-    t(s) = (t − c) + c · (overhead + (1 − s) / e); below it, and for a layer the engine always runs
+    t(s) = (t − c) + c · (o + (1 − s) / e); below it, and for a layer the engine always runs
     dense, t(s) = t. c is the layer's compute part (its FLOPs at the best FLOP rate any prunable
     layer reached in the profile, at most t); e the sparse kernel's efficiency per kept weight
-    against the dense kernel: `efficiency` for a layer shaped like a matrix multiply (MatMul, Gemm,
-    1x1 Conv), `efficiency / spatial_penalty` for a Conv with a larger kernel."""
+    against the dense kernel and o its fixed cost, each kernel's own (`KIND_efficiency`,
+    `KIND_overhead`)."""
 
-    def __init__(self, layers: list[dict], threshold: float, matmul_threshold: float, efficiency: float,
-                 spatial_penalty: float, overhead: float):
-        self.overhead = overhead
+    def __init__(self, layers: list[dict], threshold: float, matmul_threshold: float, **kernels: float):
         self.threshold = np.array([threshold if l["op_type"] == "Conv" else matmul_threshold for l in layers])
         self.t = np.array([l["ms"] or 0.0 for l in layers])
         f = np.array([l["flops"] or 0.0 for l in layers])
@@ -54,14 +56,15 @@ class CostModel:
         rate = rates.max() if len(rates) else 0.0
         self.c = np.minimum(self.t, f / rate) if rate > 0 else np.zeros_like(self.t)
         self.dense = np.array([l["kernel"] == "dense" for l in layers])
-        self.e = np.array([efficiency / spatial_penalty if l["kernel"] == "spatial" else efficiency
-                           for l in layers])
+        own = lambda l, what: kernels[f"{l['kernel']}_{what}"] if l["kernel"] != "dense" else 1.0  # noqa: E731
+        self.e = np.array([own(l, "efficiency") for l in layers])
+        self.o = np.array([own(l, "overhead") for l in layers])
 
     def at(self, sparsity: np.ndarray) -> np.ndarray:
         """Each layer's time at its own sparsity (`sparsity` per layer, or [layers, k] for k each)."""
         s = np.asarray(sparsity, dtype=float)
         col = (lambda a: a[:, None]) if s.ndim == 2 else (lambda a: a)
-        sparse = col(self.t) - col(self.c) * (1.0 - self.overhead - (1.0 - s) / col(self.e))
+        sparse = col(self.t) - col(self.c) * (1.0 - col(self.o) - (1.0 - s) / col(self.e))
         return np.where((s >= col(self.threshold)) & ~col(self.dense), sparse, col(self.t))
 
     def at_levels(self) -> np.ndarray:
@@ -72,13 +75,14 @@ class CostModel:
 def kernel(layer: dict, info: dict) -> str:
     """Which kernel the engine runs for a prunable layer (`Kernel` in estimate.rs): "dense" for a
     Conv with at most DENSE_INPUT_CHANNELS input channels per group (a first layer on RGB, a
-    depthwise Conv), "spatial" for another Conv with a kernel larger than 1x1, else "matrix"."""
+    depthwise Conv), "spatial" for another Conv with a kernel larger than 1x1, "pointwise" for a 1x1
+    Conv, "matmul" for a MatMul or Gemm."""
     shape = info.get("weight_shape") or []
-    if layer["op_type"] != "Conv" or len(shape) < 3:
-        return "matrix"
-    if 0 < shape[1] <= DENSE_INPUT_CHANNELS:
+    if layer["op_type"] != "Conv":
+        return "matmul"
+    if len(shape) >= 3 and 0 < shape[1] <= DENSE_INPUT_CHANNELS:
         return "dense"
-    return "spatial" if math.prod(shape[2:]) > 1 else "matrix"
+    return "spatial" if len(shape) >= 3 and math.prod(shape[2:]) > 1 else "pointwise"
 
 
 def prunable_layers(entry: dict) -> list[dict]:
@@ -182,22 +186,11 @@ def evaluate(report: dict, prepared: dict, params: dict, ranking: bool = True, m
             measured = timing[variant]["speedup"]
             rho, n = layer_ranking(entry, saved, variant) if ranking else (None, 0)
             out.append({"model": name, "variant": variant, "estimate": est, "measured": measured,
-                        "fastest": fastest_speedup(timing["dense"], timing[variant]),
+                        "paired": timing[variant].get("paired_speedup"),
                         "onnxruntime": entry["timing"]["onnxruntime"][variant]["speedup"],
                         "reported": plan["estimated_speedup"], "error": (est - measured) / measured,
                         "spearman": rho, "clusters": n})
     return out
-
-
-def fastest_speedup(dense: dict, pruned: dict, rounds: int = 5) -> float | None:
-    """A second reading of the speedup, for noise: the mean of the dense model's fastest `rounds`
-    samples over the pruned one's. On shared cores a run is only ever slowed (bench/sparse_engine.py,
-    `timed`), so where it differs much from the median of per-round ratios, that plan's timing was
-    disturbed."""
-    d, p = dense.get("samples_ms"), pruned.get("samples_ms")
-    if not d or not p:
-        return None
-    return statistics.mean(sorted(d)[:rounds]) / statistics.mean(sorted(p)[:rounds])
 
 
 def misfit(report: dict, prepared: dict, params: dict, models=None) -> float:
@@ -207,7 +200,7 @@ def misfit(report: dict, prepared: dict, params: dict, models=None) -> float:
     return statistics.mean(abs(math.log(r["estimate"] / r["measured"])) for r in rows)
 
 
-FITTED = ("efficiency", "spatial_penalty", "overhead")
+FITTED = tuple(f"{kind}_{what}" for kind in SPARSE_KERNELS for what in ("efficiency", "overhead"))
 
 
 def nelder_mead(f, x0: np.ndarray, step: float = 0.3, iterations: int = 2000) -> tuple[float, np.ndarray]:
@@ -241,18 +234,26 @@ def nelder_mead(f, x0: np.ndarray, step: float = 0.3, iterations: int = 2000) ->
     return values[best], points[best]
 
 
+def kernel_share(layers: list[dict], kind: str) -> float:
+    """The share of a model's prunable layer time in layers on `kind` kernels."""
+    total = sum(l["ms"] or 0.0 for l in layers)
+    return sum(l["ms"] or 0.0 for l in layers if l["kernel"] == kind) / total if total else 0.0
+
+
 def fit(report: dict, prepared: dict, models=None) -> dict:
     """The constants that minimise `misfit` (on `models` only, when given), searched in logs from a
     few starts. The thresholds are not fitted but read off DeepSparse's kernel names: it ran its
     sparse MatMul/Gemm kernels from 0.5 on, its sparse convolutions from between 0.59 and 0.62 on
-    (the planned models). Without a
-    spatial Conv in `models`, `spatial_penalty` cannot be fitted and keeps the code's value."""
+    (the planned models). Where no model in `models` spends a quarter of its prunable time on one
+    kind of kernel, that kernel's constants cannot be fitted and keep the code's values."""
     fixed = {k: CONSTANTS[k] for k in ("threshold", "matmul_threshold")}
     fitted = list(FITTED)
-    if not any(l["kernel"] == "spatial" for name in (models or prepared) for l in prepared[name]):
-        fixed["spatial_penalty"] = CONSTANTS["spatial_penalty"]
-        fitted.remove("spatial_penalty")
-    starts = {"efficiency": (0.5, 0.3, 1.0), "spatial_penalty": (4.0, 2.0, 10.0), "overhead": (0.1, 0.3, 0.02)}
+    for kind in SPARSE_KERNELS:
+        if not any(kernel_share(prepared[name], kind) >= 0.25 for name in (models or prepared)):
+            for constant in (f"{kind}_efficiency", f"{kind}_overhead"):
+                fixed[constant] = CONSTANTS[constant]
+                fitted.remove(constant)
+    starts = {k: ((0.5, 0.3, 1.0) if k.endswith("efficiency") else (0.1, 0.3, 0.02)) for k in fitted}
     best = None
     for start in zip(*(starts[k] for k in fitted)):
         f = lambda x: misfit(report, prepared, fixed | dict(zip(fitted, np.exp(x))), models)  # noqa: E731
@@ -285,19 +286,22 @@ def merged(reports: list[dict]) -> dict:
 
 
 def leave_one_out(report: dict, prepared: dict) -> None:
-    """Fits on all models but one (every run of it) and shows the error on that one: how far the
-    constants carry."""
-    base = lambda n: n.split("#")[0]  # noqa: E731
-    for held in dict.fromkeys(base(n) for n in report["models"]):
-        train = [n for n in report["models"] if base(n) != held]
-        tested = [n for n in report["models"] if base(n) == held]
+    """Fits on every run but one and shows the error on that one: whether constants fitted on some
+    runs carry to a run with its own perf profiles, plans and engine timings. (Each kernel's
+    constants are fitted on the models that run on it, so leaving a model out would leave its
+    kernel's constants unfitted.)"""
+    run = lambda n: n.partition("#")[2]  # noqa: E731
+    runs = list(dict.fromkeys(run(n) for n in report["models"]))
+    if len(runs) < 2:
+        print("leave one out: give at least two runs")
+        return
+    for held in runs:
+        train = [n for n in report["models"] if run(n) != held]
+        tested = [n for n in report["models"] if run(n) == held]
         params = fit(report, prepared, train)
         rows = evaluate(report, prepared, params, False, tested)
-        unfitted = "" if any(l["kernel"] == "spatial" for n in train for l in prepared[n]) else (
-            " (no spatial Conv runs sparse in the others: spatial_penalty kept, not fitted)")
-        print(f"fitted without {held}: " + ", ".join(f"{k} {v:g}" for k, v in params.items()) + unfitted)
-        run = lambda r: r["model"][len(held):]  # noqa: E731  ("#2" for a second run's)
-        print(f"  on {held}: {within(rows)}; " + ", ".join(f"{r['variant']}{run(r)} {100 * r['error']:+.0f}%" for r in rows))
+        print(f"fitted without run {held}: " + ", ".join(f"{k} {v:g}" for k, v in params.items()))
+        print(f"  on run {held}: {within(rows)}")
 
 
 def main() -> None:
@@ -306,7 +310,7 @@ def main() -> None:
                         help="one or more runs of bench/sparse_engine.py, fitted together")
     parser.add_argument("--fit", action="store_true", help="search the constants instead of using the code's")
     parser.add_argument("--leave-one-out", action="store_true",
-                        help="also fit on every two models and show the error on the third")
+                        help="also fit on all runs but one and show the error on that one (two runs or more)")
     parser.add_argument("--markdown", action="store_true", help="also print the table as markdown")
     args = parser.parse_args()
     report = merged([read_run(p) for p in args.json])
@@ -316,30 +320,31 @@ def main() -> None:
     print(f"{report['cpu']}; DeepSparse {report['deepsparse']}; batch {report['batch']}, {report['threads']} threads")
     print("cost model: " + ", ".join(f"{k} {v:g}" for k, v in params.items())
           + f"; misfit {misfit(report, prepared, params):.3f}")
-    print(f"  {'model':<10} {'plan':<14} {'estimate':>8} {'(binary)':>8} {'DeepSparse':>10} {'(fastest)':>9} {'ORT':>6} {'error':>6} {'layers rho':>10}")
+    print(f"  {'model':<10} {'plan':<14} {'estimate':>8} {'(binary)':>8} {'DeepSparse':>10} {'(paired)':>9} {'ORT':>6} {'error':>6} {'layers rho':>10}")
     for r in rows:
         rho = "" if r["spearman"] is None else f"{r['spearman']:.2f} ({r['clusters']})"
-        fastest = "" if r["fastest"] is None else f"{r['fastest']:.2f}x"
+        paired = "" if r["paired"] is None else f"{r['paired']:.2f}x"
         print(f"  {r['model']:<10} {r['variant']:<14} {r['estimate']:>7.2f}x {r['reported']:>7.2f}x "
-              f"{r['measured']:>9.2f}x {fastest:>9} {r['onnxruntime']:>5.2f}x {100 * r['error']:>+5.0f}% {rho:>10}")
+              f"{r['measured']:>9.2f}x {paired:>9} {r['onnxruntime']:>5.2f}x {100 * r['error']:>+5.0f}% {rho:>10}")
     worst = max(abs(r["error"]) for r in rows)
     rhos = [r["spearman"] for r in rows if r["spearman"] is not None]
     print(f"worst model-level error {100 * worst:.0f}%; layer ranking Spearman min {min(rhos):.2f}, "
           f"median {statistics.median(rhos):.2f}, at least 0.8 in {sum(r >= 0.8 for r in rhos)} of {len(rhos)}"
           if rhos else f"worst model-level error {100 * worst:.0f}%")
     print(f"error: {within(rows)}")
-    fastest = [r | {"error": (r["estimate"] - r["fastest"]) / r["fastest"]} for r in rows if r["fastest"]]
-    if fastest:
-        print(f"against the fastest-rounds reading: {within(fastest)}")
+    paired = [r | {"error": (r["estimate"] - r["paired"]) / r["paired"]} for r in rows if r["paired"]]
+    if paired:
+        # The median of per-round ratios: far from the fastest samples' where the run was contended.
+        print(f"against the paired rounds' reading: {within(paired)}")
     if args.leave_one_out:
         leave_one_out(report, prepared)
     if args.markdown:
-        print("\n| model | pruned | estimate | DeepSparse measured | (fastest rounds) | ONNX Runtime measured | error | layers' Spearman (clusters) |")
+        print("\n| model | pruned | estimate | DeepSparse measured | (paired rounds) | ONNX Runtime measured | error | layers' Spearman (clusters) |")
         print("|---|---|---:|---:|---:|---:|---:|---:|")
         for r in rows:
             rho = "—" if r["spearman"] is None else f"{r['spearman']:.2f} ({r['clusters']})"
-            fastest = "—" if r["fastest"] is None else f"{r['fastest']:.2f}×"
-            print(f"| {r['model']} | {r['variant']} | {r['estimate']:.2f}× | {r['measured']:.2f}× | {fastest} | "
+            paired = "—" if r["paired"] is None else f"{r['paired']:.2f}×"
+            print(f"| {r['model']} | {r['variant']} | {r['estimate']:.2f}× | {r['measured']:.2f}× | {paired} | "
                   f"{r['onnxruntime']:.2f}× | {100 * r['error']:+.0f}% | {rho} |")
     sys.exit(0)
 

@@ -4,6 +4,7 @@
 //! to `workflow::benchmark`, which builds and times the models.
 
 use prunekit_core::benchmark::{Benchmark, BenchmarkOptions, BenchmarkRun, Iterations};
+use prunekit_core::optimize::plan::MeasuredSpeedup;
 use prunekit_core::profile::perf::{ENGINE, MEASURED_ERROR};
 use prunekit_core::workflow::benchmark::BenchmarkRequest;
 use prunekit_core::workflow::fit::QuantizeChoice;
@@ -203,14 +204,16 @@ fn summary(
                 format::num(dense.ms_per_item),
                 match (estimated, &done.planned) {
                     // A plan fitted in its quantized form was timed, and estimated, quantized.
-                    (_, Some(p)) if p.over_float.is_some() => match p.over_float {
-                        Some(x) if other.model == "pruned+quantized" && p.batch == dense.batch => format!(
-                            "; timed when the plan was fitted: {x:.2}x ({:.2}x over the quantized original{})",
-                            p.speedup,
-                            estimated.map_or(String::new(), |e| format!(", estimated from its layer times: {e:.2}x"))
-                        ),
-                        _ => String::new(),
-                    },
+                    (_, Some(MeasuredSpeedup { over_float: Some(x), speedup, batch, .. })) => {
+                        if other.model == "pruned+quantized" && *batch == dense.batch {
+                            format!(
+                                "; timed when the plan was fitted: {x:.2}x ({speedup:.2}x over the quantized original{})",
+                                estimated.map_or(String::new(), |e| format!(", estimated from its layer times: {e:.2}x"))
+                            )
+                        } else {
+                            String::new()
+                        }
+                    }
                     (_, Some(p)) if other.model == "pruned" && p.batch == dense.batch => format!(
                         "; timed when the plan was fitted: {:.2}x{}",
                         p.speedup,

@@ -15,25 +15,51 @@ pub const ENGINE: &str = "a sparsity-aware engine (DeepSparse-like)";
 
 /// How far the model-level estimate was from a real sparsity-aware engine, as measured by
 /// `bench/sparse_engine.py` (docs/benchmarks.md, "Sparse engine"): shown beside each estimate.
-pub const MEASURED_ERROR: &str = "measured 31% under to 53% over DeepSparse 1.8.0's speedups on three bench models, 56 of 72 within 15% over three runs (DeepSparse's own reruns of the same models differed by up to 60%; docs/benchmarks.md, \"Sparse engine\")";
+pub const MEASURED_ERROR: &str = "measured 14% under to 11% over DeepSparse 1.8.0's speedups on three bench models, 96 of 96 within 15% over four runs (each engine's uncontended time on one 2-core host; another host's engine can differ more: docs/benchmarks.md, \"Sparse engine\")";
 
-/// The sparse kernel's speed per kept weight against the dense kernel's per weight, on a layer
-/// shaped like a matrix multiply (MatMul, Gemm, 1×1 Conv): sparse kernels skip the pruned weights
-/// but run slower per remaining one (irregular access, no register blocking across the pruned
-/// dimension). Fitted.
-const SPARSE_EFFICIENCY: f64 = 0.7;
+/// What a sparse kernel costs against the engine's dense kernel for the same layer: at sparsity `s`
+/// it takes `overhead + (1 − s) / efficiency` of the layer's dense compute time. `efficiency` is
+/// its speed per kept weight against the dense kernel's per weight (it skips the pruned weights
+/// but runs slower per remaining one: irregular access, no register blocking across the pruned
+/// dimension); `overhead` is what it costs whatever the sparsity (reading the sparse weights'
+/// indices, writing the whole output). Each kernel has its own, fitted to DeepSparse 1.8.0 by
+/// `bench/sparse_engine_fit.py` on the bench model that runs on it (docs/analysis.md,
+/// "Estimates").
+#[derive(Debug, Clone, Copy)]
+struct SparseCost {
+    efficiency: f64,
+    overhead: f64,
+}
 
-/// How many times less efficient the sparse kernel is on a Conv with a kernel larger than 1×1
-/// than on a matrix multiply: the engine's dense kernels for those are its best tuned (Winograd's
-/// algorithm for 3×3 ones on large maps), and its sparse one gains less per pruned weight on
-/// them. Fitted: on the bench models only the ResNet-50-shaped one has such layers run sparse, so
-/// this is its calibration. It is the most host-dependent constant: on an earlier host of the same
-/// CPU type, where the engine's dense 3×3 kernels ran 2.4× faster, the fit gave 9.2.
-const SPATIAL_PENALTY: f64 = 2.0;
+impl SparseCost {
+    /// The share of the dense compute time the sparse kernel takes at `sparsity`.
+    fn share(self, sparsity: f64) -> f64 {
+        self.overhead + (1.0 - sparsity) / self.efficiency
+    }
+}
 
-/// The sparse kernel's fixed cost, as a share of the layer's dense compute time, whatever the
-/// sparsity: reading the sparse weights' indices and writing the whole output. Fitted.
-const SPARSE_OVERHEAD: f64 = 0.061;
+/// A 1×1 Conv's sparse kernel (the MobileNet- and ResNet-50-shaped bench models).
+const POINTWISE: SparseCost = SparseCost {
+    efficiency: 0.63,
+    overhead: 0.045,
+};
+
+/// A k×k Conv's (the ResNet-50-shaped model's 3×3 ones): the engine's dense kernels for these
+/// are its best tuned (Winograd's algorithm for 3×3 ones on large maps), and its sparse one has a
+/// large fixed cost, so it gains less per pruned weight and nothing until about the sparsity at
+/// which the engine switches to it. The most host-dependent: on an earlier host of the same CPU
+/// type, where the engine's dense 3×3 kernels ran 2.4× faster, its sparse ones barely paid.
+const SPATIAL: SparseCost = SparseCost {
+    efficiency: 0.48,
+    overhead: 0.21,
+};
+
+/// A MatMul's or Gemm's (the BERT-shaped model's): a kernel of its own, with no fixed cost that the
+/// fit could tell from zero.
+const MATMUL: SparseCost = SparseCost {
+    efficiency: 0.69,
+    overhead: 0.0,
+};
 
 /// The sparsity from which the engine runs a Conv's sparse kernel, faster than its dense one or
 /// not: DeepSparse 1.8.0 did from between 59% and 62% on (its kernel names in the planned bench
@@ -61,11 +87,10 @@ pub(super) const DENSE_INPUT_CHANNELS: i64 = 4;
 /// - the layer's compute part is `c = min(t, f / R)`; the rest, `t − c`, is memory traffic and
 ///   kernel overhead, which pruning does not remove;
 /// - the engine runs the layer's [`Kernel`]: a dense one at any sparsity, or from [`SPARSE_FROM`]
-///   ([`MATMUL_SPARSE_FROM`] for a MatMul or Gemm) on a sparse one with efficiency
-///   `e = SPARSE_EFFICIENCY` per kept weight (divided by [`SPATIAL_PENALTY`] for a k×k Conv), which
-///   takes `SPARSE_OVERHEAD + (1 − s) / e` of the compute part:
-///   `t(s) = t − c · (1 − SPARSE_OVERHEAD − (1 − s) / e)`, more than `t` where the sparse kernel
-///   is the slower one; below the threshold `t(s) = t`.
+///   ([`MATMUL_SPARSE_FROM`] for a MatMul or Gemm) a sparse one, which takes `o + (1 − s) / e` of
+///   the compute part ([`SparseCost`], the kernel's own `e` and `o`):
+///   `t(s) = t − c · (1 − o − (1 − s) / e)`, more than `t` where the sparse kernel is the slower
+///   one; below the threshold `t(s) = t`.
 ///
 /// Non-prunable layers keep their time. The model at level `s` is the measured model time less
 /// every prunable layer's saving, `T(s) = T − Σ (t(0) − t(s))`: the shape of Sparsify's
@@ -89,20 +114,14 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    /// The sparse kernel's efficiency per kept weight against the dense kernel.
-    fn efficiency(self) -> f64 {
-        match self {
-            Kernel::Spatial => SPARSE_EFFICIENCY / SPATIAL_PENALTY,
-            _ => SPARSE_EFFICIENCY,
-        }
-    }
-
-    /// The sparsity from which the engine runs the sparse kernel; `None` when it never does.
-    fn sparse_from(self) -> Option<f64> {
+    /// The sparsity from which the engine runs the sparse kernel, and that kernel's cost; `None`
+    /// when it never does.
+    fn sparse(self) -> Option<(f64, SparseCost)> {
         match self {
             Kernel::Dense => None,
-            Kernel::Spatial | Kernel::Pointwise => Some(SPARSE_FROM),
-            Kernel::MatMul => Some(MATMUL_SPARSE_FROM),
+            Kernel::Spatial => Some((SPARSE_FROM, SPATIAL)),
+            Kernel::Pointwise => Some((SPARSE_FROM, POINTWISE)),
+            Kernel::MatMul => Some((MATMUL_SPARSE_FROM, MATMUL)),
         }
     }
 }
@@ -128,10 +147,9 @@ impl CostModel {
 
     /// The layer's time at `sparsity`.
     pub(super) fn layer_ms(&self, ms: f64, flops: f64, kernel: Kernel, sparsity: f64) -> f64 {
-        match kernel.sparse_from() {
-            Some(from) if sparsity >= from => {
-                let sparse_share = SPARSE_OVERHEAD + (1.0 - sparsity) / kernel.efficiency();
-                ms - self.compute_ms(ms, flops) * (1.0 - sparse_share)
+        match kernel.sparse() {
+            Some((from, cost)) if sparsity >= from => {
+                ms - self.compute_ms(ms, flops) * (1.0 - cost.share(sparsity))
             }
             _ => ms,
         }
@@ -161,7 +179,7 @@ pub fn estimate_points(perf: &PerfProfile, layer: &LayerPerf) -> Option<Vec<(f64
     let (ms, flops, kernel) = (layer.ms.filter(|&t| t > 0.0)?, layer.flops?, layer.kernel?);
     let mut at: Vec<f64> = perf.levels.clone();
     at.extend([0.0, 1.0]);
-    if let Some(from) = kernel.sparse_from() {
+    if let Some((from, _)) = kernel.sparse() {
         // Just below the switch the dense kernel still runs.
         at.extend([from - 1e-9, from]);
     }
@@ -310,11 +328,12 @@ mod tests {
         // below).
         assert!(cost.layer_ms(1.0, 100.0, conv, SPARSE_FROM) < 1.0);
         // At 0.95 the sparse kernel takes its overhead plus 0.05 / efficiency of the compute part.
-        let want = SPARSE_OVERHEAD + 0.05 / SPARSE_EFFICIENCY;
+        let want = POINTWISE.overhead + 0.05 / POINTWISE.efficiency;
         assert!((cost.layer_ms(1.0, 100.0, conv, 0.95) - want).abs() < 1e-12);
         // fc's compute part is 10 FLOPs at the best rate, a tenth of its time: the rest stays.
         let fc = cost.layer_ms(1.0, 10.0, Kernel::MatMul, 0.95);
-        assert!((fc - (1.0 - 0.1 * (1.0 - want))).abs() < 1e-12);
+        let share = MATMUL.overhead + 0.05 / MATMUL.efficiency;
+        assert!((fc - (1.0 - 0.1 * (1.0 - share))).abs() < 1e-12);
         assert!(CostModel::fit(&[("x", 0.0, 5.0)]).is_none());
     }
 
@@ -331,14 +350,15 @@ mod tests {
     fn spatial_convolutions_gain_less_and_few_input_channels_none() {
         let (cost, _) = CostModel::fit(&[("conv", 1.0, 100.0)]).unwrap();
         let at = |kernel, s| cost.layer_ms(1.0, 100.0, kernel, s);
-        assert!(at(Kernel::Pointwise, 0.95) < at(Kernel::Spatial, 0.95));
+        for s in [SPARSE_FROM, 0.7, 0.8, 0.9, 0.95] {
+            assert!(at(Kernel::Pointwise, s) < at(Kernel::Spatial, s), "{s}");
+        }
         // Against the dense k×k kernel the sparse one wins only past the sparsity where its share
-        // of the compute part falls to 1.
-        let from = 1.0 - (1.0 - SPARSE_OVERHEAD) * SPARSE_EFFICIENCY / SPATIAL_PENALTY;
-        assert!(from > SPARSE_FROM);
-        assert!(at(Kernel::Spatial, SPARSE_FROM) > 1.0);
-        assert!(at(Kernel::Spatial, from - 0.01) > 1.0);
-        assert!(at(Kernel::Spatial, (from + 1.0) / 2.0) < 1.0);
+        // of the compute part falls to 1: about where the engine switches to it.
+        let even = 1.0 - (1.0 - SPATIAL.overhead) * SPATIAL.efficiency;
+        assert!((even - SPARSE_FROM).abs() < 0.05, "{even}");
+        assert!(at(Kernel::Spatial, even.max(SPARSE_FROM) + 0.01) < 1.0);
+        assert!((at(Kernel::Spatial, 1.0) - SPATIAL.overhead).abs() < 1e-12);
         for s in [0.0, 0.7, 0.99] {
             assert_eq!(at(Kernel::Dense, s), 1.0);
         }
