@@ -151,6 +151,11 @@ pub struct LayerPerf {
     /// weight shape (measured profiles).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernel: Option<Kernel>,
+    /// The output positions per batch each weight is applied at (a Conv's output pixels times the
+    /// batch, a MatMul's rows): what a sparse kernel spreads each kept weight's own cost over.
+    /// Absent in profiles written before it was recorded (read as a large map).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub positions: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
