@@ -130,7 +130,7 @@ bench-sparse-engine: release
 	bash bench/setup_deepsparse.sh
 	.venv-deepsparse/bin/python bench/sparse_engine.py --threads 2 --json bench/out/sparse_engine.json
 	.venv-deepsparse/bin/python bench/sparse_engine_fit.py bench/out/sparse_engine.json
-	.venv-deepsparse/bin/python bench/sparse_engine_fit.py bench/out/sparse_engine.json bench/measured/sparse_engine_*.json.gz --leave-one-out | tail -n 8
+	.venv-deepsparse/bin/python bench/sparse_engine_fit.py bench/out/sparse_engine.json bench/measured/sparse_engine_*.json.gz --leave-one-out | sed -n '/^fitted without/,$$p'
 
 clean:
 	$(CARGO) clean

@@ -167,8 +167,8 @@ impl CostModel {
         (flops / self.flops_per_ms).min(ms)
     }
 
-    /// The layer's time at `sparsity`: `ms` and `flops` measured dense, on `positions` output
-    /// positions per batch.
+    /// The layer's time at `sparsity`, from its dense `ms` and `flops` and its `positions`; `None`
+    /// without a time or FLOPs.
     pub(super) fn layer_ms(&self, layer: &LayerPerf, kernel: Kernel, sparsity: f64) -> Option<f64> {
         let (ms, flops) = (layer.ms.filter(|&t| t > 0.0)?, layer.flops? as f64);
         Some(match kernel.sparse() {
