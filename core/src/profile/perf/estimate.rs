@@ -16,7 +16,7 @@ pub const ENGINE: &str = "a sparsity-aware engine (DeepSparse-like)";
 
 /// How far the model-level estimate was from a real sparsity-aware engine, as measured by
 /// `bench/sparse_engine.py` (docs/benchmarks.md, "Sparse engine"): shown beside each estimate.
-pub const MEASURED_ERROR: &str = "measured 13% under to 11% over DeepSparse 1.8.0's speedups on three bench models, 96 of 96 within 15% over four runs (each engine's uncontended time on one 2-core host; another host's engine can differ more: docs/benchmarks.md, \"Sparse engine\")";
+pub const MEASURED_ERROR: &str = "measured 16% under to 16% over DeepSparse 1.8.0's speedups on three bench models, 117 of 120 within 15% over five runs (each engine's uncontended time on one 2-core host; another host's engine can differ more: docs/benchmarks.md, \"Sparse engine\")";
 
 /// What a sparse kernel costs against the engine's dense kernel for the same layer: at sparsity `s`
 /// on `n` output positions it takes `overhead + (1 − s) · (1 / efficiency + per_kept_weight / n)`
@@ -77,8 +77,8 @@ const MATMUL: SparseCost = SparseCost {
 /// A sparse Conv kernel's cost per kept weight, in output positions' worth of work
 /// ([`SparseCost`]): DeepSparse 1.8.0's sparse Convs gained least on the smallest maps, and on
 /// 7×7 ones at 70% ran slower than its dense kernels. The model-level error cannot tell this term
-/// (96 of 96 plans within 15% with it anywhere from 0 to 24); it is chosen by the ranking of layers
-/// by time saved (docs/analysis.md, "Estimates").
+/// (on runs 1–4, 96 of 96 plans within 15% with it anywhere from 0 to 24); it is chosen by the
+/// ranking of layers by time saved (docs/analysis.md, "Estimates").
 const PER_KEPT_WEIGHT: f64 = 8.0;
 
 /// The sparsity from which the engine runs a Conv's sparse kernel, faster than its dense one or
