@@ -258,14 +258,14 @@ def kernel_share(layers: list[dict], kind: str) -> float:
     return sum(l["ms"] or 0.0 for l in layers if l["kernel"] == kind) / total if total else 0.0
 
 
-def fit(report: dict, prepared: dict, models=None) -> dict:
+def fit(report: dict, prepared: dict, models=None, given: dict | None = None) -> dict:
     """The constants that minimise `misfit` (on `models` only, when given), searched in logs from a
     few starts. The thresholds are not fitted but read off DeepSparse's kernel names: it ran its
     sparse MatMul/Gemm kernels from 0.5 on, its sparse convolutions from above 0.600 (a Conv at
     60.0% ran dense, one at 60.3% sparse, in the planned models). Nor is `per_kept_weight`
-    (`scan_per_kept_weight`). Where no model in `models` spends a quarter of its prunable time on one
+    (`scan_per_kept_weight`); `given` overrides these. Where no model in `models` spends a quarter of its prunable time on one
     kind of kernel, that kernel's constants cannot be fitted and keep the code's values."""
-    fixed = {k: CONSTANTS[k] for k in NOT_FITTED}
+    fixed = {k: CONSTANTS[k] for k in NOT_FITTED} | (given or {})
     fitted = list(FITTED)
     for kind in SPARSE_KERNELS:
         if not any(kernel_share(prepared[name], kind) >= 0.25 for name in (models or prepared)):
@@ -293,9 +293,7 @@ def scan_per_kept_weight(report: dict, prepared: dict) -> None:
     figures: the model-level error barely moves, so the value is the one that ranks the layers by
     time saved as DeepSparse's per-layer times do."""
     for w in (0.0, 4.0, 8.0, 16.0, 24.0):
-        CONSTANTS["per_kept_weight"], kept = w, CONSTANTS["per_kept_weight"]
-        params = fit(report, prepared)
-        CONSTANTS["per_kept_weight"] = kept
+        params = fit(report, prepared, given={"per_kept_weight": w})
         rows = evaluate(report, prepared, params)
         print(f"per_kept_weight {w:g}: {within(rows)}; {ranked(rows)}")
 
