@@ -96,9 +96,11 @@ def kernel(layer: dict, info: dict) -> str:
 
 def positions(layer: dict, info: dict) -> float:
     """The output positions per batch each weight is applied at (`layer_positions` in estimate.rs):
-    the layer's FLOPs over two per weight, whole as the Rust code rounds it."""
+    the layer's FLOPs over two per weight, whole as the Rust code rounds it; unknown (no weight, no
+    FLOPs) reads as a large map, as there."""
     weights = math.prod(info.get("weight_shape") or [0])
-    return float(int(layer["flops"] or 0) // (2 * weights)) if weights else math.inf
+    n = int(layer["flops"] or 0) // (2 * weights) if weights > 0 else 0
+    return float(n) if n > 0 else math.inf
 
 
 def prunable_layers(entry: dict) -> list[dict]:

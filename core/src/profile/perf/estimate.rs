@@ -197,8 +197,9 @@ pub(super) fn layer_kernel(layer: &Layer) -> Kernel {
 /// The output positions per batch each of a layer's weights is applied at (a Conv's output pixels
 /// times the batch, a MatMul's rows): its `flops` over two per weight.
 fn layer_positions(layer: &Layer, flops: Option<u64>) -> Option<u64> {
-    let weights: i64 = layer.weight.as_ref()?.shape.iter().product();
-    (weights > 0).then(|| flops.map(|f| f / (2 * weights as u64)))?
+    let weights = layer.weight.as_ref()?.shape.iter().product::<i64>();
+    let weights = u64::try_from(weights).ok().filter(|&w| w > 0)?;
+    Some(flops? / (2 * weights))
 }
 
 /// A prunable layer's estimated time over every sparsity from 0 to 1, as the points between which
@@ -269,15 +270,21 @@ pub(super) fn estimate_layers(
             |l| layer_kernel(l),
         );
         layer.positions = shape.and_then(|l| layer_positions(l, layer.flops));
-        match (cost, layer.ms) {
-            (Some(cost), Some(ms)) if cost.layer_ms(layer, kernel, 0.0).is_some() => {
+        // Every level's time, or none: `layer_ms` needs the layer's time and FLOPs.
+        let times: Option<Vec<f64>> = cost.and_then(|cost| {
+            PERF_LEVELS
+                .iter()
+                .map(|&s| cost.layer_ms(layer, kernel, s))
+                .collect()
+        });
+        match (times, layer.ms) {
+            (Some(times), Some(ms)) => {
                 if kernel == Kernel::Dense {
                     found.dense.push(layer.name.clone());
                 }
                 layer.kernel = Some(kernel);
-                for (i, &s) in PERF_LEVELS.iter().enumerate() {
-                    let at = cost.layer_ms(layer, kernel, s).unwrap_or(ms);
-                    found.saved[i] += ms - at;
+                for ((saved, &s), at) in found.saved.iter_mut().zip(PERF_LEVELS.iter()).zip(times) {
+                    *saved += ms - at;
                     layer.estimated_ms.insert(level_key(s), at);
                 }
             }
