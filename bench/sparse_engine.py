@@ -82,7 +82,8 @@ def prunekit_models(name: str, model: Path, folder: Path, threads: int, profiles
         measured.append(next(r for r in results if r.get("kind") == "measured"))
     best = min(range(profiles), key=lambda k: measured[k]["model"]["ms_per_batch"])
     perf = measured[best] | {"name": f"perf-{best + 1}",
-                             "profiles_ms": [m["model"]["ms_per_batch"] for m in measured]}
+                             "profiles_ms": [m["model"]["ms_per_batch"] for m in measured],
+                             "profiles_rounds_ms": [m["model"].get("rounds_ms", []) for m in measured]}
     use = f"--perf perf-{best + 1}"
     plans = {}
     for s in UNIFORM:
@@ -290,6 +291,7 @@ def main() -> None:
             layers = deepsparse_layers(paths, feeds, args.threads, args.layer_iterations, args.layer_rounds)
         report["models"][name] = {
             "perf": {"ms_per_batch": perf["model"]["ms_per_batch"], "profiles_ms": perf["profiles_ms"],
+                     "profiles_rounds_ms": perf.get("profiles_rounds_ms", []),
                      "layers": [{k: layer.get(k) for k in ("name", "op_type", "prunable", "ms", "flops")}
                                 for layer in perf["layers"]]},
             "analysis": [{k: layer.get(k) for k in ("name", "op_type", "prunable", "weight_shape", "attributes")}

@@ -43,4 +43,18 @@ impl Cancel {
             Ok(())
         }
     }
+
+    /// Waits `pause`, checking the flag every 50 ms: `Err(Error::Cancelled)` as soon as it is set.
+    pub fn sleep(&self, pause: std::time::Duration) -> Result<()> {
+        const STEP: std::time::Duration = std::time::Duration::from_millis(50);
+        let until = std::time::Instant::now() + pause;
+        loop {
+            self.check()?;
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            std::thread::sleep(left.min(STEP));
+        }
+    }
 }

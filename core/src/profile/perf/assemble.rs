@@ -2,12 +2,14 @@
 //! the per-op-type totals, and the notes and `fused` lines that explain them.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 
 use super::attribute::{Attribution, Fate, OnnxGraph};
 use super::estimate::{
     CostModel, DENSE_INPUT_CHANNELS, ENGINE, Estimated, MEASURED_ERROR, estimate_layers,
     flops_caveats, layer_base, layer_flops_estimates, model_flops_estimates,
 };
+use super::rounds;
 use super::trace::Trace;
 use super::{LayerPerf, ModelPerf, OpTypePerf, PERF_LEVELS, PerfKind, PerfOptions, PerfProfile};
 use crate::analysis::ModelAnalysis;
@@ -52,18 +54,19 @@ fn round_ms(ms: f64) -> String {
     format!("{ms:.3}")
 }
 
-/// Sums per-run times element-wise.
-fn add_runs(total: &mut Vec<f64>, runs: &[f64]) {
-    if total.len() < runs.len() {
-        total.resize(runs.len(), 0.0);
-    }
-    for (t, r) in total.iter_mut().zip(runs) {
-        *t += r;
+/// Adds the runs at positions `keep` of `runs` to `total`, element-wise.
+fn add_runs(total: &mut Vec<f64>, runs: &[f64], keep: &[usize]) {
+    total.resize(keep.len(), 0.0);
+    for (t, &k) in total.iter_mut().zip(keep) {
+        *t += runs[k];
     }
 }
 
-/// Kernel times per run, gathered per ONNX node, and for ONNX Runtime's own kernels apart.
+/// Kernel times per run of the fastest round, gathered per ONNX node, and for ONNX Runtime's own
+/// kernels apart.
 struct KernelSums<'k> {
+    /// Runs summed: 0 when the profiler recorded none.
+    runs: usize,
     node_runs: HashMap<usize, Vec<f64>>,
     /// The kernel ops that ran each node, for the `fused` lines.
     node_ops: HashMap<usize, Vec<&'k str>>,
@@ -73,22 +76,28 @@ struct KernelSums<'k> {
 }
 
 impl<'k> KernelSums<'k> {
-    fn new(trace: &'k Trace, attribution: &Attribution) -> KernelSums<'k> {
+    /// From the runs at positions `keep` of each kernel's `per_run`.
+    fn new(trace: &'k Trace, attribution: &Attribution, keep: &[usize]) -> KernelSums<'k> {
         let mut sums = KernelSums {
+            runs: keep.len(),
             node_runs: HashMap::new(),
             node_ops: HashMap::new(),
-            runtime_runs: vec![0.0; trace.runs_with_events],
+            runtime_runs: vec![0.0; keep.len()],
             runtime_ops: Vec::new(),
             runtime_count: 0,
         };
         for (kernel, node) in trace.kernels.iter().zip(&attribution.kernel_node) {
             let ops = match node {
                 Some(node) => {
-                    add_runs(sums.node_runs.entry(*node).or_default(), &kernel.per_run);
+                    add_runs(
+                        sums.node_runs.entry(*node).or_default(),
+                        &kernel.per_run,
+                        keep,
+                    );
                     sums.node_ops.entry(*node).or_default()
                 }
                 None => {
-                    add_runs(&mut sums.runtime_runs, &kernel.per_run);
+                    add_runs(&mut sums.runtime_runs, &kernel.per_run, keep);
                     sums.runtime_count += 1;
                     &mut sums.runtime_ops
                 }
@@ -103,26 +112,40 @@ impl<'k> KernelSums<'k> {
     /// Mean time per run of every kernel.
     fn kernel_ms(&self) -> Option<f64> {
         let mut total = self.runtime_runs.clone();
+        let all: Vec<usize> = (0..self.runs).collect();
         for runs in self.node_runs.values() {
-            add_runs(&mut total, runs);
+            add_runs(&mut total, runs, &all);
         }
         stats(&total).map(|s| s.mean)
     }
 }
 
+/// The profile from the timed runs' wall-clock ms (split into `rounds`) and ONNX Runtime's trace
+/// of them. The model's and every layer's time are their means over the fastest round the
+/// profiler recorded (`rounds.rs` says why); the percentiles are over every timed run.
 pub(super) fn assemble(
     analysis: &ModelAnalysis,
     options: &PerfOptions,
     run_ms: &[f64],
+    rounds: &[Range<usize>],
     trace: &Trace,
     graph: &OnnxGraph,
     attribution: &Attribution,
 ) -> PerfProfile {
-    let sums = KernelSums::new(trace, attribution);
+    let round_ms = rounds::means(rounds, run_ms);
+    let best = rounds::fastest(rounds, &round_ms, &trace.recorded);
+    let keep: Vec<usize> = (0..trace.recorded.len())
+        .filter(|&k| best.is_some_and(|b| rounds[b].contains(&trace.recorded[k])))
+        .collect();
+    let sums = KernelSums::new(trace, attribution, &keep);
     let batch_scale = options.batch as f64 / analysis_batch(analysis) as f64;
-    let mut layers = layer_times(analysis, graph, attribution, &sums, trace, batch_scale);
+    let mut layers = layer_times(analysis, graph, attribution, &sums, batch_scale);
     let model_stats = stats(run_ms);
-    let model_ms = model_stats.map_or(0.0, |s| s.mean);
+    // Without recorded kernels the layers have no times, and the model's is its fastest round.
+    let model_ms = best
+        .map(|b| round_ms[b])
+        .or_else(|| round_ms.iter().copied().reduce(f64::min))
+        .filter(|_| !run_ms.is_empty());
     let cost = CostModel::fit(
         &layers
             .iter()
@@ -137,25 +160,34 @@ pub(super) fn assemble(
         threads: options.threads,
         iterations: options.iterations,
         warmup: options.warmup,
-        ms_per_batch: model_stats.map(|s| s.mean),
+        ms_per_batch: model_ms,
         p50_ms: model_stats.map(|s| s.p50),
         p90_ms: model_stats.map(|s| s.p90),
-        items_per_second: model_stats
-            .filter(|s| s.mean > 0.0)
-            .map(|s| options.batch as f64 * 1e3 / s.mean),
+        items_per_second: model_ms
+            .filter(|&ms| ms > 0.0)
+            .map(|ms| options.batch as f64 * 1e3 / ms),
         flops: total_flops,
         estimated_ms: PERF_LEVELS
             .iter()
             .zip(&estimated.saved)
-            .map(|(&s, saved)| (level_key(s), model_ms - saved))
+            .map(|(&s, saved)| (level_key(s), model_ms.unwrap_or(0.0) - saved))
             .collect(),
         estimated_flops: model_flops_estimates(total_flops, &layers),
         kernel_ms: sums.kernel_ms(),
         runtime_only_ms: stats(&sums.runtime_runs).map(|s| s.mean),
         compute_flops_per_ms: cost.as_ref().map(|(c, _)| c.flops_per_ms),
+        rounds_ms: if rounds.len() > 1 {
+            round_ms
+        } else {
+            Vec::new()
+        },
     };
 
-    let mut notes = run_notes(options, trace, &model, &sums);
+    let mut notes: Vec<String> = model_stats
+        .and_then(|s| rounds::busy_note(&model.rounds_ms, s.p50, s.p90))
+        .into_iter()
+        .collect();
+    notes.extend(run_notes(options, rounds.len(), trace, &model, &sums));
     notes.extend(fate_notes(analysis, graph, attribution, trace));
     notes.extend(estimate_notes(cost.as_ref(), &estimated));
     if (batch_scale - 1.0).abs() > f64::EPSILON {
@@ -185,10 +217,9 @@ fn layer_times(
     graph: &OnnxGraph,
     attribution: &Attribution,
     sums: &KernelSums,
-    trace: &Trace,
     batch_scale: f64,
 ) -> Vec<LayerPerf> {
-    let zero = (trace.runs_with_events > 0).then_some(0.0);
+    let zero = (sums.runs > 0).then_some(0.0);
     analysis
         .layers
         .iter()
@@ -229,6 +260,7 @@ fn layer_times(
 /// How the run was made and how much of its time the kernels explain.
 fn run_notes(
     options: &PerfOptions,
+    rounds: usize,
     trace: &Trace,
     model: &ModelPerf,
     sums: &KernelSums,
@@ -240,14 +272,26 @@ fn run_notes(
     let threads = options.threads.map_or("every core".to_string(), |t| {
         format!("{t} thread(s) per operator")
     });
+    let runs = if rounds > 1 {
+        format!(
+            "{} timed runs in {rounds} rounds a second apart; ms_per_batch and each layer's time are their means over the fastest round (rounds_ms has each round's), p50_ms and p90_ms are over every timed run",
+            options.iterations
+        )
+    } else {
+        format!(
+            "{} timed runs; ms_per_batch and each layer's time are their means",
+            options.iterations
+        )
+    };
     let mut notes = vec![format!(
-        "Measured in ONNX Runtime{version} on the CPU: batch {}, {threads}, {} warmup and {} timed runs; ms_per_batch is each run's wall-clock time, with ONNX Runtime's profiler on.",
-        options.batch, options.warmup, options.iterations
+        "Measured in ONNX Runtime{version} on the CPU: batch {}, {threads}, {} warmup and {runs}; times are wall-clock, with ONNX Runtime's profiler on.",
+        options.batch, options.warmup
     )];
-    if trace.runs_with_events < trace.timed_runs {
+    if trace.recorded.len() < trace.timed_runs {
         notes.push(format!(
             "ONNX Runtime's profiler recorded kernels in {} of {} timed runs (it stops at its event limit); layer times come from those runs.",
-            trace.runs_with_events, trace.timed_runs
+            trace.recorded.len(),
+            trace.timed_runs
         ));
     }
     if let (Some(kernel_ms), Some(model_ms)) = (model.kernel_ms, model.ms_per_batch)

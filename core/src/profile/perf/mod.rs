@@ -20,6 +20,7 @@
 mod assemble;
 mod attribute;
 mod estimate;
+mod rounds;
 mod trace;
 
 #[cfg(test)]
@@ -121,6 +122,10 @@ pub struct ModelPerf {
     /// recorded, and in FLOPs profiles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compute_flops_per_ms: Option<f64>,
+    /// Each round's mean ms per batch, when the timed runs were taken in several rounds a second
+    /// apart: `ms_per_batch` and the layers' times are the fastest round's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds_ms: Vec<f64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -129,7 +134,7 @@ pub struct LayerPerf {
     pub op_type: String,
     pub weight: Option<String>,
     pub prunable: bool,
-    /// Mean time per run, fused work included.
+    /// Mean time per run (over the fastest round), fused work included.
     pub ms: Option<f64>,
     pub p50_ms: Option<f64>,
     pub p90_ms: Option<f64>,
@@ -195,7 +200,8 @@ pub fn measure(
     let mut notes = Vec::new();
     let (mut session, optimized_path) =
         open_profiled(model, options.threads, &scratch, &mut notes)?;
-    let run_ms = timed_runs(&mut session, &values, options, progress, cancel)?;
+    let rounds = rounds::split(options.iterations);
+    let run_ms = timed_runs(&mut session, &values, options, &rounds, progress, cancel)?;
     let trace_path = session.end_profiling().map_err(|err| {
         Error::Runtime(format!("ONNX Runtime could not write its profile: {err}."))
     })?;
@@ -215,7 +221,15 @@ pub fn measure(
     let trace = kernel_times(&events, options.warmup);
     let graph = OnnxGraph::new(model);
     let attribution = attribute(&graph, &trace.kernels, optimized.as_deref());
-    let mut profile = assemble(analysis, options, &run_ms, &trace, &graph, &attribution);
+    let mut profile = assemble(
+        analysis,
+        options,
+        &run_ms,
+        &rounds,
+        &trace,
+        &graph,
+        &attribution,
+    );
     profile.notes.splice(0..0, notes);
     profile.seconds = started.elapsed().as_secs_f64();
     Ok(profile)
@@ -226,18 +240,22 @@ fn total_runs(options: &PerfOptions) -> u64 {
 }
 
 /// Runs the session `warmup + iterations` times, checking `cancel` before each run and
-/// reporting after it; returns the wall-clock ms of the timed runs. Inputs are made once, so a
-/// run's time is ONNX Runtime's alone.
+/// reporting after it, with a pause before each of the timed `rounds` but the first; returns the
+/// wall-clock ms of the timed runs. Inputs are made once, so a run's time is ONNX Runtime's alone.
 fn timed_runs(
     session: &mut Session,
     values: &[(String, DynValue)],
     options: &PerfOptions,
+    rounds: &[std::ops::Range<usize>],
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<Vec<f64>> {
     let total = total_runs(options);
     let mut run_ms = Vec::with_capacity(options.iterations);
     for run in 0..total as usize {
+        if rounds[1..].iter().any(|r| r.start + options.warmup == run) {
+            cancel.sleep(rounds::PAUSE)?;
+        }
         cancel.check()?;
         let inputs: Vec<(Cow<str>, SessionInputValue)> = values
             .iter()

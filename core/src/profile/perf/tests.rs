@@ -293,6 +293,45 @@ fn a_cancelled_profile_stops_with_cancelled() {
 }
 
 #[test]
+fn twenty_runs_are_two_rounds_and_the_times_are_the_fastest_rounds() {
+    let _guard = one_at_a_time();
+    let (model, analysis) = loaded("digits_cnn.onnx");
+    let options = PerfOptions {
+        iterations: 20,
+        ..options()
+    };
+    let profile = measure(&model, &analysis, &options, &NoProgress, &Cancel::default()).unwrap();
+    let rounds = &profile.model.rounds_ms;
+    assert_eq!(rounds.len(), 2, "{:?}", profile.model);
+    let fastest = rounds.iter().copied().fold(f64::INFINITY, f64::min);
+    assert_eq!(profile.model.ms_per_batch, Some(fastest));
+    assert!(
+        profile
+            .notes
+            .iter()
+            .any(|n| n.contains("in 2 rounds a second apart")),
+        "{:?}",
+        profile.notes
+    );
+    // The layers' times are the same round's: their kernels fit in its wall time.
+    let layer_ms: f64 = profile.layers.iter().filter_map(|l| l.ms).sum();
+    assert!(
+        layer_ms > 0.0 && layer_ms <= 1.5 * fastest,
+        "{layer_ms} of {fastest} ms"
+    );
+
+    // Cancelled in the pause between the rounds: it stops there.
+    let recorder = Recorder {
+        reports: Mutex::new(Vec::new()),
+        cancel: Cancel::default(),
+        cancel_after: (options.warmup + 10) as u64,
+    };
+    let result = measure(&model, &analysis, &options, &recorder, &recorder.cancel);
+    assert_eq!(result, Err(Error::Cancelled));
+    assert_eq!(recorder.reports.lock().unwrap().last().unwrap().0, 12);
+}
+
+#[test]
 fn a_fixed_batch_must_be_profiled_at_that_batch() {
     let (model, mut analysis) = loaded("digits_cnn.onnx");
     if let Some(dims) = analysis.inputs[0].declared.as_mut() {

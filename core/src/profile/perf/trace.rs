@@ -79,8 +79,9 @@ pub(super) struct KernelTime {
 
 pub(super) struct Trace {
     pub(super) kernels: Vec<KernelTime>,
-    /// Timed runs that have kernel events (ONNX Runtime's profiler stops at its event limit).
-    pub(super) runs_with_events: usize,
+    /// The timed runs that have kernel events, in order (ONNX Runtime's profiler stops at its
+    /// event limit): each kernel's `per_run` has one time for each.
+    pub(super) recorded: Vec<usize>,
     pub(super) timed_runs: usize,
     /// Kernels of If/Loop/Scan subgraphs, left out because their time is inside the parent's.
     pub(super) nested: usize,
@@ -147,7 +148,7 @@ pub(super) fn kernel_times(events: &[TraceEvent], warmup: usize) -> Trace {
     }
     Trace {
         kernels,
-        runs_with_events: has_events.iter().filter(|h| **h).count(),
+        recorded: (0..timed.len()).filter(|&run| has_events[run]).collect(),
         timed_runs: timed.len(),
         nested: nested.len(),
     }
@@ -184,7 +185,7 @@ mod tests {
         ];
         let trace = kernel_times(&events, 1);
         assert_eq!(trace.timed_runs, 2);
-        assert_eq!(trace.runs_with_events, 2);
+        assert_eq!(trace.recorded, [0, 1]);
         assert_eq!(trace.nested, 1);
         let names: Vec<&str> = trace.kernels.iter().map(|k| k.name.as_str()).collect();
         assert_eq!(names, ["a", "if"]);
