@@ -340,6 +340,31 @@ def leave_one_out(report: dict, prepared: dict) -> None:
         print(f"  on run {held}: {within(rows)}")
 
 
+def pooled_ranking(reports: list[dict], params: dict) -> None:
+    """Ranks each uniform plan's layers against DeepSparse's median saving per cluster over the
+    runs: the uniform models are the same files in every run, so the median takes out the per-layer
+    timing noise of any one run. Each run's estimate is ranked against it; they barely differ, since
+    a run's profile scales every layer alike. Clusters that DeepSparse formed differently in some run
+    are left out."""
+    for name in reports[0]["models"]:
+        for variant in [v for v in reports[0]["models"][name]["plans"] if v.startswith("uniform")]:
+            measured: dict = {}
+            for rep in reports:
+                units = rep["models"][name]["deepsparse_layers"]
+                for names, dense, pruned in clusters(units["dense"], units[variant]):
+                    measured.setdefault(frozenset(names), []).append(dense - pruned)
+            pooled = {k: statistics.median(v) for k, v in measured.items() if len(v) == len(reports)}
+            rhos = []
+            for rep in reports:
+                layers, entry = prepare(rep)[name], rep["models"][name]
+                _, saved = estimate(entry, layers, CostModel(layers, **params), entry["plans"][variant])
+                est = [sum(saved.get(n, 0.0) for n in names) for names in pooled]
+                if sum(abs(e) > 1e-9 for e in est) >= 3:
+                    rhos.append(spearman(est, list(pooled.values())))
+            shown = f"{min(rhos):.3f} to {max(rhos):.3f}" if rhos else "not ranked (fewer than 3 clusters change)"
+            print(f"  pooled ranking {name} {variant}: {shown} ({len(pooled)} clusters, {len(reports)} runs)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("json", nargs="*", default=[str(Path(__file__).resolve().parent / "out" / "sparse_engine.json")],
@@ -349,9 +374,12 @@ def main() -> None:
                         help="also fit on all runs but one and show the error on that one (two runs or more)")
     parser.add_argument("--scan-per-kept-weight", action="store_true",
                         help="also fit with each of a few values of per_kept_weight and show both figures")
+    parser.add_argument("--pooled-ranking", action="store_true",
+                        help="also rank each uniform plan's layers against DeepSparse's median saving over the runs")
     parser.add_argument("--markdown", action="store_true", help="also print the table as markdown")
     args = parser.parse_args()
-    report = merged([read_run(p) for p in args.json])
+    reports = [read_run(p) for p in args.json]
+    report = merged(reports)
     prepared = prepare(report)
     params = fit(report, prepared) if args.fit else dict(CONSTANTS)
     rows = evaluate(report, prepared, params)
@@ -378,6 +406,8 @@ def main() -> None:
         leave_one_out(report, prepared)
     if args.scan_per_kept_weight:
         scan_per_kept_weight(report, prepared)
+    if args.pooled_ranking:
+        pooled_ranking(reports, params)
     if args.markdown:
         print("\n| model | pruned | estimate | DeepSparse measured | (paired rounds) | ONNX Runtime measured | error | layers' Spearman (clusters) |")
         print("|---|---|---:|---:|---:|---:|---:|---:|")

@@ -94,5 +94,22 @@ def test_the_error_band_every_estimate_shows_is_the_one_measured(tmp_path):
     assert any(band in note for note in perf["notes"]), (band, perf["notes"])
 
 
+def test_the_pooled_ranking_reads_every_run_and_ranks_each_uniform_plan(capsys):
+    """`--pooled-ranking` ranks the estimate against DeepSparse's median saving per cluster over
+    the committed runs that took three analyses each (runs 3 on): every uniform plan that changes
+    three clusters or more gets a figure, and MobileNet-shaped ones rank as docs/benchmarks.md
+    says."""
+    runs = sorted((REPO_ROOT / "bench" / "measured").glob("sparse_engine_*_fastest_run*.json.gz"),
+                  key=lambda p: int(p.name.rsplit("run", 1)[1].split(".")[0]))[2:]
+    assert len(runs) >= 2
+    fit.pooled_ranking([fit.read_run(str(p)) for p in runs], dict(fit.CONSTANTS))
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 15, lines
+    ranked = {line.split(":")[0].split("ranking ")[1]: line for line in lines if "not ranked" not in line}
+    assert len(ranked) == 13, lines
+    low = float(ranked["mobilenet uniform-0.9"].split(": ")[1].split(" to ")[0])
+    assert low >= 0.9, ranked["mobilenet uniform-0.9"]
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))

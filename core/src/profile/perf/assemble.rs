@@ -54,11 +54,13 @@ fn round_ms(ms: f64) -> String {
     format!("{ms:.3}")
 }
 
-/// Adds the runs at positions `keep` of `runs` to `total`, element-wise.
-fn add_runs(total: &mut Vec<f64>, runs: &[f64], keep: &[usize]) {
-    total.resize(keep.len(), 0.0);
-    for (t, &k) in total.iter_mut().zip(keep) {
-        *t += runs[k];
+/// Sums per-run times element-wise.
+fn add_runs(total: &mut Vec<f64>, runs: &[f64]) {
+    if total.len() < runs.len() {
+        total.resize(runs.len(), 0.0);
+    }
+    for (t, r) in total.iter_mut().zip(runs) {
+        *t += r;
     }
 }
 
@@ -87,17 +89,14 @@ impl<'k> KernelSums<'k> {
             runtime_count: 0,
         };
         for (kernel, node) in trace.kernels.iter().zip(&attribution.kernel_node) {
+            let runs: Vec<f64> = keep.iter().map(|&k| kernel.per_run[k]).collect();
             let ops = match node {
                 Some(node) => {
-                    add_runs(
-                        sums.node_runs.entry(*node).or_default(),
-                        &kernel.per_run,
-                        keep,
-                    );
+                    add_runs(sums.node_runs.entry(*node).or_default(), &runs);
                     sums.node_ops.entry(*node).or_default()
                 }
                 None => {
-                    add_runs(&mut sums.runtime_runs, &kernel.per_run, keep);
+                    add_runs(&mut sums.runtime_runs, &runs);
                     sums.runtime_count += 1;
                     &mut sums.runtime_ops
                 }
@@ -112,9 +111,8 @@ impl<'k> KernelSums<'k> {
     /// Mean time per run of every kernel.
     fn kernel_ms(&self) -> Option<f64> {
         let mut total = self.runtime_runs.clone();
-        let all: Vec<usize> = (0..self.runs).collect();
         for runs in self.node_runs.values() {
-            add_runs(&mut total, runs, &all);
+            add_runs(&mut total, runs);
         }
         stats(&total).map(|s| s.mean)
     }

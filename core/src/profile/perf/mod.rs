@@ -12,9 +12,11 @@
 //! which ONNX Runtime's dense CPU kernels do not: see [`CostModel`](estimate::CostModel), fitted to
 //! DeepSparse's measured speedups.
 //!
-//! The work is split by job: `trace.rs` reads ONNX Runtime's profile and optimized graph,
-//! `attribute.rs` maps its kernels back to ONNX nodes, `estimate.rs` holds the cost model and the
-//! FLOPs figures, and `assemble.rs` turns it all into a [`PerfProfile`]. This file holds the
+//! The work is split by job: `rounds.rs` splits the timed runs into rounds a second apart and
+//! picks the fastest (a busy machine slows some layers more than others), `trace.rs` reads ONNX
+//! Runtime's profile and optimized graph, `attribute.rs` maps its kernels back to ONNX nodes,
+//! `estimate.rs` holds the cost model and the FLOPs figures, and `assemble.rs` turns it all into a
+//! [`PerfProfile`]. This file holds the
 //! public types, the two entry points, and the session that is measured.
 
 mod assemble;

@@ -79,22 +79,17 @@ pub(super) fn busy_note(round_ms: &[f64], p50: f64, p90: f64) -> Option<String> 
     }
     let what = if rounds_apart {
         format!(
-            "its {} rounds took {fastest:.3} to {slowest:.3} ms per batch",
+            "its {} rounds took {fastest:.3} to {slowest:.3} ms per batch. Times are from the fastest round; other work slows some layers more than others, so if that round was slowed too, the estimated speedups read low",
             round_ms.len()
         )
     } else {
         format!(
-            "its slowest tenth of runs took {:.2}x its median",
+            "its slowest tenth of runs took {:.2}x its median. Other work slows some layers more than others, so the estimated speedups may read low",
             p90 / p50
         )
     };
-    let kept = if round_ms.len() > 1 {
-        " Times are from the fastest round."
-    } else {
-        ""
-    };
     Some(format!(
-        "The machine was busy during this profile: {what}. Other work slows some layers more than others, which makes the estimated speedups too low.{kept} Profile again when the machine is quiet."
+        "The machine was busy during this profile: {what}. Profile again when the machine is quiet."
     ))
 }
 
