@@ -194,7 +194,9 @@ pub fn measure(
         .iter()
         .map(|(name, array)| Ok((name.clone(), to_value(array)?)))
         .collect::<Result<_>>()?;
-    progress.report(0, total_runs(options), "starting ONNX Runtime");
+    let rounds = rounds::split(options.iterations);
+    let steps = rounds::schedule(options.warmup, &rounds);
+    progress.report(0, steps.len() as u64, "starting ONNX Runtime");
 
     // The scratch folder outlives the session: ONNX Runtime writes the trace when the session is
     // dropped without `end_profiling` (a cancelled run), and the folder's drop deletes it.
@@ -202,8 +204,7 @@ pub fn measure(
     let mut notes = Vec::new();
     let (mut session, optimized_path) =
         open_profiled(model, options.threads, &scratch, &mut notes)?;
-    let rounds = rounds::split(options.iterations);
-    let run_ms = timed_runs(&mut session, &values, options, &rounds, progress, cancel)?;
+    let run_ms = timed_runs(&mut session, &values, &steps, progress, cancel)?;
     let trace_path = session.end_profiling().map_err(|err| {
         Error::Runtime(format!("ONNX Runtime could not write its profile: {err}."))
     })?;
@@ -220,7 +221,8 @@ pub fn measure(
     });
     drop(scratch);
 
-    let trace = kernel_times(&events, options.warmup);
+    let timed: Vec<bool> = steps.iter().map(|step| step.timed).collect();
+    let trace = kernel_times(&events, &timed);
     let graph = OnnxGraph::new(model);
     let attribution = attribute(&graph, &trace.kernels, optimized.as_deref());
     let mut profile = assemble(
@@ -237,25 +239,20 @@ pub fn measure(
     Ok(profile)
 }
 
-fn total_runs(options: &PerfOptions) -> u64 {
-    (options.warmup + options.iterations) as u64
-}
-
-/// Runs the session `warmup + iterations` times, checking `cancel` before each run and
-/// reporting after it, with a pause before each of the timed `rounds` but the first; returns the
-/// wall-clock ms of the timed runs. Inputs are made once, so a run's time is ONNX Runtime's alone.
+/// Runs the session once per step of `steps` ([`rounds::schedule`]), pausing where a step says,
+/// checking `cancel` before each run and reporting after it; returns the wall-clock ms of the
+/// timed runs. Inputs are made once, so a run's time is ONNX Runtime's alone.
 fn timed_runs(
     session: &mut Session,
     values: &[(String, DynValue)],
-    options: &PerfOptions,
-    rounds: &[std::ops::Range<usize>],
+    steps: &[rounds::Step],
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<Vec<f64>> {
-    let total = total_runs(options);
-    let mut run_ms = Vec::with_capacity(options.iterations);
-    for run in 0..total as usize {
-        if rounds[1..].iter().any(|r| r.start + options.warmup == run) {
+    let total = steps.len() as u64;
+    let mut run_ms = Vec::new();
+    for (run, step) in steps.iter().enumerate() {
+        if step.pause_before {
             cancel.sleep(rounds::PAUSE)?;
         }
         cancel.check()?;
@@ -269,7 +266,7 @@ fn timed_runs(
         })?;
         let elapsed = start.elapsed().as_secs_f64() * 1e3;
         drop(outputs);
-        if run >= options.warmup {
+        if step.timed {
             run_ms.push(elapsed);
         }
         progress.report(

@@ -88,16 +88,22 @@ pub(super) struct Trace {
 }
 
 /// Groups the trace's kernel events by node, per timed run. Runs are the `model_run` session
-/// events in time order; the first `warmup` are dropped. A kernel event inside another one's time
-/// span belongs to an If/Loop/Scan subgraph, whose kernel already counts it: it is dropped too.
-pub(super) fn kernel_times(events: &[TraceEvent], warmup: usize) -> Trace {
+/// events in time order, `timed` saying which of them were timed; the others are dropped. A kernel
+/// event inside another one's time span belongs to an If/Loop/Scan subgraph, whose kernel already
+/// counts it: it is dropped too.
+pub(super) fn kernel_times(events: &[TraceEvent], timed: &[bool]) -> Trace {
     let mut runs: Vec<(f64, f64)> = events
         .iter()
         .filter(|e| e.cat == "Session" && e.name == "model_run")
         .map(|e| (e.ts, e.ts + e.dur))
         .collect();
     runs.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let timed: Vec<(f64, f64)> = runs.into_iter().skip(warmup).collect();
+    let timed: Vec<(f64, f64)> = runs
+        .into_iter()
+        .zip(timed)
+        .filter(|(_, timed)| **timed)
+        .map(|(run, _)| run)
+        .collect();
 
     let mut kernel_events: Vec<&TraceEvent> = events
         .iter()
@@ -183,7 +189,7 @@ mod tests {
             event("Session", "model_run", 400.0, 100.0, ""),
             event("Node", "a_kernel_time", 410.0, 30.0, "Conv"),
         ];
-        let trace = kernel_times(&events, 1);
+        let trace = kernel_times(&events, &[false, true, true]);
         assert_eq!(trace.timed_runs, 2);
         assert_eq!(trace.recorded, [0, 1]);
         assert_eq!(trace.nested, 1);
