@@ -53,7 +53,10 @@ pub const COMMANDS: &[CommandSpec] = &[
                 "--threads",
                 "ONNX Runtime threads per operator (default: the threads setting)",
             ),
-            ("--iterations", "timed runs (default 20)"),
+            (
+                "--iterations",
+                "timed runs (default 20; 20 or more run in rounds a second apart, the fastest kept)",
+            ),
             ("--warmup", "untimed runs first (default 5)"),
             ("--flops", "a FLOPs-only profile: nothing is run"),
             (
