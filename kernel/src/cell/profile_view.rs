@@ -42,8 +42,14 @@ pub fn perf_summary(name: &str, p: &PerfProfile, level: f64) -> String {
     let mut out = match (p.kind, m.ms_per_batch) {
         (PerfKind::Measured, Some(ms)) => {
             let threads = m.threads.map_or("auto".into(), |t| t.to_string());
+            // With rounds, the time is the fastest round's mean and the percentiles span every
+            // run, so the mean can read below the median: say which is which.
+            let (of, over) = match m.rounds_ms.len() {
+                0 | 1 => (String::new(), ""),
+                n => (format!(" in the fastest of {n} rounds"), " over every run"),
+            };
             let mut line = format!(
-                "Performance profile '{name}': batch {}, threads {threads}, {} runs after {} warmup.\n  {} ms per batch (p50 {}, p90 {}), {:.0} items per second.\n",
+                "Performance profile '{name}': batch {}, threads {threads}, {} runs after {} warmup.\n  {} ms per batch{of} (p50 {}, p90 {}{over}), {:.0} items per second.\n",
                 m.batch,
                 m.iterations,
                 m.warmup,
