@@ -1,5 +1,5 @@
 //! The timed runs in rounds a moment apart, the fastest round the profile's times are read from,
-//! and the note that says when the machine was busy.
+//! and the note that says when the times varied as they do on a busy machine.
 //!
 //! Why rounds: on a shared machine other work comes and goes, and it slows some kernels far more
 //! than others (a layer whose threads wait for a busy core doubles; one that ran alone does not).
@@ -105,7 +105,9 @@ pub(super) fn fastest(
         .min_by(|&a, &b| round_ms[a].total_cmp(&round_ms[b]))
 }
 
-/// A note when the runs say the machine was busy: rounds that disagree, or runs spread wide.
+/// A note when the runs varied as on a busy machine: rounds that disagree, or runs spread wide.
+/// It names what it saw, not a cause: the profile cannot tell other work from the machine's own
+/// slow spells.
 /// `round_ms` is empty for a profile taken in one round.
 pub(super) fn busy_note(round_ms: &[f64], p50: f64, p90: f64) -> Option<String> {
     let fastest = round_ms.iter().copied().fold(f64::INFINITY, f64::min);
@@ -130,7 +132,7 @@ pub(super) fn busy_note(round_ms: &[f64], p50: f64, p90: f64) -> Option<String> 
         )
     };
     Some(format!(
-        "The machine was busy during this profile: {what}. Profile again when the machine is quiet."
+        "Times varied during this profile, as they do when other work shares the machine: {what}. Profile again when the machine is quiet."
     ))
 }
 
