@@ -67,11 +67,10 @@ fn add_runs(total: &mut Vec<f64>, runs: &[f64]) {
 /// Kernel times per run of the fastest round, gathered per ONNX node, and for ONNX Runtime's own
 /// kernels apart.
 struct KernelSums<'k> {
-    /// Runs summed: 0 when the profiler recorded none.
-    runs: usize,
     node_runs: HashMap<usize, Vec<f64>>,
     /// The kernel ops that ran each node, for the `fused` lines.
     node_ops: HashMap<usize, Vec<&'k str>>,
+    /// ONNX Runtime's own kernels' time in each kept run (one entry per run, zero without them).
     runtime_runs: Vec<f64>,
     runtime_ops: Vec<&'k str>,
     runtime_count: usize,
@@ -81,7 +80,6 @@ impl<'k> KernelSums<'k> {
     /// From the runs at positions `keep` of each kernel's `per_run`.
     fn new(trace: &'k Trace, attribution: &Attribution, keep: &[usize]) -> KernelSums<'k> {
         let mut sums = KernelSums {
-            runs: keep.len(),
             node_runs: HashMap::new(),
             node_ops: HashMap::new(),
             runtime_runs: vec![0.0; keep.len()],
@@ -217,7 +215,8 @@ fn layer_times(
     sums: &KernelSums,
     batch_scale: f64,
 ) -> Vec<LayerPerf> {
-    let zero = (sums.runs > 0).then_some(0.0);
+    // Empty when the profiler recorded no run.
+    let zero = (!sums.runtime_runs.is_empty()).then_some(0.0);
     analysis
         .layers
         .iter()
